@@ -1,0 +1,318 @@
+"""Deployment configuration: sites, classification rules, replies and routing.
+
+Everything an operator tunes lives in TOML files under ``chalicelib/config/``
+(or the folder named by ``VOIX_CONFIG_DIR``). They are validated by pydantic
+when loaded, so a bad file fails at start-up naming the file, the key and the
+problem, never later on a customer's message.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TOPICS = (
+    "comfort", "cleanliness", "staff", "punctuality", "waiting",
+    "price", "product", "safety", "accessibility", "other",
+)
+NATURES = ("complaint", "compliment", "suggestion", "question")
+URGENCIES = ("normal", "high")
+LANGUAGES = ("en", "fr")
+DEFAULT_CONFIG_DIR = Path(__file__).parent / "config"
+
+Language = Literal["en", "fr"]
+Nature = Literal["complaint", "compliment", "suggestion", "question"]
+Urgency = Literal["normal", "high"]
+Recipient = Literal["site_staff", "site_manager", "care"]
+
+
+class ConfigError(Exception):
+    """A configuration file is missing or invalid; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Localised(_Strict):
+    en: str
+    fr: str
+
+    def get(self, language: str) -> str:
+        return self.fr if language == "fr" else self.en
+
+
+class SiteKind(_Strict):
+    staff: Localised = Field(description="Who is on the spot, as named in replies: driver, store manager")
+    team: Localised
+
+
+class Site(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    name: str
+    short_name: Localised = Field(description="GSM-7 friendly name used in SMS replies")
+    kind: str
+    language: Language
+    timezone: str = "UTC"
+    numbers: list[str] = Field(default_factory=list)
+    codes: list[str] = Field(min_length=1)
+    staff_sms: list[str] = Field(default_factory=list)
+    manager_email: list[str] = Field(default_factory=list)
+    callback_minutes: int = Field(default=10, ge=1, le=1440)
+    emergency_number: str = "112"
+
+    @field_validator("codes")
+    @classmethod
+    def _codes_upper(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not code.isalnum():
+                raise ValueError(f"site code {code!r} must be letters and digits only")
+        return [c.upper() for c in codes]
+
+
+class Deployment(_Strict):
+    name: str
+    central_numbers: list[str] = Field(default_factory=list)
+    care_email: list[str] = Field(min_length=1)
+    alert_from_email: str
+    care_reply_hours: int = Field(default=2, ge=1, le=168)
+    default_language: Language = "en"
+    emergency_number: str = "112"
+
+
+class SitesFile(_Strict):
+    deployment: Deployment
+    kinds: dict[str, SiteKind]
+    sites: list[Site]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SitesFile:
+        seen_codes: dict[str, str] = {}
+        seen_numbers: dict[str, str] = {}
+        ids = set()
+        for site in self.sites:
+            if site.id in ids:
+                raise ValueError(f"site id {site.id!r} is defined twice")
+            ids.add(site.id)
+            if site.kind not in self.kinds:
+                raise ValueError(f"site {site.id!r} has kind {site.kind!r}, not one of {sorted(self.kinds)}")
+            for code in site.codes:
+                if code in seen_codes:
+                    raise ValueError(f"code {code!r} is used by {seen_codes[code]!r} and {site.id!r}")
+                seen_codes[code] = site.id
+            for number in site.numbers:
+                if number in seen_numbers or number in self.deployment.central_numbers:
+                    raise ValueError(f"number {number!r} of site {site.id!r} is used twice")
+                seen_numbers[number] = site.id
+        return self
+
+
+class LexiconGroup(_Strict):
+    """Phrases that, when found in a message, add evidence for one or more features."""
+
+    name: str
+    phrases: list[str] = Field(min_length=1)
+    topic: str | None = None
+    weight: float = Field(default=1.0, gt=0, le=10)
+    sentiment: Literal[-1, 0, 1] = 0
+    urgency: Literal["churn", "safety"] | None = None
+    cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem"] | None = None
+    language: Language | None = Field(default=None, description="Phrases are words of this language")
+
+    @field_validator("topic")
+    @classmethod
+    def _known_topic(cls, topic: str | None) -> str | None:
+        if topic is not None and topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}; known: {', '.join(TOPICS)}")
+        return topic
+
+
+class LanguageWords(_Strict):
+    en: list[str]
+    fr: list[str]
+
+
+class RulesFile(_Strict):
+    aliases: dict[str, str] = Field(default_factory=dict)
+    topic_priority: list[str] = Field(default_factory=lambda: list(TOPICS))
+    negation_window: int = Field(default=3, ge=1, le=6)
+    churn_threshold: float = Field(default=2.0, gt=0)
+    language_words: LanguageWords
+    lexicon: list[LexiconGroup]
+
+    @field_validator("topic_priority")
+    @classmethod
+    def _all_topics(cls, order: list[str]) -> list[str]:
+        unknown = set(order) - set(TOPICS)
+        if unknown:
+            raise ValueError(f"unknown topics {sorted(unknown)}")
+        return order + [t for t in TOPICS if t not in order]
+
+
+class Match(_Strict):
+    """Conditions on a classified message; an absent condition matches anything."""
+
+    nature: list[Nature] | None = None
+    topic: list[str] | None = None
+    urgency: list[Urgency] | None = None
+    urgency_reason: list[Literal["churn", "safety"]] | None = None
+    kind: list[str] | None = None
+    site_known: bool | None = None
+
+    @field_validator("topic")
+    @classmethod
+    def _known_topics(cls, topics: list[str] | None) -> list[str] | None:
+        for topic in topics or []:
+            if topic not in TOPICS:
+                raise ValueError(f"unknown topic {topic!r}")
+        return topics
+
+    def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
+                kind: str | None, site_known: bool) -> bool:
+        return (
+            (self.nature is None or nature in self.nature)
+            and (self.topic is None or topic in self.topic)
+            and (self.urgency is None or urgency in self.urgency)
+            and (self.urgency_reason is None or urgency_reason in self.urgency_reason)
+            and (self.kind is None or kind in self.kind)
+            and (self.site_known is None or site_known == self.site_known)
+        )
+
+
+class ReplyRule(_Strict):
+    name: str
+    when: Match = Field(default_factory=Match)
+    offer: bool = False
+    text: Localised
+
+
+class RepliesFile(_Strict):
+    replies: list[ReplyRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_fallback(self) -> RepliesFile:
+        if self.replies[-1].when != Match():
+            raise ValueError("the last reply must have no conditions, so every message gets an answer")
+        return self
+
+
+class RoutingRule(_Strict):
+    name: str
+    when: Match = Field(default_factory=Match)
+    sms: list[Recipient] = Field(default_factory=list)
+    email: list[Recipient] = Field(default_factory=list)
+
+
+class RoutingFile(_Strict):
+    routing: list[RoutingRule]
+
+
+class Config(BaseModel):
+    """The whole validated configuration, with look-up tables built once."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    sites_file: SitesFile
+    rules: RulesFile
+    replies: RepliesFile
+    routing: RoutingFile
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        kinds = set(self.sites_file.kinds)
+        for rule in [*self.replies.replies, *self.routing.routing]:
+            for kind in rule.when.kind or []:
+                if kind not in kinds:
+                    raise ValueError(f"rule {rule.name!r} names unknown site kind {kind!r}")
+        return self
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.sites_file.deployment
+
+    @property
+    def sites(self) -> list[Site]:
+        return self.sites_file.sites
+
+    def site(self, site_id: str | None) -> Site | None:
+        return self._sites_by_id.get(site_id) if site_id else None
+
+    def site_by_code(self, code: str) -> Site | None:
+        return self._sites_by_code.get(code.upper())
+
+    def site_by_number(self, number: str) -> Site | None:
+        return self._sites_by_number.get(number)
+
+    def kind(self, site: Site) -> SiteKind:
+        return self.sites_file.kinds[site.kind]
+
+    def model_post_init(self, __context: object) -> None:
+        sites = self.sites_file.sites
+        self._sites_by_id = {s.id: s for s in sites}
+        self._sites_by_code = {c: s for s in sites for c in s.codes}
+        self._sites_by_number = {n: s for s in sites for n in s.numbers}
+
+    _sites_by_id: dict[str, Site]
+    _sites_by_code: dict[str, Site]
+    _sites_by_number: dict[str, Site]
+
+
+_FILES = {
+    "sites_file": ("sites.toml", SitesFile),
+    "rules": ("rules.toml", RulesFile),
+    "replies": ("replies.toml", RepliesFile),
+    "routing": ("routing.toml", RoutingFile),
+}
+
+
+def _describe(error: ValidationError, filename: str) -> str:
+    lines = [f"{filename}: invalid configuration"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(directory: str | Path | None = None) -> Config:
+    """Read and validate every configuration file in ``directory``."""
+    folder = Path(directory or os.environ.get("VOIX_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+    parts = {}
+    for field, (filename, model) in _FILES.items():
+        path = folder / filename
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: configuration file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            parts[field] = model.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, str(path))) from exc
+    try:
+        config = Config(**parts)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(folder))) from exc
+    # Compiling the rules validates them too (phrases that normalise to nothing...).
+    from chalicelib.classification import Classifier
+
+    try:
+        Classifier(config)
+    except ValueError as exc:
+        raise ConfigError(f"{folder / 'rules.toml'}: {exc}") from exc
+    return config
+
+
+@lru_cache(maxsize=4)
+def _cached(directory: str) -> Config:
+    return load_config(directory)
+
+
+def get_config() -> Config:
+    """The configuration named by the environment, loaded once per process."""
+    return _cached(os.environ.get("VOIX_CONFIG_DIR") or str(DEFAULT_CONFIG_DIR))
