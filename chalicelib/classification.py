@@ -28,6 +28,7 @@ _NUMBER_UNIT = re.compile(r"^(\d+)([a-z]+)$")
 _RUN = re.compile(r"([a-z])\1{2,}")
 _BREAKERS = frozenset("!?.;,")
 _MAX_CACHE = 50_000
+_AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 
 
 def strip_accents(text: str) -> str:
@@ -273,9 +274,13 @@ class Classifier:
                     and not (length > 1 and any(w in self._negators for w in words))
                 )
                 at_start = position == 0 or breaker_at == position - 1
+                negated_near = negated or (
+                    negator_at > breaker_at and position - negator_at <= self._window + 2
+                ) or (i + length < n and tokens[i + length] in _AFTER_NEGATORS)
                 for index in matched:
                     group = groups[index]
-                    self._apply(ev, group, phrase, negated, at_start, position)
+                    self._apply(ev, group, phrase, negated_near if group.negated_only else negated,
+                                at_start, position)
                     if group.cue == "negator":
                         negator_at = position
                         pending_problem = position
@@ -298,14 +303,14 @@ class Classifier:
         if group.topic:
             ev.topics[group.topic] = ev.topics.get(group.topic, 0.0) + group.weight
             fired = True
-        if group.sentiment:
+        if group.sentiment and not group.negated_only:
             polarity = -group.sentiment if negated else group.sentiment
             if polarity > 0:
                 ev.positive += 1
             else:
                 ev.negative += 1
             fired = True
-        if group.urgency:
+        if group.urgency and (negated or not group.negated_only):
             if group.urgency == "safety":
                 ev.safety = True
             else:

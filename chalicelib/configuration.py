@@ -123,6 +123,7 @@ class LexiconGroup(_Strict):
     urgency: Literal["churn", "safety"] | None = None
     cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem"] | None = None
     language: Language | None = Field(default=None, description="Phrases are words of this language")
+    negated_only: bool = Field(default=False, description="The urgency counts only when negated: 'won't come back'")
 
     @field_validator("topic")
     @classmethod

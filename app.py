@@ -1,0 +1,157 @@
+"""Voix: every entry point of the system, and nothing else.
+
+Routes, event handlers and middleware only; the domain lives in ``chalicelib``.
+"""
+
+import json
+import os
+from datetime import timedelta
+
+from chalice import Chalice, ConvertToMiddleware, Rate, Response
+
+from chalicelib.api import ApiError, bearer_ok
+from chalicelib.channels import eum, twilio
+from chalicelib.clock import utcnow
+from chalicelib.ingest import Unavailable, replay_pending
+from chalicelib.observability import logger, metrics, record_message, tracer
+from chalicelib.services import services
+from chalicelib.worker_batch import handle_sqs_batch
+
+app = Chalice(app_name="voix")
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+
+MAX_WEBHOOK_BYTES = 16 * 1024
+FORM = "application/x-www-form-urlencoded"
+
+
+def error(status: int, message: str) -> Response:
+    return Response(body={"error": message}, status_code=status, headers={"Content-Type": "application/json"})
+
+
+@app.middleware("http")
+def errors_and_auth(event, get_response):
+    """Operator token on /api/*, and every failure as a JSON error, never a stack trace."""
+    try:
+        if event.path.startswith("/api/"):
+            if not bearer_ok(event.headers.get("authorization"), services().operator_token_sha256):
+                return error(401, "missing or invalid operator token")
+        return get_response(event)
+    except ApiError as exc:
+        return error(exc.status, exc.message)
+    except Unavailable:
+        logger.exception("message refused: storage and queue unavailable")
+        return error(503, "temporarily unavailable, please retry")
+    except Exception:
+        logger.exception("unhandled error")
+        return error(500, "internal error")
+
+
+# -- inbound SMS -----------------------------------------------------------------------------
+@app.route("/sms/twilio", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
+def twilio_webhook():
+    request = app.current_request
+    raw = request.raw_body or b""
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        return error(413, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+    if not (request.headers.get("content-type") or "").lower().startswith(FORM):
+        return error(415, f"expected {FORM}")
+    try:
+        params = twilio.parse_form(raw)
+    except twilio.BadRequest as exc:
+        return error(400, str(exc))
+    svc = services()
+    if not twilio.is_valid_signature(
+        svc.twilio_auth_token, svc.twilio_webhook_url, params,
+        request.headers.get("x-twilio-signature"), request.headers.get("x-twilio-webhooks-signature-settings"),
+    ):
+        return error(403, "invalid Twilio signature")
+    try:
+        message = twilio.to_inbound(params, utcnow())
+    except twilio.BadRequest as exc:
+        return error(400, str(exc))
+    logger.set_correlation_id(message.id)
+    result = svc.ingest.ingest(message)
+    record_message(result.record, result.duplicate)
+    logger.info("sms received", extra={"duplicate": result.duplicate, "site": result.record.get("site"),
+                                       "topic": result.record.get("topic"), "nature": result.record.get("nature")})
+    return Response(body=twilio.twiml(result.reply), status_code=200, headers={"Content-Type": "text/xml"})
+
+
+@app.on_sns_message(topic=os.environ.get("INBOUND_SMS_TOPIC", "voix-dev-inbound-sms"))
+def inbound_sms(event):
+    """AWS End User Messaging two-way SMS, published to SNS; the reply goes out at once."""
+    svc = services()
+    try:
+        message = eum.to_inbound(event.message, utcnow())
+    except twilio.BadRequest as exc:
+        logger.error("unreadable End User Messaging event dropped", extra={"reason": str(exc)})
+        return
+    logger.set_correlation_id(message.id)
+    result = svc.ingest.ingest(message, reply_status="pending")
+    record_message(result.record, result.duplicate)
+    if result.record.get("reply_status") != "sent":
+        svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
+                              reference=message.id)
+        if not result.parked:
+            svc.store.set_reply_status(message.id, "sent")
+
+
+# -- worker ------------------------------------------------------------------------------------
+@app.on_sqs_message(queue=os.environ.get("JOBS_QUEUE", "voix-dev-jobs"), batch_size=10)
+def worker(event):
+    return handle_sqs_batch(event.to_dict(), services().worker)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_pending(event):
+    """Messages stored while SQS was down are handed to the worker once it is back."""
+    svc = services()
+    replayed = replay_pending(svc.store, svc.jobs, older_than=timedelta(minutes=2))
+    if replayed:
+        logger.info("replayed pending messages", extra={"count": replayed})
+
+
+# -- operator API ------------------------------------------------------------------------------
+@app.route("/api/feedback", methods=["GET"])
+def list_feedback():
+    return services().api.feedback(app.current_request.query_params)
+
+
+@app.route("/api/metrics", methods=["GET"])
+def get_metrics():
+    return services().api.metrics(app.current_request.query_params)
+
+
+@app.route("/api/cases", methods=["GET"])
+def list_cases():
+    return services().api.cases(app.current_request.query_params)
+
+
+def _json_body():
+    raw = app.current_request.raw_body
+    if not raw:
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return body
+
+
+@app.route("/api/cases/{case_id}/ack", methods=["POST"])
+def acknowledge_case(case_id):
+    return services().api.case_action(case_id, "acknowledged", _json_body())
+
+
+@app.route("/api/cases/{case_id}/resolve", methods=["POST"])
+def resolve_case(case_id):
+    return services().api.case_action(case_id, "resolved", _json_body())
+
+
+@app.route("/health", methods=["GET"])
+def health():
+    return {"status": "ok"}

@@ -1,0 +1,234 @@
+"""The operator API: validation of queries, reading feedback, metrics and cases."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chalicelib.clock import days_between, hour_key, iso, parse_time, utcnow
+from chalicelib.configuration import LANGUAGES, NATURES, TOPICS, URGENCIES, Config
+from chalicelib.storage import COUNTER_FIELDS, NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
+
+CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
+MAX_PERIOD_DAYS = 400
+MAX_HOURLY_DAYS = 31
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bearer_ok(header: str | None, expected_sha256: str | None) -> bool:
+    """Constant-time check of ``Authorization: Bearer <token>`` against the token's SHA-256."""
+    if not header or not expected_sha256:
+        return False
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    return hmac.compare_digest(digest, expected_sha256.strip().lower())
+
+
+def validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "request"
+    if first["type"] == "extra_forbidden":
+        return f"unknown parameter {where!r}"
+    return f"{where}: {first['msg']}"
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    since: str | None = None
+    until: str | None = None
+
+    def period(self, now: datetime, default_days: int) -> tuple[datetime, datetime]:
+        try:
+            until = parse_time(self.until) if self.until else now
+            since = parse_time(self.since) if self.since else until - timedelta(days=default_days)
+        except ValueError as exc:
+            raise ApiError(400, "since/until must be ISO 8601 times, e.g. 2026-11-22T08:00:00Z") from exc
+        if since > until:
+            raise ApiError(400, "since must be before until")
+        if until - since > timedelta(days=MAX_PERIOD_DAYS):
+            raise ApiError(400, f"period longer than {MAX_PERIOD_DAYS} days")
+        return since, until
+
+
+class FeedbackQuery(_Query):
+    site: str | None = Field(default=None, max_length=40)
+    topic: Literal[TOPICS] | None = None  # type: ignore[valid-type]
+    nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
+    urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
+    language: Literal[LANGUAGES] | None = None  # type: ignore[valid-type]
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class MetricsQuery(_Query):
+    site: str | None = Field(default=None, max_length=40)
+    bucket: Literal["hour", "day"] = "hour"
+
+
+class CasesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: Literal["open", "acknowledged", "resolved"] = "open"
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class CaseAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    by: str | None = Field(default=None, max_length=80)
+    note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("by", "note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise ValueError("control characters are not allowed")
+        return value
+
+
+def parse(model: type[BaseModel], data: dict[str, Any] | None) -> Any:
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as exc:
+        raise ApiError(400, validation_message(exc)) from exc
+
+
+def public_message(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item["id"], "received_at": item["received_at"], "channel": item.get("channel"),
+        "site": item.get("site"), "topic": item.get("topic"), "nature": item.get("nature"),
+        "urgency": item.get("urgency"), "urgency_reason": item.get("urgency_reason"),
+        "language": item.get("language"), "from": item.get("from_masked"), "text": item.get("text"),
+        "reply": item.get("reply"), "offer_code": item.get("offer_code"), "case_id": item.get("case_id"),
+        "rules": item.get("rules", []), "processed": "processed_at" in item,
+    }
+
+
+def public_case(case: dict[str, Any]) -> dict[str, Any]:
+    created = case.get("created_at")
+    acked = case.get("acknowledged_at")
+    seconds_to_ack = None
+    if created and acked:
+        seconds_to_ack = round((parse_time(acked) - parse_time(created)).total_seconds())
+    return {
+        "id": case["id"], "message_id": case.get("message_id"), "status": case.get("status"),
+        "site": case.get("site"), "topic": case.get("topic"), "nature": case.get("nature"),
+        "urgency": case.get("urgency"), "urgency_reason": case.get("urgency_reason"),
+        "text": case.get("text"), "customer": case.get("customer_masked"),
+        "received_at": case.get("received_at"), "created_at": created,
+        "acknowledged_at": acked, "acknowledged_by": case.get("acknowledged_by"),
+        "resolved_at": case.get("resolved_at"), "resolved_by": case.get("resolved_by"),
+        "note": case.get("note"), "seconds_to_acknowledge": seconds_to_ack,
+        "alerts": [
+            {"channel": r.get("channel"), "to": r.get("to"), "role": r.get("role"), "status": r.get("status"),
+             "attempts": len(r.get("attempts", [])),
+             "last_error": next((a.get("error") for a in reversed(r.get("attempts", [])) if not a.get("ok")), None)}
+            for r in sorted(case.get("recipients", {}).values(), key=lambda r: (r.get("channel", ""), r.get("to", "")))
+        ],
+    }
+
+
+class OperatorApi:
+    def __init__(self, *, config: Config, store: FeedbackStore, now: Callable[[], datetime] = utcnow):
+        self._config = config
+        self._store = store
+        self._now = now
+
+    def _site(self, site: str | None) -> str | None:
+        if site is None:
+            return None
+        if site in ("unknown", NO_SITE):
+            return NO_SITE
+        if self._config.site(site) is None:
+            raise ApiError(400, f"unknown site {site!r}")
+        return site
+
+    def feedback(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        query: FeedbackQuery = parse(FeedbackQuery, params)
+        since, until = query.period(self._now(), default_days=7)
+        filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature),
+                                     ("urgency", query.urgency), ("language", query.language)) if v}
+        try:
+            items, cursor = self._store.feedback(
+                site=self._site(query.site), since=iso(since), until=iso(until),
+                days=days_between(since, until), filters=filters, limit=query.limit, cursor=query.cursor,
+            )
+        except BadCursor as exc:
+            raise ApiError(400, str(exc)) from exc
+        return {"items": [public_message(i) for i in items], "next_cursor": cursor}
+
+    def metrics(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        query: MetricsQuery = parse(MetricsQuery, params)
+        since, until = query.period(self._now(), default_days=1 if query.bucket == "hour" else 30)
+        if query.bucket == "hour" and until - since > timedelta(days=MAX_HOURLY_DAYS):
+            raise ApiError(400, f"hourly buckets are limited to {MAX_HOURLY_DAYS} days; use bucket=day")
+        site = self._site(query.site)
+        sites = [site] if site else [s.id for s in self._config.sites] + [NO_SITE]
+        first, last = hour_key(since), hour_key(until)
+        totals = {f: 0 for f in COUNTER_FIELDS}
+        by_site: dict[str, int] = {}
+        series: dict[str, dict[str, int]] = {}
+        for site_id in sites:
+            for row in self._store.hour_counters(None if site_id == NO_SITE else site_id, first, last):
+                bucket = row["hour"] + ":00:00Z" if query.bucket == "hour" else row["hour"][:10]
+                point = series.setdefault(bucket, {f: 0 for f in COUNTER_FIELDS})
+                for field in COUNTER_FIELDS:
+                    value = int(row.get(field) or 0)
+                    point[field] += value
+                    totals[field] += value
+                label = "unknown" if site_id == NO_SITE else site_id
+                by_site[label] = by_site.get(label, 0) + int(row.get("n") or 0)
+        return {
+            "since": iso(since), "until": iso(until), "bucket": query.bucket, "site": query.site,
+            "totals": _grouped(totals) | {"site": by_site},
+            "series": [{"t": t, **_grouped(series[t])} for t in sorted(series)],
+        }
+
+    def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        query: CasesQuery = parse(CasesQuery, params)
+        try:
+            items, cursor = self._store.cases(query.status, query.limit, query.cursor)
+        except BadCursor as exc:
+            raise ApiError(400, str(exc)) from exc
+        return {"items": [public_case(c) for c in items], "next_cursor": cursor}
+
+    def case_action(self, case_id: str, action: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        if not CASE_ID.match(case_id or ""):
+            raise ApiError(404, "no such case")
+        data: CaseAction = parse(CaseAction, body)
+        allowed = {"acknowledged": ["open"], "resolved": ["open", "acknowledged"]}[action]
+        try:
+            case = self._store.transition_case(
+                case_id, allowed_from=allowed, to_status=action, at=iso(self._now()), by=data.by, note=data.note,
+            )
+        except NotFound as exc:
+            raise ApiError(404, "no such case") from exc
+        except Conflict as exc:
+            raise ApiError(409, f"case is {exc.args[0]}; cannot mark it {action}") from exc
+        return public_case(case)
+
+
+def _grouped(counts: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"messages": counts["n"], "nature": {}, "topic": {}, "urgency": {}, "language": {}}
+    for field, value in counts.items():
+        if field == "n":
+            continue
+        group, _, name = field.partition("_")
+        out[group][name] = value
+    return out

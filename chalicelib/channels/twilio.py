@@ -1,0 +1,122 @@
+"""Twilio inbound SMS webhook: signature, form parsing and TwiML, without the Twilio SDK."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from xml.sax.saxutils import escape
+
+from chalicelib.models import InboundMessage
+from chalicelib.phone import InvalidNumber, normalise, region_of
+
+_ALGORITHMS = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+
+
+class BadRequest(ValueError):
+    """The request cannot be read; the message says why, for the 4xx answer."""
+
+
+def parse_form(raw: bytes) -> list[tuple[str, str]]:
+    """Decode an ``application/x-www-form-urlencoded`` body, keeping repeated keys."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("body is not valid UTF-8") from exc
+    if not text:
+        raise BadRequest("empty body")
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("body is not a valid form") from exc
+    return pairs
+
+
+def _with_default_port(url: str) -> list[str]:
+    """The URL as configured, plus the same with/without its scheme's default port.
+
+    Twilio has signed both spellings over time; the official validator accepts both.
+    """
+    parts = urlsplit(url)
+    variants = [url]
+    default = 443 if parts.scheme == "https" else 80
+    if parts.port is None:
+        variants.append(urlunsplit(parts._replace(netloc=f"{parts.netloc}:{default}")))
+    elif parts.port == default:
+        variants.append(urlunsplit(parts._replace(netloc=parts.hostname or "")))
+    return variants
+
+
+def compute_signature(auth_token: str, url: str, params: list[tuple[str, str]],
+                      algorithm: str = "HMAC_SHA1") -> str:
+    """Twilio's signature: the URL, then each parameter name and its values, sorted."""
+    data = url
+    names = sorted({name for name, _ in params})
+    for name in names:
+        for value in sorted({v for n, v in params if n == name}):
+            data += name + value
+    digest = hmac.new(auth_token.encode(), data.encode("utf-8"), _ALGORITHMS[algorithm]).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_algorithm(settings_header: str | None) -> str:
+    for part in (settings_header or "").split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == "algorithm" and value.strip():
+            return value.strip().upper()
+    return "HMAC_SHA1"
+
+
+def is_valid_signature(auth_token: str, url: str, params: list[tuple[str, str]],
+                       signature: str | None, settings_header: str | None = None) -> bool:
+    """Constant-time check of ``X-Twilio-Signature`` against the configured webhook URL."""
+    if not signature or not auth_token:
+        return False
+    algorithm = signature_algorithm(settings_header)
+    if algorithm not in _ALGORITHMS:
+        return False
+    ok = False
+    for candidate in _with_default_port(url):
+        expected = compute_signature(auth_token, candidate, params, algorithm)
+        ok |= hmac.compare_digest(expected.encode(), signature.strip().encode())
+    return ok
+
+
+def to_inbound(params: list[tuple[str, str]], received_at: datetime) -> InboundMessage:
+    """Turn Twilio's form fields into an :class:`InboundMessage` or raise :class:`BadRequest`."""
+    fields: dict[str, str] = {}
+    for name, value in params:
+        fields.setdefault(name, value)
+    for required in ("MessageSid", "From", "To", "Body"):
+        if required not in fields or (required != "Body" and not fields[required].strip()):
+            raise BadRequest(f"missing field {required}")
+    try:
+        to_number = normalise(fields["To"])
+        from_number = normalise(fields["From"], region_of(to_number))
+    except InvalidNumber as exc:
+        raise BadRequest(str(exc)) from exc
+    try:
+        num_media = int(fields.get("NumMedia") or 0)
+    except ValueError as exc:
+        raise BadRequest("NumMedia is not a number") from exc
+    from pydantic import ValidationError
+
+    try:
+        return InboundMessage(
+            channel="twilio", channel_message_id=fields["MessageSid"].strip(), from_number=from_number,
+            to_number=to_number, body=fields["Body"], received_at=received_at, num_media=num_media,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadRequest(f"invalid {where}: {first['msg']}") from exc
+
+
+def twiml(reply: str | None) -> str:
+    """A TwiML answer sending ``reply`` back to the customer (or nothing)."""
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+    if not reply:
+        return f"{head}<Response></Response>"
+    return f"{head}<Response><Message>{escape(reply)}</Message></Response>"

@@ -1,0 +1,44 @@
+"""Time, in one place, so that tests can control it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-22T18:42:01.123Z``: sortable, the format of every stored time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def hour_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def day_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def parse_time(text: str) -> datetime:
+    """Read an ISO 8601 time or date; naive values are taken as UTC. Raises ValueError."""
+    value = text.strip()
+    if value.endswith("Z") or value.endswith("z"):
+        value = value[:-1] + "+00:00"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def days_between(first: datetime, last: datetime) -> list[str]:
+    """Day keys from ``last`` back to ``first``, newest first."""
+    out = []
+    day = last.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day >= start:
+        out.append(day.strftime("%Y-%m-%d"))
+        day -= timedelta(days=1)
+    return out

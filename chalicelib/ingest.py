@@ -1,0 +1,135 @@
+"""Receiving one customer SMS: classify, answer, store once, hand over to the worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.classification import Classifier
+from chalicelib.clock import day_key, hour_key, iso, utcnow
+from chalicelib.configuration import Config
+from chalicelib.jobs import JobQueue, QueueError
+from chalicelib.models import InboundMessage
+from chalicelib.phone import customer_key, mask
+from chalicelib.replies import build_reply
+from chalicelib.storage import FeedbackStore, StorageError
+
+log = logging.getLogger(__name__)
+
+
+class Unavailable(Exception):
+    """Neither DynamoDB nor SQS could take the message: it was not accepted."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: str
+    reply: str
+    duplicate: bool
+    record: dict[str, Any]
+    parked: bool = False
+
+
+def message_record(message: InboundMessage, classification: Any, reply: Any, *,
+                   secret: bytes, retention_days: int, reply_status: str) -> dict[str, Any]:
+    """The stored form of a message. Holds the full number only until the worker is done."""
+    received = message.received_at
+    stamp = iso(received)
+    sort_key = f"{stamp}#{message.id}"
+    return {
+        "id": message.id,
+        "channel": message.channel,
+        "channel_message_id": message.channel_message_id,
+        "received_at": stamp,
+        "hour": hour_key(received),
+        "day": day_key(received),
+        "from_number": message.from_number,
+        "from_masked": mask(message.from_number),
+        "customer_key": customer_key(message.from_number, secret),
+        "to_number": message.to_number,
+        "text": message.body,
+        "num_media": message.num_media,
+        "site": classification.site,
+        "topic": classification.topic,
+        "nature": classification.nature,
+        "urgency": classification.urgency,
+        "urgency_reason": classification.urgency_reason,
+        "language": classification.language,
+        "rules": classification.rules,
+        "reply": reply.text,
+        "reply_rule": reply.rule,
+        "reply_status": reply_status,
+        "offer_code": reply.offer_code,
+        "gsi1pk": f"SITE#{classification.site or '_none'}",
+        "gsi1sk": sort_key,
+        "gsi2pk": f"DAY#{day_key(received)}",
+        "gsi2sk": sort_key,
+        "gsi3pk": "PENDING",
+        "gsi3sk": sort_key,
+        "ttl": int((received + timedelta(days=retention_days)).timestamp()),
+    }
+
+
+class IngestService:
+    def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
+                 customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow):
+        self._config = config
+        self._classifier = classifier
+        self._store = store
+        self._jobs = jobs
+        self._secret = customer_secret
+        self._retention_days = retention_days
+        self._now = now
+
+    def ingest(self, message: InboundMessage, *, reply_status: str = "twiml") -> IngestResult:
+        """Store ``message`` once and return the reply to send.
+
+        A duplicate delivery gets the reply given the first time. If DynamoDB is
+        down the message is parked on the queue (the worker stores it later); if
+        the queue is down too, :class:`Unavailable` is raised and nothing is kept.
+        """
+        classification = self._classifier.classify(message.body, message.to_number)
+        reply = build_reply(self._config, classification, message.id, self._secret)
+        record = message_record(message, classification, reply, secret=self._secret,
+                                retention_days=self._retention_days, reply_status=reply_status)
+        try:
+            existing = self._store.put_message(record)
+        except StorageError as exc:
+            log.warning("DynamoDB unavailable, parking message on the queue: %s", exc)
+            try:
+                self._jobs.send({"type": "store", "message": record})
+            except QueueError as queue_exc:
+                raise Unavailable("message could not be stored or queued") from queue_exc
+            return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
+
+        if existing is not None:
+            if existing.get("gsi3pk") == "PENDING":
+                self._enqueue({**existing, "from_number": message.from_number})
+            return IngestResult(message.id, existing.get("reply") or reply.text, duplicate=True, record=existing)
+
+        self._enqueue(record)
+        return IngestResult(message.id, reply.text, duplicate=False, record=record)
+
+    def _enqueue(self, record: dict[str, Any]) -> None:
+        try:
+            self._jobs.send({"type": "process", "message": _job_record(record)})
+        except QueueError as exc:
+            # Stored and pending: the scheduled sweeper hands it to the worker later.
+            log.warning("queue unavailable, message %s left pending: %s", record["id"], exc)
+
+
+def _job_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("pk", "sk", "type")}
+
+
+def replay_pending(store: FeedbackStore, jobs: JobQueue, *, older_than: timedelta,
+                   now: Callable[[], datetime] = utcnow, limit: int = 100) -> int:
+    """Hand to the worker again the messages stored but never processed (queue was down)."""
+    replayed = 0
+    for item in store.pending_messages(iso(now() - older_than), limit=limit):
+        jobs.send({"type": "process", "message": _job_record(item)})
+        replayed += 1
+    return replayed

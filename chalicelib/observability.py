@@ -1,0 +1,33 @@
+"""Powertools, set up once: structured logs, EMF metrics, X-Ray traces."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = "voix"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="Voix", service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+__all__ = ["MetricUnit", "logger", "metrics", "record_alert", "record_message", "tracer"]
+
+
+def record_message(record: dict, duplicate: bool) -> None:
+    """EMF metrics for one inbound message: by site, topic and nature."""
+    if duplicate:
+        metrics.add_metric(name="DuplicateMessages", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name="Messages", unit=MetricUnit.Count, value=1)
+    for dimension in ("site", "topic", "nature", "urgency"):
+        with single_metric(name="MessagesBy" + dimension.capitalize(), unit=MetricUnit.Count, value=1,
+                           namespace=metrics.namespace) as metric:
+            metric.add_dimension(name=dimension, value=str(record.get(dimension) or "unknown"))
+
+
+def record_alert(channel: str, ok: bool) -> None:
+    metrics.add_metric(name="AlertsSent" if ok else "AlertsFailed", unit=MetricUnit.Count, value=1)
+    with single_metric(name="AlertsSent" if ok else "AlertsFailed", unit=MetricUnit.Count, value=1,
+                       namespace=metrics.namespace) as metric:
+        metric.add_dimension(name="channel", value=channel)

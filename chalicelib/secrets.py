@@ -1,0 +1,28 @@
+"""Secrets: from SSM Parameter Store (SecureString, cached) in the cloud, from the environment locally.
+
+For a secret ``NAME`` the function reads ``NAME`` from the environment if it is
+set (the local stack and tests set it), else the SSM parameter named by
+``NAME_PARAM``. Nothing secret is ever in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+
+CACHE_SECONDS = 300
+
+
+class MissingSecret(RuntimeError):
+    pass
+
+
+def get_secret(name: str) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    parameter = os.environ.get(f"{name}_PARAM")
+    if parameter:
+        from aws_lambda_powertools.utilities import parameters  # deferred: cold start
+
+        return parameters.get_parameter(parameter, decrypt=True, max_age=CACHE_SECONDS)
+    raise MissingSecret(f"secret {name} is not configured (set {name} or {name}_PARAM)")

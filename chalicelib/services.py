@@ -1,0 +1,112 @@
+"""Lazy wiring: AWS clients and adapters are built on first use, from the environment.
+
+Nothing here touches AWS at import time (moto, the Chalice test client and cold
+start all depend on it). ``reset()`` forgets everything, for tests.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+from chalicelib.channels.eum import EndUserMessagingSender, LogReplySender, ReplySender
+from chalicelib.classification import Classifier
+from chalicelib.configuration import Config, get_config
+from chalicelib.ingest import IngestService
+from chalicelib.jobs import JobQueue
+from chalicelib.notify import EmailAlerts, SmsAlerts
+from chalicelib.secrets import get_secret
+from chalicelib.storage import FeedbackStore
+from chalicelib.worker import Worker
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+class Services:
+    @staticmethod
+    def client(service: str) -> Any:
+        import boto3
+
+        return boto3.client(service)
+
+    @cached_property
+    def config(self) -> Config:
+        return get_config()
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        return Classifier(self.config)
+
+    @cached_property
+    def store(self) -> FeedbackStore:
+        return FeedbackStore(self.client("dynamodb"), env("TABLE_NAME"))
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        return JobQueue(self.client("sqs"), env("JOBS_QUEUE_URL", "") or env("JOBS_QUEUE"))
+
+    @cached_property
+    def customer_secret(self) -> bytes:
+        return get_secret("CUSTOMER_KEY_SECRET").encode()
+
+    @property
+    def operator_token_sha256(self) -> str:
+        return get_secret("OPERATOR_TOKEN_SHA256")
+
+    @property
+    def twilio_auth_token(self) -> str:
+        return get_secret("TWILIO_AUTH_TOKEN")
+
+    @property
+    def twilio_webhook_url(self) -> str:
+        return env("TWILIO_WEBHOOK_URL", f"http://127.0.0.1:{env('PORT', '8000')}/sms/twilio")
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(
+            config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
+            customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
+        )
+
+    @cached_property
+    def reply_sender(self) -> ReplySender:
+        if env("REPLY_SENDER", "eum") == "log":
+            return LogReplySender()
+        return EndUserMessagingSender(self.client("pinpoint-sms-voice-v2"), os.environ.get("EUM_CONFIGURATION_SET"))
+
+    @cached_property
+    def worker(self) -> Worker:
+        return Worker(
+            config=self.config, store=self.store, jobs=self.jobs,
+            sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
+            email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email),
+            max_receives=int(env("MAX_RECEIVES", "5")),
+        )
+
+    @cached_property
+    def api(self) -> Any:
+        from chalicelib.api import OperatorApi
+
+        return OperatorApi(config=self.config, store=self.store)
+
+
+_services: Services | None = None
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        _services = Services()
+    return _services
+
+
+def reset() -> None:
+    """Forget every client and adapter (tests, or after the environment changed)."""
+    global _services
+    _services = None

@@ -1,0 +1,396 @@
+"""DynamoDB adapter: messages, per-hour counters and cases in one table.
+
+Layout (see README, "Storage"):
+
+=================  ======================  =========================  ==========================
+item               pk / sk                 gsi1 (by site / status)    gsi2 (by day), gsi3
+=================  ======================  =========================  ==========================
+message            MSG#<id> / MSG          SITE#<site>, <ts>#<id>     DAY#<date>, <ts>#<id>;
+                                                                      PENDING until processed
+hour counters      MET#<site> / H#<hour>   -                          -
+case               CASE#<id> / CASE        CASES#<status>, <ts>#<id>  -
+=================  ======================  =========================  ==========================
+
+No transaction is needed: a message is stored once by a conditional put; a
+counter item carries the (short) keys of the messages it has counted and is
+updated with one conditional ``ADD``, so a retried or duplicated message is
+never counted twice and counts stay exact on real DynamoDB. Reading a period
+costs one query per site, growing with the number of hours, not of messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.configuration import LANGUAGES, NATURES, TOPICS, URGENCIES
+
+NO_SITE = "_none"
+COUNTER_FIELDS = (
+    ["n"]
+    + [f"nature_{v}" for v in NATURES]
+    + [f"topic_{v}" for v in TOPICS]
+    + [f"urgency_{v}" for v in URGENCIES]
+    + [f"language_{v}" for v in LANGUAGES]
+)
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+_MAX_PAGES = 20
+
+
+class StorageError(Exception):
+    """DynamoDB could not be reached or refused the request for lack of capacity."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    """The item is not in a state that allows the change."""
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    out = {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+    for key, value in out.items():
+        if hasattr(value, "as_integer_ratio") and not isinstance(value, (int, float)):
+            out[key] = int(value) if value == int(value) else float(value)
+        elif isinstance(value, set):
+            out[key] = sorted(value)
+    return out
+
+
+def _plain_numbers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(v) for v in value]
+    if hasattr(value, "as_integer_ratio") and not isinstance(value, (int, float, bool)):
+        return int(value) if value == int(value) else float(value)
+    return value
+
+
+def encode_cursor(state: dict[str, Any]) -> str:
+    raw = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, allowed_keys: set[str]) -> dict[str, Any]:
+    """Read a cursor given back by a client, refusing anything we did not write."""
+    if len(cursor) > 2048:
+        raise BadCursor("cursor is too long")
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("cursor is not one this API returned") from exc
+    if not isinstance(state, dict) or not set(state) <= {"d", "k"}:
+        raise BadCursor("cursor is not one this API returned")
+    key = state.get("k")
+    if key is not None:
+        if not isinstance(key, dict) or set(key) - allowed_keys or not all(
+            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()
+        ):
+            raise BadCursor("cursor is not one this API returned")
+    if "d" in state and not (state["d"] is None or isinstance(state["d"], str)):
+        raise BadCursor("cursor is not one this API returned")
+    return state
+
+
+def dedup_key(message_id: str) -> str:
+    """Short, stable key of a message inside a counter item's set (72 bits)."""
+    return base64.b64encode(hashlib.sha256(message_id.encode()).digest()[:9]).decode()
+
+
+class FeedbackStore:
+    """Everything Voix keeps in DynamoDB, behind domain-level methods.
+
+    Takes a low-level DynamoDB client and the table name; turns ``ClientError``
+    codes into :class:`StorageError`, :class:`NotFound` and :class:`Conflict`.
+    """
+
+    def __init__(self, client: Any, table_name: str):
+        self._db = client
+        self._table = table_name
+
+    # -- helpers -----------------------------------------------------------------------
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._db, operation)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise
+            raise StorageError(f"DynamoDB {operation} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"DynamoDB {operation} failed: {exc}") from exc
+
+    @staticmethod
+    def _conditional_failed(exc: ClientError) -> bool:
+        return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+    def _query_pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for _ in range(1000):
+            page = self._call("query", **kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- messages ----------------------------------------------------------------------
+    def put_message(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Store a new message. Returns ``None``, or the stored item if it was there already."""
+        item = {"pk": f"MSG#{record['id']}", "sk": "MSG", "type": "message", **record}
+        try:
+            self._call(
+                "put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            return from_item(old) if old else self.get_message(record["id"])
+
+    def get_message(self, message_id: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item({"pk": f"MSG#{message_id}", "sk": "MSG"}), ConsistentRead=True)
+        return from_item(res["Item"]) if "Item" in res else None
+
+    def mark_processed(self, message_id: str, processed_at: str, case_id: str | None) -> None:
+        """The worker is done with a message: forget the customer's full number."""
+        values = {":at": processed_at}
+        expression = "SET processed_at = :at"
+        if case_id:
+            expression += ", case_id = :case"
+            values[":case"] = case_id
+        expression += " REMOVE gsi3pk, gsi3sk, from_number"
+        try:
+            self._call(
+                "update_item", Key=to_item({"pk": f"MSG#{message_id}", "sk": "MSG"}),
+                UpdateExpression=expression, ExpressionAttributeValues=to_item(values),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            raise NotFound(message_id) from exc
+
+    def set_reply_status(self, message_id: str, status: str) -> None:
+        self._call(
+            "update_item", Key=to_item({"pk": f"MSG#{message_id}", "sk": "MSG"}),
+            UpdateExpression="SET reply_status = :s", ExpressionAttributeValues=to_item({":s": status}),
+        )
+
+    def pending_messages(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Messages stored but not yet processed by the worker, received before ``before``."""
+        items = []
+        for item in self._query_pages(
+            IndexName="gsi3", KeyConditionExpression="gsi3pk = :p AND gsi3sk < :before",
+            ExpressionAttributeValues=to_item({":p": "PENDING", ":before": before}),
+        ):
+            items.append(from_item(item))
+            if len(items) >= limit:
+                break
+        return items
+
+    def feedback(
+        self, *, site: str | None, since: str, until: str, days: list[str],
+        filters: dict[str, str], limit: int, cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first; ``days`` (newest first) are the day partitions covering the period."""
+        allowed = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"}
+        state = decode_cursor(cursor, allowed) if cursor else {}
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":since": since, ":until": until + "\uffff"}
+        conditions = []
+        for i, (field, value) in enumerate(sorted(filters.items())):
+            names[f"#f{i}"] = field
+            values[f":f{i}"] = value
+            conditions.append(f"#f{i} = :f{i}")
+        base: dict[str, Any] = {"ScanIndexForward": False}
+        if conditions:
+            base["FilterExpression"] = " AND ".join(conditions)
+            base["ExpressionAttributeNames"] = names
+
+        if site is not None:
+            partitions = [("gsi1", "gsi1pk", "gsi1sk", f"SITE#{site}", None)]
+        else:
+            start = state.get("d")
+            if start is not None and start not in days:
+                raise BadCursor("cursor does not belong to this period")
+            todo = days[days.index(start):] if start else days
+            partitions = [("gsi2", "gsi2pk", "gsi2sk", f"DAY#{d}", d) for d in todo]
+
+        items: list[dict[str, Any]] = []
+        start_key = state.get("k")
+        queries = 0
+        for index_name, pk_name, sk_name, pk_value, day in partitions:
+            while True:
+                if queries >= _MAX_PAGES:
+                    return items, encode_cursor({"d": day, "k": start_key})
+                kwargs = dict(
+                    base, IndexName=index_name, Limit=limit - len(items),
+                    KeyConditionExpression=f"{pk_name} = :pk AND {sk_name} BETWEEN :since AND :until",
+                    ExpressionAttributeValues=to_item({**values, ":pk": pk_value}),
+                )
+                if start_key:
+                    kwargs["ExclusiveStartKey"] = start_key
+                page = self._call("query", **kwargs)
+                queries += 1
+                items.extend(from_item(i) for i in page.get("Items", []))
+                start_key = page.get("LastEvaluatedKey")
+                if len(items) >= limit:
+                    if start_key:
+                        return items, encode_cursor({"d": day, "k": start_key})
+                    following = partitions[partitions.index((index_name, pk_name, sk_name, pk_value, day)) + 1:]
+                    return items, (encode_cursor({"d": following[0][4], "k": None}) if following else None)
+                if not start_key:
+                    break
+        return items, None
+
+    # -- counters ----------------------------------------------------------------------
+    def count_message(self, *, site: str | None, hour: str, message_id: str,
+                      fields: Iterable[str], expires_at: int) -> bool:
+        """Add one message to its site × hour counters; False if it was already counted."""
+        names = {"#ids": "ids", "#ttl": "ttl"}
+        adds = ["#ids :id"]
+        for i, field in enumerate(["n", *fields]):
+            if field not in COUNTER_FIELDS:
+                raise ValueError(f"unknown counter {field!r}")
+            names[f"#c{i}"] = field
+            adds.append(f"#c{i} :one")
+        key = dedup_key(message_id)
+        try:
+            self._call(
+                "update_item",
+                Key=to_item({"pk": f"MET#{site or NO_SITE}", "sk": f"H#{hour}"}),
+                UpdateExpression="ADD " + ", ".join(adds) + " SET #ttl = :ttl",
+                ConditionExpression="NOT contains(#ids, :key)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":id": {"SS": [key]}, ":key": {"S": key}, ":one": {"N": "1"},
+                    ":ttl": {"N": str(expires_at)},
+                },
+            )
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def hour_counters(self, site: str | None, first_hour: str, last_hour: str) -> list[dict[str, Any]]:
+        """Counter items of one site between two hours (inclusive), without the id sets."""
+        names = {f"#c{i}": f for i, f in enumerate(COUNTER_FIELDS)}
+        names["#sk"] = "sk"
+        out = []
+        for item in self._query_pages(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues=to_item(
+                {":pk": f"MET#{site or NO_SITE}", ":a": f"H#{first_hour}", ":b": f"H#{last_hour}"}
+            ),
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        ):
+            data = from_item(item)
+            data["hour"] = data.pop("sk")[2:]
+            out.append(data)
+        return out
+
+    # -- cases ---------------------------------------------------------------------------
+    def put_case(self, case: dict[str, Any]) -> bool:
+        """Create a case; False if it exists already (a retried job)."""
+        item = {
+            "pk": f"CASE#{case['id']}", "sk": "CASE", "type": "case",
+            "gsi1pk": f"CASES#{case['status']}", "gsi1sk": f"{case['created_at']}#{case['id']}",
+            **case,
+        }
+        try:
+            self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}), ConsistentRead=True)
+        return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
+
+    def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
+        """Append a delivery attempt to one recipient of a case and set its status."""
+        self._call(
+            "update_item",
+            Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+            UpdateExpression=(
+                "SET recipients.#r.#status = :status, "
+                "recipients.#r.attempts = list_append(recipients.#r.attempts, :attempt)"
+            ),
+            ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
+            ExpressionAttributeValues=to_item({":status": status, ":attempt": [attempt]}),
+        )
+
+    def transition_case(self, case_id: str, *, allowed_from: list[str], to_status: str,
+                        at: str, by: str | None, note: str | None) -> dict[str, Any]:
+        """Move a case to ``to_status`` if it is in one of ``allowed_from``; returns the new case."""
+        stamp = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}[to_status]
+        values: dict[str, Any] = {":to": to_status, ":at": at, ":gpk": f"CASES#{to_status}"}
+        sets = ["#status = :to", f"{stamp} = :at", "gsi1pk = :gpk"]
+        if by:
+            sets.append(f"{stamp[:-3]}_by = :by")
+            values[":by"] = by
+        if note:
+            sets.append("note = :note")
+            values[":note"] = note
+        if to_status == "resolved":
+            sets.append("acknowledged_at = if_not_exists(acknowledged_at, :at)")
+        allowed = ", ".join(f":from{i}" for i in range(len(allowed_from)))
+        for i, status in enumerate(allowed_from):
+            values[f":from{i}"] = status
+        try:
+            res = self._call(
+                "update_item",
+                Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            if not old:
+                raise NotFound(case_id) from exc
+            raise Conflict(from_item(old).get("status", "unknown")) from exc
+        return _plain_numbers(from_item(res["Attributes"]))
+
+    def cases(self, status: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Cases in one status, newest first."""
+        kwargs: dict[str, Any] = dict(
+            IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ScanIndexForward=False,
+            ExpressionAttributeValues=to_item({":pk": f"CASES#{status}"}), Limit=limit,
+        )
+        if cursor:
+            state = decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"})
+            if state.get("k"):
+                kwargs["ExclusiveStartKey"] = state["k"]
+        page = self._call("query", **kwargs)
+        items = [_plain_numbers(from_item(i)) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return items, encode_cursor({"k": last}) if last else None

@@ -1,0 +1,199 @@
+"""The asynchronous side: counters, cases and alert delivery, each step idempotent."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.classification import Classification
+from chalicelib.clock import iso, utcnow
+from chalicelib.configuration import Config
+from chalicelib.jobs import JobQueue
+from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
+from chalicelib.observability import record_alert
+from chalicelib.phone import mask
+from chalicelib.routing import AlertRecipient, recipients_for
+from chalicelib.sms_segments import fit
+from chalicelib.storage import FeedbackStore
+
+log = logging.getLogger(__name__)
+MAX_ALERT_SEGMENTS = 3
+
+
+class BadJob(ValueError):
+    """A job that can never succeed (malformed); it is logged and dropped, not retried."""
+
+
+def case_id_for(message_id: str) -> str:
+    """Short, stable case reference derived from the message (a retry finds the same case)."""
+    digest = hashlib.sha256(f"case:{message_id}".encode()).digest()
+    return base64.b32encode(digest).decode()[:8].replace("O", "8").replace("I", "9")
+
+
+def classification_of(record: dict[str, Any]) -> Classification:
+    return Classification(
+        site=record.get("site"), topic=record["topic"], nature=record["nature"],
+        urgency=record["urgency"], language=record["language"], rules=list(record.get("rules") or []),
+        urgency_reason=record.get("urgency_reason"),
+    )
+
+
+def alert_sms(config: Config, case: dict[str, Any]) -> str:
+    """The staff SMS: what, where, the customer's words, and (if urgent) who to call back."""
+    site = config.site(case.get("site"))
+    french = (site.language if site else config.deployment.default_language) == "fr"
+    where = site.codes[0] if site else "?"
+    urgent = case["urgency"] == "high"
+    head = f'VOIX {"URGENT " if urgent else ""}{where} {case["nature"]}/{case["topic"]}: "'
+    if urgent:
+        call = f"Rappeler le client au {case['customer_number']}" if french else \
+            f"Call the customer back on {case['customer_number']}"
+    else:
+        call = f"Client {case['customer_masked']}" if french else f"Customer {case['customer_masked']}"
+    tail = f'" {call}. {"Dossier" if french else "Case"} {case["id"]}'
+    return fit(head, case["text"], tail, MAX_ALERT_SEGMENTS)
+
+
+def alert_email(config: Config, case: dict[str, Any]) -> tuple[str, str]:
+    site = config.site(case.get("site"))
+    site_name = site.name if site else "unknown site"
+    head = "URGENT " if case["urgency"] == "high" else ""
+    subject = f"[Voix] {head}{site_name}: {case['nature']} about {case['topic']} (case {case['id']})"
+    lines = [
+        f"Case {case['id']} - {site_name}",
+        f"Received: {case['received_at']}",
+        f"Topic: {case['topic']}   Nature: {case['nature']}   Urgency: {case['urgency']}"
+        + (f" ({case['urgency_reason']})" if case.get("urgency_reason") else ""),
+        f"Customer: {case['customer_number'] if case['urgency'] == 'high' else case['customer_masked']}",
+        "",
+        "Message:",
+        case["text"],
+        "",
+        f"Automatic reply sent: {case.get('reply', '')}",
+        "",
+        "Acknowledge and resolve this case on the Voix dashboard.",
+    ]
+    return subject, "\n".join(lines)
+
+
+class Worker:
+    def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
+                 email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow):
+        self._config = config
+        self._store = store
+        self._jobs = jobs
+        self._sms = sms
+        self._email = email
+        self._max_receives = max_receives
+        self._now = now
+
+    def handle(self, job: dict[str, Any], receive_count: int = 1) -> None:
+        kind = job.get("type") if isinstance(job, dict) else None
+        if kind == "store":
+            record = self._record(job)
+            self._store.put_message(record)  # a duplicate is fine: the put is conditional
+            self.process(record)
+        elif kind == "process":
+            self.process(self._record(job))
+        elif kind == "alert":
+            if not isinstance(job.get("case_id"), str) or not isinstance(job.get("recipient"), str):
+                raise BadJob("alert job without case_id or recipient")
+            self.deliver(job["case_id"], job["recipient"], receive_count)
+        else:
+            raise BadJob(f"unknown job type {kind!r}")
+
+    @staticmethod
+    def _record(job: dict[str, Any]) -> dict[str, Any]:
+        record = job.get("message")
+        required = ("id", "received_at", "hour", "topic", "nature", "urgency", "language", "text")
+        if not isinstance(record, dict) or any(k not in record for k in required):
+            raise BadJob("job without a complete message")
+        return record
+
+    def process(self, record: dict[str, Any]) -> str | None:
+        """Count the message, open a case and queue its alerts. Safe to run twice."""
+        counted = self._store.count_message(
+            site=record.get("site"), hour=record["hour"], message_id=record["id"],
+            fields=[f"nature_{record['nature']}", f"topic_{record['topic']}",
+                    f"urgency_{record['urgency']}", f"language_{record['language']}"],
+            expires_at=int(record.get("ttl") or 0),
+        )
+        if not counted:
+            log.info("message %s was already counted", record["id"])
+        recipients = recipients_for(self._config, classification_of(record))
+        case_id = None
+        if recipients:
+            case_id = case_id_for(record["id"])
+            number = record.get("from_number")
+            if not number:
+                existing = self._store.get_case(case_id)
+                number = existing["customer_number"] if existing else None
+            if number is None:
+                raise BadJob(f"message {record['id']} has no customer number to alert with")
+            created = self._store.put_case(self._case(case_id, record, number, recipients))
+            case = self._store.get_case(case_id) if not created else None
+            pending = [
+                r for r in recipients
+                if case is None or case["recipients"].get(r.id, {}).get("status") != "sent"
+            ]
+            if pending:
+                self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
+        self._store.mark_processed(record["id"], iso(self._now()), case_id)
+        return case_id
+
+    def _case(self, case_id: str, record: dict[str, Any], number: str,
+              recipients: list[AlertRecipient]) -> dict[str, Any]:
+        return {
+            "id": case_id,
+            "message_id": record["id"],
+            "site": record.get("site"),
+            "topic": record["topic"],
+            "nature": record["nature"],
+            "urgency": record["urgency"],
+            "urgency_reason": record.get("urgency_reason"),
+            "language": record["language"],
+            "text": record["text"],
+            "reply": record.get("reply"),
+            "customer_number": number,
+            "customer_masked": mask(number),
+            "customer_key": record.get("customer_key"),
+            "received_at": record["received_at"],
+            "created_at": iso(self._now()),
+            "status": "open",
+            "recipients": {
+                r.id: {"channel": r.channel, "to": r.to, "role": r.role, "status": "pending", "attempts": []}
+                for r in recipients
+            },
+            "ttl": int(record.get("ttl") or 0),
+        }
+
+    def deliver(self, case_id: str, recipient_id: str, receive_count: int) -> None:
+        """Send one alert; on failure record the attempt and raise so that SQS retries."""
+        case = self._store.get_case(case_id)
+        if case is None or recipient_id not in case.get("recipients", {}):
+            raise BadJob(f"no recipient {recipient_id} in case {case_id}")
+        recipient = case["recipients"][recipient_id]
+        if recipient.get("status") == "sent":
+            return
+        try:
+            if recipient["channel"] == "sms":
+                provider_id = self._sms.send(recipient["to"], alert_sms(self._config, case))
+            else:
+                subject, body = alert_email(self._config, case)
+                provider_id = self._email.send(recipient["to"], subject, body)
+        except DeliveryFailed as exc:
+            final = receive_count >= self._max_receives
+            self._store.record_delivery(case_id, recipient_id, "failed" if final else "retrying", {
+                "at": iso(self._now()), "ok": False, "error": str(exc)[:300], "try": receive_count,
+            })
+            log.warning("alert %s/%s failed (try %s): %s", case_id, recipient_id, receive_count, exc)
+            record_alert(recipient["channel"], ok=False)
+            raise
+        self._store.record_delivery(case_id, recipient_id, "sent", {
+            "at": iso(self._now()), "ok": True, "id": provider_id, "try": receive_count,
+        })
+        record_alert(recipient["channel"], ok=True)

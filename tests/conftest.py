@@ -1,0 +1,130 @@
+"""Shared fixtures: fake AWS credentials, moto with the real template, the Chalice test client."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from urllib.parse import urlencode
+
+import pytest
+
+OPERATOR_TOKEN = "test-operator-token"
+TWILIO_TOKEN = "test-twilio-auth-token"
+WEBHOOK_URL = "https://voix.example.com/api/sms/twilio"
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-west-2",
+    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "TABLE_NAME": "voix-dev", "JOBS_QUEUE": "voix-dev-jobs", "INBOUND_SMS_TOPIC": "voix-dev-inbound-sms",
+    "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WEBHOOK_URL": WEBHOOK_URL,
+    "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
+    "CUSTOMER_KEY_SECRET": "test-customer-key-secret", "REPLY_SENDER": "log", "MAX_RECEIVES": "3",
+})
+for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SQS_PARTIAL_BATCH"):
+    os.environ.pop(leaked, None)
+
+from chalicelib import services as services_module  # noqa: E402
+
+
+@pytest.fixture
+def aws():
+    """moto with the resources of infra/template.yaml created through CloudFormation."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.resources import create_stack
+
+    with mock_aws():
+        outputs = create_stack(boto3.client("cloudformation"), "dev")
+        boto3.client("sesv2").create_email_identity(EmailIdentity="example.com")
+        services_module.reset()
+        yield outputs
+        services_module.reset()
+
+
+@pytest.fixture
+def client(aws):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="dev") as c:
+        yield c
+
+
+@pytest.fixture
+def svc(aws):
+    return services_module.services()
+
+
+def sign(params, url=WEBHOOK_URL, token=TWILIO_TOKEN):
+    """Signature computed by the official twilio library, an independent reference."""
+    from twilio.request_validator import RequestValidator
+
+    return RequestValidator(token).compute_signature(url, params)
+
+
+def twilio_params(body="L8 it's far too hot on this bus", sid="SM" + "0" * 32, frm="+447700900123",
+                  to="+447700900008", **extra):
+    params = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": frm, "To": to, "Body": body,
+              "NumMedia": "0"}
+    params.update(extra)
+    return params
+
+
+def post_sms(client, params, signature=None, url=WEBHOOK_URL, content_type="application/x-www-form-urlencoded"):
+    body = urlencode(params)
+    headers = {"Content-Type": content_type}
+    sig = sign(params, url) if signature is None else signature
+    if sig:
+        headers["X-Twilio-Signature"] = sig
+    return client.http.post("/sms/twilio", headers=headers, body=body)
+
+
+def auth(token=OPERATOR_TOKEN):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def drain(client_or_none=None, max_batches=100):
+    """Run the jobs queue through the worker Lambda, as the local stack does."""
+    import boto3
+
+    from app import worker
+    from infra.local_worker import drain_jobs
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    return drain_jobs(sqs, url, worker, max_batches=max_batches)
+
+
+def table_items(kind=None):
+    import boto3
+
+    from chalicelib.storage import from_item
+
+    db = boto3.client("dynamodb")
+    items = []
+    for page in db.get_paginator("scan").paginate(TableName="voix-dev"):
+        items.extend(from_item(i) for i in page["Items"])
+    return [i for i in items if kind is None or i.get("type") == kind or i["pk"].startswith(kind)]
+
+
+def sent_sms():
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    return list(sns_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].sms_messages.values())
+
+
+def sent_emails():
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].sent_messages)
+
+
+def jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
