@@ -34,9 +34,10 @@ def error(status: int, message: str) -> Response:
 def errors_and_auth(event, get_response):
     """Operator token on /api/*, and every failure as a JSON error, never a stack trace."""
     try:
-        if event.path.startswith("/api/"):
-            if not bearer_ok(event.headers.get("authorization"), services().operator_token_sha256):
-                return error(401, "missing or invalid operator token")
+        if event.path.startswith("/api/") and not bearer_ok(
+            event.headers.get("authorization"), services().operator_token_sha256
+        ):
+            return error(401, "missing or invalid operator token")
         return get_response(event)
     except ApiError as exc:
         return error(exc.status, exc.message)

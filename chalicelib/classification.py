@@ -286,12 +286,12 @@ class Classifier:
                         pending_problem = position
                     elif group.cue == "breaker":
                         breaker_at = position
-                    if group.topic and not group.sentiment and pending_problem is not None:
-                        if position - pending_problem <= 2 and pending_problem > breaker_at:
-                            ev.negative += 1
-                            ev.problems += 1
-                            ev.fired.append(f"problem: {tokens[pending_problem]} ... {phrase}")
-                            pending_problem = None
+                    if (group.topic and not group.sentiment and pending_problem is not None
+                            and position - pending_problem <= 2 and pending_problem > breaker_at):
+                        ev.negative += 1
+                        ev.problems += 1
+                        ev.fired.append(f"problem: {tokens[pending_problem]} ... {phrase}")
+                        pending_problem = None
             i += length
             position += 1
         return ev

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -14,8 +16,14 @@ tracer = Tracer(service=SERVICE)
 __all__ = ["MetricUnit", "logger", "metrics", "record_alert", "record_message", "tracer"]
 
 
+def _disabled() -> bool:
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true"
+
+
 def record_message(record: dict, duplicate: bool) -> None:
     """EMF metrics for one inbound message: by site, topic and nature."""
+    if _disabled():
+        return
     if duplicate:
         metrics.add_metric(name="DuplicateMessages", unit=MetricUnit.Count, value=1)
         return
@@ -27,6 +35,8 @@ def record_message(record: dict, duplicate: bool) -> None:
 
 
 def record_alert(channel: str, ok: bool) -> None:
+    if _disabled():
+        return
     metrics.add_metric(name="AlertsSent" if ok else "AlertsFailed", unit=MetricUnit.Count, value=1)
     with single_metric(name="AlertsSent" if ok else "AlertsFailed", unit=MetricUnit.Count, value=1,
                        namespace=metrics.namespace) as metric:

@@ -101,11 +101,10 @@ def decode_cursor(cursor: str, allowed_keys: set[str]) -> dict[str, Any]:
     if not isinstance(state, dict) or not set(state) <= {"d", "k"}:
         raise BadCursor("cursor is not one this API returned")
     key = state.get("k")
-    if key is not None:
-        if not isinstance(key, dict) or set(key) - allowed_keys or not all(
-            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()
-        ):
-            raise BadCursor("cursor is not one this API returned")
+    if key is not None and (not isinstance(key, dict) or set(key) - allowed_keys or not all(
+        isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()
+    )):
+        raise BadCursor("cursor is not one this API returned")
     if "d" in state and not (state["d"] is None or isinstance(state["d"], str)):
         raise BadCursor("cursor is not one this API returned")
     return state

@@ -1,0 +1,52 @@
+"""Operator CLI: ``python -m chalicelib classify --to +447700900008 "text"``.
+
+With no text, reads JSON lines ``{"to": ..., "text": ...}`` on standard input and
+writes one JSON line of classification for each, in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from chalicelib.classification import Classifier
+from chalicelib.configuration import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib")
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help="classify a message, or JSON lines on stdin")
+    classify.add_argument("--to", default=None, help="the number the customer wrote to (E.164)")
+    classify.add_argument("--config", default=None, help="configuration folder (default: the shipped one)")
+    classify.add_argument("text", nargs="?", help="the SMS text; omit to read JSON lines on stdin")
+    args = parser.parse_args(argv)
+    try:
+        classifier = Classifier(load_config(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.text is not None:
+        print(json.dumps(classifier.classify(args.text, args.to).as_dict(), ensure_ascii=False))
+        return 0
+    status = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError('expected {"to": ..., "text": ...}')
+            to = item.get("to")
+            result = classifier.classify(item["text"], to if isinstance(to, str) else None).as_dict()
+        except ValueError as exc:
+            print(f"line {number}: {exc}", file=sys.stderr)
+            result = {"error": str(exc), "line": number}
+            status = 1
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

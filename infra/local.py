@@ -1,0 +1,183 @@
+"""The whole Voix stack on one machine: moto (server mode), `chalice local` and a local worker.
+
+`make run` starts this. Resources come from infra/template.yaml, created through
+moto's CloudFormation, exactly as the cloud deploy creates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = ROOT / ".local" / "stack.json"
+INBOUND_QUEUE = "voix-dev-inbound-local"
+log = logging.getLogger("voix.local")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stage_environment(stage: str = "dev") -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    merged = dict(config.get("environment_variables", {}))
+    merged.update(config["stages"][stage].get("environment_variables", {}))
+    return merged
+
+
+def wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as res:
+                if res.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    port = int(os.environ.get("PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT") or free_port())
+    operator_token = os.environ.get("OPERATOR_TOKEN") or secrets.token_urlsafe(24)
+    twilio_token = os.environ.get("TWILIO_AUTH_TOKEN") or secrets.token_hex(16)
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            print(f"port {port} is already in use: stop what runs there, or start with PORT=<another port>",
+                  file=sys.stderr)
+            return 2
+
+    env = {
+        **stage_environment("dev"),
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "eu-west-2",
+        "AWS_REGION": "eu-west-2", "AWS_ENDPOINT_URL": endpoint, "PORT": str(port),
+        "TWILIO_AUTH_TOKEN": twilio_token, "TWILIO_WEBHOOK_URL": f"http://127.0.0.1:{port}/sms/twilio",
+        "OPERATOR_TOKEN_SHA256": hashlib.sha256(operator_token.encode()).hexdigest(),
+        "CUSTOMER_KEY_SECRET": os.environ.get("CUSTOMER_KEY_SECRET") or secrets.token_hex(32),
+        "REPLY_SENDER": "log", "POWERTOOLS_TRACE_DISABLED": "true", "SQS_PARTIAL_BATCH": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+    }
+    os.environ.update(env)
+
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    import boto3
+
+    from infra.resources import create_stack
+
+    outputs = create_stack(boto3.client("cloudformation"), "dev")
+    boto3.client("sesv2").create_email_identity(EmailIdentity="example.com")
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    inbound_url = sqs.create_queue(QueueName=INBOUND_QUEUE)["QueueUrl"]
+    inbound_arn = sqs.get_queue_attributes(QueueUrl=inbound_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic_arn = outputs["InboundSmsTopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbound_arn)
+
+    chalice = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1", "--port", str(port),
+         "--stage", "dev", "--no-autoreload"],
+        cwd=ROOT, env=os.environ.copy(),
+    )
+    stopping = threading.Event()
+
+    def stop(*_):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", 60)
+        sys.path.insert(0, str(ROOT))
+        import app as voix
+        from infra.local_worker import drain_jobs, drain_sns_queue
+
+        def jobs_loop():
+            while not stopping.is_set():
+                try:
+                    drain_jobs(sqs, outputs["JobsQueueUrl"], voix.worker, wait=1, max_batches=50,
+                               retry_after=lambda n: min(2 ** n, 30))
+                except Exception:
+                    log.exception("local worker error")
+                    time.sleep(1)
+
+        def inbound_loop():
+            while not stopping.is_set():
+                try:
+                    drain_sns_queue(sqs, inbound_url, voix.inbound_sms, wait=1, subscription_arn=topic_arn)
+                except Exception:
+                    log.exception("local inbound SMS error")
+                    time.sleep(1)
+
+        def sweeper_loop():
+            while not stopping.wait(60):
+                try:
+                    voix.sweep_pending({"detail-type": "Scheduled Event", "resources": [], "detail": {}},
+                                       __import__("infra.local_worker", fromlist=["x"]).FakeLambdaContext())
+                except Exception:
+                    log.exception("local sweeper error")
+
+        for target in (jobs_loop, inbound_loop, sweeper_loop):
+            threading.Thread(target=target, daemon=True).start()
+
+        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.write_text(json.dumps({
+            "api_url": f"http://127.0.0.1:{port}", "webhook_url": env["TWILIO_WEBHOOK_URL"],
+            "operator_token": operator_token, "twilio_auth_token": twilio_token, "moto_endpoint": endpoint,
+            "inbound_sms_topic_arn": topic_arn, "jobs_queue_url": outputs["JobsQueueUrl"],
+        }, indent=2))
+        os.chmod(STATE_FILE, 0o600)
+
+        if os.environ.get("DEMO", "1") != "0":
+            from infra.simulate import send_demo
+
+            sent = send_demo(json.loads(STATE_FILE.read_text()), count=int(os.environ.get("DEMO_COUNT", "40")))
+            log.info("demo data: %d messages sent through the signed webhook", sent)
+
+        print(f"""
+Voix is running locally (moto {endpoint}).
+  API URL            http://127.0.0.1:{port}
+  Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
+  Operator token     {operator_token}
+  Twilio auth token  {twilio_token}
+Try:  curl -H "Authorization: Bearer {operator_token}" http://127.0.0.1:{port}/api/feedback
+      make simulate      (a signed stream of realistic SMS)
+Stop with Ctrl-C.  (Details in {STATE_FILE.relative_to(ROOT)})
+READY""", flush=True)
+        while not stopping.wait(0.5):
+            if chalice.poll() is not None:
+                log.error("chalice local exited with %s", chalice.returncode)
+                return 1
+        return 0
+    finally:
+        stopping.set()
+        chalice.terminate()
+        try:
+            chalice.wait(10)
+        except subprocess.TimeoutExpired:
+            chalice.kill()
+        moto.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Send a realistic, properly signed stream of SMS to the running local stack (`make simulate`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = Path(__file__).with_name("demo_messages.jsonl")
+CUSTOMERS = [f"+447700900{n:03d}" for n in range(100, 160)] + [f"+33639980{n:03d}" for n in range(200, 240)]
+
+
+def load_state() -> dict:
+    path = ROOT / ".local" / "stack.json"
+    if not path.exists():
+        sys.exit("the local stack is not running: start it with `make run`")
+    return json.loads(path.read_text())
+
+
+def send_twilio(state: dict, to: str, text: str, sender: str, sid: str | None = None) -> tuple[int, str]:
+    from chalicelib.channels.twilio import compute_signature
+
+    params = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": sender,
+              "To": to, "Body": text, "NumMedia": "0"}
+    signature = compute_signature(state["twilio_auth_token"], state["webhook_url"], list(params.items()))
+    request = urllib.request.Request(
+        state["webhook_url"], data=urlencode(params).encode(), method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as res:
+            return res.status, res.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def send_eum(state: dict, to: str, text: str, sender: str) -> None:
+    """Publish an inbound SMS the way AWS End User Messaging does, on the SNS topic."""
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=state["moto_endpoint"], region_name="eu-west-2",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    sns.publish(TopicArn=state["inbound_sms_topic_arn"], Message=json.dumps({
+        "originationNumber": sender, "destinationNumber": to, "messageKeyword": text.split(" ")[0].upper(),
+        "messageBody": text, "inboundMessageId": str(uuid.uuid4()), "previousPublishedMessageId": None,
+    }))
+
+
+def demo_messages() -> list[dict]:
+    with DEMO.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def send_demo(state: dict, count: int, rate: float = 0.0, eum_share: float = 0.0, seed: int | None = 7,
+              verbose: bool = False) -> int:
+    rng = random.Random(seed)
+    messages = demo_messages()
+    sent = 0
+    for _ in range(count):
+        m = rng.choice(messages)
+        sender = rng.choice(CUSTOMERS)
+        if rng.random() < eum_share:
+            send_eum(state, m["to"], m["text"], sender)
+            status, reply = 202, "(published on SNS)"
+        else:
+            status, reply = send_twilio(state, m["to"], m["text"], sender)
+        sent += status in (200, 202)
+        if verbose:
+            print(f"{status} {m['to']} {m['text'][:60]!r} -> {reply[:160]}")
+        if rate:
+            time.sleep(1 / rate)
+    return sent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=2.0, help="messages per second (0: as fast as possible)")
+    parser.add_argument("--eum-share", type=float, default=0.25, help="share sent through End User Messaging/SNS")
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    state = load_state()
+    sent = send_demo(state, args.count, args.rate, args.eum_share, args.seed, verbose=True)
+    print(f"{sent}/{args.count} accepted")
+    return 0 if sent == args.count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
