@@ -17,9 +17,11 @@ def region_of(number: str | None) -> str | None:
     if not number:
         return None
     try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or None
+        code = phonenumbers.parse(number, None).country_code
     except phonenumbers.NumberParseException:
         return None
+    region = phonenumbers.region_code_for_country_code(code)
+    return None if region == "ZZ" else region
 
 
 def normalise(raw: str, default_region: str | None = None) -> str:
