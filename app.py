@@ -3,6 +3,7 @@
 Routes, event handlers and middleware only; the domain lives in ``chalicelib``.
 """
 
+import functools
 import json
 import os
 from datetime import timedelta
@@ -30,27 +31,38 @@ def error(status: int, message: str) -> Response:
     return Response(body={"error": message}, status_code=status, headers={"Content-Type": "application/json"})
 
 
+def json_errors(view):
+    """Domain and validation errors of a view become JSON 4xx answers; anything else a logged 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except ApiError as exc:
+            return error(exc.status, exc.message)
+        except Unavailable:
+            logger.exception("message refused: storage and queue unavailable")
+            return error(503, "temporarily unavailable, please retry")
+        except Exception:
+            logger.exception("unhandled error")
+            return error(500, "internal error")
+
+    return wrapper
+
+
 @app.middleware("http")
-def errors_and_auth(event, get_response):
-    """Operator token on /api/*, and every failure as a JSON error, never a stack trace."""
-    try:
-        if event.path.startswith("/api/") and not bearer_ok(
-            event.headers.get("authorization"), services().operator_token_sha256
-        ):
-            return error(401, "missing or invalid operator token")
-        return get_response(event)
-    except ApiError as exc:
-        return error(exc.status, exc.message)
-    except Unavailable:
-        logger.exception("message refused: storage and queue unavailable")
-        return error(503, "temporarily unavailable, please retry")
-    except Exception:
-        logger.exception("unhandled error")
-        return error(500, "internal error")
+def operator_auth(event, get_response):
+    """The operator token, checked in constant time, on every /api/* route."""
+    if event.path.startswith("/api/") and not bearer_ok(
+        event.headers.get("authorization"), services().operator_token_sha256
+    ):
+        return error(401, "missing or invalid operator token")
+    return get_response(event)
 
 
 # -- inbound SMS -----------------------------------------------------------------------------
 @app.route("/sms/twilio", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
+@json_errors
 def twilio_webhook():
     request = app.current_request
     raw = request.raw_body or b""
@@ -116,16 +128,19 @@ def sweep_pending(event):
 
 # -- operator API ------------------------------------------------------------------------------
 @app.route("/api/feedback", methods=["GET"])
+@json_errors
 def list_feedback():
     return services().api.feedback(app.current_request.query_params)
 
 
 @app.route("/api/metrics", methods=["GET"])
+@json_errors
 def get_metrics():
     return services().api.metrics(app.current_request.query_params)
 
 
 @app.route("/api/cases", methods=["GET"])
+@json_errors
 def list_cases():
     return services().api.cases(app.current_request.query_params)
 
@@ -144,15 +159,18 @@ def _json_body():
 
 
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])
+@json_errors
 def acknowledge_case(case_id):
     return services().api.case_action(case_id, "acknowledged", _json_body())
 
 
 @app.route("/api/cases/{case_id}/resolve", methods=["POST"])
+@json_errors
 def resolve_case(case_id):
     return services().api.case_action(case_id, "resolved", _json_body())
 
 
 @app.route("/health", methods=["GET"])
+@json_errors
 def health():
     return {"status": "ok"}

@@ -1,0 +1,143 @@
+"""The operator API: token, filters, pagination, metrics, cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import auth, drain, post_sms, table_items, twilio_params
+
+MESSAGES = [
+    ("+447700900008", "L8 freezing on this coach"),
+    ("+447700900008", "driver was lovely, thank you"),
+    ("+33639980012", "le car est sale, les toilettes degueulasses"),
+    ("+33639980012", "le chauffeur roule comme un fou"),
+    ("+447700900101", "could you add more tills at lunchtime? would be great"),
+    ("+447700900000", "what time does the last coach leave?"),
+]
+
+
+@pytest.fixture
+def loaded(client):
+    for i, (to, text) in enumerate(MESSAGES):
+        assert post_sms(client, twilio_params(body=text, to=to, sid=f"SM{i:032d}")).status_code == 200
+    drain()
+    return client
+
+
+@pytest.mark.parametrize("path", ["/api/feedback", "/api/metrics", "/api/cases"])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"},
+                                     {"Authorization": "Bearer "}])
+def test_api_refuses_a_missing_or_wrong_token(client, path, headers):
+    response = client.http.get(path, headers=headers)
+    assert response.status_code == 401
+    assert response.json_body == {"error": "missing or invalid operator token"}
+
+
+def test_case_actions_need_the_token_too(loaded):
+    [case] = loaded.http.get("/api/cases", headers=auth()).json_body["items"][:1]
+    response = loaded.http.post(f"/api/cases/{case['id']}/ack")
+    assert response.status_code == 401
+
+
+def test_feedback_lists_newest_first_with_masked_numbers(loaded):
+    data = loaded.http.get("/api/feedback", headers=auth()).json_body
+    assert len(data["items"]) == len(MESSAGES)
+    times = [i["received_at"] for i in data["items"]]
+    assert times == sorted(times, reverse=True)
+    assert {i["from"] for i in data["items"]} == {"+44 7700 9••123"}
+    assert all("+447700900123" not in str(i) for i in data["items"])
+
+
+def test_feedback_filters_by_site_and_nature(loaded):
+    data = loaded.http.get("/api/feedback?site=line-12", headers=auth()).json_body
+    assert sorted(i["site"] for i in data["items"]) == ["line-12", "line-12"]
+    data = loaded.http.get("/api/feedback?nature=compliment", headers=auth()).json_body
+    assert [i["text"] for i in data["items"]] == ["driver was lovely, thank you"]
+    data = loaded.http.get("/api/feedback?urgency=high&site=line-12", headers=auth()).json_body
+    assert [i["text"] for i in data["items"]] == ["le chauffeur roule comme un fou"]
+    data = loaded.http.get("/api/feedback?site=unknown", headers=auth()).json_body
+    assert [i["text"] for i in data["items"]] == ["what time does the last coach leave?"]
+
+
+def test_feedback_cursor_pagination_visits_every_message_once(loaded):
+    seen, cursor = [], None
+    for _ in range(10):
+        path = "/api/feedback?limit=4" + (f"&cursor={cursor}" if cursor else "")
+        data = loaded.http.get(path, headers=auth()).json_body
+        seen.extend(i["id"] for i in data["items"])
+        cursor = data["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(m["id"] for m in table_items("MSG#"))
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("query,message", [
+    ("limit=0", "limit"), ("limit=-5", "limit"), ("limit=100000", "limit"), ("limit=abc", "limit"),
+    ("nature=angry", "nature"), ("site=line-99", "unknown site"), ("since=yesterday", "ISO 8601"),
+    ("since=2026-11-20T00:00:00Z&until=2026-11-10T00:00:00Z", "before"), ("colour=red", "unknown parameter"),
+    ("cursor=not-a-cursor", "cursor"), ("cursor=eyJrIjp7InBrIjp7Ik4iOiIxIn19fQ", "cursor"),
+    ("since=2020-01-01T00:00:00Z", "period"),
+])
+def test_feedback_bad_queries_are_400_with_a_reason(loaded, query, message):
+    response = loaded.http.get(f"/api/feedback?{query}", headers=auth())
+    assert response.status_code == 400
+    assert message in response.json_body["error"]
+
+
+def test_metrics_are_exact_by_nature_topic_urgency_and_site(loaded):
+    data = loaded.http.get("/api/metrics?bucket=day", headers=auth()).json_body
+    totals = data["totals"]
+    assert totals["messages"] == 6
+    assert totals["nature"] == {"complaint": 3, "compliment": 1, "suggestion": 1, "question": 1}
+    assert totals["urgency"] == {"normal": 5, "high": 1}
+    assert totals["site"] == {"line-8": 2, "line-12": 2, "store-leeds": 1, "unknown": 1}
+    assert sum(p["messages"] for p in data["series"]) == 6
+    one = loaded.http.get("/api/metrics?site=line-8", headers=auth()).json_body
+    assert one["totals"]["messages"] == 2 and one["totals"]["topic"]["comfort"] == 1
+
+
+@pytest.mark.parametrize("query", ["bucket=week", "since=2026-01-01T00:00:00Z&bucket=hour", "site=nowhere", "x=1"])
+def test_metrics_bad_queries_are_400(loaded, query):
+    assert loaded.http.get(f"/api/metrics?{query}", headers=auth()).status_code == 400
+
+
+def test_cases_are_listed_acknowledged_and_resolved(loaded):
+    cases = loaded.http.get("/api/cases", headers=auth()).json_body["items"]
+    # complaints at line-8 and line-12, the safety case, and the question to care
+    assert len(cases) == 4
+    case = next(c for c in cases if c["urgency"] == "high")
+    assert case["customer"] == "+44 7700 9••123"
+    assert {a["to"] for a in case["alerts"]} == {"+33639980801", "ligne12@example.com", "care@example.com"}
+    assert {a["status"] for a in case["alerts"]} == {"sent"}
+
+    acked = loaded.http.post(f"/api/cases/{case['id']}/ack", headers={**auth(), "Content-Type": "application/json"},
+                             body='{"by": "Marie (driver)"}')
+    assert acked.status_code == 200
+    assert acked.json_body["status"] == "acknowledged" and acked.json_body["acknowledged_by"] == "Marie (driver)"
+    assert acked.json_body["seconds_to_acknowledge"] >= 0
+    again = loaded.http.post(f"/api/cases/{case['id']}/ack", headers=auth())
+    assert again.status_code == 409
+    resolved = loaded.http.post(f"/api/cases/{case['id']}/resolve", headers=auth())
+    assert resolved.status_code == 200 and resolved.json_body["status"] == "resolved"
+    open_ids = [c["id"] for c in loaded.http.get("/api/cases?status=open", headers=auth()).json_body["items"]]
+    assert case["id"] not in open_ids and len(open_ids) == 3
+    done = loaded.http.get("/api/cases?status=resolved", headers=auth()).json_body["items"]
+    assert [c["id"] for c in done] == [case["id"]]
+
+
+@pytest.mark.parametrize("case_id,body,status", [
+    ("ZZZZZZZZ", None, 404), ("../../etc", None, 404), ("abc", None, 404),
+    ("VALIDID1", "not json", 400), ("VALIDID1", "[1, 2]", 400), ("VALIDID1", '{"by": "x", "role": "admin"}', 400),
+])
+def test_case_actions_with_bad_ids_or_bodies_are_4xx(loaded, case_id, body, status):
+    headers = {**auth(), "Content-Type": "application/json"}
+    response = loaded.http.post(f"/api/cases/{case_id}/ack", headers=headers, body=body or "")
+    if "/" in case_id:  # not even a route: the gateway answers, with a 4xx and no stack trace
+        assert 400 <= response.status_code < 500 and b"Traceback" not in response.body
+    else:
+        assert response.status_code == status
+
+
+def test_cases_bad_status_is_400(loaded):
+    assert loaded.http.get("/api/cases?status=closed", headers=auth()).status_code == 400
