@@ -1,0 +1,118 @@
+"""A failing downstream service loses nothing: retries, dead-letter queue, parking, replay."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import boto3
+from botocore.exceptions import ClientError
+
+from chalicelib.ingest import replay_pending
+from tests.conftest import auth, drain, post_sms, sent_emails, sent_sms, table_items, twilio_params
+
+
+class Outage:
+    """Makes one API of a real (moto) client fail, through botocore's event hooks."""
+
+    def __init__(self, client, operation: str, times: int = 10**9, code: str = "ServiceUnavailable"):
+        self.remaining = times
+        self.code = code
+        self.operation = operation
+        client.meta.events.register(f"before-call.*.{operation}", self)
+
+    def __call__(self, **kwargs):
+        if self.remaining > 0:
+            self.remaining -= 1
+            raise ClientError({"Error": {"Code": self.code, "Message": "injected outage"}}, self.operation)
+
+
+def dlq_bodies():
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs-dlq")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_sns_failing_a_while_then_recovering_delivers_the_alert_once(client, svc):
+    outage = Outage(svc.worker._sms._sns, "Publish", times=2)
+    response = post_sms(client, twilio_params(body="L8 heating broken, freezing", sid="SM" + "a1" * 16))
+    assert response.status_code == 200  # the customer is answered whatever SNS does
+    drain()
+    assert outage.remaining == 0
+    assert len(sent_sms()) == 1
+    [case] = table_items("CASE#")
+    [recipient] = case["recipients"].values()
+    assert recipient["status"] == "sent"
+    assert [a["ok"] for a in recipient["attempts"]] == [False, False, True]
+
+
+def test_sns_down_for_good_parks_the_alert_in_the_dlq_and_the_case_shows_it(client, svc):
+    Outage(svc.worker._sms._sns, "Publish")
+    response = post_sms(client, twilio_params(body="L8 heating broken, freezing", sid="SM" + "b2" * 16))
+    assert response.status_code == 200 and b"<Message>" in response.body
+    drain()  # five tries (maxReceiveCount in infra/template.yaml), then SQS moves it to the DLQ
+    [parked] = dlq_bodies()
+    assert parked["type"] == "alert"
+    cases = client.http.get("/api/cases", headers=auth()).json_body["items"]
+    [alert] = cases[0]["alerts"]
+    assert alert["status"] == "failed" and alert["attempts"] == 5
+    assert "injected outage" in alert["last_error"]
+    # the message itself was stored and counted
+    assert len(table_items("MSG#")) == 1 and table_items("MET#")[0]["n"] == 1
+
+
+def test_ses_failure_does_not_resend_the_sms_that_went_out(client, svc):
+    Outage(svc.worker._email._ses, "SendEmail", times=1)
+    post_sms(client, twilio_params(body="L8 the driver is drunk and dangerous", sid="SM" + "c3" * 16))
+    drain()
+    assert len(sent_sms()) == 1
+    assert sorted(m.destinations["ToAddresses"][0] for m in sent_emails()) == ["care@example.com",
+                                                                              "line8@example.com"]
+
+
+def test_sqs_down_at_the_webhook_leaves_the_message_pending_and_the_sweeper_replays_it(client, svc):
+    outage = Outage(svc.jobs._sqs, "SendMessage")
+    response = post_sms(client, twilio_params(body="L8 toilets filthy", sid="SM" + "d4" * 16))
+    assert response.status_code == 200
+    [message] = table_items("MSG#")
+    assert message["gsi3pk"] == "PENDING" and table_items("MET#") == []
+    outage.remaining = 0  # SQS is back
+    assert replay_pending(svc.store, svc.jobs, older_than=timedelta(0)) == 1
+    drain()
+    [message] = table_items("MSG#")
+    assert "gsi3pk" not in message and table_items("MET#")[0]["n"] == 1
+    assert len(sent_sms()) == 1
+
+
+def test_dynamodb_down_parks_the_message_on_the_queue_and_the_worker_stores_it(client, svc):
+    outage = Outage(svc.store._db, "PutItem", times=1, code="ProvisionedThroughputExceededException")
+    response = post_sms(client, twilio_params(body="L12 le chauffeur etait tres aimable", to="+33639980012",
+                                              sid="SM" + "e5" * 16))
+    assert response.status_code == 200 and "Merci" in response.body.decode()
+    assert outage.remaining == 0 and table_items("MSG#") == []
+    drain()
+    [message] = table_items("MSG#")
+    assert message["nature"] == "compliment" and "gsi3pk" not in message
+    assert table_items("MET#")[0]["n"] == 1
+
+
+def test_dynamodb_and_sqs_both_down_is_a_503_and_nothing_is_half_written(client, svc):
+    Outage(svc.store._db, "PutItem")
+    Outage(svc.jobs._sqs, "SendMessage")
+    response = post_sms(client, twilio_params(body="L8 cold", sid="SM" + "f6" * 16))
+    assert response.status_code == 503
+    assert "error" in response.json_body
+    assert table_items() == []
+
+
+def test_a_malformed_job_ends_in_the_dlq_without_blocking_the_others(client, svc):
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="{not json")
+    post_sms(client, twilio_params(body="L8 far too hot", sid="SM" + "a7" * 16))
+    drain()
+    assert len(sent_sms()) == 1
+    assert len(table_items("MET#")) == 1
+    raw = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName="voix-dev-jobs-dlq")["QueueUrl"])
+    assert [m["Body"] for m in raw.get("Messages", [])] == ["{not json"]
