@@ -1,0 +1,98 @@
+"""The classifier against labelled corpora of realistic SMS, and its awkward cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chalicelib.classification import Classifier
+from chalicelib.configuration import load_config
+from tests.conftest import jsonl
+
+DATA = Path(__file__).parent / "data"
+CORPORA = sorted(DATA.glob("*.jsonl"))
+FIELDS = ("site", "topic", "nature", "urgency", "language")
+BARS = {"topic": 0.90, "nature": 0.90, "language": 0.98, "site": 1.0}
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier(load_config())
+
+
+def test_corpora_are_large_and_well_formed():
+    rows = [row for path in CORPORA for row in jsonl(path)]
+    assert len(jsonl(DATA / "corpus.jsonl")) >= 200
+    assert {row["language"] for row in rows} == {"en", "fr"}
+    for row in rows:
+        assert set(row) == {"to", "text", *FIELDS}, row
+
+
+@pytest.mark.parametrize("path", CORPORA, ids=[p.name for p in CORPORA])
+def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, capsys):
+    rows = jsonl(path)
+    right = dict.fromkeys(FIELDS, 0)
+    high = caught = 0
+    misses = []
+    for row in rows:
+        got = classifier.classify(row["text"], row["to"]).as_dict()
+        for field in FIELDS:
+            if got[field] == row[field]:
+                right[field] += 1
+            else:
+                misses.append(f"{field}: want {row[field]} got {got[field]}: {row['text']}")
+        if row["urgency"] == "high":
+            high += 1
+            caught += got["urgency"] == "high"
+    accuracy = {f: right[f] / len(rows) for f in FIELDS}
+    recall = caught / high if high else 1.0
+    report = ", ".join(f"{f} {accuracy[f]:.1%}" for f in FIELDS) + f", high-urgency recall {recall:.1%}"
+    record_property("accuracy", report)
+    with capsys.disabled():
+        print(f"\n{path.name} ({len(rows)} messages): {report}")
+    for field, bar in BARS.items():
+        assert accuracy[field] >= bar, f"{field} {accuracy[field]:.1%} < {bar:.0%}\n" + "\n".join(
+            m for m in misses if m.startswith(field))
+    assert recall >= 0.95
+
+
+@pytest.mark.parametrize("text,to,expected", [
+    ("L8 bus is freezing", "+447700900000", {"site": "line-8", "topic": "comfort", "nature": "complaint"}),
+    ("leeds: staff were great", "+447700900000", {"site": "store-leeds", "topic": "staff", "nature": "compliment"}),
+    ("the driver was not friendly at all", "+447700900008", {"topic": "staff", "nature": "complaint"}),
+    ("le chauffeur n'était pas aimable", "+33639980012", {"topic": "staff", "nature": "complaint", "language": "fr"}),
+    ("not bad at all, smooth trip", "+447700900008", {"nature": "compliment"}),
+    ("pas mal du tout ce trajet", "+33639980012", {"nature": "compliment", "language": "fr"}),
+    ("tro chaud ds le car jattend la clim", "+33639980012", {"topic": "comfort", "language": "fr"}),
+    ("2day the coach was l8 again m8", "+447700900008", {"topic": "punctuality", "nature": "complaint"}),
+    ("🥶🥶🥶", "+447700900008", {"topic": "comfort", "nature": "complaint"}),
+    ("I'm leaving, queued 20 minutes for nothing", "+447700900101", {"urgency": "high", "topic": "waiting"}),
+    ("je vais résilier mon abonnement", "+33639980012", {"urgency": "high"}),
+    ("never using you again", "+447700900008", {"urgency": "high"}),
+    ("going to a competitor next time", "+447700900101", {"urgency": "high"}),
+    ("je m'en vais, ras le bol", "+33639980101", {"urgency": "high", "language": "fr"}),
+    ("smoke coming from the engine!", "+447700900008", {"urgency": "high", "topic": "safety"}),
+    ("quelqu'un a fait un malaise dans le car", "+33639980012", {"urgency": "high", "topic": "safety"}),
+    ("driver is on his phone on the motorway", "+447700900008", {"urgency": "high", "topic": "safety"}),
+    ("what time is the last coach tonight?", "+447700900008", {"nature": "question", "urgency": "normal"}),
+    ("it would be great to have wifi on board", "+447700900008", {"nature": "suggestion", "topic": "comfort"}),
+    ("hello", "+447700900000", {"site": None, "language": "en"}),
+    ("bonjour", "+447700900000", {"site": None, "language": "fr"}),
+])
+def test_awkward_real_world_messages(classifier, text, to, expected):
+    got = classifier.classify(text, to).as_dict()
+    assert {k: got[k] for k in expected} == expected, got["rules"]
+
+
+def test_the_rules_that_fired_explain_the_result(classifier):
+    result = classifier.classify("L8 it's freezing, the heating is broken", "+447700900000")
+    assert result.rules[0] == "site: code L8"
+    assert any("freezing" in rule for rule in result.rules)
+    assert any(rule.startswith("nature: complaint") for rule in result.rules)
+
+
+def test_site_code_wins_over_the_destination_number_and_is_case_insensitive(classifier):
+    assert classifier.classify("opera: merci", "+447700900008").site == "store-paris"
+    assert classifier.classify("l12 top", "+447700900101").site == "line-12"
+    assert classifier.classify("L8", "+447700900000").site == "line-8"
