@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_FILE = ROOT / ".local" / "stack.json"
+STATE_FILE = Path(os.environ.get("VOIX_STATE_FILE") or ROOT / ".local" / "stack.json")
 INBOUND_QUEUE = "voix-dev-inbound-local"
 log = logging.getLogger("voix.local")
 
@@ -162,7 +162,7 @@ Voix is running locally (moto {endpoint}).
   Twilio auth token  {twilio_token}
 Try:  curl -H "Authorization: Bearer {operator_token}" http://127.0.0.1:{port}/api/feedback
       make simulate      (a signed stream of realistic SMS)
-Stop with Ctrl-C.  (Details in {STATE_FILE.relative_to(ROOT)})
+Stop with Ctrl-C.  (Details in {STATE_FILE})
 READY""", flush=True)
         while not stopping.wait(0.5):
             if chalice.poll() is not None:

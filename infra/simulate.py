@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -19,7 +20,7 @@ CUSTOMERS = [f"+447700900{n:03d}" for n in range(100, 160)] + [f"+33639980{n:03d
 
 
 def load_state() -> dict:
-    path = ROOT / ".local" / "stack.json"
+    path = Path(os.environ.get("VOIX_STATE_FILE") or ROOT / ".local" / "stack.json")
     if not path.exists():
         sys.exit("the local stack is not running: start it with `make run`")
     return json.loads(path.read_text())

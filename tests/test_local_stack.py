@@ -1,0 +1,104 @@
+"""`make run` for real: moto in server mode, `chalice local`, the local worker, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from infra.simulate import send_eum, send_twilio
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.stack
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    state_file = tmp_path_factory.mktemp("stack") / "stack.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TWILIO_", "OPERATOR_"))}
+    env.update(PORT=str(free_port()), DEMO="0", VOIX_STATE_FILE=str(state_file), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not any("READY" in line for line in output):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
+        time.sleep(0.2)
+    state = json.loads(state_file.read_text())
+    yield state, output
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(20) == 0
+    finally:
+        process.kill()
+
+
+def api(state, path):
+    request = urllib.request.Request(state["api_url"] + path,
+                                     headers={"Authorization": f"Bearer {state['operator_token']}"})
+    with urllib.request.urlopen(request, timeout=10) as res:
+        return json.loads(res.read())
+
+
+def wait_until(check, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_banner_gives_the_url_and_both_tokens(stack):
+    state, output = stack
+    banner = "".join(output)
+    assert state["api_url"] in banner and state["operator_token"] in banner and state["twilio_auth_token"] in banner
+
+
+def test_sms_through_both_channels_is_answered_stored_and_alerted(stack):
+    state, output = stack
+    status, body = send_twilio(state, "+447700900008", "L8 the driver is speeding and on his phone", "+447700900555")
+    assert status == 200 and "<Message>" in body and "999" in body
+    status, _ = send_twilio(state, "+33639980101", "OPERA vendeuse adorable, merci", "+33639980444")
+    assert status == 200
+    send_eum(state, "+33639980012", "L12 il fait un froid de canard dans le car", "+33612340000")
+
+    def all_processed():
+        items = api(state, "/api/feedback")["items"]
+        return items if len(items) == 3 and all(i["processed"] for i in items) else None
+
+    items = wait_until(all_processed)
+    assert {i["site"] for i in items} == {"line-8", "store-paris", "line-12"}
+    assert {i["channel"] for i in items} == {"twilio", "eum"}
+    urgent = wait_until(lambda: [c for c in api(state, "/api/cases")["items"]
+                                 if c["urgency"] == "high" and {a["status"] for a in c["alerts"]} == {"sent"}])
+    assert {a["to"] for a in urgent[0]["alerts"]} >= {"+447700900801", "care@example.com"}
+    metrics = api(state, "/api/metrics")
+    assert metrics["totals"]["messages"] == 3
+    assert any("local SMS reply" in line for line in output)  # the End User Messaging reply, logged locally
+
+
+def test_a_forged_webhook_is_refused_over_http(stack):
+    state, _ = stack
+    forged = dict(state, twilio_auth_token="wrong")
+    status, body = send_twilio(forged, "+447700900008", "L8 hello", "+447700900555")
+    assert status == 403 and "signature" in body
