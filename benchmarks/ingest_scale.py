@@ -13,7 +13,6 @@ between batches, as the worker keeps it in the cloud.)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -39,8 +38,9 @@ def main() -> None:
     from chalicelib.models import InboundMessage
     from chalicelib.services import services
     from infra.resources import create_stack
+    from infra.simulate import demo_messages
 
-    demo = [json.loads(line) for line in open("infra/demo_messages.jsonl", encoding="utf-8")]
+    demo = demo_messages()
 
     with mock_aws():
         create_stack(boto3.client("cloudformation"), "dev")
