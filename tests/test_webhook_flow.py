@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
+import pytest
+
 from tests.conftest import (
     auth,
     drain,
@@ -132,3 +134,38 @@ def test_compliments_are_stored_and_answered_but_alert_nobody(client):
     data = client.http.get("/api/metrics?bucket=hour", headers=auth()).json_body
     assert data["totals"]["messages"] == 1
     assert data["totals"]["nature"]["compliment"] == 1
+
+
+@pytest.fixture
+def info_logs():
+    from chalicelib.observability import logger
+
+    before = logger.log_level
+    logger.setLevel("INFO")
+    yield
+    logger.setLevel(before)
+
+
+def test_logs_never_carry_the_customers_full_number(client, capsys, caplog, info_logs):
+    post_sms(client, twilio_params(body="L8 the driver is drunk, I'm scared", sid="SM" + "2" * 32))
+    post_sms(client, twilio_params(body="", sid="SM" + "3" * 32, frm="+447700900123"))
+    drain()
+    out = capsys.readouterr()
+    from chalicelib.observability import logger
+
+    formatter = logger.registered_formatter
+    logged = out.out + out.err + "".join(formatter.format(r) for r in caplog.records)
+    assert logged.count('"message":"sms received"') == 2
+    assert '"correlation_id":"twilio-SM' + "2" * 32 in logged
+    assert "7700900123" not in logged
+
+
+def test_a_charset_in_the_content_type_is_accepted(client):
+    from urllib.parse import urlencode
+
+    from tests.conftest import sign
+
+    params = twilio_params(sid="SM" + "4" * 32)
+    response = client.http.post("/sms/twilio", body=urlencode(params), headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8", "X-Twilio-Signature": sign(params)})
+    assert response.status_code == 200
