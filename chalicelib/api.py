@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib.clock import days_between, hour_key, iso, parse_time, utcnow
-from chalicelib.configuration import LANGUAGES, NATURES, TOPICS, URGENCIES, Config
-from chalicelib.storage import COUNTER_FIELDS, NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
+from chalicelib.configuration import LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
 
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 MAX_PERIOD_DAYS = 400
@@ -67,7 +67,7 @@ class _Query(BaseModel):
 
 class FeedbackQuery(_Query):
     site: str | None = Field(default=None, max_length=40)
-    topic: Literal[TOPICS] | None = None  # type: ignore[valid-type]
+    topic: str | None = Field(default=None, max_length=32)
     nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
     urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
     language: Literal[LANGUAGES] | None = None  # type: ignore[valid-type]
@@ -162,6 +162,8 @@ class OperatorApi:
     def feedback(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: FeedbackQuery = parse(FeedbackQuery, params)
         since, until = query.period(self._now(), default_days=7)
+        if query.topic is not None and query.topic not in self._config.topics:
+            raise ApiError(400, f"topic: unknown topic {query.topic!r}")
         filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature),
                                      ("urgency", query.urgency), ("language", query.language)) if v}
         try:
@@ -181,14 +183,15 @@ class OperatorApi:
         site = self._site(query.site)
         sites = [site] if site else [s.id for s in self._config.sites] + [NO_SITE]
         first, last = hour_key(since), hour_key(until)
-        totals = {f: 0 for f in COUNTER_FIELDS}
+        fields = self._config.counter_fields()
+        totals = dict.fromkeys(fields, 0)
         by_site: dict[str, int] = {}
         series: dict[str, dict[str, int]] = {}
         for site_id in sites:
-            for row in self._store.hour_counters(None if site_id == NO_SITE else site_id, first, last):
+            for row in self._store.hour_counters(None if site_id == NO_SITE else site_id, first, last, fields):
                 bucket = row["hour"] + ":00:00Z" if query.bucket == "hour" else row["hour"][:10]
-                point = series.setdefault(bucket, {f: 0 for f in COUNTER_FIELDS})
-                for field in COUNTER_FIELDS:
+                point = series.setdefault(bucket, dict.fromkeys(fields, 0))
+                for field in fields:
                     value = int(row.get(field) or 0)
                     point[field] += value
                     totals[field] += value

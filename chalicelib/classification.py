@@ -86,7 +86,8 @@ class Classifier:
         self._groups: list[LexiconGroup] = list(rules.lexicon)
         self._window = rules.negation_window
         self._churn_threshold = rules.churn_threshold
-        self._priority = {t: i for i, t in enumerate(rules.topic_priority)}
+        self._priority = {t: i for i, t in enumerate(rules.priority)}
+        self._default_topic = rules.default_topic
         self._aliases: dict[str, list[str]] = {}
         for key, value in rules.aliases.items():
             key_tokens = _raw_tokens(key)
@@ -205,7 +206,7 @@ class Classifier:
         ev = self._evidence(tokens)
         rules = [site_rule, *ev.fired]
 
-        topic = "other"
+        topic = self._default_topic
         if ev.topics:
             topic = max(ev.topics, key=lambda t: (ev.topics[t], -self._priority[t]))
 

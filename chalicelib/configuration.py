@@ -9,6 +9,7 @@ problem, never later on a customer's message.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-TOPICS = (
+DEFAULT_TOPICS = (
     "comfort", "cleanliness", "staff", "punctuality", "waiting",
     "price", "product", "safety", "accessibility", "other",
 )
@@ -125,13 +126,6 @@ class LexiconGroup(_Strict):
     language: Language | None = Field(default=None, description="Phrases are words of this language")
     negated_only: bool = Field(default=False, description="The urgency counts only when negated: 'won't come back'")
 
-    @field_validator("topic")
-    @classmethod
-    def _known_topic(cls, topic: str | None) -> str | None:
-        if topic is not None and topic not in TOPICS:
-            raise ValueError(f"unknown topic {topic!r}; known: {', '.join(TOPICS)}")
-        return topic
-
 
 class LanguageWords(_Strict):
     en: list[str]
@@ -139,20 +133,43 @@ class LanguageWords(_Strict):
 
 
 class RulesFile(_Strict):
+    topics: list[str] = Field(default_factory=lambda: list(DEFAULT_TOPICS), min_length=1,
+                              description="The taxonomy; the last topic takes what no rule claims")
     aliases: dict[str, str] = Field(default_factory=dict)
-    topic_priority: list[str] = Field(default_factory=lambda: list(TOPICS))
+    topic_priority: list[str] = Field(default_factory=list)
     negation_window: int = Field(default=3, ge=1, le=6)
     churn_threshold: float = Field(default=2.0, gt=0)
     language_words: LanguageWords
     lexicon: list[LexiconGroup]
 
-    @field_validator("topic_priority")
+    @field_validator("topics")
     @classmethod
-    def _all_topics(cls, order: list[str]) -> list[str]:
-        unknown = set(order) - set(TOPICS)
+    def _topic_names(cls, topics: list[str]) -> list[str]:
+        for topic in topics:
+            if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", topic):
+                raise ValueError(f"topic {topic!r}: use lower-case letters, digits and dashes")
+        if len(set(topics)) != len(topics):
+            raise ValueError("a topic is listed twice")
+        return topics
+
+    @model_validator(mode="after")
+    def _known_topics(self) -> RulesFile:
+        unknown = set(self.topic_priority) - set(self.topics)
         if unknown:
-            raise ValueError(f"unknown topics {sorted(unknown)}")
-        return order + [t for t in TOPICS if t not in order]
+            raise ValueError(f"topic_priority names unknown topics {sorted(unknown)}")
+        for group in self.lexicon:
+            if group.topic is not None and group.topic not in self.topics:
+                raise ValueError(f"lexicon group {group.name!r}: unknown topic {group.topic!r}; "
+                                 f"known: {', '.join(self.topics)}")
+        return self
+
+    @property
+    def priority(self) -> list[str]:
+        return self.topic_priority + [t for t in self.topics if t not in self.topic_priority]
+
+    @property
+    def default_topic(self) -> str:
+        return self.topics[-1]
 
 
 class Match(_Strict):
@@ -164,14 +181,6 @@ class Match(_Strict):
     urgency_reason: list[Literal["churn", "safety"]] | None = None
     kind: list[str] | None = None
     site_known: bool | None = None
-
-    @field_validator("topic")
-    @classmethod
-    def _known_topics(cls, topics: list[str] | None) -> list[str] | None:
-        for topic in topics or []:
-            if topic not in TOPICS:
-                raise ValueError(f"unknown topic {topic!r}")
-        return topics
 
     def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
                 kind: str | None, site_known: bool) -> bool:
@@ -227,10 +236,22 @@ class Config(BaseModel):
     def _cross_checks(self) -> Config:
         kinds = set(self.sites_file.kinds)
         for rule in [*self.replies.replies, *self.routing.routing]:
+            for topic in rule.when.topic or []:
+                if topic not in self.rules.topics:
+                    raise ValueError(f"rule {rule.name!r} names unknown topic {topic!r}")
             for kind in rule.when.kind or []:
                 if kind not in kinds:
                     raise ValueError(f"rule {rule.name!r} names unknown site kind {kind!r}")
         return self
+
+    @property
+    def topics(self) -> list[str]:
+        return self.rules.topics
+
+    def counter_fields(self) -> list[str]:
+        """Every per-hour counter: totals by nature, topic, urgency and language."""
+        return (["n"] + [f"nature_{v}" for v in NATURES] + [f"topic_{v}" for v in self.topics]
+                + [f"urgency_{v}" for v in URGENCIES] + [f"language_{v}" for v in LANGUAGES])
 
     @property
     def deployment(self) -> Deployment:

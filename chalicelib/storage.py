@@ -24,22 +24,15 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.configuration import LANGUAGES, NATURES, TOPICS, URGENCIES
-
 NO_SITE = "_none"
-COUNTER_FIELDS = (
-    ["n"]
-    + [f"nature_{v}" for v in NATURES]
-    + [f"topic_{v}" for v in TOPICS]
-    + [f"urgency_{v}" for v in URGENCIES]
-    + [f"language_{v}" for v in LANGUAGES]
-)
+COUNTER_FIELD = re.compile(r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30})$")
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _MAX_PAGES = 20
@@ -268,7 +261,7 @@ class FeedbackStore:
         names = {"#ids": "ids", "#ttl": "ttl"}
         adds = ["#ids :id"]
         for i, field in enumerate(["n", *fields]):
-            if field not in COUNTER_FIELDS:
+            if not COUNTER_FIELD.match(field):
                 raise ValueError(f"unknown counter {field!r}")
             names[f"#c{i}"] = field
             adds.append(f"#c{i} :one")
@@ -291,9 +284,10 @@ class FeedbackStore:
                 raise
             return False
 
-    def hour_counters(self, site: str | None, first_hour: str, last_hour: str) -> list[dict[str, Any]]:
+    def hour_counters(self, site: str | None, first_hour: str, last_hour: str,
+                      fields: list[str]) -> list[dict[str, Any]]:
         """Counter items of one site between two hours (inclusive), without the id sets."""
-        names = {f"#c{i}": f for i, f in enumerate(COUNTER_FIELDS)}
+        names = {f"#c{i}": f for i, f in enumerate(fields)}
         names["#sk"] = "sk"
         out = []
         for item in self._query_pages(

@@ -122,3 +122,23 @@ def test_policies_name_no_wildcard_action():
             assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", a) for a in actions), (path.name, actions)
             if statement["Resource"] == "*":
                 assert "Comment" in statement, (path.name, statement["Sid"])
+
+
+def test_a_new_topic_flows_from_configuration_to_counters_and_metrics(config_dir, client, monkeypatch):
+    from chalicelib import services
+    from tests.conftest import auth, drain, post_sms, twilio_params
+
+    edit(config_dir / "rules.toml", '"accessibility", "other"]\ntopic_priority',
+         '"accessibility", "luggage", "other"]\ntopic_priority')
+    with (config_dir / "rules.toml").open("a") as f:
+        f.write('\n[[lexicon]]\nname = "luggage"\ntopic = "luggage"\nweight = 5\n'
+                'phrases = ["suitcase", "valise", "luggage hold"]\n')
+    monkeypatch.setenv("VOIX_CONFIG_DIR", str(config_dir))
+    services.reset()
+    assert post_sms(client, twilio_params(body="L8 my suitcase was damaged", sid="SM" + "l" * 32)).status_code == 200
+    drain()
+    totals = client.http.get("/api/metrics", headers=auth()).json_body["totals"]
+    assert totals["topic"]["luggage"] == 1
+    filtered = client.http.get("/api/feedback?topic=luggage", headers=auth()).json_body["items"]
+    assert [i["topic"] for i in filtered] == ["luggage"]
+    assert client.http.get("/api/feedback?topic=weather", headers=auth()).status_code == 400

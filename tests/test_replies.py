@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from chalicelib.classification import Classification
-from chalicelib.configuration import LANGUAGES, NATURES, TOPICS, load_config
+from chalicelib.configuration import LANGUAGES, NATURES, load_config
 from chalicelib.replies import build_reply, offer_code, render
 from chalicelib.sms_segments import fit, is_gsm7, segments
 
@@ -32,7 +32,7 @@ def test_every_configured_reply_fits_one_gsm7_segment_for_every_site(site, langu
 
 def test_every_combination_gets_a_reply_in_its_language_within_three_segments():
     for site, nature, topic, urgency, reason, language in itertools.product(
-        [None, *(s.id for s in CONFIG.sites)], NATURES, TOPICS, ["normal", "high"], [None, "churn", "safety"],
+        [None, *(s.id for s in CONFIG.sites)], NATURES, CONFIG.topics, ["normal", "high"], [None, "churn", "safety"],
         LANGUAGES,
     ):
         if (urgency == "high") != (reason is not None):
