@@ -170,6 +170,13 @@ def resolve_case(case_id):
     return services().api.case_action(case_id, "resolved", _json_body())
 
 
+@app.route("/api/status", methods=["GET"])
+@json_errors
+def status():
+    """Queue depths: anything in the dead-letter queue is an alert that could not be delivered."""
+    return {"queues": services().queue_status()}
+
+
 @app.route("/health", methods=["GET"])
 @json_errors
 def health():

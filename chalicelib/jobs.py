@@ -47,3 +47,15 @@ class JobQueue:
                 raise QueueError(f"SQS send failed: {exc}") from exc
             if res.get("Failed"):
                 raise QueueError(f"SQS refused {len(res['Failed'])} job(s): {res['Failed'][0].get('Message')}")
+
+
+def queue_depth(client: Any, queue: str) -> dict[str, int]:
+    """Approximate numbers of waiting and in-flight messages of a queue (name or URL)."""
+    try:
+        url = queue if queue.startswith("http") else client.get_queue_url(QueueName=queue)["QueueUrl"]
+        attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    except (ClientError, BotoCoreError) as exc:
+        raise QueueError(f"cannot read queue {queue!r}: {exc}") from exc
+    return {"waiting": int(attributes.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))}

@@ -52,6 +52,18 @@ class Services:
         return JobQueue(self.client("sqs"), env("JOBS_QUEUE_URL", "") or env("JOBS_QUEUE"))
 
     @cached_property
+    def sqs(self) -> Any:
+        return self.jobs._sqs
+
+    def queue_status(self) -> dict[str, Any]:
+        """Depth of the jobs queue and of its dead-letter queue (alerts that gave up)."""
+        from chalicelib.jobs import queue_depth
+
+        jobs = env("JOBS_QUEUE")
+        return {"jobs": queue_depth(self.sqs, env("JOBS_QUEUE_URL", "") or jobs),
+                "dead_letter": queue_depth(self.sqs, env("JOBS_DLQ", f"{jobs}-dlq"))}
+
+    @cached_property
     def customer_secret(self) -> bytes:
         return get_secret("CUSTOMER_KEY_SECRET").encode()
 

@@ -58,6 +58,8 @@ def test_sns_down_for_good_parks_the_alert_in_the_dlq_and_the_case_shows_it(clie
     [alert] = cases[0]["alerts"]
     assert alert["status"] == "failed" and alert["attempts"] == 5
     assert "injected outage" in alert["last_error"]
+    status = client.http.get("/api/status", headers=auth()).json_body
+    assert sum(status["queues"]["dead_letter"].values()) == 1  # (just read above, so in flight)
     # the message itself was stored and counted
     assert len(table_items("MSG#")) == 1 and table_items("MET#")[0]["n"] == 1
 
