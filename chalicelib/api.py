@@ -78,6 +78,9 @@ class FeedbackQuery(_Query):
 class MetricsQuery(_Query):
     site: str | None = Field(default=None, max_length=40)
     bucket: Literal["hour", "day"] = "hour"
+    topic: str | None = Field(default=None, max_length=32)
+    nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
+    urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
 
 
 class CasesQuery(BaseModel):
@@ -176,31 +179,39 @@ class OperatorApi:
         return {"items": [public_message(i) for i in items], "next_cursor": cursor}
 
     def metrics(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Totals, a series per bucket and per-site totals, read from the hour counters.
+
+        ``topic``, ``nature`` and ``urgency`` filters are answered exactly from the cross
+        counts; the language split is only known without them (``null`` otherwise).
+        """
         query: MetricsQuery = parse(MetricsQuery, params)
         since, until = query.period(self._now(), default_days=1 if query.bucket == "hour" else 30)
         if query.bucket == "hour" and until - since > timedelta(days=MAX_HOURLY_DAYS):
             raise ApiError(400, f"hourly buckets are limited to {MAX_HOURLY_DAYS} days; use bucket=day")
+        if query.topic is not None and query.topic not in self._config.topics:
+            raise ApiError(400, f"topic: unknown topic {query.topic!r}")
         site = self._site(query.site)
         sites = [site] if site else [s.id for s in self._config.sites] + [NO_SITE]
-        first, last = hour_key(since), hour_key(until)
         fields = self._config.counter_fields()
-        totals = dict.fromkeys(fields, 0)
-        by_site: dict[str, int] = {}
-        series: dict[str, dict[str, int]] = {}
+        wanted = (query.topic, query.nature, query.urgency)
+        filtered = any(wanted)
+        totals = _Tally(self._config.topics)
+        by_site: dict[str, _Tally] = {}
+        series: dict[str, _Tally] = {}
         for site_id in sites:
-            for row in self._store.hour_counters(None if site_id == NO_SITE else site_id, first, last, fields):
+            label = "unknown" if site_id == NO_SITE else site_id
+            for row in self._store.hour_counters(None if site_id == NO_SITE else site_id,
+                                                 hour_key(since), hour_key(until), fields):
                 bucket = row["hour"] + ":00:00Z" if query.bucket == "hour" else row["hour"][:10]
-                point = series.setdefault(bucket, dict.fromkeys(fields, 0))
-                for field in fields:
-                    value = int(row.get(field) or 0)
-                    point[field] += value
-                    totals[field] += value
-                label = "unknown" if site_id == NO_SITE else site_id
-                by_site[label] = by_site.get(label, 0) + int(row.get("n") or 0)
+                for tally in (totals, series.setdefault(bucket, _Tally(self._config.topics)),
+                              by_site.setdefault(label, _Tally(self._config.topics))):
+                    tally.add(row, wanted, filtered)
         return {
             "since": iso(since), "until": iso(until), "bucket": query.bucket, "site": query.site,
-            "totals": _grouped(totals) | {"site": by_site},
-            "series": [{"t": t, **_grouped(series[t])} for t in sorted(series)],
+            "filters": {"topic": query.topic, "nature": query.nature, "urgency": query.urgency},
+            "totals": totals.as_dict() | {"site": {k: v.messages for k, v in by_site.items()}},
+            "series": [{"t": t, **series[t].as_dict()} for t in sorted(series)],
+            "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
         }
 
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -227,11 +238,37 @@ class OperatorApi:
         return public_case(case)
 
 
-def _grouped(counts: dict[str, int]) -> dict[str, Any]:
-    out: dict[str, Any] = {"messages": counts["n"], "nature": {}, "topic": {}, "urgency": {}, "language": {}}
-    for field, value in counts.items():
-        if field == "n":
-            continue
-        group, _, name = field.partition("_")
-        out[group][name] = value
-    return out
+class _Tally:
+    """Adds up hour-counter rows, optionally restricted to a topic, nature and urgency."""
+
+    def __init__(self, topics: list[str]):
+        self.messages = 0
+        self.nature = dict.fromkeys(NATURES, 0)
+        self.topic = dict.fromkeys(topics, 0)
+        self.urgency = dict.fromkeys(URGENCIES, 0)
+        self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
+
+    def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
+        if not filtered:
+            self.messages += int(row.get("n") or 0)
+            for group in ("nature", "topic", "urgency", "language"):
+                counts = getattr(self, group)
+                for name in counts:
+                    counts[name] += int(row.get(f"{group}_{name}") or 0)
+            return
+        self.language = None
+        for field, value in row.items():
+            if not field.startswith("x_"):
+                continue
+            topic, nature, urgency = field[2:].rsplit("_", 2)
+            if any(w is not None and w != v for w, v in zip(wanted, (topic, nature, urgency), strict=True)):
+                continue
+            count = int(value or 0)
+            self.messages += count
+            self.nature[nature] = self.nature.get(nature, 0) + count
+            self.topic[topic] = self.topic.get(topic, 0) + count
+            self.urgency[urgency] = self.urgency.get(urgency, 0) + count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"messages": self.messages, "nature": self.nature, "topic": self.topic,
+                "urgency": self.urgency, "language": self.language}

@@ -249,9 +249,11 @@ class Config(BaseModel):
         return self.rules.topics
 
     def counter_fields(self) -> list[str]:
-        """Every per-hour counter: totals by nature, topic, urgency and language."""
+        """Every per-hour counter: totals by nature, topic, urgency and language, and the
+        topic × nature × urgency cross counts that let any filter of the three be answered exactly."""
         return (["n"] + [f"nature_{v}" for v in NATURES] + [f"topic_{v}" for v in self.topics]
-                + [f"urgency_{v}" for v in URGENCIES] + [f"language_{v}" for v in LANGUAGES])
+                + [f"urgency_{v}" for v in URGENCIES] + [f"language_{v}" for v in LANGUAGES]
+                + [f"x_{t}_{n}_{u}" for t in self.topics for n in NATURES for u in URGENCIES])
 
     @property
     def deployment(self) -> Deployment:

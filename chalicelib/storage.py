@@ -32,7 +32,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 NO_SITE = "_none"
-COUNTER_FIELD = re.compile(r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30})$")
+COUNTER_FIELD = re.compile(r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+)$")
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _MAX_PAGES = 20

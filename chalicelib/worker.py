@@ -119,7 +119,8 @@ class Worker:
         counted = self._store.count_message(
             site=record.get("site"), hour=record["hour"], message_id=record["id"],
             fields=[f"nature_{record['nature']}", f"topic_{record['topic']}",
-                    f"urgency_{record['urgency']}", f"language_{record['language']}"],
+                    f"urgency_{record['urgency']}", f"language_{record['language']}",
+                    f"x_{record['topic']}_{record['nature']}_{record['urgency']}"],
             expires_at=int(record.get("ttl") or 0),
         )
         if not counted:
