@@ -170,6 +170,20 @@ def resolve_case(case_id):
     return services().api.case_action(case_id, "resolved", _json_body())
 
 
+@app.route("/api/config", methods=["GET"])
+@json_errors
+def dashboard_config():
+    return services().api.settings()
+
+
+@app.route("/api/export.csv", methods=["GET"])
+@json_errors
+def export_csv():
+    body = services().api.export_csv(app.current_request.query_params)
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": 'attachment; filename="voix-feedback.csv"'})
+
+
 @app.route("/api/status", methods=["GET"])
 @json_errors
 def status():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,6 +20,15 @@ from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotF
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 MAX_PERIOD_DAYS = 400
 MAX_HOURLY_DAYS = 31
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """A CSV cell a spreadsheet will never run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 class ApiError(Exception):
@@ -213,6 +224,34 @@ class OperatorApi:
             "series": [{"t": t, **series[t].as_dict()} for t in sorted(series)],
             "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
         }
+
+    def settings(self) -> dict[str, Any]:
+        """What a dashboard needs to label things: sites, topics, natures."""
+        return {
+            "deployment": self._config.deployment.name,
+            "sites": [{"id": s.id, "name": s.name, "kind": s.kind, "codes": s.codes} for s in self._config.sites],
+            "topics": list(self._config.topics), "natures": list(NATURES),
+        }
+
+    def export_csv(self, params: dict[str, Any] | None, max_rows: int = 10_000) -> str:
+        """The filtered messages as CSV, newest first, safe to open in a spreadsheet."""
+        query = dict(params or {})
+        query.pop("limit", None)
+        query.pop("cursor", None)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id"]
+        writer.writerow(columns)
+        rows, cursor = 0, None
+        while rows < max_rows:
+            page = self.feedback({**query, "limit": "200", **({"cursor": cursor} if cursor else {})})
+            for item in page["items"]:
+                writer.writerow([spreadsheet_safe(item.get(c)) for c in columns])
+                rows += 1
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        return out.getvalue()
 
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: CasesQuery = parse(CasesQuery, params)

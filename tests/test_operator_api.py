@@ -158,3 +158,34 @@ def test_metrics_filters_by_topic_nature_and_urgency_are_exact(loaded):
     assert one["totals"]["messages"] == 1 and sum(p["messages"] for p in one["series"]) == 1
     none = loaded.http.get("/api/metrics?topic=price", headers=auth()).json_body
     assert none["totals"]["messages"] == 0
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd", "\t=1", "=cmd|' /C calc'!A0"]
+
+
+def test_csv_export_neutralises_formulas_and_keeps_the_text(client):
+    for i, text in enumerate(FORMULAS):
+        post_sms(client, twilio_params(body=text, sid=f"SM{i:032d}", to="+447700900000"))
+    response = client.http.get("/api/export.csv", headers=auth())
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert sorted(r["text"] for r in rows) == sorted("'" + t.strip() for t in FORMULAS)  # bodies are trimmed
+    assert all(not r["text"].startswith(("=", "+", "-", "@", "\t")) for r in rows)
+    assert all(r["from"].startswith("'+44") for r in rows)  # masked numbers start with + too
+
+
+def test_csv_export_follows_the_filters(loaded):
+    response = loaded.http.get("/api/export.csv?site=line-12", headers=auth())
+    lines = response.body.decode().strip().split("\r\n")
+    assert len(lines) == 3 and lines[0].startswith("received_at,site")
+    assert loaded.http.get("/api/export.csv?nature=bad", headers=auth()).status_code == 400
+
+
+def test_config_lists_sites_and_topics(client):
+    data = client.http.get("/api/config", headers=auth()).json_body
+    assert [s["id"] for s in data["sites"]] == ["line-8", "line-12", "store-leeds", "store-paris"]
+    assert "comfort" in data["topics"] and data["natures"][0] == "complaint"
