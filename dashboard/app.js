@@ -118,17 +118,28 @@ function renderKpis(metrics, acked, openCount) {
   $("k-ack").textContent = duration(median(acked.map((c) => c.seconds_to_acknowledge).filter((s) => s != null)));
 }
 
-function renderChart(metrics) {
+function buckets(since, until, bucket) {
+  // Every bucket of the period, so that quiet hours show as zero rather than vanish.
+  const step = bucket === "day" ? 86400e3 : 3600e3;
+  const start = new Date(since);
+  if (bucket === "day") start.setUTCHours(0, 0, 0, 0); else start.setUTCMinutes(0, 0, 0);
+  const out = [];
+  for (let t = start.getTime(); t <= until.getTime() && out.length < 2000; t += step) out.push(t / 1000);
+  return out;
+}
+
+function renderChart(metrics, since, until) {
   const box = $("chart");
-  const xs = metrics.series.map((p) => Date.parse(p.t.length === 10 ? `${p.t}T00:00:00Z` : p.t) / 1000);
-  const raw = NATURES.map((n) => metrics.series.map((p) => p.nature[n]));
+  const byTime = new Map(metrics.series.map((p) => [Date.parse(p.t.length === 10 ? `${p.t}T00:00:00Z` : p.t) / 1000, p]));
+  const xs = buckets(since, until, metrics.bucket);
+  const raw = NATURES.map((n) => xs.map((x) => byTime.get(x)?.nature[n] || 0));
   const stacked = raw.map((_, i) => xs.map((__, j) => raw.slice(0, i + 1).reduce((sum, s) => sum + s[j], 0)));
   const order = [...NATURES.keys()].reverse(); // draw the tallest first, smaller ones over it
   const data = [xs, ...order.map((i) => stacked[i])];
   const width = Math.max(280, box.clientWidth - 8);
   const opts = {
     width, height: 240,
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     axes: [{}, { size: 40 }],
     series: [{}, ...order.map((i) => ({
       label: NATURES[i], fill: COLOURS[NATURES[i]], stroke: COLOURS[NATURES[i]],
@@ -138,7 +149,7 @@ function renderChart(metrics) {
   };
   state.chart?.destroy();
   box.replaceChildren();
-  if (!xs.length) {
+  if (!metrics.series.length) {
     box.append(el("p", { class: "muted", text: "No messages in this period." }));
     state.chart = null;
     return;
@@ -218,13 +229,13 @@ function renderScorecards(current, previous, handled) {
 }
 
 function renderCrumbs(f) {
-  const crumbs = [["Network", { site: "", topic: "" }]];
+  const crumbs = [[state.config.deployment || "Network", { site: "", topic: "" }]];
   if (f.site) crumbs.push([siteName(f.site), { topic: "" }]);
   if (f.topic) crumbs.push([f.topic, {}]);
   $("crumbs").replaceChildren(...crumbs.map(([label, change], i) => el("li", {},
     i === crumbs.length - 1 ? el("span", { "aria-current": "page", text: label })
       : el("a", { href: "#", onclick: (e) => { e.preventDefault(); setFilters(change); }, text: label }))));
-  $("scope").textContent = crumbs.map(([label]) => label).join(" / ");
+  $("scope").textContent = f.nature ? `${f.nature}s` : "";
 }
 
 // -- data ------------------------------------------------------------------------------------
@@ -245,7 +256,7 @@ async function load() {
   const handled = [...acked.items, ...resolved.items].filter(inPeriod);
   const openCases = open.items.filter((c) => !f.site || c.site === f.site);
   renderKpis(metrics, handled, open.next_cursor ? `${openCases.length}+` : openCases.length);
-  renderChart(metrics);
+  renderChart(metrics, since, until);
   renderBars($("topics"), metrics.totals.topic, (topic) => setFilters({ topic }), (t) => t);
   renderBars($("sites"), metrics.totals.site, (site) => setFilters({ site: site === "unknown" ? "" : site }), siteName);
   renderCases(openCases);

@@ -56,15 +56,17 @@ def main() -> int:
     for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     port = int(os.environ.get("PORT", "8000"))
+    dashboard_port = int(os.environ.get("DASHBOARD_PORT") or port + 1)
     moto_port = int(os.environ.get("MOTO_PORT") or free_port())
     operator_token = os.environ.get("OPERATOR_TOKEN") or secrets.token_urlsafe(24)
     twilio_token = os.environ.get("TWILIO_AUTH_TOKEN") or secrets.token_hex(16)
     endpoint = f"http://127.0.0.1:{moto_port}"
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            print(f"port {port} is already in use: stop what runs there, or start with PORT=<another port>",
-                  file=sys.stderr)
-            return 2
+    for name, wanted in (("PORT", port), ("DASHBOARD_PORT", dashboard_port)):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", wanted)) == 0:
+                print(f"port {wanted} is already in use: stop what runs there, or set {name}=<another port>",
+                      file=sys.stderr)
+                return 2
 
     env = {
         **stage_environment("dev"),
@@ -140,9 +142,13 @@ def main() -> int:
         for target in (jobs_loop, inbound_loop, sweeper_loop):
             threading.Thread(target=target, daemon=True).start()
 
+        from infra.dashboard_server import serve
+
+        dashboard = serve(dashboard_port, f"http://127.0.0.1:{port}")
         STATE_FILE.parent.mkdir(exist_ok=True)
         STATE_FILE.write_text(json.dumps({
-            "api_url": f"http://127.0.0.1:{port}", "webhook_url": env["TWILIO_WEBHOOK_URL"],
+            "api_url": f"http://127.0.0.1:{port}", "dashboard_url": f"http://127.0.0.1:{dashboard_port}",
+            "webhook_url": env["TWILIO_WEBHOOK_URL"],
             "operator_token": operator_token, "twilio_auth_token": twilio_token, "moto_endpoint": endpoint,
             "inbound_sms_topic_arn": topic_arn, "jobs_queue_url": outputs["JobsQueueUrl"],
         }, indent=2))
@@ -156,6 +162,7 @@ def main() -> int:
 
         print(f"""
 Voix is running locally (moto {endpoint}).
+  Dashboard          http://127.0.0.1:{dashboard_port}   (sign in with the operator token)
   API URL            http://127.0.0.1:{port}
   Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
   Operator token     {operator_token}
@@ -176,6 +183,8 @@ READY""", flush=True)
             chalice.wait(10)
         except subprocess.TimeoutExpired:
             chalice.kill()
+        if "dashboard" in locals():
+            dashboard.shutdown()
         moto.stop()
 
 
