@@ -37,6 +37,7 @@ def main() -> None:
 
     from chalicelib.models import InboundMessage
     from chalicelib.services import services
+    from infra.demo_data import generate, write
     from infra.resources import create_stack
     from infra.simulate import demo_messages
 
@@ -72,8 +73,10 @@ def main() -> None:
 
         rows = []
         for size in [int(s) for s in args.sizes.split(",")]:
-            while stored < size:
-                ingest(min(2000, size - stored), backfill=True)
+            if stored < size:  # backfill the rest over the last 30 days, as `infra.demo_data` does
+                messages, counters, cases = generate(svc.config, size - stored, 30, seed=size)
+                write(boto3.client("dynamodb"), "voix-dev", messages, counters, cases)
+                stored = size
             rates = [ingest(args.batch) for _ in range(args.repeats)]
             rows.append((size, statistics.median(rates)))
             print(f"{stored:>7} stored: {statistics.median(rates):7.0f} messages/s (median of {args.repeats})",
