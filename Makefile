@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint simulate classify clean
+.PHONY: install browser run test lint simulate demo-data classify bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +15,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's Chromium for the dashboard's browser tests (no browser download: Playwright drives this one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and cannot be installed here: the browser tests will be skipped"; fi; }
 
 run: install
 	PORT=$(PORT) $(BIN)/python -m infra.local
@@ -25,8 +32,14 @@ simulate: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest
+
+demo-data: install
+	$(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
+
+bench: install
+	$(BIN)/python -m benchmarks.ingest_scale
 
 classify: install
 	$(BIN)/python -m chalicelib classify --to "$(TO)" "$(TEXT)"

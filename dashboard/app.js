@@ -278,8 +278,8 @@ async function poll() {
 async function act(id, action) {
   try {
     await api(`/api/cases/${encodeURIComponent(id)}/${action}`, { method: "POST", body: "{}" });
-    status(action === "ack" ? `Case ${id} acknowledged.` : `Case ${id} resolved.`);
     await load();
+    status(action === "ack" ? `Case ${id} acknowledged.` : `Case ${id} resolved.`);
   } catch (error) { handle(error); }
 }
 

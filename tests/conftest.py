@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
@@ -128,3 +129,46 @@ def sent_emails():
 def jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_stack(folder, **extra_env):
+    """`python -m infra.local` in a subprocess, on free ports; yields (state, output lines)."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    state_file = Path(folder) / "stack.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TWILIO_", "OPERATOR_"))}
+    env.update(PORT=str(free_port()), DASHBOARD_PORT=str(free_port()), DEMO="0", VOIX_STATE_FILE=str(state_file),
+               PYTHONUNBUFFERED="1", **extra_env)
+    process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=root, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not any("READY" in line for line in output):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
+        time.sleep(0.2)
+    try:
+        yield json.loads(state_file.read_text()), output
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        finally:
+            process.kill()

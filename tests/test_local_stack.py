@@ -3,52 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from infra.simulate import send_eum, send_twilio
+from tests.conftest import running_stack
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.stack
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    state_file = tmp_path_factory.mktemp("stack") / "stack.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TWILIO_", "OPERATOR_"))}
-    env.update(PORT=str(free_port()), DEMO="0", VOIX_STATE_FILE=str(state_file), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not any("READY" in line for line in output):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
-        time.sleep(0.2)
-    state = json.loads(state_file.read_text())
-    yield state, output
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(20) == 0
-    finally:
-        process.kill()
+    with running_stack(tmp_path_factory.mktemp("stack")) as (state, output):
+        yield state, output
 
 
 def api(state, path):
