@@ -79,7 +79,7 @@ def main() -> None:
                 stored = size
             rates = [ingest(args.batch) for _ in range(args.repeats)]
             rows.append((size, statistics.median(rates)))
-            print(f"{stored:>7} stored: {statistics.median(rates):7.0f} messages/s (median of {args.repeats})",
+            print(f"{size:>7} stored: {statistics.median(rates):7.0f} messages/s (median of {args.repeats})",
                   flush=True)
         first, last = rows[0][1], rows[-1][1]
         print(f"ratio {rows[-1][0]} vs {rows[0][0]}: {last / first:.2f}")
