@@ -62,9 +62,10 @@ def main() -> None:
                     to_number=m["to"], body=m["text"], received_at=when)
                 result = svc.ingest.ingest(message)
                 record = result.record
-                svc.store.count_message(site=record["site"], hour=record["hour"], message_id=record["id"],
-                                        fields=[f"nature_{record['nature']}", f"topic_{record['topic']}"],
-                                        expires_at=record["ttl"])
+                for bucket in (f"H#{record['hour']}", f"D#{record['day']}"):
+                    svc.store.count_message(site=record["site"], bucket=bucket, message_id=record["id"],
+                                            fields=[f"nature_{record['nature']}", f"topic_{record['topic']}"],
+                                            expires_at=record["ttl"])
             elapsed = time.perf_counter() - start
             stored += count
             sqs.delete_queue(QueueUrl=svc.jobs.url)

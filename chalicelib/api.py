@@ -6,6 +6,7 @@ import csv
 import hashlib
 import hmac
 import io
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -13,10 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chalicelib.clock import days_between, hour_key, iso, parse_time, utcnow
-from chalicelib.configuration import LANGUAGES, NATURES, URGENCIES, Config
-from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
+from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
+from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound, StorageError
 
+log = logging.getLogger(__name__)
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 MAX_PERIOD_DAYS = 400
 MAX_HOURLY_DAYS = 31
@@ -203,17 +205,21 @@ class OperatorApi:
             raise ApiError(400, f"topic: unknown topic {query.topic!r}")
         site = self._site(query.site)
         sites = [site] if site else [s.id for s in self._config.sites] + [NO_SITE]
-        fields = self._config.counter_fields()
         wanted = (query.topic, query.nature, query.urgency)
         filtered = any(wanted)
+        fields = [f for f in self._config.counter_fields()
+                  if f.startswith("ack_") or (f.startswith("x_") if filtered else not f.startswith("x_"))]
         totals = _Tally(self._config.topics)
         by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
+        ranges = _counter_ranges(since, until, query.bucket)
         for site_id in sites:
             label = "unknown" if site_id == NO_SITE else site_id
-            for row in self._store.hour_counters(None if site_id == NO_SITE else site_id,
-                                                 hour_key(since), hour_key(until), fields):
-                bucket = row["hour"] + ":00:00Z" if query.bucket == "hour" else row["hour"][:10]
+            rows = [row for first, last in ranges
+                    for row in self._store.counters(None if site_id == NO_SITE else site_id, first, last, fields)]
+            for row in rows:
+                key = row["bucket"][2:]
+                bucket = key + ":00:00Z" if query.bucket == "hour" else key[:10]
                 for tally in (totals, series.setdefault(bucket, _Tally(self._config.topics)),
                               by_site.setdefault(label, _Tally(self._config.topics))):
                     tally.add(row, wanted, filtered)
@@ -274,7 +280,21 @@ class OperatorApi:
             raise ApiError(404, "no such case") from exc
         except Conflict as exc:
             raise ApiError(409, f"case is {exc.args[0]}; cannot mark it {action}") from exc
+        first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
+        if first_acknowledgement and case.get("created_at"):
+            self._record_ack(case)
         return public_case(case)
+
+    def _record_ack(self, case: dict[str, Any]) -> None:
+        """Time-to-acknowledge statistics, in the counters of the hour and day the case opened."""
+        created = parse_time(case["created_at"])
+        seconds = (parse_time(case["acknowledged_at"]) - created).total_seconds()
+        for bucket in (f"H#{hour_key(created)}", f"D#{day_key(created)}"):
+            try:
+                self._store.add_counts(site=case.get("site"), bucket=bucket, counts=ack_counts(seconds),
+                                       expires_at=int(case.get("ttl") or 0))
+            except StorageError:
+                log.warning("could not record the acknowledgement time of case %s", case["id"])
 
 
 class _Tally:
@@ -286,8 +306,12 @@ class _Tally:
         self.topic = dict.fromkeys(topics, 0)
         self.urgency = dict.fromkeys(URGENCIES, 0)
         self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
+        self.acks: dict[str, int] = {"n": 0}
 
     def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
+        for field, value in row.items():
+            if field.startswith("ack_"):
+                self.acks[field[4:]] = self.acks.get(field[4:], 0) + int(value or 0)
         if not filtered:
             self.messages += int(row.get("n") or 0)
             for group in ("nature", "topic", "urgency", "language"):
@@ -310,4 +334,43 @@ class _Tally:
 
     def as_dict(self) -> dict[str, Any]:
         return {"messages": self.messages, "nature": self.nature, "topic": self.topic,
-                "urgency": self.urgency, "language": self.language}
+                "urgency": self.urgency, "language": self.language,
+                "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack()}
+
+    def median_ack(self) -> int | None:
+        """Median time to acknowledge, interpolated within its histogram bucket."""
+        total = self.acks["n"]
+        if not total:
+            return None
+        half, seen, lower = total / 2, 0, 0
+        for bound in ACK_BOUNDS:
+            count = self.acks.get(f"le_{bound}", 0)
+            if seen + count >= half and count:
+                return round(lower + (bound - lower) * (half - seen) / count)
+            seen += count
+            lower = bound
+        return ACK_BOUNDS[-1]
+
+
+def _counter_ranges(since: datetime, until: datetime, bucket: str) -> list[tuple[str, str]]:
+    """Counter keys to read: hours, or whole days from day items and the partial edge days from hours.
+
+    Reads grow with the number of buckets: at most 48 hour items plus one item per day.
+    """
+    if bucket == "hour":
+        return [(f"H#{hour_key(since)}", f"H#{hour_key(until)}")]
+    first_day = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    last_day = until.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first_day == last_day:
+        return [(f"H#{hour_key(since)}", f"H#{hour_key(until)}")]
+    ranges = [(f"H#{hour_key(since)}", f"H#{hour_key(first_day + timedelta(hours=23))}")]
+    if last_day - first_day > timedelta(days=1):
+        ranges.append((f"D#{day_key(first_day + timedelta(days=1))}", f"D#{day_key(last_day - timedelta(days=1))}"))
+    ranges.append((f"H#{hour_key(last_day)}", f"H#{hour_key(until)}"))
+    return ranges
+
+
+def ack_counts(seconds: float) -> dict[str, int]:
+    """Counter increments recording one acknowledgement after ``seconds``."""
+    bucket = next((f"ack_le_{b}" for b in ACK_BOUNDS if seconds <= b), "ack_gt")
+    return {"ack_n": 1, "ack_s": max(0, round(seconds)), bucket: 1}

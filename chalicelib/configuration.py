@@ -26,6 +26,7 @@ URGENCIES = ("normal", "high")
 LANGUAGES = ("en", "fr")
 DEFAULT_CONFIG_DIR = Path(__file__).parent / "config"
 
+ACK_BOUNDS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)  # seconds, histogram edges
 Language = Literal["en", "fr"]
 Nature = Literal["complaint", "compliment", "suggestion", "question"]
 Urgency = Literal["normal", "high"]
@@ -253,7 +254,8 @@ class Config(BaseModel):
         topic × nature × urgency cross counts that let any filter of the three be answered exactly."""
         return (["n"] + [f"nature_{v}" for v in NATURES] + [f"topic_{v}" for v in self.topics]
                 + [f"urgency_{v}" for v in URGENCIES] + [f"language_{v}" for v in LANGUAGES]
-                + [f"x_{t}_{n}_{u}" for t in self.topics for n in NATURES for u in URGENCIES])
+                + [f"x_{t}_{n}_{u}" for t in self.topics for n in NATURES for u in URGENCIES]
+                + ["ack_n", "ack_s", "ack_gt"] + [f"ack_le_{b}" for b in ACK_BOUNDS])
 
     @property
     def deployment(self) -> Deployment:

@@ -26,13 +26,16 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 NO_SITE = "_none"
-COUNTER_FIELD = re.compile(r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+)$")
+COUNTER_FIELD = re.compile(
+    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+))$")
+BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _MAX_PAGES = 20
@@ -101,6 +104,18 @@ def decode_cursor(cursor: str, allowed_keys: set[str]) -> dict[str, Any]:
     if "d" in state and not (state["d"] is None or isinstance(state["d"], str)):
         raise BadCursor("cursor is not one this API returned")
     return state
+
+
+def counter_key(site: str | None, bucket: str) -> dict[str, str]:
+    """Where a counter item lives: day items together per site, hour items per site and day.
+
+    Small partitions keep every read a short range: one query for the days of a period,
+    one per edge day for its hours.
+    """
+    if not BUCKET.match(bucket):
+        raise ValueError(f"bad counter bucket {bucket!r}")
+    shard = "D" if bucket.startswith("D#") else bucket[2:12]
+    return {"pk": f"MET#{site or NO_SITE}#{shard}", "sk": bucket}
 
 
 def dedup_key(message_id: str) -> str:
@@ -255,9 +270,12 @@ class FeedbackStore:
         return items, None
 
     # -- counters ----------------------------------------------------------------------
-    def count_message(self, *, site: str | None, hour: str, message_id: str,
+    def count_message(self, *, site: str | None, bucket: str, message_id: str,
                       fields: Iterable[str], expires_at: int) -> bool:
-        """Add one message to its site × hour counters; False if it was already counted."""
+        """Add one message to a site's hour (``H#...``) or day (``D#...``) counters.
+
+        Returns False if that message was already counted there (a duplicate or a retry).
+        """
         names = {"#ids": "ids", "#ttl": "ttl"}
         adds = ["#ids :id"]
         for i, field in enumerate(["n", *fields]):
@@ -269,7 +287,7 @@ class FeedbackStore:
         try:
             self._call(
                 "update_item",
-                Key=to_item({"pk": f"MET#{site or NO_SITE}", "sk": f"H#{hour}"}),
+                Key=to_item(counter_key(site, bucket)),
                 UpdateExpression="ADD " + ", ".join(adds) + " SET #ttl = :ttl",
                 ConditionExpression="NOT contains(#ids, :key)",
                 ExpressionAttributeNames=names,
@@ -284,23 +302,43 @@ class FeedbackStore:
                 raise
             return False
 
-    def hour_counters(self, site: str | None, first_hour: str, last_hour: str,
-                      fields: list[str]) -> list[dict[str, Any]]:
-        """Counter items of one site between two hours (inclusive), without the id sets."""
+    def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
+        """Plain additions to a counter item (statistics that have no duplicate to fear)."""
+        if not all(COUNTER_FIELD.match(f) for f in counts):
+            raise ValueError("bad counter field")
+        names = {f"#c{i}": f for i, f in enumerate(counts)}
+        values = {f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}
+        self._call(
+            "update_item", Key=to_item(counter_key(site, bucket)),
+            UpdateExpression="ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
+            ExpressionAttributeNames={**names, "#ttl": "ttl"},
+            ExpressionAttributeValues={**values, ":ttl": {"N": str(expires_at)}},
+        )
+
+    def counters(self, site: str | None, first: str, last: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Counter items of one site between two bucket keys of one kind (inclusive), without the id sets."""
+        if first.startswith("D#"):
+            ranges = [(counter_key(site, first)["pk"], first, last)]
+        else:
+            day, end = datetime.strptime(first[2:12], "%Y-%m-%d"), datetime.strptime(last[2:12], "%Y-%m-%d")
+            ranges = []
+            while day <= end:
+                key = day.strftime("%Y-%m-%d")
+                ranges.append((counter_key(site, f"H#{key}T00")["pk"],
+                               max(first, f"H#{key}T00"), min(last, f"H#{key}T23")))
+                day += timedelta(days=1)
         names = {f"#c{i}": f for i, f in enumerate(fields)}
         names["#sk"] = "sk"
         out = []
-        for item in self._query_pages(
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-            ExpressionAttributeValues=to_item(
-                {":pk": f"MET#{site or NO_SITE}", ":a": f"H#{first_hour}", ":b": f"H#{last_hour}"}
-            ),
-            ProjectionExpression=", ".join(names),
-            ExpressionAttributeNames=names,
-        ):
-            data = from_item(item)
-            data["hour"] = data.pop("sk")[2:]
-            out.append(data)
+        for pk, low, high in ranges:
+            for item in self._query_pages(
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=to_item({":pk": pk, ":a": low, ":b": high}),
+                ProjectionExpression=", ".join(names), ExpressionAttributeNames=names,
+            ):
+                data = from_item(item)
+                data["bucket"] = data.pop("sk")
+                out.append(data)
         return out
 
     # -- cases ---------------------------------------------------------------------------

@@ -93,13 +93,6 @@ function duration(seconds) {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-function median(values) {
-  if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 function siteName(id) {
   if (!id || id === "unknown") return "Unknown site";
   return state.config.sites.find((s) => s.id === id)?.name || id;
@@ -109,13 +102,13 @@ function maskedTime(iso) {
   return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
 }
 
-function renderKpis(metrics, acked, openCount) {
+function renderKpis(metrics, openCount) {
   const t = metrics.totals;
   $("k-messages").textContent = t.messages.toLocaleString();
   for (const nature of NATURES) $(`k-${nature}`).textContent = pct(t.nature[nature], t.messages);
   $("k-urgent").textContent = t.urgency.high.toLocaleString();
   $("k-open").textContent = openCount;
-  $("k-ack").textContent = duration(median(acked.map((c) => c.seconds_to_acknowledge).filter((s) => s != null)));
+  $("k-ack").textContent = duration(t.median_seconds_to_acknowledge);
 }
 
 function buckets(since, until, bucket) {
@@ -208,7 +201,7 @@ function renderCases(cases) {
   if (!cases.length) list.append(el("li", { class: "muted", text: "No open case." }));
 }
 
-function renderScorecards(current, previous, handled) {
+function renderScorecards(current, previous) {
   const body = $("scorecards").querySelector("tbody");
   const rows = Object.entries(current.sites).filter(([, s]) => s.messages > 0);
   body.replaceChildren(...rows.map(([id, s]) => {
@@ -218,8 +211,7 @@ function renderScorecards(current, previous, handled) {
     const then = ratio(before);
     let trend = "–";
     if (now != null && then != null) trend = now > then ? "▲ better" : now < then ? "▼ worse" : "= same";
-    const ack = median(handled.filter((c) => (c.site || "unknown") === id && c.seconds_to_acknowledge != null)
-      .map((c) => c.seconds_to_acknowledge));
+    const ack = s.median_seconds_to_acknowledge;
     return el("tr", {},
       el("th", { scope: "row", text: siteName(id) }), el("td", { text: s.messages }),
       el("td", { text: s.nature.compliment }), el("td", { text: s.nature.complaint }),
@@ -244,18 +236,14 @@ async function load() {
   const { since, until, bucket } = period(f);
   const span = until - since;
   const common = { site: f.site, topic: f.topic, nature: f.nature };
-  const [metrics, previous, open, acked, resolved, feed] = await Promise.all([
+  const [metrics, previous, open, feed] = await Promise.all([
     api(`/api/metrics?${query({ ...common, since: since.toISOString(), until: until.toISOString(), bucket })}`),
     api(`/api/metrics?${query({ ...common, since: new Date(since - span).toISOString(), until: since.toISOString(), bucket: "day" })}`),
     api("/api/cases?status=open&limit=200"),
-    api("/api/cases?status=acknowledged&limit=200"),
-    api("/api/cases?status=resolved&limit=200"),
     api(`/api/feedback?${query({ ...common, since: since.toISOString(), limit: 30 })}`),
   ]);
-  const inPeriod = (c) => Date.parse(c.created_at) >= since && Date.parse(c.created_at) <= until;
-  const handled = [...acked.items, ...resolved.items].filter(inPeriod);
   const openCases = open.items.filter((c) => !f.site || c.site === f.site);
-  renderKpis(metrics, handled, open.next_cursor ? `${openCases.length}+` : openCases.length);
+  renderKpis(metrics, open.next_cursor ? `${openCases.length}+` : openCases.length);
   renderChart(metrics, since, until);
   renderBars($("topics"), metrics.totals.topic, (topic) => setFilters({ topic }), (t) => t);
   renderBars($("sites"), metrics.totals.site, (site) => setFilters({ site: site === "unknown" ? "" : site }), siteName);
@@ -263,7 +251,7 @@ async function load() {
   state.seen.clear();
   state.newest = null;
   renderFeed(feed.items, true);
-  renderScorecards(metrics, previous, handled);
+  renderScorecards(metrics, previous);
   renderCrumbs(f);
   document.body.dataset.loaded = String(Date.now());
 }

@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib.api import ack_counts
 from chalicelib.classification import Classifier
 from chalicelib.clock import iso
 from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage import dedup_key, to_item
+from chalicelib.storage import counter_key, dedup_key, to_item
 from chalicelib.worker import case_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,19 +65,27 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
         for key in ("gsi3pk", "gsi3sk", "from_number"):
             record.pop(key)
         record["processed_at"] = iso(received + timedelta(seconds=1))
+        buckets = [counters[(c.site or "_none", f"H#{record['hour']}")],
+                   counters[(c.site or "_none", f"D#{record['day']}")]]
         if c.urgency == "high" or (c.nature == "complaint" and now - received < timedelta(days=3)):
             case = _case(config, record, message.from_number, rng, now)
             record["case_id"] = case["id"]
             cases.append(case)
+            if "acknowledged_at" in case:
+                seconds = (datetime.fromisoformat(case["acknowledged_at"].replace("Z", "+00:00"))
+                           - datetime.fromisoformat(case["created_at"].replace("Z", "+00:00"))).total_seconds()
+                for bucket in buckets:
+                    for field, value in ack_counts(seconds).items():
+                        bucket["counts"][field] += value
         messages.append(record)
-        bucket = counters[(c.site or "_none", record["hour"])]
-        bucket["ids"].add(dedup_key(record["id"]))
-        for field in ("n", f"nature_{c.nature}", f"topic_{c.topic}", f"urgency_{c.urgency}",
-                      f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}"):
-            bucket["counts"][field] += 1
-        bucket["ttl"] = record["ttl"]
-    counter_items = [{"pk": f"MET#{site}", "sk": f"H#{hour}", "ids": b["ids"], "ttl": b["ttl"], **b["counts"]}
-                     for (site, hour), b in counters.items()]
+        for bucket in buckets:
+            bucket["ids"].add(dedup_key(record["id"]))
+            for field in ("n", f"nature_{c.nature}", f"topic_{c.topic}", f"urgency_{c.urgency}",
+                          f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}"):
+                bucket["counts"][field] += 1
+            bucket["ttl"] = record["ttl"]
+    counter_items = [{**counter_key(None if site == "_none" else site, key), "ids": b["ids"], "ttl": b["ttl"],
+                      **b["counts"]} for (site, key), b in counters.items()]
     return messages, counter_items, cases
 
 

@@ -172,3 +172,8 @@ def running_stack(folder, **extra_env):
             process.wait(20)
         finally:
             process.kill()
+
+
+def hour_counters():
+    """The hour counter items (each message is also counted in a day item)."""
+    return [i for i in table_items("MET#") if i["sk"].startswith("H#")]

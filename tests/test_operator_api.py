@@ -189,3 +189,44 @@ def test_config_lists_sites_and_topics(client):
     data = client.http.get("/api/config", headers=auth()).json_body
     assert [s["id"] for s in data["sites"]] == ["line-8", "line-12", "store-leeds", "store-paris"]
     assert "comfort" in data["topics"] and data["natures"][0] == "complaint"
+
+
+def test_day_metrics_read_day_items_and_stay_exact_at_the_period_edges(client):
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from chalicelib.configuration import get_config
+    from infra.demo_data import generate, write
+
+    now = datetime.now(UTC)
+    messages, counters, cases = generate(get_config(), 1500, 10, now=now, seed=5)
+    write(boto3.client("dynamodb"), "voix-dev", messages, counters, cases)
+    since, until = now - timedelta(days=6, hours=5), now - timedelta(days=1, hours=3)
+    expected = [m for m in messages if since.isoformat()[:19] <= m["received_at"][:19] <= until.isoformat()[:19]]
+    query = f"since={since.isoformat()[:19]}Z&until={until.isoformat()[:19]}Z&bucket=day"
+    data = client.http.get(f"/api/metrics?{query}", headers=auth()).json_body
+    # edge hours are read whole: compare with the messages of those whole hours
+    hours = {m["hour"] for m in messages if since.strftime("%Y-%m-%dT%H") <= m["hour"] <= until.strftime("%Y-%m-%dT%H")}
+    whole_hours = [m for m in messages if m["hour"] in hours]
+    assert len(expected) <= data["totals"]["messages"] == len(whole_hours)
+    assert len(data["series"]) in (6, 7)
+    complaints = sum(1 for m in whole_hours if m["nature"] == "complaint")
+    assert data["totals"]["nature"]["complaint"] == complaints
+    filtered = client.http.get(f"/api/metrics?{query}&nature=complaint&urgency=high", headers=auth()).json_body
+    assert filtered["totals"]["messages"] == sum(
+        1 for m in whole_hours if m["nature"] == "complaint" and m["urgency"] == "high")
+
+
+def test_acknowledging_records_the_time_to_acknowledge_in_the_metrics(loaded):
+    before = loaded.http.get("/api/metrics", headers=auth()).json_body["totals"]
+    assert before["acknowledged"] == 0 and before["median_seconds_to_acknowledge"] is None
+    [case, other, *_] = loaded.http.get("/api/cases", headers=auth()).json_body["items"]
+    assert loaded.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
+    assert loaded.http.post(f"/api/cases/{case['id']}/resolve", headers=auth()).status_code == 200
+    assert loaded.http.post(f"/api/cases/{other['id']}/resolve", headers=auth()).status_code == 200
+    after = loaded.http.get("/api/metrics", headers=auth()).json_body
+    assert after["totals"]["acknowledged"] == 2  # resolving an open case acknowledges it; the second resolve does not
+    assert 0 <= after["totals"]["median_seconds_to_acknowledge"] <= 60
+    day = loaded.http.get("/api/metrics?bucket=day", headers=auth()).json_body
+    assert day["totals"]["acknowledged"] == 2
