@@ -15,6 +15,7 @@ from chalicelib.channels import eum, twilio
 from chalicelib.clock import utcnow
 from chalicelib.ingest import Unavailable, replay_pending
 from chalicelib.observability import logger, metrics, record_message, tracer
+from chalicelib.rollup import recent_days, roll_up
 from chalicelib.services import services
 from chalicelib.worker_batch import handle_sqs_batch
 
@@ -124,6 +125,13 @@ def sweep_pending(event):
     replayed = replay_pending(svc.store, svc.jobs, older_than=timedelta(minutes=2))
     if replayed:
         logger.info("replayed pending messages", extra={"count": replayed})
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def roll_up_counters(event):
+    """Day counters for yesterday and the day before, from the hour counters."""
+    svc = services()
+    logger.info("rolled up day counters", extra={"messages": roll_up(svc.store, svc.config, recent_days())})
 
 
 # -- operator API ------------------------------------------------------------------------------

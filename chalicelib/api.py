@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.rollup import roll_up_day
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -215,8 +216,7 @@ class OperatorApi:
         ranges = _counter_ranges(since, until, query.bucket)
         for site_id in sites:
             label = "unknown" if site_id == NO_SITE else site_id
-            rows = [row for first, last in ranges
-                    for row in self._store.counters(None if site_id == NO_SITE else site_id, first, last, fields)]
+            rows = self._rows(None if site_id == NO_SITE else site_id, ranges, fields)
             for row in rows:
                 key = row["bucket"][2:]
                 bucket = key + ":00:00Z" if query.bucket == "hour" else key[:10]
@@ -259,6 +259,24 @@ class OperatorApi:
                 break
         return out.getvalue()
 
+    def _rows(self, site: str | None, ranges: list[tuple[str, str]], fields: list[str]) -> list[dict[str, Any]]:
+        """Counter rows for the ranges; a day not rolled up yet is read from its hours."""
+        rows: list[dict[str, Any]] = []
+        for first, last in ranges:
+            found = self._store.counters(site, first, last, fields + (["rolled_at"] if first[0] == "D" else []))
+            rows.extend(found)
+            if first.startswith("D#"):
+                rolled = {row["bucket"] for row in found}
+                day = datetime.strptime(first[2:], "%Y-%m-%d")
+                while day.strftime("D#%Y-%m-%d") <= last:
+                    key = day.strftime("%Y-%m-%d")
+                    if f"D#{key}" not in rolled:
+                        rows.extend(self._store.counters(site, f"H#{key}T00", f"H#{key}T23", fields))
+                    day += timedelta(days=1)
+        for row in rows:
+            row.pop("rolled_at", None)
+        return rows
+
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: CasesQuery = parse(CasesQuery, params)
         try:
@@ -289,12 +307,13 @@ class OperatorApi:
         """Time-to-acknowledge statistics, in the counters of the hour and day the case opened."""
         created = parse_time(case["created_at"])
         seconds = (parse_time(case["acknowledged_at"]) - created).total_seconds()
-        for bucket in (f"H#{hour_key(created)}", f"D#{day_key(created)}"):
-            try:
-                self._store.add_counts(site=case.get("site"), bucket=bucket, counts=ack_counts(seconds),
-                                       expires_at=int(case.get("ttl") or 0))
-            except StorageError:
-                log.warning("could not record the acknowledgement time of case %s", case["id"])
+        try:
+            self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
+                                   counts=ack_counts(seconds), expires_at=int(case.get("ttl") or 0))
+            if day_key(created) < day_key(self._now()):  # its day may be rolled up already: roll it again
+                roll_up_day(self._store, self._config, case.get("site"), day_key(created))
+        except StorageError:
+            log.warning("could not record the acknowledgement time of case %s", case["id"])
 
 
 class _Tally:

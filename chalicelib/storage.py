@@ -315,6 +315,13 @@ class FeedbackStore:
             ExpressionAttributeValues={**values, ":ttl": {"N": str(expires_at)}},
         )
 
+    def put_day(self, site: str | None, day: str, totals: dict[str, int], *, rolled_at: str, expires_at: int) -> None:
+        """Write a day item rolled up from the hour items (replacing any earlier roll-up)."""
+        if not all(COUNTER_FIELD.match(f) for f in totals):
+            raise ValueError("bad counter field")
+        item = {**counter_key(site, f"D#{day}"), **totals, "rolled_at": rolled_at, "ttl": expires_at}
+        self._call("put_item", Item=to_item(item))
+
     def counters(self, site: str | None, first: str, last: str, fields: list[str]) -> list[dict[str, Any]]:
         """Counter items of one site between two bucket keys of one kind (inclusive), without the id sets."""
         if first.startswith("D#"):

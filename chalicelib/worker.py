@@ -118,10 +118,9 @@ class Worker:
         """Count the message, open a case and queue its alerts. Safe to run twice."""
         fields = [f"nature_{record['nature']}", f"topic_{record['topic']}", f"urgency_{record['urgency']}",
                   f"language_{record['language']}", f"x_{record['topic']}_{record['nature']}_{record['urgency']}"]
-        counted = False
-        for bucket in (f"H#{record['hour']}", f"D#{record['hour'][:10]}"):
-            counted |= self._store.count_message(site=record.get("site"), bucket=bucket, message_id=record["id"],
-                                                 fields=fields, expires_at=int(record.get("ttl") or 0))
+        counted = self._store.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
+                                            message_id=record["id"], fields=fields,
+                                            expires_at=int(record.get("ttl") or 0))
         if not counted:
             log.info("message %s was already counted", record["id"])
         recipients = recipients_for(self._config, classification_of(record))

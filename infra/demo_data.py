@@ -84,8 +84,10 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
                           f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}"):
                 bucket["counts"][field] += 1
             bucket["ttl"] = record["ttl"]
-    counter_items = [{**counter_key(None if site == "_none" else site, key), "ids": b["ids"], "ttl": b["ttl"],
-                      **b["counts"]} for (site, key), b in counters.items()]
+    rolled = iso(now)
+    counter_items = [{**counter_key(None if site == "_none" else site, key), "ttl": b["ttl"], **b["counts"],
+                      **({"ids": b["ids"]} if key.startswith("H#") else {"rolled_at": rolled})}
+                     for (site, key), b in counters.items() if key.startswith("H#") or key[2:] < now.date().isoformat()]
     return messages, counter_items, cases
 
 

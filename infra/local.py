@@ -131,15 +131,22 @@ def main() -> int:
                     log.exception("local inbound SMS error")
                     time.sleep(1)
 
-        def sweeper_loop():
-            while not stopping.wait(60):
-                try:
-                    voix.sweep_pending({"detail-type": "Scheduled Event", "resources": [], "detail": {}},
-                                       __import__("infra.local_worker", fromlist=["x"]).FakeLambdaContext())
-                except Exception:
-                    log.exception("local sweeper error")
+        def scheduler_loop():
+            """The scheduled Lambdas: sweep_pending every minute, roll_up_counters every hour."""
+            from infra.local_worker import FakeLambdaContext
 
-        for target in (jobs_loop, inbound_loop, sweeper_loop):
+            event = {"detail-type": "Scheduled Event", "resources": [], "detail": {}}
+            minutes = 0
+            while not stopping.wait(60):
+                for handler, every in ((voix.sweep_pending, 1), (voix.roll_up_counters, 60)):
+                    if minutes % every == 0:
+                        try:
+                            handler(event, FakeLambdaContext())
+                        except Exception:
+                            log.exception("local scheduled %s failed", handler)
+                minutes += 1
+
+        for target in (jobs_loop, inbound_loop, scheduler_loop):
             threading.Thread(target=target, daemon=True).start()
 
         from infra.dashboard_server import serve

@@ -230,3 +230,26 @@ def test_acknowledging_records_the_time_to_acknowledge_in_the_metrics(loaded):
     assert 0 <= after["totals"]["median_seconds_to_acknowledge"] <= 60
     day = loaded.http.get("/api/metrics?bucket=day", headers=auth()).json_body
     assert day["totals"]["acknowledged"] == 2
+
+
+def test_day_roll_ups_change_the_reads_not_the_numbers(client, svc):
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from chalicelib.rollup import roll_up
+    from infra.demo_data import generate, write
+
+    now = datetime.now(UTC)
+    messages, counters, _ = generate(svc.config, 400, 5, now=now, seed=9)
+    hours_only = [c for c in counters if c["sk"].startswith("H#")]
+    write(boto3.client("dynamodb"), "voix-dev", messages, hours_only, [])
+    query = f"/api/metrics?bucket=day&since={(now - timedelta(days=5)).isoformat()[:19]}Z"
+    before = client.http.get(query, headers=auth()).json_body
+    days = sorted({m["day"] for m in messages})[:-1]
+    roll_up(svc.store, svc.config, days)
+    rolled = [i for i in table_items("MET#") if i["sk"].startswith("D#")]
+    assert rolled and all("ids" not in i for i in rolled)
+    after = client.http.get(query, headers=auth()).json_body
+    assert after["totals"] == before["totals"] and after["series"] == before["series"]
+    assert before["totals"]["messages"] == len(messages)
