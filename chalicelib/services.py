@@ -45,7 +45,8 @@ class Services:
 
     @cached_property
     def store(self) -> FeedbackStore:
-        return FeedbackStore(self.client("dynamodb"), env("TABLE_NAME"))
+        table = env("TABLE_NAME")
+        return FeedbackStore(self.client("dynamodb"), table, env("COUNTERS_TABLE", f"{table}-counters"))
 
     @cached_property
     def jobs(self) -> JobQueue:

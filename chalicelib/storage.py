@@ -1,4 +1,4 @@
-"""DynamoDB adapter: messages, per-hour counters and cases in one table.
+"""DynamoDB adapter: messages and cases in one table, counters in a second one.
 
 Layout (see README, "Storage"):
 
@@ -10,6 +10,9 @@ message            MSG#<id> / MSG          SITE#<site>, <ts>#<id>     DAY#<date>
 hour counters      MET#<site> / H#<hour>   -                          -
 case               CASE#<id> / CASE        CASES#<status>, <ts>#<id>  -
 =================  ======================  =========================  ==========================
+
+Counters live in their own small table (``<table>-counters``): reading them never
+touches the message items, whatever their number.
 
 No transaction is needed: a message is stored once by a conditional put; a
 counter item carries the (short) keys of the messages it has counted and is
@@ -130,14 +133,15 @@ class FeedbackStore:
     codes into :class:`StorageError`, :class:`NotFound` and :class:`Conflict`.
     """
 
-    def __init__(self, client: Any, table_name: str):
+    def __init__(self, client: Any, table_name: str, counters_table: str | None = None):
         self._db = client
         self._table = table_name
+        self._counters = counters_table or f"{table_name}-counters"
 
     # -- helpers -----------------------------------------------------------------------
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, operation: str, table: str | None = None, **kwargs: Any) -> dict[str, Any]:
         try:
-            return getattr(self._db, operation)(TableName=self._table, **kwargs)
+            return getattr(self._db, operation)(TableName=table or self._table, **kwargs)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise
@@ -149,9 +153,9 @@ class FeedbackStore:
     def _conditional_failed(exc: ClientError) -> bool:
         return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
-    def _query_pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def _query_pages(self, table: str | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
         for _ in range(1000):
-            page = self._call("query", **kwargs)
+            page = self._call("query", table, **kwargs)
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
@@ -286,7 +290,7 @@ class FeedbackStore:
         key = dedup_key(message_id)
         try:
             self._call(
-                "update_item",
+                "update_item", self._counters,
                 Key=to_item(counter_key(site, bucket)),
                 UpdateExpression="ADD " + ", ".join(adds) + " SET #ttl = :ttl",
                 ConditionExpression="NOT contains(#ids, :key)",
@@ -309,7 +313,7 @@ class FeedbackStore:
         names = {f"#c{i}": f for i, f in enumerate(counts)}
         values = {f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}
         self._call(
-            "update_item", Key=to_item(counter_key(site, bucket)),
+            "update_item", self._counters, Key=to_item(counter_key(site, bucket)),
             UpdateExpression="ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
             ExpressionAttributeNames={**names, "#ttl": "ttl"},
             ExpressionAttributeValues={**values, ":ttl": {"N": str(expires_at)}},
@@ -320,7 +324,7 @@ class FeedbackStore:
         if not all(COUNTER_FIELD.match(f) for f in totals):
             raise ValueError("bad counter field")
         item = {**counter_key(site, f"D#{day}"), **totals, "rolled_at": rolled_at, "ttl": expires_at}
-        self._call("put_item", Item=to_item(item))
+        self._call("put_item", self._counters, Item=to_item(item))
 
     def counters(self, site: str | None, first: str, last: str, fields: list[str]) -> list[dict[str, Any]]:
         """Counter items of one site between two bucket keys of one kind (inclusive), without the id sets."""
@@ -339,6 +343,7 @@ class FeedbackStore:
         out = []
         for pk, low, high in ranges:
             for item in self._query_pages(
+                self._counters,
                 KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
                 ExpressionAttributeValues=to_item({":pk": pk, ":a": low, ":b": high}),
                 ProjectionExpression=", ".join(names), ExpressionAttributeNames=names,

@@ -119,14 +119,16 @@ def _case(config: Config, record: dict, number: str, rng: random.Random, now: da
 
 
 def write(client: Any, table: str, messages: list[dict], counters: list[dict], cases: list[dict]) -> None:
-    items = [{"pk": f"MSG#{m['id']}", "sk": "MSG", "type": "message", **m} for m in messages] + counters + cases
-    for start in range(0, len(items), 25):
-        requests = [{"PutRequest": {"Item": to_item(item)}} for item in items[start:start + 25]]
-        for _ in range(10):
-            response = client.batch_write_item(RequestItems={table: requests})
-            requests = response.get("UnprocessedItems", {}).get(table, [])
-            if not requests:
-                break
+    """Batch-write messages and cases to ``table`` and counters to ``<table>-counters``."""
+    items = [{"pk": f"MSG#{m['id']}", "sk": "MSG", "type": "message", **m} for m in messages] + cases
+    for name, batch in ((table, items), (f"{table}-counters", counters)):
+        for start in range(0, len(batch), 25):
+            requests = [{"PutRequest": {"Item": to_item(item)}} for item in batch[start:start + 25]]
+            for _ in range(10):
+                response = client.batch_write_item(RequestItems={name: requests})
+                requests = response.get("UnprocessedItems", {}).get(name, [])
+                if not requests:
+                    break
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,8 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-west-2",
     "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "TABLE_NAME": "voix-dev", "JOBS_QUEUE": "voix-dev-jobs", "INBOUND_SMS_TOPIC": "voix-dev-inbound-sms",
+    "TABLE_NAME": "voix-dev", "COUNTERS_TABLE": "voix-dev-counters", "JOBS_QUEUE": "voix-dev-jobs",
+    "INBOUND_SMS_TOPIC": "voix-dev-inbound-sms",
     "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WEBHOOK_URL": WEBHOOK_URL,
     "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
     "CUSTOMER_KEY_SECRET": "test-customer-key-secret", "REPLY_SENDER": "log", "MAX_RECEIVES": "5",
@@ -101,14 +102,16 @@ def drain(client_or_none=None, max_batches=100):
 
 
 def table_items(kind=None):
+    """Every item of the Voix tables (messages and cases, and counters), optionally by key prefix."""
     import boto3
 
     from chalicelib.storage import from_item
 
     db = boto3.client("dynamodb")
     items = []
-    for page in db.get_paginator("scan").paginate(TableName="voix-dev"):
-        items.extend(from_item(i) for i in page["Items"])
+    for table in ("voix-dev", "voix-dev-counters"):
+        for page in db.get_paginator("scan").paginate(TableName=table):
+            items.extend(from_item(i) for i in page["Items"])
     return [i for i in items if kind is None or i.get("type") == kind or i["pk"].startswith(kind)]
 
 

@@ -93,12 +93,13 @@ def test_a_ten_times_larger_rule_set_loads_and_classifies_the_same(config_dir):
 
 def test_every_environment_variable_the_stack_needs_is_set_for_every_stage():
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    needed = {"TABLE_NAME", "JOBS_QUEUE", "INBOUND_SMS_TOPIC", "TWILIO_AUTH_TOKEN_PARAM",
+    needed = {"TABLE_NAME", "COUNTERS_TABLE", "JOBS_QUEUE", "INBOUND_SMS_TOPIC", "TWILIO_AUTH_TOKEN_PARAM",
               "OPERATOR_TOKEN_SHA256_PARAM", "CUSTOMER_KEY_SECRET_PARAM", "MAX_RECEIVES", "RETENTION_DAYS"}
     for stage, settings in config["stages"].items():
         variables = {**config["environment_variables"], **settings["environment_variables"]}
         assert needed <= set(variables), (stage, needed - set(variables))
         assert variables["TABLE_NAME"] == f"voix-{stage}"
+        assert variables["COUNTERS_TABLE"] == f"voix-{stage}-counters"
         assert variables["JOBS_QUEUE"] == f"voix-{stage}-jobs"
 
 
