@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
-from chalicelib.rollup import roll_up_day
+from chalicelib.rollup import roll_up_day, save_day
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,12 @@ class OperatorApi:
         return out.getvalue()
 
     def _rows(self, site: str | None, ranges: list[tuple[str, str]], fields: list[str]) -> list[dict[str, Any]]:
-        """Counter rows for the ranges; a day not rolled up yet is read from its hours."""
+        """Counter rows for the ranges; a day not rolled up yet is read from its hours.
+
+        A past day found missing is rolled up on the way (the hourly job only looks at the last
+        two days), so the next read of it costs a single item.
+        """
+        today = day_key(self._now())
         rows: list[dict[str, Any]] = []
         for first, last in ranges:
             found = self._store.counters(site, first, last, fields + (["rolled_at"] if first[0] == "D" else []))
@@ -271,11 +276,18 @@ class OperatorApi:
                 while day.strftime("D#%Y-%m-%d") <= last:
                     key = day.strftime("%Y-%m-%d")
                     if f"D#{key}" not in rolled:
-                        rows.extend(self._store.counters(site, f"H#{key}T00", f"H#{key}T23", fields))
+                        if key < today:
+                            hours = self._store.counters(site, f"H#{key}T00", f"H#{key}T23",
+                                                         self._config.counter_fields() + ["ttl"])
+                            save_day(self._store, site, key, hours)
+                        else:
+                            hours = self._store.counters(site, f"H#{key}T00", f"H#{key}T23", fields)
+                        rows.extend(hours)
                     day += timedelta(days=1)
         for row in rows:
             row.pop("rolled_at", None)
-        return rows
+            row.pop("ttl", None)
+        return [row for row in rows if any(int(v or 0) for k, v in row.items() if k != "bucket")]
 
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: CasesQuery = parse(CasesQuery, params)

@@ -16,19 +16,34 @@ from chalicelib.configuration import Config
 from chalicelib.storage import NO_SITE, FeedbackStore
 
 
-def roll_up_day(store: FeedbackStore, config: Config, site: str | None, day: str) -> int:
-    """Sum one site's hour counters of ``day`` (YYYY-MM-DD) into its day item; returns the messages."""
-    fields = config.counter_fields()
-    totals: dict[str, int] = {}
+def day_totals(rows: list[dict[str, Any]]) -> tuple[dict[str, int], int]:
+    """Sums of hour rows, and the latest expiry among them."""
+    totals: dict[str, int] = {"n": 0}
     expires = 0
-    for row in store.counters(site, f"H#{day}T00", f"H#{day}T23", fields + ["ttl"]):
-        expires = max(expires, int(row.pop("ttl", 0) or 0))
-        row.pop("bucket", None)
+    for row in rows:
         for field, value in row.items():
-            totals[field] = totals.get(field, 0) + int(value or 0)
-    if totals:
-        store.put_day(site, day, totals, rolled_at=iso(utcnow()), expires_at=expires)
-    return totals.get("n", 0)
+            if field == "ttl":
+                expires = max(expires, int(value or 0))
+            elif field not in ("bucket", "rolled_at"):
+                totals[field] = totals.get(field, 0) + int(value or 0)
+    return totals, expires
+
+
+def roll_up_day(store: FeedbackStore, config: Config, site: str | None, day: str) -> int:
+    """Sum one site's hour counters of ``day`` (YYYY-MM-DD) into its day item; returns the messages.
+
+    A day without messages gets an item too (all zero), so reading it later costs one item.
+    """
+    rows = store.counters(site, f"H#{day}T00", f"H#{day}T23", config.counter_fields() + ["ttl"])
+    save_day(store, site, day, rows)
+    return sum(int(r.get("n") or 0) for r in rows)
+
+
+def save_day(store: FeedbackStore, site: str | None, day: str, rows: list[dict[str, Any]]) -> None:
+    totals, expires = day_totals(rows)
+    if not expires:  # an empty day: keep its zero item as long as messages are kept
+        expires = int((datetime.fromisoformat(day) + timedelta(days=400)).timestamp())
+    store.put_day(site, day, totals, rolled_at=iso(utcnow()), expires_at=expires)
 
 
 def roll_up(store: FeedbackStore, config: Config, days: list[str]) -> dict[str, Any]:
@@ -45,4 +60,4 @@ def recent_days(now: datetime | None = None, count: int = 2) -> list[str]:
     return [(today - timedelta(days=i)).isoformat() for i in range(1, count + 1)]
 
 
-__all__ = ["NO_SITE", "recent_days", "roll_up", "roll_up_day"]
+__all__ = ["NO_SITE", "day_totals", "recent_days", "roll_up", "roll_up_day", "save_day"]
