@@ -327,30 +327,42 @@ class FeedbackStore:
         self._call("put_item", self._counters, Item=to_item(item))
 
     def counters(self, site: str | None, first: str, last: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Counter items of one site between two bucket keys of one kind (inclusive), without the id sets."""
+        """Counter items of one site between two bucket keys of one kind (inclusive), without the id sets.
+
+        The keys are known (one per hour or day), so they are fetched with BatchGetItem:
+        reads grow with the number of buckets, and never scan anything.
+        """
         if first.startswith("D#"):
-            ranges = [(counter_key(site, first)["pk"], first, last)]
+            step, fmt, start, end = timedelta(days=1), "D#%Y-%m-%d", first[2:], last[2:]
+            moment, stop = datetime.strptime(start, "%Y-%m-%d"), datetime.strptime(end, "%Y-%m-%d")
         else:
-            day, end = datetime.strptime(first[2:12], "%Y-%m-%d"), datetime.strptime(last[2:12], "%Y-%m-%d")
-            ranges = []
-            while day <= end:
-                key = day.strftime("%Y-%m-%d")
-                ranges.append((counter_key(site, f"H#{key}T00")["pk"],
-                               max(first, f"H#{key}T00"), min(last, f"H#{key}T23")))
-                day += timedelta(days=1)
+            step, fmt = timedelta(hours=1), "H#%Y-%m-%dT%H"
+            moment, stop = datetime.strptime(first[2:], "%Y-%m-%dT%H"), datetime.strptime(last[2:], "%Y-%m-%dT%H")
+        keys = []
+        while moment <= stop and len(keys) < 20_000:
+            keys.append(counter_key(site, moment.strftime(fmt)))
+            moment += step
         names = {f"#c{i}": f for i, f in enumerate(fields)}
         names["#sk"] = "sk"
         out = []
-        for pk, low, high in ranges:
-            for item in self._query_pages(
-                self._counters,
-                KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-                ExpressionAttributeValues=to_item({":pk": pk, ":a": low, ":b": high}),
-                ProjectionExpression=", ".join(names), ExpressionAttributeNames=names,
-            ):
-                data = from_item(item)
-                data["bucket"] = data.pop("sk")
-                out.append(data)
+        for chunk in range(0, len(keys), 100):
+            request: dict[str, Any] = {self._counters: {
+                "Keys": [to_item(k) for k in keys[chunk:chunk + 100]],
+                "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names,
+            }}
+            for _ in range(20):
+                try:
+                    res = self._db.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError(f"DynamoDB batch_get_item failed: {exc}") from exc
+                for item in res.get("Responses", {}).get(self._counters, []):
+                    data = from_item(item)
+                    data["bucket"] = data.pop("sk")
+                    out.append(data)
+                request = res.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        out.sort(key=lambda row: row["bucket"])
         return out
 
     # -- cases ---------------------------------------------------------------------------
