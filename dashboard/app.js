@@ -133,7 +133,7 @@ function renderChart(metrics, since, until) {
   const opts = {
     width, height: 240,
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-    axes: [{}, { size: 40 }],
+    axes: [{}, { size: 60 }],
     series: [{}, ...order.map((i) => ({
       label: NATURES[i], fill: COLOURS[NATURES[i]], stroke: COLOURS[NATURES[i]],
       paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false },
