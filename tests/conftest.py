@@ -180,3 +180,26 @@ def running_stack(folder, **extra_env):
 def hour_counters():
     """The hour counter items (each message is also counted in a day item)."""
     return [i for i in table_items("MET#") if i["sk"].startswith("H#")]
+
+
+def stack_api(state, path):
+    """GET an operator API route of a running local stack, over HTTP."""
+    import urllib.request
+
+    request = urllib.request.Request(state["api_url"] + path,
+                                     headers={"Authorization": f"Bearer {state['operator_token']}"})
+    with urllib.request.urlopen(request, timeout=10) as res:
+        return json.loads(res.read())
+
+
+def wait_until(check, seconds=30):
+    """Poll ``check`` until it returns something true; return that, or fail after ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")

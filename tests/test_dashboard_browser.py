@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from infra.simulate import send_twilio
-from tests.conftest import running_stack
+from tests.conftest import running_stack, stack_api, wait_until
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,25 +36,13 @@ def stack(tmp_path_factory):
     with running_stack(tmp_path_factory.mktemp("dash")) as (state, output):
         for i, (to, text) in enumerate(SEED):
             assert send_twilio(state, to, text, f"+4477009001{i:02d}")[0] == 200
-        wait_for(lambda: len(api(state, "/api/feedback")["items"]) == len(SEED)
-                 and all(i["processed"] for i in api(state, "/api/feedback")["items"]))
+        wait_until(lambda: len(stack_api(state, "/api/feedback")["items"]) == len(SEED)
+                 and all(i["processed"] for i in stack_api(state, "/api/feedback")["items"]))
         yield state
 
 
-def api(state, path, method="GET"):
-    request = urllib.request.Request(state["api_url"] + path, method=method,
-                                     headers={"Authorization": f"Bearer {state['operator_token']}"})
-    with urllib.request.urlopen(request, timeout=10) as res:
-        return json.loads(res.read())
 
 
-def wait_for(check, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +117,7 @@ def test_acknowledging_a_case_takes_it_off_the_open_list(page, stack):
     button.click()
     page.wait_for_selector(f"#status:has-text('Case {case_id} acknowledged')")
     assert page.locator(f"#cases button[aria-label='Acknowledge case {case_id}']").count() == 0
-    acknowledged = api(stack, "/api/cases?status=acknowledged")["items"]
+    acknowledged = stack_api(stack, "/api/cases?status=acknowledged")["items"]
     assert case_id in [c["id"] for c in acknowledged]
 
 
@@ -139,12 +125,12 @@ def test_filters_change_the_numbers_and_stay_in_the_url(page, stack):
     sign_in(page, stack)
     everything = int(page.text_content("#k-messages"))
     page.select_option("#f-site", "store-leeds")
-    wait_for(lambda: page.text_content("#k-messages") != str(everything), 5)
+    wait_until(lambda: page.text_content("#k-messages") != str(everything), 5)
     leeds = int(page.text_content("#k-messages"))
     assert 0 < leeds < everything
     assert "site=store-leeds" in page.url
     page.select_option("#f-nature", "complaint")
-    wait_for(lambda: "nature=complaint" in page.url, 5)
+    wait_until(lambda: "nature=complaint" in page.url, 5)
     page.wait_for_timeout(300)
     assert int(page.text_content("#k-messages")) <= leeds
     # a shared link opens the same view
@@ -157,9 +143,9 @@ def test_filters_change_the_numbers_and_stay_in_the_url(page, stack):
 def test_drill_down_network_site_topic_messages(page, stack):
     sign_in(page, stack)
     page.locator("#sites button", has_text="Coach line 8").click()
-    wait_for(lambda: "site=line-8" in page.url, 5)
+    wait_until(lambda: "site=line-8" in page.url, 5)
     page.locator("#topics button").first.click()
-    wait_for(lambda: "topic=" in page.url, 5)
+    wait_until(lambda: "topic=" in page.url, 5)
     page.wait_for_timeout(300)
     topic = page.url.split("topic=")[1].split("&")[0]
     badges = page.locator("#feed li .badge.topic-" + topic)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.request
-
 import pytest
 
 from infra.simulate import send_eum, send_twilio
-from tests.conftest import running_stack
+from tests.conftest import running_stack, stack_api, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -20,21 +16,8 @@ def stack(tmp_path_factory):
         yield state, output
 
 
-def api(state, path):
-    request = urllib.request.Request(state["api_url"] + path,
-                                     headers={"Authorization": f"Bearer {state['operator_token']}"})
-    with urllib.request.urlopen(request, timeout=10) as res:
-        return json.loads(res.read())
 
 
-def wait_until(check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_banner_gives_the_url_and_both_tokens(stack):
@@ -52,16 +35,16 @@ def test_sms_through_both_channels_is_answered_stored_and_alerted(stack):
     send_eum(state, "+33639980012", "L12 il fait un froid de canard dans le car", "+33612340000")
 
     def all_processed():
-        items = api(state, "/api/feedback")["items"]
+        items = stack_api(state, "/api/feedback")["items"]
         return items if len(items) == 3 and all(i["processed"] for i in items) else None
 
     items = wait_until(all_processed)
     assert {i["site"] for i in items} == {"line-8", "store-paris", "line-12"}
     assert {i["channel"] for i in items} == {"twilio", "eum"}
-    urgent = wait_until(lambda: [c for c in api(state, "/api/cases")["items"]
+    urgent = wait_until(lambda: [c for c in stack_api(state, "/api/cases")["items"]
                                  if c["urgency"] == "high" and {a["status"] for a in c["alerts"]} == {"sent"}])
     assert {a["to"] for a in urgent[0]["alerts"]} >= {"+447700900801", "care@example.com"}
-    metrics = api(state, "/api/metrics")
+    metrics = stack_api(state, "/api/metrics")
     assert metrics["totals"]["messages"] == 3
     assert any("local SMS reply" in line for line in output)  # the End User Messaging reply, logged locally
 
