@@ -8,14 +8,14 @@ import json
 import os
 from datetime import timedelta
 
-from chalice import Chalice, ConvertToMiddleware, Rate, Response
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
 from chalicelib.api import ApiError, bearer_ok
 from chalicelib.channels import eum, twilio
 from chalicelib.clock import utcnow
 from chalicelib.ingest import Unavailable, replay_pending
 from chalicelib.observability import logger, metrics, record_message, tracer
-from chalicelib.rollup import recent_days, roll_up
+from chalicelib.rollup import recent_buckets, roll_up
 from chalicelib.services import services
 from chalicelib.worker_batch import handle_sqs_batch
 
@@ -127,11 +127,13 @@ def sweep_pending(event):
         logger.info("replayed pending messages", extra={"count": replayed})
 
 
-@app.schedule(Rate(1, unit=Rate.HOURS))
+@app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
 def roll_up_counters(event):
-    """Day counters for yesterday and the day before, from the hour counters."""
+    """Network roll-ups of the last closed hours and days, from the per-site hour counters."""
     svc = services()
-    logger.info("rolled up day counters", extra={"messages": roll_up(svc.store, svc.config, recent_days())})
+    counts = roll_up(svc.store, svc.config, recent_buckets())
+    logger.info("rolled up counters", extra={"messages": {
+        bucket: sum(int(c.get("n", 0)) for c in sites.values()) for bucket, sites in counts.items()}})
 
 
 # -- operator API ------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chalicelib import rollup
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
-from chalicelib.rollup import roll_up_day, save_day
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -205,21 +205,19 @@ class OperatorApi:
         if query.topic is not None and query.topic not in self._config.topics:
             raise ApiError(400, f"topic: unknown topic {query.topic!r}")
         site = self._site(query.site)
-        sites = [site] if site else [s.id for s in self._config.sites] + [NO_SITE]
         wanted = (query.topic, query.nature, query.urgency)
         filtered = any(wanted)
-        fields = [f for f in self._config.counter_fields()
-                  if f.startswith("ack_") or (f.startswith("x_") if filtered else not f.startswith("x_"))]
         totals = _Tally(self._config.topics)
         by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
-        ranges = _counter_ranges(since, until, query.bucket)
-        for site_id in sites:
-            label = "unknown" if site_id == NO_SITE else site_id
-            rows = self._rows(None if site_id == NO_SITE else site_id, ranges, fields)
-            for row in rows:
-                key = row["bucket"][2:]
-                bucket = key + ":00:00Z" if query.bucket == "hour" else key[:10]
+        counts = rollup.read(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
+                             self._now())
+        for key in sorted(counts):
+            bucket = key[2:] + ":00:00Z" if query.bucket == "hour" else key[2:12]
+            for site_id, row in counts[key].items():
+                if site and site_id != site:
+                    continue
+                label = "unknown" if site_id == NO_SITE else site_id
                 for tally in (totals, series.setdefault(bucket, _Tally(self._config.topics)),
                               by_site.setdefault(label, _Tally(self._config.topics))):
                     tally.add(row, wanted, filtered)
@@ -259,36 +257,6 @@ class OperatorApi:
                 break
         return out.getvalue()
 
-    def _rows(self, site: str | None, ranges: list[tuple[str, str]], fields: list[str]) -> list[dict[str, Any]]:
-        """Counter rows for the ranges; a day not rolled up yet is read from its hours.
-
-        A past day found missing is rolled up on the way (the hourly job only looks at the last
-        two days), so the next read of it costs a single item.
-        """
-        today = day_key(self._now())
-        rows: list[dict[str, Any]] = []
-        for first, last in ranges:
-            found = self._store.counters(site, first, last, fields + (["rolled_at"] if first[0] == "D" else []))
-            rows.extend(found)
-            if first.startswith("D#"):
-                rolled = {row["bucket"] for row in found}
-                day = datetime.strptime(first[2:], "%Y-%m-%d")
-                while day.strftime("D#%Y-%m-%d") <= last:
-                    key = day.strftime("%Y-%m-%d")
-                    if f"D#{key}" not in rolled:
-                        if key < today:
-                            hours = self._store.counters(site, f"H#{key}T00", f"H#{key}T23",
-                                                         self._config.counter_fields() + ["ttl"])
-                            save_day(self._store, site, key, hours)
-                        else:
-                            hours = self._store.counters(site, f"H#{key}T00", f"H#{key}T23", fields)
-                        rows.extend(hours)
-                    day += timedelta(days=1)
-        for row in rows:
-            row.pop("rolled_at", None)
-            row.pop("ttl", None)
-        return [row for row in rows if any(int(v or 0) for k, v in row.items() if k != "bucket")]
-
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: CasesQuery = parse(CasesQuery, params)
         try:
@@ -322,8 +290,7 @@ class OperatorApi:
         try:
             self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
                                    counts=ack_counts(seconds), expires_at=int(case.get("ttl") or 0))
-            if day_key(created) < day_key(self._now()):  # its day may be rolled up already: roll it again
-                roll_up_day(self._store, self._config, case.get("site"), day_key(created))
+            rollup.after_late_count(self._store, self._config, hour_key(created), self._now())
         except StorageError:
             log.warning("could not record the acknowledgement time of case %s", case["id"])
 
@@ -383,22 +350,34 @@ class _Tally:
         return ACK_BOUNDS[-1]
 
 
-def _counter_ranges(since: datetime, until: datetime, bucket: str) -> list[tuple[str, str]]:
-    """Counter keys to read: hours, or whole days from day items and the partial edge days from hours.
+def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime) -> list[str]:
+    """Counter buckets covering a period: hours, or whole days plus the hours of partial edge days.
 
-    Reads grow with the number of buckets: at most 48 hour items plus one item per day.
+    Nothing after the current hour (nothing can be counted there). The number of buckets
+    grows with the length of the period only: at most 48 hours plus one per day.
     """
-    if bucket == "hour":
-        return [(f"H#{hour_key(since)}", f"H#{hour_key(until)}")]
+    until = min(until, now)
+    if until < since:
+        return []
     first_day = since.replace(hour=0, minute=0, second=0, microsecond=0)
     last_day = until.replace(hour=0, minute=0, second=0, microsecond=0)
-    if first_day == last_day:
-        return [(f"H#{hour_key(since)}", f"H#{hour_key(until)}")]
-    ranges = [(f"H#{hour_key(since)}", f"H#{hour_key(first_day + timedelta(hours=23))}")]
-    if last_day - first_day > timedelta(days=1):
-        ranges.append((f"D#{day_key(first_day + timedelta(days=1))}", f"D#{day_key(last_day - timedelta(days=1))}"))
-    ranges.append((f"H#{hour_key(last_day)}", f"H#{hour_key(until)}"))
-    return ranges
+
+    def hours(start: datetime, end: datetime) -> list[str]:
+        start = start.replace(minute=0, second=0, microsecond=0)
+        out = []
+        while start <= end:
+            out.append(f"H#{hour_key(start)}")
+            start += timedelta(hours=1)
+        return out
+
+    if bucket == "hour" or first_day == last_day:
+        return hours(since, until)
+    out = [] if since == first_day else hours(since, first_day + timedelta(hours=23))
+    day = first_day if since == first_day else first_day + timedelta(days=1)
+    while day < last_day:
+        out.append(f"D#{day_key(day)}")
+        day += timedelta(days=1)
+    return out + hours(last_day, until)
 
 
 def ack_counts(seconds: float) -> dict[str, int]:

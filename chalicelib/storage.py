@@ -7,7 +7,8 @@ item               pk / sk                 gsi1 (by site / status)    gsi2 (by d
 =================  ======================  =========================  ==========================
 message            MSG#<id> / MSG          SITE#<site>, <ts>#<id>     DAY#<date>, <ts>#<id>;
                                                                       PENDING until processed
-hour counters      MET#<site> / H#<hour>   -                          -
+hour counters      MET#<site>#<date> / H#<hour>  -                      -
+roll-ups           ROLL#<month> / H#.. D#..  (counters table: every site, one JSON value)
 case               CASE#<id> / CASE        CASES#<status>, <ts>#<id>  -
 =================  ======================  =========================  ==========================
 
@@ -18,7 +19,8 @@ No transaction is needed: a message is stored once by a conditional put; a
 counter item carries the (short) keys of the messages it has counted and is
 updated with one conditional ``ADD``, so a retried or duplicated message is
 never counted twice and counts stay exact on real DynamoDB. Reading a period
-costs one query per site, growing with the number of hours, not of messages.
+fetches network roll-ups by key (``chalicelib/rollup.py``): reads grow with the
+number of hours and days, never with messages.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -119,6 +120,20 @@ def counter_key(site: str | None, bucket: str) -> dict[str, str]:
         raise ValueError(f"bad counter bucket {bucket!r}")
     shard = "D" if bucket.startswith("D#") else bucket[2:12]
     return {"pk": f"MET#{site or NO_SITE}#{shard}", "sk": bucket}
+
+
+def rollup_key(bucket: str) -> dict[str, str]:
+    """Where the network roll-up of an hour or a day lives (all sites in one item)."""
+    if not BUCKET.match(bucket):
+        raise ValueError(f"bad counter bucket {bucket!r}")
+    return {"pk": f"ROLL#{bucket[2:9]}", "sk": bucket}
+
+
+def rollup_item(bucket: str, counts: dict[str, dict[str, int]], *, version: int, rolled_at: str,
+                expires_at: int) -> dict[str, Any]:
+    """A network roll-up: the counts of every site in one JSON attribute (one value to read)."""
+    return {**rollup_key(bucket), "c": json.dumps(counts, separators=(",", ":"), sort_keys=True),
+            "v": version, "rolled_at": rolled_at, "ttl": expires_at}
 
 
 def dedup_key(message_id: str) -> str:
@@ -319,51 +334,60 @@ class FeedbackStore:
             ExpressionAttributeValues={**values, ":ttl": {"N": str(expires_at)}},
         )
 
-    def put_day(self, site: str | None, day: str, totals: dict[str, int], *, rolled_at: str, expires_at: int) -> None:
-        """Write a day item rolled up from the hour items (replacing any earlier roll-up)."""
-        if not all(COUNTER_FIELD.match(f) for f in totals):
-            raise ValueError("bad counter field")
-        item = {**counter_key(site, f"D#{day}"), **totals, "rolled_at": rolled_at, "ttl": expires_at}
-        self._call("put_item", self._counters, Item=to_item(item))
+    def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str]) -> dict[tuple[str, str], dict]:
+        """Per-site counter items by (site, bucket), without their id sets; missing ones are absent.
 
-    def counters(self, site: str | None, first: str, last: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Counter items of one site between two bucket keys of one kind (inclusive), without the id sets.
-
-        The keys are known (one per hour or day), so they are fetched with BatchGetItem:
+        The keys are known (one per site and hour), so they are fetched with BatchGetItem:
         reads grow with the number of buckets, and never scan anything.
         """
-        if first.startswith("D#"):
-            step, fmt, start, end = timedelta(days=1), "D#%Y-%m-%d", first[2:], last[2:]
-            moment, stop = datetime.strptime(start, "%Y-%m-%d"), datetime.strptime(end, "%Y-%m-%d")
-        else:
-            step, fmt = timedelta(hours=1), "H#%Y-%m-%dT%H"
-            moment, stop = datetime.strptime(first[2:], "%Y-%m-%dT%H"), datetime.strptime(last[2:], "%Y-%m-%dT%H")
-        keys = []
-        while moment <= stop and len(keys) < 20_000:
-            keys.append(counter_key(site, moment.strftime(fmt)))
-            moment += step
-        names = {f"#c{i}": f for i, f in enumerate(fields)}
-        names["#sk"] = "sk"
-        out = []
+        wanted = set(fields)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        # No ProjectionExpression: DynamoDB bills the whole item either way, and moto
+        # evaluates projections slowly; the fields are picked here.
+        unique = list(dict.fromkeys((site or NO_SITE, bucket) for site, bucket in keys))
+        for item in self._batch_get(self._counters, [counter_key(site, bucket) for site, bucket in unique]):
+            data = from_item({k: v for k, v in item.items() if k in wanted})
+            out[(item["pk"]["S"].split("#")[1], item["sk"]["S"])] = data
+        return out
+
+    def rollups(self, buckets: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+        """Network roll-ups by bucket: ``{bucket: {site: {field: count}}}``; missing ones are absent."""
+        out = {}
+        for item in self._batch_get(self._counters, [rollup_key(b) for b in dict.fromkeys(buckets)]):
+            out[item["sk"]["S"]] = json.loads(item["c"]["S"])
+        return out
+
+    def put_rollup(self, bucket: str, counts: dict[str, dict[str, int]], *, version: int,
+                   rolled_at: str, expires_at: int) -> bool:
+        """Store a roll-up unless a fresher one (counting more events) is there; False then.
+
+        Counters only grow, so the roll-up that counted the most events is the latest.
+        """
+        item = rollup_item(bucket, counts, version=version, rolled_at=rolled_at, expires_at=expires_at)
+        try:
+            self._call("put_item", self._counters, Item=to_item(item),
+                       ConditionExpression="attribute_not_exists(v) OR v < :v",
+                       ExpressionAttributeValues={":v": {"N": str(version)}})
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def _batch_get(self, table: str, keys: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
         for chunk in range(0, len(keys), 100):
-            request: dict[str, Any] = {self._counters: {
-                "Keys": [to_item(k) for k in keys[chunk:chunk + 100]],
-                "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names,
-            }}
+            request: dict[str, Any] = {table: {"Keys": [to_item(k) for k in keys[chunk:chunk + 100]]}}
             for _ in range(20):
                 try:
                     res = self._db.batch_get_item(RequestItems=request)
                 except (ClientError, BotoCoreError) as exc:
                     raise StorageError(f"DynamoDB batch_get_item failed: {exc}") from exc
-                for item in res.get("Responses", {}).get(self._counters, []):
-                    data = from_item(item)
-                    data["bucket"] = data.pop("sk")
-                    out.append(data)
+                yield from res.get("Responses", {}).get(table, [])
                 request = res.get("UnprocessedKeys") or {}
                 if not request:
                     break
-        out.sort(key=lambda row: row["bucket"])
-        return out
+            else:
+                raise StorageError("DynamoDB left keys unprocessed after 20 tries")
 
     # -- cases ---------------------------------------------------------------------------
     def put_case(self, case: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib import rollup
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
@@ -16,7 +17,6 @@ from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import record_alert
 from chalicelib.phone import mask
-from chalicelib.rollup import recent_days, roll_up_day
 from chalicelib.routing import AlertRecipient, recipients_for
 from chalicelib.sms_segments import fit
 from chalicelib.storage import FeedbackStore
@@ -124,9 +124,10 @@ class Worker:
                                             expires_at=int(record.get("ttl") or 0))
         if not counted:
             log.info("message %s was already counted", record["id"])
-        elif record["hour"][:10] < recent_days(self._now())[-1]:
-            # a message late by days (replayed after an outage): its day may be rolled up already
-            roll_up_day(self._store, self._config, record.get("site"), record["hour"][:10])
+        elif rollup.is_closed(f"H#{record['hour']}", self._now()):
+            # a late message (processed after its hour, or replayed after an outage): its hour
+            # and day may be rolled up already
+            rollup.after_late_count(self._store, self._config, record["hour"], self._now())
         recipients = recipients_for(self._config, classification_of(record))
         case_id = None
         if recipients:

@@ -242,6 +242,7 @@ async function load() {
     api("/api/cases?status=open&limit=200"),
     api(`/api/feedback?${query({ ...common, since: since.toISOString(), limit: 30 })}`),
   ]);
+  await state.configReady;
   const openCases = open.items.filter((c) => !f.site || c.site === f.site);
   renderKpis(metrics, open.next_cursor ? `${openCases.length}+` : openCases.length);
   renderChart(metrics, since, until);
@@ -309,15 +310,23 @@ function showSignin(message) {
 async function showApp() {
   $("signin").hidden = true;
   $("app").hidden = false;
+  // the labels and the data are fetched together: the first render waits for one round trip
+  state.configReady = api("/api/config").then((config) => {
+    state.config = config;
+    fillSelect($("f-site"), config.sites.map((s) => [s.id, s.name]));
+    fillSelect($("f-topic"), config.topics.map((t) => [t, t]));
+    syncForm();
+  });
+  syncForm();
+  const first = load().then(() => null, (error) => error);
   try {
-    state.config = await api("/api/config");
+    await state.configReady;
   } catch (error) {
     if (error instanceof SignedOut) { showSignin("That token was refused."); return; }
     throw error;
   }
-  fillSelect($("f-site"), state.config.sites.map((s) => [s.id, s.name]));
-  fillSelect($("f-topic"), state.config.topics.map((t) => [t, t]));
-  await refresh();
+  const failure = await first;
+  if (failure) handle(failure);
   state.timers.push(setInterval(() => poll().catch(handle), LIVE_MS));
   state.timers.push(setInterval(() => load().catch(handle), REFRESH_MS));
 }

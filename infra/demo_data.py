@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib import rollup
 from chalicelib.api import ack_counts
 from chalicelib.classification import Classifier
-from chalicelib.clock import iso
+from chalicelib.clock import hour_key, iso
 from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
@@ -65,8 +66,7 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
         for key in ("gsi3pk", "gsi3sk", "from_number"):
             record.pop(key)
         record["processed_at"] = iso(received + timedelta(seconds=1))
-        buckets = [counters[(c.site or "_none", f"H#{record['hour']}")],
-                   counters[(c.site or "_none", f"D#{record['day']}")]]
+        buckets = [counters[(c.site or "_none", f"H#{record['hour']}")]]
         if c.urgency == "high" or (c.nature == "complaint" and now - received < timedelta(days=3)):
             case = _case(config, record, message.from_number, rng, now)
             record["case_id"] = case["id"]
@@ -84,11 +84,15 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
                           f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}"):
                 bucket["counts"][field] += 1
             bucket["ttl"] = record["ttl"]
-    rolled = iso(now)
     counter_items = [{**counter_key(None if site == "_none" else site, key), "ttl": b["ttl"], **b["counts"],
-                      **({"ids": b["ids"]} if key.startswith("H#") else {"rolled_at": rolled})}
-                     for (site, key), b in counters.items() if key.startswith("H#") or key[2:] < now.date().isoformat()]
-    return messages, counter_items, cases
+                      "ids": b["ids"]} for (site, key), b in counters.items()]
+    # the network roll-ups the scheduled job would have written, back to twice the period
+    # (the dashboard compares with the previous period)
+    rows = {key: {**b["counts"], "ttl": b["ttl"]} for key, b in counters.items()}
+    first = (now - timedelta(days=2 * days)).replace(minute=0, second=0, microsecond=0)
+    buckets = [f"H#{hour_key(first + timedelta(hours=h))}" for h in range(2 * days * 24 + 1)]
+    buckets += sorted({f"D#{b[2:12]}" for b in buckets})
+    return messages, counter_items + rollup.items_for(rows, buckets, now), cases
 
 
 def _case(config: Config, record: dict, number: str, rng: random.Random, now: datetime) -> dict:

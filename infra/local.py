@@ -82,6 +82,9 @@ def main() -> int:
 
     from moto.server import ThreadedMotoServer
 
+    from infra import moto_speedups
+
+    moto_speedups.apply()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     import boto3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import auth, drain, post_sms, table_items, twilio_params
@@ -232,24 +234,83 @@ def test_acknowledging_records_the_time_to_acknowledge_in_the_metrics(loaded):
     assert day["totals"]["acknowledged"] == 2
 
 
-def test_day_roll_ups_change_the_reads_not_the_numbers(client, svc):
+def test_roll_ups_change_the_reads_not_the_numbers(client, svc):
     from datetime import UTC, datetime, timedelta
 
     import boto3
 
-    from chalicelib.rollup import roll_up
     from infra.demo_data import generate, write
 
     now = datetime.now(UTC)
     messages, counters, _ = generate(svc.config, 400, 5, now=now, seed=9)
-    hours_only = [c for c in counters if c["sk"].startswith("H#")]
+    hours_only = [c for c in counters if c["pk"].startswith("MET#")]
+    expected = {c["sk"]: json.loads(c["c"]) for c in counters if c["pk"].startswith("ROLL#")}
     write(boto3.client("dynamodb"), "voix-dev", messages, hours_only, [])
-    query = f"/api/metrics?bucket=day&since={(now - timedelta(days=5)).isoformat()[:19]}Z"
-    before = client.http.get(query, headers=auth()).json_body
-    days = sorted({m["day"] for m in messages})[:-1]
-    roll_up(svc.store, svc.config, days)
-    rolled = [i for i in table_items("MET#") if i["sk"].startswith("D#")]
-    assert rolled and all("ids" not in i for i in rolled)
-    after = client.http.get(query, headers=auth()).json_body
-    assert after["totals"] == before["totals"] and after["series"] == before["series"]
-    assert before["totals"]["messages"] == len(messages)
+    since = f"{(now - timedelta(days=5)).isoformat()[:19]}Z"
+    queries = [f"/api/metrics?bucket=day&since={since}", f"/api/metrics?bucket=hour&since={since}",
+               f"/api/metrics?bucket=day&since={since}&site=line-8&nature=complaint"]
+    before = [client.http.get(q, headers=auth()).json_body for q in queries]  # rolls up on the way
+    rolled = {i["sk"]: i for i in table_items("ROLL#")}
+    closed_days = sorted({m["day"] for m in messages})[1:-1]  # the first day is partial: read by hours
+    assert {f"D#{d}" for d in closed_days} <= set(rolled) and all("ids" not in i for i in rolled.values())
+    assert {k: json.loads(v["c"]) for k, v in rolled.items()} == {k: expected[k] for k in rolled}  # = the demo's
+    after = [client.http.get(q, headers=auth()).json_body for q in queries]
+    for old, new in zip(before, after, strict=True):
+        assert new["totals"] == old["totals"] and new["series"] == old["series"] and new["sites"] == old["sites"]
+    assert before[0]["totals"]["messages"] == before[1]["totals"]["messages"] == len(messages)
+    assert 0 < before[2]["totals"]["messages"] < len(messages)
+
+
+def test_a_count_landing_in_a_rolled_up_hour_rolls_it_up_again(client, svc):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib import rollup
+    from chalicelib.clock import hour_key
+
+    now = datetime.now(UTC)
+    past = hour_key(now - timedelta(days=2))
+    since = f"{(now - timedelta(days=3)).isoformat()[:13]}:00:00Z"
+    assert client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body["totals"]["messages"] == 0
+    assert table_items("ROLL#")  # the empty past was rolled up, so that the next read costs one item per bucket
+    svc.store.count_message(site="line-8", bucket=f"H#{past}", message_id="late-1",
+                            fields=["nature_complaint", "topic_comfort"], expires_at=0)
+    stale = client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body
+    assert stale["totals"]["messages"] == 0  # the roll-up is a cache: whoever counts late must refresh it
+    rollup.after_late_count(svc.store, svc.config, past, now)
+    fresh = client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body
+    assert fresh["totals"]["messages"] == 1 and fresh["sites"]["line-8"]["nature"]["complaint"] == 1
+    hourly = client.http.get(f"/api/metrics?since={since}&bucket=hour", headers=auth()).json_body
+    assert [p["messages"] for p in hourly["series"] if p["t"].startswith(past)] == [1]
+
+
+def test_an_older_roll_up_never_replaces_a_fresher_one(svc):
+    assert svc.store.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=0)
+    assert not svc.store.put_rollup("H#2026-01-01T10", {"line-8": {"n": 2}}, version=2, rolled_at="y",
+                                    expires_at=0)
+    assert not svc.store.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="z",
+                                    expires_at=0)
+    assert svc.store.rollups(["H#2026-01-01T10", "H#2026-01-01T11"]) == {"H#2026-01-01T10": {"line-8": {"n": 3}}}
+
+
+def test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour(client, svc):
+    """The worker, late (after an outage, or just past the hour), refreshes the roll-ups it lands in."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from chalicelib import rollup
+    from chalicelib.worker import Worker
+
+    assert post_sms(client, twilio_params("L8 the driver was brilliant today")).status_code == 200
+    later = datetime.now(UTC) + timedelta(days=1)
+    hour = table_items("MSG#")[0]["hour"]
+    rollup.roll_up(svc.store, svc.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
+    assert svc.store.rollups([f"H#{hour}"]) == {f"H#{hour}": {}}  # rolled up before the message was counted
+    late = Worker(config=svc.config, store=svc.store, jobs=svc.jobs, sms=svc.worker._sms, email=svc.worker._email,
+                  max_receives=5, now=lambda: later)
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    job = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+    late.handle(json.loads(job["Body"]))
+    assert svc.store.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"]["nature_compliment"] == 1
+    assert svc.store.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["n"] == 1
