@@ -47,7 +47,9 @@ def main() -> None:
     state = json.loads(Path(os.environ.get("VOIX_STATE_FILE") or ROOT / ".local" / "stack.json").read_text())
     from playwright.sync_api import sync_playwright
 
-    timings, walls, calls = [], [], []
+    from infra.simulate import send_twilio
+
+    timings, walls, calls, live = [], [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
         for run in range(args.runs):
@@ -65,6 +67,12 @@ def main() -> None:
             walls.append(time.perf_counter() - start)
             timings.append(page.evaluate("window.__voixPainted - window.__voixClicked") / 1000)
             calls.append(len(requests))
+            # the live feed: from the webhook's answer to the message shown, without a reload
+            text = f"L8 benchmark live feed {time.time_ns()}"
+            status, _ = send_twilio(state, "+447700900008", text, "+447700900777")
+            answered = time.perf_counter()
+            page.wait_for_selector(f"#feed li:has-text('{text}')", timeout=30_000)
+            live.append(time.perf_counter() - answered)
             if run == args.runs - 1 and args.screenshot:
                 page.wait_for_timeout(300)
                 page.screenshot(path=args.screenshot, full_page=False)
@@ -74,6 +82,8 @@ def main() -> None:
           f"over {args.runs} runs (min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}), "
           f"from the click to the painted frame; API calls: {statistics.median(calls):.0f}; "
           f"as seen by the driver (Playwright round trips included): {statistics.median(walls) * 1000:.0f} ms")
+    print(f"live feed: a new SMS shown {statistics.median(live) * 1000:.0f} ms after the webhook answered "
+          f"(median of {len(live)}, max {max(live) * 1000:.0f} ms; polled every second)")
 
 
 if __name__ == "__main__":
