@@ -87,9 +87,11 @@ def twilio_webhook():
         return error(400, str(exc))
     logger.set_correlation_id(message.id)
     result = svc.ingest.ingest(message)
-    record_message(result.record, result.duplicate)
-    logger.info("sms received", extra={"duplicate": result.duplicate, "site": result.record.get("site"),
-                                       "topic": result.record.get("topic"), "nature": result.record.get("nature")})
+    if result.kind == "feedback":
+        record_message(result.record, result.duplicate)
+    logger.info("sms received", extra={"kind": result.kind, "duplicate": result.duplicate,
+                                       "site": result.record.get("site"), "topic": result.record.get("topic"),
+                                       "nature": result.record.get("nature")})
     return Response(body=twilio.twiml(result.reply), status_code=200, headers={"Content-Type": "text/xml"})
 
 
@@ -104,6 +106,11 @@ def inbound_sms(event):
         return
     logger.set_correlation_id(message.id)
     result = svc.ingest.ingest(message, reply_status="pending")
+    if result.kind != "feedback":
+        if result.reply:
+            svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
+                                  reference=message.id)
+        return
     record_message(result.record, result.duplicate)
     if result.record.get("reply_status") != "sent":
         svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
@@ -125,6 +132,86 @@ def sweep_pending(event):
     replayed = replay_pending(svc.store, svc.jobs, older_than=timedelta(minutes=2))
     if replayed:
         logger.info("replayed pending messages", extra={"count": replayed})
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def escalate_cases(event):
+    """Cases not acknowledged by their deadline go up a level: site manager, then central care."""
+    moved = services().cases.escalate_due()
+    if moved:
+        logger.info("cases escalated", extra={"count": moved})
+
+
+# -- one-click acknowledgement from an alert e-mail --------------------------------------------
+ACK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Voix case {code}</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem">
+<h1>Case {code}</h1><p>{text}</p>{form}</body></html>"""
+
+
+def ack_page(status: int, code: str, text: str, form: bool = False, token: str = "") -> Response:
+    from html import escape
+
+    button = (f'<form method="post" action="{escape(token)}"><button type="submit" '
+              'style="font-size: 1.2rem; padding: .6rem 1.2rem">Acknowledge</button></form>') if form else ""
+    return Response(body=ACK_PAGE.format(code=escape(code), text=escape(text), form=button), status_code=status,
+                    headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                                        "form-action 'self'", "Referrer-Policy": "no-referrer"})
+
+
+def _ack_link(token):
+    """The case a link names, or the refusal page: (case, None) or (None, response)."""
+    from chalicelib import links
+
+    svc = services()
+    try:
+        link = links.verify(svc.link_key, token)
+    except links.ExpiredLink:
+        return None, ack_page(410, "", "This link has expired. Acknowledge the case on the dashboard.")
+    except links.BadLink:
+        return None, ack_page(403, "", "This link is not valid.")
+    case = svc.store.get_case(link.case_id)
+    if case is None:
+        return None, ack_page(404, "", "This case no longer exists.")
+    return case, None
+
+
+@app.route("/ack/{token}", methods=["GET"])
+@json_errors
+def ack_link_page(token):
+    """Shows the case and a button: link scanners that fetch every URL acknowledge nothing."""
+    case, refused = _ack_link(token)
+    if refused:
+        return refused
+    code = case.get("code") or case["id"]
+    if case["status"] != "open":
+        return ack_page(200, code, f"This case is already {case['status']}.")
+    return ack_page(200, code, f"{case['nature']} about {case['topic']}: \u201c{case['text']}\u201d", True, token)
+
+
+@app.route("/ack/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
+@json_errors
+def ack_link_post(token):
+    from chalicelib.storage import Conflict
+
+    case, refused = _ack_link(token)
+    if refused:
+        return refused
+    code = case.get("code") or case["id"]
+    recipient = case.get("recipients", {})
+    try:
+        services().cases.act(case["id"], "acknowledged", by=f"e-mail link ({_link_recipient(token, recipient)})")
+    except Conflict as exc:
+        return ack_page(409, code, f"This case is already {exc.args[0]}.")
+    return ack_page(200, code, "Acknowledged. Thank you: the customer is waiting for your call.")
+
+
+def _link_recipient(token, recipients):
+    from chalicelib import links
+
+    rid = links.verify(services().link_key, token).recipient
+    return recipients.get(rid, {}).get("to", "unknown")
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour

@@ -15,9 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib import rollup
+from chalicelib.cases import CaseService
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
-from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound, StorageError
+from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
 
 log = logging.getLogger(__name__)
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
@@ -152,6 +153,11 @@ def public_case(case: dict[str, Any]) -> dict[str, Any]:
         "acknowledged_at": acked, "acknowledged_by": case.get("acknowledged_by"),
         "resolved_at": case.get("resolved_at"), "resolved_by": case.get("resolved_by"),
         "note": case.get("note"), "seconds_to_acknowledge": seconds_to_ack,
+        "code": case.get("code"), "promised_at": case.get("promised_at"),
+        "promise_kept": (acked <= case["promised_at"] and not case.get("escalation_level"))
+        if acked and case.get("promised_at") else None,
+        "escalation_level": int(case.get("escalation_level") or 0),
+        "escalations": case.get("escalations", []),
         "alerts": [
             {"channel": r.get("channel"), "to": r.get("to"), "role": r.get("role"), "status": r.get("status"),
              "attempts": len(r.get("attempts", [])),
@@ -269,30 +275,14 @@ class OperatorApi:
         if not CASE_ID.match(case_id or ""):
             raise ApiError(404, "no such case")
         data: CaseAction = parse(CaseAction, body)
-        allowed = {"acknowledged": ["open"], "resolved": ["open", "acknowledged"]}[action]
         try:
-            case = self._store.transition_case(
-                case_id, allowed_from=allowed, to_status=action, at=iso(self._now()), by=data.by, note=data.note,
-            )
+            case = CaseService(config=self._config, store=self._store, now=self._now).act(
+                case_id, action, by=data.by, note=data.note)
         except NotFound as exc:
             raise ApiError(404, "no such case") from exc
         except Conflict as exc:
             raise ApiError(409, f"case is {exc.args[0]}; cannot mark it {action}") from exc
-        first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
-        if first_acknowledgement and case.get("created_at"):
-            self._record_ack(case)
         return public_case(case)
-
-    def _record_ack(self, case: dict[str, Any]) -> None:
-        """Time-to-acknowledge statistics, in the counters of the hour and day the case opened."""
-        created = parse_time(case["created_at"])
-        seconds = (parse_time(case["acknowledged_at"]) - created).total_seconds()
-        try:
-            self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
-                                   counts=ack_counts(seconds), expires_at=int(case.get("ttl") or 0))
-            rollup.after_late_count(self._store, self._config, hour_key(created), self._now())
-        except StorageError:
-            log.warning("could not record the acknowledgement time of case %s", case["id"])
 
 
 class _Tally:
@@ -305,11 +295,14 @@ class _Tally:
         self.urgency = dict.fromkeys(URGENCIES, 0)
         self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
         self.acks: dict[str, int] = {"n": 0}
+        self.promises = {"kept": 0, "missed": 0}
 
     def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
         for field, value in row.items():
             if field.startswith("ack_"):
                 self.acks[field[4:]] = self.acks.get(field[4:], 0) + int(value or 0)
+            elif field.startswith("promise_"):
+                self.promises[field[8:]] += int(value or 0)
         if not filtered:
             self.messages += int(row.get("n") or 0)
             for group in ("nature", "topic", "urgency", "language"):
@@ -333,7 +326,10 @@ class _Tally:
     def as_dict(self) -> dict[str, Any]:
         return {"messages": self.messages, "nature": self.nature, "topic": self.topic,
                 "urgency": self.urgency, "language": self.language,
-                "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack()}
+                "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack(),
+                "promises": {**self.promises, "share_kept": round(
+                    self.promises["kept"] / (self.promises["kept"] + self.promises["missed"]), 3)
+                    if self.promises["kept"] + self.promises["missed"] else None}}
 
     def median_ack(self) -> int | None:
         """Median time to acknowledge, interpolated within its histogram bucket."""
@@ -378,9 +374,3 @@ def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime)
         out.append(f"D#{day_key(day)}")
         day += timedelta(days=1)
     return out + hours(last_day, until)
-
-
-def ack_counts(seconds: float) -> dict[str, int]:
-    """Counter increments recording one acknowledgement after ``seconds``."""
-    bucket = next((f"ack_le_{b}" for b in ACK_BOUNDS if seconds <= b), "ack_gt")
-    return {"ack_n": 1, "ack_s": max(0, round(seconds)), bucket: 1}

@@ -65,7 +65,10 @@ class Site(_Strict):
     codes: list[str] = Field(min_length=1)
     staff_sms: list[str] = Field(default_factory=list)
     manager_email: list[str] = Field(default_factory=list)
-    callback_minutes: int = Field(default=10, ge=1, le=1440)
+    callback_minutes: int = Field(default=10, ge=1, le=1440,
+                                  description="Promise for urgent cases: acknowledged (the call-back) within")
+    ack_minutes: int = Field(default=120, ge=1, le=10080, description="Promise for the other cases")
+    manager_sms: list[str] = Field(default_factory=list, description="Escalation level 1 by SMS")
     emergency_number: str = "112"
 
     @field_validator("codes")
@@ -83,6 +86,14 @@ class Deployment(_Strict):
     care_email: list[str] = Field(min_length=1)
     alert_from_email: str
     care_reply_hours: int = Field(default=2, ge=1, le=168)
+    care_sms: list[str] = Field(default_factory=list, description="Escalation level 2 by SMS")
+    staff_numbers: list[str] = Field(default_factory=list,
+                                     description="Staff who may acknowledge by SMS besides the sites' staff_sms")
+    carrier_opt_out: bool = Field(default=False, description="End User Messaging managed opt-outs are on: "
+                                  "the carrier answers STOP/START/HELP, Voix only records them")
+    help_text: Localised = Localised(
+        en="Voix customer feedback: text us your comments. Reply STOP to opt out. Msg&data rates may apply.",
+        fr="Voix avis clients : envoyez-nous vos remarques. Repondez STOP pour ne plus recevoir de SMS.")
     default_language: Language = "en"
     emergency_number: str = "112"
 
@@ -255,7 +266,8 @@ class Config(BaseModel):
         return (["n"] + [f"nature_{v}" for v in NATURES] + [f"topic_{v}" for v in self.topics]
                 + [f"urgency_{v}" for v in URGENCIES] + [f"language_{v}" for v in LANGUAGES]
                 + [f"x_{t}_{n}_{u}" for t in self.topics for n in NATURES for u in URGENCIES]
-                + ["ack_n", "ack_s", "ack_gt"] + [f"ack_le_{b}" for b in ACK_BOUNDS])
+                + ["ack_n", "ack_s", "ack_gt"] + [f"ack_le_{b}" for b in ACK_BOUNDS]
+                + ["promise_kept", "promise_missed"])
 
     @property
     def deployment(self) -> Deployment:
@@ -274,6 +286,9 @@ class Config(BaseModel):
     def site_by_number(self, number: str) -> Site | None:
         return self._sites_by_number.get(number)
 
+    def is_staff(self, number: str) -> bool:
+        return number in self._staff_numbers
+
     def kind(self, site: Site) -> SiteKind:
         return self.sites_file.kinds[site.kind]
 
@@ -282,10 +297,14 @@ class Config(BaseModel):
         self._sites_by_id = {s.id: s for s in sites}
         self._sites_by_code = {c: s for s in sites for c in s.codes}
         self._sites_by_number = {n: s for s in sites for n in s.numbers}
+        self._staff_numbers = frozenset([n for s in sites for n in [*s.staff_sms, *s.manager_sms]]
+                                        + self.sites_file.deployment.staff_numbers
+                                        + self.sites_file.deployment.care_sms)
 
     _sites_by_id: dict[str, Site]
     _sites_by_code: dict[str, Site]
     _sites_by_number: dict[str, Site]
+    _staff_numbers: frozenset[str]
 
 
 _FILES = {

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.cases import CaseService
 from chalicelib.classification import Classifier
 from chalicelib.clock import day_key, hour_key, iso, utcnow
-from chalicelib.configuration import Config
+from chalicelib.configuration import Config, Localised
 from chalicelib.jobs import JobQueue, QueueError
+from chalicelib.keywords import keyword, staff_command
 from chalicelib.models import InboundMessage
 from chalicelib.phone import customer_key, mask
 from chalicelib.replies import build_reply
@@ -31,6 +33,18 @@ class IngestResult:
     duplicate: bool
     record: dict[str, Any]
     parked: bool = False
+    kind: str = "feedback"  # feedback | keyword | staff: only feedback is stored and counted
+
+
+CONSENT_REPLIES = {
+    "opt_out": Localised(
+        en="You are unsubscribed: no more surveys or offers from us. Reply START to subscribe again.",
+        fr="Vous etes desinscrit : plus d'enquetes ni d'offres de notre part. Repondez START pour vous reinscrire."),
+    "opt_in": Localised(
+        en="You are subscribed again to our surveys and offers. Reply STOP to opt out.",
+        fr="Vous etes de nouveau inscrit a nos enquetes et offres. Repondez STOP pour vous desinscrire."),
+}
+STAFF_HELP = "Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it)."
 
 
 def message_record(message: InboundMessage, classification: Any, reply: Any, *,
@@ -75,7 +89,8 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
 
 class IngestService:
     def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
-                 customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow):
+                 customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
+                 cases: CaseService | None = None):
         self._config = config
         self._classifier = classifier
         self._store = store
@@ -83,6 +98,7 @@ class IngestService:
         self._secret = customer_secret
         self._retention_days = retention_days
         self._now = now
+        self._cases = cases or CaseService(config=config, store=store, jobs=jobs, now=now)
 
     def ingest(self, message: InboundMessage, *, reply_status: str = "twiml") -> IngestResult:
         """Store ``message`` once and return the reply to send.
@@ -91,6 +107,13 @@ class IngestService:
         down the message is parked on the queue (the worker stores it later); if
         the queue is down too, :class:`Unavailable` is raised and nothing is kept.
         """
+        if self._config.is_staff(message.from_number):
+            command = staff_command(message.body)
+            reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
+            return IngestResult(message.id, reply, duplicate=False, record={"id": message.id}, kind="staff")
+        found = message.carrier_keyword or keyword(message.body)
+        if found:
+            return self._keyword(message, found)
         classification = self._classifier.classify(message.body, message.to_number)
         reply = build_reply(self._config, classification, message.id, self._secret)
         record = message_record(message, classification, reply, secret=self._secret,
@@ -112,6 +135,40 @@ class IngestService:
 
         self._enqueue(record)
         return IngestResult(message.id, reply.text, duplicate=False, record=record)
+
+    def _keyword(self, message: InboundMessage, found: str) -> IngestResult:
+        """STOP, START, HELP and their kin: consent recorded with its time and source, one answer.
+
+        Where the carrier answered already (Twilio Advanced Opt-Out, End User Messaging managed
+        opt-outs), Voix records the change and stays silent. A repeated STOP is not answered again.
+        """
+        carrier = message.carrier_keyword is not None or (
+            message.channel == "eum" and self._config.deployment.carrier_opt_out)
+        site = self._config.site_by_number(message.to_number)
+        language = site.language if site else self._config.deployment.default_language
+        record = {"id": message.id, "keyword": found}
+        if found == "help":
+            return IngestResult(message.id, "" if carrier else self._config.deployment.help_text.get(language),
+                                duplicate=False, record=record, kind="keyword")
+        change = {
+            "customer_key": customer_key(message.from_number, self._secret),
+            "status": "opted_out" if found == "opt_out" else "opted_in",
+            "at": iso(message.received_at), "source": f"{message.channel}:{'carrier' if carrier else 'keyword'}",
+            "message_id": message.id,
+            "expires_at": int((message.received_at + timedelta(days=self._retention_days)).timestamp()),
+        }
+        try:
+            previous = self._store.set_consent(**change)
+        except StorageError as exc:
+            log.warning("DynamoDB unavailable, parking a consent change on the queue: %s", exc)
+            try:
+                self._jobs.send({"type": "consent", "change": change})
+            except QueueError as queue_exc:
+                raise Unavailable("consent change could not be stored or queued") from queue_exc
+            previous = None
+        changed = previous != change["status"]
+        reply = "" if carrier or not changed else CONSENT_REPLIES[found].get(language)
+        return IngestResult(message.id, reply, duplicate=not changed, record=record, kind="keyword")
 
     def _enqueue(self, record: dict[str, Any]) -> None:
         try:

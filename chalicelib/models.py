@@ -24,6 +24,8 @@ class InboundMessage(BaseModel):
     body: str = Field(max_length=MAX_SMS_CHARS)
     received_at: datetime
     num_media: int = Field(default=0, ge=0, le=10)
+    carrier_keyword: Literal["opt_out", "opt_in", "help"] | None = Field(
+        default=None, description="The carrier recognised a keyword and answered it (Twilio OptOutType)")
 
     @field_validator("body")
     @classmethod

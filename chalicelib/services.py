@@ -10,6 +10,7 @@ import os
 from functools import cached_property
 from typing import Any
 
+from chalicelib.cases import CaseService
 from chalicelib.channels.eum import EndUserMessagingSender, LogReplySender, ReplySender
 from chalicelib.classification import Classifier
 from chalicelib.configuration import Config, get_config
@@ -81,10 +82,29 @@ class Services:
         return env("TWILIO_WEBHOOK_URL", f"http://127.0.0.1:{env('PORT', '8000')}/sms/twilio")
 
     @cached_property
+    def link_key(self) -> bytes:
+        return get_secret("LINK_SIGNING_KEY").encode()
+
+    @property
+    def public_api_url(self) -> str:
+        """Where the acknowledge links point: the API's public base URL."""
+        return env("PUBLIC_API_URL", self.twilio_webhook_url.rsplit("/sms/", 1)[0]).rstrip("/")
+
+    def ack_url(self, case_id: str, recipient_id: str) -> str:
+        from chalicelib import links
+
+        return f"{self.public_api_url}/ack/{links.sign(self.link_key, case_id, recipient_id)}"
+
+    @cached_property
+    def cases(self) -> CaseService:
+        return CaseService(config=self.config, store=self.store, jobs=self.jobs)
+
+    @cached_property
     def ingest(self) -> IngestService:
         return IngestService(
             config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
             customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
+            cases=self.cases,
         )
 
     @cached_property
@@ -99,7 +119,7 @@ class Services:
             config=self.config, store=self.store, jobs=self.jobs,
             sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
             email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email),
-            max_receives=int(env("MAX_RECEIVES", "5")),
+            max_receives=int(env("MAX_RECEIVES", "5")), ack_url=self.ack_url,
         )
 
     @cached_property

@@ -38,7 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 NO_SITE = "_none"
 COUNTER_FIELD = re.compile(
-    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+))$")
+    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed))$")
 BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -473,3 +473,85 @@ class FeedbackStore:
         items = [_plain_numbers(from_item(i)) for i in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
         return items, encode_cursor({"k": last}) if last else None
+
+    # -- escalation, short codes, consent ---------------------------------------------------
+    def escalate_case(self, case_id: str, *, from_level: int, to_level: int, at: str, promised_at: str,
+                      recipients: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """Raise an open case's escalation level and add its new recipients; None if it moved on."""
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {":open": "open", ":from": from_level, ":to": to_level,
+                                  ":event": [{"at": at, "level": to_level, "to": sorted(recipients)}],
+                                  ":promised": promised_at, ":empty": []}
+        sets = ["escalation_level = :to", "promised_at = :promised",
+                "escalations = list_append(if_not_exists(escalations, :empty), :event)"]
+        for i, (rid, recipient) in enumerate(recipients.items()):
+            names["#r"] = "recipients"
+            names[f"#k{i}"] = rid
+            values[f":r{i}"] = recipient
+            sets.append(f"#r.#k{i} = :r{i}")
+        condition = "#status = :open AND " + (
+            "(attribute_not_exists(escalation_level) OR escalation_level = :from)" if from_level == 0
+            else "escalation_level = :from")
+        try:
+            res = self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                             UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+                             ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(values),
+                             ReturnValues="ALL_NEW")
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return None
+        return _plain_numbers(from_item(res["Attributes"]))
+
+    def claim_code(self, code: str, case_id: str, *, now: int, until: int) -> bool:
+        """Hold a short case code (``4821``) for ``case_id`` until ``until``; False if another case holds it."""
+        try:
+            self._call("put_item", Item=to_item({"pk": f"CODE#{code}", "sk": "CODE", "case_id": case_id,
+                                                 "until": until, "ttl": until + 86_400}),
+                       ConditionExpression="attribute_not_exists(pk) OR case_id = :id OR #until < :now",
+                       ExpressionAttributeNames={"#until": "until"},
+                       ExpressionAttributeValues=to_item({":id": case_id, ":now": now}))
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def case_for_code(self, code: str, now: int) -> str | None:
+        res = self._call("get_item", Key=to_item({"pk": f"CODE#{code}", "sk": "CODE"}), ConsistentRead=True)
+        item = from_item(res["Item"]) if "Item" in res else None
+        return item["case_id"] if item and int(item["until"]) >= now else None
+
+    def set_consent(self, customer_key: str, status: str, *, at: str, source: str, message_id: str,
+                    expires_at: int) -> str | None:
+        """Record a consent change (time and source kept in its history); returns the previous status.
+
+        Idempotent per message: a redelivered STOP changes nothing and returns the status it set.
+        """
+        try:
+            res = self._call(
+                "update_item", Key=to_item({"pk": f"CONSENT#{customer_key}", "sk": "CONSENT"}),
+                UpdateExpression=("SET #status = :status, updated_at = :at, #source = :source, #ttl = :ttl, "
+                                  "history = list_append(if_not_exists(history, :empty), :event) ADD ids :id"),
+                ConditionExpression="NOT contains(ids, :mid)",
+                ExpressionAttributeNames={"#status": "status", "#source": "source", "#ttl": "ttl"},
+                ExpressionAttributeValues={**to_item({
+                    ":status": status, ":at": at, ":source": source, ":ttl": expires_at, ":empty": [],
+                    ":event": [{"at": at, "status": status, "source": source, "message": message_id}],
+                    ":mid": message_id}), ":id": {"SS": [message_id]}},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return status
+        return from_item(res.get("Attributes", {})).get("status")
+
+    def consent(self, customer_key: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item({"pk": f"CONSENT#{customer_key}", "sk": "CONSENT"}),
+                         ConsistentRead=True)
+        if "Item" not in res:
+            return None
+        item = _plain_numbers(from_item(res["Item"]))
+        item.pop("ids", None)
+        return item

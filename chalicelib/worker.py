@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import rollup
+from chalicelib.cases import CaseService, promised_at
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
@@ -55,14 +56,23 @@ def alert_sms(config: Config, case: dict[str, Any]) -> str:
             f"Call the customer back on {case['customer_number']}"
     else:
         call = f"Client {case['customer_masked']}" if french else f"Customer {case['customer_masked']}"
-    tail = f'" {call}. {"Dossier" if french else "Case"} {case["id"]}'
+    if case.get("code"):
+        ack = f'Repondez OK {case["code"]} pour prendre en charge' if french else \
+            f'Reply OK {case["code"]} to acknowledge'
+        tail = f'" {call}. {ack}.'
+    else:
+        tail = f'" {call}. {"Dossier" if french else "Case"} {case["id"]}'
+    if int(case.get("escalation_level") or 0):
+        head = f"ESCALADE {head}" if french else f"ESCALATED {head}"
     return fit(head, case["text"], tail, MAX_ALERT_SEGMENTS)
 
 
-def alert_email(config: Config, case: dict[str, Any]) -> tuple[str, str]:
+def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None) -> tuple[str, str]:
     site = config.site(case.get("site"))
     site_name = site.name if site else "unknown site"
     head = "URGENT " if case["urgency"] == "high" else ""
+    if int(case.get("escalation_level") or 0):
+        head = f"ESCALATED (not acknowledged in time) {head}"
     subject = f"[Voix] {head}{site_name}: {case['nature']} about {case['topic']} (case {case['id']})"
     lines = [
         f"Case {case['id']} - {site_name}",
@@ -76,14 +86,20 @@ def alert_email(config: Config, case: dict[str, Any]) -> tuple[str, str]:
         "",
         f"Automatic reply sent: {case.get('reply', '')}",
         "",
+        f"Acknowledge it in one click: {ack_url}" if ack_url else
         "Acknowledge and resolve this case on the Voix dashboard.",
     ]
+    if case.get("code"):
+        lines.append(f"Or text OK {case['code']} to the service number from your registered phone.")
+    if case.get("promised_at"):
+        lines.append(f"Promised to the customer: acknowledged by {case['promised_at']}.")
     return subject, "\n".join(lines)
 
 
 class Worker:
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
-                 email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow):
+                 email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
+                 ack_url: Callable[[str, str], str | None] | None = None):
         self._config = config
         self._store = store
         self._jobs = jobs
@@ -91,6 +107,8 @@ class Worker:
         self._email = email
         self._max_receives = max_receives
         self._now = now
+        self._ack_url = ack_url or (lambda case_id, recipient_id: None)
+        self._cases = CaseService(config=config, store=store, jobs=jobs, now=now)
 
     def handle(self, job: dict[str, Any], receive_count: int = 1) -> None:
         kind = job.get("type") if isinstance(job, dict) else None
@@ -100,6 +118,12 @@ class Worker:
             self.process(record)
         elif kind == "process":
             self.process(self._record(job))
+        elif kind == "consent":  # parked by the webhook while DynamoDB was down
+            change = job.get("change")
+            if not isinstance(change, dict) or set(change) != {
+                    "customer_key", "status", "at", "source", "message_id", "expires_at"}:
+                raise BadJob("consent job without a complete change")
+            self._store.set_consent(**change)
         elif kind == "alert":
             if not isinstance(job.get("case_id"), str) or not isinstance(job.get("recipient"), str):
                 raise BadJob("alert job without case_id or recipient")
@@ -138,7 +162,9 @@ class Worker:
                 number = existing["customer_number"] if existing else None
             if number is None:
                 raise BadJob(f"message {record['id']} has no customer number to alert with")
-            created = self._store.put_case(self._case(case_id, record, number, recipients))
+            case = self._case(case_id, record, number, recipients)
+            case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
+            created = self._store.put_case(case)
             case = self._store.get_case(case_id) if not created else None
             pending = [
                 r for r in recipients
@@ -167,6 +193,8 @@ class Worker:
             "customer_key": record.get("customer_key"),
             "received_at": record["received_at"],
             "created_at": iso(self._now()),
+            "promised_at": promised_at(self._config, record.get("site"), record["urgency"], self._now()),
+            "escalation_level": 0,
             "status": "open",
             "recipients": {
                 r.id: {"channel": r.channel, "to": r.to, "role": r.role, "status": "pending", "attempts": []}
@@ -187,7 +215,7 @@ class Worker:
             if recipient["channel"] == "sms":
                 provider_id = self._sms.send(recipient["to"], alert_sms(self._config, case))
             else:
-                subject, body = alert_email(self._config, case)
+                subject, body = alert_email(self._config, case, self._ack_url(case_id, recipient_id))
                 provider_id = self._email.send(recipient["to"], subject, body)
         except DeliveryFailed as exc:
             final = receive_count >= self._max_receives

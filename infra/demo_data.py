@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import rollup
-from chalicelib.api import ack_counts
+from chalicelib.cases import ack_counts
 from chalicelib.classification import Classifier
 from chalicelib.clock import hour_key, iso
 from chalicelib.configuration import Config

@@ -75,6 +75,7 @@ def main() -> int:
         "TWILIO_AUTH_TOKEN": twilio_token, "TWILIO_WEBHOOK_URL": f"http://127.0.0.1:{port}/sms/twilio",
         "OPERATOR_TOKEN_SHA256": hashlib.sha256(operator_token.encode()).hexdigest(),
         "CUSTOMER_KEY_SECRET": os.environ.get("CUSTOMER_KEY_SECRET") or secrets.token_hex(32),
+        "LINK_SIGNING_KEY": os.environ.get("LINK_SIGNING_KEY") or secrets.token_hex(32),
         "REPLY_SENDER": "log", "POWERTOOLS_TRACE_DISABLED": "true", "SQS_PARTIAL_BATCH": "true",
         "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }
@@ -135,13 +136,13 @@ def main() -> int:
                     time.sleep(1)
 
         def scheduler_loop():
-            """The scheduled Lambdas: sweep_pending every minute, roll_up_counters every hour."""
+            """The scheduled Lambdas: sweep_pending and escalate_cases every minute, roll_up_counters hourly."""
             from infra.local_worker import FakeLambdaContext
 
             event = {"detail-type": "Scheduled Event", "resources": [], "detail": {}}
             minutes = 0
             while not stopping.wait(60):
-                for handler, every in ((voix.sweep_pending, 1), (voix.roll_up_counters, 60)):
+                for handler, every in ((voix.sweep_pending, 1), (voix.escalate_cases, 1), (voix.roll_up_counters, 60)):
                     if minutes % every == 0:
                         try:
                             handler(event, FakeLambdaContext())

@@ -22,7 +22,8 @@ os.environ.update({
     "INBOUND_SMS_TOPIC": "voix-dev-inbound-sms",
     "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WEBHOOK_URL": WEBHOOK_URL,
     "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
-    "CUSTOMER_KEY_SECRET": "test-customer-key-secret", "REPLY_SENDER": "log", "MAX_RECEIVES": "5",
+    "CUSTOMER_KEY_SECRET": "test-customer-key-secret", "LINK_SIGNING_KEY": "test-link-signing-key",
+    "REPLY_SENDER": "log", "MAX_RECEIVES": "5",
 })
 for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SQS_PARTIAL_BATCH"):
     os.environ.pop(leaked, None)

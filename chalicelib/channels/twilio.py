@@ -9,6 +9,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
+from chalicelib.keywords import CARRIER_TYPES
 from chalicelib.models import InboundMessage
 from chalicelib.phone import InvalidNumber, normalise, region_of
 
@@ -107,6 +108,7 @@ def to_inbound(params: list[tuple[str, str]], received_at: datetime) -> InboundM
         return InboundMessage(
             channel="twilio", channel_message_id=fields["MessageSid"].strip(), from_number=from_number,
             to_number=to_number, body=fields["Body"], received_at=received_at, num_media=num_media,
+            carrier_keyword=CARRIER_TYPES.get((fields.get("OptOutType") or "").strip().upper()),
         )
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -1,0 +1,182 @@
+"""Cases after they open: acknowledgement (dashboard, staff SMS, e-mail link), promises, escalation.
+
+Every case carries a promise: acknowledged within its site's ``callback_minutes`` if
+urgent, ``ack_minutes`` otherwise (``promised_at``). It is kept if acknowledged by
+then; missed otherwise, counted once either way in the hour the case opened. A case
+still open at its deadline is escalated by the scheduled ``escalate_cases``: level 1,
+the site manager; level 2, central care; each level with a new deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import rollup
+from chalicelib.clock import hour_key, iso, parse_time, utcnow
+from chalicelib.configuration import ACK_BOUNDS, Config
+from chalicelib.jobs import JobQueue
+from chalicelib.keywords import StaffCommand
+from chalicelib.routing import AlertRecipient
+from chalicelib.storage import Conflict, FeedbackStore, NotFound, StorageError
+
+log = logging.getLogger(__name__)
+CODE_DAYS = 7
+MAX_LEVEL = 2
+
+
+def ack_counts(seconds: float) -> dict[str, int]:
+    """Counter increments recording one acknowledgement after ``seconds``."""
+    bucket = next((f"ack_le_{b}" for b in ACK_BOUNDS if seconds <= b), "ack_gt")
+    return {"ack_n": 1, "ack_s": max(0, round(seconds)), bucket: 1}
+
+
+def promise_minutes(config: Config, site_id: str | None, urgency: str) -> int:
+    site = config.site(site_id)
+    if urgency == "high":
+        return site.callback_minutes if site else 10
+    return site.ack_minutes if site else config.deployment.care_reply_hours * 60
+
+
+def promised_at(config: Config, site_id: str | None, urgency: str, created: datetime) -> str:
+    return iso(created + timedelta(minutes=promise_minutes(config, site_id, urgency)))
+
+
+def code_candidates(case_id: str, count: int = 40) -> list[str]:
+    """Short codes to try for a case, in a stable order (the same case always tries the same ones)."""
+    seed = hashlib.sha256(case_id.encode()).digest()
+    first = int.from_bytes(seed[:4], "big") % 9000 + 1000
+    step = int.from_bytes(seed[4:8], "big") % 8999 + 1
+    return [str((first - 1000 + i * step) % 9000 + 1000) for i in range(count)]
+
+
+def escalation_recipients(config: Config, site_id: str | None, level: int) -> list[AlertRecipient]:
+    """Level 1: the site's manager (e-mail, SMS); level 2, or a site without a manager: central care."""
+    site = config.site(site_id)
+    found: list[AlertRecipient] = []
+    if level == 1 and site and (site.manager_email or site.manager_sms):
+        found += [AlertRecipient("email", to, "site_manager") for to in site.manager_email]
+        found += [AlertRecipient("sms", to, "site_manager") for to in site.manager_sms]
+    else:
+        found += [AlertRecipient("email", to, "care") for to in config.deployment.care_email]
+        found += [AlertRecipient("sms", to, "care") for to in config.deployment.care_sms]
+    return found
+
+
+class CaseService:
+    def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue | None = None,
+                 now: Callable[[], datetime] = utcnow):
+        self._config = config
+        self._store = store
+        self._jobs = jobs
+        self._now = now
+
+    # -- acknowledgement -------------------------------------------------------------------
+    def act(self, case_id: str, action: str, *, by: str | None = None, note: str | None = None) -> dict[str, Any]:
+        """Acknowledge or resolve a case; raises NotFound, or Conflict with the case's status."""
+        allowed = {"acknowledged": ["open"], "resolved": ["open", "acknowledged"]}[action]
+        case = self._store.transition_case(case_id, allowed_from=allowed, to_status=action,
+                                           at=iso(self._now()), by=by, note=note)
+        first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
+        if first_acknowledgement and case.get("created_at"):
+            self._record_ack(case)
+        return case
+
+    def _record_ack(self, case: dict[str, Any]) -> None:
+        """Time to acknowledge and the promise, in the counters of the hour the case opened."""
+        created = parse_time(case["created_at"])
+        acked = parse_time(case["acknowledged_at"])
+        counts = ack_counts((acked - created).total_seconds())
+        if case.get("promised_at"):
+            if acked <= parse_time(case["promised_at"]) and not case.get("escalation_level"):
+                counts["promise_kept"] = 1
+            elif not case.get("escalation_level"):  # not escalated yet: the escalation did not count it
+                counts["promise_missed"] = 1
+        try:
+            self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}", counts=counts,
+                                   expires_at=int(case.get("ttl") or 0))
+            rollup.after_late_count(self._store, self._config, hour_key(created), self._now())
+        except StorageError:
+            log.warning("could not record the acknowledgement of case %s", case["id"])
+
+    def staff_reply(self, number: str, command: StaffCommand) -> str:
+        """Carry out "OK 4821" from a staff number; the answer to text back."""
+        now = self._now()
+        case_id = self._store.case_for_code(command.code, int(now.timestamp()))
+        case = self._store.get_case(case_id) if case_id else None
+        if case is None:
+            return f"Voix: no case {command.code}. Check the code in the alert."
+        if not self._may_act(number, case):
+            return f"Voix: case {command.code} is not one of yours."
+        verb = "acknowledged" if command.action == "acknowledged" else "resolved"
+        try:
+            self.act(case["id"], command.action, by=f"SMS {number}")
+        except NotFound:
+            return f"Voix: no case {command.code}."
+        except Conflict as exc:
+            return f"Voix: case {command.code} is already {exc.args[0]}."
+        callback = f" Customer: {case['customer_number']}." if case.get("urgency") == "high" and \
+            command.action == "acknowledged" and case.get("customer_number") else ""
+        return f"Voix: case {command.code} {verb}. Thank you.{callback}"
+
+    def _may_act(self, number: str, case: dict[str, Any]) -> bool:
+        if any(r.get("to") == number for r in case.get("recipients", {}).values()):
+            return True
+        site = self._config.site(case.get("site"))
+        return bool(site and number in (*site.staff_sms, *site.manager_sms)) or \
+            number in (*self._config.deployment.staff_numbers, *self._config.deployment.care_sms)
+
+    def claim_code(self, case_id: str, created: datetime) -> str | None:
+        until = int((created + timedelta(days=CODE_DAYS)).timestamp())
+        for code in code_candidates(case_id):
+            if self._store.claim_code(code, case_id, now=int(self._now().timestamp()), until=until):
+                return code
+        log.warning("no free short code for case %s", case_id)
+        return None
+
+    # -- escalation ------------------------------------------------------------------------
+    def escalate_due(self, limit: int = 500) -> int:
+        """Escalate every open (unacknowledged) case past its deadline; returns how many moved up."""
+        now = self._now()
+        moved, cursor = 0, None
+        for _ in range(50):
+            cases, cursor = self._store.cases("open", 100, cursor)
+            for case in cases:
+                if moved >= limit:
+                    return moved
+                if self._escalate(case, now):
+                    moved += 1
+            if not cursor:
+                break
+        return moved
+
+    def _escalate(self, case: dict[str, Any], now: datetime) -> bool:
+        level = int(case.get("escalation_level") or 0)
+        promised = case.get("promised_at")
+        if not promised or level >= MAX_LEVEL or now <= parse_time(promised):
+            return False
+        to_level = level + 1
+        # keyed per level: a manager alerted at the start hears again that nobody acknowledged
+        new = {f"{r.id}-e{to_level}": r for r in escalation_recipients(self._config, case.get("site"), to_level)}
+        deadline = iso(now + timedelta(minutes=promise_minutes(self._config, case.get("site"), case["urgency"])))
+        updated = self._store.escalate_case(
+            case["id"], from_level=level, to_level=to_level, at=iso(now), promised_at=deadline,
+            recipients={rid: {"channel": r.channel, "to": r.to, "role": r.role, "status": "pending",
+                              "attempts": [], "escalation": to_level} for rid, r in new.items()})
+        if updated is None:  # acknowledged or escalated meanwhile
+            return False
+        if level == 0:  # the first deadline was missed: the promise is broken, once
+            try:
+                created = parse_time(case["created_at"])
+                self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
+                                       counts={"promise_missed": 1}, expires_at=int(case.get("ttl") or 0))
+                rollup.after_late_count(self._store, self._config, hour_key(created), now)
+            except StorageError:
+                log.warning("could not count the missed promise of case %s", case["id"])
+        if new and self._jobs is not None:
+            self._jobs.send_many([{"type": "alert", "case_id": case["id"], "recipient": rid} for rid in new])
+        log.info("case %s escalated to level %s", case["id"], to_level)
+        return True

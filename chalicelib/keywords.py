@@ -1,0 +1,61 @@
+"""Messages that are commands, not feedback: consent keywords and staff acknowledgements (pure).
+
+A keyword counts only as the whole message (any case, accents and surrounding
+punctuation ignored): "STOP" opts out, "please stop the music" is feedback.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+Keyword = Literal["opt_out", "opt_in", "help"]
+
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT-OUT", "OPT OUT",
+                     "REVOKE", "REMOVE", "TD", "ARRET"})
+OPT_IN = frozenset({"START", "UNSTOP", "YES"})
+HELP = frozenset({"HELP", "INFO", "AIDE"})
+# what Twilio Advanced Opt-Out puts in OptOutType
+CARRIER_TYPES: dict[str, Keyword] = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+
+_EDGES = re.compile(r"^[\s.!?¡¿,;:'\"()\[\]]+|[\s.!?¡¿,;:'\"()\[\]]+$")
+_SPACES = re.compile(r"\s+")
+_STAFF = re.compile(
+    r"^(?P<verb>OK|OKAY|FAIT|DONE|ACK|VU|PRIS|RESOLU|RESOLVED|CLOS|CLOSED)\s*[#:\-]?\s*(?P<code>\d{4})$")
+_RESOLVE_VERBS = frozenset({"RESOLU", "RESOLVED", "CLOS", "CLOSED"})
+
+
+def normalise(text: str) -> str:
+    """Upper case, accents removed, outer punctuation and inner runs of spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", _EDGES.sub("", plain)).upper()
+
+
+def keyword(text: str) -> Keyword | None:
+    """The consent or help keyword that ``text`` is, if it is exactly one."""
+    word = normalise(text)
+    if word in OPT_OUT:
+        return "opt_out"
+    if word in OPT_IN:
+        return "opt_in"
+    if word in HELP:
+        return "help"
+    return None
+
+
+@dataclass(frozen=True)
+class StaffCommand:
+    action: Literal["acknowledged", "resolved"]
+    code: str
+
+
+def staff_command(text: str) -> StaffCommand | None:
+    """ "OK 4821", "fait 4821", "done #4821", "résolu 4821" from a staff number."""
+    match = _STAFF.match(normalise(text))
+    if not match:
+        return None
+    action = "resolved" if match["verb"] in _RESOLVE_VERBS else "acknowledged"
+    return StaffCommand(action, match["code"])
