@@ -224,6 +224,31 @@ def roll_up_counters(event):
 
 
 # -- operator API ------------------------------------------------------------------------------
+@app.route("/api/offers", methods=["POST"])
+@json_errors
+def issue_offer():
+    """A member of staff issues a goodwill offer (within their daily limit unless approved)."""
+    return services().api.issue_offer(app.current_request.json_body)
+
+
+@app.route("/api/offers/budget", methods=["GET"])
+@json_errors
+def offer_budget():
+    return services().api.offer_budget(app.current_request.query_params)
+
+
+@app.route("/api/offers/{code}", methods=["GET"])
+@json_errors
+def get_offer(code):
+    return services().api.offer(code)
+
+
+@app.route("/api/offers/{code}/redeem", methods=["POST"])
+@json_errors
+def redeem_offer(code):
+    return services().api.redeem_offer(code, app.current_request.json_body)
+
+
 @app.route("/api/feedback", methods=["GET"])
 @json_errors
 def list_feedback():

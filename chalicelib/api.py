@@ -18,6 +18,7 @@ from chalicelib import rollup
 from chalicelib.cases import CaseService
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
 
 log = logging.getLogger(__name__)
@@ -271,6 +272,46 @@ class OperatorApi:
             raise ApiError(400, str(exc)) from exc
         return {"items": [public_case(c) for c in items], "next_cursor": cursor}
 
+    def issue_offer(self, body: dict[str, Any] | None) -> dict[str, Any]:
+        data: OfferRequest = parse(OfferRequest, body)
+        self._site(data.site)
+        customer = None
+        if data.case_id:
+            case = self._store.get_case(data.case_id)
+            if case is None:
+                raise ApiError(404, "no such case")
+            customer = case.get("customer_key")
+        try:
+            offer = OfferService(config=self._config, store=self._store, now=self._now).issue(
+                site=data.site, customer_key=customer, by=data.by, approved_by=data.approved_by)
+        except OfferRefused as exc:
+            status = 403 if exc.args[0] == "staff_limit" else 409 if exc.args[0] != "unknown_site" else 400
+            raise ApiError(status, REFUSALS.get(exc.args[0], exc.args[0])) from exc
+        return public_offer({**offer, "case_id": data.case_id})
+
+    def offer(self, code: str) -> dict[str, Any]:
+        offer = self._store.get_offer(code) if OFFER_CODE.match(code or "") else None
+        if offer is None:
+            raise ApiError(404, "no such offer")
+        return public_offer(offer)
+
+    def redeem_offer(self, code: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        if not OFFER_CODE.match(code or ""):
+            raise ApiError(404, "no such offer")
+        data: RedeemRequest = parse(RedeemRequest, body)
+        try:
+            return public_offer(self._store.redeem_offer(code, at=iso(self._now()), by=data.by))
+        except NotFound as exc:
+            raise ApiError(404, "no such offer") from exc
+        except Conflict as exc:
+            raise ApiError(409, f"offer is {exc.args[0]}") from exc
+
+    def offer_budget(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        site = (params or {}).get("site")
+        if not site or self._config.site(site) is None:
+            raise ApiError(400, "site: a known site is required")
+        return OfferService(config=self._config, store=self._store, now=self._now).budget(site)
+
     def case_action(self, case_id: str, action: str, body: dict[str, Any] | None) -> dict[str, Any]:
         if not CASE_ID.match(case_id or ""):
             raise ApiError(404, "no such case")
@@ -283,6 +324,31 @@ class OperatorApi:
         except Conflict as exc:
             raise ApiError(409, f"case is {exc.args[0]}; cannot mark it {action}") from exc
         return public_case(case)
+
+
+class OfferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(min_length=1, max_length=40)
+    by: str = Field(min_length=1, max_length=80)
+    approved_by: str | None = Field(default=None, min_length=1, max_length=80)
+    case_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}$")
+
+
+class RedeemRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str | None = Field(default=None, min_length=1, max_length=80)
+
+
+OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
+REFUSALS = {"budget": "the site's offer budget for today is spent",
+            "customer_cap": "this customer had an offer recently",
+            "staff_limit": "over your daily limit of offers: ask a manager to approve it (approved_by)",
+            "unknown_site": "unknown site", "code_taken": "code collision, retry"}
+
+
+def public_offer(offer: dict[str, Any]) -> dict[str, Any]:
+    return {k: offer.get(k) for k in ("code", "site", "status", "issued_at", "issued_by", "approved_by",
+                                       "message_id", "case_id", "redeemed_at", "redeemed_by")}
 
 
 class _Tally:

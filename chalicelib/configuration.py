@@ -69,6 +69,7 @@ class Site(_Strict):
                                   description="Promise for urgent cases: acknowledged (the call-back) within")
     ack_minutes: int = Field(default=120, ge=1, le=10080, description="Promise for the other cases")
     manager_sms: list[str] = Field(default_factory=list, description="Escalation level 1 by SMS")
+    offer_daily_budget: int = Field(default=0, ge=0, le=100_000, description="Goodwill offers a day, at most")
     emergency_number: str = "112"
 
     @field_validator("codes")
@@ -89,6 +90,10 @@ class Deployment(_Strict):
     care_sms: list[str] = Field(default_factory=list, description="Escalation level 2 by SMS")
     staff_numbers: list[str] = Field(default_factory=list,
                                      description="Staff who may acknowledge by SMS besides the sites' staff_sms")
+    offer_customer_cap: int = Field(default=1, ge=0, le=100, description="Offers per customer per period")
+    offer_cap_days: int = Field(default=30, ge=1, le=366)
+    offer_staff_daily_limit: int = Field(default=3, ge=0, le=1000,
+                                         description="Offers a member of staff may issue a day without approval")
     carrier_opt_out: bool = Field(default=False, description="End User Messaging managed opt-outs are on: "
                                   "the carrier answers STOP/START/HELP, Voix only records them")
     help_text: Localised = Localised(
@@ -211,6 +216,14 @@ class ReplyRule(_Strict):
     when: Match = Field(default_factory=Match)
     offer: bool = False
     text: Localised
+    no_offer: Localised | None = Field(default=None, description="The text when no offer can be issued "
+                                       "(the site's daily budget is spent, or the customer had one lately)")
+
+    @model_validator(mode="after")
+    def _offer_has_fallback(self) -> ReplyRule:
+        if self.offer and self.no_offer is None:
+            raise ValueError(f"reply {self.name!r} gives an offer: it needs a no_offer text for when it cannot")
+        return self
 
 
 class RepliesFile(_Strict):

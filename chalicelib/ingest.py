@@ -15,8 +15,9 @@ from chalicelib.configuration import Config, Localised
 from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.keywords import keyword, staff_command
 from chalicelib.models import InboundMessage
+from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
-from chalicelib.replies import build_reply
+from chalicelib.replies import build_reply, without_offer
 from chalicelib.storage import FeedbackStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class IngestService:
             return self._keyword(message, found)
         classification = self._classifier.classify(message.body, message.to_number)
         reply = build_reply(self._config, classification, message.id, self._secret)
+        if reply.offer_code:
+            reply = self._with_offer(message, classification, reply)
         record = message_record(message, classification, reply, secret=self._secret,
                                 retention_days=self._retention_days, reply_status=reply_status)
         try:
@@ -135,6 +138,20 @@ class IngestService:
 
         self._enqueue(record)
         return IngestResult(message.id, reply.text, duplicate=False, record=record)
+
+    def _with_offer(self, message: InboundMessage, classification: Any, reply: Any) -> Any:
+        """Issue the reply's offer within the budgets, or give the reply without one: never a dead code."""
+        try:
+            OfferService(config=self._config, store=self._store, now=self._now).issue(
+                site=classification.site, customer_key=customer_key(message.from_number, self._secret),
+                code=reply.offer_code, message_id=message.id,
+                expires_at=int((message.received_at + timedelta(days=self._retention_days)).timestamp()))
+            return reply
+        except OfferRefused as exc:
+            log.info("no offer for message %s: %s", message.id, exc.args[0])
+        except StorageError as exc:
+            log.warning("offer not issued (storage unavailable) for message %s: %s", message.id, exc)
+        return without_offer(self._config, classification, reply.rule)
 
     def _keyword(self, message: InboundMessage, found: str) -> IngestResult:
         """STOP, START, HELP and their kin: consent recorded with its time and source, one answer.

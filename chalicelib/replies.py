@@ -68,5 +68,13 @@ def build_reply(config: Config, c: Classification, message_id: str, secret: byte
     return Reply(text=text, rule=rule.name, offer_code=offer)
 
 
+def without_offer(config: Config, c: Classification, rule_name: str) -> Reply:
+    """The same reply with no offer in it (budget spent, or the customer had one lately)."""
+    rule = next(r for r in config.replies.replies if r.name == rule_name)
+    fallback = rule.no_offer or rule.text
+    text = fallback.get(c.language).format(**placeholders(config, config.site(c.site), c.language, None))
+    return Reply(text=truncate(plain(text), MAX_REPLY_SEGMENTS), rule=rule.name, offer_code=None)
+
+
 def reply_segments(text: str) -> int:
     return segments(text)

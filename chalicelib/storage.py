@@ -555,3 +555,66 @@ class FeedbackStore:
         item = _plain_numbers(from_item(res["Item"]))
         item.pop("ids", None)
         return item
+
+    # -- goodwill offers --------------------------------------------------------------------------
+    def take_quota(self, key: str, limit: int, expires_at: int) -> bool:
+        """One unit of a bounded quota (a site's day budget, a customer's cap): atomic, never over."""
+        if limit <= 0:
+            return False
+        try:
+            self._call("update_item", Key=to_item({"pk": key, "sk": "QUOTA"}),
+                       UpdateExpression="ADD used :one SET #limit = :limit, #ttl = :ttl",
+                       ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                       ExpressionAttributeNames={"#limit": "limit", "#ttl": "ttl"},
+                       ExpressionAttributeValues=to_item({":one": 1, ":limit": limit, ":ttl": expires_at}))
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def give_back_quota(self, key: str) -> None:
+        self._call("update_item", Key=to_item({"pk": key, "sk": "QUOTA"}), UpdateExpression="ADD used :minus",
+                   ConditionExpression="used > :zero", ExpressionAttributeValues=to_item({":minus": -1, ":zero": 0}))
+
+    def quota_used(self, key: str) -> int:
+        res = self._call("get_item", Key=to_item({"pk": key, "sk": "QUOTA"}), ConsistentRead=True)
+        return int(from_item(res["Item"]).get("used", 0)) if "Item" in res else 0
+
+    def put_offer(self, offer: dict[str, Any]) -> dict[str, Any] | None:
+        """Create an offer; if its code exists, return the existing offer instead."""
+        item = {"pk": f"OFFER#{offer['code']}", "sk": "OFFER", "type": "offer", **offer}
+        try:
+            self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)",
+                       ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return None
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return _plain_numbers(from_item(exc.response.get("Item") or {}))
+
+    def delete_offer(self, code: str) -> None:
+        self._call("delete_item", Key=to_item({"pk": f"OFFER#{code}", "sk": "OFFER"}))
+
+    def get_offer(self, code: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item({"pk": f"OFFER#{code}", "sk": "OFFER"}), ConsistentRead=True)
+        return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
+
+    def redeem_offer(self, code: str, *, at: str, by: str | None) -> dict[str, Any]:
+        try:
+            res = self._call(
+                "update_item", Key=to_item({"pk": f"OFFER#{code}", "sk": "OFFER"}),
+                UpdateExpression="SET #status = :redeemed, redeemed_at = :at, redeemed_by = :by",
+                ConditionExpression="attribute_exists(pk) AND #status = :issued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":redeemed": "redeemed", ":issued": "issued", ":at": at,
+                                                   ":by": by or "unknown"}),
+                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            if not old:
+                raise NotFound(code) from exc
+            raise Conflict(from_item(old).get("status", "unknown")) from exc
+        return _plain_numbers(from_item(res["Attributes"]))
