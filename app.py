@@ -224,6 +224,21 @@ def roll_up_counters(event):
 
 
 # -- operator API ------------------------------------------------------------------------------
+@app.route("/api/audit/messages/{message_id}", methods=["GET"])
+@json_errors
+def audit_message(message_id):
+    """The original text behind a masked one: needs the audit token as well as the operator token."""
+    from chalicelib.secrets import MissingSecret
+
+    try:
+        expected = services().audit_token_sha256
+    except MissingSecret:
+        return error(403, "auditing is not enabled on this deployment")
+    if not bearer_ok("Bearer " + (app.current_request.headers.get("x-audit-token") or ""), expected):
+        return error(403, "audit token required")
+    return services().api.audit_message(message_id)
+
+
 @app.route("/api/offers", methods=["POST"])
 @json_errors
 def issue_offer():

@@ -18,6 +18,7 @@ from chalicelib import rollup
 from chalicelib.cases import CaseService
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.moderation import mask
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
 
@@ -128,18 +129,18 @@ def parse(model: type[BaseModel], data: dict[str, Any] | None) -> Any:
         raise ApiError(400, validation_message(exc)) from exc
 
 
-def public_message(item: dict[str, Any]) -> dict[str, Any]:
+def public_message(item: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "id": item["id"], "received_at": item["received_at"], "channel": item.get("channel"),
         "site": item.get("site"), "topic": item.get("topic"), "nature": item.get("nature"),
         "urgency": item.get("urgency"), "urgency_reason": item.get("urgency_reason"),
-        "language": item.get("language"), "from": item.get("from_masked"), "text": item.get("text"),
+        "language": item.get("language"), "from": item.get("from_masked"), "text": mask(item.get("text"), words),
         "reply": item.get("reply"), "offer_code": item.get("offer_code"), "case_id": item.get("case_id"),
         "rules": item.get("rules", []), "processed": "processed_at" in item,
     }
 
 
-def public_case(case: dict[str, Any]) -> dict[str, Any]:
+def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, Any]:
     created = case.get("created_at")
     acked = case.get("acknowledged_at")
     seconds_to_ack = None
@@ -149,7 +150,7 @@ def public_case(case: dict[str, Any]) -> dict[str, Any]:
         "id": case["id"], "message_id": case.get("message_id"), "status": case.get("status"),
         "site": case.get("site"), "topic": case.get("topic"), "nature": case.get("nature"),
         "urgency": case.get("urgency"), "urgency_reason": case.get("urgency_reason"),
-        "text": case.get("text"), "customer": case.get("customer_masked"),
+        "text": mask(case.get("text"), words), "customer": case.get("customer_masked"),
         "received_at": case.get("received_at"), "created_at": created,
         "acknowledged_at": acked, "acknowledged_by": case.get("acknowledged_by"),
         "resolved_at": case.get("resolved_at"), "resolved_by": case.get("resolved_by"),
@@ -173,6 +174,7 @@ class OperatorApi:
         self._config = config
         self._store = store
         self._now = now
+        self._words = tuple(config.deployment.forbidden_words)
 
     def _site(self, site: str | None) -> str | None:
         if site is None:
@@ -197,7 +199,7 @@ class OperatorApi:
             )
         except BadCursor as exc:
             raise ApiError(400, str(exc)) from exc
-        return {"items": [public_message(i) for i in items], "next_cursor": cursor}
+        return {"items": [public_message(i, self._words) for i in items], "next_cursor": cursor}
 
     def metrics(self, params: dict[str, Any] | None) -> dict[str, Any]:
         """Totals, a series per bucket and per-site totals, read from the hour counters.
@@ -270,7 +272,14 @@ class OperatorApi:
             items, cursor = self._store.cases(query.status, query.limit, query.cursor)
         except BadCursor as exc:
             raise ApiError(400, str(exc)) from exc
-        return {"items": [public_case(c) for c in items], "next_cursor": cursor}
+        return {"items": [public_case(c, self._words) for c in items], "next_cursor": cursor}
+
+    def audit_message(self, message_id: str) -> dict[str, Any]:
+        """The message as stored, forbidden words unmasked: for the audit token only."""
+        item = self._store.get_message(message_id) if MESSAGE_ID.match(message_id or "") else None
+        if item is None:
+            raise ApiError(404, "no such message")
+        return {**public_message(item), "text": item.get("text"), "masked_text": mask(item.get("text"), self._words)}
 
     def issue_offer(self, body: dict[str, Any] | None) -> dict[str, Any]:
         data: OfferRequest = parse(OfferRequest, body)
@@ -323,7 +332,7 @@ class OperatorApi:
             raise ApiError(404, "no such case") from exc
         except Conflict as exc:
             raise ApiError(409, f"case is {exc.args[0]}; cannot mark it {action}") from exc
-        return public_case(case)
+        return public_case(case, self._words)
 
 
 class OfferRequest(BaseModel):
@@ -339,6 +348,7 @@ class RedeemRequest(BaseModel):
     by: str | None = Field(default=None, min_length=1, max_length=80)
 
 
+MESSAGE_ID = re.compile(r"^(twilio|eum)-[A-Za-z0-9_.:-]{1,128}$")
 OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
 REFUSALS = {"budget": "the site's offer budget for today is spent",
             "customer_cap": "this customer had an offer recently",

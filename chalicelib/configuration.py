@@ -90,6 +90,8 @@ class Deployment(_Strict):
     care_sms: list[str] = Field(default_factory=list, description="Escalation level 2 by SMS")
     staff_numbers: list[str] = Field(default_factory=list,
                                      description="Staff who may acknowledge by SMS besides the sites' staff_sms")
+    forbidden_words: list[str] = Field(default_factory=list, description="Masked in the dashboard, API and "
+                                       "exports (insults, competitors); the original is kept for audit")
     offer_customer_cap: int = Field(default=1, ge=0, le=100, description="Offers per customer per period")
     offer_cap_days: int = Field(default=30, ge=1, le=366)
     offer_staff_daily_limit: int = Field(default=3, ge=0, le=1000,

@@ -74,6 +74,10 @@ class Services:
         return get_secret("OPERATOR_TOKEN_SHA256")
 
     @property
+    def audit_token_sha256(self) -> str:
+        return get_secret("AUDIT_TOKEN_SHA256")
+
+    @property
     def twilio_auth_token(self) -> str:
         return get_secret("TWILIO_AUTH_TOKEN")
 

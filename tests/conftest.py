@@ -23,7 +23,7 @@ os.environ.update({
     "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WEBHOOK_URL": WEBHOOK_URL,
     "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
     "CUSTOMER_KEY_SECRET": "test-customer-key-secret", "LINK_SIGNING_KEY": "test-link-signing-key",
-    "REPLY_SENDER": "log", "MAX_RECEIVES": "5",
+    "REPLY_SENDER": "log", "MAX_RECEIVES": "5", "AUDIT_TOKEN_SHA256": hashlib.sha256(b"test-audit").hexdigest(),
 })
 for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SQS_PARTIAL_BATCH"):
     os.environ.pop(leaked, None)
