@@ -161,27 +161,27 @@ def ack_page(status: int, code: str, text: str, form: bool = False, token: str =
 
 
 def _ack_link(token):
-    """The case a link names, or the refusal page: (case, None) or (None, response)."""
+    """The case and recipient a link names, or the refusal page: (case, recipient, None) or (None, None, page)."""
     from chalicelib import links
 
     svc = services()
     try:
         link = links.verify(svc.link_key, token)
     except links.ExpiredLink:
-        return None, ack_page(410, "", "This link has expired. Acknowledge the case on the dashboard.")
+        return None, None, ack_page(410, "", "This link has expired. Acknowledge the case on the dashboard.")
     except links.BadLink:
-        return None, ack_page(403, "", "This link is not valid.")
+        return None, None, ack_page(403, "", "This link is not valid.")
     case = svc.store.get_case(link.case_id)
     if case is None:
-        return None, ack_page(404, "", "This case no longer exists.")
-    return case, None
+        return None, None, ack_page(404, "", "This case no longer exists.")
+    return case, case.get("recipients", {}).get(link.recipient, {}).get("to", "unknown"), None
 
 
 @app.route("/ack/{token}", methods=["GET"])
 @json_errors
 def ack_link_page(token):
     """Shows the case and a button: link scanners that fetch every URL acknowledge nothing."""
-    case, refused = _ack_link(token)
+    case, _, refused = _ack_link(token)
     if refused:
         return refused
     code = case.get("code") or case["id"]
@@ -195,23 +195,15 @@ def ack_link_page(token):
 def ack_link_post(token):
     from chalicelib.storage import Conflict
 
-    case, refused = _ack_link(token)
+    case, recipient, refused = _ack_link(token)
     if refused:
         return refused
     code = case.get("code") or case["id"]
-    recipient = case.get("recipients", {})
     try:
-        services().cases.act(case["id"], "acknowledged", by=f"e-mail link ({_link_recipient(token, recipient)})")
+        services().cases.act(case["id"], "acknowledged", by=f"e-mail link ({recipient})")
     except Conflict as exc:
         return ack_page(409, code, f"This case is already {exc.args[0]}.")
     return ack_page(200, code, "Acknowledged. Thank you: the customer is waiting for your call.")
-
-
-def _link_recipient(token, recipients):
-    from chalicelib import links
-
-    rid = links.verify(services().link_key, token).recipient
-    return recipients.get(rid, {}).get("to", "unknown")
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
