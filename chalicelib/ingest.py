@@ -124,11 +124,7 @@ class IngestService:
         try:
             existing = self._store.put_message(record)
         except StorageError as exc:
-            log.warning("DynamoDB unavailable, parking message on the queue: %s", exc)
-            try:
-                self._jobs.send({"type": "store", "message": record})
-            except QueueError as queue_exc:
-                raise Unavailable("message could not be stored or queued") from queue_exc
+            self._park({"type": "store", "message": record}, exc)
             return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
 
         if existing is not None:
@@ -177,15 +173,19 @@ class IngestService:
         try:
             previous = self._store.set_consent(**change)
         except StorageError as exc:
-            log.warning("DynamoDB unavailable, parking a consent change on the queue: %s", exc)
-            try:
-                self._jobs.send({"type": "consent", "change": change})
-            except QueueError as queue_exc:
-                raise Unavailable("consent change could not be stored or queued") from queue_exc
+            self._park({"type": "consent", "change": change}, exc)
             previous = None
         changed = previous != change["status"]
         reply = "" if carrier or not changed else CONSENT_REPLIES[found].get(language)
         return IngestResult(message.id, reply, duplicate=not changed, record=record, kind="keyword")
+
+    def _park(self, job: dict[str, Any], cause: StorageError) -> None:
+        """DynamoDB refused: hand the write to the worker through the queue, or refuse the request."""
+        log.warning("DynamoDB unavailable, parking a %s job on the queue: %s", job["type"], cause)
+        try:
+            self._jobs.send(job)
+        except QueueError as queue_exc:
+            raise Unavailable(f"{job['type']} could not be stored or queued") from queue_exc
 
     def _enqueue(self, record: dict[str, Any]) -> None:
         try:

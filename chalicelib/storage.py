@@ -439,23 +439,22 @@ class FeedbackStore:
         allowed = ", ".join(f":from{i}" for i in range(len(allowed_from)))
         for i, status in enumerate(allowed_from):
             values[f":from{i}"] = status
+        return self._change_status(
+            {"pk": f"CASE#{case_id}", "sk": "CASE"}, UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
+            ExpressionAttributeValues=to_item(values))
+
+    def _change_status(self, key: dict[str, str], **update: Any) -> dict[str, Any]:
+        """A conditional update of an item's ``status``: the new item, or NotFound / Conflict(old status)."""
         try:
-            res = self._call(
-                "update_item",
-                Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            res = self._call("update_item", Key=to_item(key), ExpressionAttributeNames={"#status": "status"},
+                             ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD", **update)
         except ClientError as exc:
             if not self._conditional_failed(exc):
                 raise
             old = exc.response.get("Item")
             if not old:
-                raise NotFound(case_id) from exc
+                raise NotFound(key["pk"]) from exc
             raise Conflict(from_item(old).get("status", "unknown")) from exc
         return _plain_numbers(from_item(res["Attributes"]))
 
@@ -601,20 +600,9 @@ class FeedbackStore:
         return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
 
     def redeem_offer(self, code: str, *, at: str, by: str | None) -> dict[str, Any]:
-        try:
-            res = self._call(
-                "update_item", Key=to_item({"pk": f"OFFER#{code}", "sk": "OFFER"}),
-                UpdateExpression="SET #status = :redeemed, redeemed_at = :at, redeemed_by = :by",
-                ConditionExpression="attribute_exists(pk) AND #status = :issued",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item({":redeemed": "redeemed", ":issued": "issued", ":at": at,
-                                                   ":by": by or "unknown"}),
-                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if not self._conditional_failed(exc):
-                raise
-            old = exc.response.get("Item")
-            if not old:
-                raise NotFound(code) from exc
-            raise Conflict(from_item(old).get("status", "unknown")) from exc
-        return _plain_numbers(from_item(res["Attributes"]))
+        return self._change_status(
+            {"pk": f"OFFER#{code}", "sk": "OFFER"},
+            UpdateExpression="SET #status = :redeemed, redeemed_at = :at, redeemed_by = :by",
+            ConditionExpression="attribute_exists(pk) AND #status = :issued",
+            ExpressionAttributeValues=to_item({":redeemed": "redeemed", ":issued": "issued", ":at": at,
+                                               ":by": by or "unknown"}))

@@ -177,6 +177,7 @@ class Worker:
 
     def _case(self, case_id: str, record: dict[str, Any], number: str,
               recipients: list[AlertRecipient]) -> dict[str, Any]:
+        now = self._now()  # one instant: the promise is exactly its minutes after the opening
         return {
             "id": case_id,
             "message_id": record["id"],
@@ -192,8 +193,8 @@ class Worker:
             "customer_masked": mask(number),
             "customer_key": record.get("customer_key"),
             "received_at": record["received_at"],
-            "created_at": iso(self._now()),
-            "promised_at": promised_at(self._config, record.get("site"), record["urgency"], self._now()),
+            "created_at": iso(now),
+            "promised_at": promised_at(self._config, record.get("site"), record["urgency"], now),
             "escalation_level": 0,
             "status": "open",
             "recipients": {

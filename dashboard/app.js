@@ -185,6 +185,13 @@ function renderFeed(items, replace) {
   if (items.length && (!state.newest || items[0].received_at > state.newest)) state.newest = items[0].received_at;
 }
 
+function promise(c) {
+  const left = (Date.parse(c.promised_at) - Date.now()) / 1000;
+  const level = c.escalation_level ? ` · escalated ×${c.escalation_level}` : "";
+  return el("span", { class: left < 0 ? "due overdue" : "due",
+    text: left < 0 ? `overdue by ${duration(-left)}${level}` : `due in ${duration(left)}${level}` });
+}
+
 function renderCases(cases) {
   const list = $("cases");
   list.replaceChildren(...cases.map((c) => el("li", { class: `case${c.urgency === "high" ? " urgent" : ""}` },
@@ -192,7 +199,9 @@ function renderCases(cases) {
       badge("site", siteName(c.site)), badge("topic", c.topic), badge("nature", c.nature),
       ...(c.urgency === "high" ? [badge("urgency", "urgent")] : []),
       el("span", { class: "who", text: c.customer || "" }),
-      el("span", { class: "age", text: `open ${duration((Date.now() - Date.parse(c.created_at)) / 1000)}` })),
+      el("span", { class: "age", text: `open ${duration((Date.now() - Date.parse(c.created_at)) / 1000)}` }),
+      ...(c.promised_at ? [promise(c)] : []),
+      ...(c.code ? [el("span", { class: "code", text: `code ${c.code}` })] : [])),
     el("p", { class: "text", text: c.text }),
     el("p", { class: "alerted", text: `Alerted: ${c.alerts.map((a) => `${a.to} (${a.status})`).join(", ") || "nobody"}` }),
     el("div", { class: "actions" },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -114,6 +115,10 @@ def test_acknowledging_a_case_takes_it_off_the_open_list(page, stack):
     first = page.locator("#cases li.case").first
     button = first.locator("button", has_text="Acknowledge")
     case_id = button.get_attribute("aria-label").rsplit(" ", 1)[1]
+    shown = stack_api(stack, "/api/cases?status=open")["items"]
+    code = next(c["code"] for c in shown if c["id"] == case_id)
+    assert first.locator(".code").inner_text() == f"code {code}"  # what staff text back: OK <code>
+    assert re.fullmatch(r"(due in|overdue by) \d+(\.\d)? (s|min|h).*", first.locator(".due").inner_text())
     button.click()
     page.wait_for_selector(f"#status:has-text('Case {case_id} acknowledged')")
     assert page.locator(f"#cases button[aria-label='Acknowledge case {case_id}']").count() == 0
