@@ -231,6 +231,12 @@ def audit_message(message_id):
     return services().api.audit_message(message_id)
 
 
+@app.route("/api/scorecards", methods=["GET"])
+@json_errors
+def scorecards():
+    return services().api.scorecards(app.current_request.query_params)
+
+
 @app.route("/api/offers", methods=["POST"])
 @json_errors
 def issue_offer():

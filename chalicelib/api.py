@@ -9,8 +9,9 @@ import io
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -98,6 +99,10 @@ class MetricsQuery(_Query):
     topic: str | None = Field(default=None, max_length=32)
     nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
     urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
+
+
+class ScorecardQuery(_Query):
+    site: str | None = Field(default=None, max_length=40)
 
 
 class CasesQuery(BaseModel):
@@ -236,6 +241,42 @@ class OperatorApi:
             "totals": totals.as_dict() | {"site": {k: v.messages for k, v in by_site.items()}},
             "series": [{"t": t, **series[t].as_dict()} for t in sorted(series)],
             "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
+        }
+
+    def scorecards(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Per site, and per member of staff where a roster says who was on duty: compliments,
+        complaints, time to acknowledge and promises kept, over a period (at most 31 days).
+
+        Each hour's counts (messages received, cases opened then) are credited to whoever was
+        on duty at that site in that hour, in the site's time zone.
+        """
+        query: ScorecardQuery = parse(ScorecardQuery, params)
+        since, until = query.period(self._now(), default_days=7)
+        if until - since > timedelta(days=MAX_HOURLY_DAYS):
+            raise ApiError(400, f"scorecards cover at most {MAX_HOURLY_DAYS} days")
+        site = self._site(query.site)
+        sites: dict[str, _Tally] = {}
+        staff: dict[tuple[str, str], _Tally] = {}
+        counts = rollup.read(self._store, self._config, period_buckets(since, until, "hour", self._now()),
+                             self._now())
+        for bucket, per_site in counts.items():
+            hour = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
+            for site_id, row in per_site.items():
+                if (site and site_id != site) or site_id == NO_SITE:
+                    continue
+                sites.setdefault(site_id, _Tally(self._config.topics)).add(row, (None, None, None), False)
+                cfg = self._config.site(site_id)
+                if cfg is None or not cfg.roster:
+                    continue
+                local = hour.astimezone(ZoneInfo(cfg.timezone))
+                for shift in cfg.roster:
+                    if shift.on_duty(local.weekday(), local.hour):
+                        staff.setdefault((site_id, shift.name), _Tally(self._config.topics)).add(
+                            row, (None, None, None), False)
+        return {
+            "since": iso(since), "until": iso(until),
+            "sites": [{"site": k, **_scorecard(v)} for k, v in sorted(sites.items())],
+            "staff": [{"site": k[0], "name": k[1], **_scorecard(v)} for k, v in sorted(staff.items())],
         }
 
     def settings(self) -> dict[str, Any]:
@@ -420,6 +461,14 @@ class _Tally:
             seen += count
             lower = bound
         return ACK_BOUNDS[-1]
+
+
+def _scorecard(tally: _Tally) -> dict[str, Any]:
+    compliments, complaints = tally.nature.get("compliment", 0), tally.nature.get("complaint", 0)
+    return {"messages": tally.messages, "compliments": compliments, "complaints": complaints,
+            "compliments_per_complaint": round(compliments / complaints, 2) if complaints else None,
+            "acknowledged": tally.acks["n"], "median_seconds_to_acknowledge": tally.median_ack(),
+            "promises": tally.as_dict()["promises"]}
 
 
 def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime) -> list[str]:

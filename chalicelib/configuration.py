@@ -54,6 +54,32 @@ class SiteKind(_Strict):
     team: Localised
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Shift(_Strict):
+    """Who is on duty at a site, every week, in the site's time zone; whole hours."""
+
+    name: str = Field(min_length=1, max_length=80)
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: int = Field(ge=0, le=23, description="First hour on duty, 0-23")
+    end: int = Field(ge=1, le=24, description="Hour the shift ends, 1-24; before start: it runs past midnight")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Shift:
+        if self.start == self.end:
+            raise ValueError(f"shift of {self.name!r} starts and ends at {self.start}h")
+        return self
+
+    def on_duty(self, weekday: int, hour: int) -> bool:
+        """Is the shift on at ``hour`` (local) of ``weekday`` (0 = Monday)? A night shift belongs to its start day."""
+        if self.start < self.end:
+            return WEEKDAYS[weekday] in self.days and self.start <= hour < self.end
+        started_today = WEEKDAYS[weekday] in self.days and hour >= self.start
+        started_yesterday = WEEKDAYS[(weekday - 1) % 7] in self.days and hour < self.end
+        return started_today or started_yesterday
+
+
 class Site(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     name: str
@@ -69,8 +95,20 @@ class Site(_Strict):
                                   description="Promise for urgent cases: acknowledged (the call-back) within")
     ack_minutes: int = Field(default=120, ge=1, le=10080, description="Promise for the other cases")
     manager_sms: list[str] = Field(default_factory=list, description="Escalation level 1 by SMS")
+    roster: list[Shift] = Field(default_factory=list, description="Who is on duty when, for scorecards")
     offer_daily_budget: int = Field(default=0, ge=0, le=100_000, description="Goodwill offers a day, at most")
     emergency_number: str = "112"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r} (an IANA name such as Europe/London)") from exc
+        return zone
 
     @field_validator("codes")
     @classmethod
