@@ -206,6 +206,12 @@ def ack_link_post(token):
     return ack_page(200, code, "Acknowledged. Thank you: the customer is waiting for your call.")
 
 
+@app.schedule(Cron(0, 6, "*", "*", "?", "*"))  # 06:00 UTC every day
+def send_digests(event):
+    """Yesterday's digest to each site manager and to central care (once each)."""
+    logger.info("daily digests", extra=services().digest.send_all())
+
+
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
 def roll_up_counters(event):
     """Network roll-ups of the last closed hours and days, from the per-site hour counters."""

@@ -100,6 +100,13 @@ class Services:
         return f"{self.public_api_url}/ack/{links.sign(self.link_key, case_id, recipient_id)}"
 
     @cached_property
+    def digest(self) -> Any:
+        from chalicelib.digest import DigestService
+
+        return DigestService(config=self.config, store=self.store, api=self.api,
+                             email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email))
+
+    @cached_property
     def cases(self) -> CaseService:
         return CaseService(config=self.config, store=self.store, jobs=self.jobs)
 

@@ -606,3 +606,18 @@ class FeedbackStore:
             ConditionExpression="attribute_exists(pk) AND #status = :issued",
             ExpressionAttributeValues=to_item({":redeemed": "redeemed", ":issued": "issued", ":at": at,
                                                ":by": by or "unknown"}))
+
+    # -- once-only markers ---------------------------------------------------------------------
+    def claim_marker(self, key: str, expires_at: int) -> bool:
+        """Claim a once-only marker (a digest sent, say); False if it was claimed already."""
+        try:
+            self._call("put_item", Item=to_item({"pk": key, "sk": "MARKER", "ttl": expires_at}),
+                       ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def release_marker(self, key: str) -> None:
+        self._call("delete_item", Key=to_item({"pk": key, "sk": "MARKER"}))

@@ -136,13 +136,15 @@ def main() -> int:
                     time.sleep(1)
 
         def scheduler_loop():
-            """The scheduled Lambdas: sweep_pending and escalate_cases every minute, roll_up_counters hourly."""
+            """The scheduled Lambdas: sweep_pending and escalate_cases every minute, roll_up_counters hourly,
+            send_digests daily (first one minute after start: yesterday's digest, in moto's SES)."""
             from infra.local_worker import FakeLambdaContext
 
             event = {"detail-type": "Scheduled Event", "resources": [], "detail": {}}
             minutes = 0
             while not stopping.wait(60):
-                for handler, every in ((voix.sweep_pending, 1), (voix.escalate_cases, 1), (voix.roll_up_counters, 60)):
+                for handler, every in ((voix.sweep_pending, 1), (voix.escalate_cases, 1),
+                                       (voix.roll_up_counters, 60), (voix.send_digests, 1440)):
                     if minutes % every == 0:
                         try:
                             handler(event, FakeLambdaContext())

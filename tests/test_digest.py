@@ -1,0 +1,67 @@
+"""The daily digest: per site manager and for central care, yesterday against the week before."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.api import OperatorApi
+from chalicelib.digest import DigestService
+from chalicelib.notify import DeliveryFailed, EmailAlerts
+from tests.conftest import drain, post_sms, sent_emails, twilio_params
+
+
+def service(svc, now, email=None):
+    api = OperatorApi(config=svc.config, store=svc.store, now=lambda: now)
+    import boto3
+
+    email = email or EmailAlerts(boto3.client("sesv2"), svc.config.deployment.alert_from_email)
+    return DigestService(config=svc.config, store=svc.store, api=api, email=email, now=lambda: now)
+
+
+def count(svc, site, hour, nature, n):
+    for i in range(n):
+        svc.store.count_message(site=site, bucket=f"H#{hour}", message_id=f"{site}-{hour}-{nature}-{i}",
+                                fields=[f"nature_{nature}", "topic_staff", "urgency_normal", "language_en",
+                                        f"x_staff_{nature}_normal"], expires_at=0)
+
+
+def test_digest_content_yesterday_against_a_week_before_with_open_cases_and_verbatims(client, svc):
+    post_sms(client, twilio_params("LEEDS the idiot at the till ignored me, never again", sid="SM" + "1" * 32,
+                                   to="+447700900000"))
+    drain()
+    now = datetime.now(UTC)
+    tomorrow = now + timedelta(days=1)  # the digest of "yesterday" = today, seen from tomorrow
+    today = now.date().isoformat()
+    week_before = (now - timedelta(days=7)).strftime("%Y-%m-%dT10")
+    count(svc, "store-leeds", week_before, "complaint", 4)
+    digest = service(svc, tomorrow)
+    leeds = next(s for s in digest.sections() if s.site == "store-leeds")
+    subject, body = digest.build(leeds, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    assert subject.startswith(f"[Voix] Leeds Briggate store, {today}: 1 messages, 1 complaints, 1 open cases")
+    complaints = next(line for line in body.splitlines() if line.startswith("Complaints"))
+    assert complaints.split() == ["Complaints", "1", "4", "-75%"]
+    assert "Open cases: 1" in body and "store-leeds" in body
+    assert "i**** at the till" in body and "idiot" not in body  # verbatims, masked like everywhere
+    network = next(s for s in digest.sections() if s.site is None)
+    assert network.recipients == ["care@example.com"]
+    _, care_body = digest.build(network, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    assert "By site:" in care_body and "Leeds Briggate store" in care_body
+
+
+def test_each_digest_is_sent_once_and_a_failed_one_is_retried(client, svc):
+    now = datetime.now(UTC) + timedelta(days=1)
+    before = len(sent_emails())
+    result = service(svc, now).send_all()
+    recipients = {to for s in service(svc, now).sections() for to in s.recipients}
+    assert result == {"sent": len(recipients), "failed": 0}
+    digests = [m for m in sent_emails()[before:] if m.subject.startswith("[Voix]")]
+    assert sorted(m.destinations["ToAddresses"][0] for m in digests) == sorted(recipients)
+    assert service(svc, now).send_all() == {"sent": 0, "failed": 0}  # a re-run sends nothing twice
+
+    class Flaky(EmailAlerts):
+        def send(self, to, subject, text):
+            raise DeliveryFailed("SES throttled")
+
+    later = now + timedelta(days=1)
+    assert service(svc, later, Flaky(None, "x")).send_all() == {"sent": 0, "failed": len(recipients)}
+    assert service(svc, later).send_all() == {"sent": len(recipients), "failed": 0}  # nothing lost
