@@ -322,6 +322,29 @@ class OperatorApi:
             raise ApiError(404, "no such message")
         return {**public_message(item), "text": item.get("text"), "masked_text": mask(item.get("text"), self._words)}
 
+    def create_survey(self, body: dict[str, Any] | None, surveys: Any) -> dict[str, Any]:
+        from chalicelib.surveys import SurveyRequest
+
+        request = parse(SurveyRequest, body)
+        self._site(request.site)
+        try:
+            created = surveys.create(request)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from exc
+        return {k: created[k] for k in ("id", "name", "site", "created_at", "queued", "rejected")}
+
+    def survey(self, survey_id: str, surveys: Any) -> dict[str, Any]:
+        found = self._store.get_survey(survey_id) if SURVEY_ID.match(survey_id or "") else None
+        if found is None:
+            raise ApiError(404, "no such survey")
+        return surveys.report(found)
+
+    def site_surveys(self, params: dict[str, Any] | None, surveys: Any) -> dict[str, Any]:
+        site = (params or {}).get("site")
+        if not site or self._config.site(site) is None or set(params or {}) - {"site"}:
+            raise ApiError(400, "site: a known site is required (and nothing else)")
+        return surveys.site_report(site)
+
     def issue_offer(self, body: dict[str, Any] | None) -> dict[str, Any]:
         data: OfferRequest = parse(OfferRequest, body)
         self._site(data.site)
@@ -389,6 +412,7 @@ class RedeemRequest(BaseModel):
     by: str | None = Field(default=None, min_length=1, max_length=80)
 
 
+SURVEY_ID = re.compile(r"^[0-9A-F]{12}$")
 MESSAGE_ID = re.compile(r"^(twilio|eum)-[A-Za-z0-9_.:-]{1,128}$")
 OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
 REFUSALS = {"budget": "the site's offer budget for today is spent",

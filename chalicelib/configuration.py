@@ -134,6 +134,10 @@ class Deployment(_Strict):
     offer_cap_days: int = Field(default=30, ge=1, le=366)
     offer_staff_daily_limit: int = Field(default=3, ge=0, le=1000,
                                          description="Offers a member of staff may issue a day without approval")
+    survey_cap: int = Field(default=1, ge=0, le=100, description="Surveys per number per survey_cap_days")
+    survey_cap_days: int = Field(default=30, ge=1, le=366)
+    quiet_hours_start: int = Field(default=21, ge=0, le=23, description="No survey sent from this local hour...")
+    quiet_hours_end: int = Field(default=9, ge=0, le=23, description="...until this one")
     carrier_opt_out: bool = Field(default=False, description="End User Messaging managed opt-outs are on: "
                                   "the carrier answers STOP/START/HELP, Voix only records them")
     help_text: Localised = Localised(

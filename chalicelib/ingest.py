@@ -34,7 +34,7 @@ class IngestResult:
     duplicate: bool
     record: dict[str, Any]
     parked: bool = False
-    kind: str = "feedback"  # feedback | keyword | staff: only feedback is stored and counted
+    kind: str = "feedback"  # feedback | keyword | staff | survey: only feedback is stored and counted
 
 
 CONSENT_REPLIES = {
@@ -91,7 +91,7 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
 class IngestService:
     def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
-                 cases: CaseService | None = None):
+                 cases: CaseService | None = None, surveys: Any = None):
         self._config = config
         self._classifier = classifier
         self._store = store
@@ -100,6 +100,7 @@ class IngestService:
         self._retention_days = retention_days
         self._now = now
         self._cases = cases or CaseService(config=config, store=store, jobs=jobs, now=now)
+        self._surveys = surveys
 
     def ingest(self, message: InboundMessage, *, reply_status: str = "twiml") -> IngestResult:
         """Store ``message`` once and return the reply to send.
@@ -115,6 +116,11 @@ class IngestService:
         found = message.carrier_keyword or keyword(message.body)
         if found:
             return self._keyword(message, found)
+        if self._surveys is not None:
+            answer = self._surveys.answer(message.from_number, message.body)
+            if answer is not None:
+                return IngestResult(message.id, answer.reply, duplicate=False, record={"id": message.id},
+                                    kind="survey")
         classification = self._classifier.classify(message.body, message.to_number)
         reply = build_reply(self._config, classification, message.id, self._secret)
         if reply.offer_code:

@@ -29,9 +29,11 @@ class JobQueue:
                 raise QueueError(f"queue {self._queue!r} not found: {exc}") from exc
         return self._url
 
-    def send(self, job: dict[str, Any]) -> None:
+    def send(self, job: dict[str, Any], delay_seconds: int = 0) -> None:
+        """Queue one job; ``delay_seconds`` (at most SQS's 900) holds it back."""
+        extra = {"DelaySeconds": max(0, min(900, int(delay_seconds)))} if delay_seconds else {}
         try:
-            self._sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(job, separators=(",", ":")))
+            self._sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(job, separators=(",", ":")), **extra)
         except (ClientError, BotoCoreError) as exc:
             raise QueueError(f"SQS send failed: {exc}") from exc
 

@@ -107,6 +107,13 @@ class Services:
                              email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email))
 
     @cached_property
+    def surveys(self) -> Any:
+        from chalicelib.surveys import SurveyService
+
+        return SurveyService(config=self.config, store=self.store, jobs=self.jobs, sender=self.reply_sender,
+                             secret=self.customer_secret)
+
+    @cached_property
     def cases(self) -> CaseService:
         return CaseService(config=self.config, store=self.store, jobs=self.jobs)
 
@@ -115,7 +122,7 @@ class Services:
         return IngestService(
             config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
             customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
-            cases=self.cases,
+            cases=self.cases, surveys=self.surveys,
         )
 
     @cached_property
@@ -130,7 +137,7 @@ class Services:
             config=self.config, store=self.store, jobs=self.jobs,
             sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
             email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email),
-            max_receives=int(env("MAX_RECEIVES", "5")), ack_url=self.ack_url,
+            max_receives=int(env("MAX_RECEIVES", "5")), ack_url=self.ack_url, surveys=self.surveys,
         )
 
     @cached_property

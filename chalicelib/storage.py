@@ -621,3 +621,75 @@ class FeedbackStore:
 
     def release_marker(self, key: str) -> None:
         self._call("delete_item", Key=to_item({"pk": key, "sk": "MARKER"}))
+
+    # -- surveys ------------------------------------------------------------------------------------
+    def put_survey(self, survey: dict[str, Any]) -> None:
+        item = {"pk": f"SURVEY#{survey['id']}", "sk": "SURVEY", "type": "survey", "stats": {},
+                "gsi1pk": f"SURVEYS#{survey['site']}", "gsi1sk": f"{survey['created_at']}#{survey['id']}", **survey}
+        self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+
+    def get_survey(self, survey_id: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item({"pk": f"SURVEY#{survey_id}", "sk": "SURVEY"}), ConsistentRead=True)
+        return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
+
+    def surveys_of_site(self, site: str, limit: int = 100) -> list[dict[str, Any]]:
+        page = self._call("query", IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ScanIndexForward=False,
+                          ExpressionAttributeValues=to_item({":pk": f"SURVEYS#{site}"}), Limit=limit)
+        return [_plain_numbers(from_item(i)) for i in page.get("Items", [])]
+
+    def survey_add(self, survey_id: str, counts: dict[str, int]) -> None:
+        """Add to a survey's statistics (``stats`` map: sent, q0_n, q0_v9, follow_ups...)."""
+        names = {"#s": "stats", **{f"#k{i}": k for i, k in enumerate(counts)}}
+        values = {":zero": 0, **{f":v{i}": v for i, v in enumerate(counts.values())}}
+        sets = [f"#s.#k{i} = if_not_exists(#s.#k{i}, :zero) + :v{i}" for i in range(len(counts))]
+        self._call("update_item", Key=to_item({"pk": f"SURVEY#{survey_id}", "sk": "SURVEY"}),
+                   UpdateExpression="SET " + ", ".join(sets), ConditionExpression="attribute_exists(pk)",
+                   ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(values))
+
+    def put_conversation(self, customer: str, conversation: dict[str, Any]) -> None:
+        """A customer's open survey conversation (one at a time: a newer survey replaces it)."""
+        self._call("put_item", Item=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE", **conversation}))
+
+    def get_conversation(self, customer: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}),
+                         ConsistentRead=True)
+        return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
+
+    def advance_conversation(self, customer: str, *, step: int, value: int, detractor: bool, ended: bool,
+                             follow_up_at: str | None = None) -> bool:
+        """Record the answer to question ``step`` once (False if it was answered already)."""
+        sets = ["answers.#step = :value", "step = :next", "detractor = :detractor"]
+        values: dict[str, Any] = {":value": value, ":next": step + 1, ":detractor": detractor, ":step": step}
+        if follow_up_at:
+            sets.append("follow_up_at = :follow")
+            values[":follow"] = follow_up_at
+        if ended:
+            sets.append("expires_at = :now")
+            values[":now"] = "1970-01-01T00:00:00.000Z"
+        try:
+            self._call("update_item", Key=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}),
+                       UpdateExpression="SET " + ", ".join(sets), ConditionExpression="step = :step",
+                       ExpressionAttributeNames={"#step": str(step)}, ExpressionAttributeValues=to_item(values))
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
+    def add_conversation_text(self, customer: str, message_id: str, text: str, *, end: bool) -> bool:
+        """Keep a customer's worded reply with their conversation, once per message."""
+        update = "SET texts = list_append(if_not_exists(texts, :empty), :text)"
+        values = {":empty": [], ":text": [{"message": message_id, "text": text}], ":mid": message_id}
+        if end:
+            update += ", expires_at = :ended"
+            values[":ended"] = "1970-01-01T00:00:00.000Z"
+        try:
+            self._call("update_item", Key=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}),
+                       UpdateExpression=update + " ADD text_ids :ids",
+                       ConditionExpression="attribute_exists(pk) AND NOT contains(text_ids, :mid)",
+                       ExpressionAttributeValues={**to_item(values), ":ids": {"SS": [message_id]}})
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False

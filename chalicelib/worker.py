@@ -99,7 +99,7 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
 class Worker:
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
-                 ack_url: Callable[[str, str], str | None] | None = None):
+                 ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None):
         self._config = config
         self._store = store
         self._jobs = jobs
@@ -109,6 +109,7 @@ class Worker:
         self._now = now
         self._ack_url = ack_url or (lambda case_id, recipient_id: None)
         self._cases = CaseService(config=config, store=store, jobs=jobs, now=now)
+        self._surveys = surveys
 
     def handle(self, job: dict[str, Any], receive_count: int = 1) -> None:
         kind = job.get("type") if isinstance(job, dict) else None
@@ -124,6 +125,12 @@ class Worker:
                     "customer_key", "status", "at", "source", "message_id", "expires_at"}:
                 raise BadJob("consent job without a complete change")
             self._store.set_consent(**change)
+        elif kind == "survey_send":
+            if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
+                raise BadJob("survey job without survey_id or number")
+            if self._surveys is None:
+                raise BadJob("surveys are not set up in this worker")
+            self._surveys.send_one(job["survey_id"], job["to"])
         elif kind == "alert":
             if not isinstance(job.get("case_id"), str) or not isinstance(job.get("recipient"), str):
                 raise BadJob("alert job without case_id or recipient")
@@ -152,6 +159,9 @@ class Worker:
             # a late message (processed after its hour, or replayed after an outage): its hour
             # and day may be rolled up already
             rollup.after_late_count(self._store, self._config, record["hour"], self._now())
+        if counted and self._surveys is not None and record.get("customer_key"):
+            # words from a customer in a survey conversation: the follow-up's answer, or a comment
+            self._surveys.note_text(record["customer_key"], record["id"], record["text"], record["received_at"])
         recipients = recipients_for(self._config, classification_of(record))
         case_id = None
         if recipients:

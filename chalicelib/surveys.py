@@ -1,0 +1,297 @@
+"""Outbound surveys after an interaction: NPS (0-10), CSAT (1-5), Customer Effort Score (1-7).
+
+A survey has one to three questions, sent one at a time: each answer, texted back as a
+bare number, is matched to the question the customer was last asked (one conversation
+per number, open for the survey's window) and the next question goes out as the reply.
+An out-of-range number gets the scale again; words are feedback as usual (and noted on
+the conversation). A detractor gets the optional follow-up question at the end; their
+free-text answer is recorded with the survey.
+
+Sending respects consent (never to an opted-out number), a per-number frequency cap and
+the site's local quiet hours (the send waits on the queue until they end).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.clock import iso, parse_time, utcnow
+from chalicelib.configuration import Config, Localised
+from chalicelib.phone import InvalidNumber, customer_key, normalise
+from chalicelib.storage import FeedbackStore
+
+log = logging.getLogger(__name__)
+SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+MAX_NUMBERS = 10_000
+_SCORE = re.compile(r"^\s*(\d{1,3})\s*(?:/\s*(?:10|5|7))?\s*[.!]*\s*$")
+THANKS = Localised(en="Thank you for your answers!", fr="Merci pour vos reponses !")
+
+
+# -- pure --------------------------------------------------------------------------------------
+def score_of(text: str) -> int | None:
+    """The number a reply is, if it is only a number ("9", "9/10", " 10!")."""
+    match = _SCORE.match(text or "")
+    return int(match.group(1)) if match else None
+
+
+def in_range(kind: str, value: int) -> bool:
+    low, high = SCALES[kind]
+    return low <= value <= high
+
+
+def is_detractor(kind: str, value: int) -> bool:
+    return {"nps": value <= 6, "csat": value <= 2, "ces": value <= 3}[kind]
+
+
+def score(kind: str, distribution: dict[int, int]) -> dict[str, Any]:
+    """NPS: % promoters (9-10) - % detractors (0-6). CSAT: % satisfied (4-5). CES: mean (1-7)."""
+    n = sum(distribution.values())
+    if not n:
+        return {"n": 0, "score": None}
+    mean = round(sum(v * c for v, c in distribution.items()) / n, 2)
+    if kind == "nps":
+        promoters = sum(c for v, c in distribution.items() if v >= 9)
+        detractors = sum(c for v, c in distribution.items() if v <= 6)
+        return {"n": n, "score": round(100 * (promoters - detractors) / n), "promoters": promoters,
+                "passives": n - promoters - detractors, "detractors": detractors, "mean": mean}
+    if kind == "csat":
+        satisfied = sum(c for v, c in distribution.items() if v >= 4)
+        return {"n": n, "score": round(100 * satisfied / n), "satisfied": satisfied, "mean": mean}
+    return {"n": n, "score": mean, "mean": mean}
+
+
+def quiet_delay(now: datetime, zone: str, start: int, end: int) -> int:
+    """Seconds until the site's quiet hours end (0 when it is not quiet there)."""
+    local = now.astimezone(ZoneInfo(zone))
+    hour = local.hour
+    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return 0
+    until = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return int((until - local).total_seconds())
+
+
+def numbers_from_csv(text: str) -> list[str]:
+    """Numbers from a CSV: the ``number`` (or ``phone``) column, else the first column; header optional."""
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    if not rows:
+        return []
+    header = [c.strip().lower() for c in rows[0]]
+    column = next((header.index(h) for h in ("number", "phone", "mobile") if h in header), None)
+    if column is not None:
+        rows = rows[1:]
+    return [r[column or 0].strip() for r in rows if len(r) > (column or 0)]
+
+
+# -- the API's input ------------------------------------------------------------------------------
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["nps", "csat", "ces"]
+    text: Localised
+
+
+class SurveyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=120)
+    questions: list[Question] = Field(min_length=1, max_length=3)
+    follow_up: Localised | None = Field(default=None, description="Asked at the end to detractors")
+    window_hours: int = Field(default=24, ge=1, le=168)
+    numbers: list[str] = Field(default_factory=list, max_length=MAX_NUMBERS)
+    numbers_csv: str | None = Field(default=None, max_length=400_000)
+    created_by: str | None = Field(default=None, max_length=80)
+
+    @field_validator("numbers")
+    @classmethod
+    def _strings(cls, numbers: list[str]) -> list[str]:
+        return [n.strip() for n in numbers]
+
+    @model_validator(mode="after")
+    def _someone(self) -> SurveyRequest:
+        if not self.numbers and not self.numbers_csv:
+            raise ValueError("give numbers (a list) or numbers_csv (CSV text)")
+        return self
+
+
+@dataclass(frozen=True)
+class Answer:
+    reply: str
+
+
+class SurveyService:
+    def __init__(self, *, config: Config, store: FeedbackStore, jobs: Any = None, sender: Any = None,
+                 secret: bytes = b"", now: Callable[[], datetime] = utcnow):
+        self._config = config
+        self._store = store
+        self._jobs = jobs
+        self._sender = sender
+        self._secret = secret
+        self._now = now
+
+    # -- creating and sending ----------------------------------------------------------------------
+    def create(self, request: SurveyRequest) -> dict[str, Any]:
+        site = self._config.site(request.site)
+        if site is None:
+            raise ValueError(f"unknown site {request.site!r}")
+        raw = list(request.numbers) + (numbers_from_csv(request.numbers_csv) if request.numbers_csv else [])
+        if len(raw) > MAX_NUMBERS:
+            raise ValueError(f"at most {MAX_NUMBERS} numbers per survey")
+        region = "FR" if site.language == "fr" else "GB"
+        valid, rejected = [], []
+        for number in raw:
+            try:
+                valid.append(normalise(number, region))
+            except InvalidNumber:
+                rejected.append(number[:40])
+        valid = list(dict.fromkeys(valid))
+        now = self._now()
+        survey = {"id": uuid.uuid4().hex[:12].upper(), "site": site.id, "name": request.name,
+                  "questions": [q.model_dump() for q in request.questions],
+                  "follow_up": request.follow_up.model_dump() if request.follow_up else None,
+                  "window_hours": request.window_hours, "created_at": iso(now), "created_by": request.created_by,
+                  "recipients": len(valid), "ttl": int((now + timedelta(days=400)).timestamp())}
+        self._store.put_survey(survey)
+        self._jobs.send_many([{"type": "survey_send", "survey_id": survey["id"], "to": n} for n in valid])
+        return {**survey, "queued": len(valid), "rejected": rejected}
+
+    def send_one(self, survey_id: str, to: str) -> str:
+        """The worker's side of one recipient: consent, quiet hours, cap, then the first question."""
+        survey = self._store.get_survey(survey_id)
+        if survey is None:
+            return "unknown_survey"
+        site = self._config.site(survey["site"])
+        key = customer_key(to, self._secret)
+        consent = self._store.consent(key)
+        if consent and consent.get("status") == "opted_out":
+            self._store.survey_add(survey_id, {"skipped_opted_out": 1})
+            return "opted_out"
+        deployment = self._config.deployment
+        now = self._now()
+        delay = quiet_delay(now, site.timezone if site else "UTC", deployment.quiet_hours_start,
+                            deployment.quiet_hours_end)
+        if delay:
+            self._jobs.send({"type": "survey_send", "survey_id": survey_id, "to": to}, delay_seconds=delay)
+            return "quiet_hours"
+        marker = f"SURVEYSENT#{survey_id}#{key}"
+        if not self._store.claim_marker(marker, expires_at=survey["ttl"]):
+            return "already_sent"
+        period = int(now.timestamp() // 86_400) // deployment.survey_cap_days
+        quota = f"QUOTA#survey#{key}#{period}"
+        if not self._store.take_quota(quota, deployment.survey_cap, survey["ttl"]):
+            self._store.survey_add(survey_id, {"skipped_cap": 1})
+            return "cap"
+        language = site.language if site else deployment.default_language
+        self._store.put_conversation(key, {
+            "survey_id": survey_id, "site": survey["site"], "step": 0, "language": language, "answers": {},
+            "detractor": False, "sent_at": iso(now),
+            "expires_at": iso(now + timedelta(hours=int(survey["window_hours"]))),
+            "ttl": int((now + timedelta(days=30)).timestamp())})
+        origin = (site.numbers or deployment.central_numbers or [""])[0] if site else deployment.central_numbers[0]
+        try:
+            self._sender.send(to=to, origin=origin, text=Localised(**survey["questions"][0]["text"]).get(language),
+                              reference=f"survey-{survey_id}")
+        except Exception:
+            self._store.release_marker(marker)
+            self._store.give_back_quota(quota)
+            raise
+        self._store.survey_add(survey_id, {"sent": 1})
+        return "sent"
+
+    # -- answers -----------------------------------------------------------------------------------
+    def answer(self, from_number: str, text: str) -> Answer | None:
+        """A bare number from a customer in a survey conversation: record it, return the reply.
+
+        None when it is not an answer (no open conversation, or it is over): feedback as usual.
+        """
+        value = score_of(text)
+        if value is None:
+            return None
+        key = customer_key(from_number, self._secret)
+        conversation = self._store.get_conversation(key)
+        now = self._now()
+        if not conversation or parse_time(conversation["expires_at"]) < now:
+            return None
+        survey = self._store.get_survey(conversation["survey_id"])
+        step = int(conversation["step"])
+        if survey is None or not 0 <= step < len(survey["questions"]):
+            return None
+        language = conversation.get("language", "en")
+        kind = survey["questions"][step]["kind"]
+        if not in_range(kind, value):
+            low, high = SCALES[kind]
+            return Answer(f"Please reply with a number from {low} to {high}." if language != "fr"
+                          else f"Merci de repondre par un nombre de {low} a {high}.")
+        detractor = bool(conversation.get("detractor")) or is_detractor(kind, value)
+        last = step + 1 == len(survey["questions"])
+        follow = bool(last and detractor and survey.get("follow_up"))
+        if not self._store.advance_conversation(key, step=step, value=value, detractor=detractor,
+                                                ended=last and not follow, follow_up_at=iso(now) if follow else None):
+            return Answer(THANKS.get(language))  # the same answer delivered twice: counted once
+        self._store.survey_add(survey["id"], {f"q{step}_n": 1, f"q{step}_v{value}": 1})
+        if not last:
+            return Answer(Localised(**survey["questions"][step + 1]["text"]).get(language))
+        if follow:
+            return Answer(Localised(**survey["follow_up"]).get(language))
+        return Answer(THANKS.get(language))
+
+    def note_text(self, customer: str, message_id: str, text: str, received_at: str) -> bool:
+        """A worded message from a customer in a conversation: the follow-up's answer (if written after
+        the follow-up was asked: the worker may see it late), or a comment."""
+        conversation = self._store.get_conversation(customer)
+        if not conversation or parse_time(conversation["expires_at"]) < self._now():
+            return False
+        survey = self._store.get_survey(conversation["survey_id"])
+        if survey is None:
+            return False
+        awaiting_follow_up = bool(conversation.get("follow_up_at")) and received_at >= conversation["follow_up_at"]
+        if not self._store.add_conversation_text(customer, message_id, text[:500], end=bool(awaiting_follow_up)):
+            return False
+        self._store.survey_add(survey["id"], {"follow_ups" if awaiting_follow_up else "text_replies": 1})
+        return True
+
+    # -- reports -----------------------------------------------------------------------------------
+    def report(self, survey: dict[str, Any]) -> dict[str, Any]:
+        stats = survey.get("stats", {})
+        sent = int(stats.get("sent", 0))
+        questions = []
+        for i, q in enumerate(survey["questions"]):
+            low, high = SCALES[q["kind"]]
+            distribution = {v: int(stats.get(f"q{i}_v{v}", 0)) for v in range(low, high + 1)}
+            questions.append({"kind": q["kind"], "text": q["text"], "distribution": distribution,
+                              **score(q["kind"], distribution)})
+        answered = questions[0]["n"] if questions else 0
+        return {"id": survey["id"], "name": survey["name"], "site": survey["site"],
+                "created_at": survey["created_at"], "recipients": survey.get("recipients", 0), "sent": sent,
+                "response_rate": round(answered / sent, 3) if sent else None,
+                "skipped": {"opted_out": int(stats.get("skipped_opted_out", 0)),
+                            "frequency_cap": int(stats.get("skipped_cap", 0))},
+                "follow_ups": int(stats.get("follow_ups", 0)), "text_replies": int(stats.get("text_replies", 0)),
+                "questions": questions}
+
+    def site_report(self, site: str) -> dict[str, Any]:
+        reports = [self.report(s) for s in self._store.surveys_of_site(site)]
+        by_kind: dict[str, dict[int, int]] = {}
+        sent = answered = 0
+        for r in reports:
+            sent += r["sent"]
+            answered += r["questions"][0]["n"]
+            for q in r["questions"]:
+                merged = by_kind.setdefault(q["kind"], {})
+                for v, c in q["distribution"].items():
+                    merged[v] = merged.get(v, 0) + c
+        return {"site": site, "surveys": reports, "sent": sent,
+                "response_rate": round(answered / sent, 3) if sent else None,
+                "scores": {k: {"distribution": d, **score(k, d)} for k, d in sorted(by_kind.items())}}

@@ -1,0 +1,168 @@
+"""Outbound surveys: sending with consent, caps and quiet hours; answers matched, scored, reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from xml.etree import ElementTree
+
+import pytest
+
+from chalicelib import surveys
+from tests.conftest import auth, drain, post_sms, table_items, twilio_params
+
+NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)  # London: not quiet
+SURVEY = {
+    "site": "line-8", "name": "Journey today",
+    "questions": [
+        {"kind": "nps", "text": {"en": "How likely are you to recommend line 8? Reply 0 to 10",
+                                 "fr": "Recommanderiez-vous la ligne 8 ? 0 a 10"}},
+        {"kind": "csat", "text": {"en": "How was your journey today? Reply 1 to 5", "fr": "Votre trajet ? 1 a 5"}},
+    ],
+    "follow_up": {"en": "Sorry to hear it. What should we have done better?", "fr": "Que faire de mieux ?"},
+    "numbers": ["+447700900601", "07700 900602", "+447700900603", "not a number"],
+    "numbers_csv": "number,name\n+447700900604,Dee\n",
+}
+_sid = iter(range(10**6))
+
+
+def say(client, number, text):
+    response = post_sms(client, twilio_params(text, sid=f"SM{next(_sid):032d}", frm=number))
+    assert response.status_code == 200
+    message = ElementTree.fromstring(response.body).find("Message")
+    return message.text if message is not None else ""
+
+
+@pytest.fixture()
+def at_noon(svc, monkeypatch):
+    """Sends go out whatever the hour CI runs at (quiet hours have their own test)."""
+    monkeypatch.setattr(surveys, "quiet_delay", lambda *args: 0)
+    return svc
+
+
+def create(client, body=SURVEY):
+    response = client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
+                                body=json.dumps(body))
+    return response
+
+
+def test_answers_are_matched_to_their_question_scored_and_reported(client, at_noon):
+    created = create(client)
+    assert created.status_code == 202
+    survey = created.json_body
+    assert survey["queued"] == 4 and survey["rejected"] == ["not a number"]
+    drain()
+    outbox = at_noon.reply_sender.outbox
+    assert sorted(m["to"] for m in outbox) == ["+447700900601", "+447700900602", "+447700900603", "+447700900604"]
+    assert all(m["text"].startswith("How likely") and m["origin"] == "+447700900008" for m in outbox)
+
+    a, b, c = "+447700900601", "+447700900602", "+447700900603"
+    assert say(client, a, "9").startswith("How was your journey")  # the next question, as the reply
+    assert say(client, a, "5") == "Thank you for your answers!"
+    assert say(client, b, "11") == "Please reply with a number from 0 to 10."  # out of range: asked again
+    say(client, b, "the driver was rude")  # words: feedback as usual, noted with the survey
+    assert say(client, b, "3").startswith("How was your journey")
+    assert say(client, b, "0") == "Please reply with a number from 1 to 5."
+    assert say(client, b, "1").startswith("Sorry to hear it")  # a detractor gets the follow-up
+    say(client, b, "the coach was 40 minutes late and nobody told us")
+    assert say(client, c, "10/10").startswith("How was your journey")
+    drain()
+    assert say(client, a, "7") != "Thank you for your answers!"  # the survey is over for a: feedback now
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    nps, csat = report["questions"]
+    assert report["sent"] == 4 and report["response_rate"] == 0.75
+    assert {k: v for k, v in nps["distribution"].items() if v} == {"3": 1, "9": 1, "10": 1}
+    assert nps["score"] == 33 and (nps["promoters"], nps["detractors"]) == (2, 1)  # (2 - 1) / 3
+    assert {k: v for k, v in csat["distribution"].items() if v} == {"1": 1, "5": 1} and csat["score"] == 50
+    assert report["follow_ups"] == 1 and report["text_replies"] == 1
+    messages = {m["text"] for m in table_items("MSG#")}
+    assert "the driver was rude" in messages and "9" not in messages  # answers are not feedback
+    site = client.http.get("/api/surveys?site=line-8", headers=auth()).json_body
+    assert site["scores"]["nps"]["score"] == 33 and site["sent"] == 4 and len(site["surveys"]) == 1
+
+
+def test_a_redelivered_answer_counts_once(client, at_noon):
+    survey = create(client).json_body
+    drain()
+    params = twilio_params("8", sid="SM" + "8" * 32, frm="+447700900601")
+    post_sms(client, params)
+    post_sms(client, params)
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    assert report["questions"][0]["n"] == 1
+
+
+def test_sending_skips_opted_out_numbers_and_respects_the_frequency_cap(client, at_noon):
+    say(client, "+447700900601", "STOP")
+    first = create(client).json_body
+    drain()
+    second = create(client).json_body
+    drain()
+    one = client.http.get(f"/api/surveys/{first['id']}", headers=auth()).json_body
+    two = client.http.get(f"/api/surveys/{second['id']}", headers=auth()).json_body
+    assert one["sent"] == 3 and one["skipped"]["opted_out"] == 1
+    assert two["sent"] == 0 and two["skipped"] == {"opted_out": 1, "frequency_cap": 3}
+    assert "+447700900601" not in [m["to"] for m in at_noon.reply_sender.outbox]
+
+
+def test_quiet_hours_hold_the_send_until_morning(client, svc, monkeypatch):
+    late = NOON.replace(hour=22)
+    monkeypatch.setattr(svc.surveys, "_now", lambda: late)
+    survey = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    [job] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert svc.surveys.send_one(survey["id"], "+447700900601") == "quiet_hours"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=job["ReceiptHandle"])
+    assert svc.reply_sender.outbox == []
+    held = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert held["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"  # back on the queue, delayed
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ({**SURVEY, "numbers": [], "numbers_csv": None}, "give numbers"),
+    ({**SURVEY, "site": "nowhere"}, "unknown site"),
+    ({**SURVEY, "questions": SURVEY["questions"] * 2}, "questions"),
+    ({**SURVEY, "questions": [{"kind": "stars", "text": {"en": "x", "fr": "x"}}]}, "kind"),
+    ({**SURVEY, "window_hours": 0}, "window_hours"),
+    ({**SURVEY, "surprise": 1}, "surprise"),
+])
+def test_bad_survey_requests_are_refused(client, body, fragment):
+    response = create(client, body)
+    assert response.status_code == 400 and fragment in response.json_body["error"]
+    assert table_items("SURVEY#") == []
+
+
+def test_unknown_survey_and_site_queries(client):
+    assert client.http.get("/api/surveys/ABCDEF012345", headers=auth()).status_code == 404
+    assert client.http.get("/api/surveys/..%2Fetc", headers=auth()).status_code == 404
+    assert client.http.get("/api/surveys", headers=auth()).status_code == 400
+
+
+# -- pure --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,value", [("9", 9), (" 10! ", 10), ("7/10", 7), ("4/5", 4), ("0", 0),
+                                        ("nine", None), ("9 stars", None), ("-1", None), ("", None)])
+def test_score_of(text, value):
+    assert surveys.score_of(text) == value
+
+
+def test_scores():
+    assert surveys.score("nps", {10: 5, 9: 1, 8: 2, 3: 2})["score"] == 40  # (6 - 2) / 10
+    assert surveys.score("csat", {5: 3, 4: 1, 2: 4})["score"] == 50
+    assert surveys.score("ces", {7: 1, 5: 1})["score"] == 6.0
+    assert surveys.score("nps", {})["score"] is None
+
+
+def test_quiet_delay():
+    base = datetime(2026, 7, 1, tzinfo=UTC)  # London is UTC+1 in July
+    assert surveys.quiet_delay(base.replace(hour=12), "Europe/London", 21, 9) == 0
+    assert surveys.quiet_delay(base.replace(hour=20), "Europe/London", 21, 9) == 12 * 3600  # 21:00 local
+    assert surveys.quiet_delay(base.replace(hour=7, minute=30), "Europe/London", 21, 9) == 30 * 60
+    assert surveys.quiet_delay(base.replace(hour=13), "Europe/London", 13, 15) == 3600  # 14:00 local
+
+
+def test_numbers_from_csv():
+    assert surveys.numbers_from_csv("phone\n+447700900601\n\n07700900602\n") == ["+447700900601", "07700900602"]
+    assert surveys.numbers_from_csv("+447700900601,Ann\n+447700900602,Bob") == ["+447700900601", "+447700900602"]
+    assert surveys.numbers_from_csv("") == []
