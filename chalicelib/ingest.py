@@ -178,6 +178,8 @@ class IngestService:
         }
         try:
             previous = self._store.set_consent(**change)
+            if found == "opt_out":  # in the middle of a survey: no further question, ever
+                self._store.end_conversation(change["customer_key"])
         except StorageError as exc:
             self._park({"type": "consent", "change": change}, exc)
             previous = None

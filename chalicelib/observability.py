@@ -13,7 +13,7 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="Voix", service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "record_alert", "record_message", "tracer"]
+__all__ = ["MetricUnit", "logger", "metrics", "record_alert", "record_message", "record_survey_answer", "tracer"]
 
 
 def _disabled() -> bool:
@@ -41,3 +41,13 @@ def record_alert(channel: str, ok: bool) -> None:
     with single_metric(name="AlertsSent" if ok else "AlertsFailed", unit=MetricUnit.Count, value=1,
                        namespace=metrics.namespace) as metric:
         metric.add_dimension(name="channel", value=channel)
+
+
+def record_survey_answer(site: str, kind: str, value: int) -> None:
+    """EMF metrics for one survey answer: a count and the score, by site and question kind."""
+    if _disabled():
+        return
+    for name, unit, amount in (("SurveyAnswers", MetricUnit.Count, 1), ("SurveyScore", MetricUnit.NoUnit, value)):
+        with single_metric(name=name, unit=unit, value=amount, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="site", value=site)
+            metric.add_dimension(name="kind", value=kind)

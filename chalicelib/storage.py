@@ -693,3 +693,13 @@ class FeedbackStore:
             if not self._conditional_failed(exc):
                 raise
             return False
+
+    def end_conversation(self, customer: str) -> None:
+        """Close a customer's survey conversation, if any (they opted out)."""
+        try:
+            self._call("update_item", Key=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}),
+                       UpdateExpression="SET expires_at = :ended", ConditionExpression="attribute_exists(pk)",
+                       ExpressionAttributeValues=to_item({":ended": "1970-01-01T00:00:00.000Z"}))
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
+from chalicelib.observability import record_survey_answer
 from chalicelib.phone import InvalidNumber, customer_key, normalise
 from chalicelib.storage import FeedbackStore
 
@@ -241,6 +242,7 @@ class SurveyService:
                                                 ended=last and not follow, follow_up_at=iso(now) if follow else None):
             return Answer(THANKS.get(language))  # the same answer delivered twice: counted once
         self._store.survey_add(survey["id"], {f"q{step}_n": 1, f"q{step}_v{value}": 1})
+        record_survey_answer(survey["site"], kind, value)
         if not last:
             return Answer(Localised(**survey["questions"][step + 1]["text"]).get(language))
         if follow:

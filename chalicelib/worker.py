@@ -125,6 +125,8 @@ class Worker:
                     "customer_key", "status", "at", "source", "message_id", "expires_at"}:
                 raise BadJob("consent job without a complete change")
             self._store.set_consent(**change)
+            if change["status"] == "opted_out":
+                self._store.end_conversation(change["customer_key"])
         elif kind == "survey_send":
             if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
                 raise BadJob("survey job without survey_id or number")

@@ -166,3 +166,13 @@ def test_numbers_from_csv():
     assert surveys.numbers_from_csv("phone\n+447700900601\n\n07700900602\n") == ["+447700900601", "07700900602"]
     assert surveys.numbers_from_csv("+447700900601,Ann\n+447700900602,Bob") == ["+447700900601", "+447700900602"]
     assert surveys.numbers_from_csv("") == []
+
+
+def test_stop_in_the_middle_of_a_survey_ends_it(client, at_noon):
+    survey = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
+    drain()
+    assert say(client, "+447700900601", "9").startswith("How was your journey")
+    assert "unsubscribed" in say(client, "+447700900601", "stop")
+    assert not say(client, "+447700900601", "4").startswith("Thank you for your answers")  # no longer an answer
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    assert report["questions"][1]["n"] == 0
