@@ -77,7 +77,7 @@ def twilio_webhook():
         return error(400, str(exc))
     svc = services()
     if not twilio.is_valid_signature(
-        svc.twilio_auth_token, svc.twilio_webhook_url, params,
+        svc.twilio_auth_token, svc.webhook_url_for(request.headers, request.context or {}, request.path), params,
         request.headers.get("x-twilio-signature"), request.headers.get("x-twilio-webhooks-signature-settings"),
     ):
         return error(403, "invalid Twilio signature")

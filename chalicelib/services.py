@@ -83,7 +83,15 @@ class Services:
 
     @property
     def twilio_webhook_url(self) -> str:
+        """The URL Twilio signs: TWILIO_WEBHOOK_URL when set (a custom domain, the local stack)."""
         return env("TWILIO_WEBHOOK_URL", f"http://127.0.0.1:{env('PORT', '8000')}/sms/twilio")
+
+    def webhook_url_for(self, headers: dict[str, str], context: dict[str, Any], path: str) -> str:
+        """The URL Twilio signed for this request: TWILIO_WEBHOOK_URL if set, else API Gateway's own URL."""
+        if os.environ.get("TWILIO_WEBHOOK_URL") or not headers.get("host") or not context.get("stage"):
+            return self.twilio_webhook_url
+        proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+        return f"{proto}://{headers['host']}/{context['stage']}{path}"
 
     @cached_property
     def link_key(self) -> bytes:

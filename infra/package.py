@@ -1,0 +1,117 @@
+"""`make package STAGE=prod`: the deployable template and Lambda zip, checked.
+
+1. Merge ``infra/template.yaml`` (data, queues, topics: also created by the local stack)
+   and ``infra/cloud.yaml`` (dashboard CDN, alarms) into one merge template, its ``Stage``
+   parameter defaulting to the stage packaged.
+2. ``chalice package --merge-template`` into ``out/<stage>/`` (``sam.yaml``, ``deployment.zip``).
+3. Finish what Chalice cannot say: the worker reports partial batch failures per record
+   (``FunctionResponseTypes: ReportBatchItemFailures`` and ``SQS_PARTIAL_BATCH=true``).
+4. Take out of the zip what every Python Lambda runtime ships (boto3, botocore and their
+   dependencies: aws-xray-sdk pulls them in), and fail if the zip is 10 MB or more.
+
+Prints the zip's size. ``cfn-lint`` runs on the result in ``make package`` and in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+MAX_ZIP_BYTES = 10 * 1024 * 1024
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags kept as plain mappings (``!Ref x`` → ``{Ref: x}``)."""
+
+
+def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node):
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def merge_template(stage: str) -> dict:
+    base, cloud = load(ROOT / "infra" / "template.yaml"), load(ROOT / "infra" / "cloud.yaml")
+    merged = dict(base)
+    for section in ("Parameters", "Resources", "Outputs"):
+        overlap = set(base.get(section, {})) & set(cloud.get(section, {}))
+        if overlap:
+            raise SystemExit(f"infra/cloud.yaml redefines {section} {sorted(overlap)} of infra/template.yaml")
+        merged[section] = {**base.get(section, {}), **cloud.get(section, {})}
+    merged["Parameters"]["Stage"] = {**merged["Parameters"]["Stage"], "Default": stage}
+    return merged
+
+
+def finish_template(path: Path) -> None:
+    template = load(path)
+    worker = template["Resources"]["Worker"]["Properties"]
+    for event in worker["Events"].values():
+        if event["Type"] == "SQS":
+            event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    worker["Environment"]["Variables"]["SQS_PARTIAL_BATCH"] = "true"
+    # the acknowledge links in alert e-mails point at the API (a custom domain: set PUBLIC_API_URL)
+    worker["Environment"]["Variables"].setdefault(
+        "PUBLIC_API_URL", {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"})
+    path.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+
+
+def slim_zip(path: Path) -> tuple[int, int]:
+    """Rewrite the zip without the runtime's own packages; (bytes before, bytes after)."""
+    before = path.stat().st_size
+    slim = path.with_suffix(".slim.zip")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            top = info.filename.split("/")[0]
+            package = top.split("-")[0] if top.endswith(".dist-info") else top
+            if package in RUNTIME_PROVIDED or package.replace("python_", "") in RUNTIME_PROVIDED:
+                continue
+            target.writestr(info, source.read(info))
+    slim.replace(path)
+    return before, path.stat().st_size
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default="prod", choices=["dev", "prod"])
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    out = Path(args.out or ROOT / "out" / args.stage)
+    out.mkdir(parents=True, exist_ok=True)
+    merge = out / "merge.yaml"
+    merge.write_text(yaml.safe_dump(merge_template(args.stage), sort_keys=False, width=120))
+    chalice = Path(sys.executable).with_name("chalice")
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")}
+    subprocess.run([str(chalice), "package", "--stage", args.stage, "--template-format", "yaml",
+                    "--merge-template", str(merge), str(out)], cwd=ROOT, env=env, check=True)
+    finish_template(out / "sam.yaml")
+    before, after = slim_zip(out / "deployment.zip")
+    print(f"{out / 'sam.yaml'}: template; {out / 'deployment.zip'}: {after / 1e6:.2f} MB "
+          f"({before / 1e6:.1f} MB before leaving out what the Lambda runtime ships)")
+    if after >= MAX_ZIP_BYTES:
+        print(f"the deployment zip is over {MAX_ZIP_BYTES / 1e6:.0f} MB", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

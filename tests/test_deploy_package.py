@@ -1,0 +1,159 @@
+"""The deployable package, checked offline: cfn-lint clean, least privilege, every variable set, size."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra.package import load
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("dev", "prod")
+# Resource "*" is allowed only where AWS has nothing narrower, each for a reason:
+STAR_RESOURCE_OK = {
+    "sns:Publish": "SMS to a phone number: the target is a number, not an ARN",
+    "xray:PutTraceSegments": "X-Ray trace segments have no resource ARN",
+    "xray:PutTelemetryRecords": "X-Ray telemetry has no resource ARN",
+}
+# Variables the code reads that a stage need not set, each for a reason:
+OPTIONAL = {
+    "JOBS_DLQ": "defaults to <JOBS_QUEUE>-dlq, the template's name",
+    "JOBS_QUEUE_URL": "looked up from JOBS_QUEUE when unset",
+    "REPLY_SENDER": "End User Messaging in the cloud; the local stack and the tests choose log",
+    "EUM_CONFIGURATION_SET": "an optional End User Messaging configuration set",
+    "SMS_SENDER_ID": "an optional alphanumeric sender for SMS alerts",
+    "SQS_PARTIAL_BATCH": "set on the worker by infra/package.py (tested below)",
+    "VOIX_CONFIG_DIR": "tests only: another configuration directory",
+    "POWERTOOLS_METRICS_DISABLED": "the local stack only",
+    "PORT": "the local stack only",
+    "TWILIO_WEBHOOK_URL": "behind a custom domain only: else the URL API Gateway was called on (tested)",
+    "PUBLIC_API_URL": "set on the worker by infra/package.py (the API's URL); elsewhere not used",
+}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    out = {}
+    for stage in STAGES:
+        folder = tmp_path_factory.mktemp(stage)
+        run = subprocess.run([sys.executable, "-m", "infra.package", "--stage", stage, "--out", str(folder)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        out[stage] = folder
+    return out
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_cfn_lint_finds_no_error_and_no_warning(packages, stage):
+    lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(packages[stage] / "sam.yaml")],
+                          capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0 and lint.stdout.strip() == "", lint.stdout + lint.stderr
+
+
+def statements(template):
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        for policy in props.get("Policies", []):
+            if isinstance(policy, dict) and "PolicyDocument" in policy:
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield name, statement
+        if "PolicyDocument" in props:
+            for statement in props["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_least_privilege_no_wildcard_outside_the_allowed_list(packages, stage):
+    template = load(packages[stage] / "sam.yaml")
+    seen = 0
+    for name, statement in statements(template):
+        seen += 1
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement.get("Resource", [])
+        resources = resources if isinstance(resources, list) else [resources]
+        if statement["Effect"] == "Deny":
+            continue  # a deny can only narrow
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), (name, action)
+            assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action), (name, action)
+        if "*" in resources:
+            assert set(actions) <= set(STAR_RESOURCE_OK), (name, actions)
+        for resource in resources:
+            if isinstance(resource, str) and resource != "*":
+                assert f"voix-{stage}" in resource or f"/voix/{stage}/" in resource or "identity/" in resource \
+                    or "phone-number/" in resource, (name, resource)
+    assert seen >= 10
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_variable_the_code_reads_is_set_on_every_function(packages, stage):
+    pattern = re.compile(r"""(?:env|os\.environ\.get|os\.getenv|get_secret)\(\s*["']([A-Z0-9_]+)["']""")
+    read = {m for path in [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]
+            for m in pattern.findall(path.read_text())}
+    secrets = {m for path in (ROOT / "chalicelib").rglob("*.py")
+               for m in re.findall(r"get_secret\(\s*\"([A-Z0-9_]+)\"", path.read_text())}
+    assert {"TABLE_NAME", "LINK_SIGNING_KEY", "OPERATOR_TOKEN_SHA256"} <= read  # the scan sees the code
+    template = load(packages[stage] / "sam.yaml")
+    functions = {n: r for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert len(functions) >= 6
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for variable in read - set(OPTIONAL):
+            if variable in secrets:
+                assert f"{variable}_PARAM" in variables and variable not in variables, (name, variable)
+                assert variables[f"{variable}_PARAM"].startswith(f"/voix/{stage}/"), (name, variable)
+            else:
+                assert variable in variables, (stage, name, variable)
+        assert variables["TABLE_NAME"] == f"voix-{stage}"
+
+
+def test_the_worker_reports_partial_batch_failures_and_knows_the_api_url(packages):
+    worker = load(packages["prod"] / "sam.yaml")["Resources"]["Worker"]["Properties"]
+    [event] = worker["Events"].values()
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert worker["Environment"]["Variables"]["SQS_PARTIAL_BATCH"] == "true"
+    assert "${RestAPI}" in worker["Environment"]["Variables"]["PUBLIC_API_URL"]["Fn::Sub"]
+
+
+def test_without_a_configured_url_the_signature_is_checked_against_the_url_api_gateway_was_called_on(
+        monkeypatch):
+    from chalicelib.services import Services
+
+    monkeypatch.delenv("TWILIO_WEBHOOK_URL")
+    url = Services().webhook_url_for({"host": "abc123.execute-api.eu-west-2.amazonaws.com"}, {"stage": "api"},
+                                     "/sms/twilio")
+    assert url == "https://abc123.execute-api.eu-west-2.amazonaws.com/api/sms/twilio"
+    monkeypatch.setenv("TWILIO_WEBHOOK_URL", "https://sms.example.com/twilio")
+    assert Services().webhook_url_for({"host": "x"}, {"stage": "api"}, "/sms/twilio") == \
+        "https://sms.example.com/twilio"
+
+
+def test_the_zip_is_small_and_holds_the_app_not_the_sdk(packages):
+    path = packages["prod"] / "deployment.zip"
+    assert path.stat().st_size < 10 * 1024 * 1024
+    names = zipfile.ZipFile(path).namelist()
+    assert "app.py" in names and "chalicelib/config/rules.toml" in names and "pydantic/__init__.py" in names
+    assert not any(n.startswith(("botocore/", "boto3/")) for n in names)
+
+
+def test_the_cloud_resources_are_private_https_and_alarmed(packages):
+    resources = load(packages["prod"] / "sam.yaml")["Resources"]
+    bucket = resources["DashboardBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    distribution = resources["DashboardDistribution"]["Properties"]["DistributionConfig"]
+    assert distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert all(b["ViewerProtocolPolicy"] == "https-only" for b in distribution["CacheBehaviors"])
+    assert "OriginAccessControlId" in distribution["Origins"][0]
+    alarms = {n for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"DeadLetterQueueAlarm", "ApiErrorsAlarm", "WorkerErrorsAlarm", "WebhookLatencyAlarm",
+            "SmsSpendAlarm"} <= alarms
+    for name in ("Table", "CountersTable"):
+        table = resources[name]["Properties"]
+        assert table["BillingMode"] == "PAY_PER_REQUEST" and table["SSESpecification"]["SSEEnabled"]
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+        assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
