@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install browser run test lint simulate demo-data classify bench clean
+.PHONY: install browser run test lint simulate demo-data classify bench clean package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,8 +41,19 @@ demo-data: install
 bench: install
 	$(BIN)/python -m benchmarks.ingest_scale
 
+STAGE ?= prod
+
+# The deployable template and zip in out/$(STAGE)/, checked by cfn-lint (see docs/deploy.md).
+package: install
+	$(BIN)/python -m infra.package --stage $(STAGE)
+	$(BIN)/cfn-lint out/$(STAGE)/sam.yaml && echo "cfn-lint: no error, no warning"
+
+# Deploys to the AWS account of your credentials (needs ARTIFACT_BUCKET); never run by CI.
+deploy: package
+	$(BIN)/python -m infra.deploy --stage $(STAGE)
+
 classify: install
 	$(BIN)/python -m chalicelib classify --to "$(TO)" "$(TEXT)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts out

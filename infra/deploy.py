@@ -1,0 +1,115 @@
+"""`make deploy STAGE=prod`: deploy the packaged stack to your AWS account, then publish the dashboard.
+
+Needs AWS credentials (the usual AWS_PROFILE / environment) and an S3 bucket for the Lambda
+artefact (ARTIFACT_BUCKET, in the same region). Steps:
+
+1. ``make package`` has written ``out/<stage>/sam.yaml`` and ``deployment.zip`` (cfn-lint clean);
+2. the zip goes to ``s3://$ARTIFACT_BUCKET/voix/<stage>/<sha256>.zip`` and the template points at it;
+3. CloudFormation creates or updates the stack ``voix-<stage>`` (change set, SAM transform, IAM);
+4. the dashboard's files are uploaded to the stack's private bucket and CloudFront's cache is
+   invalidated; the stack's outputs (API URL, dashboard URL, alarm topic) are printed.
+
+Not run in CI (nothing here can reach AWS); ``tests/test_deploy_package.py`` checks the package
+and ``publish_dashboard`` is tested against moto's S3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import mimetypes
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = {".html": "no-cache", ".js": "no-cache", ".css": "no-cache"}  # small files, always fresh
+
+
+def upload_artefact(s3: Any, bucket: str, stage: str, zip_path: Path) -> str:
+    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
+    key = f"voix/{stage}/{digest}.zip"
+    s3.upload_file(str(zip_path), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def point_at(template_path: Path, code_uri: str) -> str:
+    template = yaml.safe_load(template_path.read_text())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = code_uri
+    return yaml.safe_dump(template, sort_keys=False)
+
+
+def deploy_stack(cfn: Any, stack: str, body: str, stage: str) -> dict[str, str]:
+    exists = True
+    try:
+        cfn.describe_stacks(StackName=stack)
+    except cfn.exceptions.ClientError:
+        exists = False
+    name = f"voix-{int(time.time())}"
+    cfn.create_change_set(StackName=stack, ChangeSetName=name, TemplateBody=body,
+                          ChangeSetType="UPDATE" if exists else "CREATE",
+                          Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+                          Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(StackName=stack, ChangeSetName=name)
+    except Exception as exc:  # "no changes" ends here too
+        reason = cfn.describe_change_set(StackName=stack, ChangeSetName=name).get("StatusReason", "")
+        if "didn't contain changes" not in reason and "No updates" not in reason:
+            raise SystemExit(f"change set failed: {reason or exc}") from exc
+        print("the stack is up to date")
+    else:
+        cfn.execute_change_set(StackName=stack, ChangeSetName=name)
+        cfn.get_waiter("stack_update_complete" if exists else "stack_create_complete").wait(
+            StackName=stack, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+    outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+def publish_dashboard(s3: Any, bucket: str, folder: Path = ROOT / "dashboard") -> list[str]:
+    """Upload every dashboard file with its content type; returns the keys written."""
+    keys = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        key = path.relative_to(folder).as_posix()
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type.endswith("javascript"):
+            content_type += "; charset=utf-8"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type,
+                      CacheControl=CACHE.get(path.suffix, "max-age=86400"))
+        keys.append(key)
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    import boto3
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default="prod", choices=["dev", "prod"])
+    parser.add_argument("--artifact-bucket", default=os.environ.get("ARTIFACT_BUCKET"))
+    args = parser.parse_args(argv)
+    if not args.artifact_bucket:
+        sys.exit("set ARTIFACT_BUCKET (an S3 bucket of yours, in the stack's region, for the Lambda zip)")
+    out = ROOT / "out" / args.stage
+    if not (out / "sam.yaml").exists():
+        sys.exit(f"run `make package STAGE={args.stage}` first")
+    s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+    body = point_at(out / "sam.yaml", upload_artefact(s3, args.artifact_bucket, args.stage, out / "deployment.zip"))
+    outputs = deploy_stack(cfn, f"voix-{args.stage}", body, args.stage)
+    written = publish_dashboard(s3, outputs["DashboardBucketName"])
+    boto3.client("cloudfront").create_invalidation(
+        DistributionId=outputs["DashboardDistributionId"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())})
+    print(f"dashboard: {len(written)} files published")
+    for key in ("EndpointURL", "DashboardUrl", "AlarmTopicArn", "InboundSmsTopicArn"):
+        print(f"{key:20} {outputs.get(key, '-')}")
+    print(f"Twilio webhook:      {outputs.get('EndpointURL', '').rstrip('/')}/sms/twilio")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

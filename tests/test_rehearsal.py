@@ -1,0 +1,62 @@
+"""A rehearsal of the deploy: infra/template.yaml's resources created by (moto's) CloudFormation, the core
+flow run against exactly what that stack created, the stack torn down."""
+
+from __future__ import annotations
+
+import json
+import os
+from xml.etree import ElementTree
+
+import boto3
+from moto import mock_aws
+
+from infra.resources import create_stack
+from tests.conftest import drain, post_sms, sent_sms, twilio_params
+
+
+def test_the_stack_s_names_outputs_and_variables_are_wired():
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib import services
+
+    config = json.loads(open(".chalice/config.json").read())
+    stage = config["stages"]["dev"]["environment_variables"]
+    with mock_aws():
+        cfn = boto3.client("cloudformation")
+        outputs = create_stack(cfn, "dev", name="voix-rehearsal")
+        # what the stack created is what the stage's variables name
+        assert outputs["TableName"] == stage["TABLE_NAME"] == os.environ["TABLE_NAME"]
+        assert outputs["CountersTableName"] == stage["COUNTERS_TABLE"]
+        assert outputs["JobsQueueName"] == stage["JOBS_QUEUE"]
+        assert outputs["InboundSmsTopicArn"].endswith(":" + stage["INBOUND_SMS_TOPIC"])
+        boto3.client("sesv2").create_email_identity(EmailIdentity="example.com")
+        services.reset()
+        with Client(app, stage_name="dev") as client:
+            response = post_sms(client, twilio_params("LEEDS queued 20 minutes, nobody at the tills, I'm leaving",
+                                                      to="+447700900000"))
+            assert response.status_code == 200
+            assert ElementTree.fromstring(response.body).find("Message").text  # the customer's answer
+            drain()
+        assert [to for to, _ in sent_sms()] == ["+447700900901"]  # the alert went out
+        db = boto3.client("dynamodb")
+        assert db.scan(TableName=outputs["TableName"], Select="COUNT")["Count"] >= 2  # message and case
+        cfn.delete_stack(StackName="voix-rehearsal")
+        assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []  # queues go with the stack
+        assert boto3.client("sns").list_topics()["Topics"] == []
+        # the tables are kept (DeletionPolicy: Retain): a stack deletion never deletes customer data
+        assert set(db.list_tables()["TableNames"]) == {outputs["TableName"], outputs["CountersTableName"]}
+        services.reset()
+
+
+def test_publish_dashboard_uploads_every_file_with_its_type():
+    from infra.deploy import publish_dashboard
+
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="dash", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        keys = publish_dashboard(s3, "dash")
+        assert {"index.html", "app.js", "style.css"} <= set(keys) and any(k.startswith("vendor/") for k in keys)
+        head = s3.head_object(Bucket="dash", Key="index.html")
+        assert head["ContentType"] == "text/html; charset=utf-8" and head["CacheControl"] == "no-cache"
+        assert s3.head_object(Bucket="dash", Key="app.js")["ContentType"].endswith("javascript; charset=utf-8")
