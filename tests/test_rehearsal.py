@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from xml.etree import ElementTree
 
 import boto3
@@ -20,7 +21,7 @@ def test_the_stack_s_names_outputs_and_variables_are_wired():
     from app import app
     from chalicelib import services
 
-    config = json.loads(open(".chalice/config.json").read())
+    config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
     stage = config["stages"]["dev"]["environment_variables"]
     with mock_aws():
         cfn = boto3.client("cloudformation")
