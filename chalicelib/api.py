@@ -164,6 +164,7 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
         "promise_kept": (acked <= case["promised_at"] and not case.get("escalation_level"))
         if acked and case.get("promised_at") else None,
         "escalation_level": int(case.get("escalation_level") or 0),
+        "alerts_suppressed": bool(case.get("alerts_suppressed")),
         "escalations": case.get("escalations", []),
         "alerts": [
             {"channel": r.get("channel"), "to": r.get("to"), "role": r.get("role"), "status": r.get("status"),

@@ -134,6 +134,9 @@ class Deployment(_Strict):
     offer_cap_days: int = Field(default=30, ge=1, le=366)
     offer_staff_daily_limit: int = Field(default=3, ge=0, le=1000,
                                          description="Offers a member of staff may issue a day without approval")
+    sender_messages_per_minute: int = Field(default=6, ge=0, le=1000, description="Beyond this, a sender's "
+                                            "messages are neither stored nor answered (0: no limit)")
+    alerts_per_sender_per_hour: int = Field(default=3, ge=0, le=1000, description="Cases beyond this alert nobody")
     survey_cap: int = Field(default=1, ge=0, le=100, description="Surveys per number per survey_cap_days")
     survey_cap_days: int = Field(default=30, ge=1, le=366)
     quiet_hours_start: int = Field(default=21, ge=0, le=23, description="No survey sent from this local hour...")

@@ -14,6 +14,7 @@ from chalicelib.clock import day_key, hour_key, iso, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.keywords import keyword, staff_command
+from chalicelib.limits import SenderWindow
 from chalicelib.models import InboundMessage
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
@@ -34,7 +35,7 @@ class IngestResult:
     duplicate: bool
     record: dict[str, Any]
     parked: bool = False
-    kind: str = "feedback"  # feedback | keyword | staff | survey: only feedback is stored and counted
+    kind: str = "feedback"  # feedback | keyword | staff | survey | dropped: only feedback is stored and counted
 
 
 CONSENT_REPLIES = {
@@ -101,6 +102,7 @@ class IngestService:
         self._now = now
         self._cases = cases or CaseService(config=config, store=store, jobs=jobs, now=now)
         self._surveys = surveys
+        self._window = SenderWindow(config.deployment.sender_messages_per_minute)
 
     def ingest(self, message: InboundMessage, *, reply_status: str = "twiml") -> IngestResult:
         """Store ``message`` once and return the reply to send.
@@ -109,6 +111,9 @@ class IngestService:
         down the message is parked on the queue (the worker stores it later); if
         the queue is down too, :class:`Unavailable` is raised and nothing is kept.
         """
+        if not self._window.allow(message.from_number, message.received_at.timestamp(), message.id):
+            log.warning("flood from %s: message %s dropped", mask(message.from_number), message.id)
+            return IngestResult(message.id, "", duplicate=False, record={"id": message.id}, kind="dropped")
         if self._config.is_staff(message.from_number):
             command = staff_command(message.body)
             reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP

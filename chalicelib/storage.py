@@ -703,3 +703,9 @@ class FeedbackStore:
         except ClientError as exc:
             if not self._conditional_failed(exc):
                 raise
+
+    def suppress_alerts(self, case_id: str) -> None:
+        """Mark a case whose alerts were held back (its sender is over the hourly alert limit)."""
+        self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                   UpdateExpression="SET alerts_suppressed = :yes, recipients = :none",
+                   ExpressionAttributeValues=to_item({":yes": True, ":none": {}}))

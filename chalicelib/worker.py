@@ -182,10 +182,25 @@ class Worker:
                 r for r in recipients
                 if case is None or case["recipients"].get(r.id, {}).get("status") != "sent"
             ]
+            if pending and created and not self._alerts_allowed(record):
+                self._store.suppress_alerts(case_id)
+                pending = []
             if pending:
                 self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
         self._store.mark_processed(record["id"], iso(self._now()), case_id)
         return case_id
+
+    def _alerts_allowed(self, record: dict[str, Any]) -> bool:
+        """At most ``alerts_per_sender_per_hour`` cases alert staff for one sender (a durable, atomic count)."""
+        limit = self._config.deployment.alerts_per_sender_per_hour
+        if limit <= 0 or not record.get("customer_key"):
+            return True
+        hour = record["hour"]
+        expires = int(self._now().timestamp()) + 7 * 86_400
+        if self._store.take_quota(f"QUOTA#alerts#{record['customer_key']}#{hour}", limit, expires):
+            return True
+        log.warning("alert storm: case for message %s opened without alerts", record["id"])
+        return False
 
     def _case(self, case_id: str, record: dict[str, Any], number: str,
               recipients: list[AlertRecipient]) -> dict[str, Any]:
