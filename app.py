@@ -265,6 +265,14 @@ def survey_report(survey_id):
     return svc.api.survey(survey_id, svc.surveys)
 
 
+@app.route("/api/customers/{number}", methods=["DELETE"])
+@json_errors
+def erase_customer(number):
+    """Right to erasure: every message, case, consent and survey record of one number."""
+    svc = services()
+    return svc.api.erase_customer(number, svc.customer_secret)
+
+
 @app.route("/api/offers", methods=["POST"])
 @json_errors
 def issue_offer():

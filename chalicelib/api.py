@@ -380,6 +380,26 @@ class OperatorApi:
         except Conflict as exc:
             raise ApiError(409, f"offer is {exc.args[0]}") from exc
 
+    def erase_customer(self, number: str, secret: bytes) -> dict[str, Any]:
+        """Erase everything linked to one customer (messages, cases, consent, surveys, quotas, offers)."""
+        from urllib.parse import unquote
+
+        from chalicelib.phone import InvalidNumber, customer_key, normalise
+        from chalicelib.phone import mask as mask_number
+
+        raw = unquote(number or "")
+        if len(raw) > 32:
+            raise ApiError(400, "not a phone number")
+        try:
+            if not raw.strip().startswith(("+", "00")):  # a national number could name someone else
+                raise InvalidNumber(raw)
+            e164 = normalise(raw)
+        except InvalidNumber as exc:
+            raise ApiError(400, "not a phone number; use the international format, e.g. +447700900123") from exc
+        erased = self._store.erase_customer(customer_key(e164, secret))
+        log.warning("customer %s erased on request: %s", mask_number(e164), erased)
+        return {"customer": mask_number(e164), "erased": erased, "items": sum(erased.values())}
+
     def offer_budget(self, params: dict[str, Any] | None) -> dict[str, Any]:
         site = (params or {}).get("site")
         if not site or self._config.site(site) is None:

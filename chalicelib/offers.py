@@ -50,15 +50,17 @@ class OfferService:
             raise OfferRefused("code_taken")
         deployment = self._config.deployment
         horizon = int((now + timedelta(days=max(2, deployment.offer_cap_days + 1))).timestamp())
-        quotas = [(f"QUOTA#site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget")]
+        quotas = [(f"QUOTA#site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget", None)]
         if customer_key:
             period = int(now.timestamp() // 86_400) // deployment.offer_cap_days
-            quotas.append((f"QUOTA#customer#{customer_key}#{period}", deployment.offer_customer_cap, "customer_cap"))
+            quotas.append((f"QUOTA#customer#{customer_key}#{period}", deployment.offer_customer_cap, "customer_cap",
+                           customer_key))
         if by and not approved_by:
-            quotas.append((f"QUOTA#staff#{by}#{day_key(now)}", deployment.offer_staff_daily_limit, "staff_limit"))
+            quotas.append((f"QUOTA#staff#{by}#{day_key(now)}", deployment.offer_staff_daily_limit, "staff_limit",
+                           None))
         taken: list[str] = []
-        for key, limit, reason in quotas:
-            if not self._store.take_quota(key, limit, horizon):
+        for key, limit, reason, owner in quotas:
+            if not self._store.take_quota(key, limit, horizon, customer_key=owner):
                 for back in taken:
                     self._store.give_back_quota(back)
                 self._store.delete_offer(offer["code"])

@@ -12,6 +12,10 @@ roll-ups           ROLL#<month> / H#.. D#..  (counters table: every site, one JS
 case               CASE#<id> / CASE        CASES#<status>, <ts>#<id>  -
 =================  ======================  =========================  ==========================
 
+gsi4 (keys only) indexes every item linked to one customer by its ``customer_key``
+(keyed HMAC of the number): messages, cases, consent, survey conversations and
+markers, per-customer quotas and offers. Erasing a customer is a query and deletes.
+
 Counters live in their own small table (``<table>-counters``): reading them never
 touches the message items, whatever their number.
 
@@ -531,13 +535,14 @@ class FeedbackStore:
             res = self._call(
                 "update_item", Key=to_item({"pk": f"CONSENT#{customer_key}", "sk": "CONSENT"}),
                 UpdateExpression=("SET #status = :status, updated_at = :at, #source = :source, #ttl = :ttl, "
+                                  "customer_key = :owner, "
                                   "history = list_append(if_not_exists(history, :empty), :event) ADD ids :id"),
                 ConditionExpression="NOT contains(ids, :mid)",
                 ExpressionAttributeNames={"#status": "status", "#source": "source", "#ttl": "ttl"},
                 ExpressionAttributeValues={**to_item({
                     ":status": status, ":at": at, ":source": source, ":ttl": expires_at, ":empty": [],
                     ":event": [{"at": at, "status": status, "source": source, "message": message_id}],
-                    ":mid": message_id}), ":id": {"SS": [message_id]}},
+                    ":mid": message_id, ":owner": customer_key}), ":id": {"SS": [message_id]}},
                 ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
@@ -556,16 +561,18 @@ class FeedbackStore:
         return item
 
     # -- goodwill offers --------------------------------------------------------------------------
-    def take_quota(self, key: str, limit: int, expires_at: int) -> bool:
+    def take_quota(self, key: str, limit: int, expires_at: int, customer_key: str | None = None) -> bool:
         """One unit of a bounded quota (a site's day budget, a customer's cap): atomic, never over."""
         if limit <= 0:
             return False
+        owner = ", customer_key = :owner" if customer_key else ""
         try:
             self._call("update_item", Key=to_item({"pk": key, "sk": "QUOTA"}),
-                       UpdateExpression="ADD used :one SET #limit = :limit, #ttl = :ttl",
+                       UpdateExpression="ADD used :one SET #limit = :limit, #ttl = :ttl" + owner,
                        ConditionExpression="attribute_not_exists(used) OR used < :limit",
                        ExpressionAttributeNames={"#limit": "limit", "#ttl": "ttl"},
-                       ExpressionAttributeValues=to_item({":one": 1, ":limit": limit, ":ttl": expires_at}))
+                       ExpressionAttributeValues=to_item({":one": 1, ":limit": limit, ":ttl": expires_at,
+                                                          ":owner": customer_key}))
             return True
         except ClientError as exc:
             if not self._conditional_failed(exc):
@@ -608,10 +615,11 @@ class FeedbackStore:
                                                ":by": by or "unknown"}))
 
     # -- once-only markers ---------------------------------------------------------------------
-    def claim_marker(self, key: str, expires_at: int) -> bool:
+    def claim_marker(self, key: str, expires_at: int, customer_key: str | None = None) -> bool:
         """Claim a once-only marker (a digest sent, say); False if it was claimed already."""
         try:
-            self._call("put_item", Item=to_item({"pk": key, "sk": "MARKER", "ttl": expires_at}),
+            self._call("put_item", Item=to_item({"pk": key, "sk": "MARKER", "ttl": expires_at,
+                                                 "customer_key": customer_key}),
                        ConditionExpression="attribute_not_exists(pk)")
             return True
         except ClientError as exc:
@@ -648,7 +656,8 @@ class FeedbackStore:
 
     def put_conversation(self, customer: str, conversation: dict[str, Any]) -> None:
         """A customer's open survey conversation (one at a time: a newer survey replaces it)."""
-        self._call("put_item", Item=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE", **conversation}))
+        self._call("put_item", Item=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE",
+                                                                 "customer_key": customer, **conversation}))
 
     def get_conversation(self, customer: str) -> dict[str, Any] | None:
         res = self._call("get_item", Key=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}),
@@ -709,3 +718,46 @@ class FeedbackStore:
         self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
                    UpdateExpression="SET alerts_suppressed = :yes, recipients = :none",
                    ExpressionAttributeValues=to_item({":yes": True, ":none": {}}))
+
+    # -- erasure (right to be forgotten) -------------------------------------------------------------
+    def customer_item_keys(self, customer_key: str) -> list[dict[str, str]]:
+        """The keys of every item linked to one customer (gsi4)."""
+        return [{"pk": i["pk"]["S"], "sk": i["sk"]["S"]} for i in self._query_pages(
+            IndexName="gsi4", KeyConditionExpression="customer_key = :k",
+            ExpressionAttributeValues=to_item({":k": customer_key}))]
+
+    def erase_customer(self, customer_key: str) -> dict[str, int]:
+        """Delete everything linked to one customer; returns how many items of each kind went.
+
+        A case's short code goes with the case. Aggregate counters keep their counts: they
+        hold no personal data. Idempotent: erasing again finds nothing.
+        """
+        keys = self.customer_item_keys(customer_key)
+        for key in keys:
+            if key["pk"].startswith("CASE#"):
+                case = self.get_case(key["pk"][5:])
+                if case and case.get("code"):
+                    try:
+                        self._call("delete_item", Key=to_item({"pk": f"CODE#{case['code']}", "sk": "CODE"}),
+                                   ConditionExpression="case_id = :id",
+                                   ExpressionAttributeValues=to_item({":id": case["id"]}))
+                    except ClientError as exc:
+                        if not self._conditional_failed(exc):
+                            raise
+        for start in range(0, len(keys), 25):
+            request = {self._table: [{"DeleteRequest": {"Key": to_item(k)}} for k in keys[start:start + 25]]}
+            for _ in range(20):
+                try:
+                    res = self._db.batch_write_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError(f"DynamoDB batch_write_item failed: {exc}") from exc
+                request = res.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise StorageError("DynamoDB left deletes unprocessed after 20 tries")
+        erased: dict[str, int] = {}
+        for key in keys:
+            kind = key["pk"].split("#", 1)[0].lower()
+            erased[kind] = erased.get(kind, 0) + 1
+        return erased

@@ -187,11 +187,11 @@ class SurveyService:
             self._jobs.send({"type": "survey_send", "survey_id": survey_id, "to": to}, delay_seconds=delay)
             return "quiet_hours"
         marker = f"SURVEYSENT#{survey_id}#{key}"
-        if not self._store.claim_marker(marker, expires_at=survey["ttl"]):
+        if not self._store.claim_marker(marker, expires_at=survey["ttl"], customer_key=key):
             return "already_sent"
         period = int(now.timestamp() // 86_400) // deployment.survey_cap_days
         quota = f"QUOTA#survey#{key}#{period}"
-        if not self._store.take_quota(quota, deployment.survey_cap, survey["ttl"]):
+        if not self._store.take_quota(quota, deployment.survey_cap, survey["ttl"], customer_key=key):
             self._store.survey_add(survey_id, {"skipped_cap": 1})
             return "cap"
         language = site.language if site else deployment.default_language

@@ -197,7 +197,8 @@ class Worker:
             return True
         hour = record["hour"]
         expires = int(self._now().timestamp()) + 7 * 86_400
-        if self._store.take_quota(f"QUOTA#alerts#{record['customer_key']}#{hour}", limit, expires):
+        if self._store.take_quota(f"QUOTA#alerts#{record['customer_key']}#{hour}", limit, expires,
+                                 customer_key=record["customer_key"]):
             return True
         log.warning("alert storm: case for message %s opened without alerts", record["id"])
         return False
