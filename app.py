@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
+from chalicelib import access
 from chalicelib.api import ApiError, bearer_ok
 from chalicelib.channels import eum, twilio
 from chalicelib.clock import utcnow
@@ -53,11 +54,19 @@ def json_errors(view):
 
 @app.middleware("http")
 def operator_auth(event, get_response):
-    """The operator token, checked in constant time, on every /api/* route."""
-    if event.path.startswith("/api/") and not bearer_ok(
-        event.headers.get("authorization"), services().operator_token_sha256
-    ):
-        return error(401, "missing or invalid operator token")
+    """Every /api/* route needs the operator token (constant-time check) or an unexpired access token
+    whose role allows the route."""
+    if event.path.startswith("/api/"):
+        svc = services()
+        header = event.headers.get("authorization") or ""
+        if not bearer_ok(header, svc.operator_token_sha256):
+            scheme, _, token = header.partition(" ")
+            try:
+                if scheme.lower() != "bearer":
+                    raise access.Refused(401, "missing or invalid operator token")
+                access.allowed(access.verify(svc.link_key, token.strip(), utcnow()), event.method, event.path)
+            except access.Refused as exc:
+                return error(exc.status, exc.message)
     return get_response(event)
 
 
@@ -263,6 +272,14 @@ def site_surveys():
 def survey_report(survey_id):
     svc = services()
     return svc.api.survey(survey_id, svc.surveys)
+
+
+@app.route("/api/tokens", methods=["POST"])
+@json_errors
+def mint_token():
+    """A read-only, expiring token for a manager or a wall screen (operator only)."""
+    svc = services()
+    return Response(body=svc.api.mint_token(_json_body(), svc.link_key), status_code=201)
 
 
 @app.route("/api/customers/{number}", methods=["DELETE"])

@@ -113,6 +113,14 @@ class CasesQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=2048)
 
 
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: Literal["viewer"] = "viewer"
+    ttl_minutes: int = Field(default=720, ge=1, le=43_200)
+    label: str = Field(default="", max_length=40, pattern=r"^[\w .@-]*$")
+
+
 class CaseAction(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -379,6 +387,15 @@ class OperatorApi:
             raise ApiError(404, "no such offer") from exc
         except Conflict as exc:
             raise ApiError(409, f"offer is {exc.args[0]}") from exc
+
+    def mint_token(self, body: dict[str, Any] | None, link_key: bytes) -> dict[str, Any]:
+        from chalicelib import access
+
+        request = parse(TokenRequest, body)
+        token, expires = access.mint(link_key, request.role, timedelta(minutes=request.ttl_minutes), self._now(),
+                                     request.label)
+        log.warning("access token minted: role %s, label %r, expires %s", request.role, request.label, expires)
+        return {"token": token, "role": request.role, "expires_at": iso(datetime.fromtimestamp(expires, UTC))}
 
     def erase_customer(self, number: str, secret: bytes) -> dict[str, Any]:
         """Erase everything linked to one customer (messages, cases, consent, surveys, quotas, offers)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -157,3 +158,13 @@ def test_the_cloud_resources_are_private_https_and_alarmed(packages):
         assert table["BillingMode"] == "PAY_PER_REQUEST" and table["SSESpecification"]["SSEEnabled"]
         assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
         assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+
+
+def test_api_gateway_answers_unknown_routes_with_a_json_404_and_never_a_stack_trace(packages):
+    api = load(packages["prod"] / "sam.yaml")["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = api["x-amazon-apigateway-gateway-responses"]
+    unknown = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown["statusCode"] == 404
+    assert json.loads(unknown["responseTemplates"]["application/json"]) == {"error": "no such route"}
+    assert "error" in responses["DEFAULT_5XX"]["responseTemplates"]["application/json"]
+    assert "error" in responses["DEFAULT_4XX"]["responseTemplates"]["application/json"]

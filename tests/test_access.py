@@ -1,0 +1,140 @@
+"""Access: every /api/* route refuses a missing, wrong, expired or foreign token; read-only tokens only read."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import access
+from chalicelib.clock import utcnow
+from tests.conftest import OPERATOR_TOKEN, auth
+
+LINK_KEY = b"test-link-signing-key"
+
+
+def api_routes():
+    from app import app
+
+    out = []
+    for path, methods in app.routes.items():
+        if path.startswith("/api/"):
+            concrete = path.replace("{case_id}", "C1").replace("{code}", "V1234567").replace(
+                "{survey_id}", "S1").replace("{message_id}", "M1").replace("{number}", "%2B447700900123")
+            out.extend((method, concrete) for method in methods)
+    return sorted(out)
+
+
+ROUTES = api_routes()
+READ_ONLY = {("GET", p) for p in ("/api/feedback", "/api/metrics", "/api/cases", "/api/config", "/api/export.csv",
+                                  "/api/scorecards", "/api/surveys", "/api/surveys/S1")}
+
+
+def call(client, method, path, headers):
+    headers = {**headers, "Content-Type": "application/json"}
+    if method == "GET":
+        return client.http.get(path, headers=headers)
+    return getattr(client.http, method.lower())(path, headers=headers, body="{}")
+
+
+def test_the_route_list_is_complete():
+    assert len(ROUTES) >= 19 and ("DELETE", "/api/customers/%2B447700900123") in ROUTES
+    assert READ_ONLY <= set(ROUTES)
+
+
+def viewer(ttl=timedelta(hours=1), key=LINK_KEY, now=None):
+    return access.mint(key, "viewer", ttl, now or utcnow())[0]
+
+
+REFUSALS = {
+    "missing": ({}, "missing or invalid operator token"),
+    "empty": ({"Authorization": "Bearer "}, "missing or invalid operator token"),
+    "wrong": ({"Authorization": "Bearer not-the-token"}, "missing or invalid operator token"),
+    "basic scheme": ({"Authorization": "Basic " + OPERATOR_TOKEN}, "missing or invalid operator token"),
+    "operator token's hash": ({"Authorization": "Bearer " + "0" * 64}, "missing or invalid operator token"),
+}
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_every_route_refuses_a_missing_or_wrong_token(client, method, path):
+    for case, (headers, message) in REFUSALS.items():
+        response = call(client, method, path, headers)
+        assert response.status_code == 401, case
+        assert response.json_body == {"error": message}, case
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_every_route_refuses_an_expired_or_foreign_or_tampered_token(client, method, path):
+    expired = viewer(ttl=timedelta(minutes=5), now=utcnow() - timedelta(minutes=6))
+    foreign = viewer(key=b"another deployment's key")
+    good = viewer()
+    head, payload, signature = good.split(".")
+    upgraded = ".".join((head, access._b64(json.dumps({"r": "operator", "e": 2**40}).encode()), signature))
+    for token, message in ((expired, "token expired"), (foreign, "missing or invalid operator token"),
+                           (upgraded, "missing or invalid operator token")):
+        response = call(client, method, path, {"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401 and response.json_body == {"error": message}, token
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_a_viewer_token_reads_the_dashboard_and_nothing_else(client, method, path):
+    response = call(client, method, path, {"Authorization": f"Bearer {viewer()}", "X-Audit-Token": "test-audit"})
+    if (method, path) in READ_ONLY:
+        assert response.status_code not in (401, 403), response.body
+    else:
+        assert response.status_code == 403
+        assert response.json_body == {"error": "a viewer token may only read the dashboard"}
+
+
+def test_the_operator_mints_viewer_tokens_that_work_until_they_expire(client, monkeypatch):
+    import app
+
+    minted = client.http.post("/api/tokens", headers={**auth(), "Content-Type": "application/json"},
+                              body='{"ttl_minutes": 60, "label": "wall screen leeds"}')
+    assert minted.status_code == 201 and minted.json_body["role"] == "viewer"
+    token = {"Authorization": f"Bearer {minted.json_body['token']}"}
+    assert client.http.get("/api/metrics", headers=token).status_code == 200
+    later = utcnow() + timedelta(minutes=61)
+    monkeypatch.setattr(app, "utcnow", lambda: later)
+    expired = client.http.get("/api/metrics", headers=token)
+    assert expired.status_code == 401 and expired.json_body == {"error": "token expired"}
+
+
+@pytest.mark.parametrize("body", ['{"role": "operator"}', '{"ttl_minutes": 0}', '{"ttl_minutes": 99999}',
+                                  '{"label": "<script>"}', '{"x": 1}', "[1]", "{bad"])
+def test_token_requests_are_validated(client, body):
+    response = client.http.post("/api/tokens", headers={**auth(), "Content-Type": "application/json"}, body=body)
+    assert response.status_code == 400 and "error" in response.json_body
+
+
+def test_an_acknowledge_link_is_not_an_access_token(client):
+    from chalicelib import links
+
+    link = links.sign(LINK_KEY, "C1", "r1")
+    response = client.http.get("/api/feedback", headers={"Authorization": f"Bearer {link}"})
+    assert response.status_code == 401
+
+
+def test_only_the_audit_role_sees_an_original_text(client):
+    no_audit = client.http.get("/api/audit/messages/M1", headers=auth())
+    assert no_audit.status_code == 403 and no_audit.json_body == {"error": "audit token required"}
+
+
+@pytest.mark.parametrize("path", ["/api/nothing", "/nothing", "/api/feedback/extra", "/api/cases/C1/delete",
+                                  "/api/../etc/passwd"])
+def test_an_unknown_route_is_a_4xx_without_a_stack_trace(client, path):
+    # Chalice emulates API Gateway's default answer here (403); the deployed API answers 404
+    # (gateway responses set by infra/package.py, tested in test_deploy_package.py).
+    response = client.http.get(path, headers=auth())
+    assert response.status_code in (403, 404)
+    assert "Traceback" not in response.body.decode() and "File \"" not in response.body.decode()
+
+
+def test_an_unexpected_error_is_a_500_without_a_stack_trace(client, svc, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals /work/main/chalicelib/api.py")
+
+    monkeypatch.setattr(svc.api, "feedback", boom)
+    response = client.http.get("/api/feedback", headers=auth())
+    assert response.status_code == 500 and response.json_body == {"error": "internal error"}
