@@ -26,6 +26,7 @@ app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
 MAX_WEBHOOK_BYTES = 16 * 1024
+MAX_API_BYTES = 512 * 1024  # a survey's CSV of numbers is the largest body (at most 400,000 characters)
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -67,6 +68,8 @@ def operator_auth(event, get_response):
                 access.allowed(access.verify(svc.link_key, token.strip(), utcnow()), event.method, event.path)
             except access.Refused as exc:
                 return error(exc.status, exc.message)
+        if len(event.raw_body or b"") > MAX_API_BYTES:
+            return error(413, f"body larger than {MAX_API_BYTES} bytes")
     return get_response(event)
 
 
@@ -257,7 +260,7 @@ def scorecards():
 def create_survey():
     """Send a survey (one to three questions, NPS / CSAT / CES) to a list of numbers (JSON list or CSV text)."""
     svc = services()
-    return Response(body=svc.api.create_survey(app.current_request.json_body, svc.surveys), status_code=202)
+    return Response(body=svc.api.create_survey(_json_body(), svc.surveys), status_code=202)
 
 
 @app.route("/api/surveys", methods=["GET"])
@@ -294,7 +297,7 @@ def erase_customer(number):
 @json_errors
 def issue_offer():
     """A member of staff issues a goodwill offer (within their daily limit unless approved)."""
-    return services().api.issue_offer(app.current_request.json_body)
+    return services().api.issue_offer(_json_body())
 
 
 @app.route("/api/offers/budget", methods=["GET"])
@@ -312,7 +315,7 @@ def get_offer(code):
 @app.route("/api/offers/{code}/redeem", methods=["POST"])
 @json_errors
 def redeem_offer(code):
-    return services().api.redeem_offer(code, app.current_request.json_body)
+    return services().api.redeem_offer(code, _json_body())
 
 
 @app.route("/api/feedback", methods=["GET"])

@@ -40,7 +40,7 @@ def call(client, method, path, headers):
 
 def test_the_route_list_is_complete():
     assert len(ROUTES) >= 19 and ("DELETE", "/api/customers/%2B447700900123") in ROUTES
-    assert READ_ONLY <= set(ROUTES)
+    assert set(ROUTES) >= READ_ONLY
 
 
 def viewer(ttl=timedelta(hours=1), key=LINK_KEY, now=None):

@@ -1,0 +1,213 @@
+"""Bad input across every endpoint: a clear 4xx JSON error, never a 500, nothing half-written.
+
+One table of requests; each runs against a deployment holding a message and a case, and
+the tables must be byte-for-byte the same afterwards. Then Hypothesis throws arbitrary
+bodies at the webhook.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.channels.twilio import compute_signature
+from tests.conftest import TWILIO_TOKEN, WEBHOOK_URL, auth, drain, post_sms, table_items, twilio_params
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+def signed_form(params) -> tuple[bytes, dict]:
+    pairs = list(params.items()) if isinstance(params, dict) else params
+    return urlencode(pairs).encode(), {"Content-Type": FORM,
+                                       "X-Twilio-Signature": compute_signature(TWILIO_TOKEN, WEBHOOK_URL, pairs)}
+
+
+def sms(**change):
+    params = twilio_params(sid="SM" + "4" * 32)
+    for key, value in change.items():
+        if value is None:
+            params.pop(key)
+        else:
+            params[key] = value
+    return signed_form(params)
+
+
+def survey(**change):
+    body = {"site": "line-8", "name": "Today", "numbers": ["+447700900601"],
+            "questions": [{"kind": "nps", "text": {"en": "0 to 10?", "fr": "0 a 10 ?"}}]}
+    body.update(change)
+    return json.dumps(body)
+
+
+# (name, method, path, body, content type, expected status)
+CASES = [
+    # the Twilio webhook
+    ("sms: empty body", "POST", "/sms/twilio", (b"", {"Content-Type": FORM, "X-Twilio-Signature": "x"}), 400),
+    ("sms: 20 kB", "POST", "/sms/twilio", sms(Body="x" * 20_000), 413),
+    ("sms: JSON", "POST", "/sms/twilio", (b'{"Body": "hi"}', {"Content-Type": JSON}), 415),
+    ("sms: no content type", "POST", "/sms/twilio", (b"Body=hi", {"Content-Type": "text/plain"}), 415),
+    ("sms: invalid UTF-8 escaped", "POST", "/sms/twilio", (b"Body=%FF%FE", {"Content-Type": FORM}), 400),
+    ("sms: invalid UTF-8 raw", "POST", "/sms/twilio", (b"Body=\xff\xfe", {"Content-Type": FORM}), 400),
+    ("sms: malformed form", "POST", "/sms/twilio", (b"Body&&==", {"Content-Type": FORM}), 400),
+    ("sms: 1,601 characters", "POST", "/sms/twilio", sms(Body="x" * 1601), 400),
+    ("sms: no From", "POST", "/sms/twilio", sms(From=None), 400),
+    ("sms: From letters", "POST", "/sms/twilio", sms(From="SHOP"), 400),
+    ("sms: From too short", "POST", "/sms/twilio", sms(From="+1"), 400),
+    ("sms: From too long", "POST", "/sms/twilio", sms(From="+44770090012345678901234"), 400),
+    ("sms: From no such country", "POST", "/sms/twilio", sms(From="+999 123 456"), 400),
+    ("sms: From with a NUL", "POST", "/sms/twilio", sms(From="+447700\x00900123"), 400),
+    ("sms: To garbage", "POST", "/sms/twilio", sms(To="12"), 400),
+    ("sms: MessageSid traversal", "POST", "/sms/twilio", sms(MessageSid="../../etc/passwd"), 400),
+    ("sms: MessageSid 200 chars", "POST", "/sms/twilio", sms(MessageSid="S" * 200), 400),
+    ("sms: NumMedia negative", "POST", "/sms/twilio", sms(NumMedia="-3"), 400),
+    ("sms: unsigned", "POST", "/sms/twilio", (urlencode(twilio_params()).encode(), {"Content-Type": FORM}), 403),
+    # the operator API: queries
+    ("feedback: negative limit", "GET", "/api/feedback?limit=-1", None, 400),
+    ("feedback: zero limit", "GET", "/api/feedback?limit=0", None, 400),
+    ("feedback: huge limit", "GET", "/api/feedback?limit=10000000000000000000000", None, 400),
+    ("feedback: limit not a number", "GET", "/api/feedback?limit=ten", None, 400),
+    ("feedback: unknown parameter", "GET", "/api/feedback?sort=desc", None, 400),
+    ("feedback: forged cursor", "GET", "/api/feedback?cursor=eyJwayI6IkNBU0UjMSJ9", None, 400),
+    ("feedback: garbage cursor", "GET", "/api/feedback?cursor=%00%01", None, 400),
+    ("feedback: bad since", "GET", "/api/feedback?since=yesterday", None, 400),
+    ("feedback: since after until", "GET",
+     "/api/feedback?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", None, 400),
+    ("feedback: site traversal", "GET", "/api/feedback?site=..%2F..%2Fetc", None, 400),
+    ("feedback: nature injection", "GET", "/api/feedback?nature=%3Cscript%3E", None, 400),
+    ("feedback: control character", "GET", "/api/feedback?site=line-8%00", None, 400),
+    ("metrics: weekly buckets", "GET", "/api/metrics?bucket=week", None, 400),
+    ("metrics: ten years", "GET", "/api/metrics?since=2016-01-01T00:00:00Z", None, 400),
+    ("metrics: long topic", "GET", "/api/metrics?topic=" + "t" * 100, None, 400),
+    ("cases: unknown status", "GET", "/api/cases?status=deleted", None, 400),
+    ("cases: limit 201", "GET", "/api/cases?limit=201", None, 400),
+    ("export: unknown site", "GET", "/api/export.csv?site=nowhere", None, 400),
+    ("scorecards: unknown site", "GET", "/api/scorecards?site=nowhere", None, 400),
+    ("surveys: no site", "GET", "/api/surveys", None, 400),
+    ("surveys: traversal id", "GET", "/api/surveys/..%2F..%2Fetc", None, 404),
+    ("offers: budget without site", "GET", "/api/offers/budget?site=", None, 400),
+    ("offers: unknown code", "GET", "/api/offers/not-a-code", None, 404),
+    ("audit: traversal id", "GET", "/api/audit/messages/..%2F..%2Fx", (None, {"X-Audit-Token": "test-audit"}), 404),
+    # the operator API: bodies
+    ("ack: traversal id", "POST", "/api/cases/..%2F..%2Fetc/ack", "{}", 404),
+    ("ack: malformed JSON", "POST", "/api/cases/{case}/ack", "{bad", 400),
+    ("ack: JSON list", "POST", "/api/cases/{case}/ack", "[1, 2]", 400),
+    ("ack: invalid UTF-8", "POST", "/api/cases/{case}/ack", b'{"by": "\xff"}', 400),
+    ("ack: text/plain", "POST", "/api/cases/{case}/ack", ('{"by": "x"}', {"Content-Type": "text/plain"}), 415),
+    ("resolve: name too long", "POST", "/api/cases/{case}/resolve", json.dumps({"by": "x" * 81}), 400),
+    ("resolve: control character", "POST", "/api/cases/{case}/resolve", json.dumps({"note": "a\x07b"}), 400),
+    ("resolve: unknown field", "POST", "/api/cases/{case}/resolve", json.dumps({"status": "open"}), 400),
+    ("surveys: empty", "POST", "/api/surveys", "{}", 400),
+    ("surveys: malformed JSON", "POST", "/api/surveys", '{"site": ', 400),
+    ("surveys: four questions", "POST", "/api/surveys",
+     survey(questions=[{"kind": "nps", "text": {"en": "?", "fr": "?"}}] * 4), 400),
+    ("surveys: numbers not a list", "POST", "/api/surveys", survey(numbers="+447700900601"), 400),
+    ("surveys: unknown site", "POST", "/api/surveys", survey(site="nowhere"), 400),
+    ("surveys: 600 kB", "POST", "/api/surveys", survey(numbers_csv="1" * 600_000), 413),
+    ("surveys: window of a year", "POST", "/api/surveys", survey(window_hours=9000), 400),
+    ("offers: no staff", "POST", "/api/offers", json.dumps({"site": "line-8"}), 400),
+    ("offers: unknown site", "POST", "/api/offers", json.dumps({"site": "nowhere", "by": "amy"}), 400),
+    ("offers: bad case id", "POST", "/api/offers", json.dumps({"site": "line-8", "by": "amy", "case_id": "x"}), 400),
+    ("offers: null body", "POST", "/api/offers", "null", 400),
+    ("redeem: empty name", "POST", "/api/offers/VAAAAAA/redeem", json.dumps({"by": ""}), 400),
+    ("redeem: traversal code", "POST", "/api/offers/..%2Fx/redeem", "{}", 404),
+    ("tokens: negative ttl", "POST", "/api/tokens", json.dumps({"ttl_minutes": -1}), 400),
+    ("tokens: operator role", "POST", "/api/tokens", json.dumps({"role": "operator"}), 400),
+    ("erase: letters", "DELETE", "/api/customers/abc", None, 400),
+    ("erase: national number", "DELETE", "/api/customers/07700900123", None, 400),
+    ("erase: too short", "DELETE", "/api/customers/%2B1", None, 400),
+]
+
+
+@pytest.fixture
+def deployment(client):
+    """A deployment holding a message and an open case."""
+    post_sms(client, twilio_params(body="L8 heating broken, freezing", sid="SM" + "1" * 32))
+    drain()
+    [case] = table_items("CASE#")
+    return client, case["id"]
+
+
+def send(client, method, path, body):
+    headers = auth()
+    if isinstance(body, tuple):
+        body, extra = body
+        headers.update(extra)
+    elif body is not None:
+        headers["Content-Type"] = JSON
+    if path.startswith("/sms/"):
+        headers.pop("Authorization")
+    kwargs = {"headers": headers}
+    if body is not None:
+        kwargs["body"] = body
+    return getattr(client.http, method.lower())(path, **kwargs)
+
+
+def test_the_matrix_is_wide_enough():
+    assert len(CASES) >= 40
+    from tests.test_access import ROUTES
+
+    covered = {(m, p.split("?")[0]) for _, m, p, _, _ in CASES}
+    for method, route in ROUTES:
+        if route in ("/api/config", "/api/status", "/api/feedback"):  # no input but the token, or above
+            continue
+        assert any(m == method and p.split("/")[:3] == route.split("/")[:3] for m, p in covered), route
+
+
+@pytest.mark.parametrize("name,method,path,body,status", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(deployment, name, method, path, body, status):
+    client, case_id = deployment
+    before = sorted(json.dumps(i, sort_keys=True, default=str) for i in table_items())
+    response = send(client, method, path.replace("{case}", case_id), body)
+    assert response.status_code == status, (name, response.body[:300])
+    error = response.json_body.get("error") if response.headers.get("Content-Type", "").startswith(
+        JSON) else json.loads(response.body).get("message") or json.loads(response.body).get("Message")
+    assert error and len(error) < 300 and "Traceback" not in error, (name, response.body[:300])
+    after = sorted(json.dumps(i, sort_keys=True, default=str) for i in table_items())
+    assert after == before, name
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "x" * 5000, "a.b", "..%2F..%2Fetc"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_bad_acknowledge_links_are_refused_without_changing_anything(deployment, token, method):
+    client, _ = deployment
+    before = table_items()
+    response = getattr(client.http, method.lower())(f"/ack/{token}", headers={"Content-Type": FORM}, body="") \
+        if method == "POST" else client.http.get(f"/ack/{token}")
+    assert response.status_code == 403 and b"not valid" in response.body
+    assert table_items() == before
+
+
+def test_a_1600_character_concatenated_sms_is_accepted_whole(client):
+    body = "L8 " + "the heating is broken and it is freezing on this coach, " * 40
+    body = body[:1600]
+    response = post_sms(client, twilio_params(body=body, sid="SM" + "2" * 32))
+    assert response.status_code == 200
+    [message] = table_items("MSG#")
+    assert message["text"] == body.strip()
+
+
+FIELD_NAMES = st.sampled_from(["Body", "From", "To", "MessageSid", "NumMedia", "AccountSid", "MediaUrl0", "X"])
+VALUES = st.one_of(st.text(max_size=300), st.sampled_from(["+447700900123", "+447700900008", "SM" + "3" * 32, "0"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(FIELD_NAMES, VALUES), max_size=10), raw=st.binary(max_size=400),
+       use_raw=st.booleans(), content_type=st.sampled_from([FORM, FORM + "; charset=utf-8", JSON, "text/plain"]))
+def test_the_webhook_never_fails_on_arbitrary_bodies(client, pairs, raw, use_raw, content_type):
+    if use_raw:
+        body, signature = raw, compute_signature(TWILIO_TOKEN, WEBHOOK_URL, [])
+    else:
+        body = urlencode(pairs).encode()
+        signature = compute_signature(TWILIO_TOKEN, WEBHOOK_URL, pairs)
+    response = client.http.post("/sms/twilio", body=body,
+                                headers={"Content-Type": content_type, "X-Twilio-Signature": signature})
+    assert response.status_code in (200, 400, 403, 413, 415), response.body
+    if response.status_code == 200:
+        assert response.body.startswith(b"<?xml") and b"<Response" in response.body
+    else:
+        assert response.json_body["error"]
