@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.ingest import replay_pending
@@ -118,3 +119,91 @@ def test_a_malformed_job_ends_in_the_dlq_without_blocking_the_others(client, svc
     assert len(hour_counters()) == 1
     raw = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName="voix-dev-jobs-dlq")["QueueUrl"])
     assert [m["Body"] for m in raw.get("Messages", [])] == ["{not json"]
+
+
+def queued_messages(sqs, url):
+    res = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    return res.get("Messages", [])
+
+
+def test_one_failing_record_is_reported_alone_and_the_batch_is_not_replayed(client, svc, monkeypatch):
+    from app import worker
+    from infra.local_worker import FakeLambdaContext, sqs_event
+
+    monkeypatch.setenv("SQS_PARTIAL_BATCH", "true")
+    for i, body in enumerate(["L8 far too hot", "L12 le chauffeur etait tres aimable", "L8 toilets filthy"]):
+        post_sms(client, twilio_params(body=body, sid=f"SM{i:032d}", to="+33639980012" if "L12" in body else
+                                       "+447700900008"))
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    batch = queued_messages(sqs, url)
+    assert len(batch) == 3
+    broken = batch[1]["MessageId"]
+    batch[1]["Body"] = json.dumps({"type": "process", "id": "twilio-SM-missing"})  # fails: no such message
+    result = worker(sqs_event(batch, "arn:aws:sqs:eu-west-2:123456789012:voix-dev-jobs", "eu-west-2"),
+                    FakeLambdaContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": broken}]}
+    assert sum(c["n"] for c in hour_counters()) == 2  # the two good records are done, once
+
+
+def test_without_partial_reports_a_failed_record_fails_the_batch_and_the_replay_counts_nothing_twice(
+        client, svc, monkeypatch):
+    monkeypatch.delenv("SQS_PARTIAL_BATCH", raising=False)
+    outage = Outage(svc.store._db, "UpdateItem", times=1, code="ProvisionedThroughputExceededException")
+    for i in range(3):
+        post_sms(client, twilio_params(body=f"L8 heating broken, freezing ({i})", sid=f"SM{i:032d}"))
+    drain()  # the first batch fails whole (one throttled write), is received again, and succeeds
+    assert outage.remaining == 0
+    assert sum(c["n"] for c in hour_counters()) == 3
+    assert len(table_items("CASE#")) == 3 and len(sent_sms()) == 3  # one alert per case, none twice
+
+
+class Crash(BaseException):
+    """The Lambda runtime dying mid-batch (out of memory, timeout): no per-record answer at all."""
+
+
+def test_a_worker_crashing_mid_batch_loses_nothing_and_counts_nothing_twice(client, svc, monkeypatch):
+    from app import worker
+    from infra.local_worker import FakeLambdaContext, sqs_event
+
+    for i in range(4):
+        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}",
+                                       frm=f"+44770090050{i}"))
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    batch = queued_messages(sqs, url)
+    calls = {"n": 0}
+    original = svc.worker.handle
+
+    def dies_on_the_third(job, receive_count):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash()
+        return original(job, receive_count)
+
+    monkeypatch.setattr(svc.worker, "handle", dies_on_the_third)
+    with pytest.raises(Crash):
+        worker(sqs_event(batch, "arn:aws:sqs:eu-west-2:123456789012:voix-dev-jobs", "eu-west-2"),
+               FakeLambdaContext())
+    monkeypatch.setattr(svc.worker, "handle", original)
+    # nothing was deleted: after the visibility timeout SQS delivers the whole batch again
+    sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(batch)])
+    drain()
+    assert sum(c["n"] for c in hour_counters()) == 4
+    cases = table_items("CASE#")
+    assert len(cases) == 4
+    sms_per_case = sum(1 for r in cases[0]["recipients"].values() if r["channel"] == "sms")
+    assert len(sent_sms()) == 4 * sms_per_case  # each alert exactly once
+    assert all(r["status"] == "sent" for c in cases for r in c["recipients"].values())
+
+
+def test_dynamodb_throttled_on_the_worker_write_path_is_retried_and_counted_once(client, svc):
+    outage = Outage(svc.store._db, "PutItem", times=3, code="ThrottlingException")
+    post_sms(client, twilio_params(body="L8 heating broken, freezing", sid="SM" + "ab" * 16))
+    # the webhook's own put was throttled: the message was parked on the queue, the customer answered
+    drain()
+    assert outage.remaining == 0
+    [message] = table_items("MSG#")
+    assert sum(c["n"] for c in hour_counters()) == 1 and len(table_items("CASE#")) == 1
+    assert len(sent_sms()) == 1
