@@ -23,7 +23,8 @@ XSS = [  # from the OWASP XSS filter evasion cheat sheet, each setting window.__
     '"><svg onload="window.__xss=3">', "javascript:window.__xss=4",
     "<iframe src=\"javascript:parent.__xss=5\"></iframe>", "<body onload=window.__xss=6>",
     "<a href=\"javascript:window.__xss=7\">click</a>", "<details open ontoggle=window.__xss=8>",
-    "';window.__xss=9;//", "</textarea><script>window.__xss=10</script>", "<math><mtext><img src=x onerror=window.__xss=11>",
+    "';window.__xss=9;//", "</textarea><script>window.__xss=10</script>",
+    "<math><mtext><img src=x onerror=window.__xss=11>",
     "<style>@import 'javascript:window.__xss=12';</style>", "{{constructor.constructor('window.__xss=13')()}}",
     "${window.__xss=14}", "<input autofocus onfocus=window.__xss=15>", "<video><source onerror=window.__xss=16>",
 ]
