@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.cases import CaseService
 from chalicelib.classification import Classifier
-from chalicelib.clock import day_key, hour_key, iso, utcnow
+from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.keywords import keyword, staff_command
@@ -46,6 +46,7 @@ CONSENT_REPLIES = {
         en="You are subscribed again to our surveys and offers. Reply STOP to opt out.",
         fr="Vous etes de nouveau inscrit a nos enquetes et offres. Repondez STOP pour vous desinscrire."),
 }
+RETRY_AFTER_SECONDS = 15  # Twilio's webhook timeout: a redelivery before it is a concurrent duplicate
 STAFF_HELP = "Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it)."
 
 
@@ -139,12 +140,20 @@ class IngestService:
             return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
 
         if existing is not None:
-            if existing.get("gsi3pk") == "PENDING":
+            if existing.get("gsi3pk") == "PENDING" and self._stale(existing):
+                # a retry after the first delivery died between its put and its enqueue (the
+                # sweeper would catch it too, minutes later); a concurrent duplicate is not that
                 self._enqueue({**existing, "from_number": message.from_number})
             return IngestResult(message.id, existing.get("reply") or reply.text, duplicate=True, record=existing)
 
         self._enqueue(record)
         return IngestResult(message.id, reply.text, duplicate=False, record=record)
+
+    def _stale(self, existing: dict[str, Any]) -> bool:
+        try:
+            return (self._now() - parse_time(existing["received_at"])).total_seconds() >= RETRY_AFTER_SECONDS
+        except (KeyError, ValueError):
+            return True
 
     def _with_offer(self, message: InboundMessage, classification: Any, reply: Any) -> Any:
         """Issue the reply's offer within the budgets, or give the reply without one: never a dead code."""

@@ -33,8 +33,10 @@ class Services:
     @staticmethod
     def client(service: str) -> Any:
         import boto3
+        from botocore.config import Config as ClientConfig
 
-        return boto3.client(service)
+        # one request at a time in Lambda; the local stack serves many threads from one process
+        return boto3.client(service, config=ClientConfig(max_pool_connections=32))
 
     @cached_property
     def config(self) -> Config:

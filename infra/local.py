@@ -101,7 +101,7 @@ def main() -> int:
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbound_arn)
 
     chalice = subprocess.Popen(
-        [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "infra.chalice_local", "local", "--host", "127.0.0.1", "--port", str(port),
          "--stage", "dev", "--no-autoreload"],
         cwd=ROOT, env=os.environ.copy(),
     )

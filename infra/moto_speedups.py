@@ -1,4 +1,12 @@
-"""One performance fix to moto's DynamoDB for the local stack; behaviour unchanged.
+"""Two performance fixes to moto for the local stack; behaviour unchanged.
+
+SQS: every call computes the queue's attributes, asking each message whether it is
+visible and whether it is delayed, and moto reads the clock for each through three
+``datetime`` constructions (about 5 µs). With 2,000 queued jobs that is most of the
+worker's time. ``Message.visible`` and ``Message.delayed`` read ``time.time()``
+instead: the same epoch milliseconds, thirty times cheaper.
+
+DynamoDB:
 
 moto's ``Table.query`` calls ``Table.all_items()``, which sorts every item of the
 table (comparing ``DynamoType`` keys in Python) before keeping the few that match
@@ -28,7 +36,29 @@ _state = threading.local()
 
 
 def apply() -> bool:
-    """Patch moto's DynamoDB Table (idempotent); False if this moto does not look as expected."""
+    """Patch moto's SQS messages and DynamoDB Table (idempotent); False if moto does not look as expected."""
+    return _patch_sqs() & _patch_dynamodb()
+
+
+def _patch_sqs() -> bool:
+    import time
+
+    try:
+        from moto.sqs.models import Message
+    except ImportError:  # pragma: no cover - moto is a dev dependency
+        return False
+    if getattr(Message, "_voix_fast_clock", False):
+        return True
+    if not all(isinstance(Message.__dict__.get(name), property) for name in ("visible", "delayed")):
+        log.warning("moto's SQS Message changed: local queues stay unpatched (slower, still correct)")
+        return False
+    Message.visible = property(lambda self: time.time() * 1000.0 > self.visible_at, doc="visible now")
+    Message.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until, doc="delayed now")
+    Message._voix_fast_clock = True
+    return True
+
+
+def _patch_dynamodb() -> bool:
     try:
         from moto.dynamodb.models.table import Table
     except ImportError:  # pragma: no cover - moto is a dev dependency

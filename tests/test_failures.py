@@ -207,3 +207,32 @@ def test_dynamodb_throttled_on_the_worker_write_path_is_retried_and_counted_once
     [message] = table_items("MSG#")
     assert sum(c["n"] for c in hour_counters()) == 1 and len(table_items("CASE#")) == 1
     assert len(sent_sms()) == 1
+
+
+def test_a_late_retry_of_a_pending_message_requeues_it_but_a_concurrent_duplicate_does_not(client, svc, monkeypatch):
+    from datetime import UTC, datetime
+
+    import app
+
+    now = {"t": datetime(2026, 11, 23, 9, 0, tzinfo=UTC)}
+    monkeypatch.setattr(app, "utcnow", lambda: now["t"])
+    monkeypatch.setattr(svc.ingest, "_now", lambda: now["t"])
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+
+    def queued():
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    outage = Outage(svc.jobs._sqs, "SendMessage")
+    params = twilio_params(body="L8 heating broken, freezing", sid="SM" + "cd" * 16)
+    assert post_sms(client, params).status_code == 200  # stored, pending: the enqueue failed
+    outage.remaining = 0
+    now["t"] += timedelta(seconds=2)
+    post_sms(client, params)  # a concurrent duplicate: the first delivery may still be enqueueing
+    assert queued() == 0
+    now["t"] += timedelta(seconds=20)
+    post_sms(client, params)  # Twilio's retry after its timeout: the first delivery died
+    assert queued() == 1
+    drain()
+    assert sum(c["n"] for c in hour_counters()) == 1 and len(sent_sms()) == 1

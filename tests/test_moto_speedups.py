@@ -72,8 +72,37 @@ def test_patched_queries_return_the_same_pages_in_the_same_order(table, monkeypa
     if getattr(Table, "_voix_unsorted_query", False):
         pytest.skip("moto was patched before this test could record the unpatched results")
     before = _run_all(table)
-    assert moto_speedups.apply() is True
+    assert moto_speedups._patch_dynamodb() is True
     assert Table._voix_unsorted_query is True
     after = _run_all(table)
     assert sum(len(p[0]) for p in before[:-1]) > 200  # the queries found something to compare
     assert after == before
+
+
+def test_patched_sqs_messages_answer_visible_and_delayed_as_moto_does(monkeypatch):
+    from moto.sqs.models import Message
+
+    if getattr(Message, "_voix_fast_clock", False):
+        pytest.skip("moto was patched before this test could record the unpatched answers")
+    for name in ("visible", "delayed"):  # restored after the test
+        monkeypatch.setattr(Message, name, Message.__dict__[name])
+    monkeypatch.setattr(Message, "_voix_fast_clock", False, raising=False)
+    original = {name: Message.__dict__[name].fget for name in ("visible", "delayed")}
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-2")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for i in range(6):
+            sqs.send_message(QueueUrl=url, MessageBody=str(i), DelaySeconds=0 if i % 2 else 30)
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=0)
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        messages = sqs_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].queues["q"]._messages
+        before = [(original["visible"](m), original["delayed"](m)) for m in messages]
+        assert moto_speedups._patch_sqs() is True
+        after = [(m.visible, m.delayed) for m in messages]
+        assert after == before
+        assert sorted(set(before)) == [(False, False), (True, False), (True, True)]  # every state compared
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(m["Body"] for m in received) == ["3", "5"]  # visible, not delayed, not in flight
