@@ -39,8 +39,10 @@ test: install lint browser
 demo-data: install
 	$(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
 
-bench: install
-	$(BIN)/python -m benchmarks.ingest_scale
+# Every benchmark (classification, webhook path, scale, cold start, end to end, cost) into
+# benchmarks/RESULTS.md; about 15 minutes. Not part of `make test`.
+bench: install browser
+	$(BIN)/python -m benchmarks.run
 
 STAGE ?= prod
 

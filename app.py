@@ -10,20 +10,47 @@ from datetime import timedelta
 
 from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
-from chalicelib import access
-from chalicelib.api import ApiError, bearer_ok
-from chalicelib.channels import eum, twilio
 from chalicelib.clock import utcnow
-from chalicelib.ingest import Unavailable, replay_pending
-from chalicelib.observability import logger, metrics, record_message, tracer
-from chalicelib.rollup import recent_buckets, roll_up
-from chalicelib.services import services
-from chalicelib.worker_batch import handle_sqs_batch
+from chalicelib.errors import ApiError, Unavailable
+
+# Cold start: importing this module loads Chalice and nothing heavy. Each handler imports what
+# it uses on its first call (the webhook never loads the operator API, the worker never loads
+# the webhook's channels, and X-Ray's SDK loads only where tracing is on).
 
 app = Chalice(app_name="voix")
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+
+
+def services():
+    from chalicelib.services import services as current
+
+    return current()
+
+
+class _Powertools:
+    """Powertools' logger, tracer and metrics around every handler, set up on the first call."""
+
+    def __init__(self):
+        self._chain = None
+
+    def __call__(self, event, get_response):
+        if self._chain is None:
+            from chalicelib.observability import logger, metrics, tracer
+
+            self._chain = [ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)),
+                           ConvertToMiddleware(tracer.capture_lambda_handler), ConvertToMiddleware(metrics.log_metrics)]
+        handler = get_response
+        for middleware in reversed(self._chain):
+            handler = functools.partial(middleware, get_response=handler)
+        return handler(event)
+
+
+app.register_middleware(_Powertools())
+
+
+def _logger():
+    from chalicelib.observability import logger
+
+    return logger
 
 MAX_WEBHOOK_BYTES = 16 * 1024
 MAX_API_BYTES = 512 * 1024  # a survey's CSV of numbers is the largest body (at most 400,000 characters)
@@ -44,10 +71,10 @@ def json_errors(view):
         except ApiError as exc:
             return error(exc.status, exc.message)
         except Unavailable:
-            logger.exception("message refused: storage and queue unavailable")
+            _logger().exception("message refused: storage and queue unavailable")
             return error(503, "temporarily unavailable, please retry")
         except Exception:
-            logger.exception("unhandled error")
+            _logger().exception("unhandled error")
             return error(500, "internal error")
 
     return wrapper
@@ -58,9 +85,11 @@ def operator_auth(event, get_response):
     """Every /api/* route needs the operator token (constant-time check) or an unexpired access token
     whose role allows the route."""
     if event.path.startswith("/api/"):
+        from chalicelib import access
+
         svc = services()
         header = event.headers.get("authorization") or ""
-        if not bearer_ok(header, svc.operator_token_sha256):
+        if not access.bearer_ok(header, svc.operator_token_sha256):
             scheme, _, token = header.partition(" ")
             try:
                 if scheme.lower() != "bearer":
@@ -77,6 +106,9 @@ def operator_auth(event, get_response):
 @app.route("/sms/twilio", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
 @json_errors
 def twilio_webhook():
+    from chalicelib.channels import twilio
+    from chalicelib.observability import logger, record_message
+
     request = app.current_request
     raw = request.raw_body or b""
     if len(raw) > MAX_WEBHOOK_BYTES:
@@ -110,6 +142,9 @@ def twilio_webhook():
 @app.on_sns_message(topic=os.environ.get("INBOUND_SMS_TOPIC", "voix-dev-inbound-sms"))
 def inbound_sms(event):
     """AWS End User Messaging two-way SMS, published to SNS; the reply goes out at once."""
+    from chalicelib.channels import eum, twilio
+    from chalicelib.observability import logger, record_message
+
     svc = services()
     try:
         message = eum.to_inbound(event.message, utcnow())
@@ -134,16 +169,20 @@ def inbound_sms(event):
 # -- worker ------------------------------------------------------------------------------------
 @app.on_sqs_message(queue=os.environ.get("JOBS_QUEUE", "voix-dev-jobs"), batch_size=10)
 def worker(event):
+    from chalicelib.worker_batch import handle_sqs_batch
+
     return handle_sqs_batch(event.to_dict(), services().worker)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_pending(event):
     """Messages stored while SQS was down are handed to the worker once it is back."""
+    from chalicelib.ingest import replay_pending
+
     svc = services()
     replayed = replay_pending(svc.store, svc.jobs, older_than=timedelta(minutes=2))
     if replayed:
-        logger.info("replayed pending messages", extra={"count": replayed})
+        _logger().info("replayed pending messages", extra={"count": replayed})
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
@@ -151,7 +190,7 @@ def escalate_cases(event):
     """Cases not acknowledged by their deadline go up a level: site manager, then central care."""
     moved = services().cases.escalate_due()
     if moved:
-        logger.info("cases escalated", extra={"count": moved})
+        _logger().info("cases escalated", extra={"count": moved})
 
 
 # -- one-click acknowledgement from an alert e-mail --------------------------------------------
@@ -221,15 +260,17 @@ def ack_link_post(token):
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"))  # 06:00 UTC every day
 def send_digests(event):
     """Yesterday's digest to each site manager and to central care (once each)."""
-    logger.info("daily digests", extra=services().digest.send_all())
+    _logger().info("daily digests", extra=services().digest.send_all())
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
 def roll_up_counters(event):
     """Network roll-ups of the last closed hours and days, from the per-site hour counters."""
+    from chalicelib.rollup import recent_buckets, roll_up
+
     svc = services()
     counts = roll_up(svc.store, svc.config, recent_buckets())
-    logger.info("rolled up counters", extra={"messages": {
+    _logger().info("rolled up counters", extra={"messages": {
         bucket: sum(int(c.get("n", 0)) for c in sites.values()) for bucket, sites in counts.items()}})
 
 
@@ -238,6 +279,7 @@ def roll_up_counters(event):
 @json_errors
 def audit_message(message_id):
     """The original text behind a masked one: needs the audit token as well as the operator token."""
+    from chalicelib.access import bearer_ok
     from chalicelib.secrets import MissingSecret
 
     try:

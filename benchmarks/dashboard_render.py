@@ -69,7 +69,7 @@ def main() -> None:
             calls.append(len(requests))
             # the live feed: from the webhook's answer to the message shown, without a reload
             text = f"L8 benchmark live feed {time.time_ns()}"
-            status, _ = send_twilio(state, "+447700900008", text, "+447700900777")
+            status, _ = send_twilio(state, "+447700900008", text, f"+4477009{40000 + run:05d}")  # no flood limit
             answered = time.perf_counter()
             page.wait_for_selector(f"#feed li:has-text('{text}')", timeout=30_000)
             live.append(time.perf_counter() - answered)

@@ -45,6 +45,17 @@ class Grant:
 OPERATOR = Grant("operator")
 
 
+def bearer_ok(header: str | None, expected_sha256: str | None) -> bool:
+    """Constant-time check of ``Authorization: Bearer <token>`` against the token's SHA-256."""
+    if not header or not expected_sha256:
+        return False
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    return hmac.compare_digest(digest, expected_sha256.strip().lower())
+
+
 def _key(link_key: bytes) -> bytes:
     return hmac.new(link_key, b"voix access token v1", hashlib.sha256).digest()
 

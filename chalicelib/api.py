@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import logging
 import re
@@ -16,9 +14,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib import rollup
+from chalicelib.access import bearer_ok  # noqa: F401  (re-exported)
 from chalicelib.cases import CaseService
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.errors import ApiError
 from chalicelib.moderation import mask
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
@@ -37,23 +37,6 @@ def spreadsheet_safe(value: Any) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def bearer_ok(header: str | None, expected_sha256: str | None) -> bool:
-    """Constant-time check of ``Authorization: Bearer <token>`` against the token's SHA-256."""
-    if not header or not expected_sha256:
-        return False
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return False
-    digest = hashlib.sha256(token.strip().encode()).hexdigest()
-    return hmac.compare_digest(digest, expected_sha256.strip().lower())
 
 
 def validation_message(exc: ValidationError) -> str:

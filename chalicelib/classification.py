@@ -17,30 +17,71 @@ from dataclasses import dataclass, field
 from chalicelib.configuration import Config, LexiconGroup, Site
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
-_CONTRACTIONS = (
-    (re.compile(r"\bcan't\b"), "can not"),
-    (re.compile(r"\bwon't\b"), "will not"),
-    (re.compile(r"n't\b"), " not"),
-)
+_CONTRACTION = re.compile(r"\b(can|won)'t\b|n't\b")  # can't -> can not, won't -> will not, isn't -> is not
+_EXPANDED = {"can": "can not", "won": "will not", None: " not"}
 _EMOJI = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff"
 _TOKEN = re.compile(rf"[a-z0-9]+|[!?.;,£€$]|[{_EMOJI}]")
 _NUMBER_UNIT = re.compile(r"^(\d+)([a-z]+)$")
 _RUN = re.compile(r"([a-z])\1{2,}")
 _BREAKERS = frozenset("!?.;,")
 _MAX_CACHE = 50_000
+_UNSEEN = object()
+_FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 
 
-def strip_accents(text: str) -> str:
+def _strip_accents_slow(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Latin letters with diacritics (U+00C0-U+024F), stripped once here: then most texts need
+# one C-level translate instead of a decomposition and a Python loop over every character.
+_LATIN = {cp: _strip_accents_slow(chr(cp)) for cp in range(0xC0, 0x250)}
+_LATIN = {cp: stripped for cp, stripped in _LATIN.items() if stripped != chr(cp)}
+
+
+def strip_accents(text: str) -> str:
+    """``text`` decomposed (NFKD) without its combining marks: ``"Arrêt"`` -> ``"Arret"``."""
+    if text.isascii():
+        return text
+    text = text.translate(_LATIN)
+    if text.isascii() or (unicodedata.is_normalized("NFKD", text)
+                          and not any(unicodedata.combining(c) for c in text if c > "\x7f")):
+        return text
+    return _strip_accents_slow(text)
+
+
+# one C-level pass for what most non-ASCII texts hold: curly apostrophes, accented Latin
+# letters, the emoji variation selector
+_FOLD = {**_LATIN, **{ord(k): v for k, v in {"\u2019": "'", "\u2018": "'", "\u00b4": "'", "\u02bc": "'"}.items()},
+         0xFE0F: None}
+_STABLE: dict[str, bool] = {}  # character -> unchanged by NFKD and not a combining mark
+
+
+def _stable(char: str) -> bool:
+    known = _STABLE.get(char)
+    if known is None:
+        known = _STABLE[char] = (unicodedata.normalize("NFKD", char) == char and not unicodedata.combining(char))
+    return known
+
+
+def _fold(text: str) -> str:
+    """Apostrophes made straight, accents stripped (as NFKD then dropping combining marks)."""
+    text = text.translate(_FOLD)
+    if text.isascii() or all(_stable(c) for c in set(text) if c > "\x7f"):
+        return text
+    return strip_accents(text.translate(_APOSTROPHES)).replace("\ufe0f", "")
+
+
 def _raw_tokens(text: str) -> list[str]:
-    text = text.casefold().translate(_APOSTROPHES)
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
-    text = strip_accents(text).replace("\ufe0f", "")
+    text = text.casefold()
+    if not text.isascii():
+        text = _fold(text)
+    if "`" in text:
+        text = text.replace("`", "'")
+    if "'" in text:
+        text = _CONTRACTION.sub(lambda m: _EXPANDED[m.group(1)], text)
     return _TOKEN.findall(text)
 
 
@@ -61,7 +102,7 @@ class Classification:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Evidence:
     topics: dict[str, float] = field(default_factory=dict)
     positive: float = 0.0
@@ -83,6 +124,8 @@ class Classifier:
     def __init__(self, config: Config):
         rules = config.rules
         self._config = config
+        self._site_by_code = {code: site for site in config.sites for code in site.codes}
+        self._site_by_number = {number: site for site in config.sites for number in site.numbers}
         self._groups: list[LexiconGroup] = list(rules.lexicon)
         self._window = rules.negation_window
         self._churn_threshold = rules.churn_threshold
@@ -97,6 +140,8 @@ class Classifier:
         self._exact: dict[tuple[str, ...], list[int]] = {}
         self._stems: dict[str, list[int]] = {}
         self._starters: set[str] = set()
+        self._pairs: set[tuple[str, ...]] = set()  # the first two words of every longer phrase
+        self._lengths: dict[str, tuple[int, ...]] = {}  # first word -> phrase lengths, longest first
         self._longest = 1
         for index, group in enumerate(self._groups):
             for phrase in group.phrases:
@@ -110,7 +155,7 @@ class Classifier:
             t for g in self._groups if g.cue == "negator" for p in g.phrases for t in _raw_tokens(p)
         )
         self._token_cache: dict[str, tuple[str, ...]] = {}
-        self._stem_cache: dict[str, list[int] | None] = {}
+        self._single_cache: dict[str, list[int] | None] = {}
 
     # -- compilation -----------------------------------------------------------------
     def _words(self, words: list[str]) -> list[str]:
@@ -139,6 +184,8 @@ class Classifier:
             if len(key) > 1:
                 self._starters.add(key[0])
                 self._longest = max(self._longest, len(key))
+                self._pairs.add(key[:2])
+                self._lengths[key[0]] = tuple(sorted({*self._lengths.get(key[0], ()), len(key)}, reverse=True))
         if index not in indices:
             indices.append(index)
 
@@ -168,20 +215,24 @@ class Classifier:
 
     def tokens(self, text: str) -> list[str]:
         out: list[str] = []
+        cache = self._token_cache
         for raw in _raw_tokens(text):
-            out.extend(self._normal_token(raw))
+            out.extend(cache.get(raw) or self._normal_token(raw))
         return out
 
-    def _stem_match(self, token: str) -> list[int] | None:
-        if token in self._stem_cache:
-            return self._stem_cache[token]
-        found = None
-        for end in range(len(token), 2, -1):
-            found = self._stems.get(token[:end])
-            if found:
-                break
-        if len(self._stem_cache) < _MAX_CACHE:
-            self._stem_cache[token] = found
+    def _single_match(self, token: str) -> list[int] | None:
+        """The groups one word matches on its own: a one-word phrase, else the longest stem."""
+        if token in self._single_cache:
+            return self._single_cache[token]
+        found = self._exact.get((token,))
+        if not found:
+            for end in range(len(token), 2, -1):
+                found = self._stems.get(token[:end])
+                if found:
+                    break
+        found = found or None
+        if len(self._single_cache) < _MAX_CACHE:
+            self._single_cache[token] = found
         return found
 
     # -- classification --------------------------------------------------------------
@@ -192,10 +243,10 @@ class Classifier:
         if not rest:
             first, rest = stripped, ""
         code = first.strip(":,.;!-#").upper()
-        site = self._config.site_by_code(code) if code else None
+        site = self._site_by_code.get(code) if code else None
         if site is not None:
             return site, f"site: code {code}", rest
-        site = self._config.site_by_number(to_number) if to_number else None
+        site = self._site_by_number.get(to_number) if to_number else None
         if site is not None:
             return site, f"site: number {to_number}", stripped
         return None, "site: unknown", stripped
@@ -245,6 +296,9 @@ class Classifier:
     def _evidence(self, tokens: list[str]) -> _Evidence:
         ev = _Evidence()
         groups = self._groups
+        starters, pairs, lengths, exact = self._starters, self._pairs, self._lengths, self._exact
+        single_cache, single = self._single_cache, self._single_match
+        window, negators = self._window, self._negators
         negator_at = -100
         breaker_at = -1
         pending_problem: int | None = None  # position of a negator awaiting a topic word
@@ -255,28 +309,33 @@ class Classifier:
             token = tokens[i]
             matched: list[int] | None = None
             length = 1
-            if token in self._starters:
-                for size in range(min(self._longest, n - i), 1, -1):
-                    matched = self._exact.get(tuple(tokens[i:i + size]))
-                    if matched:
-                        length = size
-                        break
+            if token in starters and i + 1 < n and (token, tokens[i + 1]) in pairs:
+                for size in lengths[token]:
+                    if size <= n - i:
+                        matched = exact.get(tuple(tokens[i:i + size]))
+                        if matched:
+                            length = size
+                            break
             if not matched:
-                matched = self._exact.get((token,)) or self._stem_match(token)
+                matched = single_cache.get(token, _UNSEEN)
+                if matched is _UNSEEN:
+                    matched = single(token)
             if token in _BREAKERS:
                 breaker_at = position
                 if token == "?":
                     ev.question = True
             if matched:
-                words = tokens[i:i + length]
-                phrase = " ".join(words)
-                negated = (
-                    negator_at > breaker_at and position - negator_at <= self._window
-                    and not (length > 1 and any(w in self._negators for w in words))
-                )
+                if length == 1:
+                    phrase = token
+                    negated = negator_at > breaker_at and position - negator_at <= window
+                else:
+                    words = tokens[i:i + length]
+                    phrase = " ".join(words)
+                    negated = (negator_at > breaker_at and position - negator_at <= window
+                               and not any(w in negators for w in words))
                 at_start = position == 0 or breaker_at == position - 1
                 negated_near = negated or (
-                    negator_at > breaker_at and position - negator_at <= self._window + 2
+                    negator_at > breaker_at and position - negator_at <= window + 2
                 ) or (i + length < n and tokens[i + length] in _AFTER_NEGATORS)
                 for index in matched:
                     group = groups[index]
@@ -338,9 +397,10 @@ class Classifier:
             ev.fired.append(f"{group.name}: {phrase}{' (negated)' if negated else ''}")
 
     def _language(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> str:
-        en = ev.en + sum(1 for t in tokens if t in self._en)
-        fr = ev.fr + sum(1 for t in tokens if t in self._fr)
-        fr += min(2, sum(1 for c in body if c in "éèêàùçâîôûëïÉÈÊÀÇ"))
+        en = ev.en + sum(map(self._en.__contains__, tokens))
+        fr = ev.fr + sum(map(self._fr.__contains__, tokens))
+        if not body.isascii():
+            fr += min(2, len([c for c in body if c in _FRENCH_LETTERS]))
         if fr > en:
             return "fr"
         if en > fr:

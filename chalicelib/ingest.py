@@ -12,6 +12,7 @@ from chalicelib.cases import CaseService
 from chalicelib.classification import Classifier
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
+from chalicelib.errors import Unavailable
 from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.keywords import keyword, staff_command
 from chalicelib.limits import SenderWindow
@@ -22,10 +23,6 @@ from chalicelib.replies import build_reply, without_offer
 from chalicelib.storage import FeedbackStore, StorageError
 
 log = logging.getLogger(__name__)
-
-
-class Unavailable(Exception):
-    """Neither DynamoDB nor SQS could take the message: it was not accepted."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ OPTIONAL = {
     "PORT": "the local stack only",
     "TWILIO_WEBHOOK_URL": "behind a custom domain only: else the URL API Gateway was called on (tested)",
     "PUBLIC_API_URL": "set on the worker by infra/package.py (the API's URL); elsewhere not used",
+    "POWERTOOLS_TRACE_DISABLED": "Powertools' own switch: traces are off unless the function has active tracing",
+    "AWS_XRAY_DAEMON_ADDRESS": "set by Lambda itself on functions with active tracing",
 }
 
 

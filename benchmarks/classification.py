@@ -1,0 +1,129 @@
+"""Classification throughput: the compiled rule engine against a naive keyword scan, same run.
+
+    python -m benchmarks.classification [--messages 10000] [--repeats 5]
+
+The corpus is 10,000 distinct messages made from the labelled corpora (tests/data),
+each varied (fillers, numbers, casing, emoji) so that no two are the same text. The
+naive baseline lower-cases the text and tests every phrase of every rule with ``in``.
+The ten-times rule set adds nine renamed copies of every rule group: as many phrases,
+none of which occur in the messages, so only the size of the tables changes.
+Single process, single thread: messages per second is per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FILLERS = ["honestly", "today", "again", "pls", "this morning", "at 8:15", "bus 45", "tbh", "x", "!!", "😡", "👍",
+           "coach 12", "store 3", "sorry", "by the way", "ok", "merci", "svp", "aujourd'hui"]
+
+
+def corpus(size: int, seed: int = 2026) -> list[dict]:
+    base = []
+    for name in ("corpus.jsonl", "holdout.jsonl", "holdout2.jsonl"):
+        with (ROOT / "tests" / "data" / name).open(encoding="utf-8") as f:
+            base += [json.loads(line) for line in f if line.strip()]
+    rng = random.Random(seed)
+    seen, out = set(), []
+    while len(out) < size:
+        m = rng.choice(base)
+        words = [rng.choice(FILLERS) for _ in range(rng.randint(0, 3))]
+        text = m["text"]
+        if words:
+            text = f"{text} {' '.join(words)}" if rng.random() < 0.7 else f"{' '.join(words)} {text}"
+        if rng.random() < 0.1:
+            text = text.upper()
+        if text not in seen:
+            seen.add(text)
+            out.append({"text": text, "to": m["to"]})
+    return out
+
+
+def ten_times(config):
+    """The configuration with nine renamed copies of every rule group (10x the phrases)."""
+    groups = list(config.rules.lexicon)
+    extra = []
+    for k in range(1, 10):
+        for group in groups:
+            phrases = [" ".join(f"{w}q{k}z" for w in p.rstrip("*").split()) + ("*" if p.endswith("*") else "")
+                       for p in group.phrases]
+            extra.append(group.model_copy(update={"name": f"{group.name}-copy{k}", "phrases": phrases}))
+    rules = config.rules.model_copy(update={"lexicon": groups + extra})
+    return config.model_copy(update={"rules": rules})
+
+
+class NaiveClassifier:
+    """The baseline: every phrase of every rule tested with ``in`` on the lower-cased text."""
+
+    def __init__(self, config):
+        self._rules = [(g.topic, g.sentiment, [p.rstrip("*").lower() for p in g.phrases]) for g in config.rules.lexicon]
+
+    def classify(self, text: str, to_number: str | None = None) -> dict:
+        lowered = text.lower()
+        topics: dict[str, int] = {}
+        score = 0
+        for topic, sentiment, phrases in self._rules:
+            for phrase in phrases:
+                if phrase in lowered:
+                    if topic:
+                        topics[topic] = topics.get(topic, 0) + 1
+                    score += sentiment
+        return {"topic": max(topics, key=topics.get) if topics else "other", "score": score}
+
+
+def rate(classifier, messages, repeats: int) -> float:
+    """Median messages per second over ``repeats`` passes (after one warm-up pass)."""
+    for m in messages:
+        classifier.classify(m["text"], m["to"])
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for m in messages:
+            classifier.classify(m["text"], m["to"])
+        rates.append(len(messages) / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def run(messages: int = 10_000, repeats: int = 5) -> dict:
+    from chalicelib.classification import Classifier
+    from chalicelib.configuration import load_config
+
+    config = load_config()
+    big = ten_times(config)
+    texts = corpus(messages)
+    phrases = sum(len(g.phrases) for g in config.rules.lexicon)
+    results = {
+        "messages": len(texts), "repeats": repeats, "phrases": phrases,
+        "phrases_10x": sum(len(g.phrases) for g in big.rules.lexicon),
+        "engine": rate(Classifier(config), texts, repeats),
+        "engine_10x": rate(Classifier(big), texts, repeats),
+        "naive": rate(NaiveClassifier(config), texts, repeats),
+        "naive_10x": rate(NaiveClassifier(big), texts, max(1, repeats // 2)),
+    }
+    results["engine_10x_ratio"] = results["engine_10x"] / results["engine"]
+    results["engine_vs_naive"] = results["engine"] / results["naive"]
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    r = run(args.messages, args.repeats)
+    print(f"{r['messages']} distinct messages, {r['phrases']} phrases (10x: {r['phrases_10x']}), "
+          f"median of {r['repeats']} passes, one core")
+    for key in ("engine", "engine_10x", "naive", "naive_10x"):
+        print(f"  {key:<11} {r[key]:>10,.0f} messages/s")
+    print(f"  engine at 10x rules: {r['engine_10x_ratio']:.2f} of its speed; engine / naive: "
+          f"{r['engine_vs_naive']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The benchmark suite's own logic (its figures come from `make bench`, never from a test)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks import classification, cost, run
+from chalicelib import classification as engine
+from chalicelib.configuration import load_config
+
+
+def test_the_corpus_is_distinct_and_the_ten_times_rules_change_only_the_size():
+    config = load_config()
+    big = classification.ten_times(config)
+    assert sum(len(g.phrases) for g in big.rules.lexicon) == 10 * sum(len(g.phrases) for g in config.rules.lexicon)
+    texts = classification.corpus(500)
+    assert len({t["text"] for t in texts}) == 500
+    small_engine, big_engine = engine.Classifier(config), engine.Classifier(big)
+    for m in texts:  # the copies never match: same answers, only bigger tables
+        assert small_engine.classify(m["text"], m["to"]) == big_engine.classify(m["text"], m["to"])
+    naive = classification.NaiveClassifier(config)
+    group = next(g for g in config.rules.lexicon if g.topic and not g.phrases[0].endswith("*"))
+    assert naive.classify(f"well {group.phrases[0].upper()} again", None)["topic"] != "other"
+    assert naive.classify("zzz qqq", None) == {"topic": "other", "score": 0}
+    assert classification.rate(small_engine, texts[:50], 1) > 0
+
+
+CALLS = {
+    "plain webhook": {"total": 2, "by_api": {"PutItem": 1, "SendMessage": 1}},
+    "alerting webhook": {"total": 2, "by_api": {"PutItem": 1, "SendMessage": 1}},
+    "duplicate webhook": {"total": 1, "by_api": {"PutItem": 1}},
+    "plain worker": {"total": 3, "by_api": {"UpdateItem": 2, "GetItem": 1}},
+    "alerting worker": {"total": 8, "by_api": {"UpdateItem": 4, "GetItem": 2, "PutItem": 1, "Publish": 1}},
+}
+
+
+def test_the_cost_follows_its_formula():
+    estimate = cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, webhook_ms=5.0)
+    lines = {name: usd for name, _, usd in estimate["lines"]}
+    assert lines["API Gateway (REST)"] == cost.PRICES["api_gateway_rest_per_million"]
+    # plain: 1 put + 2 counter updates; alerting adds 1 put and 2 more updates, weighted by the alerting share
+    share = cost.ASSUMPTIONS["alerting_share"]
+    writes = 1 + share * 1
+    updates = 2 + share * 2
+    expected_wru = (writes + updates - 2) * cost.ASSUMPTIONS["write_units_per_write"] + 2 * 2  # 100 msgs/hour: 2 kB
+    assert abs(estimate["wru"] - expected_wru) < 1e-9
+    assert abs(lines["DynamoDB writes"] - expected_wru * cost.PRICES["dynamodb_write_unit_per_million"]) < 1e-9
+    assert estimate["carrier"] == 1_000_000 * (cost.PRICES["carrier_inbound_sms"] + cost.PRICES["carrier_outbound_sms"])
+    assert abs(estimate["aws"] - sum(lines.values())) < 1e-9
+
+
+def test_the_results_page_marks_each_bar():
+    results = {
+        "quick": False, "machine": "test machine", "date": "2026-11-23", "minutes": 1.0,
+        "classification": {"messages": 10, "repeats": 1, "phrases": 1, "phrases_10x": 10, "engine": 60_000.0,
+                           "engine_10x": 30_000.0, "naive": 3_000.0, "naive_10x": 300.0, "engine_10x_ratio": 0.5,
+                           "engine_vs_naive": 20.0},
+        "webhook": {"requests": 2, "calls": CALLS, "worker_ms": {"plain": 1.0, "alerting": 2.0},
+                    "latency_ms": {k: {"p50": 1.0, "p99": 2.0, "n": 1} for k in ("plain", "alerting", "duplicate")}},
+        "scale": {"ingest": {1000: 50.0, 100_000: 45.0}, "batch": 1, "repeats": 1, "reads": 1,
+                  "metrics": {1: {"messages": 10_000, "median_s": 0.01, "first_s": 0.1, "counter_items": 5},
+                              100: {"messages": 1_000_000, "median_s": 0.02, "first_s": 0.2, "counter_items": 5}}},
+        "cold_start": {"runs": 1, "seconds": {"boto3": 0.3, "app": 0.05}, "ratio": 0.17, "zip_bytes": None},
+        "cost": cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, 5.0),
+    }
+    page = run.render(results)
+    assert re.search(r"classification ≥ 50,000 messages/s/core \| 60,000 \| \*\*pass\*\*", page)
+    assert re.search(r"10x the rules \| 0.50 of it \| \*\*FAIL\*\*", page)
+    assert re.search(r"≤ 1.5 \| 2.00 \| \*\*FAIL\*\*", page)
+    assert re.search(r"≥ 0.8 \| 0.90 \| \*\*pass\*\*", page)
+    assert "test machine" in page
+
+
+def reference_tokens(text: str) -> list[str]:
+    """The tokeniser as first written (slow and obviously right), for the fast one to match."""
+    text = text.casefold().translate(engine._APOSTROPHES)
+    for pattern, replacement in ((re.compile(r"\bcan't\b"), "can not"), (re.compile(r"\bwon't\b"), "will not"),
+                                 (re.compile(r"n't\b"), " not")):
+        text = pattern.sub(replacement, text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("\ufe0f", "")
+    return engine._TOKEN.findall(text)
+
+
+TEXTS = st.text(alphabet=st.sampled_from(list("aeiouncstw' `’‘´ʼ!?.,£€😡👍️") + list("éèêàùçâîôûëïÉÈÊÀÇœæßøÅ")
+                                         + ["\u0301", "ﬁ", "Ａ", "²", "ǅ", "ı", "İ"]), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=TEXTS | st.text(max_size=40))
+def test_the_fast_tokeniser_gives_the_same_tokens_as_the_reference(text):
+    assert engine._raw_tokens(text) == reference_tokens(text)
