@@ -28,7 +28,7 @@ ASSUMPTIONS = {
     "alerting_share": 0.10,  # share of messages that alert staff (one SMS each)
     "email_share": 0.05,  # share that also alert by e-mail
     "write_units_per_write": 2,  # an item of at most 1 kB and one index update, on average
-    "messages_per_site_hour": 100,  # counter items hold 14 bytes per message counted: their write cost grows
+    "messages_per_site_hour": 100,  # an hour item holds 14 bytes per message counted: its writes cost more
     "sqs_requests_per_job": 3,  # send, receive, delete (batches make it cheaper)
 }
 
@@ -48,7 +48,7 @@ def estimate(calls: dict, worker_ms: dict, webhook_ms: float) -> dict:
     counter_kb = max(1, math.ceil(a["messages_per_site_hour"] * 14 / 1024))
     writes = sum(both.get(api, 0) for api in ("PutItem", "DeleteItem", "BatchWriteItem"))
     updates = both.get("UpdateItem", 0)
-    counter_updates = 2  # hour and day items
+    counter_updates = 1  # the site's hour item (days and the network are rolled up, once per bucket)
     wru = writes * a["write_units_per_write"] + (updates - counter_updates) * a["write_units_per_write"] \
         + counter_updates * counter_kb
     rru = both.get("GetItem", 0) + both.get("Query", 0)
