@@ -68,7 +68,9 @@ def merge_template(stage: str) -> dict:
 GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": {  # no such route (API Gateway's default is a confusing 403)
         "statusCode": 404, "responseTemplates": {"application/json": '{"error": "no such route"}'}},
-    "DEFAULT_4XX": {"responseTemplates": {"application/json": '{"error": "$context.error.messageString"}'}},
+    # not $context.error.messageString: for a bad Authorization header it quotes the header back
+    "DEFAULT_4XX": {"responseTemplates": {"application/json": '{"error": "refused by the API gateway: '
+                                                              '$context.error.responseType"}'}},
     "DEFAULT_5XX": {"responseTemplates": {"application/json": '{"error": "temporarily unavailable, please retry"}'}},
 }
 

@@ -29,6 +29,9 @@ for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SQS_PARTIAL_BATCH"):
     os.environ.pop(leaked, None)
 
 from chalicelib import services as services_module  # noqa: E402
+from infra import chalice_local  # noqa: E402
+
+chalice_local.apply()  # unknown routes: the deployed API's JSON 404, locally as in the cloud
 
 
 @pytest.fixture

@@ -170,3 +170,5 @@ def test_api_gateway_answers_unknown_routes_with_a_json_404_and_never_a_stack_tr
     assert json.loads(unknown["responseTemplates"]["application/json"]) == {"error": "no such route"}
     assert "error" in responses["DEFAULT_5XX"]["responseTemplates"]["application/json"]
     assert "error" in responses["DEFAULT_4XX"]["responseTemplates"]["application/json"]
+    # messageString would quote a malformed Authorization header (the operator token) back
+    assert all("messageString" not in r["responseTemplates"]["application/json"] for r in responses.values())

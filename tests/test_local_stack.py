@@ -54,3 +54,20 @@ def test_a_forged_webhook_is_refused_over_http(stack):
     forged = dict(state, twilio_auth_token="wrong")
     status, body = send_twilio(forged, "+447700900008", "L8 hello", "+447700900555")
     assert status == 403 and "signature" in body
+
+
+def test_an_unknown_route_is_a_json_404_over_http(stack):
+    import json
+    import urllib.error
+    import urllib.request
+
+    state, _ = stack
+    request = urllib.request.Request(state["api_url"] + "/api/nothing",
+                                     headers={"Authorization": f"Bearer {state['operator_token']}"})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("an unknown route answered 2xx")
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode()
+        assert exc.code == 404 and json.loads(body) == {"error": "no such route"}
+        assert state["operator_token"] not in body
