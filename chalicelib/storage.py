@@ -34,6 +34,7 @@ import binascii
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -378,20 +379,26 @@ class FeedbackStore:
                 raise
             return False
 
+    def _batch(self, operation: str, request: dict[str, Any], leftover: str) -> Iterator[dict[str, Any]]:
+        """One batch request, its unprocessed part sent again after a growing pause (DynamoDB returns
+        what it throttled); yields each response."""
+        for attempt in range(20):
+            try:
+                res = getattr(self._db, operation)(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageError(f"DynamoDB {operation} failed: {exc}") from exc
+            yield res
+            request = res.get(leftover) or {}
+            if not request:
+                return
+            time.sleep(min(1.0, 0.02 * 2 ** attempt))
+        raise StorageError(f"DynamoDB {operation} left items unprocessed after 20 tries")
+
     def _batch_get(self, table: str, keys: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
         for chunk in range(0, len(keys), 100):
-            request: dict[str, Any] = {table: {"Keys": [to_item(k) for k in keys[chunk:chunk + 100]]}}
-            for _ in range(20):
-                try:
-                    res = self._db.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise StorageError(f"DynamoDB batch_get_item failed: {exc}") from exc
+            request = {table: {"Keys": [to_item(k) for k in keys[chunk:chunk + 100]]}}
+            for res in self._batch("batch_get_item", request, "UnprocessedKeys"):
                 yield from res.get("Responses", {}).get(table, [])
-                request = res.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise StorageError("DynamoDB left keys unprocessed after 20 tries")
 
     # -- cases ---------------------------------------------------------------------------
     def put_case(self, case: dict[str, Any]) -> bool:
@@ -746,16 +753,8 @@ class FeedbackStore:
                             raise
         for start in range(0, len(keys), 25):
             request = {self._table: [{"DeleteRequest": {"Key": to_item(k)}} for k in keys[start:start + 25]]}
-            for _ in range(20):
-                try:
-                    res = self._db.batch_write_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise StorageError(f"DynamoDB batch_write_item failed: {exc}") from exc
-                request = res.get("UnprocessedItems") or {}
-                if not request:
-                    break
-            else:
-                raise StorageError("DynamoDB left deletes unprocessed after 20 tries")
+            for _ in self._batch("batch_write_item", request, "UnprocessedItems"):
+                pass
         erased: dict[str, int] = {}
         for key in keys:
             kind = key["pk"].split("#", 1)[0].lower()

@@ -126,3 +126,24 @@ def test_full_numbers_appear_only_in_the_alerts_to_staff(client, history, capsys
         assert BOB not in text and "447700900777" not in text, path
     out = capsys.readouterr()
     assert BOB not in out.out + out.err and "447700900777" not in out.out + out.err
+
+
+def test_erasure_sends_again_what_dynamodb_left_unprocessed(monkeypatch):
+    """DynamoDB may throttle part of a batch (moto never does): botocore's Stubber plays it."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from chalicelib import storage
+
+    monkeypatch.setattr(storage.time, "sleep", lambda seconds: None)
+    db = boto3.client("dynamodb", region_name="eu-west-2")
+    keys = [{"pk": {"S": f"MSG#m{i}"}, "sk": {"S": "MSG"}} for i in range(2)]
+    with Stubber(db) as stub:
+        stub.add_response("query", {"Items": keys}, {
+            "TableName": "t", "IndexName": "gsi4", "KeyConditionExpression": "customer_key = :k",
+            "ExpressionAttributeValues": {":k": {"S": "abc"}}})
+        deletes = [{"DeleteRequest": {"Key": k}} for k in keys]
+        stub.add_response("batch_write_item", {"UnprocessedItems": {"t": deletes[1:]}}, {"RequestItems": {"t": deletes}})
+        stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"t": deletes[1:]}})
+        assert storage.FeedbackStore(db, "t").erase_customer("abc") == {"msg": 2}
+        stub.assert_no_pending_responses()
