@@ -143,7 +143,8 @@ def test_erasure_sends_again_what_dynamodb_left_unprocessed(monkeypatch):
             "TableName": "t", "IndexName": "gsi4", "KeyConditionExpression": "customer_key = :k",
             "ExpressionAttributeValues": {":k": {"S": "abc"}}})
         deletes = [{"DeleteRequest": {"Key": k}} for k in keys]
-        stub.add_response("batch_write_item", {"UnprocessedItems": {"t": deletes[1:]}}, {"RequestItems": {"t": deletes}})
+        stub.add_response("batch_write_item", {"UnprocessedItems": {"t": deletes[1:]}},
+                          {"RequestItems": {"t": deletes}})
         stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"t": deletes[1:]}})
         assert storage.FeedbackStore(db, "t").erase_customer("abc") == {"msg": 2}
         stub.assert_no_pending_responses()
