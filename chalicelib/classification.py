@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 
 from chalicelib.configuration import Config, LexiconGroup, Site
 
@@ -35,43 +37,34 @@ def _strip_accents_slow(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# Latin letters with diacritics (U+00C0-U+024F), stripped once here: then most texts need
-# one C-level translate instead of a decomposition and a Python loop over every character.
-_LATIN = {cp: _strip_accents_slow(chr(cp)) for cp in range(0xC0, 0x250)}
-_LATIN = {cp: stripped for cp, stripped in _LATIN.items() if stripped != chr(cp)}
-
-
 def strip_accents(text: str) -> str:
     """``text`` decomposed (NFKD) without its combining marks: ``"Arrêt"`` -> ``"Arret"``."""
     if text.isascii():
         return text
-    text = text.translate(_LATIN)
-    if text.isascii() or (unicodedata.is_normalized("NFKD", text)
-                          and not any(unicodedata.combining(c) for c in text if c > "\x7f")):
+    return _drop_marks(unicodedata.normalize("NFKD", text))
+
+
+# every character with a combining class (accents once decomposed), listed once here so that
+# dropping them costs a set intersection with the text and a C-level replace per mark present
+_MARKS = frozenset(chr(cp) for cp in range(0x300, 0x1F000) if unicodedata.combining(chr(cp)))
+_STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
+
+
+def _drop_marks(text: str, marks: frozenset[str] = _MARKS) -> str:
+    if text.isascii():
         return text
-    return _strip_accents_slow(text)
-
-
-# one C-level pass for what most non-ASCII texts hold: curly apostrophes, accented Latin
-# letters, the emoji variation selector
-_FOLD = {**_LATIN, **{ord(k): v for k, v in {"\u2019": "'", "\u2018": "'", "\u00b4": "'", "\u02bc": "'"}.items()},
-         0xFE0F: None}
-_STABLE: dict[str, bool] = {}  # character -> unchanged by NFKD and not a combining mark
-
-
-def _stable(char: str) -> bool:
-    known = _STABLE.get(char)
-    if known is None:
-        known = _STABLE[char] = (unicodedata.normalize("NFKD", char) == char and not unicodedata.combining(char))
-    return known
+    for mark in marks.intersection(text):
+        text = text.replace(mark, "")
+    return text
 
 
 def _fold(text: str) -> str:
-    """Apostrophes made straight, accents stripped (as NFKD then dropping combining marks)."""
-    text = text.translate(_FOLD)
-    if text.isascii() or all(_stable(c) for c in set(text) if c > "\x7f"):
-        return text
-    return strip_accents(text.translate(_APOSTROPHES)).replace("\ufe0f", "")
+    """Apostrophes made straight, accents stripped (NFKD then no combining marks), no emoji variation selector."""
+    for curly, straight in _STRAIGHT:
+        if curly in text:
+            text = text.replace(curly, straight)
+    text = _drop_marks(unicodedata.normalize("NFKD", text))
+    return text.replace("\ufe0f", "") if "\ufe0f" in text else text
 
 
 def _raw_tokens(text: str) -> list[str]:
@@ -80,7 +73,7 @@ def _raw_tokens(text: str) -> list[str]:
         text = _fold(text)
     if "`" in text:
         text = text.replace("`", "'")
-    if "'" in text:
+    if "n't" in text:
         text = _CONTRACTION.sub(lambda m: _EXPANDED[m.group(1)], text)
     return _TOKEN.findall(text)
 
@@ -102,6 +95,36 @@ class Classification:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """One lexicon group, flattened for the classifying loop."""
+
+    name: str
+    topic: str | None
+    weight: float
+    sentiment: int  # 0 when the group's sentiment never counts (negated_only groups)
+    urgency: str | None
+    cue: str | None
+    language: str | None
+    negated_only: bool
+    topic_only: bool  # a topic without sentiment: a negator just before it reads as a problem
+
+    @classmethod
+    def of(cls, group: LexiconGroup) -> _Rule:
+        return cls(group.name, group.topic, group.weight, 0 if group.negated_only else group.sentiment,
+                   group.urgency, group.cue, group.language, group.negated_only,
+                   bool(group.topic and not group.sentiment))
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """A word that begins longer phrases: the words that may follow it, and what it matches alone."""
+
+    rules: tuple[_Rule, ...] | bool | None
+    nexts: frozenset[str]
+    lengths: tuple[int, ...]  # of the phrases it begins, longest first
+
+
 @dataclass(slots=True)
 class _Evidence:
     topics: dict[str, float] = field(default_factory=dict)
@@ -112,21 +135,29 @@ class _Evidence:
     suggestion: bool = False
     question: bool = False
     asks: bool = False
-    problems: int = 0
     en: int = 0
     fr: int = 0
     fired: list[str] = field(default_factory=list)
 
 
 class Classifier:
-    """Compiles the configured rules once; ``classify`` is then pure and fast."""
+    """Compiles the configured rules once; ``classify`` is then pure and fast.
 
-    def __init__(self, config: Config):
+    The work per message is a few C-level passes (case folding, one regular expression for
+    the words, one dictionary look-up per word through ``map``), then Python code only for
+    the words that matter: those of a rule, punctuation, and the first words of longer
+    phrases. What each distinct word normalises to and which rules it matches is worked out
+    once and kept (up to ``cache_size`` words), so the cost does not grow with the rule set.
+    """
+
+    def __init__(self, config: Config, cache_size: int = _MAX_CACHE):
         rules = config.rules
         self._config = config
+        self._cache_size = cache_size
         self._site_by_code = {code: site for site in config.sites for code in site.codes}
         self._site_by_number = {number: site for site in config.sites for number in site.numbers}
         self._groups: list[LexiconGroup] = list(rules.lexicon)
+        self._rules = [_Rule.of(g) for g in self._groups]
         self._window = rules.negation_window
         self._churn_threshold = rules.churn_threshold
         self._priority = {t: i for i, t in enumerate(rules.priority)}
@@ -139,23 +170,28 @@ class Classifier:
             self._aliases[key_tokens[0]] = _raw_tokens(value)
         self._exact: dict[tuple[str, ...], list[int]] = {}
         self._stems: dict[str, list[int]] = {}
-        self._starters: set[str] = set()
-        self._pairs: set[tuple[str, ...]] = set()  # the first two words of every longer phrase
+        self._nexts: dict[str, set[str]] = {}  # first word of a longer phrase -> its possible second words
         self._lengths: dict[str, tuple[int, ...]] = {}  # first word -> phrase lengths, longest first
-        self._longest = 1
         for index, group in enumerate(self._groups):
             for phrase in group.phrases:
                 self._add_phrase(index, group, phrase)
+        self._phrases = {key: tuple(self._rules[i] for i in indices) for key, indices in self._exact.items()}
         self._en = frozenset(self._words(rules.language_words.en))
         self._fr = frozenset(self._words(rules.language_words.fr))
+        # word -> +1 if English only, -1 if French only: the sum over a message leans one way or the other
+        self._lean = {w: (w in self._en) - (w in self._fr) for w in self._en ^ self._fr}
         self._vocabulary = (
             {t for key in self._exact for t in key} | set(self._aliases) | self._en | self._fr
         )
         self._negators = frozenset(
             t for g in self._groups if g.cue == "negator" for p in g.phrases for t in _raw_tokens(p)
         )
-        self._token_cache: dict[str, tuple[str, ...]] = {}
-        self._single_cache: dict[str, list[int] | None] = {}
+        # raw word -> its normal words joined by spaces; every normal word of it has an entry
+        self._normal: dict[str, str] = {}
+        self._expanding: set[str] = set()  # raw words kept in _normal that are not exactly one normal word
+        # normal word -> the rules it matches on its own, True for bare punctuation, None if nothing;
+        # a _Start if longer phrases begin with it
+        self._entries: dict[str, tuple[_Rule, ...] | bool | _Start | None] = {}
 
     # -- compilation -----------------------------------------------------------------
     def _words(self, words: list[str]) -> list[str]:
@@ -182,18 +218,13 @@ class Classifier:
             key = tuple(tokens)
             indices = self._exact.setdefault(key, [])
             if len(key) > 1:
-                self._starters.add(key[0])
-                self._longest = max(self._longest, len(key))
-                self._pairs.add(key[:2])
+                self._nexts.setdefault(key[0], set()).add(key[1])
                 self._lengths[key[0]] = tuple(sorted({*self._lengths.get(key[0], ()), len(key)}, reverse=True))
         if index not in indices:
             indices.append(index)
 
     # -- normalisation ---------------------------------------------------------------
     def _normal_token(self, raw: str) -> tuple[str, ...]:
-        cached = self._token_cache.get(raw)
-        if cached is not None:
-            return cached
         token = raw
         if token not in self._aliases and _RUN.search(token):
             two = _RUN.sub(r"\1\1", token)
@@ -202,38 +233,64 @@ class Classifier:
                 and token[:-1] in self._vocabulary):
             token = token[:-1]
         if token in self._aliases:
-            result = tuple(self._aliases[token])
-        else:
-            unit = _NUMBER_UNIT.match(token)
-            if unit and unit.group(2) in self._vocabulary | set(self._aliases):
-                result = (unit.group(1), *self._aliases.get(unit.group(2), (unit.group(2),)))
-            else:
-                result = (token,)
-        if len(self._token_cache) < _MAX_CACHE:
-            self._token_cache[raw] = result
-        return result
+            return tuple(self._aliases[token])
+        unit = _NUMBER_UNIT.match(token)
+        if unit and unit.group(2) in self._vocabulary | set(self._aliases):
+            return (unit.group(1), *self._aliases.get(unit.group(2), (unit.group(2),)))
+        return (token,)
 
-    def tokens(self, text: str) -> list[str]:
-        out: list[str] = []
-        cache = self._token_cache
-        for raw in _raw_tokens(text):
-            out.extend(cache.get(raw) or self._normal_token(raw))
-        return out
-
-    def _single_match(self, token: str) -> list[int] | None:
-        """The groups one word matches on its own: a one-word phrase, else the longest stem."""
-        if token in self._single_cache:
-            return self._single_cache[token]
+    def _entry(self, token: str) -> tuple[_Rule, ...] | bool | _Start | None:
+        """The rules one word matches on its own (a one-word phrase, else the longest stem)."""
+        if token in self._entries:
+            return self._entries[token]
         found = self._exact.get((token,))
         if not found:
             for end in range(len(token), 2, -1):
                 found = self._stems.get(token[:end])
                 if found:
                     break
-        found = found or None
-        if len(self._single_cache) < _MAX_CACHE:
-            self._single_cache[token] = found
-        return found
+        entry: tuple[_Rule, ...] | bool | _Start | None = (
+            tuple(self._rules[i] for i in found) if found else (token in _BREAKERS or None))
+        if token in self._nexts:
+            entry = _Start(entry, frozenset(self._nexts[token]), self._lengths[token])
+        if len(self._entries) < self._cache_size:
+            self._entries[token] = entry
+        return entry
+
+    def _normalise(self, raws: list[str]) -> tuple[list[str], bool]:
+        """The normal words of ``raws``, and whether each of them now has a kept entry."""
+        words: list[str] = []
+        kept = True
+        for raw in raws:
+            joined = self._normal.get(raw)
+            if joined is None:
+                normal = self._normal_token(raw)
+                for word in normal:
+                    self._entry(word)
+                joined = " ".join(normal)
+                if len(self._normal) < self._cache_size and all(w in self._entries for w in normal):
+                    self._normal[raw] = joined
+                    if len(normal) != 1:
+                        self._expanding.add(raw)
+                else:
+                    kept = False
+            words.append(joined)
+        return " ".join(words).split(), kept
+
+    def _words_of(self, body: str) -> tuple[list[str], Callable]:
+        """The normal words of ``body``, and how to look up a word's entry."""
+        raws = _raw_tokens(body)
+        try:  # the usual case, every word seen before: all in C
+            if self._expanding.isdisjoint(raws):
+                return list(map(self._normal.__getitem__, raws)), self._entries.get
+            return " ".join(map(self._normal.__getitem__, raws)).split(), self._entries.get
+        except KeyError:
+            words, kept = self._normalise(raws)
+            return words, (self._entries.get if kept else self._entry)
+
+    def tokens(self, text: str) -> list[str]:
+        """The normal words of ``text``: lower case, no accents, SMS spellings expanded."""
+        return self._words_of(text)[0]
 
     # -- classification --------------------------------------------------------------
     def site_for(self, text: str, to_number: str | None) -> tuple[Site | None, str, str]:
@@ -253,13 +310,16 @@ class Classifier:
 
     def classify(self, text: str, to_number: str | None = None) -> Classification:
         site, site_rule, body = self.site_for(text, to_number)
-        tokens = self.tokens(body)
-        ev = self._evidence(tokens)
+        tokens, lookup = self._words_of(body)
+        ev = self._evidence(tokens, lookup)
         rules = [site_rule, *ev.fired]
 
-        topic = self._default_topic
-        if ev.topics:
-            topic = max(ev.topics, key=lambda t: (ev.topics[t], -self._priority[t]))
+        topics = ev.topics
+        if len(topics) > 1:
+            priority = self._priority
+            topic = max(topics, key=lambda t: (topics[t], -priority[t]))
+        else:
+            topic = next(iter(topics), self._default_topic)
 
         reason = None
         if ev.safety:
@@ -293,38 +353,45 @@ class Classifier:
             language=language, rules=rules, urgency_reason=reason,
         )
 
-    def _evidence(self, tokens: list[str]) -> _Evidence:
-        ev = _Evidence()
-        groups = self._groups
-        starters, pairs, lengths, exact = self._starters, self._pairs, self._lengths, self._exact
-        single_cache, single = self._single_cache, self._single_match
-        window, negators = self._window, self._negators
+    def _evidence(self, tokens: list[str], lookup: Callable) -> _Evidence:
+        """Walk the words that matter, in order: phrases, negation, punctuation, cues."""
+        n = len(tokens)
+        entries = list(map(lookup, tokens))
+        phrases, window, negators = self._phrases, self._window, self._negators
+        topics: dict[str, float] = {}
+        fired: list[str] = []
+        positive = negative = churn = 0.0
+        safety = suggestion = question = asks = False
+        en = fr = 0
         negator_at = -100
         breaker_at = -1
-        pending_problem: int | None = None  # position of a negator awaiting a topic word
-        n = len(tokens)
-        i = 0
-        position = 0
-        while i < n:
+        pending: int | None = None  # position of a negator awaiting a topic word
+        pending_word = ""
+        shift = 0  # words merged into earlier phrases: position = index - shift
+        free = 0  # the first index not inside a phrase already matched
+        for i in compress(range(n), entries):  # the words that matter, in order
+            if i < free:
+                continue
             token = tokens[i]
-            matched: list[int] | None = None
+            position = i - shift
+            entry = entries[i]
             length = 1
-            if token in starters and i + 1 < n and (token, tokens[i + 1]) in pairs:
-                for size in lengths[token]:
-                    if size <= n - i:
-                        matched = exact.get(tuple(tokens[i:i + size]))
-                        if matched:
-                            length = size
-                            break
-            if not matched:
-                matched = single_cache.get(token, _UNSEEN)
-                if matched is _UNSEEN:
-                    matched = single(token)
+            if type(entry) is _Start:
+                matched = entry.rules
+                if i + 1 < n and tokens[i + 1] in entry.nexts:
+                    for size in entry.lengths:
+                        if size <= n - i:
+                            found = phrases.get(tuple(tokens[i:i + size]))
+                            if found:
+                                matched, length = found, size
+                                break
+            else:
+                matched = entry
             if token in _BREAKERS:
                 breaker_at = position
                 if token == "?":
-                    ev.question = True
-            if matched:
+                    question = True
+            if matched and matched is not True:
                 if length == 1:
                     phrase = token
                     negated = negator_at > breaker_at and position - negator_at <= window
@@ -332,78 +399,73 @@ class Classifier:
                     words = tokens[i:i + length]
                     phrase = " ".join(words)
                     negated = (negator_at > breaker_at and position - negator_at <= window
-                               and not any(w in negators for w in words))
+                               and negators.isdisjoint(words))
+                    shift += length - 1
+                    free = i + length
                 at_start = position == 0 or breaker_at == position - 1
                 negated_near = negated or (
                     negator_at > breaker_at and position - negator_at <= window + 2
                 ) or (i + length < n and tokens[i + length] in _AFTER_NEGATORS)
-                for index in matched:
-                    group = groups[index]
-                    self._apply(ev, group, phrase, negated_near if group.negated_only else negated,
-                                at_start, position)
-                    if group.cue == "negator":
-                        negator_at = position
-                        pending_problem = position
-                    elif group.cue == "breaker":
+                for rule in matched:
+                    rule_negated = negated_near if rule.negated_only else negated
+                    counts = False
+                    if rule.topic:
+                        topics[rule.topic] = topics.get(rule.topic, 0.0) + rule.weight
+                        counts = True
+                    if rule.sentiment:
+                        if (-rule.sentiment if rule_negated else rule.sentiment) > 0:
+                            positive += 1
+                        else:
+                            negative += 1
+                        counts = True
+                    if rule.urgency and (rule_negated or not rule.negated_only):
+                        if rule.urgency == "safety":
+                            safety = True
+                        else:
+                            churn += rule.weight
+                        counts = True
+                    cue = rule.cue
+                    if cue is None:
+                        pass
+                    elif cue == "negator":
+                        negator_at = pending = position
+                        pending_word = phrase
+                    elif cue == "breaker":
                         breaker_at = position
-                    if (group.topic and not group.sentiment and pending_problem is not None
-                            and position - pending_problem <= 2 and pending_problem > breaker_at):
-                        ev.negative += 1
-                        ev.problems += 1
-                        ev.fired.append(f"problem: {tokens[pending_problem]} ... {phrase}")
-                        pending_problem = None
-            i += length
-            position += 1
-        return ev
-
-    @staticmethod
-    def _apply(ev: _Evidence, group: LexiconGroup, phrase: str, negated: bool,
-               at_start: bool, position: int) -> None:
-        fired = False
-        if group.topic:
-            ev.topics[group.topic] = ev.topics.get(group.topic, 0.0) + group.weight
-            fired = True
-        if group.sentiment and not group.negated_only:
-            polarity = -group.sentiment if negated else group.sentiment
-            if polarity > 0:
-                ev.positive += 1
-            else:
-                ev.negative += 1
-            fired = True
-        if group.urgency and (negated or not group.negated_only):
-            if group.urgency == "safety":
-                ev.safety = True
-            else:
-                ev.churn += group.weight
-            fired = True
-        if group.cue == "suggestion":
-            ev.suggestion = True
-            fired = True
-        elif group.cue == "question" and at_start:
-            ev.asks = True
-            fired = True
-        elif group.cue == "ask":
-            ev.asks = True
-            ev.question = True
-            fired = True
-        elif group.cue == "problem":
-            ev.negative += group.weight
-            fired = True
-        if group.language == "en":
-            ev.en += 1
-        elif group.language == "fr":
-            ev.fr += 1
-        if fired:
-            ev.fired.append(f"{group.name}: {phrase}{' (negated)' if negated else ''}")
+                    elif cue == "suggestion":
+                        suggestion = counts = True
+                    elif cue == "question":
+                        if at_start:
+                            asks = counts = True
+                    elif cue == "ask":
+                        asks = question = counts = True
+                    elif cue == "problem":
+                        negative += rule.weight
+                        counts = True
+                    if rule.language == "en":
+                        en += 1
+                    elif rule.language == "fr":
+                        fr += 1
+                    if counts:
+                        fired.append(f"{rule.name}: {phrase} (negated)" if rule_negated
+                                     else f"{rule.name}: {phrase}")
+                    if (rule.topic_only and pending is not None and position - pending <= 2
+                            and pending > breaker_at):
+                        negative += 1
+                        fired.append(f"problem: {pending_word} ... {phrase}")
+                        pending = None
+        return _Evidence(topics, positive, negative, churn, safety, suggestion, question, asks, en, fr, fired)
 
     def _language(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> str:
-        en = ev.en + sum(map(self._en.__contains__, tokens))
-        fr = ev.fr + sum(map(self._fr.__contains__, tokens))
+        """English and French words (and French letters, up to two) counted: the larger count wins."""
+        lean = ev.en - ev.fr + sum(map(self._lean.get, tokens, repeat(0)))  # > 0: more English
         if not body.isascii():
-            fr += min(2, len([c for c in body if c in _FRENCH_LETTERS]))
-        if fr > en:
+            letters = _FRENCH_LETTERS.intersection(body)
+            if letters:
+                lean -= min(2, sum(map(body.count, letters)))
+        if lean < 0:
             return "fr"
-        if en > fr:
+        if lean > 0:
             return "en"
         if site is not None:
             return site.language

@@ -58,6 +58,7 @@ def test_the_results_page_marks_each_bar():
         "quick": False, "machine": "test machine", "date": "2026-11-23", "minutes": 1.0,
         "classification": {"messages": 10, "repeats": 1, "phrases": 1, "phrases_10x": 10, "engine": 60_000.0,
                            "engine_10x": 30_000.0, "naive": 3_000.0, "naive_10x": 300.0, "engine_10x_ratio": 0.5,
+                           "stages_us": {"words": 6.0, "evidence": 5.5}, "reference_loop_ms": 80.0,
                            "engine_vs_naive": 20.0},
         "webhook": {"requests": 2, "calls": CALLS, "worker_ms": {"plain": 1.0, "alerting": 2.0},
                     "latency_ms": {k: {"p50": 1.0, "p99": 2.0, "n": 1} for k in ("plain", "alerting", "duplicate")}},
@@ -73,6 +74,8 @@ def test_the_results_page_marks_each_bar():
     assert re.search(r"≤ 1.5 \| 2.00 \| \*\*FAIL\*\*", page)
     assert re.search(r"≥ 0.8 \| 0.90 \| \*\*pass\*\*", page)
     assert "test machine" in page
+    assert "Per message: 16.7 µs in all; the site and the normal words 6.0 µs, the evidence 5.5 µs" in page
+    assert "`sum(range(10**7))` takes 80 ms" in page
 
 
 def reference_tokens(text: str) -> list[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.classification import Classifier
 from chalicelib.configuration import load_config
@@ -96,3 +99,56 @@ def test_site_code_wins_over_the_destination_number_and_is_case_insensitive(clas
     assert classifier.classify("opera: merci", "+447700900008").site == "store-paris"
     assert classifier.classify("l12 top", "+447700900101").site == "line-12"
     assert classifier.classify("L8", "+447700900000").site == "line-8"
+
+
+def test_a_problem_names_the_negator_even_after_a_longer_phrase(classifier):
+    # "step free" is one position for two words: the explanation once quoted the word at
+    # the negator's position counted in words ("and") instead of the negator itself
+    result = classifier.classify("Is the coach step-free? My mum can't manage steps", "+447700900008")
+    assert "problem: not ... steps" in result.rules
+    result = classifier.classify("Plus jamais je ne fais la queue 1h", "+33639980101")
+    assert "problem: ne ... la queue" in result.rules
+
+
+def test_classifying_without_the_word_caches_gives_the_same_answers(classifier):
+    """Every message once through the cached engine (warm) and once with no cache at all."""
+    uncached = Classifier(load_config(), cache_size=0)
+    rows = [row for path in CORPORA for row in jsonl(path)]
+    for row in rows:
+        classifier.classify(row["text"], row["to"])
+    for row in rows:
+        assert classifier.classify(row["text"], row["to"]) == uncached.classify(row["text"], row["to"])
+    assert uncached._normal == {} and uncached._entries == {}
+
+
+@functools.cache
+def _engine(cache_size: int) -> Classifier:
+    """One engine per cache size, kept across examples: its caches fill up and then stay full."""
+    return Classifier(load_config(), cache_size=cache_size)
+
+
+def test_a_word_is_kept_only_with_the_entries_of_its_normal_words():
+    engine = Classifier(load_config(), cache_size=2)
+    engine.classify("ty")  # one raw word, two normal words ("thank you"): the entries are full first
+    assert engine.classify("late again") == _engine(0).classify("late again")
+    assert "late" not in engine._normal
+
+
+def _vocabulary() -> list[str]:
+    rules = load_config().rules
+    words = {p.rstrip("*") for g in rules.lexicon for p in g.phrases}
+    words |= set(rules.aliases) | {"!", "?", ".", ",", "the", "a", "x", "😡", "👍", "wi-fi", "cooool", "seats"}
+    return sorted(words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(phrases=st.lists(st.sampled_from(_vocabulary()), max_size=14), size=st.sampled_from([1, 5, 40, 50_000]))
+def test_a_full_or_tiny_cache_never_changes_an_answer(phrases, size):
+    """Messages strung from the rules' own phrases: long phrases, negators, stems, aliases, cut anywhere."""
+    text = " ".join(phrases)
+    cached = _engine(size)
+    first = cached.classify(text)
+    assert cached.classify(text) == first == _engine(0).classify(text)
+    # what the fast path relies on: each kept word's normal words have their entry kept too
+    assert all(w in cached._entries for joined in cached._normal.values() for w in joined.split())
+    assert len(cached._normal) <= size and len(cached._entries) <= size
