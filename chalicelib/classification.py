@@ -10,6 +10,7 @@ size of the rule set.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -27,33 +28,25 @@ _NUMBER_UNIT = re.compile(r"^(\d+)([a-z]+)$")
 _RUN = re.compile(r"([a-z])\1{2,}")
 _BREAKERS = frozenset("!?.;,")
 _MAX_CACHE = 50_000
-_UNSEEN = object()
 _FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 
 
-def _strip_accents_slow(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def strip_accents(text: str) -> str:
-    """``text`` decomposed (NFKD) without its combining marks: ``"Arrêt"`` -> ``"Arret"``."""
-    if text.isascii():
-        return text
-    return _drop_marks(unicodedata.normalize("NFKD", text))
-
-
-# every character with a combining class (accents once decomposed), listed once here so that
-# dropping them costs a set intersection with the text and a C-level replace per mark present
-_MARKS = frozenset(chr(cp) for cp in range(0x300, 0x1F000) if unicodedata.combining(chr(cp)))
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
 
 
-def _drop_marks(text: str, marks: frozenset[str] = _MARKS) -> str:
+@functools.cache
+def _marks() -> frozenset[str]:
+    """Every character with a combining class (accents once decomposed), listed on first need
+    (about 20 ms, kept off the cold start): dropping them then costs a set intersection with the
+    text and a C-level replace per mark present."""
+    return frozenset(chr(cp) for cp in range(0x300, 0x1F000) if unicodedata.combining(chr(cp)))
+
+
+def _drop_marks(text: str) -> str:
     if text.isascii():
         return text
-    for mark in marks.intersection(text):
+    for mark in _marks().intersection(text):
         text = text.replace(mark, "")
     return text
 
