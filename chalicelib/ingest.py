@@ -44,6 +44,7 @@ CONSENT_REPLIES = {
         fr="Vous etes de nouveau inscrit a nos enquetes et offres. Repondez STOP pour vous desinscrire."),
 }
 RETRY_AFTER_SECONDS = 15  # Twilio's webhook timeout: a redelivery before it is a concurrent duplicate
+STAFF_RETRY = "Voix: that could not be recorded just now. Please send it again in a minute."
 STAFF_HELP = "Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it)."
 
 
@@ -109,18 +110,20 @@ class IngestService:
         down the message is parked on the queue (the worker stores it later); if
         the queue is down too, :class:`Unavailable` is raised and nothing is kept.
         """
+        if self._config.is_staff(message.from_number):
+            return self._staff(message)
+        found = message.carrier_keyword or keyword(message.body)
+        if found:  # before the flood window: a STOP is always heard
+            return self._keyword(message, found)
         if not self._window.allow(message.from_number, message.received_at.timestamp(), message.id):
             log.warning("flood from %s: message %s dropped", mask(message.from_number), message.id)
             return IngestResult(message.id, "", duplicate=False, record={"id": message.id}, kind="dropped")
-        if self._config.is_staff(message.from_number):
-            command = staff_command(message.body)
-            reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
-            return IngestResult(message.id, reply, duplicate=False, record={"id": message.id}, kind="staff")
-        found = message.carrier_keyword or keyword(message.body)
-        if found:
-            return self._keyword(message, found)
         if self._surveys is not None:
-            answer = self._surveys.answer(message.from_number, message.body)
+            try:
+                answer = self._surveys.answer(message.from_number, message.body, message.id)
+            except StorageError as exc:  # kept as feedback (parked if DynamoDB stays down): never lost
+                log.warning("survey answer not recorded (storage unavailable) for message %s: %s", message.id, exc)
+                answer = None
             if answer is not None:
                 return IngestResult(message.id, answer.reply, duplicate=False, record={"id": message.id},
                                     kind="survey")
@@ -145,6 +148,16 @@ class IngestService:
 
         self._enqueue(record)
         return IngestResult(message.id, reply.text, duplicate=False, record=record)
+
+    def _staff(self, message: InboundMessage) -> IngestResult:
+        """A staff number: "OK 4821" and the like act on a case; anything else gets the how-to."""
+        command = staff_command(message.body)
+        try:
+            reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
+        except StorageError as exc:
+            log.warning("staff command %s not carried out (storage unavailable): %s", message.id, exc)
+            reply = STAFF_RETRY
+        return IngestResult(message.id, reply, duplicate=False, record={"id": message.id}, kind="staff")
 
     def _stale(self, existing: dict[str, Any]) -> bool:
         try:

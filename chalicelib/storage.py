@@ -672,10 +672,19 @@ class FeedbackStore:
         return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
 
     def advance_conversation(self, customer: str, *, step: int, value: int, detractor: bool, ended: bool,
-                             follow_up_at: str | None = None) -> bool:
-        """Record the answer to question ``step`` once (False if it was answered already)."""
+                             follow_up_at: str | None = None, message_id: str | None = None) -> bool:
+        """Record the answer to question ``step`` once (False if it was answered already).
+
+        ``answered`` (a string set of ``"<step>:<message id>"``) keeps which message answered
+        which step, so that the same message delivered again is recognised rather than taken
+        for the answer to the next question.
+        """
         sets = ["answers.#step = :value", "step = :next", "detractor = :detractor"]
         values: dict[str, Any] = {":value": value, ":next": step + 1, ":detractor": detractor, ":step": step}
+        add = ""
+        if message_id:
+            add = " ADD answered :answered"
+            values[":answered"] = {f"{step}:{message_id}"}
         if follow_up_at:
             sets.append("follow_up_at = :follow")
             values[":follow"] = follow_up_at
@@ -684,7 +693,7 @@ class FeedbackStore:
             values[":now"] = "1970-01-01T00:00:00.000Z"
         try:
             self._call("update_item", Key=to_item({"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}),
-                       UpdateExpression="SET " + ", ".join(sets), ConditionExpression="step = :step",
+                       UpdateExpression="SET " + ", ".join(sets) + add, ConditionExpression="step = :step",
                        ExpressionAttributeNames={"#step": str(step)}, ExpressionAttributeValues=to_item(values))
             return True
         except ClientError as exc:

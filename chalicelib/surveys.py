@@ -212,10 +212,12 @@ class SurveyService:
         return "sent"
 
     # -- answers -----------------------------------------------------------------------------------
-    def answer(self, from_number: str, text: str) -> Answer | None:
+    def answer(self, from_number: str, text: str, message_id: str | None = None) -> Answer | None:
         """A bare number from a customer in a survey conversation: record it, return the reply.
 
         None when it is not an answer (no open conversation, or it is over): feedback as usual.
+        A message delivered again (same ``message_id``) gets the reply it had, and is not
+        recorded a second time nor taken as the answer to the next question.
         """
         value = score_of(text)
         if value is None:
@@ -223,13 +225,22 @@ class SurveyService:
         key = customer_key(from_number, self._secret)
         conversation = self._store.get_conversation(key)
         now = self._now()
-        if not conversation or parse_time(conversation["expires_at"]) < now:
+        if not conversation:
+            return None
+        language = conversation.get("language", "en")
+        answered = next((int(entry.partition(":")[0]) for entry in conversation.get("answered") or ()
+                         if message_id and entry.partition(":")[2] == message_id), None)
+        if answered is not None:
+            survey = self._store.get_survey(conversation["survey_id"])
+            if survey is None:
+                return Answer(THANKS.get(language))
+            return self._reply_after(survey, answered, language, bool(conversation.get("follow_up_at")))
+        if parse_time(conversation["expires_at"]) < now:
             return None
         survey = self._store.get_survey(conversation["survey_id"])
         step = int(conversation["step"])
         if survey is None or not 0 <= step < len(survey["questions"]):
             return None
-        language = conversation.get("language", "en")
         kind = survey["questions"][step]["kind"]
         if not in_range(kind, value):
             low, high = SCALES[kind]
@@ -239,13 +250,19 @@ class SurveyService:
         last = step + 1 == len(survey["questions"])
         follow = bool(last and detractor and survey.get("follow_up"))
         if not self._store.advance_conversation(key, step=step, value=value, detractor=detractor,
-                                                ended=last and not follow, follow_up_at=iso(now) if follow else None):
-            return Answer(THANKS.get(language))  # the same answer delivered twice: counted once
+                                                ended=last and not follow, follow_up_at=iso(now) if follow else None,
+                                                message_id=message_id):
+            return Answer(THANKS.get(language))  # the same answer delivered twice at once: counted once
         self._store.survey_add(survey["id"], {f"q{step}_n": 1, f"q{step}_v{value}": 1})
         record_survey_answer(survey["site"], kind, value)
-        if not last:
+        return self._reply_after(survey, step, language, follow)
+
+    @staticmethod
+    def _reply_after(survey: dict[str, Any], step: int, language: str, follow: bool) -> Answer:
+        """What the customer is told once question ``step`` is answered: the next question, the follow-up or thanks."""
+        if step + 1 < len(survey["questions"]):
             return Answer(Localised(**survey["questions"][step + 1]["text"]).get(language))
-        if follow:
+        if follow and survey.get("follow_up"):
             return Answer(Localised(**survey["follow_up"]).get(language))
         return Answer(THANKS.get(language))
 

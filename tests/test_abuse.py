@@ -109,3 +109,13 @@ def test_the_sender_window_slides_and_forgets_the_oldest_senders():
         window.allow(sender, 61, sender)
     assert window.allow("a", 62, "new") and window.allow("a", 62, "new2")  # "a" was forgotten (bounded memory)
     assert SenderWindow(limit=0).allow("x", 0, "y")
+
+
+def test_a_stop_in_a_flood_is_heard_and_recorded(client, clock):
+    for i in range(10):  # over the six a minute: the last four are dropped
+        clock.now = START + timedelta(seconds=i)
+        post_sms(client, twilio_params(body=f"L8 spam {i}", sid=f"SM{i:032d}"))
+    clock.now = START + timedelta(seconds=11)
+    response = post_sms(client, twilio_params(body="STOP", sid="SM" + "5" * 32))
+    assert b"unsubscribed" in response.body
+    assert [item["status"] for item in table_items("CONSENT#")] == ["opted_out"]

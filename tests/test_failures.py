@@ -100,6 +100,18 @@ def test_dynamodb_down_parks_the_message_on_the_queue_and_the_worker_stores_it(c
     assert hour_counters()[0]["n"] == 1
 
 
+def test_dynamodb_down_for_a_bare_number_or_a_staff_command_is_an_answer_not_an_error(client, svc):
+    Outage(svc.store._db, "GetItem", times=1)
+    Outage(svc.store._db, "PutItem", times=1)
+    response = post_sms(client, twilio_params(body="9", sid="SM" + "d7" * 16))  # a survey answer? cannot tell
+    assert response.status_code == 200
+    drain()  # kept as feedback, not lost
+    assert [m["text"] for m in table_items("MSG#")] == ["9"]
+    Outage(svc.store._db, "GetItem", times=1)
+    response = post_sms(client, twilio_params(body="OK 1234", sid="SM" + "d8" * 16, frm="+447700900801"))
+    assert response.status_code == 200 and b"send it again" in response.body
+
+
 def test_dynamodb_and_sqs_both_down_is_a_503_and_nothing_is_half_written(client, svc):
     Outage(svc.store._db, "PutItem")
     Outage(svc.jobs._sqs, "SendMessage")

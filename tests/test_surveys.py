@@ -176,3 +176,18 @@ def test_stop_in_the_middle_of_a_survey_ends_it(client, at_noon):
     assert not say(client, "+447700900601", "4").startswith("Thank you for your answers")  # no longer an answer
     report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
     assert report["questions"][1]["n"] == 0
+
+
+def test_an_answer_delivered_twice_is_one_answer_to_one_question(client, at_noon):
+    survey = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
+    drain()
+    params = twilio_params("9", sid="SM" + "9" * 32, frm="+447700900601")
+    first = post_sms(client, params)
+    again = post_sms(client, params)  # Twilio (or SNS) delivers the same message again
+    assert first.body == again.body and b"How was your journey" in again.body
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    assert [q["n"] for q in report["questions"]] == [1, 0]  # not taken as the answer to question 2
+    assert report["questions"][0]["distribution"]["9"] == 1
+    assert say(client, "+447700900601", "4").startswith("Thank you")  # the real second answer
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    assert [q["n"] for q in report["questions"]] == [1, 1]
