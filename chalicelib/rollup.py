@@ -7,9 +7,10 @@ day items, the hours of the two partial edge days, and the sites' items of the
 current hour: it grows with buckets, never with messages or sites.
 
 A roll-up is a cache of sums, never the truth: it is written with a version (the
-number of events it counted) and only replaces an older one, a bucket without a
-roll-up is rolled up when first read, and whoever adds to a closed hour (a late
-message, an acknowledgement counted in the hour its case opened) rolls it up again.
+number of events it counted: messages, acknowledgements, promises missed) and only
+replaces an older one, a bucket without a roll-up is rolled up when first read, and
+whoever adds to a closed hour (a late message, an acknowledgement counted in the hour
+its case opened, a promise missed) rolls it up again.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def site_ids(config: Config) -> list[str]:
 
 
 def version(counts: Packed) -> int:
-    return sum(int(c.get("n", 0)) + int(c.get("ack_n", 0)) for c in counts.values())
+    """How many events a roll-up counted: messages, acknowledgements, and promises missed without
+    one (an escalation counts those); every later event makes it larger."""
+    return sum(int(c.get("n", 0)) + int(c.get("ack_n", 0)) + int(c.get("promise_missed", 0))
+               for c in counts.values())
 
 
 def pack(rows: dict[tuple[str, str], dict[str, Any]], buckets: list[str]) -> tuple[dict[str, Packed], dict[str, int]]:
@@ -83,7 +87,7 @@ def roll_up(store: FeedbackStore, config: Config, buckets: list[str], now: datet
     now = now or utcnow()
     closed = [b for b in buckets if is_closed(b, now)]
     keys = [(site, hour) for bucket in closed for hour in _hours_of(bucket) for site in site_ids(config)]
-    rows = store.counter_rows(keys, config.counter_fields() + ["ttl"])
+    rows = store.counter_rows(keys, config.counter_fields() + ["ttl"], consistent=True)
     counts, expires = pack(rows, closed)
     for bucket in closed:
         expiry = expires[bucket] or int((now + timedelta(days=EMPTY_DAYS_KEPT)).timestamp())

@@ -339,18 +339,21 @@ class FeedbackStore:
             ExpressionAttributeValues={**values, ":ttl": {"N": str(expires_at)}},
         )
 
-    def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str]) -> dict[tuple[str, str], dict]:
+    def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str], *,
+                     consistent: bool = False) -> dict[tuple[str, str], dict]:
         """Per-site counter items by (site, bucket), without their id sets; missing ones are absent.
 
         The keys are known (one per site and hour), so they are fetched with BatchGetItem:
-        reads grow with the number of buckets, and never scan anything.
+        reads grow with the number of buckets, and never scan anything. ``consistent`` reads
+        see a count written just before (a roll-up made right after a late count needs it).
         """
         wanted = set(fields)
         out: dict[tuple[str, str], dict[str, Any]] = {}
         # No ProjectionExpression: DynamoDB bills the whole item either way, and moto
         # evaluates projections slowly; the fields are picked here.
         unique = list(dict.fromkeys((site or NO_SITE, bucket) for site, bucket in keys))
-        for item in self._batch_get(self._counters, [counter_key(site, bucket) for site, bucket in unique]):
+        for item in self._batch_get(self._counters, [counter_key(site, bucket) for site, bucket in unique],
+                                    consistent=consistent):
             data = from_item({k: v for k, v in item.items() if k in wanted})
             out[(item["pk"]["S"].split("#")[1], item["sk"]["S"])] = data
         return out
@@ -394,9 +397,10 @@ class FeedbackStore:
             time.sleep(min(1.0, 0.02 * 2 ** attempt))
         raise StorageError(f"DynamoDB {operation} left items unprocessed after 20 tries")
 
-    def _batch_get(self, table: str, keys: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
+    def _batch_get(self, table: str, keys: list[dict[str, str]], *, consistent: bool = False
+                   ) -> Iterator[dict[str, Any]]:
         for chunk in range(0, len(keys), 100):
-            request = {table: {"Keys": [to_item(k) for k in keys[chunk:chunk + 100]]}}
+            request = {table: {"Keys": [to_item(k) for k in keys[chunk:chunk + 100]], "ConsistentRead": consistent}}
             for res in self._batch("batch_get_item", request, "UnprocessedKeys"):
                 yield from res.get("Responses", {}).get(table, [])
 

@@ -319,3 +319,18 @@ def test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour(clien
     late.handle(json.loads(job["Body"]))
     assert svc.store.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"]["nature_compliment"] == 1
     assert svc.store.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["n"] == 1
+
+
+def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(svc):
+    """An escalation counts a broken promise in the (closed) hour its case opened: the roll-up follows."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib import rollup
+
+    hour, later = "2026-01-01T10", datetime(2026, 1, 2, tzinfo=UTC)
+    svc.store.add_counts(site="line-8", bucket=f"H#{hour}", counts={"n": 1}, expires_at=0)
+    rollup.roll_up(svc.store, svc.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
+    svc.store.add_counts(site="line-8", bucket=f"H#{hour}", counts={"promise_missed": 1}, expires_at=0)
+    rollup.after_late_count(svc.store, svc.config, hour, later + timedelta(hours=1))
+    assert svc.store.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
+    assert svc.store.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
