@@ -47,6 +47,9 @@ def validation_message(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+EARLIEST, LATEST = 2000, 2100  # beyond these, date arithmetic overflows long before any data exists
+
+
 class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -57,8 +60,10 @@ class _Query(BaseModel):
         try:
             until = parse_time(self.until) if self.until else now
             since = parse_time(self.since) if self.since else until - timedelta(days=default_days)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 shifted out of range
             raise ApiError(400, "since/until must be ISO 8601 times, e.g. 2026-11-22T08:00:00Z") from exc
+        if not (since.year >= EARLIEST and until.year <= LATEST):
+            raise ApiError(400, f"since/until must fall between the years {EARLIEST} and {LATEST}")
         if since > until:
             raise ApiError(400, "since must be before until")
         if until - since > timedelta(days=MAX_PERIOD_DAYS):

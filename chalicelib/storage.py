@@ -268,6 +268,11 @@ class FeedbackStore:
 
         items: list[dict[str, Any]] = []
         start_key = state.get("k")
+        if start_key and partitions:  # a cursor of another query (site, period) would fail in DynamoDB
+            _, pk_name, sk_name, pk_value, _ = partitions[0]
+            position = start_key.get(sk_name, {}).get("S", "")
+            if start_key.get(pk_name, {}).get("S") != pk_value or not since <= position <= until + "\uffff":
+                raise BadCursor("cursor does not belong to this query")
         queries = 0
         for index_name, pk_name, sk_name, pk_value, day in partitions:
             while True:
@@ -482,6 +487,8 @@ class FeedbackStore:
         if cursor:
             state = decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"})
             if state.get("k"):
+                if state["k"].get("gsi1pk", {}).get("S") != f"CASES#{status}":
+                    raise BadCursor("cursor does not belong to this status")
                 kwargs["ExclusiveStartKey"] = state["k"]
         page = self._call("query", **kwargs)
         items = [_plain_numbers(from_item(i)) for i in page.get("Items", [])]

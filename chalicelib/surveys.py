@@ -87,7 +87,10 @@ def quiet_delay(now: datetime, zone: str, start: int, end: int) -> int:
 
 def numbers_from_csv(text: str) -> list[str]:
     """Numbers from a CSV: the ``number`` (or ``phone``) column, else the first column; header optional."""
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte...
+        raise ValueError(f"numbers_csv is not readable CSV: {exc}") from exc
     if not rows:
         return []
     header = [c.strip().lower() for c in rows[0]]

@@ -61,6 +61,23 @@ def test_feedback_filters_by_site_and_nature(loaded):
     assert [i["text"] for i in data["items"]] == ["what time does the last coach leave?"]
 
 
+def test_a_cursor_only_continues_the_query_it_came_from(loaded):
+    cursor = loaded.http.get("/api/feedback?site=line-8&limit=1", headers=auth()).json_body["next_cursor"]
+    assert cursor
+    assert loaded.http.get(f"/api/feedback?site=line-8&limit=1&cursor={cursor}", headers=auth()).status_code == 200
+    for other in ("/api/feedback?limit=1", "/api/feedback?site=line-12&limit=1",
+                  "/api/feedback?site=line-8&limit=1&since=2020-01-01T00:00:00Z&until=2020-02-01T00:00:00Z"):
+        response = loaded.http.get(f"{other}&cursor={cursor}", headers=auth())
+        assert response.status_code == 400 and "cursor" in response.json_body["error"], other
+    every_day = loaded.http.get("/api/feedback?limit=1", headers=auth()).json_body["next_cursor"]
+    response = loaded.http.get(f"/api/feedback?site=line-8&limit=1&cursor={every_day}", headers=auth())
+    assert response.status_code == 400
+    cases = loaded.http.get("/api/cases?status=open&limit=1", headers=auth()).json_body["next_cursor"]
+    assert cases
+    assert loaded.http.get(f"/api/cases?status=resolved&cursor={cases}", headers=auth()).status_code == 400
+    assert loaded.http.get(f"/api/cases?status=open&cursor={cases}", headers=auth()).status_code == 200
+
+
 def test_feedback_cursor_pagination_visits_every_message_once(loaded):
     seen, cursor = [], None
     for _ in range(10):
