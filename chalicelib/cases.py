@@ -161,6 +161,8 @@ class CaseService:
         to_level = level + 1
         # keyed per level: a manager alerted at the start hears again that nobody acknowledged
         new = {f"{r.id}-e{to_level}": r for r in escalation_recipients(self._config, case.get("site"), to_level)}
+        if case.get("alerts_suppressed"):  # an alert storm from one sender: the case moves up, nobody is paged
+            new = {}
         deadline = iso(now + timedelta(minutes=promise_minutes(self._config, case.get("site"), case["urgency"])))
         updated = self._store.escalate_case(
             case["id"], from_level=level, to_level=to_level, at=iso(now), promised_at=deadline,

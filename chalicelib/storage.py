@@ -740,11 +740,17 @@ class FeedbackStore:
             if not self._conditional_failed(exc):
                 raise
 
-    def suppress_alerts(self, case_id: str) -> None:
-        """Mark a case whose alerts were held back (its sender is over the hourly alert limit)."""
+    def decide_alerts(self, case_id: str, *, allowed: bool) -> None:
+        """Record whether a case alerts staff; held back (its sender is over the hourly alert
+        limit), it keeps no recipient and says ``alerts_suppressed``."""
+        if allowed:
+            self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                       UpdateExpression="SET alert_decision = :allowed",
+                       ExpressionAttributeValues=to_item({":allowed": "allowed"}))
+            return
         self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
-                   UpdateExpression="SET alerts_suppressed = :yes, recipients = :none",
-                   ExpressionAttributeValues=to_item({":yes": True, ":none": {}}))
+                   UpdateExpression="SET alerts_suppressed = :yes, recipients = :none, alert_decision = :held",
+                   ExpressionAttributeValues=to_item({":yes": True, ":none": {}, ":held": "held"}))
 
     # -- erasure (right to be forgotten) -------------------------------------------------------------
     def customer_item_keys(self, customer_key: str) -> list[dict[str, str]]:

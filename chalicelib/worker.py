@@ -27,7 +27,8 @@ MAX_ALERT_SEGMENTS = 3
 
 
 class BadJob(ValueError):
-    """A job that can never succeed (malformed); it is logged and dropped, not retried."""
+    """A job that can never succeed (malformed): it fails each try and ends in the dead-letter
+    queue, where ``/api/status`` shows it to the operator."""
 
 
 def case_id_for(message_id: str) -> str:
@@ -177,14 +178,19 @@ class Worker:
             case = self._case(case_id, record, number, recipients)
             case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
             created = self._store.put_case(case)
-            case = self._store.get_case(case_id) if not created else None
-            pending = [
-                r for r in recipients
-                if case is None or case["recipients"].get(r.id, {}).get("status") != "sent"
-            ]
-            if pending and created and not self._alerts_allowed(record):
-                self._store.suppress_alerts(case_id)
+            # a retry finds the case: what was sent, and whether alerts were held back, stand
+            case = case if created else self._store.get_case(case_id) or {"erased": True}
+            pending = [r for r in recipients if case.get("recipients", {}).get(r.id, {}).get("status") != "sent"]
+            if case.get("alerts_suppressed") or case.get("erased"):
                 pending = []
+            elif pending and case.get("alert_decision") == "pending":
+                # decided once, after the case exists: a retry (a crash in between) decides again,
+                # which may only hold back one more alert, never send one over the limit
+                if self._alerts_allowed(record):
+                    self._store.decide_alerts(case_id, allowed=True)
+                else:
+                    self._store.decide_alerts(case_id, allowed=False)
+                    pending = []
             if pending:
                 self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
         self._store.mark_processed(record["id"], iso(self._now()), case_id)
@@ -225,6 +231,7 @@ class Worker:
             "promised_at": promised_at(self._config, record.get("site"), record["urgency"], now),
             "escalation_level": 0,
             "status": "open",
+            "alert_decision": "pending",  # the per-sender alert limit is applied once the case exists
             "recipients": {
                 r.id: {"channel": r.channel, "to": r.to, "role": r.role, "status": "pending", "attempts": []}
                 for r in recipients

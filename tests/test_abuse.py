@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.limits import SenderWindow
-from tests.conftest import drain, post_sms, sent_sms, table_items, twilio_params
+from tests.conftest import drain, post_sms, sent_emails, sent_sms, table_items, twilio_params
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -119,3 +119,55 @@ def test_a_stop_in_a_flood_is_heard_and_recorded(client, clock):
     response = post_sms(client, twilio_params(body="STOP", sid="SM" + "5" * 32))
     assert b"unsubscribed" in response.body
     assert [item["status"] for item in table_items("CONSENT#")] == ["opted_out"]
+
+
+def test_a_held_back_case_pages_nobody_when_replayed_or_escalated(client, clock, svc):
+    from chalicelib.cases import CaseService
+    from tests.test_failures import dlq_bodies
+
+    for i in range(4):
+        clock.now = START + timedelta(minutes=5 * i)
+        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}"))
+    drain()
+    [held] = [c for c in table_items("CASE#") if c.get("alerts_suppressed")]
+    sms, mails = len(sent_sms()), len(sent_emails())
+    [message] = [m for m in table_items("MSG#") if m["id"] == held["message_id"]]
+    svc.worker.handle({"type": "process", "message": message})  # a replay (sweeper, redelivery)
+    drain()
+    assert (len(sent_sms()), len(sent_emails())) == (sms, mails) and dlq_bodies() == []
+    late = START + timedelta(days=2)
+    assert CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: late).escalate_due() == 4
+    drain()
+    [held] = [c for c in table_items("CASE#") if c.get("alerts_suppressed")]
+    assert held["escalation_level"] == 1 and held["recipients"] == {}  # moved up, nobody paged for it
+    escalated = [m for m in sent_emails()[mails:] if "ESCALATED" in m.subject]
+    assert escalated and all(held["code"] not in m.subject + m.body for m in escalated)
+
+
+def test_the_alert_limit_holds_when_the_worker_dies_between_the_case_and_the_decision(client, clock, svc, monkeypatch):
+    for i in range(3):
+        clock.now = START + timedelta(minutes=5 * i)
+        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}"))
+    drain()
+    sms = len(sent_sms())
+
+    def dies(*args, **kwargs):
+        raise RuntimeError("Lambda timed out")
+
+    monkeypatch.setattr(svc.worker, "_alerts_allowed", dies)
+    clock.now = START + timedelta(minutes=20)
+    post_sms(client, twilio_params(body="L8 the driver is drunk and dangerous (3)", sid="SM" + "3" * 32))
+    drain(max_batches=1)  # the case is stored, then the worker dies: the job will come back
+    fourth = "twilio-SM" + "3" * 32
+    assert [c["alert_decision"] for c in table_items("CASE#") if c["message_id"] == fourth] == ["pending"]
+    monkeypatch.undo()
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)
+    [message] = [m for m in table_items("MSG#") if m["id"] == fourth]
+    svc.worker.handle({"type": "process", "message": message})  # the retry
+    drain()
+    [case] = [c for c in table_items("CASE#") if c["message_id"] == fourth]
+    assert case["alerts_suppressed"] and case["alert_decision"] == "held" and len(sent_sms()) == sms
