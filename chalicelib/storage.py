@@ -429,18 +429,42 @@ class FeedbackStore:
         res = self._call("get_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}), ConsistentRead=True)
         return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
 
+    def claim_delivery(self, case_id: str, recipient_id: str, *, now: int, until: int) -> bool:
+        """Take the right to send one alert until ``until`` (epoch seconds): False if it is sent,
+        or another worker holds a claim that has not run out. Two copies of an alert job (a
+        replayed message, a sweep during a backlog) then send one SMS, not two."""
+        try:
+            self._call(
+                "update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                UpdateExpression="SET recipients.#r.sending_until = :until",
+                ConditionExpression=("recipients.#r.#status <> :sent AND (attribute_not_exists("
+                                     "recipients.#r.sending_until) OR recipients.#r.sending_until < :now)"),
+                ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
+                ExpressionAttributeValues=to_item({":sent": "sent", ":now": now, ":until": until}))
+            return True
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+            return False
+
     def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
-        """Append a delivery attempt to one recipient of a case and set its status."""
+        """Append a delivery attempt to one recipient of a case, set its status, end its claim."""
         self._call(
             "update_item",
             Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
             UpdateExpression=(
-                "SET recipients.#r.#status = :status, "
+                "SET recipients.#r.#status = :status, recipients.#r.sending_until = :free, "
                 "recipients.#r.attempts = list_append(recipients.#r.attempts, :attempt)"
             ),
             ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
-            ExpressionAttributeValues=to_item({":status": status, ":attempt": [attempt]}),
+            ExpressionAttributeValues=to_item({":status": status, ":attempt": [attempt], ":free": 0}),
         )
+
+    def release_delivery(self, case_id: str, recipient_id: str) -> None:
+        """End a claim without an attempt to record (the send never started)."""
+        self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                   UpdateExpression="SET recipients.#r.sending_until = :free",
+                   ExpressionAttributeNames={"#r": recipient_id}, ExpressionAttributeValues=to_item({":free": 0}))
 
     def transition_case(self, case_id: str, *, allowed_from: list[str], to_status: str,
                         at: str, by: str | None, note: str | None) -> dict[str, Any]:

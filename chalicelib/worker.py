@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 MAX_ALERT_SEGMENTS = 3
 
 
+# how long a worker may hold the right to send one alert: longer than the worker Lambda's
+# timeout (30 s), so a claim still held belongs to a live invocation; shorter than the jobs
+# queue's visibility timeout (180 s), so the retry of a dead invocation finds it expired
+SEND_CLAIM_SECONDS = 60
+
+
+class AlertBusy(Exception):
+    """Another worker is sending this alert right now: the job is retried, and then finds it sent."""
+
+
 class BadJob(ValueError):
     """A job that can never succeed (malformed): it fails each try and ends in the dead-letter
     queue, where ``/api/status`` shows it to the operator."""
@@ -247,6 +257,12 @@ class Worker:
         recipient = case["recipients"][recipient_id]
         if recipient.get("status") == "sent":
             return
+        now = int(self._now().timestamp())
+        if not self._store.claim_delivery(case_id, recipient_id, now=now, until=now + SEND_CLAIM_SECONDS):
+            fresh = self._store.get_case(case_id) or {}
+            if fresh.get("recipients", {}).get(recipient_id, {}).get("status") == "sent":
+                return  # another copy of this job sent it
+            raise AlertBusy(f"alert {case_id}/{recipient_id} is being sent by another worker: retry later")
         try:
             if recipient["channel"] == "sms":
                 provider_id = self._sms.send(recipient["to"], alert_sms(self._config, case))
@@ -260,6 +276,9 @@ class Worker:
             })
             log.warning("alert %s/%s failed (try %s): %s", case_id, recipient_id, receive_count, exc)
             record_alert(recipient["channel"], ok=False)
+            raise
+        except Exception:
+            self._store.release_delivery(case_id, recipient_id)  # not sent: a retry may claim it at once
             raise
         self._store.record_delivery(case_id, recipient_id, "sent", {
             "at": iso(self._now()), "ok": True, "id": provider_id, "try": receive_count,

@@ -248,3 +248,43 @@ def test_a_late_retry_of_a_pending_message_requeues_it_but_a_concurrent_duplicat
     assert queued() == 1
     drain()
     assert sum(c["n"] for c in hour_counters()) == 1 and len(sent_sms()) == 1
+
+
+def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatch):
+    import threading
+    import time
+
+    from chalicelib.worker import AlertBusy
+
+    post_sms(client, twilio_params(body="L8 the driver is drunk and dangerous", sid="SM" + "a9" * 16))
+    drain()
+    [case] = table_items("CASE#")
+    rid = next(r for r, v in case["recipients"].items() if v["channel"] == "sms")
+    svc.store.record_delivery(case["id"], rid, "retrying", {"at": "x", "ok": False})  # as after a failed try
+    sends = []
+
+    def slow_send(to, text):
+        sends.append(to)
+        time.sleep(0.3)  # the SMS API takes its time: the other copy runs meanwhile
+        return f"id-{len(sends)}"
+
+    monkeypatch.setattr(svc.worker._sms, "send", slow_send)
+    outcomes = []
+
+    def run():
+        try:
+            svc.worker.deliver(case["id"], rid, 2)
+            outcomes.append("done")
+        except AlertBusy:
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sends) == 1 and sorted(outcomes) == ["busy", "done"]
+    svc.worker.deliver(case["id"], rid, 3)  # the busy copy's retry finds it sent
+    assert len(sends) == 1
+    [case] = table_items("CASE#")
+    assert case["recipients"][rid]["status"] == "sent"
