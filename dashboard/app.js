@@ -175,13 +175,15 @@ function feedItem(m) {
     el("p", { class: "text", text: m.text }));
 }
 
+const FEED_SIZE = 60; // messages kept on screen
+
 function renderFeed(items, replace) {
   const list = $("feed");
   const fresh = items.filter((m) => !state.seen.has(m.id));
   for (const m of fresh) state.seen.add(m.id);
   const nodes = fresh.map(feedItem);
   if (replace) list.replaceChildren(...nodes); else list.prepend(...nodes);
-  while (list.children.length > 60) list.lastChild.remove();
+  while (list.children.length > FEED_SIZE) list.lastChild.remove();
   if (items.length && (!state.newest || items[0].received_at > state.newest)) state.newest = items[0].received_at;
 }
 
@@ -269,7 +271,8 @@ async function load() {
 async function poll() {
   const f = filters();
   const since = state.newest || period(f).since.toISOString();
-  const data = await api(`/api/feedback?${query({ site: f.site, topic: f.topic, nature: f.nature, since, limit: 20 })}`);
+  // as many as the feed shows: a burst of more than a page between two polls is not skipped
+  const data = await api(`/api/feedback?${query({ site: f.site, topic: f.topic, nature: f.nature, since, limit: FEED_SIZE })}`);
   renderFeed(data.items, false);
 }
 

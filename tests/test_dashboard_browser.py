@@ -119,6 +119,26 @@ def test_a_new_sms_appears_in_the_live_feed_within_two_seconds(page, stack):
     assert time.monotonic() - returned < 2.0
 
 
+def test_a_burst_between_two_polls_is_shown_whole(page, stack):
+    """More messages than one page arrive between two polls: none is skipped."""
+    import json
+
+    sign_in(page, stack)
+    empty = json.dumps({"items": [], "next_cursor": None})
+    page.route("**/api/feedback?*", lambda route: route.fulfill(status=200, body=empty,
+                                                                 content_type="application/json"))
+    tag = time.time_ns()
+    for i in range(30):  # thirty senders: no one's flood window is reached
+        status, _ = send_twilio(stack, "+447700900008", f"L8 burst {tag} number {i}", f"+4477009006{i:02d}")
+        assert status == 200
+    page.unroute("**/api/feedback?*")
+    shown = page.locator("#feed li", has_text=f"burst {tag} ")
+    deadline = time.monotonic() + 10
+    while shown.count() < 30 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert shown.count() == 30
+
+
 def test_acknowledging_a_case_takes_it_off_the_open_list(page, stack):
     sign_in(page, stack)
     first = page.locator("#cases li.case").first
