@@ -100,8 +100,7 @@ class DigestService:
         current = self._api.metrics({**common, "since": iso(since), "until": iso(until), "bucket": "day"})
         before = self._api.metrics({**common, "since": iso(since - timedelta(days=7)),
                                     "until": iso(until - timedelta(days=7)), "bucket": "day"})
-        cases = self._api.cases({"status": "open", "limit": "200"})["items"]
-        cases = [c for c in cases if section.site is None or c.get("site") == section.site]
+        cases = [c for c in self._open_cases() if section.site is None or c.get("site") == section.site]
         verbatims = []
         for nature, count in VERBATIMS.items():
             verbatims += self._api.feedback({**common, "nature": nature, "since": iso(since), "until": iso(until),
@@ -111,6 +110,18 @@ class DigestService:
             sites = {(self._config.site(k).name if self._config.site(k) else k): v
                      for k, v in current["totals"]["site"].items()}
         return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites)
+
+    def _open_cases(self, pages: int = 50) -> list[dict[str, Any]]:
+        """Every open case (network-wide, newest first), page by page: a site's count is then whole."""
+        cases: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(pages):  # 10,000 open cases at most: past that, the dashboard is the place
+            page = self._api.cases({"status": "open", "limit": "200", **({"cursor": cursor} if cursor else {})})
+            cases += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        return cases
 
     def send_all(self, day: datetime | None = None) -> dict[str, int]:
         """Send yesterday's digests (or ``day``'s) that were not sent yet; returns sent and failed counts."""

@@ -65,3 +65,24 @@ def test_each_digest_is_sent_once_and_a_failed_one_is_retried(client, svc):
     later = now + timedelta(days=1)
     assert service(svc, later, Flaky(None, "x")).send_all() == {"sent": 0, "failed": len(recipients)}
     assert service(svc, later).send_all() == {"sent": len(recipients), "failed": 0}  # nothing lost
+
+
+def test_open_cases_are_counted_past_the_first_page(svc):
+    now = datetime.now(UTC)
+
+    def case(i, site):
+        created = (now - timedelta(hours=3, seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return {"id": f"C{i:05d}", "status": "open", "site": site, "created_at": created, "promised_at": created,
+                "topic": "staff", "nature": "complaint", "urgency": "normal", "text": "rude", "recipients": {},
+                "escalation_level": 0, "customer_masked": "+44******123"}
+
+    for i in range(205):  # the newest 205 are line 8's: Leeds's two are past the first page of 200
+        assert svc.store.put_case(case(i, "line-8"))
+    for i in range(205, 207):
+        assert svc.store.put_case(case(i, "store-leeds"))
+    digest = service(svc, now)
+    leeds = next(s for s in digest.sections() if s.site == "store-leeds")
+    subject, body = digest.build(leeds, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    assert subject.endswith(", 2 open cases") and "Open cases: 2" in body
+    network = next(s for s in digest.sections() if s.site is None)
+    assert "Open cases: 207" in digest.build(network, now.replace(hour=0, minute=0, second=0, microsecond=0))[1]
