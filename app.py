@@ -412,9 +412,12 @@ def dashboard_config():
 @app.route("/api/export.csv", methods=["GET"])
 @json_errors
 def export_csv():
-    body = services().api.export_csv(app.current_request.query_params)
-    return Response(body=body, status_code=200, headers={
-        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": 'attachment; filename="voix-feedback.csv"'})
+    body, truncated = services().api.export_csv(app.current_request.query_params)
+    headers = {"Content-Type": "text/csv; charset=utf-8",
+               "Content-Disposition": 'attachment; filename="voix-feedback.csv"'}
+    if truncated:  # the newest rows only: the dashboard says so, a script can see it
+        headers["X-Voix-Truncated"] = "true"
+    return Response(body=body, status_code=200, headers=headers)
 
 
 @app.route("/api/status", methods=["GET"])

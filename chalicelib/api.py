@@ -47,6 +47,7 @@ def validation_message(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+EXPORT_MAX_ROWS = 10_000  # one CSV; past that, the newest rows and a header saying so
 EARLIEST, LATEST = 2000, 2100  # beyond these, date arithmetic overflows long before any data exists
 
 
@@ -284,8 +285,10 @@ class OperatorApi:
             "topics": list(self._config.topics), "natures": list(NATURES),
         }
 
-    def export_csv(self, params: dict[str, Any] | None, max_rows: int = 10_000) -> str:
-        """The filtered messages as CSV, newest first, safe to open in a spreadsheet."""
+    def export_csv(self, params: dict[str, Any] | None, max_rows: int | None = None) -> tuple[str, bool]:
+        """The filtered messages as CSV, newest first, safe to open in a spreadsheet; and whether
+        the period held more than ``max_rows`` (the newest are kept: the caller says so)."""
+        max_rows = max_rows or EXPORT_MAX_ROWS
         query = dict(params or {})
         query.pop("limit", None)
         query.pop("cursor", None)
@@ -294,15 +297,17 @@ class OperatorApi:
         columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id"]
         writer.writerow(columns)
         rows, cursor = 0, None
-        while rows < max_rows:
-            page = self.feedback({**query, "limit": "200", **({"cursor": cursor} if cursor else {})})
+        while True:
+            page = self.feedback({**query, "limit": str(min(200, max_rows + 1 - rows)),
+                                  **({"cursor": cursor} if cursor else {})})
             for item in page["items"]:
+                if rows == max_rows:
+                    return out.getvalue(), True
                 writer.writerow([spreadsheet_safe(item.get(c)) for c in columns])
                 rows += 1
             cursor = page["next_cursor"]
             if not cursor:
-                break
-        return out.getvalue()
+                return out.getvalue(), False
 
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: CasesQuery = parse(CasesQuery, params)

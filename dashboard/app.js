@@ -42,7 +42,10 @@ async function api(path, options = {}) {
     try { message = (await response.json()).error || message; } catch { /* not JSON */ }
     throw new Error(message);
   }
-  return path.endsWith(".csv") || path.includes(".csv?") ? response.blob() : response.json();
+  if (path.endsWith(".csv") || path.includes(".csv?")) {
+    return { blob: await response.blob(), truncated: response.headers.get("X-Voix-Truncated") === "true" };
+  }
+  return response.json();
 }
 
 // -- filters, kept in the URL so a view can be shared --------------------------------------
@@ -288,11 +291,13 @@ async function exportCsv() {
   const f = filters();
   const { since, until } = period(f);
   try {
-    const blob = await api(`/api/export.csv?${query({ site: f.site, topic: f.topic, nature: f.nature, since: since.toISOString(), until: until.toISOString() })}`);
+    const { blob, truncated } = await api(`/api/export.csv?${query({ site: f.site, topic: f.topic, nature: f.nature, since: since.toISOString(), until: until.toISOString() })}`);
     const link = el("a", { href: URL.createObjectURL(blob), download: `voix-${since.toISOString().slice(0, 10)}.csv` });
     document.body.append(link);
     link.click();
     link.remove();
+    status(truncated ? "The export holds the newest 10,000 messages of the period: choose a shorter period or a filter for the rest."
+      : "Export downloaded.");
   } catch (error) { handle(error); }
 }
 

@@ -139,6 +139,25 @@ def test_a_burst_between_two_polls_is_shown_whole(page, stack):
     assert shown.count() == 30
 
 
+def test_export_downloads_the_csv_and_says_when_it_was_cut(page, stack):
+    sign_in(page, stack)
+    with page.expect_download() as download:
+        page.click("#export")
+    path = download.value.path()
+    with open(path, encoding="utf-8") as f:
+        assert f.readline().startswith("received_at,site,topic")
+    page.wait_for_selector("#status:has-text('Export downloaded')")
+
+    def cut(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "x-voix-truncated": "true"})
+
+    page.route("**/api/export.csv?*", cut)  # as if the period held more than the export's 10,000 rows
+    with page.expect_download():
+        page.click("#export")
+    page.wait_for_selector("#status:has-text('newest 10,000 messages')")
+
+
 def test_acknowledging_a_case_takes_it_off_the_open_list(page, stack):
     sign_in(page, stack)
     first = page.locator("#cases li.case").first

@@ -351,3 +351,21 @@ def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(svc)
     rollup.after_late_count(svc.store, svc.config, hour, later + timedelta(hours=1))
     assert svc.store.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
     assert svc.store.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
+
+
+def test_a_csv_export_past_its_row_limit_keeps_the_newest_and_says_so(loaded, monkeypatch):
+    import csv
+    import io
+
+    from chalicelib import api
+
+    everything = loaded.http.get("/api/export.csv", headers=auth())
+    rows = list(csv.DictReader(io.StringIO(everything.body.decode())))
+    assert len(rows) >= 4 and "X-Voix-Truncated" not in everything.headers
+    monkeypatch.setattr(api, "EXPORT_MAX_ROWS", len(rows))
+    exact = loaded.http.get("/api/export.csv", headers=auth())
+    assert "X-Voix-Truncated" not in exact.headers and exact.body == everything.body
+    monkeypatch.setattr(api, "EXPORT_MAX_ROWS", 3)
+    cut = loaded.http.get("/api/export.csv", headers=auth())
+    assert cut.headers["X-Voix-Truncated"] == "true"
+    assert list(csv.DictReader(io.StringIO(cut.body.decode()))) == rows[:3]
