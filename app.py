@@ -238,7 +238,10 @@ def ack_link_page(token):
     code = case.get("code") or case["id"]
     if case["status"] != "open":
         return ack_page(200, code, f"This case is already {case['status']}.")
-    return ack_page(200, code, f"{case['nature']} about {case['topic']}: \u201c{case['text']}\u201d", True, token)
+    from chalicelib.moderation import mask
+
+    text = mask(case["text"], tuple(services().config.deployment.forbidden_words))  # as on the dashboard
+    return ack_page(200, code, f"{case['nature']} about {case['topic']}: \u201c{text}\u201d", True, token)
 
 
 @app.route("/ack/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])

@@ -302,3 +302,12 @@ def test_the_acknowledge_page_shows_customer_html_as_text(client, svc):
         assert sorted(set(parser.tags)) == ["body", "button", "form", "h1", "head", "html", "meta", "p", "title"]
         assert parser.handlers == []
         assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none': no script runs
+
+
+def test_the_acknowledge_page_masks_forbidden_words_like_the_dashboard(client):
+    post_sms(client, twilio_params(body="LEEDS the idiot at the till shoved me, I am hurt", to="+447700900000",
+                                   sid=sid()))
+    drain()
+    token = link_in(sent_emails()[0].body)
+    page = client.http.get(f"/ack/{token}").body.decode()
+    assert "i**** at the till" in page and "idiot" not in page
