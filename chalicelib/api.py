@@ -220,6 +220,7 @@ class OperatorApi:
         wanted = (query.topic, query.nature, query.urgency)
         filtered = any(wanted)
         totals = _Tally(self._config.topics)
+        totals.filtered = filtered  # even with no rows at all
         by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
         counts = rollup.read(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
@@ -468,6 +469,7 @@ class _Tally:
         self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
         self.acks: dict[str, int] = {"n": 0}
         self.promises = {"kept": 0, "missed": 0}
+        self.filtered = False  # by topic, nature or urgency: acknowledgements are counted per site only
 
     def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
         for field, value in row.items():
@@ -475,6 +477,7 @@ class _Tally:
                 self.acks[field[4:]] = self.acks.get(field[4:], 0) + int(value or 0)
             elif field.startswith("promise_"):
                 self.promises[field[8:]] += int(value or 0)
+        self.filtered = self.filtered or filtered
         if not filtered:
             self.messages += int(row.get("n") or 0)
             for group in ("nature", "topic", "urgency", "language"):
@@ -496,12 +499,15 @@ class _Tally:
             self.urgency[urgency] = self.urgency.get(urgency, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
-        return {"messages": self.messages, "nature": self.nature, "topic": self.topic,
-                "urgency": self.urgency, "language": self.language,
-                "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack(),
-                "promises": {**self.promises, "share_kept": round(
-                    self.promises["kept"] / (self.promises["kept"] + self.promises["missed"]), 3)
-                    if self.promises["kept"] + self.promises["missed"] else None}}
+        out = {"messages": self.messages, "nature": self.nature, "topic": self.topic,
+               "urgency": self.urgency, "language": self.language,
+               "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack(),
+               "promises": {**self.promises, "share_kept": round(
+                   self.promises["kept"] / (self.promises["kept"] + self.promises["missed"]), 3)
+                   if self.promises["kept"] + self.promises["missed"] else None}}
+        if self.filtered:  # not split by topic, nature or urgency: null rather than a figure that ignores the filter
+            out.update(language=None, acknowledged=None, median_seconds_to_acknowledge=None, promises=None)
+        return out
 
     def median_ack(self) -> int | None:
         """Median time to acknowledge, interpolated within its histogram bucket."""

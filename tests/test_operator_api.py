@@ -169,6 +169,15 @@ def test_metrics_filters_by_topic_nature_and_urgency_are_exact(loaded):
     assert topics == {"comfort": 1, "cleanliness": 1, "safety": 1}
     assert complaints["totals"]["urgency"] == {"normal": 2, "high": 1}
     assert complaints["totals"]["language"] is None  # not cross-counted: unknown under a filter
+    # nor are acknowledgements and promises: null, not the unfiltered figure
+    assert [complaints["totals"][k] for k in ("acknowledged", "median_seconds_to_acknowledge", "promises")] == [
+        None, None, None]
+    case = loaded.http.get("/api/cases?status=open", headers=auth()).json_body["items"][0]
+    assert loaded.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
+    unfiltered = loaded.http.get("/api/metrics", headers=auth()).json_body["totals"]
+    assert unfiltered["acknowledged"] == 1 and unfiltered["median_seconds_to_acknowledge"] is not None
+    compliments = loaded.http.get("/api/metrics?nature=compliment", headers=auth()).json_body["totals"]
+    assert compliments["acknowledged"] is None and compliments["promises"] is None
     assert complaints["sites"]["line-12"]["messages"] == 2
     urgent = loaded.http.get("/api/metrics?urgency=high", headers=auth()).json_body
     assert urgent["totals"]["messages"] == 1
