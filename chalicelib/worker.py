@@ -126,8 +126,9 @@ class Worker:
         kind = job.get("type") if isinstance(job, dict) else None
         if kind == "store":
             record = self._record(job)
-            self._store.put_message(record)  # a duplicate is fine: the put is conditional
-            self.process(record)
+            existing = self._store.put_message(record)  # conditional: a retry of the webhook may have stored it
+            # the stored one is the message (its hour, its reply): counting this copy could count it twice
+            self.process({**existing, "from_number": record.get("from_number")} if existing else record)
         elif kind == "process":
             self.process(self._record(job))
         elif kind == "consent":  # parked by the webhook while DynamoDB was down

@@ -288,3 +288,19 @@ def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatc
     assert len(sends) == 1
     [case] = table_items("CASE#")
     assert case["recipients"][rid]["status"] == "sent"
+
+
+def test_a_parked_message_stored_meanwhile_by_a_retry_is_counted_once(client, svc, monkeypatch):
+    from datetime import UTC, datetime
+
+    import app
+
+    moments = iter([datetime(2026, 11, 23, 10, 59, 59, tzinfo=UTC), datetime(2026, 11, 23, 11, 0, 5, tzinfo=UTC)])
+    monkeypatch.setattr(app, "utcnow", lambda: next(moments))
+    Outage(svc.store._db, "PutItem", times=1)
+    params = twilio_params(body="L8 far too cold on this bus", sid="SM" + "c4" * 16)
+    assert post_sms(client, params).status_code == 200  # DynamoDB refused: parked, hour 10
+    assert post_sms(client, params).status_code == 200  # Twilio's retry, stored: hour 11
+    drain()
+    assert [m["hour"] for m in table_items("MSG#")] == ["2026-11-23T11"]
+    assert sum(int(c.get("n", 0)) for c in hour_counters()) == 1  # not once in each hour
