@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import re
 import time
@@ -682,10 +683,11 @@ class FeedbackStore:
         res = self._call("get_item", Key=to_item({"pk": f"SURVEY#{survey_id}", "sk": "SURVEY"}), ConsistentRead=True)
         return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
 
-    def surveys_of_site(self, site: str, limit: int = 100) -> list[dict[str, Any]]:
-        page = self._call("query", IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ScanIndexForward=False,
-                          ExpressionAttributeValues=to_item({":pk": f"SURVEYS#{site}"}), Limit=limit)
-        return [_plain_numbers(from_item(i)) for i in page.get("Items", [])]
+    def surveys_of_site(self, site: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """A site's surveys, newest first, page by page (its scores are over all of them)."""
+        items = self._query_pages(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ScanIndexForward=False,
+                                  ExpressionAttributeValues=to_item({":pk": f"SURVEYS#{site}"}))
+        return [_plain_numbers(from_item(i)) for i in itertools.islice(items, limit)]
 
     def survey_add(self, survey_id: str, counts: dict[str, int]) -> None:
         """Add to a survey's statistics (``stats`` map: sent, q0_n, q0_v9, follow_ups...)."""
