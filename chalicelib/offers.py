@@ -22,6 +22,11 @@ from chalicelib.storage import FeedbackStore
 log = logging.getLogger(__name__)
 
 
+def person(name: str) -> str:
+    """One key per member of staff however the name is typed: "Sam ", "sam" and "SAM" are one person."""
+    return " ".join(name.split()).casefold()
+
+
 class OfferRefused(Exception):
     """No offer: the reason is in ``args[0]`` (budget, customer_cap, staff_limit, unknown_site)."""
 
@@ -55,9 +60,9 @@ class OfferService:
             period = int(now.timestamp() // 86_400) // deployment.offer_cap_days
             quotas.append((f"QUOTA#customer#{customer_key}#{period}", deployment.offer_customer_cap, "customer_cap",
                            customer_key))
-        if by and not approved_by:
-            quotas.append((f"QUOTA#staff#{by}#{day_key(now)}", deployment.offer_staff_daily_limit, "staff_limit",
-                           None))
+        if by and not (approved_by and person(approved_by) != person(by)):  # approving oneself is no approval
+            quotas.append((f"QUOTA#staff#{person(by)}#{day_key(now)}", deployment.offer_staff_daily_limit,
+                           "staff_limit", None))
         taken: list[str] = []
         for key, limit, reason, owner in quotas:
             if not self._store.take_quota(key, limit, horizon, customer_key=owner):

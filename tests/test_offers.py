@@ -83,6 +83,9 @@ def test_staff_limit_then_approval(client, svc):
         codes.append(response.json_body["code"])
     over = client.http.post("/api/offers", headers=headers, body='{"site": "store-leeds", "by": "amy"}')
     assert over.status_code == 403 and "approve" in over.json_body["error"]
+    for body in ('{"site": "store-leeds", "by": " Amy "}', '{"site": "store-leeds", "by": "AMY"}',
+                 '{"site": "store-leeds", "by": "amy", "approved_by": "Amy"}'):  # the same person
+        assert client.http.post("/api/offers", headers=headers, body=body).status_code == 403, body
     approved = client.http.post("/api/offers", headers=headers,
                                 body='{"site": "store-leeds", "by": "amy", "approved_by": "manager bob"}')
     assert approved.status_code == 200 and approved.json_body["approved_by"] == "manager bob"
