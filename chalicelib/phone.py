@@ -46,7 +46,8 @@ def normalise(raw: str, default_region: str | None = None) -> str:
 
 
 def mask(number: str | None) -> str:
-    """``+447700900123`` -> ``+44 7700 9••123``: enough to recognise, not to call."""
+    """``+447700900123`` -> ``+44 77•• •••123``: enough to recognise, not to call (at least
+    five digits hidden: 100,000 numbers fit)."""
     if not number:
         return ""
     try:
@@ -55,7 +56,7 @@ def mask(number: str | None) -> str:
         return "•" * max(0, len(number) - 3) + number[-3:]
     formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     national = str(parsed.national_number)
-    keep_head = max(1, min(5, len(national) - 5))
+    keep_head = max(1, min(2, len(national) - 8))
     masked_from, masked_to = keep_head, len(national) - 3
     out = []
     seen = 0

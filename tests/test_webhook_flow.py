@@ -41,7 +41,7 @@ def test_a_signed_sms_is_answered_stored_counted_and_alerts_the_driver(client):
     assert message["topic"] == "comfort"
     assert message["nature"] == "complaint"
     assert message["language"] == "en"
-    assert message["from_masked"] == "+44 7700 9••123"
+    assert message["from_masked"] == "+44 77•• •••123"
     assert message["gsi3pk"] == "PENDING"
 
     # WHEN the worker runs
