@@ -13,9 +13,9 @@ import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_TOPICS = (
     "comfort", "cleanliness", "staff", "punctuality", "waiting",
@@ -28,6 +28,26 @@ DEFAULT_CONFIG_DIR = Path(__file__).parent / "config"
 
 ACK_BOUNDS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)  # seconds, histogram edges
 Language = Literal["en", "fr"]
+
+
+def _international(number: str) -> str:
+    """A number as messages carry it (E.164): spaces, dots, dashes and brackets dropped, 00 read as +."""
+    compact = re.sub(r"[\s().-]", "", number)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not re.fullmatch(r"\+[1-9]\d{6,14}", compact):
+        raise ValueError(f"{number!r} is not a phone number in international format, e.g. +447700900123")
+    return compact
+
+
+def _address(address: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+        raise ValueError(f"{address!r} is not an e-mail address")
+    return address
+
+
+PhoneNumber = Annotated[str, AfterValidator(_international)]
+Email = Annotated[str, AfterValidator(_address)]
 Nature = Literal["complaint", "compliment", "suggestion", "question"]
 Urgency = Literal["normal", "high"]
 Recipient = Literal["site_staff", "site_manager", "care"]
@@ -87,14 +107,14 @@ class Site(_Strict):
     kind: str
     language: Language
     timezone: str = "UTC"
-    numbers: list[str] = Field(default_factory=list)
+    numbers: list[PhoneNumber] = Field(default_factory=list)
     codes: list[str] = Field(min_length=1)
-    staff_sms: list[str] = Field(default_factory=list)
-    manager_email: list[str] = Field(default_factory=list)
+    staff_sms: list[PhoneNumber] = Field(default_factory=list)
+    manager_email: list[Email] = Field(default_factory=list)
     callback_minutes: int = Field(default=10, ge=1, le=1440,
                                   description="Promise for urgent cases: acknowledged (the call-back) within")
     ack_minutes: int = Field(default=120, ge=1, le=10080, description="Promise for the other cases")
-    manager_sms: list[str] = Field(default_factory=list, description="Escalation level 1 by SMS")
+    manager_sms: list[PhoneNumber] = Field(default_factory=list, description="Escalation level 1 by SMS")
     roster: list[Shift] = Field(default_factory=list, description="Who is on duty when, for scorecards")
     offer_daily_budget: int = Field(default=0, ge=0, le=100_000, description="Goodwill offers a day, at most")
     emergency_number: str = "112"
@@ -121,12 +141,12 @@ class Site(_Strict):
 
 class Deployment(_Strict):
     name: str
-    central_numbers: list[str] = Field(default_factory=list)
-    care_email: list[str] = Field(min_length=1)
-    alert_from_email: str
+    central_numbers: list[PhoneNumber] = Field(default_factory=list)
+    care_email: list[Email] = Field(min_length=1)
+    alert_from_email: Email
     care_reply_hours: int = Field(default=2, ge=1, le=168)
-    care_sms: list[str] = Field(default_factory=list, description="Escalation level 2 by SMS")
-    staff_numbers: list[str] = Field(default_factory=list,
+    care_sms: list[PhoneNumber] = Field(default_factory=list, description="Escalation level 2 by SMS")
+    staff_numbers: list[PhoneNumber] = Field(default_factory=list,
                                      description="Staff who may acknowledge by SMS besides the sites' staff_sms")
     forbidden_words: list[str] = Field(default_factory=list, description="Masked in the dashboard, API and "
                                        "exports (insults, competitors); the original is kept for audit")

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.observability import record_survey_answer
-from chalicelib.phone import InvalidNumber, customer_key, normalise
+from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
 from chalicelib.storage import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,9 @@ class SurveyService:
         raw = list(request.numbers) + (numbers_from_csv(request.numbers_csv) if request.numbers_csv else [])
         if len(raw) > MAX_NUMBERS:
             raise ValueError(f"at most {MAX_NUMBERS} numbers per survey")
-        region = "FR" if site.language == "fr" else "GB"
+        # national numbers are read in the country of the site's own number (as inbound messages are)
+        region = next(filter(None, map(region_of, [*site.numbers, *self._config.deployment.central_numbers])),
+                      "FR" if site.language == "fr" else "GB")
         valid, rejected = [], []
         for number in raw:
             try:

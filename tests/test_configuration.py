@@ -41,6 +41,9 @@ def edit(path: Path, old: str, new: str) -> None:
      "last reply must have no conditions"),
     ("routing.toml", 'sms = ["site_staff"]', 'sms = ["the_boss"]', "routing.0.sms.0"),
     ("rules.toml", '[aliases]', '[aliases\n', "not valid TOML"),
+    ("sites.toml", 'staff_sms = ["+447700900801"]', 'staff_sms = ["07700900801"]', "international format"),
+    ("sites.toml", 'numbers = ["+447700900008"]', 'numbers = ["+44 77OO 900008"]', "international format"),
+    ("sites.toml", 'alert_from_email = "alerts@example.com"', 'alert_from_email = "alerts"', "not an e-mail"),
 ])
 def test_a_bad_file_fails_fast_naming_the_file_the_key_and_the_problem(config_dir, filename, old, new, expected):
     edit(config_dir / filename, old, new)
@@ -48,6 +51,15 @@ def test_a_bad_file_fails_fast_naming_the_file_the_key_and_the_problem(config_di
         load_config(config_dir)
     assert expected in str(caught.value)
     assert filename in str(caught.value) or "config" in str(caught.value)
+
+
+def test_numbers_written_as_people_write_them_are_read_as_messages_carry_them(config_dir):
+    """A site's number and staff phones are looked up exactly: spaces and 00 must not break that."""
+    edit(config_dir / "sites.toml", 'numbers = ["+447700900008"]', 'numbers = ["+44 7700 900008"]')
+    edit(config_dir / "sites.toml", 'staff_sms = ["+447700900801"]', 'staff_sms = ["0044 (7700) 900-801"]')
+    config = load_config(config_dir)
+    assert config.site_by_number("+447700900008").id == "line-8"
+    assert config.is_staff("+447700900801")
 
 
 def test_a_missing_file_is_named(config_dir):

@@ -202,3 +202,17 @@ def test_a_sites_scores_cover_every_survey_not_the_latest_hundred(client, svc):
     report = client.http.get("/api/surveys?site=line-8", headers=auth()).json_body
     assert len(report["surveys"]) == 105 and report["sent"] == 105
     assert report["scores"]["csat"]["distribution"]["5"] == 105
+
+
+def test_national_numbers_are_read_in_the_country_of_the_sites_number(client, at_noon, svc, monkeypatch):
+    from chalicelib.configuration import Site
+
+    belgian = Site(id="line-8", name="Line 8", short_name={"en": "line 8", "fr": "ligne 8"}, kind="coach",
+                   language="fr", numbers=["+3225550100"], codes=["L8"])
+    config_type, original = type(svc.config), type(svc.config).site
+    monkeypatch.setattr(config_type, "site", lambda self, site_id: belgian if site_id == "line-8" else original(
+        self, site_id))
+    created = create(client, {**SURVEY, "numbers": ["0470 12 34 56"], "numbers_csv": None})
+    assert created.status_code == 202, created.json_body
+    drain()
+    assert [m["to"] for m in at_noon.reply_sender.outbox] == ["+32470123456"]  # not +33470123456
