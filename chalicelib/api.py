@@ -366,13 +366,15 @@ class OperatorApi:
         return public_offer({**offer, "case_id": data.case_id})
 
     def offer(self, code: str) -> dict[str, Any]:
-        offer = self._store.get_offer(code) if OFFER_CODE.match(code or "") else None
+        code = _offer_code(code)
+        offer = self._store.get_offer(code) if OFFER_CODE.match(code) else None
         if offer is None:
             raise ApiError(404, "no such offer")
         return public_offer(offer)
 
     def redeem_offer(self, code: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        if not OFFER_CODE.match(code or ""):
+        code = _offer_code(code)
+        if not OFFER_CODE.match(code):
             raise ApiError(404, "no such offer")
         data: RedeemRequest = parse(RedeemRequest, body)
         try:
@@ -447,6 +449,11 @@ class RedeemRequest(BaseModel):
 SURVEY_ID = re.compile(r"^[0-9A-F]{12}$")
 MESSAGE_ID = re.compile(r"^(twilio|eum)-[A-Za-z0-9_.:-]{1,128}$")
 OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
+
+
+def _offer_code(code: str | None) -> str:
+    """A code as typed at the till: any case, spaces and dashes ignored."""
+    return re.sub(r"[\s-]", "", code or "").upper()[:16]
 REFUSALS = {"budget": "the site's offer budget for today is spent",
             "customer_cap": "this customer had an offer recently",
             "staff_limit": "over your daily limit of offers: ask a manager to approve it (approved_by)",

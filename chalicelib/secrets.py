@@ -24,5 +24,8 @@ def get_secret(name: str) -> str:
     if parameter:
         from aws_lambda_powertools.utilities import parameters  # deferred: cold start
 
-        return parameters.get_parameter(parameter, decrypt=True, max_age=CACHE_SECONDS)
+        try:
+            return parameters.get_parameter(parameter, decrypt=True, max_age=CACHE_SECONDS)
+        except parameters.exceptions.GetParameterError as exc:  # not created (an optional secret) or not readable
+            raise MissingSecret(f"secret {name}: SSM parameter {parameter} cannot be read: {exc}") from exc
     raise MissingSecret(f"secret {name} is not configured (set {name} or {name}_PARAM)")

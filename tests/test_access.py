@@ -140,3 +140,17 @@ def test_an_unexpected_error_is_a_500_without_a_stack_trace(client, svc, monkeyp
     monkeypatch.setattr(svc.api, "feedback", boom)
     response = client.http.get("/api/feedback", headers=auth())
     assert response.status_code == 500 and response.json_body == {"error": "internal error"}
+
+
+def test_a_secret_whose_ssm_parameter_is_missing_is_a_missing_secret(aws, monkeypatch):
+    """In the cloud the audit token is optional: not created, its route refuses (403), never a 500."""
+    import boto3
+
+    from chalicelib.secrets import MissingSecret, get_secret
+
+    monkeypatch.delenv("AUDIT_TOKEN", raising=False)
+    monkeypatch.setenv("AUDIT_TOKEN_PARAM", "/voix/test/never-created")
+    with pytest.raises(MissingSecret, match="never-created"):
+        get_secret("AUDIT_TOKEN")
+    boto3.client("ssm").put_parameter(Name="/voix/test/never-created", Value="s3cret", Type="SecureString")
+    assert get_secret("AUDIT_TOKEN") == "s3cret"

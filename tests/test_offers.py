@@ -59,7 +59,9 @@ def test_a_customer_gets_one_offer_per_period_then_the_reply_without_a_code(clie
 
 def test_redeem_once(client):
     code = reply_of(churn(client, 1)).rsplit("code ", 1)[1].rstrip(".")
-    ok = client.http.post(f"/api/offers/{code}/redeem", headers={**auth(), "Content-Type": "application/json"},
+    typed = f"{code[:4].lower()} {code[4:].lower()}"  # as a cashier types it
+    assert client.http.get(f"/api/offers/{typed}", headers=auth()).json_body["code"] == code
+    ok = client.http.post(f"/api/offers/{typed}/redeem", headers={**auth(), "Content-Type": "application/json"},
                           body='{"by": "till 3"}')
     assert ok.status_code == 200 and ok.json_body["status"] == "redeemed" and ok.json_body["redeemed_by"] == "till 3"
     twice = client.http.post(f"/api/offers/{code}/redeem", headers={**auth(), "Content-Type": "application/json"},
