@@ -14,13 +14,18 @@ from typing import Literal
 Keyword = Literal["opt_out", "opt_in", "help"]
 
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT-OUT", "OPT OUT",
-                     "REVOKE", "REMOVE", "TD", "ARRET"})
+                     "REVOKE", "REMOVE", "TD", "ARRET",
+                     # what French customers write (the regulator's wording is "STOP SMS")
+                     "STOP SMS", "ARRETER", "DESABONNER", "DESINSCRIRE", "DESINSCRIPTION", "DESABONNEMENT"})
+# a keyword with a politeness around it is still the keyword: "Stop svp", "STOP please"
+_POLITE = re.compile(r"^(?:(?:PLEASE|PLS|SVP|MERCI|THANKS|THANK YOU) )?(.+?)(?: (?:PLEASE|PLS|SVP|MERCI|THANKS|"
+                     r"THANK YOU|S IL VOUS PLAIT|S IL TE PLAIT))?$")
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 HELP = frozenset({"HELP", "INFO", "AIDE"})
 # what Twilio Advanced Opt-Out puts in OptOutType
 CARRIER_TYPES: dict[str, Keyword] = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 
-_EDGES = re.compile(r"^[\s.!?¡¿,;:'\"()\[\]]+|[\s.!?¡¿,;:'\"()\[\]]+$")
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$")  # punctuation, symbols and emoji around the word: "Stop 🛑", "(STOP)"
 _SPACES = re.compile(r"\s+")
 _STAFF = re.compile(
     r"^(?P<verb>OK|OKAY|FAIT|DONE|ACK|VU|PRIS|RESOLU|RESOLVED|CLOS|CLOSED)\s*[#:\-]?\s*(?P<code>\d{4})$")
@@ -37,6 +42,9 @@ def normalise(text: str) -> str:
 def keyword(text: str) -> Keyword | None:
     """The consent or help keyword that ``text`` is, if it is exactly one."""
     word = normalise(text)
+    polite = _POLITE.match(" ".join(re.sub(r"[,;.!'’]", " ", word).split()))
+    if polite and polite.group(1) in OPT_OUT | OPT_IN | HELP:
+        word = polite.group(1)
     if word in OPT_OUT:
         return "opt_out"
     if word in OPT_IN:

@@ -37,6 +37,11 @@ def test_every_opt_out_keyword_in_any_case_opts_out(word, form):
     ("start", "opt_in"), ("UNSTOP", "opt_in"), ("Yes", "opt_in"), ("help", "help"), ("INFO", "help"),
     ("aide", "help"), ("Arrêt!", "opt_out"), ("arret", "opt_out"),
     ("please stop the music", None), ("STOP IT NOW the bus is too hot", None), ("stopped", None), ("", None),
+    # as customers write it: French forms, politeness, emoji and symbols around the word
+    ("STOP SMS", "opt_out"), ("Stop svp", "opt_out"), ("Stop 🛑", "opt_out"), ("ARRÊTER", "opt_out"),
+    ("désabonner", "opt_out"), ("Désinscrire.", "opt_out"), ("Stop, merci", "opt_out"), ("(STOP)", "opt_out"),
+    ("STOP please!", "opt_out"), ("stop s'il vous plaît", "opt_out"), ("Merci, stop", "opt_out"),
+    ("merci", None), ("no stop", None), ("stop it", None), ("thank you", None), ("help me please", None),
 ])
 def test_a_keyword_is_the_whole_message(text, expected):
     assert keywords.keyword(text) == expected
