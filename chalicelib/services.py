@@ -67,7 +67,7 @@ class Services:
         return {"jobs": queue_depth(self.sqs, env("JOBS_QUEUE_URL", "") or jobs),
                 "dead_letter": queue_depth(self.sqs, env("JOBS_DLQ", f"{jobs}-dlq"))}
 
-    @cached_property
+    @property  # get_secret caches SSM reads for five minutes: a rotation reaches warm Lambdas too
     def customer_secret(self) -> bytes:
         return get_secret("CUSTOMER_KEY_SECRET").encode()
 
@@ -95,7 +95,7 @@ class Services:
         proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
         return f"{proto}://{headers['host']}/{context['stage']}{path}"
 
-    @cached_property
+    @property
     def link_key(self) -> bytes:
         return get_secret("LINK_SIGNING_KEY").encode()
 

@@ -4,7 +4,8 @@ Needs AWS credentials (the usual AWS_PROFILE / environment) and an S3 bucket for
 artefact (ARTIFACT_BUCKET, in the same region). Steps:
 
 1. ``make package`` has written ``out/<stage>/sam.yaml`` and ``deployment.zip`` (cfn-lint clean);
-2. the zip goes to ``s3://$ARTIFACT_BUCKET/voix/<stage>/<sha256>.zip`` and the template points at it;
+2. the zip goes to ``s3://$ARTIFACT_BUCKET/voix/<stage>/<sha256>.zip``, the template points at it
+   and goes there too (it is over CloudFormation's 51,200-byte limit for an inline template);
 3. CloudFormation creates or updates the stack ``voix-<stage>`` (change set, SAM transform, IAM);
 4. the dashboard's files are uploaded to the stack's private bucket and CloudFront's cache is
    invalidated; the stack's outputs (API URL, dashboard URL, alarm topic) are printed.
@@ -37,6 +38,14 @@ def upload_artefact(s3: Any, bucket: str, stage: str, zip_path: Path) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def upload_template(s3: Any, bucket: str, stage: str, body: str) -> str:
+    """The template next to the zip: CloudFormation takes at most 51,200 bytes inline, and ours is larger."""
+    key = f"voix/{stage}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.yaml"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/yaml")
+    region = s3.meta.region_name
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
 def point_at(template_path: Path, code_uri: str) -> str:
     template = yaml.safe_load(template_path.read_text())
     for resource in template["Resources"].values():
@@ -45,14 +54,23 @@ def point_at(template_path: Path, code_uri: str) -> str:
     return yaml.safe_dump(template, sort_keys=False)
 
 
-def deploy_stack(cfn: Any, stack: str, body: str, stage: str) -> dict[str, str]:
+UNUSABLE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS", "DELETE_FAILED"}
+
+
+def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str) -> dict[str, str]:
     exists = True
     try:
-        cfn.describe_stacks(StackName=stack)
+        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
     except cfn.exceptions.ClientError:
         exists = False
+    else:
+        if status in UNUSABLE:  # a first deploy that failed: CloudFormation cannot update it
+            raise SystemExit(
+                f"stack {stack} is {status} after a failed first deploy: delete it (aws cloudformation "
+                f"delete-stack --stack-name {stack}), and the empty tables voix-{stage} and voix-{stage}-counters "
+                "it kept (they are retained so that data is never lost), then deploy again")
     name = f"voix-{int(time.time())}"
-    cfn.create_change_set(StackName=stack, ChangeSetName=name, TemplateBody=body,
+    cfn.create_change_set(StackName=stack, ChangeSetName=name, TemplateURL=template_url,
                           ChangeSetType="UPDATE" if exists else "CREATE",
                           Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
                           Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
@@ -99,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"run `make package STAGE={args.stage}` first")
     s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
     body = point_at(out / "sam.yaml", upload_artefact(s3, args.artifact_bucket, args.stage, out / "deployment.zip"))
-    outputs = deploy_stack(cfn, f"voix-{args.stage}", body, args.stage)
+    outputs = deploy_stack(cfn, f"voix-{args.stage}", upload_template(s3, args.artifact_bucket, args.stage, body),
+                           args.stage)
     written = publish_dashboard(s3, outputs["DashboardBucketName"])
     boto3.client("cloudfront").create_invalidation(
         DistributionId=outputs["DashboardDistributionId"],

@@ -84,6 +84,15 @@ def finish_template(path: Path) -> None:
         if event["Type"] == "SQS":
             event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
     worker["Environment"]["Variables"]["SQS_PARTIAL_BATCH"] = "true"
+    # Chalice names the queue and topic of its triggers by ARN, so CloudFormation does not know
+    # the trigger needs them: on a first deploy it could subscribe before they exist
+    sources = {"SQS": "JobsQueue", "SNS": "InboundSmsTopic"}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        needed = {sources[e["Type"]] for e in resource["Properties"].get("Events", {}).values() if e["Type"] in sources}
+        if needed:
+            resource["DependsOn"] = sorted(needed | set(resource.get("DependsOn", [])))
     # the acknowledge links in alert e-mails point at the API (a custom domain: set PUBLIC_API_URL)
     worker["Environment"]["Variables"].setdefault(
         "PUBLIC_API_URL", {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"})

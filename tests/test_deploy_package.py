@@ -123,6 +123,19 @@ def test_the_worker_reports_partial_batch_failures_and_knows_the_api_url(package
     assert "${RestAPI}" in worker["Environment"]["Variables"]["PUBLIC_API_URL"]["Fn::Sub"]
 
 
+def test_triggers_wait_for_their_queue_and_topic_which_end_user_messaging_may_publish_to(packages):
+    resources = load(packages["prod"] / "sam.yaml")["Resources"]
+    triggered = {name: {e["Type"] for e in r["Properties"].get("Events", {}).values()}
+                 for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert "JobsQueue" in resources["Worker"]["DependsOn"]
+    [inbound] = [name for name, kinds in triggered.items() if "SNS" in kinds]
+    assert "InboundSmsTopic" in resources[inbound]["DependsOn"]
+    [statement] = resources["InboundSmsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sms-voice.amazonaws.com"} and statement["Action"] == "sns:Publish"
+    assert statement["Resource"] == {"Ref": "InboundSmsTopic"}
+    assert "KmsMasterKeyId" not in resources["AlarmTopic"]["Properties"]  # CloudWatch could not publish
+
+
 def test_without_a_configured_url_the_signature_is_checked_against_the_url_api_gateway_was_called_on(
         monkeypatch):
     from chalicelib.services import Services

@@ -61,3 +61,28 @@ def test_publish_dashboard_uploads_every_file_with_its_type():
         head = s3.head_object(Bucket="dash", Key="index.html")
         assert head["ContentType"] == "text/html; charset=utf-8" and head["CacheControl"] == "no-cache"
         assert s3.head_object(Bucket="dash", Key="app.js")["ContentType"].endswith("javascript; charset=utf-8")
+
+
+def test_deploy_stack_passes_the_template_by_url_and_refuses_a_stack_it_cannot_update():
+    import pytest
+    import yaml
+
+    from infra.deploy import deploy_stack, upload_template
+
+    template = {"Parameters": {"Stage": {"Type": "String"}},
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "voix-x-jobs"}}},
+                "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}}}
+    body = yaml.safe_dump(template) + "# " + "padding " * 8000  # over the 51,200 bytes of an inline template
+    with mock_aws():
+        s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+        s3.create_bucket(Bucket="artefacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        url = upload_template(s3, "artefacts", "dev", body)
+        assert url.startswith("https://artefacts.s3.eu-west-2.amazonaws.com/voix/dev/") and url.endswith(".yaml")
+        assert len(body) > 51_200
+        deploy_stack(cfn, "voix-x", url, "dev")  # (moto gives a change set's stack no outputs)
+        assert cfn.describe_stacks(StackName="voix-x")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        assert boto3.client("sqs").get_queue_url(QueueName="voix-x-jobs")["QueueUrl"]  # built from the URL
+        stacks = {"Stacks": [{"StackStatus": "ROLLBACK_COMPLETE"}]}
+        cfn.describe_stacks = lambda **kwargs: stacks  # as after a failed first deploy
+        with pytest.raises(SystemExit, match="delete it"):
+            deploy_stack(cfn, "voix-x", url, "dev")
