@@ -30,6 +30,7 @@ from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.observability import record_survey_answer
 from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
+from chalicelib.sms_segments import plain, segments
 from chalicelib.storage import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -101,10 +102,32 @@ def numbers_from_csv(text: str) -> list[str]:
 
 
 # -- the API's input ------------------------------------------------------------------------------
+MAX_TEXT_SEGMENTS = 2  # a survey question (or its follow-up) costs at most two SMS per customer
+
+
+def _sms_text(text: Localised, what: str = "text") -> Localised:
+    """Typographic punctuation made GSM-7 (a curly apostrophe would double the price), and a
+    length check: every recipient pays for every segment."""
+    out = {}
+    for language in ("en", "fr"):
+        value = plain(getattr(text, language)).strip()
+        if not value:
+            raise ValueError(f"{what} ({language}) is empty")
+        if segments(value) > MAX_TEXT_SEGMENTS:
+            raise ValueError(f"{what} ({language}) is {segments(value)} SMS long: at most {MAX_TEXT_SEGMENTS}")
+        out[language] = value
+    return Localised(**out)
+
+
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["nps", "csat", "ces"]
     text: Localised
+
+    @field_validator("text")
+    @classmethod
+    def _fits(cls, text: Localised) -> Localised:
+        return _sms_text(text, "question")
 
 
 class SurveyRequest(BaseModel):
@@ -122,6 +145,11 @@ class SurveyRequest(BaseModel):
     @classmethod
     def _strings(cls, numbers: list[str]) -> list[str]:
         return [n.strip() for n in numbers]
+
+    @field_validator("follow_up")
+    @classmethod
+    def _follow_up_fits(cls, text: Localised | None) -> Localised | None:
+        return None if text is None else _sms_text(text, "follow_up")
 
     @model_validator(mode="after")
     def _someone(self) -> SurveyRequest:

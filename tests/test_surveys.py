@@ -216,3 +216,12 @@ def test_national_numbers_are_read_in_the_country_of_the_sites_number(client, at
     assert created.status_code == 202, created.json_body
     drain()
     assert [m["to"] for m in at_noon.reply_sender.outbox] == ["+32470123456"]  # not +33470123456
+
+
+def test_a_question_is_sent_in_plain_gsm_characters(client, at_noon):
+    question = {"kind": "csat", "text": {"en": "How’s your journey today? Reply 1 to 5 – thanks", "fr": "1 a 5"}}
+    created = create(client, {**SURVEY, "questions": [question], "numbers": ["+447700900601"], "numbers_csv": None})
+    assert created.status_code == 202
+    drain()
+    [sent] = at_noon.reply_sender.outbox
+    assert sent["text"] == "How's your journey today? Reply 1 to 5 - thanks"  # one GSM-7 segment, not two UCS-2
