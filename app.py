@@ -155,15 +155,22 @@ def inbound_sms(event):
     result = svc.ingest.ingest(message, reply_status="pending")
     if result.kind != "feedback":
         if result.reply:
-            svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
-                                  reference=message.id)
+            try:
+                svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
+                                      reference=message.id)
+            except eum.RecipientOptedOut:  # a STOP the carrier answered already: recorded, nothing to add
+                logger.info("reply not sent: the number opted out at the carrier")
         return
     record_message(result.record, result.duplicate)
-    if result.record.get("reply_status") != "sent":
-        svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
-                              reference=message.id)
+    if result.record.get("reply_status") not in ("sent", "opted_out"):
+        status = "sent"
+        try:
+            svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
+                                  reference=message.id)
+        except eum.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
+            status = "opted_out"
         if not result.parked:
-            svc.store.set_reply_status(message.id, "sent")
+            svc.store.set_reply_status(message.id, status)
 
 
 # -- worker ------------------------------------------------------------------------------------

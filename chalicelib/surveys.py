@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.channels.eum import RecipientOptedOut
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.observability import record_survey_answer
@@ -237,7 +238,13 @@ class SurveyService:
         try:
             self._sender.send(to=to, origin=origin, text=Localised(**survey["questions"][0]["text"]).get(language),
                               reference=f"survey-{survey_id}")
+        except RecipientOptedOut:  # opted out at the carrier: no question went out, none is awaited
+            self._store.end_conversation(key)
+            self._store.give_back_quota(quota)
+            self._store.survey_add(survey_id, {"skipped_opted_out": 1})
+            return "opted_out"
         except Exception:
+            self._store.end_conversation(key)  # no question went out: a bare number is not an answer
             self._store.release_marker(marker)
             self._store.give_back_quota(quota)
             raise

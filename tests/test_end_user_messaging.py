@@ -9,7 +9,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib.channels.eum import EndUserMessagingSender, ReplyFailed
-from tests.conftest import drain, sent_sms, table_items
+from chalicelib.clock import parse_time
+from tests.conftest import auth, drain, sent_sms, table_items
 
 
 def eum_payload(body="L12 il fait tres froid dans le car", message_id="6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0001",
@@ -82,3 +83,43 @@ def test_the_sender_passes_the_configuration_set():
         })
         assert EndUserMessagingSender(client, "voix").send(
             to="+447700900123", origin="+447700900008", text="hello", reference="x") == "m-1"
+
+
+def opted_out(stub):
+    stub.add_client_error("send_text_message", "ConflictException", http_status_code=400,
+                          service_message="The destination phone number is opted out",
+                          response_meta=None, modeled_fields={"Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT",
+                                                              "Message": "opted out"})
+
+
+def test_a_stop_the_carrier_answered_is_recorded_and_the_refused_confirmation_is_not_retried(client, stubbed_sender):
+    opted_out(stubbed_sender)  # End User Messaging's managed opt-out answered STOP itself
+    invoke(client, eum_payload(body="STOP", message_id="6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0004"))  # no exception
+    assert [c["status"] for c in table_items("CONSENT#")] == ["opted_out"]
+
+
+def test_feedback_from_an_opted_out_number_is_kept_and_not_answered_again(client, stubbed_sender):
+    opted_out(stubbed_sender)
+    invoke(client, eum_payload(message_id="6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0005"))
+    invoke(client, eum_payload(message_id="6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0005"))  # a redelivery sends nothing
+    [message] = table_items("MSG#")
+    assert message["reply_status"] == "opted_out"
+
+
+def test_a_survey_to_a_number_opted_out_at_the_carrier_is_skipped_and_awaits_no_answer(client, svc, monkeypatch):
+    from chalicelib.channels.eum import RecipientOptedOut
+    from tests.test_surveys import SURVEY, create
+
+    class Refusing:
+        def send(self, **kwargs):
+            raise RecipientOptedOut("opted out")
+
+    import chalicelib.surveys as surveys_module
+
+    monkeypatch.setattr(svc.surveys, "_sender", Refusing())
+    monkeypatch.setattr(surveys_module, "quiet_delay", lambda *args: 0)
+    survey = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
+    drain()
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth())
+    assert report.json_body["skipped"]["opted_out"] == 1 and report.json_body["sent"] == 0
+    assert all(parse_time(c["expires_at"]).year == 1970 for c in table_items("SURVEYCUST#"))

@@ -25,6 +25,11 @@ class ReplyFailed(Exception):
     pass
 
 
+class RecipientOptedOut(ReplyFailed):
+    """End User Messaging refused: the number opted out at the carrier (its managed opt-out list).
+    Retrying cannot help: the message is dropped, as the customer asked."""
+
+
 def to_inbound(sns_message: str, received_at: datetime) -> InboundMessage:
     """Read the JSON that End User Messaging publishes for an inbound SMS."""
     try:
@@ -66,7 +71,11 @@ class EndUserMessagingSender:
             kwargs["ConfigurationSetName"] = self._configuration_set
         try:
             return self._client.send_text_message(**kwargs).get("MessageId")
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            if exc.response.get("Reason") == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
+                raise RecipientOptedOut(str(exc)) from exc
+            raise ReplyFailed(str(exc)) from exc
+        except BotoCoreError as exc:
             raise ReplyFailed(str(exc)) from exc
 
 
