@@ -9,6 +9,8 @@ PORT ?= 8000
 .PHONY: install browser run test lint simulate demo-data classify bench clean package deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "Voix needs Python 3.11 or later (tomllib; the Lambda runtime is 3.11): PY=python3.11 make ..." >&2; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt

@@ -79,6 +79,9 @@ def finish_template(path: Path) -> None:
     template = load(path)
     api = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     api["x-amazon-apigateway-gateway-responses"] = GATEWAY_RESPONSES
+    # the API's name is its title: one per stage, so that dev and prod in one account keep their
+    # own latency figures (and alarm)
+    api["info"]["title"] = f"voix-{template['Parameters']['Stage']['Default']}"
     worker = template["Resources"]["Worker"]["Properties"]
     for event in worker["Events"].values():
         if event["Type"] == "SQS":

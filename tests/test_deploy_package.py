@@ -136,6 +136,15 @@ def test_triggers_wait_for_their_queue_and_topic_which_end_user_messaging_may_pu
     assert "KmsMasterKeyId" not in resources["AlarmTopic"]["Properties"]  # CloudWatch could not publish
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_each_stage_has_its_own_api_name_and_latency_alarm(packages, stage):
+    resources = load(packages[stage] / "sam.yaml")["Resources"]
+    assert resources["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"] == f"voix-{stage}"
+    dimensions = resources["WebhookLatencyAlarm"]["Properties"]["Dimensions"]
+    [name] = [d["Value"] for d in dimensions if d["Name"] == "ApiName"]
+    assert name == {"Fn::Sub": "voix-${Stage}"}
+
+
 def test_without_a_configured_url_the_signature_is_checked_against_the_url_api_gateway_was_called_on(
         monkeypatch):
     from chalicelib.services import Services
