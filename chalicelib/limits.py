@@ -41,3 +41,15 @@ class SenderWindow:
             while len(self._seen) > self._max:
                 self._seen.popitem(last=False)
             return allowed
+
+
+def rolling_quota(prefix: str, days: int, now_seconds: float) -> tuple[str, str]:
+    """The quota keys of the current block of ``days`` days, and of the block before it.
+
+    A cap of ``cap`` uses in any ``days`` days (a rolling window, not a calendar block): take
+    one use of the current block with the limit ``cap - used(previous block)``. Any window of
+    ``days`` days spans at most these two blocks, so it never holds more than ``cap`` uses; the
+    price is a wait of up to twice ``days`` after a use late in a block.
+    """
+    block = int(now_seconds // 86_400) // days
+    return f"{prefix}#{block}", f"{prefix}#{block - 1}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.clock import day_key, iso, utcnow
 from chalicelib.configuration import Config
+from chalicelib.limits import rolling_quota
 from chalicelib.replies import _OFFER_ALPHABET
 from chalicelib.storage import FeedbackStore
 
@@ -54,12 +55,13 @@ class OfferService:
                 return existing  # the same message again: the offer it got
             raise OfferRefused("code_taken")
         deployment = self._config.deployment
-        horizon = int((now + timedelta(days=max(2, deployment.offer_cap_days + 1))).timestamp())
+        horizon = int((now + timedelta(days=2 * deployment.offer_cap_days + 1)).timestamp())  # read a block later
         quotas = [(f"QUOTA#site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget", None)]
-        if customer_key:
-            period = int(now.timestamp() // 86_400) // deployment.offer_cap_days
-            quotas.append((f"QUOTA#customer#{customer_key}#{period}", deployment.offer_customer_cap, "customer_cap",
-                           customer_key))
+        if customer_key:  # a rolling window: at most offer_customer_cap in any offer_cap_days days
+            current, previous = rolling_quota(f"QUOTA#customer#{customer_key}", deployment.offer_cap_days,
+                                              now.timestamp())
+            quotas.append((current, deployment.offer_customer_cap - self._store.quota_used(previous),
+                           "customer_cap", customer_key))
         if by and not (approved_by and person(approved_by) != person(by)):  # approving oneself is no approval
             quotas.append((f"QUOTA#staff#{person(by)}#{day_key(now)}", deployment.offer_staff_daily_limit,
                            "staff_limit", None))

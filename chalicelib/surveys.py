@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chalicelib.channels.eum import RecipientOptedOut
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
+from chalicelib.limits import rolling_quota
 from chalicelib.observability import record_survey_answer
 from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
 from chalicelib.sms_segments import plain, segments
@@ -223,9 +224,10 @@ class SurveyService:
         marker = f"SURVEYSENT#{survey_id}#{key}"
         if not self._store.claim_marker(marker, expires_at=survey["ttl"], customer_key=key):
             return "already_sent"
-        period = int(now.timestamp() // 86_400) // deployment.survey_cap_days
-        quota = f"QUOTA#survey#{key}#{period}"
-        if not self._store.take_quota(quota, deployment.survey_cap, survey["ttl"], customer_key=key):
+        quota, previous = rolling_quota(f"QUOTA#survey#{key}", deployment.survey_cap_days, now.timestamp())
+        limit = deployment.survey_cap - self._store.quota_used(previous)
+        kept = max(int(survey["ttl"]), int(now.timestamp()) + (2 * deployment.survey_cap_days + 1) * 86_400)
+        if not self._store.take_quota(quota, limit, kept, customer_key=key):
             self._store.survey_add(survey_id, {"skipped_cap": 1})
             return "cap"
         language = site.language if site else deployment.default_language

@@ -127,3 +127,30 @@ def test_a_refused_cap_gives_back_the_budget_it_took(svc):
     with pytest.raises(OfferRefused, match="customer_cap"):
         service.issue(site="store-leeds", customer_key="same", message_id="b")
     assert service.budget("store-leeds")["issued"] == 1
+
+
+def test_the_customer_cap_is_a_rolling_window_not_a_calendar_block(svc):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.offers import OfferRefused, OfferService
+
+    days = svc.config.deployment.offer_cap_days
+    block_end = datetime.fromtimestamp((days * 7) * 86_400 - 3600, UTC)  # an hour before a block ends
+    moments = {"now": block_end}
+
+    def service():
+        return OfferService(config=svc.config, store=svc.store, now=lambda: moments["now"])
+
+    service().issue(site="store-leeds", customer_key="same", message_id="a")
+    moments["now"] = block_end + timedelta(hours=2)  # the next block, two hours later
+    with pytest.raises(OfferRefused, match="customer_cap"):
+        service().issue(site="store-leeds", customer_key="same", message_id="b")
+    moments["now"] = block_end + timedelta(days=2 * days)  # two blocks on: allowed again
+    service().issue(site="store-leeds", customer_key="same", message_id="c")
+
+
+def test_rolling_quota_keys():
+    from chalicelib.limits import rolling_quota
+
+    assert rolling_quota("Q#k", 30, 30 * 86_400 * 5 + 10) == ("Q#k#5", "Q#k#4")
+    assert rolling_quota("Q#k", 30, 30 * 86_400 * 5 - 10) == ("Q#k#4", "Q#k#3")
