@@ -225,3 +225,18 @@ def test_a_question_is_sent_in_plain_gsm_characters(client, at_noon):
     drain()
     [sent] = at_noon.reply_sender.outbox
     assert sent["text"] == "How's your journey today? Reply 1 to 5 - thanks"  # one GSM-7 segment, not two UCS-2
+
+
+def test_the_survey_cap_is_a_rolling_window(client, svc, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr(surveys, "quiet_delay", lambda *args: 0)
+    days = svc.config.deployment.survey_cap_days
+    block_end = datetime.fromtimestamp((int(NOON.timestamp()) // (days * 86_400) + 1) * days * 86_400 - 3600, UTC)
+    moments = {"now": block_end}
+    monkeypatch.setattr(svc.surveys, "_now", lambda: moments["now"])
+    first = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
+    assert svc.surveys.send_one(first["id"], "+447700900601") == "sent"  # an hour before its block ends
+    moments["now"] = block_end + timedelta(hours=2)
+    second = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
+    assert svc.surveys.send_one(second["id"], "+447700900601") == "cap"  # the next block, not the next window
