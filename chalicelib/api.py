@@ -61,7 +61,9 @@ class _Query(BaseModel):
         try:
             until = parse_time(self.until) if self.until else now
             since = parse_time(self.since) if self.since else until - timedelta(days=default_days)
-        except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 shifted out of range
+        except OverflowError as exc:  # year 1 or 9999, shifted out of the calendar
+            raise ApiError(400, f"since/until must fall between the years {EARLIEST} and {LATEST}") from exc
+        except ValueError as exc:
             raise ApiError(400, "since/until must be ISO 8601 times, e.g. 2026-11-22T08:00:00Z") from exc
         if not (since.year >= EARLIEST and until.year <= LATEST):
             raise ApiError(400, f"since/until must fall between the years {EARLIEST} and {LATEST}")
