@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,10 +19,10 @@ from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, u
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
 from chalicelib.errors import ApiError
 from chalicelib.moderation import mask
+from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
 
-log = logging.getLogger(__name__)
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 MAX_PERIOD_DAYS = 400
 MAX_HOURLY_DAYS = 31

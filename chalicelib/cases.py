@@ -10,7 +10,6 @@ the site manager; level 2, central care; each level with a new deadline.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,10 +19,10 @@ from chalicelib.clock import hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, Config
 from chalicelib.jobs import JobQueue
 from chalicelib.keywords import StaffCommand
+from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.routing import AlertRecipient
 from chalicelib.storage import Conflict, FeedbackStore, NotFound, StorageError
 
-log = logging.getLogger(__name__)
 CODE_DAYS = 7
 MAX_LEVEL = 2
 

@@ -9,7 +9,6 @@ and released if the sending fails, so a re-run sends only what is missing.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,9 +17,9 @@ from typing import Any
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.notify import DeliveryFailed, EmailAlerts
+from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.storage import FeedbackStore
 
-log = logging.getLogger(__name__)
 VERBATIMS = {"complaint": 3, "compliment": 2}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,12 +16,11 @@ from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.keywords import keyword, staff_command
 from chalicelib.limits import SenderWindow
 from chalicelib.models import InboundMessage
+from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.replies import build_reply, without_offer
 from chalicelib.storage import FeedbackStore, StorageError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
@@ -10,6 +11,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 SERVICE = "voix"
 
 logger = Logger(service=SERVICE)
+# Chalice gives its app logger, named after the app ("voix", the service name: the same logger),
+# a plain stdout handler of its own: every line came out twice, plain then JSON. Only Powertools'
+# JSON handler stays; the modules of chalicelib log through ``logger`` (one line, correlation id).
+for _handler in list(logging.getLogger(SERVICE).handlers):
+    if _handler is not logger.registered_handler:
+        logging.getLogger(SERVICE).removeHandler(_handler)
 metrics = Metrics(namespace="Voix", service=SERVICE)
 
 

@@ -8,7 +8,6 @@ a redelivered message finds its offer there and takes nothing twice.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,8 +18,6 @@ from chalicelib.configuration import Config
 from chalicelib.limits import rolling_quota
 from chalicelib.replies import _OFFER_ALPHABET
 from chalicelib.storage import FeedbackStore
-
-log = logging.getLogger(__name__)
 
 
 def person(name: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -35,7 +34,6 @@ from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
 from chalicelib.sms_segments import plain, segments
 from chalicelib.storage import FeedbackStore
 
-log = logging.getLogger(__name__)
 SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 MAX_NUMBERS = 10_000
 _SCORE = re.compile(r"^\s*(\d{1,3})\s*(?:/\s*(?:10|5|7))?\s*[.!]*\s*$")

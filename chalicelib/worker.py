@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,13 +15,13 @@ from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
+from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.observability import record_alert
 from chalicelib.phone import mask
 from chalicelib.routing import AlertRecipient, recipients_for
 from chalicelib.sms_segments import fit
 from chalicelib.storage import FeedbackStore
 
-log = logging.getLogger(__name__)
 MAX_ALERT_SEGMENTS = 3
 
 

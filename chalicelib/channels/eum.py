@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,9 +11,8 @@ from pydantic import ValidationError
 
 from chalicelib.channels.twilio import BadRequest
 from chalicelib.models import InboundMessage
+from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.phone import InvalidNumber, mask, normalise, region_of
-
-log = logging.getLogger(__name__)
 
 
 class ReplySender(Protocol):
@@ -87,5 +85,5 @@ class LogReplySender:
 
     def send(self, *, to: str, origin: str, text: str, reference: str) -> str | None:
         self.outbox.append({"to": to, "origin": origin, "text": text, "reference": reference})
-        log.info("local SMS reply to %s: %s", mask(to), text)
+        log.info("local SMS reply", extra={"to": mask(to), "origin": origin, "text": text, "reference": reference})
         return f"local-{len(self.outbox)}"
