@@ -1,13 +1,20 @@
-"""Serves dashboard/ and forwards /api/* to the API, on one origin (as CloudFront does in the cloud)."""
+"""Serves dashboard/ and forwards /api/* to the API, on one origin (as CloudFront does in the cloud).
+
+Given an outbox (the local stack gives one: ``infra/outbox.py``), it also shows ``/outbox``
+(``/outbox.json``): what the stack sent. Local mode only; CloudFront has no such page.
+"""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -17,10 +24,13 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 FORWARDED = ("authorization", "content-type")
+# Response headers of the API that the browser (or a script) must see, as CloudFront passes them on.
+RETURNED = ("Content-Disposition", "X-Voix-Truncated", "Retry-After")
 MAX_BODY = 64 * 1024
 
 
-def make_handler(api_url: str, root: Path = DASHBOARD) -> type[BaseHTTPRequestHandler]:
+def make_handler(api_url: str, root: Path = DASHBOARD,
+                 outbox: Callable[[int], list[dict[str, Any]]] | None = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "voix-dashboard"
 
@@ -38,7 +48,12 @@ def make_handler(api_url: str, root: Path = DASHBOARD) -> type[BaseHTTPRequestHa
                 self.wfile.write(body)
 
         def _proxy(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            raw_length = (self.headers.get("Content-Length") or "0").strip()
+            if not (raw_length.isascii() and raw_length.isdigit()):  # the body cannot be delimited: answer, close
+                self.close_connection = True
+                self._send(400, b'{"error": "invalid Content-Length"}', "application/json", {"Connection": "close"})
+                return
+            length = int(raw_length)
             if length > MAX_BODY:
                 self._send(413, b'{"error": "body too large"}', "application/json")
                 return
@@ -47,11 +62,11 @@ def make_handler(api_url: str, root: Path = DASHBOARD) -> type[BaseHTTPRequestHa
             request = urllib.request.Request(api_url + self.path, data=body, method=self.command, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=30) as res:
-                    status, payload, content_type = res.status, res.read(), res.headers.get("Content-Type", "")
-                    extra = {"Content-Disposition": res.headers["Content-Disposition"]} \
-                        if res.headers.get("Content-Disposition") else {}
+                    status, payload, response_headers = res.status, res.read(), res.headers
             except urllib.error.HTTPError as exc:
-                status, payload, content_type, extra = exc.code, exc.read(), exc.headers.get("Content-Type", ""), {}
+                status, payload, response_headers = exc.code, exc.read(), exc.headers
+            extra = {name: response_headers[name] for name in RETURNED if response_headers.get(name)}
+            content_type = response_headers.get("Content-Type", "")
             self._send(status, payload, content_type or "application/json", {"Cache-Control": "no-store", **extra})
 
         def _static(self) -> None:
@@ -66,9 +81,32 @@ def make_handler(api_url: str, root: Path = DASHBOARD) -> type[BaseHTTPRequestHa
                 content_type += "; charset=utf-8"
             self._send(200, target.read_bytes(), content_type, {"Cache-Control": "no-cache"})
 
+        def _outbox(self) -> None:
+            from urllib.parse import parse_qs, urlsplit
+
+            from infra.outbox import OUTBOX_CSS, render_html
+
+            url = urlsplit(self.path)
+            if url.path == "/outbox.css":
+                self._send(200, OUTBOX_CSS, "text/css; charset=utf-8", {"Cache-Control": "no-cache"})
+                return
+            try:
+                limit = min(max(int(parse_qs(url.query).get("limit", ["200"])[0]), 1), 5000)
+            except ValueError:
+                self._send(400, b'{"error": "limit must be a whole number"}', "application/json")
+                return
+            items = outbox(limit)
+            if url.path == "/outbox.json":
+                self._send(200, json.dumps({"items": items}, ensure_ascii=False).encode(), "application/json",
+                           {"Cache-Control": "no-store"})
+            else:
+                self._send(200, render_html(items), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+
         def do_GET(self) -> None:
             if self.path.startswith(("/api/", "/health")):
                 self._proxy()
+            elif outbox is not None and self.path.split("?", 1)[0] in ("/outbox", "/outbox.json", "/outbox.css"):
+                self._outbox()
             else:
                 self._static()
 
@@ -83,7 +121,8 @@ def make_handler(api_url: str, root: Path = DASHBOARD) -> type[BaseHTTPRequestHa
     return Handler
 
 
-def serve(port: int, api_url: str, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler(api_url))
+def serve(port: int, api_url: str, host: str = "127.0.0.1",
+          outbox: Callable[[int], list[dict[str, Any]]] | None = None) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), make_handler(api_url, outbox=outbox))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
