@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install browser run test lint simulate demo-data classify bench clean package deploy
+.PHONY: install browser run test lint simulate demo-data classify bench clean package deploy outbox
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -32,6 +32,11 @@ run: install
 simulate: install
 	PORT=$(PORT) $(BIN)/python -m infra.simulate
 
+# What the running local stack sent (staff SMS, e-mails, End User Messaging replies), newest first, with
+# the case of each; also on the dashboard server at /outbox. LIMIT= to show more than 50.
+outbox: install
+	$(BIN)/python -m infra.outbox --limit $${LIMIT:-50}
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -42,7 +47,7 @@ demo-data: install
 	$(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
 
 # Every benchmark (classification, webhook path, scale, cold start, end to end, cost) into
-# benchmarks/RESULTS.md; about 15 minutes. Not part of `make test`.
+# benchmarks/RESULTS.md; about 10 minutes (RESULTS.md says how long the last run took). Not part of `make test`.
 bench: install browser
 	$(BIN)/python -m benchmarks.run
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import secrets
 import signal
@@ -23,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = Path(os.environ.get("VOIX_STATE_FILE") or ROOT / ".local" / "stack.json")
 INBOUND_QUEUE = "voix-dev-inbound-local"
-log = logging.getLogger("voix.local")
 
 
 def free_port() -> int:
@@ -52,9 +50,6 @@ def wait_for(url: str, seconds: float) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     port = int(os.environ.get("PORT", "8000"))
     dashboard_port = int(os.environ.get("DASHBOARD_PORT") or port + 1)
     moto_port = int(os.environ.get("MOTO_PORT") or free_port())
@@ -80,12 +75,19 @@ def main() -> int:
         "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }
     os.environ.update(env)
+    from infra.local_worker import local_logging, log
+
+    local_logging(os.environ.get("LOG_LEVEL", "INFO"))
 
     from moto.server import ThreadedMotoServer
 
     from infra import moto_speedups
 
     moto_speedups.apply()
+    from infra.outbox import Outbox, listing
+
+    outbox = Outbox()
+    outbox.install()  # what moto's SNS and SES accept, and the logged replies: /outbox, `make outbox`
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     import boto3
@@ -98,7 +100,7 @@ def main() -> int:
     inbound_url = sqs.create_queue(QueueName=INBOUND_QUEUE)["QueueUrl"]
     inbound_arn = sqs.get_queue_attributes(QueueUrl=inbound_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     topic_arn = outputs["InboundSmsTopicArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbound_arn)
+    subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbound_arn)["SubscriptionArn"]
 
     chalice = subprocess.Popen(
         [sys.executable, "-m", "infra.chalice_local", "local", "--host", "127.0.0.1", "--port", str(port),
@@ -116,6 +118,7 @@ def main() -> int:
         wait_for(f"http://127.0.0.1:{port}/health", 60)
         sys.path.insert(0, str(ROOT))
         import app as voix
+        from infra.local_scheduler import Scheduler, schedules_of
         from infra.local_worker import drain_jobs, drain_sns_queue
 
         def jobs_loop():
@@ -130,34 +133,20 @@ def main() -> int:
         def inbound_loop():
             while not stopping.is_set():
                 try:
-                    drain_sns_queue(sqs, inbound_url, voix.inbound_sms, wait=1, subscription_arn=topic_arn)
+                    drain_sns_queue(sqs, inbound_url, voix.inbound_sms, wait=1, subscription_arn=subscription_arn)
                 except Exception:
                     log.exception("local inbound SMS error")
                     time.sleep(1)
 
-        def scheduler_loop():
-            """The scheduled Lambdas: sweep_pending and escalate_cases every minute, roll_up_counters hourly,
-            send_digests daily (first one minute after start: yesterday's digest, in moto's SES)."""
-            from infra.local_worker import FakeLambdaContext
-
-            event = {"detail-type": "Scheduled Event", "resources": [], "detail": {}}
-            minutes = 0
-            while not stopping.wait(60):
-                for handler, every in ((voix.sweep_pending, 1), (voix.escalate_cases, 1),
-                                       (voix.roll_up_counters, 60), (voix.send_digests, 1440)):
-                    if minutes % every == 0:
-                        try:
-                            handler(event, FakeLambdaContext())
-                        except Exception:
-                            log.exception("local scheduled %s failed", handler)
-                minutes += 1
-
-        for target in (jobs_loop, inbound_loop, scheduler_loop):
+        # EventBridge: every @app.schedule of app.py, fired when due (infra/local_scheduler.py)
+        scheduler = Scheduler(schedules_of(voix.app, voix), region=env["AWS_REGION"])
+        for target in (jobs_loop, inbound_loop, lambda: scheduler.run(stopping)):
             threading.Thread(target=target, daemon=True).start()
 
         from infra.dashboard_server import serve
 
-        dashboard = serve(dashboard_port, f"http://127.0.0.1:{port}")
+        dashboard = serve(dashboard_port, f"http://127.0.0.1:{port}",
+                          outbox=lambda limit: listing(outbox, voix.services().store, limit))
         STATE_FILE.parent.mkdir(exist_ok=True)
         STATE_FILE.write_text(json.dumps({
             "api_url": f"http://127.0.0.1:{port}", "dashboard_url": f"http://127.0.0.1:{dashboard_port}",
@@ -176,6 +165,7 @@ def main() -> int:
         print(f"""
 Voix is running locally (moto {endpoint}).
   Dashboard          http://127.0.0.1:{dashboard_port}   (sign in with the operator token)
+  Outbox             http://127.0.0.1:{dashboard_port}/outbox   (SMS and e-mails sent; `make outbox`)
   API URL            http://127.0.0.1:{port}
   Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
   Operator token     {operator_token}

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as (state, output):
-        yield state, output
+    folder = tmp_path_factory.mktemp("stack")
+    with running_stack(folder) as (state, output):
+        yield dict(state, state_file=str(folder / "stack.json")), output
 
 
 
@@ -71,3 +72,133 @@ def test_an_unknown_route_is_a_json_404_over_http(stack):
         body = exc.read().decode()
         assert exc.code == 404 and json.loads(body) == {"error": "no such route"}
         assert state["operator_token"] not in body
+
+
+def _json_lines_after_ready(output):
+    lines = list(output)
+    ready = max(i for i, line in enumerate(lines) if line.strip() == "READY")
+    return [line for line in lines[ready + 1:] if line.strip()]
+
+
+def test_each_event_is_one_structured_line_with_its_correlation_id(stack):
+    import json
+
+    state, output = stack
+    send_twilio(state, "+447700900101", "LEEDS the fitting rooms were spotless, thanks", "+447700900556")
+    send_eum(state, "+33639980101", "OPERA la caisse était fermée depuis une heure", "+33612340001")
+    wait_until(lambda: [i for i in stack_api(state, "/api/feedback?site=store-paris")["items"] if i["processed"]])
+    wait_until(lambda: any("local SMS reply" in line for line in _json_lines_after_ready(output)))
+    events = [json.loads(line) for line in _json_lines_after_ready(output)]  # every line is JSON: none plain
+    received = [e for e in events if e.get("message") == "sms received"]
+    assert len({e["correlation_id"] for e in received}) == len(received)  # each once, not printed twice
+    reply = [e for e in events if e.get("message") == "local SMS reply"]
+    assert reply and all(e["service"] == "voix" and e["correlation_id"].startswith("eum-") for e in reply)
+    assert all("33612340001" not in json.dumps(e) for e in events)  # numbers masked
+
+
+def _raw(url, payload):
+    """Send raw bytes to a local server; return everything it answers before closing."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(payload)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("server", ["api_url", "dashboard_url"])
+def test_head_then_get_on_one_connection_each_get_their_own_answer(stack, server):
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    state, _ = stack
+    address = urlsplit(state[server])
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    connection.request("HEAD", "/health")
+    head = connection.getresponse()
+    assert head.read() == b""
+    connection.request("GET", "/health")  # the same connection when the server keeps it alive
+    got = connection.getresponse()
+    assert got.status == 200 and json.loads(got.read()) == {"status": "ok"}
+    connection.close()
+
+
+@pytest.mark.parametrize("server, path", [("api_url", "/sms/twilio"), ("api_url", "/api/cases/x/ack"),
+                                          ("dashboard_url", "/api/cases/x/ack")])
+@pytest.mark.parametrize("length", ["abc", "-5", "12, 12", "1e3"])
+def test_a_malformed_content_length_is_a_400_not_a_dropped_connection(stack, server, path, length):
+    state, _ = stack
+    answer = _raw(state[server], f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {length}\r\n"
+                                 f"Content-Type: application/json\r\n\r\n{{}}".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"400", answer
+    assert b"Content-Length" in body or b"content-length" in body.lower()
+
+
+def test_the_dashboard_server_passes_the_apis_headers_on():
+    """X-Voix-Truncated (a CSV export cut at its newest rows) and Content-Disposition reach the browser."""
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from infra.dashboard_server import serve
+    from tests.conftest import free_port
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"received_at,text\n"
+            self.send_response(200)
+            for name, value in (("Content-Type", "text/csv; charset=utf-8"), ("X-Voix-Truncated", "true"),
+                                ("Content-Disposition", 'attachment; filename="voix-feedback.csv"'),
+                                ("Content-Length", str(len(body)))):
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    api = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    port = free_port()
+    dashboard = serve(port, f"http://127.0.0.1:{api.server_address[1]}")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/export.csv", timeout=10) as res:
+            assert res.headers["X-Voix-Truncated"] == "true"
+            assert res.headers["Content-Disposition"] == 'attachment; filename="voix-feedback.csv"'
+            assert res.read() == b"received_at,text\n"
+    finally:
+        dashboard.shutdown()
+        api.shutdown()
+
+
+def test_the_outbox_lists_what_was_sent_newest_first_with_its_case(stack):
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    state, _ = stack
+    send_twilio(state, "+447700900008", "L8 the coach hit a cyclist, he is hurt, please help", "+447700900557")
+    case = wait_until(lambda: [c for c in stack_api(state, "/api/cases?status=open")["items"]
+                               if "cyclist" in c["text"] and {a["status"] for a in c["alerts"]} == {"sent"}])[0]
+    with urllib.request.urlopen(state["dashboard_url"] + "/outbox.json", timeout=10) as res:
+        items = json.loads(res.read())["items"]
+    assert [i["at"] for i in items] == sorted((i["at"] for i in items), reverse=True)
+    alerts = [i for i in items if (i["case"] or {}).get("id") == case["id"]]
+    assert {(i["channel"], i["to"]) for i in alerts} == {(a["channel"], a["to"]) for a in case["alerts"]}
+    assert any(i["channel"] == "reply" and i["to"].startswith("+33") for i in items)  # End User Messaging replies
+    with urllib.request.urlopen(state["dashboard_url"] + "/outbox", timeout=10) as res:
+        page = res.read().decode()
+        assert res.headers["Content-Security-Policy"] and "<script" not in page
+    assert case["code"] in page and "cyclist" in page
+    root = Path(__file__).resolve().parent.parent
+    printed = subprocess.run([sys.executable, "-m", "infra.outbox", "--state", state["state_file"]],
+                             cwd=root, capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0 and f"case {case['code']}" in printed.stdout

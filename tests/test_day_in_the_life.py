@@ -1,0 +1,138 @@
+"""A day in the life: the real local stack as `make run` starts it, driven only over HTTP.
+
+moto in server mode, `chalice local`, the local worker and the local scheduler (EventBridge's
+schedules of app.py, checked every second: ``VOIX_SCHEDULER_TICK=1``), in subprocesses. The
+deployment is the demo one with one change, read from a configuration folder
+(``VOIX_CONFIG_DIR``): every site promises a call-back within one minute, so an urgent case
+is overdue a minute after it opens, and the scheduled escalation (every minute) takes it up.
+
+Customers text through the signed Twilio webhook; what was sent is read from moto's
+``/moto-api/data.json`` and the stack's outbox; the tables through moto's endpoint.
+(Noise, the driver's own messages and drill-downs are checked elsewhere.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tomllib
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from infra.simulate import send_twilio
+from tests.conftest import running_stack, stack_api, wait_until
+
+pytestmark = pytest.mark.stack
+CONFIG = Path(__file__).resolve().parent.parent / "chalicelib" / "config"
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("day")
+    config = folder / "config"
+    shutil.copytree(CONFIG, config)
+    sites = config / "sites.toml"
+    text, changed = re.subn(r"(?m)^callback_minutes = \d+$", "callback_minutes = 1", sites.read_text())
+    assert changed >= 1
+    sites.write_text(text)
+    started = datetime.now(UTC)
+    with running_stack(folder, VOIX_CONFIG_DIR=str(config), VOIX_SCHEDULER_TICK="1") as (state, output):
+        yield state, output, tomllib.loads(text), started
+
+
+def moto_data(state):
+    with urllib.request.urlopen(state["moto_endpoint"] + "/moto-api/data.json", timeout=30) as res:
+        return json.loads(res.read())
+
+
+def sent_emails(state):
+    return [m for m in moto_data(state).get("ses", {}).get("Message", [])]
+
+
+def outbox(state):
+    with urllib.request.urlopen(state["dashboard_url"] + "/outbox.json", timeout=30) as res:
+        return json.loads(res.read())["items"]
+
+
+def counters_item(state, pk, sk):
+    import boto3
+
+    db = boto3.client("dynamodb", endpoint_url=state["moto_endpoint"], region_name="eu-west-2",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    return db.get_item(TableName="voix-dev-counters", Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+
+
+def test_the_closed_hours_and_days_are_rolled_up_by_the_scheduled_job(day):
+    state, output, _, started = day
+    last_hour = (started - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
+    yesterday = (started - timedelta(days=1)).strftime("%Y-%m-%d")
+    # nothing has read the metrics: only roll_up_counters (run by the scheduler when the stack starts) writes these
+    hour = wait_until(lambda: counters_item(state, f"ROLL#{last_hour[:7]}", f"H#{last_hour}"), seconds=60)
+    assert hour["rolled_at"]["S"] >= started.strftime("%Y-%m-%dT%H:%M")
+    assert counters_item(state, f"ROLL#{yesterday[:7]}", f"D#{yesterday}")
+    assert not any("scheduled function failed" in line for line in output)
+
+
+def test_an_overdue_urgent_case_escalates_and_its_email_is_delivered(day):
+    state, output, _, _ = day
+    status, body = send_twilio(state, "+447700900008", "L8 the driver is speeding and on his phone", "+447700900555")
+    assert status == 200 and "<Message>" in body
+
+    def opened():
+        cases = [c for c in stack_api(state, "/api/cases?status=open")["items"] if c["urgency"] == "high"]
+        return cases[0] if cases and all(a["status"] == "sent" for a in cases[0]["alerts"]) else None
+
+    case = wait_until(opened, seconds=60)
+    assert case["escalation_level"] == 0
+    promised = datetime.fromisoformat(case["promised_at"].replace("Z", "+00:00"))
+    assert promised - datetime.fromisoformat(case["created_at"].replace("Z", "+00:00")) == timedelta(minutes=1)
+
+    # nobody acknowledges: past the deadline, the next run of escalate_cases (every minute) takes it up
+    def escalated():
+        found = [c for c in stack_api(state, "/api/cases?status=open")["items"] if c["id"] == case["id"]]
+        return found[0] if found and found[0]["escalation_level"] == 1 else None
+
+    moved = wait_until(escalated, seconds=200)
+    assert moved["escalations"][0]["level"] == 1
+
+    def escalation_email():
+        return [m for m in sent_emails(state) if case["id"] in m["subject"] and "ESCALATED" in m["subject"]]
+
+    emails = wait_until(escalation_email, seconds=60)
+    assert len(emails) == 1 and emails[0]["destinations"]["ToAddresses"] == ["line8@example.com"]
+    assert "speeding" in emails[0]["body"]
+    # the outbox shows it too, with its case
+    listed = [i for i in outbox(state) if i["channel"] == "email" and "ESCALATED" in (i["subject"] or "")]
+    assert [(i["to"], i["case"]["id"]) for i in listed] == [("line8@example.com", case["id"])]
+    assert not any("scheduled function failed" in line for line in output)
+
+
+def test_yesterdays_digest_is_sent_once_to_each_manager_and_to_care(day):
+    state, output, config, started = day
+    yesterday = (started - timedelta(days=1)).strftime("%Y-%m-%d")
+    expected = {to for site in config["sites"] for to in site.get("manager_email", [])}
+    expected |= set(config["deployment"]["care_email"])
+
+    def digests():
+        found = [m for m in sent_emails(state)
+                 if m["subject"].startswith("[Voix]") and f", {yesterday}:" in m["subject"]]
+        return found if {to for m in found for to in m["destinations"]["ToAddresses"]} == expected else None
+
+    wait_until(digests, seconds=60)
+    # the scheduler keeps ticking: escalate_cases fires every minute, send_digests does not fire again
+    wait_until(lambda: len(fired(output, "escalate_cases")) >= 2, seconds=150)
+    assert len(fired(output, "send_digests")) == 1
+    found = digests()
+    assert sorted(to for m in found for to in m["destinations"]["ToAddresses"]) == sorted(expected)
+    assert all("Voix daily digest" in m["body"] and yesterday in m["body"] for m in found)
+    assert not any("scheduled function failed" in line for line in output)
+
+
+def fired(output, name):
+    """The scheduler's structured line for each firing of one schedule."""
+    lines = [json.loads(line) for line in list(output) if line.startswith("{")]
+    return [e for e in lines if e.get("message") == "scheduled event" and e.get("schedule") == name]
