@@ -111,21 +111,19 @@ def _raw(url, payload):
 
 
 @pytest.mark.parametrize("server", ["api_url", "dashboard_url"])
-def test_head_then_get_on_one_connection_each_get_their_own_answer(stack, server):
-    import http.client
-    import json
-    from urllib.parse import urlsplit
-
+def test_a_head_answer_has_no_body_so_the_next_answer_on_the_connection_is_whole(stack, server):
+    """HEAD then GET pipelined on one connection: the bytes after the HEAD answer's headers are the GET's
+    answer (chalice local used to write the HEAD answer's body there). The dashboard server speaks
+    HTTP/1.0: it answers the HEAD and closes."""
     state, _ = stack
-    address = urlsplit(state[server])
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    connection.request("HEAD", "/health")
-    head = connection.getresponse()
-    assert head.read() == b""
-    connection.request("GET", "/health")  # the same connection when the server keeps it alive
-    got = connection.getresponse()
-    assert got.status == 200 and json.loads(got.read()) == {"status": "ok"}
-    connection.close()
+    answer = _raw(state[server], b"HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                                 b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and b"content-length" in head.lower()
+    if server == "api_url":
+        assert rest.startswith(b"HTTP/1.1 200 ") and rest.endswith(b'{"status":"ok"}'), answer
+    else:
+        assert rest == b"" or rest.startswith(b"HTTP/1."), answer
 
 
 @pytest.mark.parametrize("server, path", [("api_url", "/sms/twilio"), ("api_url", "/api/cases/x/ack"),
@@ -186,14 +184,20 @@ def test_the_outbox_lists_what_was_sent_newest_first_with_its_case(stack):
 
     state, _ = stack
     send_twilio(state, "+447700900008", "L8 the coach hit a cyclist, he is hurt, please help", "+447700900557")
+    send_eum(state, "+33639980012", "L12 le chauffeur était très aimable", "+33612340002")
     case = wait_until(lambda: [c for c in stack_api(state, "/api/cases?status=open")["items"]
                                if "cyclist" in c["text"] and {a["status"] for a in c["alerts"]} == {"sent"}])[0]
-    with urllib.request.urlopen(state["dashboard_url"] + "/outbox.json", timeout=10) as res:
-        items = json.loads(res.read())["items"]
+
+    def listed():
+        with urllib.request.urlopen(state["dashboard_url"] + "/outbox.json", timeout=10) as res:
+            items = json.loads(res.read())["items"]
+        return items if any(i["channel"] == "reply" and i["to"].startswith("+33")
+                            for i in items) else None
+
+    items = wait_until(listed)  # the End User Messaging reply, logged locally, is listed too
     assert [i["at"] for i in items] == sorted((i["at"] for i in items), reverse=True)
     alerts = [i for i in items if (i["case"] or {}).get("id") == case["id"]]
     assert {(i["channel"], i["to"]) for i in alerts} == {(a["channel"], a["to"]) for a in case["alerts"]}
-    assert any(i["channel"] == "reply" and i["to"].startswith("+33") for i in items)  # End User Messaging replies
     with urllib.request.urlopen(state["dashboard_url"] + "/outbox", timeout=10) as res:
         page = res.read().decode()
         assert res.headers["Content-Security-Policy"] and "<script" not in page
