@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.clock import day_key, iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.limits import rolling_quota
+from chalicelib.observability import logger as log  # noqa: F401  (JSON, with the correlation id)
 from chalicelib.replies import _OFFER_ALPHABET
 from chalicelib.storage import FeedbackStore
 

@@ -29,6 +29,7 @@ from chalicelib.channels.eum import RecipientOptedOut
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.limits import rolling_quota
+from chalicelib.observability import logger as log  # noqa: F401  (JSON, with the correlation id)
 from chalicelib.observability import record_survey_answer
 from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
 from chalicelib.sms_segments import plain, segments
