@@ -11,6 +11,9 @@ stack starts, each schedule fires once: a rate at once (as a new EventBridge rul
 cron for its latest occurrence, missed while the stack was down (so a fresh ``make run``
 sends yesterday's digest and rolls up the last hours). A handler that fails is logged and
 fired again at its next occurrence, as EventBridge would.
+
+EventBridge delivers an event at least once: ``VOIX_SCHEDULER_DELIVERIES=2`` delivers each
+one twice (same event id), to rehearse the duplicate that every scheduled function must absorb.
 """
 
 from __future__ import annotations
@@ -184,13 +187,17 @@ class Scheduler:
     """Fires due schedules every tick, in one thread (``run``), until ``stopping`` is set."""
 
     def __init__(self, schedules: list[Schedule], *, app_name: str = "voix", stage: str = "dev",
-                 region: str | None = None, tick: float | None = None,
+                 region: str | None = None, tick: float | None = None, deliveries: int | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.schedules = schedules
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-2"
         self.tick = tick if tick is not None else float(os.environ.get("VOIX_SCHEDULER_TICK") or 1)
         if not self.tick > 0:
             raise ValueError("VOIX_SCHEDULER_TICK must be a positive number of seconds")
+        self.deliveries = deliveries if deliveries is not None else \
+            int(os.environ.get("VOIX_SCHEDULER_DELIVERIES") or 1)
+        if self.deliveries < 1:
+            raise ValueError("VOIX_SCHEDULER_DELIVERIES must be 1 or more")
         self._app_name, self._stage, self._now = app_name, stage, now
         start = now()
         for schedule in schedules:
@@ -217,14 +224,15 @@ class Scheduler:
             schedule.due = schedule.next_after(at)
             event = scheduled_event(rule_arn(self._app_name, self._stage, schedule.name, self.region), at,
                                     self.region)
-            context = FakeLambdaContext(function_name=f"{self._app_name}-{self._stage}-{schedule.name}")
-            logger.info("scheduled event", extra={"schedule": schedule.name, "scheduled_time": event["time"],
-                                                  "event_id": event["id"]})
-            try:
-                schedule.handler(event, context)
-            except Exception:
-                logger.exception("scheduled function failed", extra={"schedule": schedule.name,
-                                                                     "scheduled_time": event["time"]})
+            for delivery in range(1, self.deliveries + 1):
+                context = FakeLambdaContext(function_name=f"{self._app_name}-{self._stage}-{schedule.name}")
+                logger.info("scheduled event", extra={"schedule": schedule.name, "scheduled_time": event["time"],
+                                                      "event_id": event["id"], "delivery": delivery})
+                try:
+                    schedule.handler(event, context)
+                except Exception:
+                    logger.exception("scheduled function failed", extra={"schedule": schedule.name,
+                                                                         "scheduled_time": event["time"]})
             schedule.fired += 1
             fired.append(schedule.name)
         return fired

@@ -172,7 +172,7 @@ def local_logging(level: str | int = "INFO") -> None:
     from aws_lambda_powertools.logging.filters import SuppressFilter
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-    from chalicelib.observability import SERVICE
+    from chalicelib.observability import SERVICE, logger
 
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -185,3 +185,31 @@ def local_logging(level: str | int = "INFO") -> None:
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+    _keys_per_thread(logger.registered_formatter)
+
+
+def _keys_per_thread(formatter: Any) -> None:
+    """Locally, one process runs many "Lambdas" at once (the worker, the inbound SMS, the schedules, and a
+    thread per HTTP request): each thread keeps its own logging keys (function name, request id,
+    correlation id), as each Lambda process does; otherwise one function's line carried another's."""
+    import threading
+
+    if getattr(type(formatter), "_voix_per_thread", False):
+        return
+    base = dict(formatter.__dict__.pop("log_format", {}))
+    state = threading.local()
+
+    class PerThread(type(formatter)):
+        _voix_per_thread = True
+
+        @property
+        def log_format(self) -> dict[str, Any]:
+            if not hasattr(state, "keys"):
+                state.keys = dict(base)
+            return state.keys
+
+        @log_format.setter
+        def log_format(self, value: dict[str, Any]) -> None:
+            state.keys = value
+
+    formatter.__class__ = PerThread

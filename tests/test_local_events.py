@@ -122,6 +122,13 @@ def test_a_failing_scheduled_function_is_logged_and_fired_again_when_next_due():
     assert len(calls) == 2
 
 
+def test_each_event_can_be_delivered_twice_as_eventbridge_may():
+    clock = Clock("2026-11-28T07:30:00")
+    events, handler = recording()
+    Scheduler([Schedule("sweep_pending", "rate(1 minute)", handler)], tick=1, deliveries=2, now=clock).run_due()
+    assert len(events) == 2 and events[0][0] is events[1][0]
+
+
 def test_the_digest_is_sent_once_however_often_the_scheduler_fires_it(aws):
     import app
     from chalicelib.services import services
