@@ -206,3 +206,33 @@ def test_the_outbox_lists_what_was_sent_newest_first_with_its_case(stack):
     printed = subprocess.run([sys.executable, "-m", "infra.outbox", "--state", state["state_file"]],
                              cwd=root, capture_output=True, text=True, timeout=60)
     assert printed.returncode == 0 and f"case {case['code']}" in printed.stdout
+
+
+def test_each_thread_of_a_local_process_keeps_its_own_logging_keys():
+    """Locally one process runs many "Lambdas" at once: one's function name or correlation id must not
+    appear on another's lines."""
+    import json
+    import logging
+    import threading
+
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    from infra.local_worker import _keys_per_thread
+
+    formatter = LambdaPowertoolsFormatter(service="voix")
+    _keys_per_thread(formatter)
+    formatter.append_keys(function_name="voix-dev-worker", correlation_id="twilio-SM1")
+    lines = []
+
+    def digest():
+        formatter.clear_state()
+        formatter.append_keys(function_name="voix-dev-send_digests")
+        lines.append(formatter.format(logging.LogRecord("voix", logging.INFO, __file__, 1, "daily digests", (), None)))
+
+    thread = threading.Thread(target=digest)
+    thread.start()
+    thread.join()
+    mine = json.loads(formatter.format(logging.LogRecord("voix", logging.INFO, __file__, 1, "batch", (), None)))
+    theirs = json.loads(lines[0])
+    assert (mine["function_name"], mine["correlation_id"]) == ("voix-dev-worker", "twilio-SM1")
+    assert theirs["function_name"] == "voix-dev-send_digests" and "correlation_id" not in theirs
