@@ -35,9 +35,11 @@ class FakeLambdaContext:
         return 30_000
 
 
-# What Lambda's SQS event source puts in a record's ``attributes`` (standard queue; FIFO adds three).
+# What Lambda's SQS event source puts in a record's ``attributes`` (standard queue; FIFO adds three; a
+# traced message or one redriven from a dead-letter queue one more each).
 SQS_RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
-                         "SequenceNumber", "MessageGroupId", "MessageDeduplicationId")
+                         "SequenceNumber", "MessageGroupId", "MessageDeduplicationId", "AWSTraceHeader",
+                         "DeadLetterQueueSourceArn")
 
 
 def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
