@@ -238,6 +238,11 @@ class Scheduler:
         return fired
 
     def run(self, stopping: threading.Event) -> None:
+        from infra.local_worker import log
+
         while not stopping.is_set():
-            self.run_due()
+            try:
+                self.run_due()
+            except Exception:  # the scheduler itself must not die silently: say so, keep ticking
+                log.exception("local scheduler error")
             stopping.wait(self.tick)
