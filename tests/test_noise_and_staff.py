@@ -361,3 +361,11 @@ def test_on_the_stack_a_complaint_about_the_driver_never_reaches_him_and_he_cann
     # the control: a complaint the driver can fix is texted to him (so the SMS read above is the real outbox)
     send_twilio(state, LINE8, "L8 freezing on this coach, the heating is broken", "+447700900798")
     assert wait_until(lambda: [m for number, m in _sms_sent(state) if number == DRIVER8 and "freezing" in m])
+
+
+@pytest.mark.parametrize("text,value,scale", [
+    ("5", 5, None), ("9/10", 9, 10), ("5 out of 5", 5, 5), ("8 sur 10", 8, 10), (" 10! ", 10, None),
+    ("OK 2042", None, None), ("5 stars", None, None), ("ok", None, None),
+])
+def test_a_score_is_read_with_the_scale_it_names(text, value, scale):
+    assert surveys.score_of(text) == value and surveys.out_of(text) == scale
