@@ -17,9 +17,11 @@ from typing import Any
 from chalicelib import rollup
 from chalicelib.clock import hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, Config
+from chalicelib.errors import ApiError
 from chalicelib.jobs import JobQueue
 from chalicelib.keywords import StaffCommand
 from chalicelib.observability import logger as log  # JSON, with the correlation id
+from chalicelib.replies import promise_minutes
 from chalicelib.routing import AlertRecipient
 from chalicelib.storage import Conflict, FeedbackStore, NotFound, StorageError
 
@@ -27,17 +29,35 @@ CODE_DAYS = 7
 MAX_LEVEL = 2
 
 
+class OwnCase(ApiError):
+    """The case is a complaint about the one trying to acknowledge or resolve it (a 403 on the API)."""
+
+    def __init__(self, case_id: str):
+        super().__init__(403, f"case {case_id} is a complaint about you: the site manager and customer care "
+                              "acknowledge and resolve it")
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def is_about(case: dict[str, Any], actor: str | None) -> bool:
+    """Is ``actor`` (a phone number, "SMS +44...", an e-mail link's recipient, a name typed on the
+    dashboard) one of those the case is a complaint about (``about``: their numbers, roster names)?"""
+    about = case.get("about")
+    if not about or not actor:
+        return False
+    digits = _digits(actor)
+    if digits and any(_digits(n) and _digits(n) in digits for n in about.get("numbers") or []):
+        return True
+    said = actor.strip().casefold()
+    return any(said in (name.casefold(), name.split()[0].casefold()) for name in about.get("names") or [])
+
+
 def ack_counts(seconds: float) -> dict[str, int]:
     """Counter increments recording one acknowledgement after ``seconds``."""
     bucket = next((f"ack_le_{b}" for b in ACK_BOUNDS if seconds <= b), "ack_gt")
     return {"ack_n": 1, "ack_s": max(0, round(seconds)), bucket: 1}
-
-
-def promise_minutes(config: Config, site_id: str | None, urgency: str) -> int:
-    site = config.site(site_id)
-    if urgency == "high":
-        return site.callback_minutes if site else 10
-    return site.ack_minutes if site else config.deployment.care_reply_hours * 60
 
 
 def promised_at(config: Config, site_id: str | None, urgency: str, created: datetime) -> str:
@@ -77,6 +97,10 @@ class CaseService:
     def act(self, case_id: str, action: str, *, by: str | None = None, note: str | None = None) -> dict[str, Any]:
         """Acknowledge or resolve a case; raises NotFound, or Conflict with the case's status."""
         allowed = {"acknowledged": ["open"], "resolved": ["open", "acknowledged"]}[action]
+        if by:  # nobody acknowledges or resolves a complaint about themselves
+            current = self._store.get_case(case_id)
+            if current is not None and is_about(current, by):
+                raise OwnCase(case_id)
         case = self._store.transition_case(case_id, allowed_from=allowed, to_status=action,
                                            at=iso(self._now()), by=by, note=note)
         first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
@@ -108,11 +132,16 @@ class CaseService:
         case = self._store.get_case(case_id) if case_id else None
         if case is None:
             return f"Voix: no case {command.code}. Check the code in the alert."
+        if is_about(case, number):
+            return (f"Voix: case {command.code} is a complaint about you: the site manager and customer care "
+                    "handle it.")
         if not self._may_act(number, case):
             return f"Voix: case {command.code} is not one of yours."
         verb = "acknowledged" if command.action == "acknowledged" else "resolved"
         try:
             self.act(case["id"], command.action, by=f"SMS {number}")
+        except OwnCase:
+            return f"Voix: case {command.code} is a complaint about you."
         except NotFound:
             return f"Voix: no case {command.code}."
         except Conflict as exc:

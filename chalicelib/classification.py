@@ -29,6 +29,7 @@ _RUN = re.compile(r"([a-z])\1{2,}")
 _BREAKERS = frozenset("!?.;,")
 _MAX_CACHE = 50_000
 _FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
+_QUESTION_WORDS = 3  # a "?" after this many words or more asks something; "ok?" does not
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 
 
@@ -80,11 +81,13 @@ class Classification:
     language: str
     rules: list[str]
     urgency_reason: str | None = None
+    about_staff: bool = False  # a complaint about the staff on duty: never routed to them
 
     def as_dict(self) -> dict:
         return {
             "site": self.site, "topic": self.topic, "nature": self.nature,
             "urgency": self.urgency, "language": self.language, "rules": list(self.rules),
+            "about_staff": self.about_staff,
         }
 
 
@@ -101,12 +104,14 @@ class _Rule:
     language: str | None
     negated_only: bool
     topic_only: bool  # a topic without sentiment: a negator just before it reads as a problem
+    conduct: bool  # a sentiment about the staff (the staff topic): negative, it is about their conduct
 
     @classmethod
-    def of(cls, group: LexiconGroup) -> _Rule:
+    def of(cls, group: LexiconGroup, staff_topic: str | None = None) -> _Rule:
         return cls(group.name, group.topic, group.weight, 0 if group.negated_only else group.sentiment,
                    group.urgency, group.cue, group.language, group.negated_only,
-                   bool(group.topic and not group.sentiment))
+                   bool(group.topic and not group.sentiment),
+                   bool(staff_topic and group.topic == staff_topic and group.sentiment))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,8 @@ class _Evidence:
     en: int = 0
     fr: int = 0
     fired: list[str] = field(default_factory=list)
+    on_duty: list[str] = field(default_factory=list)  # phrases naming the staff on duty or what they do
+    conduct: list[str] = field(default_factory=list)  # problems with the staff's conduct ("rude", "not friendly")
 
 
 class Classifier:
@@ -150,7 +157,7 @@ class Classifier:
         self._site_by_code = {code: site for site in config.sites for code in site.codes}
         self._site_by_number = {number: site for site in config.sites for number in site.numbers}
         self._groups: list[LexiconGroup] = list(rules.lexicon)
-        self._rules = [_Rule.of(g) for g in self._groups]
+        self._rules = [_Rule.of(g, rules.staff_topic) for g in self._groups]
         self._window = rules.negation_window
         self._churn_threshold = rules.churn_threshold
         self._priority = {t: i for i, t in enumerate(rules.priority)}
@@ -173,8 +180,15 @@ class Classifier:
         self._fr = frozenset(self._words(rules.language_words.fr))
         # word -> +1 if English only, -1 if French only: the sum over a message leans one way or the other
         self._lean = {w: (w in self._en) - (w in self._fr) for w in self._en ^ self._fr}
+        # word -> the other language it belongs to (words shared with English or French do not count)
+        self._other_of: dict[str, str] = {}
+        for name, words in rules.language_words.others.items():
+            for word in self._words(words):
+                if word not in self._en and word not in self._fr:
+                    self._other_of.setdefault(word, name)
+        self._other_words = frozenset(self._other_of)
         self._vocabulary = (
-            {t for key in self._exact for t in key} | set(self._aliases) | self._en | self._fr
+            {t for key in self._exact for t in key} | set(self._aliases) | self._en | self._fr | self._other_words
         )
         self._negators = frozenset(
             t for g in self._groups if g.cue == "negator" for p in g.phrases for t in _raw_tokens(p)
@@ -321,7 +335,14 @@ class Classifier:
             reason = "churn"
         urgency = "high" if reason else "normal"
 
-        if reason:
+        language, language_rule = self._language(tokens, body, site, ev)
+        # a question mark in a sentence of its own is evidence of a question ("le bus passe par Macon ?")
+        asked = ev.question and len(tokens) - sum(map(_BREAKERS.__contains__, tokens)) >= _QUESTION_WORDS
+        if not ev.fired and not asked:
+            nature = "unclear"  # "ok", "hi", "test", "5", "ok?", an empty text: nothing to act on
+        elif language == "other" and not (reason or ev.positive or ev.negative):
+            nature = "unclear"  # a topic word shared with another language ("conductor") is no complaint
+        elif reason:
             nature = "complaint"
         elif ev.asks and ev.question and ev.negative <= 1 and not ev.suggestion:
             nature = "question"
@@ -336,14 +357,24 @@ class Classifier:
         else:
             nature = "complaint"
 
-        language = self._language(tokens, body, site, ev)
-        rules.append(f"nature: {nature} (positive {ev.positive:g}, negative {ev.negative:g})")
+        if nature == "unclear":
+            rules.append("nature: unclear (no evidence of a topic, sentiment, urgency or request"
+                         + (" in English or French)" if ev.fired else ")"))
+        else:
+            rules.append(f"nature: {nature} (positive {ev.positive:g}, negative {ev.negative:g})")
         if reason:
             rules.append(f"urgency: high ({reason})")
-        rules.append(f"language: {language}")
+        about_staff = False
+        if nature == "complaint" and ev.conduct:
+            about_staff = True
+            rules.append(f"about: the staff on duty (conduct: {', '.join(ev.conduct)})")
+        elif reason == "safety" and ev.on_duty:
+            about_staff = True
+            rules.append(f"about: the staff on duty (safety: {', '.join(ev.on_duty)})")
+        rules.append(language_rule)
         return Classification(
             site=site.id if site else None, topic=topic, nature=nature, urgency=urgency,
-            language=language, rules=rules, urgency_reason=reason,
+            language=language, rules=rules, urgency_reason=reason, about_staff=about_staff,
         )
 
     def _evidence(self, tokens: list[str], lookup: Callable) -> _Evidence:
@@ -355,6 +386,8 @@ class Classifier:
         fired: list[str] = []
         positive = negative = churn = 0.0
         safety = suggestion = question = asks = False
+        on_duty: list[str] = []
+        conduct: list[str] = []
         en = fr = 0
         negator_at = -100
         breaker_at = -1
@@ -410,6 +443,8 @@ class Classifier:
                             positive += 1
                         else:
                             negative += 1
+                            if rule.conduct:
+                                conduct.append(phrase)
                         counts = True
                     if rule.urgency and (rule_negated or not rule.negated_only):
                         if rule.urgency == "safety":
@@ -435,6 +470,9 @@ class Classifier:
                     elif cue == "problem":
                         negative += rule.weight
                         counts = True
+                    elif cue == "on_duty":
+                        on_duty.append(phrase)
+                        counts = True
                     if rule.language == "en":
                         en += 1
                     elif rule.language == "fr":
@@ -447,10 +485,28 @@ class Classifier:
                         negative += 1
                         fired.append(f"problem: {pending_word} ... {phrase}")
                         pending = None
-        return _Evidence(topics, positive, negative, churn, safety, suggestion, question, asks, en, fr, fired)
+        return _Evidence(topics, positive, negative, churn, safety, suggestion, question, asks, en, fr, fired,
+                         on_duty, conduct)
 
-    def _language(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> str:
-        """English and French words (and French letters, up to two) counted: the larger count wins."""
+    def _language(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> tuple[str, str]:
+        """The language and its explanation: ``other`` when words of another configured language
+        (two at least) outnumber the English and the French ones; otherwise English and French words
+        (and French letters, up to two) counted: the larger count wins."""
+        if not self._other_words.isdisjoint(tokens):
+            others: dict[str, int] = {}
+            for token in tokens:
+                name = self._other_of.get(token)
+                if name:
+                    others[name] = others.get(name, 0) + 1
+            name, count = max(others.items(), key=lambda item: item[1])
+            en = ev.en + sum(t in self._en for t in tokens)
+            fr = ev.fr + sum(t in self._fr for t in tokens)
+            if count >= 2 and count > max(en, fr):
+                return "other", f"language: other ({name}: {count} words, English {en}, French {fr})"
+        language = self._en_or_fr(tokens, body, site, ev)
+        return language, f"language: {language}"
+
+    def _en_or_fr(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> str:
         lean = ev.en - ev.fr + sum(map(self._lean.get, tokens, repeat(0)))  # > 0: more English
         if not body.isascii():
             letters = _FRENCH_LETTERS.intersection(body)

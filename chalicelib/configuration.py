@@ -21,9 +21,9 @@ DEFAULT_TOPICS = (
     "comfort", "cleanliness", "staff", "punctuality", "waiting",
     "price", "product", "safety", "accessibility", "other",
 )
-NATURES = ("complaint", "compliment", "suggestion", "question")
+NATURES = ("complaint", "compliment", "suggestion", "question", "unclear")  # unclear: no evidence at all
 URGENCIES = ("normal", "high")
-LANGUAGES = ("en", "fr")
+LANGUAGES = ("en", "fr", "other")  # other: recognised as neither (answered in the site's)
 DEFAULT_CONFIG_DIR = Path(__file__).parent / "config"
 
 ACK_BOUNDS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)  # seconds, histogram edges
@@ -48,7 +48,7 @@ def _address(address: str) -> str:
 
 PhoneNumber = Annotated[str, AfterValidator(_international)]
 Email = Annotated[str, AfterValidator(_address)]
-Nature = Literal["complaint", "compliment", "suggestion", "question"]
+Nature = Literal["complaint", "compliment", "suggestion", "question", "unclear"]
 Urgency = Literal["normal", "high"]
 Recipient = Literal["site_staff", "site_manager", "care"]
 
@@ -161,6 +161,8 @@ class Deployment(_Strict):
     survey_cap_days: int = Field(default=30, ge=1, le=366)
     quiet_hours_start: int = Field(default=21, ge=0, le=23, description="No survey sent from this local hour...")
     quiet_hours_end: int = Field(default=9, ge=0, le=23, description="...until this one")
+    survey_late_answer_days: int = Field(default=7, ge=0, le=30, description="A bare score from a number surveyed "
+                                         "this many days ago, after its survey closed, is a late answer, not feedback")
     carrier_opt_out: bool = Field(default=False, description="End User Messaging managed opt-outs are on: "
                                   "the carrier answers STOP/START/HELP, Voix only records them")
     help_text: Localised = Localised(
@@ -206,7 +208,8 @@ class LexiconGroup(_Strict):
     weight: float = Field(default=1.0, gt=0, le=10)
     sentiment: Literal[-1, 0, 1] = 0
     urgency: Literal["churn", "safety"] | None = None
-    cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem"] | None = None
+    cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem", "on_duty"] | None = Field(
+        default=None, description="on_duty: the phrase names the staff on duty or their conduct (driver, at the wheel)")
     language: Language | None = Field(default=None, description="Phrases are words of this language")
     negated_only: bool = Field(default=False, description="The urgency counts only when negated: 'won't come back'")
 
@@ -214,6 +217,8 @@ class LexiconGroup(_Strict):
 class LanguageWords(_Strict):
     en: list[str]
     fr: list[str]
+    others: dict[str, list[str]] = Field(default_factory=dict, description="Common words of languages Voix does "
+                                         "not answer in (es, de...): a message in one is recognised as such")
 
 
 class RulesFile(_Strict):
@@ -223,6 +228,8 @@ class RulesFile(_Strict):
     topic_priority: list[str] = Field(default_factory=list)
     negation_window: int = Field(default=3, ge=1, le=6)
     churn_threshold: float = Field(default=2.0, gt=0)
+    staff_topic: str | None = Field(default="staff", description="The topic of the staff's conduct: a problem "
+                                    "phrase of it (rude, not friendly) makes a complaint about the staff on duty")
     language_words: LanguageWords
     lexicon: list[LexiconGroup]
 
@@ -238,6 +245,8 @@ class RulesFile(_Strict):
 
     @model_validator(mode="after")
     def _known_topics(self) -> RulesFile:
+        if self.staff_topic is not None and self.staff_topic not in self.topics:
+            raise ValueError(f"staff_topic {self.staff_topic!r} is not one of the topics")
         unknown = set(self.topic_priority) - set(self.topics)
         if unknown:
             raise ValueError(f"topic_priority names unknown topics {sorted(unknown)}")
@@ -265,9 +274,10 @@ class Match(_Strict):
     urgency_reason: list[Literal["churn", "safety"]] | None = None
     kind: list[str] | None = None
     site_known: bool | None = None
+    about_staff: bool | None = Field(default=None, description="The complaint is about the staff on duty")
 
     def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
-                kind: str | None, site_known: bool) -> bool:
+                kind: str | None, site_known: bool, about_staff: bool = False) -> bool:
         return (
             (self.nature is None or nature in self.nature)
             and (self.topic is None or topic in self.topic)
@@ -275,6 +285,7 @@ class Match(_Strict):
             and (self.urgency_reason is None or urgency_reason in self.urgency_reason)
             and (self.kind is None or kind in self.kind)
             and (self.site_known is None or site_known == self.site_known)
+            and (self.about_staff is None or about_staff == self.about_staff)
         )
 
 
@@ -312,6 +323,14 @@ class RoutingRule(_Strict):
 
 class RoutingFile(_Strict):
     routing: list[RoutingRule]
+
+    @model_validator(mode="after")
+    def _never_to_the_person_complained_about(self) -> RoutingFile:
+        for rule in self.routing:
+            if rule.when.about_staff and "site_staff" in rule.sms + rule.email:
+                raise ValueError(f"routing rule {rule.name!r} sends a complaint about the staff on duty to "
+                                 "site_staff: it goes to site_manager and care, never to the person it is about")
+        return self
 
 
 class Config(BaseModel):

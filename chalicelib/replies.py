@@ -33,13 +33,39 @@ def matching_rule(config: Config, c: Classification) -> ReplyRule:
     for rule in config.replies.replies:
         if rule.when.matches(
             nature=c.nature, topic=c.topic, urgency=c.urgency, urgency_reason=c.urgency_reason,
-            kind=site.kind if site else None, site_known=site is not None,
+            kind=site.kind if site else None, site_known=site is not None, about_staff=c.about_staff,
         ):
             return rule
     raise LookupError("no reply rule matched")  # the config validator forbids this
 
 
-def placeholders(config: Config, site: Site | None, language: str, offer: str | None) -> dict[str, str]:
+def reply_language(config: Config, c: Classification) -> str:
+    """The customer's language if Voix speaks it (en, fr); otherwise (Spanish, German...) the site's."""
+    if c.language in ("en", "fr"):
+        return c.language
+    site = config.site(c.site)
+    return site.language if site else config.deployment.default_language
+
+
+def delay(minutes: int, language: str) -> str:
+    """A promised delay as a customer reads it: "10 minutes", "2 hours", "2 h"."""
+    french = language == "fr"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} h" if french else f"{hours} hour{'s' if hours > 1 else ''}"
+    return f"{minutes} min" if french else f"{minutes} minutes"
+
+
+def promise_minutes(config: Config, site_id: str | None, urgency: str) -> int:
+    """What a case promises (acknowledged within), and so what a reply may promise: the same figure."""
+    site = config.site(site_id)
+    if urgency == "high":
+        return site.callback_minutes if site else 10
+    return site.ack_minutes if site else config.deployment.care_reply_hours * 60
+
+
+def placeholders(config: Config, site: Site | None, language: str, offer: str | None,
+                 urgency: str = "normal") -> dict[str, str]:
     deployment = config.deployment
     kind = config.kind(site) if site else None
     example = config.sites[0].codes[0] if config.sites else "CODE"
@@ -52,11 +78,13 @@ def placeholders(config: Config, site: Site | None, language: str, offer: str | 
         "offer_code": offer or "",
         "emergency": site.emergency_number if site else deployment.emergency_number,
         "example_code": example,
+        "delay": delay(promise_minutes(config, site.id if site else None, urgency), language),
     }
 
 
-def render(config: Config, rule: ReplyRule, site: Site | None, language: str, offer: str | None) -> str:
-    text = rule.text.get(language).format(**placeholders(config, site, language, offer))
+def render(config: Config, rule: ReplyRule, site: Site | None, language: str, offer: str | None,
+           urgency: str = "normal") -> str:
+    text = rule.text.get(language).format(**placeholders(config, site, language, offer, urgency))
     return truncate(plain(text), MAX_REPLY_SEGMENTS)
 
 
@@ -64,7 +92,7 @@ def build_reply(config: Config, c: Classification, message_id: str, secret: byte
     """The reply for a classified message, in the customer's language."""
     rule = matching_rule(config, c)
     offer = offer_code(message_id, secret) if rule.offer else None
-    text = render(config, rule, config.site(c.site), c.language, offer)
+    text = render(config, rule, config.site(c.site), reply_language(config, c), offer, c.urgency)
     return Reply(text=text, rule=rule.name, offer_code=offer)
 
 
@@ -72,7 +100,8 @@ def without_offer(config: Config, c: Classification, rule_name: str) -> Reply:
     """The same reply with no offer in it (budget spent, or the customer had one lately)."""
     rule = next(r for r in config.replies.replies if r.name == rule_name)
     fallback = rule.no_offer or rule.text
-    text = fallback.get(c.language).format(**placeholders(config, config.site(c.site), c.language, None))
+    language = reply_language(config, c)
+    text = fallback.get(language).format(**placeholders(config, config.site(c.site), language, None, c.urgency))
     return Reply(text=truncate(plain(text), MAX_REPLY_SEGMENTS), rule=rule.name, offer_code=None)
 
 

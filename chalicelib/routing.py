@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from chalicelib.classification import Classification
 from chalicelib.configuration import Config
@@ -26,7 +28,11 @@ def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
 
     A role the site cannot fill (no on-the-spot staff, no manager, unknown
     site) falls back to central care by e-mail, so nothing is silently dropped.
+    A message with no evidence (``unclear``) alerts nobody. A complaint about the
+    staff on duty never goes to them (``site_staff``), whatever the rules say.
     """
+    if c.nature == "unclear":
+        return []
     site = config.site(c.site)
     care = config.deployment.care_email
     found: dict[tuple[str, str], AlertRecipient] = {}
@@ -37,13 +43,17 @@ def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
     for rule in config.routing.routing:
         if not rule.when.matches(
             nature=c.nature, topic=c.topic, urgency=c.urgency, urgency_reason=c.urgency_reason,
-            kind=site.kind if site else None, site_known=site is not None,
+            kind=site.kind if site else None, site_known=site is not None, about_staff=c.about_staff,
         ):
             continue
         for channel, roles in (("sms", rule.sms), ("email", rule.email)):
             for role in roles:
+                if role == "site_staff" and c.about_staff:
+                    continue  # the person complained about: never told, never given the customer's number
                 if role == "site_staff" and site and site.staff_sms:
                     targets = site.staff_sms if channel == "sms" else []
+                elif role == "site_manager" and site and channel == "sms" and site.manager_sms:
+                    targets = site.manager_sms
                 elif role == "site_manager" and site and site.manager_email:
                     targets = site.manager_email if channel == "email" else []
                 elif role == "care":
@@ -56,4 +66,21 @@ def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
                 else:
                     for to in care:
                         add("email", to, "care")
+    if c.about_staff and not found:  # rules that only named the staff on duty: the complaint still reaches care
+        for to in care:
+            add("email", to, "care")
     return list(found.values())
+
+
+def about_whom(config: Config, c: Classification, at: datetime) -> dict | None:
+    """Who a complaint about the staff on duty is about, recorded on its case: they may neither
+    acknowledge nor resolve it. The site's on-the-spot numbers (its ``site_staff``) and, where the
+    site has a roster, the names on duty when the message came (site's local time)."""
+    if not c.about_staff:
+        return None
+    site = config.site(c.site)
+    if site is None:
+        return {"role": "site_staff", "numbers": [], "names": []}
+    local = at.astimezone(ZoneInfo(site.timezone))
+    names = [s.name for s in site.roster if s.on_duty(local.weekday(), local.hour)]
+    return {"role": "site_staff", "numbers": list(site.staff_sms), "names": names}

@@ -37,15 +37,24 @@ from chalicelib.storage import FeedbackStore
 
 SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 MAX_NUMBERS = 10_000
-_SCORE = re.compile(r"^\s*(\d{1,3})\s*(?:/\s*(?:10|5|7))?\s*[.!]*\s*$")
+_SCORE = re.compile(r"^\s*(\d{1,3})\s*(?:(?:/|out of|sur)\s*(10|5|7))?\s*[.!]*\s*$", re.IGNORECASE)
 THANKS = Localised(en="Thank you for your answers!", fr="Merci pour vos reponses !")
+LATE_THANKS = Localised(en="Thank you! That survey has closed, but your answer is noted.",
+                        fr="Merci ! Cette enquete est terminee, mais votre reponse est bien notee.")
+LATE_SCALE = (0, 10)  # a late bare number is taken as an answer if it could answer any of the scales
 
 
 # -- pure --------------------------------------------------------------------------------------
 def score_of(text: str) -> int | None:
-    """The number a reply is, if it is only a number ("9", "9/10", " 10!")."""
+    """The number a reply is, if it is only a number ("9", "9/10", " 10!", "5 out of 5", "8 sur 10")."""
     match = _SCORE.match(text or "")
     return int(match.group(1)) if match else None
+
+
+def out_of(text: str) -> int | None:
+    """The scale a score names ("5 out of 5": 5), if it names one."""
+    match = _SCORE.match(text or "")
+    return int(match.group(2)) if match and match.group(2) else None
 
 
 def in_range(kind: str, value: int) -> bool:
@@ -277,13 +286,13 @@ class SurveyService:
                 return Answer(THANKS.get(language))
             return self._reply_after(survey, answered, language, bool(conversation.get("follow_up_at")))
         if parse_time(conversation["expires_at"]) < now:
-            return None
+            return self._late(key, conversation, value, text, message_id, now)
         survey = self._store.get_survey(conversation["survey_id"])
         step = int(conversation["step"])
         if survey is None or not 0 <= step < len(survey["questions"]):
             return None
         kind = survey["questions"][step]["kind"]
-        if not in_range(kind, value):
+        if not in_range(kind, value) or out_of(text) not in (None, SCALES[kind][1]):  # "4 out of 5" to a 0-10
             low, high = SCALES[kind]
             return Answer(f"Please reply with a number from {low} to {high}." if language != "fr"
                           else f"Merci de repondre par un nombre de {low} a {high}.")
@@ -297,6 +306,25 @@ class SurveyService:
         self._store.survey_add(survey["id"], {f"q{step}_n": 1, f"q{step}_v{value}": 1})
         record_survey_answer(survey["site"], kind, value)
         return self._reply_after(survey, step, language, follow)
+
+    def _late(self, key: str, conversation: dict[str, Any], value: int, text: str, message_id: str | None,
+              now: datetime) -> Answer | None:
+        """A bare score after the survey closed, from a number surveyed in the last
+        ``survey_late_answer_days`` days: a late answer to that survey (counted on it once per
+        message, kept with the conversation), thanked; not feedback, so no case and no alert."""
+        days = self._config.deployment.survey_late_answer_days
+        sent = conversation.get("sent_at")
+        if not days or not sent or now - parse_time(sent) > timedelta(days=days):
+            return None
+        if not LATE_SCALE[0] <= value <= LATE_SCALE[1]:
+            return None
+        survey = self._store.get_survey(conversation["survey_id"])
+        if survey is None:
+            return None
+        if self._store.add_conversation_text(key, message_id or f"late-{iso(now)}", f"late answer: {text.strip()}",
+                                             end=False):
+            self._store.survey_add(survey["id"], {"late_answers": 1, f"late_v{value}": 1})
+        return Answer(LATE_THANKS.get(conversation.get("language", "en")))
 
     @staticmethod
     def _reply_after(survey: dict[str, Any], step: int, language: str, follow: bool) -> Answer:
@@ -339,6 +367,7 @@ class SurveyService:
                 "skipped": {"opted_out": int(stats.get("skipped_opted_out", 0)),
                             "frequency_cap": int(stats.get("skipped_cap", 0))},
                 "follow_ups": int(stats.get("follow_ups", 0)), "text_replies": int(stats.get("text_replies", 0)),
+                "late_answers": int(stats.get("late_answers", 0)),
                 "questions": questions}
 
     def site_report(self, site: str) -> dict[str, Any]:

@@ -11,14 +11,14 @@ from typing import Any
 from chalicelib import rollup
 from chalicelib.cases import CaseService, promised_at
 from chalicelib.classification import Classification
-from chalicelib.clock import iso, utcnow
+from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.observability import record_alert
 from chalicelib.phone import mask
-from chalicelib.routing import AlertRecipient, recipients_for
+from chalicelib.routing import AlertRecipient, about_whom, recipients_for
 from chalicelib.sms_segments import fit
 from chalicelib.storage import FeedbackStore
 
@@ -50,7 +50,7 @@ def classification_of(record: dict[str, Any]) -> Classification:
     return Classification(
         site=record.get("site"), topic=record["topic"], nature=record["nature"],
         urgency=record["urgency"], language=record["language"], rules=list(record.get("rules") or []),
-        urgency_reason=record.get("urgency_reason"),
+        urgency_reason=record.get("urgency_reason"), about_staff=bool(record.get("about_staff")),
     )
 
 
@@ -103,6 +103,10 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
         lines.append(f"Or text OK {case['code']} to the service number from your registered phone.")
     if case.get("promised_at"):
         lines.append(f"Promised to the customer: acknowledged by {case['promised_at']}.")
+    if case.get("about"):
+        who = ", ".join(case["about"].get("names") or []) or "the staff on duty"
+        lines.append(f"This complaint is about {who}: it was not sent to them, and they may not "
+                     "acknowledge or resolve it.")
     return subject, "\n".join(lines)
 
 
@@ -222,6 +226,7 @@ class Worker:
     def _case(self, case_id: str, record: dict[str, Any], number: str,
               recipients: list[AlertRecipient]) -> dict[str, Any]:
         now = self._now()  # one instant: the promise is exactly its minutes after the opening
+        about = about_whom(self._config, classification_of(record), parse_time(record["received_at"]))
         return {
             "id": case_id,
             "message_id": record["id"],
@@ -247,6 +252,7 @@ class Worker:
                 for r in recipients
             },
             "ttl": int(record.get("ttl") or 0),
+            **({"about_staff": True, "about": about} if about else {}),
         }
 
     def deliver(self, case_id: str, recipient_id: str, receive_count: int) -> None:

@@ -2,8 +2,9 @@
 // set with textContent, never parsed as HTML.
 
 const TOKEN_KEY = "voix.operatorToken";
-const NATURES = ["complaint", "compliment", "suggestion", "question"];
-const COLOURS = { complaint: "#c0392b", compliment: "#1e8449", suggestion: "#2e86c1", question: "#8e6c00" };
+const NATURES = ["complaint", "compliment", "suggestion", "question", "unclear"];
+const COLOURS = { complaint: "#c0392b", compliment: "#1e8449", suggestion: "#2e86c1", question: "#8e6c00",
+  unclear: "#7b7d7d" };
 const LIVE_MS = 1000;
 const REFRESH_MS = 15000;
 

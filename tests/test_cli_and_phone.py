@@ -23,7 +23,7 @@ def test_cli_classifies_one_message_as_one_json_object():
     result = run_cli("classify", "--to", "+447700900008", "it's freezing on this coach")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"site", "topic", "nature", "urgency", "language", "rules"}
+    assert set(data) == {"site", "topic", "nature", "urgency", "language", "rules", "about_staff"}
     assert data["site"] == "line-8" and data["topic"] == "comfort" and data["nature"] == "complaint"
 
 

@@ -66,7 +66,7 @@ def test_a_thousand_messages_delivered_one_to_three_times_by_16_senders(tmp_path
 
         totals = stack_api(state, "/api/metrics")["totals"]
         assert totals["messages"] == MESSAGES
-        assert totals["nature"] == dict(Counter(i["nature"] for i in items))
+        assert {k: v for k, v in totals["nature"].items() if v} == dict(Counter(i["nature"] for i in items))
         assert totals["urgency"] == dict(Counter(i["urgency"] for i in items))
 
         alertable = {i["id"] for i in items if i.get("case_id")}

@@ -86,7 +86,7 @@ def test_churn_risk_at_a_store_gets_a_call_back_promise_and_an_offer_code(client
 
 
 def test_a_duplicate_delivery_is_stored_once_counted_once_and_alerts_once(client):
-    params = twilio_params(body="L8 driver was dangerous on the motorway, on his phone", sid="SM" + "d" * 32)
+    params = twilio_params(body="L8 smoke coming from the engine on the motorway", sid="SM" + "d" * 32)
     first = post_sms(client, params)
     drain()
     second = post_sms(client, params)
