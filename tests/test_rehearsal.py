@@ -149,3 +149,38 @@ def test_an_sms_the_inbound_function_gave_up_on_waits_in_its_on_failure_queue_an
         [left] = sqs.receive_message(QueueUrl=failed, MaxNumberOfMessages=10)["Messages"]
         assert json.loads(left["Body"]) == {"requestContext": {}, "requestPayload": "?"}
         services.reset()
+
+
+def test_a_first_deploy_needs_the_dashboard_s_domain_and_certificate_and_later_ones_keep_them():
+    import pytest
+    import yaml
+
+    from infra.deploy import deploy_stack, upload_template
+
+    template = {"Parameters": {"Stage": {"Type": "String"}, "DashboardDomainName": {"Type": "String"},
+                               "DashboardCertificateArn": {"Type": "String"}},
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue",
+                                        "Properties": {"QueueName": {"Fn::Sub": "q-${DashboardDomainName}"}}}}}
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    with mock_aws():
+        s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+        s3.create_bucket(Bucket="artefacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        url = upload_template(s3, "artefacts", "dev", yaml.safe_dump(template))
+        with pytest.raises(SystemExit, match="DASHBOARD_CERTIFICATE_ARN, DASHBOARD_DOMAIN"):
+            deploy_stack(cfn, "voix-y", url, "dev", {"DashboardDomainName": None, "DashboardCertificateArn": None})
+        with pytest.raises(cfn.exceptions.ClientError):  # nothing was created
+            cfn.describe_stacks(StackName="voix-y")
+        deploy_stack(cfn, "voix-y", url, "dev", {"DashboardDomainName": "voix-example-com",
+                                                 "DashboardCertificateArn": certificate})
+        parameters = {p["ParameterKey"]: p["ParameterValue"]
+                      for p in cfn.describe_stacks(StackName="voix-y")["Stacks"][0]["Parameters"]}
+        assert parameters == {"Stage": "dev", "DashboardDomainName": "voix-example-com",
+                              "DashboardCertificateArn": certificate}
+        assert boto3.client("sqs").get_queue_url(QueueName="q-voix-example-com")["QueueUrl"]
+        template["Resources"]["Other"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "other"}}
+        url = upload_template(s3, "artefacts", "dev", yaml.safe_dump(template))
+        deploy_stack(cfn, "voix-y", url, "dev", {"DashboardDomainName": None, "DashboardCertificateArn": None})
+        kept = {p["ParameterKey"]: p["ParameterValue"]
+                for p in cfn.describe_stacks(StackName="voix-y")["Stacks"][0]["Parameters"]}
+        assert kept == parameters  # an update without them keeps the stack's values
+        assert boto3.client("sqs").get_queue_url(QueueName="other")["QueueUrl"]  # and the update ran
