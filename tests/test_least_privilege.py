@@ -18,6 +18,7 @@ from infra.package import load
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# (BatchGetItem is on the counters table only: storage batches reads of counters and roll-ups, nothing else.)
 # Resources by kind (the ARNs in .chalice/policy-<stage>-<function>.json, for stage S):
 #   table = arn:aws:dynamodb:*:*:table/voix-S, index = its indexes, counters = voix-S-counters,
 #   jobs / jobs-dlq / inbound-sms-failed = the SQS queues voix-S-..., param:NAME = SSM /voix/S/NAME,
@@ -27,8 +28,7 @@ TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 EXPECTED: dict[str, dict[str, set[str]]] = {
     # the internet-facing API: the Twilio webhook (ingest), the operator API (erasure deletes), the ack links
     "APIHandler": {
-        "table": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                  *TABLE_WRITES},
+        "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
         "index": {"dynamodb:Query"},
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
         "jobs": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
@@ -48,7 +48,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     # alerts (SMS through SNS, e-mail through SES), survey questions (End User Messaging), its own queue
     "Worker": {
-        "table": {"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
         "jobs": {"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
                  "sqs:SendMessage"},
@@ -68,7 +68,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
     },
     "SendDigests": {
-        "table": {"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"},
+        "table": {"dynamodb:DeleteItem", "dynamodb:PutItem"},  # the once-a-day marker per recipient
         "index": {"dynamodb:Query"},
         "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem"},
         "identity": {"ses:SendEmail"},
