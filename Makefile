@@ -4,17 +4,21 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
 PORT ?= 8000
 
-.PHONY: install browser run test lint simulate demo-data classify bench clean package deploy outbox
+.PHONY: install browser run test lint simulate demo-data classify bench clean package deploy outbox replay-failed
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "Voix needs Python 3.11 or later (tomllib; the Lambda runtime is 3.11): PY=python3.11 make ..." >&2; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip check  # pins that disagree fail here, not later in a test
+	test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)  # checkov's own pins: its own venv
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -62,8 +66,13 @@ package: install
 deploy: package
 	$(BIN)/python -m infra.deploy --stage $(STAGE)
 
+# After InboundSmsFailedAlarm, once the cause is fixed: publish again the End User Messaging SMS that the
+# inbound SMS function gave up on (DRY_RUN=1 only lists them; see docs/deploy.md).
+replay-failed: install
+	$(BIN)/python -m infra.replay_failed --stage $(STAGE) $(if $(DRY_RUN),--dry-run)
+
 classify: install
 	$(BIN)/python -m chalicelib classify --to "$(TO)" "$(TEXT)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts out
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache test-artifacts out

@@ -1,7 +1,8 @@
 """`make deploy STAGE=prod`: deploy the packaged stack to your AWS account, then publish the dashboard.
 
-Needs AWS credentials (the usual AWS_PROFILE / environment) and an S3 bucket for the Lambda
-artefact (ARTIFACT_BUCKET, in the same region). Steps:
+Needs AWS credentials (the usual AWS_PROFILE / environment), an S3 bucket for the Lambda
+artefact (ARTIFACT_BUCKET, in the same region) and, on the first deploy, the dashboard's domain and its
+ACM certificate in us-east-1 (DASHBOARD_DOMAIN, DASHBOARD_CERTIFICATE_ARN; later deploys keep them). Steps:
 
 1. ``make package`` has written ``out/<stage>/sam.yaml`` and ``deployment.zip`` (cfn-lint clean);
 2. the zip goes to ``s3://$ARTIFACT_BUCKET/voix/<stage>/<sha256>.zip``, the template points at it
@@ -57,7 +58,15 @@ def point_at(template_path: Path, code_uri: str) -> str:
 UNUSABLE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS", "DELETE_FAILED"}
 
 
-def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str) -> dict[str, str]:
+# Parameters the template needs from the operator: given once (environment variable), then kept
+OPERATOR_PARAMETERS = {"DashboardDomainName": "DASHBOARD_DOMAIN",
+                       "DashboardCertificateArn": "DASHBOARD_CERTIFICATE_ARN"}
+
+
+def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str,
+                 parameters: dict[str, str | None] | None = None) -> dict[str, str]:
+    """``parameters``: template parameters beyond Stage; one given as None keeps the stack's current value."""
+    parameters = parameters or {}
     exists = True
     try:
         status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
@@ -69,10 +78,16 @@ def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str) -> dict[st
                 f"stack {stack} is {status} after a failed first deploy: delete it (aws cloudformation "
                 f"delete-stack --stack-name {stack}), and the empty tables voix-{stage} and voix-{stage}-counters "
                 "it kept (they are retained so that data is never lost), then deploy again")
+    missing = sorted(OPERATOR_PARAMETERS.get(k, k) for k, v in parameters.items() if not v)
+    if missing and not exists:
+        raise SystemExit(f"a first deploy needs {', '.join(missing)} (the dashboard's domain, and its ACM certificate "
+                         "in us-east-1: CloudFront serves it over TLS 1.2 or later only; see docs/deploy.md)")
+    values = [{"ParameterKey": "Stage", "ParameterValue": stage}] + [
+        {"ParameterKey": k, "ParameterValue": v} if v else {"ParameterKey": k, "UsePreviousValue": True}
+        for k, v in parameters.items()]
     name = f"voix-{int(time.time())}"
     cfn.create_change_set(StackName=stack, ChangeSetName=name, TemplateURL=template_url,
-                          ChangeSetType="UPDATE" if exists else "CREATE",
-                          Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+                          ChangeSetType="UPDATE" if exists else "CREATE", Parameters=values,
                           Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     try:
         cfn.get_waiter("change_set_create_complete").wait(StackName=stack, ChangeSetName=name)
@@ -118,14 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
     body = point_at(out / "sam.yaml", upload_artefact(s3, args.artifact_bucket, args.stage, out / "deployment.zip"))
     outputs = deploy_stack(cfn, f"voix-{args.stage}", upload_template(s3, args.artifact_bucket, args.stage, body),
-                           args.stage)
+                           args.stage, {k: os.environ.get(v) for k, v in OPERATOR_PARAMETERS.items()})
     written = publish_dashboard(s3, outputs["DashboardBucketName"])
     boto3.client("cloudfront").create_invalidation(
         DistributionId=outputs["DashboardDistributionId"],
         InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())})
     print(f"dashboard: {len(written)} files published")
-    for key in ("EndpointURL", "DashboardUrl", "AlarmTopicArn", "InboundSmsTopicArn"):
-        print(f"{key:20} {outputs.get(key, '-')}")
+    for key in ("EndpointURL", "DashboardUrl", "DashboardDistributionDomain", "AlarmTopicArn", "InboundSmsTopicArn"):
+        print(f"{key:28} {outputs.get(key, '-')}")
     print(f"Twilio webhook:      {outputs.get('EndpointURL', '').rstrip('/')}/sms/twilio")
     return 0
 

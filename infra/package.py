@@ -8,7 +8,10 @@
    (``FunctionResponseTypes: ReportBatchItemFailures`` and ``SQS_PARTIAL_BATCH=true``);
    API Gateway's own answers (unknown route, throttling, its errors) are JSON in the API's
    error shape, an unknown route a 404, never a stack trace (gateway responses in the API
-   definition, where cfn-lint wants them for an API defined by its OpenAPI body).
+   definition, where cfn-lint wants them for an API defined by its OpenAPI body); the API's throttling
+   (the stage's, and the webhook's and the acknowledge links' own) and its access log; the inbound SMS
+   function's asynchronous invocations end, after their retries, in an on-failure queue (SQS) instead
+   of being dropped; the SQS trigger never runs more workers than the worker's reserved concurrency.
 4. Take out of the zip what every Python Lambda runtime ships (boto3, botocore and their
    dependencies: aws-xray-sdk pulls them in), and fail if the zip is 10 MB or more.
 
@@ -18,6 +21,7 @@ Prints the zip's size. ``cfn-lint`` runs on the result in ``make package`` and i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -87,6 +91,13 @@ def finish_template(path: Path) -> None:
         if event["Type"] == "SQS":
             event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
     worker["Environment"]["Variables"]["SQS_PARTIAL_BATCH"] = "true"
+    reserved = worker.get("ReservedConcurrentExecutions")
+    if reserved is None:
+        raise SystemExit("the worker has no reserved concurrency (reserved_concurrency in .chalice/config.json)")
+    for event in worker["Events"].values():
+        if event["Type"] == "SQS":  # beyond its reserved concurrency the poller would be throttled, and the
+            event["Properties"]["ScalingConfig"] = {"MaximumConcurrency": max(2, reserved)}  # receives count
+    limit_and_log(template["Resources"]["RestAPI"])
     # Chalice names the queue and topic of its triggers by ARN, so CloudFormation does not know
     # the trigger needs them: on a first deploy it could subscribe before they exist
     sources = {"SQS": "JobsQueue", "SNS": "InboundSmsTopic"}
@@ -96,10 +107,48 @@ def finish_template(path: Path) -> None:
         needed = {sources[e["Type"]] for e in resource["Properties"].get("Events", {}).values() if e["Type"] in sources}
         if needed:
             resource["DependsOn"] = sorted(needed | set(resource.get("DependsOn", [])))
+    # End User Messaging SMS reach the inbound function through SNS, an asynchronous invocation: after
+    # Lambda's retries the event goes to the on-failure queue (never dropped), replayed by infra/replay_failed.py
+    [inbound] = [r["Properties"] for r in template["Resources"].values()
+                 if r.get("Type") == "AWS::Serverless::Function"
+                 and any(e["Type"] == "SNS" for e in r["Properties"].get("Events", {}).values())]
+    inbound["EventInvokeConfig"] = {
+        "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS",
+                                            "Destination": {"Fn::GetAtt": ["InboundSmsFailedQueue", "Arn"]}}}}
     # the acknowledge links in alert e-mails point at the API (a custom domain: set PUBLIC_API_URL)
     worker["Environment"]["Variables"].setdefault(
         "PUBLIC_API_URL", {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"})
     path.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+
+
+# One JSON line per request; the route template, never the path (an acknowledge link's path is its token)
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
+    "method": "$context.httpMethod", "route": "$context.resourcePath", "status": "$context.status",
+    "bytes": "$context.responseLength", "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency", "error": "$context.error.responseType",
+}, separators=(",", ":"))
+
+
+def _throttle(path: str, method: str, rate: str, burst: str) -> dict:
+    # a method setting's path has its slashes written ~1 (JSON pointer), "/*" being every route
+    return {"ResourcePath": path if path == "/*" else "/" + path.replace("/", "~1"), "HttpMethod": method,
+            "ThrottlingRateLimit": {"Ref": rate}, "ThrottlingBurstLimit": {"Ref": burst}}
+
+
+def limit_and_log(api: dict) -> None:
+    """API Gateway's throttling: the stage's, and the webhook's and the acknowledge links' own (a flood on one
+    does not spend the others' budget), and its access log (CloudWatch, through the account's role)."""
+    api["Properties"]["MethodSettings"] = [
+        _throttle("/*", "*", "ApiRateLimit", "ApiBurstLimit"),
+        _throttle("/sms/twilio", "POST", "WebhookRateLimit", "WebhookBurstLimit"),
+        _throttle("/ack/{token}", "GET", "AckLinkRateLimit", "AckLinkBurstLimit"),
+        _throttle("/ack/{token}", "POST", "AckLinkRateLimit", "AckLinkBurstLimit"),
+    ]
+    api["Properties"]["AccessLogSetting"] = {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]},
+                                             "Format": ACCESS_LOG_FORMAT}
+    api["DependsOn"] = sorted({"ApiGatewayAccount", *api.get("DependsOn", [])})  # the role is set first
 
 
 def slim_zip(path: Path) -> tuple[int, int]:

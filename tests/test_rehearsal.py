@@ -86,3 +86,101 @@ def test_deploy_stack_passes_the_template_by_url_and_refuses_a_stack_it_cannot_u
         cfn.describe_stacks = lambda **kwargs: stacks  # as after a failed first deploy
         with pytest.raises(SystemExit, match="delete it"):
             deploy_stack(cfn, "voix-x", url, "dev")
+
+
+def on_failure_record(sns_event: dict, request_id: str = "e4b46cbf-b738-4f5c-8880-a18cdf61200e") -> dict:
+    """Lambda's invocation record for an asynchronous invocation that failed, as AWS documents it
+    (Lambda developer guide, "Capturing records of Lambda asynchronous invocations")."""
+    return {
+        "version": "1.0", "timestamp": "2026-11-28T07:16:05.568Z",
+        "requestContext": {
+            "requestId": request_id, "condition": "RetriesExhausted", "approximateInvokeCount": 3,
+            "functionArn": "arn:aws:lambda:eu-west-2:123456789012:function:voix-dev-InboundSms-x1:$LATEST"},
+        "requestPayload": sns_event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "DynamoDB put_item failed: ProvisionedThroughputExceededException",
+                            "errorType": "StorageError", "requestId": request_id, "stackTrace": []},
+    }
+
+
+def test_an_sms_the_inbound_function_gave_up_on_waits_in_its_on_failure_queue_and_is_replayed():
+    """The rehearsal of finding 8: the stack's on-failure queue takes Lambda's record of an End User Messaging
+    SMS that failed after its retries; `make replay-failed` publishes it to the topic again, and the inbound
+    SMS function (fed by the topic, as SNS feeds it) stores and answers it. A record of another shape stays."""
+    import io
+
+    from app import inbound_sms
+    from chalicelib import services
+    from infra.local_worker import drain_sns_queue, sns_event
+    from infra.replay_failed import main as replay_failed
+    from tests.conftest import table_items
+    from tests.test_end_user_messaging import eum_payload
+
+    with mock_aws():
+        outputs = create_stack(boto3.client("cloudformation"), "dev", name="voix-rehearsal")
+        sqs, sns = boto3.client("sqs"), boto3.client("sns")
+        failed = outputs["InboundSmsFailedQueueUrl"]
+        assert failed.endswith("/voix-dev-inbound-sms-failed")
+        attributes = sqs.get_queue_attributes(QueueUrl=failed, AttributeNames=["All"])["Attributes"]
+        assert attributes["MessageRetentionPeriod"] == "1209600" and attributes["SqsManagedSseEnabled"] == "true"
+        # what SNS delivers to the function, buffered the way the local stack feeds it
+        buffer = sqs.create_queue(QueueName="voix-dev-inbound-local")["QueueUrl"]
+        buffer_arn = sqs.get_queue_attributes(QueueUrl=buffer, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = outputs["InboundSmsTopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=buffer_arn)
+        event = sns_event({"Type": "Notification", "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                           "TopicArn": topic, "Message": eum_payload(), "Timestamp": "2026-11-28T07:10:00.000Z"},
+                          subscription_arn=f"{topic}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55")
+        sqs.send_message(QueueUrl=failed, MessageBody=json.dumps(on_failure_record(event)))
+        sqs.send_message(QueueUrl=failed, MessageBody=json.dumps({"requestContext": {}, "requestPayload": "?"}))
+        services.reset()
+
+        listing = io.StringIO()
+        assert replay_failed(["--stage", "dev", "--dry-run"], out=listing) == 0
+        assert "would replay 1 SMS of request e4b46cbf" in listing.getvalue()
+        assert drain_sns_queue(sqs, buffer, inbound_sms) == 0  # a dry run publishes nothing...
+        report = io.StringIO()
+        assert replay_failed(["--stage", "dev"], out=report) == 1  # ...and left both records: one is unreadable
+        assert "1 record(s) replayed (1 SMS), 1 left" in report.getvalue()
+        assert drain_sns_queue(sqs, buffer, inbound_sms, subscription_arn=topic) == 1
+        [message] = table_items("MSG#")
+        assert message["channel"] == "eum" and message["site"] == "line-12" and message["reply_status"] == "sent"
+        # the replayed record is gone; the unreadable one is still there, as it was
+        [left] = sqs.receive_message(QueueUrl=failed, MaxNumberOfMessages=10)["Messages"]
+        assert json.loads(left["Body"]) == {"requestContext": {}, "requestPayload": "?"}
+        services.reset()
+
+
+def test_a_first_deploy_needs_the_dashboard_s_domain_and_certificate_and_later_ones_keep_them():
+    import pytest
+    import yaml
+
+    from infra.deploy import deploy_stack, upload_template
+
+    template = {"Parameters": {"Stage": {"Type": "String"}, "DashboardDomainName": {"Type": "String"},
+                               "DashboardCertificateArn": {"Type": "String"}},
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue",
+                                        "Properties": {"QueueName": {"Fn::Sub": "q-${DashboardDomainName}"}}}}}
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    with mock_aws():
+        s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+        s3.create_bucket(Bucket="artefacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        url = upload_template(s3, "artefacts", "dev", yaml.safe_dump(template))
+        with pytest.raises(SystemExit, match="DASHBOARD_CERTIFICATE_ARN, DASHBOARD_DOMAIN"):
+            deploy_stack(cfn, "voix-y", url, "dev", {"DashboardDomainName": None, "DashboardCertificateArn": None})
+        with pytest.raises(cfn.exceptions.ClientError):  # nothing was created
+            cfn.describe_stacks(StackName="voix-y")
+        deploy_stack(cfn, "voix-y", url, "dev", {"DashboardDomainName": "voix-example-com",
+                                                 "DashboardCertificateArn": certificate})
+        parameters = {p["ParameterKey"]: p["ParameterValue"]
+                      for p in cfn.describe_stacks(StackName="voix-y")["Stacks"][0]["Parameters"]}
+        assert parameters == {"Stage": "dev", "DashboardDomainName": "voix-example-com",
+                              "DashboardCertificateArn": certificate}
+        assert boto3.client("sqs").get_queue_url(QueueName="q-voix-example-com")["QueueUrl"]
+        template["Resources"]["Other"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "other"}}
+        url = upload_template(s3, "artefacts", "dev", yaml.safe_dump(template))
+        deploy_stack(cfn, "voix-y", url, "dev", {"DashboardDomainName": None, "DashboardCertificateArn": None})
+        kept = {p["ParameterKey"]: p["ParameterValue"]
+                for p in cfn.describe_stacks(StackName="voix-y")["Stacks"][0]["Parameters"]}
+        assert kept == parameters  # an update without them keeps the stack's values
+        assert boto3.client("sqs").get_queue_url(QueueName="other")["QueueUrl"]  # and the update ran

@@ -1,0 +1,304 @@
+"""Each Lambda function has its own IAM role, allowed exactly what it calls (issue 14, finding 7).
+
+The table below is what each function's code calls (read from app.py and chalicelib; the second test
+watches the calls the handlers really make against moto, and holds them to the same table). The packaged
+template is parsed and each function's role is held to its row: nothing more, nothing less.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from infra.package import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (BatchGetItem is on the counters table only: storage batches reads of counters and roll-ups, nothing else.)
+# Resources by kind (the ARNs in .chalice/policy-<stage>-<function>.json, for stage S):
+#   table = arn:aws:dynamodb:*:*:table/voix-S, index = its indexes, counters = voix-S-counters,
+#   jobs / jobs-dlq / inbound-sms-failed = the SQS queues voix-S-..., param:NAME = SSM /voix/S/NAME,
+#   logs = the function's own log group, phone = an SMS to a phone number (no ARN: "*"),
+#   identity = an SES identity, number = an End User Messaging phone number
+TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+EXPECTED: dict[str, dict[str, set[str]]] = {
+    # the internet-facing API: the Twilio webhook (ingest), the operator API (erasure deletes), the ack links
+    "APIHandler": {
+        "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+        "index": {"dynamodb:Query"},
+        "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
+        "jobs": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+        "jobs-dlq": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # GET /api/status: depths only
+        **{f"param:{name}": {"ssm:GetParameter"} for name in (
+            "audit-token-sha256", "customer-key-secret", "link-signing-key", "operator-token-sha256",
+            "twilio-auth-token")},
+    },
+    # End User Messaging two-way SMS: ingest (offers and survey answers included) and the reply
+    "InboundSms": {
+        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+        "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},  # a staff's "OK <code>" by SMS: response counts
+        "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+        "inbound-sms-failed": {"sqs:SendMessage"},  # Lambda sends the on-failure record with the function's role
+        "number": {"sms-voice:SendTextMessage"},
+        "param:customer-key-secret": {"ssm:GetParameter"},
+    },
+    # alerts (SMS through SNS, e-mail through SES), survey questions (End User Messaging), its own queue
+    "Worker": {
+        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+        "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
+        "jobs": {"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
+                 "sqs:SendMessage"},
+        "phone": {"sns:Publish"},
+        "identity": {"ses:SendEmail"},
+        "number": {"sms-voice:SendTextMessage"},
+        "param:customer-key-secret": {"ssm:GetParameter"},
+        "param:link-signing-key": {"ssm:GetParameter"},
+    },
+    "SweepPending": {
+        "index": {"dynamodb:Query"},
+        "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+    },
+    "EscalateCases": {
+        "table": {"dynamodb:UpdateItem"}, "index": {"dynamodb:Query"},
+        "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
+        "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+    },
+    "SendDigests": {
+        "table": {"dynamodb:DeleteItem", "dynamodb:PutItem"},  # the once-a-day marker per recipient
+        "index": {"dynamodb:Query"},
+        "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem"},
+        "identity": {"ses:SendEmail"},
+    },
+    "RollUpCounters": {
+        "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem"},
+    },
+}
+LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# Denied to every function that may publish SMS: a topic (an SMS is published to a number, never a topic)
+DENIED = {"Worker": {("sns:Publish", "arn:aws:sns:*:*:*")}}
+
+
+def kind_of(resource: str, stage: str, function: str) -> str:
+    prefix = {"arn:aws:dynamodb:*:*:table/": "dynamodb", "arn:aws:sqs:*:*:": "sqs",
+              "arn:aws:ssm:*:*:parameter/": "ssm", "arn:aws:logs:*:*:log-group:": "logs"}
+    exact = {f"arn:aws:dynamodb:*:*:table/voix-{stage}": "table",
+             f"arn:aws:dynamodb:*:*:table/voix-{stage}/index/*": "index",
+             f"arn:aws:dynamodb:*:*:table/voix-{stage}-counters": "counters",
+             f"arn:aws:sqs:*:*:voix-{stage}-jobs": "jobs", f"arn:aws:sqs:*:*:voix-{stage}-jobs-dlq": "jobs-dlq",
+             f"arn:aws:sqs:*:*:voix-{stage}-inbound-sms-failed": "inbound-sms-failed",
+             f"arn:aws:logs:*:*:log-group:/aws/lambda/voix-{stage}-{function}-*": "logs",
+             "*": "phone", "arn:aws:ses:*:*:identity/*": "identity",
+             "arn:aws:sms-voice:*:*:phone-number/*": "number"}
+    if resource in exact:
+        return exact[resource]
+    if resource.startswith(f"arn:aws:ssm:*:*:parameter/voix/{stage}/") and "*" not in resource.rsplit("/", 1)[1]:
+        return "param:" + resource.rsplit("/", 1)[1]
+    for start, service in prefix.items():
+        if resource.startswith(start):
+            return f"OTHER {service}: {resource}"  # another stage's, or a wildcard: never expected
+    return f"OTHER: {resource}"
+
+
+def grants(template: dict, function: str, stage: str) -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
+    """What a function's role allows, by resource kind, and what it denies."""
+    role_ref = template["Resources"][function]["Properties"]["Role"]
+    assert role_ref["Fn::GetAtt"][1] == "Arn"
+    role = template["Resources"][role_ref["Fn::GetAtt"][0]]
+    assert role["Type"] == "AWS::IAM::Role" and "ManagedPolicyArns" not in role["Properties"]
+    allowed: dict[str, set[str]] = {}
+    denied: set[tuple[str, str]] = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert "NotAction" not in statement and "NotResource" not in statement and "Condition" not in statement
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                for resource in resources:
+                    if statement["Effect"] == "Deny":
+                        denied.add((action, resource))
+                    else:
+                        allowed.setdefault(kind_of(resource, stage, function), set()).add(action)
+    return allowed, denied
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    out = {}
+    for stage in ("dev", "prod"):
+        folder = tmp_path_factory.mktemp(stage)
+        run = subprocess.run([sys.executable, "-m", "infra.package", "--stage", stage, "--out", str(folder)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        out[stage] = load(folder / "sam.yaml")
+    return out
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_each_function_has_its_own_role_allowed_exactly_what_it_calls(templates, stage):
+    template = templates[stage]
+    functions = sorted(n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function")
+    assert functions == sorted(EXPECTED)  # a new function needs its row (and its policy file)
+    roles = [template["Resources"][f]["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions]
+    assert len(set(roles)) == len(functions)  # no role shared
+    for function in functions:
+        allowed, denied = grants(template, function, stage)
+        assert allowed.pop("logs", None) == LOGS, function  # its own log group only
+        assert allowed == EXPECTED[function], function
+        assert denied == DENIED.get(function, set()), function
+
+
+def test_nothing_but_the_api_deletes_in_bulk_and_only_the_worker_pages_by_sms_or_email(templates):
+    """The finding as the probe put it: SMS, e-mail and bulk deletes are no longer every function's."""
+    template = templates["prod"]
+    holders: dict[str, set[str]] = {}
+    for function in EXPECTED:
+        allowed, _ = grants(template, function, "prod")
+        for actions in allowed.values():
+            for action in actions:
+                holders.setdefault(action, set()).add(function)
+    assert holders["sns:Publish"] == {"Worker"}
+    assert holders["ses:SendEmail"] == {"Worker", "SendDigests"}
+    assert holders["sms-voice:SendTextMessage"] == {"Worker", "InboundSms"}
+    assert holders["dynamodb:BatchWriteItem"] == {"APIHandler"}  # erasure
+    assert "APIHandler" not in holders["sns:Publish"] | holders["ses:SendEmail"] | holders["sms-voice:SendTextMessage"]
+    assert {"RollUpCounters", "SweepPending", "EscalateCases"}.isdisjoint(holders["dynamodb:DeleteItem"])
+
+
+def test_the_dev_and_prod_policies_say_the_same_but_for_the_stage():
+    folder = ROOT / ".chalice"
+    prod = sorted(p.name for p in folder.glob("policy-prod-*.json"))
+    assert len(prod) == len(EXPECTED)
+    for name in prod:
+        dev = (folder / name.replace("policy-prod-", "policy-dev-")).read_text()
+        assert dev.replace("voix-dev", "voix-prod").replace("/voix/dev/", "/voix/prod/") == (folder / name).read_text()
+
+
+# -- the calls the handlers really make (moto), held to the same table ---------------------------------------
+ACTION_NAMES = {"sqs:SendMessageBatch": "sqs:SendMessage"}  # one IAM action covers both calls
+
+
+def call_kind(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
+    """(IAM action, resource kind) of one SDK call, for stage dev."""
+    action = ACTION_NAMES.get(f"{service}:{operation}", f"{service}:{operation}")
+    if service == "dynamodb":
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        kinds = {"voix-dev": "table", "voix-dev-counters": "counters"}
+        return [(action, "index" if params.get("IndexName") else kinds[t]) for t in tables]
+    if service == "sqs":
+        queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1]
+        return [(action, queue.removeprefix("voix-dev-"))]
+    if service == "ssm":
+        return [(action, "param:" + params["Name"].rsplit("/", 1)[1])]
+    return [(action, {"sns": "phone", "ses": "identity", "sms-voice": "number"}[service])]
+
+
+@contextmanager
+def watching(monkeypatch):
+    import botocore.client
+
+    seen: dict[str, set[tuple[str, str]]] = {}
+    current: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        if current:
+            service = self.meta.service_model.signing_name
+            seen.setdefault(current[-1], set()).update(call_kind(service, operation, params))
+        return original(self, operation, params)
+
+    @contextmanager
+    def function(name):
+        current.append(name)
+        try:
+            yield
+        finally:
+            current.pop()
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    yield function, seen
+
+
+def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
+    """Each Lambda's entry point run the way its trigger runs it (the webhook and the operator API over the
+    Chalice test client, the worker on its SQS batches, End User Messaging's SNS event, the schedules), its
+    secrets read from SSM as in the cloud: every call it makes is one its row allows."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    import app
+    from chalicelib import secrets, services
+    from chalicelib.channels.eum import EndUserMessagingSender
+    from infra.local_worker import FakeLambdaContext
+    from tests.conftest import auth, drain, post_sms, twilio_params
+    from tests.test_end_user_messaging import eum_payload
+
+    ssm = boto3.client("ssm")
+    for name in ("TWILIO_AUTH_TOKEN", "OPERATOR_TOKEN_SHA256", "CUSTOMER_KEY_SECRET", "LINK_SIGNING_KEY",
+                 "AUDIT_TOKEN_SHA256"):
+        parameter = f"/voix/dev/{name.lower().replace('_', '-')}"
+        ssm.put_parameter(Name=parameter, Value=secrets.os.environ[name], Type="SecureString")
+        monkeypatch.setenv(f"{name}_PARAM", parameter)
+        monkeypatch.delenv(name)
+
+    eum = boto3.client("pinpoint-sms-voice-v2")
+    stubber = Stubber(eum)
+    for _ in range(2):  # the answer to the staff's "OK <code>", and to the customer
+        stubber.add_response("send_text_message", {"MessageId": "reply-1"}, {
+            "DestinationPhoneNumber": ANY, "OriginationIdentity": ANY, "MessageBody": ANY,
+            "MessageType": "TRANSACTIONAL", "Context": ANY})
+    scheduled = {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+                 "source": "aws.events", "account": "123456789012", "time": "2026-11-28T06:00:00Z",
+                 "region": "eu-west-2", "resources": ["arn:aws:events:eu-west-2:123456789012:rule/voix-dev"],
+                 "detail": {}}
+
+    @contextmanager
+    def lambda_of(name):
+        """A cold start: each function has its own clients, adapters and cache of SSM reads."""
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+        services.reset()
+        with function(name):
+            yield
+
+    with watching(monkeypatch) as (function, seen), stubber:
+        with lambda_of("APIHandler"):
+            assert post_sms(client, twilio_params("L8 it's far too hot on this bus")).status_code == 200
+            for path in ("/api/feedback", "/api/cases", "/api/metrics", "/api/status", "/api/scorecards"):
+                assert client.http.get(path, headers=auth()).status_code == 200, path
+        with lambda_of("Worker"):
+            drain()
+        [case] = client.http.get("/api/cases", headers=auth()).json_body["items"]
+        with lambda_of("InboundSms"):
+            services.services().reply_sender = EndUserMessagingSender(eum)
+            for payload in (eum_payload(f"OK {case['code']}", "6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0101",
+                                        origination="+447700900801", destination="+447700900008"),
+                            eum_payload(message_id="6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0102")):
+                client.lambda_.invoke("inbound_sms", client.events.generate_sns_event(message=payload, subject=""))
+        acknowledged = client.http.get("/api/cases?status=acknowledged", headers=auth()).json_body["items"]
+        assert [c["id"] for c in acknowledged] == [case["id"]]  # by the staff's SMS
+        with lambda_of("Worker"):
+            drain()
+        with lambda_of("APIHandler"):
+            resolve = client.http.post(f"/api/cases/{case['id']}/resolve", headers=auth(), body="{}")
+            assert resolve.status_code == 200, resolve.body
+            assert client.http.delete("/api/customers/%2B447700900123", headers=auth()).status_code == 200
+        for name, handler in (("SweepPending", app.sweep_pending), ("EscalateCases", app.escalate_cases),
+                              ("SendDigests", app.send_digests), ("RollUpCounters", app.roll_up_counters)):
+            with lambda_of(name):
+                handler(scheduled, FakeLambdaContext())
+    for name, calls in seen.items():
+        allowed = {(action, kind) for kind, actions in EXPECTED[name].items() for action in actions}
+        assert calls <= allowed, (name, sorted(calls - allowed))
+    assert set(seen) == set(EXPECTED)  # every function was seen calling AWS
+    assert ("sms-voice:SendTextMessage", "number") in seen["InboundSms"]
+    assert ("sns:Publish", "phone") in seen["Worker"] and ("ses:SendEmail", "identity") in seen["SendDigests"]
+    assert ("ssm:GetParameter", "param:twilio-auth-token") in seen["APIHandler"]
+    assert ("ssm:GetParameter", "param:customer-key-secret") in seen["InboundSms"]
+    assert ("dynamodb:UpdateItem", "counters") in seen["InboundSms"]  # the staff's "OK <code>" counted
+    assert ("dynamodb:BatchWriteItem", "table") in seen["APIHandler"] or \
+        ("dynamodb:DeleteItem", "table") in seen["APIHandler"]  # the erasure ran
