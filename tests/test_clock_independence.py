@@ -153,26 +153,71 @@ def test_one_injected_clock_moves_the_webhook_the_worker_and_the_cases(client, s
     assert message["processed_at"] == "2031-03-09T13:45:00.000Z"
 
 
-# -- the date-sensitive modules with the process clock moved -------------------------------------------
+# -- the date-sensitive tests with the process clock moved ---------------------------------------------
 FAKETIME = shutil.which("faketime")
-# Modules whose code paths compare times: rate windows and alert storms, escalation deadlines and promises,
-# links and tokens that expire, rolling caps, retention and roll-ups, digests, scorecards over rosters,
-# survey quiet hours, and the real local stack over HTTP (its subprocesses and moto move with the clock).
+# The tests whose code paths compare times (chosen to keep this under a minute per offset): rate windows and
+# alert storms, escalation deadlines and promises kept or missed, links and tokens that expire, short codes
+# that live 7 days, rolling caps, roll-ups of closed hours, digests of yesterday, scorecards over rosters,
+# survey quiet hours, retention TTLs, and the real local stack over HTTP (its subprocesses and moto move too).
 DATE_SENSITIVE = [
-    "tests/test_abuse.py", "tests/test_access.py", "tests/test_closing_the_loop.py", "tests/test_digest.py",
-    "tests/test_failures.py", "tests/test_offers.py", "tests/test_operator_api.py", "tests/test_scorecards.py",
-    "tests/test_surveys.py", "tests/test_privacy.py", "tests/test_local_stack.py",
+    "tests/test_abuse.py::test_staff_get_at_most_three_alerts_an_hour_about_one_sender",
+    "tests/test_abuse.py::test_the_sender_window_slides_and_forgets_the_oldest_senders",
+    "tests/test_abuse.py::test_a_held_back_case_pages_nobody_when_replayed_or_escalated",
+    "tests/test_access.py::test_every_route_refuses_an_expired_or_foreign_or_tampered_token",
+    "tests/test_access.py::test_the_operator_mints_viewer_tokens_that_work_until_they_expire",
+    "tests/test_closing_the_loop.py::test_stop_opts_out_once_with_time_and_source_then_feedback_is_still_answered",
+    "tests/test_closing_the_loop.py::test_staff_reply_ok_code_acknowledges_the_case_and_is_not_feedback",
+    "tests/test_closing_the_loop.py::test_short_codes_are_unique_among_live_cases",
+    "tests/test_closing_the_loop.py::test_an_expired_link_is_refused",
+    "tests/test_closing_the_loop.py::test_an_expired_link_gets_410_through_the_api",
+    "tests/test_closing_the_loop.py::test_an_unacknowledged_urgent_case_escalates_to_the_manager_then_to_care",
+    "tests/test_closing_the_loop.py::test_an_acknowledged_case_never_escalates",
+    "tests/test_digest.py",
+    "tests/test_failures.py::test_a_late_retry_of_a_pending_message_requeues_it_but_a_concurrent_duplicate_does_not",
+    "tests/test_failures.py::test_two_copies_of_an_alert_job_at_once_send_one_sms",
+    "tests/test_failures.py::test_a_parked_message_stored_meanwhile_by_a_retry_is_counted_once",
+    "tests/test_offers.py::test_a_customer_gets_one_offer_per_period_then_the_reply_without_a_code",
+    "tests/test_offers.py::test_the_customer_cap_is_a_rolling_window_not_a_calendar_block",
+    "tests/test_operator_api.py::test_day_metrics_read_day_items_and_stay_exact_at_the_period_edges",
+    "tests/test_operator_api.py::test_acknowledging_records_the_time_to_acknowledge_in_the_metrics",
+    "tests/test_operator_api.py::test_roll_ups_change_the_reads_not_the_numbers",
+    "tests/test_operator_api.py::test_a_count_landing_in_a_rolled_up_hour_rolls_it_up_again",
+    "tests/test_operator_api.py::test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour",
+    "tests/test_operator_api.py::test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups",
+    "tests/test_scorecards.py",
+    "tests/test_surveys.py::test_sending_skips_opted_out_numbers_and_respects_the_frequency_cap",
+    "tests/test_surveys.py::test_quiet_hours_hold_the_send_until_morning",
+    "tests/test_surveys.py::test_quiet_delay",
+    "tests/test_surveys.py::test_the_survey_cap_is_a_rolling_window",
+    "tests/test_privacy.py::test_every_item_carries_a_retention_ttl_of_at_most_13_months",
+    "tests/test_local_stack.py::test_sms_through_both_channels_is_answered_stored_and_alerted",
 ]
+# libfaketime (0.9.10) and Python's waits: with the monotonic clock faked, waits on a semaphore or a condition
+# never end (glibc's sem_clockwait is not intercepted); with it real, libfaketime's clock_nanosleep refuses
+# Python's absolute deadline (EINVAL). So the monotonic clock stays real and time.sleep waits on an Event.
+SLEEP_THROUGH_AN_EVENT = """
+import threading, time
+
+def _sleep(seconds):
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    threading.Event().wait(seconds)
+
+time.sleep = _sleep
+"""
 
 
-@pytest.mark.parametrize("offset", ["+365d", "-1100d"])
+@pytest.mark.parametrize("offset", ["+365d", "-1100d"])  # a year ahead; three years back, before the test dates
 def test_the_date_sensitive_tests_pass_with_the_clock_moved(offset, tmp_path):
     assert FAKETIME, "faketime is missing: `make test` installs it (Debian: apt-get install faketime)"
-    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}  # timeouts keep counting real seconds
+    (tmp_path / "shim").mkdir()
+    (tmp_path / "shim" / "sitecustomize.py").write_text(SLEEP_THROUGH_AN_EVENT, encoding="utf-8")
+    path = os.pathsep.join(filter(None, [str(tmp_path / "shim"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": path}  # inherited by the stack
     command = [FAKETIME, "-f", offset, sys.executable, "-c", "import datetime; print(datetime.date.today())"]
     moved = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert moved != str(__import__("datetime").date.today())  # the clock did move
-    command = [FAKETIME, "-f", offset, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+    command = [FAKETIME, "-f", offset, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "--basetemp", str(tmp_path / "pytest"), *DATE_SENSITIVE]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, f"on {moved}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
