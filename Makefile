@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 PORT ?= 8000
 
-.PHONY: install browser run test lint simulate demo-data classify bench clean package deploy outbox replay-failed
+.PHONY: install browser faketime run test lint simulate demo-data classify bench clean package deploy outbox replay-failed
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -30,6 +30,12 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: the browser tests will be skipped"; fi; }
 
+# libfaketime: tests/test_clock_independence.py reruns the date-sensitive tests a year ahead and years back.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; } || \
+	  echo "faketime is missing and cannot be installed here: the clock-independence test will fail"
+
 run: install
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
@@ -44,7 +50,7 @@ outbox: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint browser
+test: install lint browser faketime
 	$(BIN)/python -m pytest
 
 demo-data: install

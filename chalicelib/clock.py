@@ -1,12 +1,20 @@
-"""Time, in one place, so that tests can control it."""
+"""Time, in one place, so that tests can control it.
+
+Domain code reads "now" only through :func:`utcnow` (or a ``now`` callable defaulting to it); a test
+moves every reader at once with ``monkeypatch.setattr(clock, "source", lambda: moment)``.
+tests/test_clock_independence.py fails if code outside this module reads the real clock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+source: Callable[[], datetime] | None = None  # None: the real clock; tests set it, production never does
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return source() if source is not None else datetime.now(UTC)  # the one read of the real clock
 
 
 def iso(moment: datetime) -> str:

@@ -17,14 +17,14 @@ import os
 import random
 import sys
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from chalicelib import rollup
 from chalicelib.cases import ack_counts
 from chalicelib.classification import Classifier
-from chalicelib.clock import hour_key, iso
+from chalicelib.clock import hour_key, iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
@@ -48,7 +48,7 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     rng = random.Random(seed)
     classifier = Classifier(config)
     texts = demo_messages()
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     start = now - timedelta(days=days)
     hours = [start + timedelta(hours=h) for h in range(days * 24)]
     weights = [_hourly_weight(h.hour) for h in hours]

@@ -22,10 +22,10 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch):
-    import app
+    from chalicelib import clock as clock_module
 
     clock = Clock()
-    monkeypatch.setattr(app, "utcnow", clock)
+    monkeypatch.setattr(clock_module, "source", clock)  # the webhook, the worker and the cases alike
     return clock
 
 
