@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.clock import utcnow
+
 ACCOUNT = "123456789012"
 MONTHS = {name: i for i, name in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -188,7 +190,7 @@ class Scheduler:
 
     def __init__(self, schedules: list[Schedule], *, app_name: str = "voix", stage: str = "dev",
                  region: str | None = None, tick: float | None = None, deliveries: int | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 now: Callable[[], datetime] = utcnow):  # the injected clock: faketime moves it
         self.schedules = schedules
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-2"
         self.tick = tick if tick is not None else float(os.environ.get("VOIX_SCHEDULER_TICK") or 1)

@@ -28,9 +28,10 @@ import threading
 import urllib.request
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from chalicelib.clock import utcnow
 
 MAX_KEPT = 5000
 
@@ -41,7 +42,7 @@ class Outbox:
         self._lock = threading.Lock()
 
     def record(self, **item: Any) -> None:
-        item["at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        item["at"] = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         with self._lock:
             self._items.append(item)
 
