@@ -126,6 +126,10 @@ def twilio_webhook():
     ):
         return error(403, "invalid Twilio signature")
     try:
+        twilio.check_shape(params, svc.twilio_account_sid)
+    except twilio.NotFromTwilio as exc:
+        return error(403, f"not a Twilio request: {exc}")
+    try:
         message = twilio.to_inbound(params, utcnow())
     except twilio.BadRequest as exc:
         return error(400, str(exc))
