@@ -4,7 +4,6 @@ Routes, event handlers and middleware only; the domain lives in ``chalicelib``.
 """
 
 import functools
-import json
 import os
 from datetime import timedelta
 
@@ -393,16 +392,9 @@ def list_cases():
 
 
 def _json_body():
-    raw = app.current_request.raw_body
-    if not raw:
-        return None
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, "body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "body must be a JSON object")
-    return body
+    from chalicelib.bodies import json_object
+
+    return json_object(app.current_request.raw_body)
 
 
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])

@@ -227,3 +227,60 @@ def test_the_webhook_never_fails_on_arbitrary_bodies(client, pairs, raw, use_raw
         assert response.body.startswith(b"<?xml") and b"<Response" in response.body
     else:
         assert response.json_body["error"]
+
+
+# -- issue 14.4: deeply nested JSON is a 400, never a RecursionError's 500 ---------------------------
+NESTED = "[" * 1100 + "]" * 1100  # 2.2 kB: the probe's body
+NESTED_OBJECT = '{"a":' * 1100 + "1" + "}" * 1100
+
+
+@pytest.mark.parametrize("path", ["/api/tokens", "/api/offers", "/api/offers/ABCD1234/redeem",
+                                  "/api/cases/c-1/ack", "/api/cases/c-1/resolve", "/api/surveys"])
+@pytest.mark.parametrize("body", [NESTED, NESTED_OBJECT, '{"a": ' + "[" * 30 + "]" * 30 + "}"],
+                         ids=["nested-list", "nested-object", "nested-inside"])
+def test_deeply_nested_json_is_a_400_on_every_json_route(client, path, body):
+    response = client.http.post(path, headers={**auth(), "Content-Type": "application/json"}, body=body)
+    assert response.status_code == 400, (path, response.body)
+    assert "nested too deeply" in response.json_body["error"]
+    assert table_items() == []
+
+
+# -- issue 14.5: every key of every cursor is checked against its query --------------------------------
+def _cursor(state) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("route,state", [
+    ("/api/cases", {"k": {"gsi1pk": {"S": "CASES#open"}}}),  # the probe's forged cursor
+    ("/api/cases", {"k": {"gsi1pk": {"S": "CASES#open"}, "gsi1sk": {"S": "x"}, "pk": {"S": "MSG#1"},
+                          "sk": {"S": "CASE"}}}),
+    ("/api/cases", {"k": {"gsi1pk": {"S": "CASES#open"}, "gsi1sk": {"S": "x"}, "pk": {"S": "CASE#1"},
+                          "sk": {"S": "CASE"}, "gsi2pk": {"S": "DAY#x"}}}),
+    ("/api/feedback?site=line-8", {"k": {"gsi1pk": {"S": "SITE#line-8"}, "gsi1sk": {"S": "2026"}}}),
+    ("/api/feedback?site=line-8", {"k": {"gsi1pk": {"S": "SITE#line-8"}, "gsi1sk": {"S": "2026"},
+                                         "pk": {"S": "CASE#1"}, "sk": {"S": "MSG"}}}),
+])
+def test_a_forged_cursor_is_a_400(client, route, state):
+    separator = "&" if "?" in route else "?"
+    response = client.http.get(f"{route}{separator}cursor={_cursor(state)}", headers=auth())
+    assert response.status_code == 400, response.body
+    assert "cursor" in response.json_body["error"]
+
+
+KEY_NAMES = st.sampled_from(["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "x"])
+KEY_VALUES = st.one_of(st.sampled_from(["CASES#open", "CASE#1", "CASE", "MSG#twilio-SM1", "MSG", "SITE#line-8",
+                                        "2026-11-28T10:00:00Z#x", ""]), st.text(max_size=20))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(["/api/cases", "/api/cases?status=resolved", "/api/feedback",
+                              "/api/feedback?site=line-8"]),
+       key=st.dictionaries(KEY_NAMES, st.builds(lambda v: {"S": v}, KEY_VALUES), max_size=6),
+       day=st.one_of(st.none(), st.text(max_size=12)))
+def test_no_cursor_gives_a_500(client, route, key, day):
+    state = {"k": key} if day is None else {"k": key, "d": day}
+    separator = "&" if "?" in route else "?"
+    response = client.http.get(f"{route}{separator}cursor={_cursor(state)}", headers=auth())
+    assert response.status_code in (200, 400), (route, state, response.body)
