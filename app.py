@@ -4,7 +4,6 @@ Routes, event handlers and middleware only; the domain lives in ``chalicelib``.
 """
 
 import functools
-import json
 import os
 from datetime import timedelta
 
@@ -125,6 +124,10 @@ def twilio_webhook():
         request.headers.get("x-twilio-signature"), request.headers.get("x-twilio-webhooks-signature-settings"),
     ):
         return error(403, "invalid Twilio signature")
+    try:
+        twilio.check_shape(params, svc.twilio_account_sid)
+    except twilio.NotFromTwilio as exc:
+        return error(403, f"not a Twilio request: {exc}")
     try:
         message = twilio.to_inbound(params, utcnow())
     except twilio.BadRequest as exc:
@@ -389,16 +392,9 @@ def list_cases():
 
 
 def _json_body():
-    raw = app.current_request.raw_body
-    if not raw:
-        return None
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, "body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "body must be a JSON object")
-    return body
+    from chalicelib.bodies import json_object
+
+    return json_object(app.current_request.raw_body)
 
 
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])

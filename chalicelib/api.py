@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -28,13 +29,19 @@ MAX_PERIOD_DAYS = 400
 MAX_HOURLY_DAYS = 31
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+INVISIBLE = " \u00a0\u200b\u200c\u200d\u2060\ufeff"
 
 
 def spreadsheet_safe(value: Any) -> str:
-    """A CSV cell a spreadsheet will never run as a formula (OWASP CSV injection)."""
+    """A CSV cell a spreadsheet will never run as a formula (OWASP CSV injection).
+
+    Checked after NFKC normalisation and leading invisible characters, as a spreadsheet may read
+    them: U+FE66 SMALL EQUALS SIGN and the full-width forms are an "=", "+", "-" or "@" there.
+    """
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    seen = unicodedata.normalize("NFKC", text).lstrip(INVISIBLE)
+    return "'" + text if seen.startswith(FORMULA_STARTS) else text
 
 
 

@@ -84,6 +84,11 @@ class Services:
         return get_secret("TWILIO_AUTH_TOKEN")
 
     @property
+    def twilio_account_sid(self) -> str:
+        """The Twilio account (``AC…``) whose requests are taken; any other is refused."""
+        return get_secret("TWILIO_ACCOUNT_SID")
+
+    @property
     def twilio_webhook_url(self) -> str:
         """The URL Twilio signs: TWILIO_WEBHOOK_URL when set (a custom domain, the local stack)."""
         return env("TWILIO_WEBHOOK_URL", f"http://127.0.0.1:{env('PORT', '8000')}/sms/twilio")

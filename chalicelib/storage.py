@@ -116,6 +116,18 @@ def decode_cursor(cursor: str, allowed_keys: set[str]) -> dict[str, Any]:
     return state
 
 
+def check_start_key(key: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """A cursor's position must name exactly the keys of its query (table and index keys), each of the
+    shape that query writes: anything else would reach DynamoDB as a malformed ``ExclusiveStartKey``."""
+    if set(key) != set(expected) or not all(expected[name](value["S"]) for name, value in key.items()):
+        raise BadCursor("cursor does not belong to this query")
+    return key
+
+
+def _short(value: str) -> bool:
+    return 0 < len(value) <= 256
+
+
 def counter_key(site: str | None, bucket: str) -> dict[str, str]:
     """Where a counter item lives: day items together per site, hour items per site and day.
 
@@ -274,6 +286,8 @@ class FeedbackStore:
             position = start_key.get(sk_name, {}).get("S", "")
             if start_key.get(pk_name, {}).get("S") != pk_value or not since <= position <= until + "\uffff":
                 raise BadCursor("cursor does not belong to this query")
+            check_start_key(start_key, {"pk": lambda v: v.startswith("MSG#") and _short(v), "sk": lambda v: v == "MSG",
+                                        pk_name: lambda v: v == pk_value, sk_name: _short})
         queries = 0
         for index_name, pk_name, sk_name, pk_value, day in partitions:
             while True:
@@ -514,7 +528,9 @@ class FeedbackStore:
             if state.get("k"):
                 if state["k"].get("gsi1pk", {}).get("S") != f"CASES#{status}":
                     raise BadCursor("cursor does not belong to this status")
-                kwargs["ExclusiveStartKey"] = state["k"]
+                kwargs["ExclusiveStartKey"] = check_start_key(state["k"], {
+                    "pk": lambda v: v.startswith("CASE#") and _short(v), "sk": lambda v: v == "CASE",
+                    "gsi1pk": lambda v: v == f"CASES#{status}", "gsi1sk": _short})
         page = self._call("query", **kwargs)
         items = [_plain_numbers(from_item(i)) for i in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")

@@ -55,6 +55,7 @@ def main() -> int:
     moto_port = int(os.environ.get("MOTO_PORT") or free_port())
     operator_token = os.environ.get("OPERATOR_TOKEN") or secrets.token_urlsafe(24)
     twilio_token = os.environ.get("TWILIO_AUTH_TOKEN") or secrets.token_hex(16)
+    twilio_account = os.environ.get("TWILIO_ACCOUNT_SID") or "AC" + secrets.token_hex(16)
     endpoint = f"http://127.0.0.1:{moto_port}"
     for name, wanted in (("PORT", port), ("DASHBOARD_PORT", dashboard_port)):
         with socket.socket() as probe:
@@ -67,7 +68,8 @@ def main() -> int:
         **stage_environment("dev"),
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "eu-west-2",
         "AWS_REGION": "eu-west-2", "AWS_ENDPOINT_URL": endpoint, "PORT": str(port),
-        "TWILIO_AUTH_TOKEN": twilio_token, "TWILIO_WEBHOOK_URL": f"http://127.0.0.1:{port}/sms/twilio",
+        "TWILIO_AUTH_TOKEN": twilio_token, "TWILIO_ACCOUNT_SID": twilio_account,
+        "TWILIO_WEBHOOK_URL": f"http://127.0.0.1:{port}/sms/twilio",
         "OPERATOR_TOKEN_SHA256": hashlib.sha256(operator_token.encode()).hexdigest(),
         "CUSTOMER_KEY_SECRET": os.environ.get("CUSTOMER_KEY_SECRET") or secrets.token_hex(32),
         "LINK_SIGNING_KEY": os.environ.get("LINK_SIGNING_KEY") or secrets.token_hex(32),
@@ -151,7 +153,8 @@ def main() -> int:
         STATE_FILE.write_text(json.dumps({
             "api_url": f"http://127.0.0.1:{port}", "dashboard_url": f"http://127.0.0.1:{dashboard_port}",
             "webhook_url": env["TWILIO_WEBHOOK_URL"],
-            "operator_token": operator_token, "twilio_auth_token": twilio_token, "moto_endpoint": endpoint,
+            "operator_token": operator_token, "twilio_auth_token": twilio_token,
+            "twilio_account_sid": twilio_account, "moto_endpoint": endpoint,
             "inbound_sms_topic_arn": topic_arn, "jobs_queue_url": outputs["JobsQueueUrl"],
         }, indent=2))
         os.chmod(STATE_FILE, 0o600)
@@ -170,6 +173,7 @@ Voix is running locally (moto {endpoint}).
   Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
   Operator token     {operator_token}
   Twilio auth token  {twilio_token}
+  Twilio account     {twilio_account}  (requests from another account are refused)
 Try:  curl -H "Authorization: Bearer {operator_token}" http://127.0.0.1:{port}/api/feedback
       make simulate      (a signed stream of realistic SMS)
 Stop with Ctrl-C.  (Details in {STATE_FILE})

@@ -29,7 +29,7 @@ def load_state() -> dict:
 def send_twilio(state: dict, to: str, text: str, sender: str, sid: str | None = None) -> tuple[int, str]:
     from chalicelib.channels.twilio import compute_signature
 
-    params = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": sender,
+    params = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "AccountSid": state["twilio_account_sid"], "From": sender,
               "To": to, "Body": text, "NumMedia": "0"}
     signature = compute_signature(state["twilio_auth_token"], state["webhook_url"], list(params.items()))
     request = urllib.request.Request(

@@ -12,6 +12,7 @@ import pytest
 
 OPERATOR_TOKEN = "test-operator-token"
 TWILIO_TOKEN = "test-twilio-auth-token"
+TWILIO_ACCOUNT = "AC" + "1" * 32
 WEBHOOK_URL = "https://voix.example.com/api/sms/twilio"
 
 os.environ.update({
@@ -20,7 +21,7 @@ os.environ.update({
     "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING",
     "TABLE_NAME": "voix-dev", "COUNTERS_TABLE": "voix-dev-counters", "JOBS_QUEUE": "voix-dev-jobs",
     "INBOUND_SMS_TOPIC": "voix-dev-inbound-sms",
-    "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_WEBHOOK_URL": WEBHOOK_URL,
+    "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT, "TWILIO_WEBHOOK_URL": WEBHOOK_URL,
     "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
     "CUSTOMER_KEY_SECRET": "test-customer-key-secret", "LINK_SIGNING_KEY": "test-link-signing-key",
     "REPLY_SENDER": "log", "MAX_RECEIVES": "5", "AUDIT_TOKEN_SHA256": hashlib.sha256(b"test-audit").hexdigest(),
@@ -74,7 +75,7 @@ def sign(params, url=WEBHOOK_URL, token=TWILIO_TOKEN):
 
 def twilio_params(body="L8 it's far too hot on this bus", sid="SM" + "0" * 32, frm="+447700900123",
                   to="+447700900008", **extra):
-    params = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": frm, "To": to, "Body": body,
+    params = {"MessageSid": sid, "AccountSid": TWILIO_ACCOUNT, "From": frm, "To": to, "Body": body,
               "NumMedia": "0"}
     params.update(extra)
     return params

@@ -56,16 +56,16 @@ CASES = [
     ("sms: invalid UTF-8 raw", "POST", "/sms/twilio", (b"Body=\xff\xfe", {"Content-Type": FORM}), 400),
     ("sms: malformed form", "POST", "/sms/twilio", (b"Body&&==", {"Content-Type": FORM}), 400),
     ("sms: 1,601 characters", "POST", "/sms/twilio", sms(Body="x" * 1601), 400),
-    ("sms: no From", "POST", "/sms/twilio", sms(From=None), 400),
+    ("sms: no From", "POST", "/sms/twilio", sms(From=None), 403),
     ("sms: From letters", "POST", "/sms/twilio", sms(From="SHOP"), 400),
     ("sms: From too short", "POST", "/sms/twilio", sms(From="+1"), 400),
     ("sms: From too long", "POST", "/sms/twilio", sms(From="+44770090012345678901234"), 400),
     ("sms: From no such country", "POST", "/sms/twilio", sms(From="+999 123 456"), 400),
     ("sms: From with a NUL", "POST", "/sms/twilio", sms(From="+447700\x00900123"), 400),
     ("sms: To garbage", "POST", "/sms/twilio", sms(To="12"), 400),
-    ("sms: MessageSid traversal", "POST", "/sms/twilio", sms(MessageSid="../../etc/passwd"), 400),
-    ("sms: MessageSid 200 chars", "POST", "/sms/twilio", sms(MessageSid="S" * 200), 400),
-    ("sms: NumMedia negative", "POST", "/sms/twilio", sms(NumMedia="-3"), 400),
+    ("sms: MessageSid traversal", "POST", "/sms/twilio", sms(MessageSid="../../etc/passwd"), 403),
+    ("sms: MessageSid 200 chars", "POST", "/sms/twilio", sms(MessageSid="S" * 200), 403),
+    ("sms: NumMedia negative", "POST", "/sms/twilio", sms(NumMedia="-3"), 403),
     ("sms: unsigned", "POST", "/sms/twilio", (urlencode(twilio_params()).encode(), {"Content-Type": FORM}), 403),
     # the operator API: queries
     ("feedback: negative limit", "GET", "/api/feedback?limit=-1", None, 400),
@@ -227,3 +227,60 @@ def test_the_webhook_never_fails_on_arbitrary_bodies(client, pairs, raw, use_raw
         assert response.body.startswith(b"<?xml") and b"<Response" in response.body
     else:
         assert response.json_body["error"]
+
+
+# -- issue 14.4: deeply nested JSON is a 400, never a RecursionError's 500 ---------------------------
+NESTED = "[" * 1100 + "]" * 1100  # 2.2 kB: the probe's body
+NESTED_OBJECT = '{"a":' * 1100 + "1" + "}" * 1100
+
+
+@pytest.mark.parametrize("path", ["/api/tokens", "/api/offers", "/api/offers/ABCD1234/redeem",
+                                  "/api/cases/c-1/ack", "/api/cases/c-1/resolve", "/api/surveys"])
+@pytest.mark.parametrize("body", [NESTED, NESTED_OBJECT, '{"a": ' + "[" * 30 + "]" * 30 + "}"],
+                         ids=["nested-list", "nested-object", "nested-inside"])
+def test_deeply_nested_json_is_a_400_on_every_json_route(client, path, body):
+    response = client.http.post(path, headers={**auth(), "Content-Type": "application/json"}, body=body)
+    assert response.status_code == 400, (path, response.body)
+    assert "nested too deeply" in response.json_body["error"]
+    assert table_items() == []
+
+
+# -- issue 14.5: every key of every cursor is checked against its query --------------------------------
+def _cursor(state) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("route,state", [
+    ("/api/cases", {"k": {"gsi1pk": {"S": "CASES#open"}}}),  # the probe's forged cursor
+    ("/api/cases", {"k": {"gsi1pk": {"S": "CASES#open"}, "gsi1sk": {"S": "x"}, "pk": {"S": "MSG#1"},
+                          "sk": {"S": "CASE"}}}),
+    ("/api/cases", {"k": {"gsi1pk": {"S": "CASES#open"}, "gsi1sk": {"S": "x"}, "pk": {"S": "CASE#1"},
+                          "sk": {"S": "CASE"}, "gsi2pk": {"S": "DAY#x"}}}),
+    ("/api/feedback?site=line-8", {"k": {"gsi1pk": {"S": "SITE#line-8"}, "gsi1sk": {"S": "2026"}}}),
+    ("/api/feedback?site=line-8", {"k": {"gsi1pk": {"S": "SITE#line-8"}, "gsi1sk": {"S": "2026"},
+                                         "pk": {"S": "CASE#1"}, "sk": {"S": "MSG"}}}),
+])
+def test_a_forged_cursor_is_a_400(client, route, state):
+    separator = "&" if "?" in route else "?"
+    response = client.http.get(f"{route}{separator}cursor={_cursor(state)}", headers=auth())
+    assert response.status_code == 400, response.body
+    assert "cursor" in response.json_body["error"]
+
+
+KEY_NAMES = st.sampled_from(["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "x"])
+KEY_VALUES = st.one_of(st.sampled_from(["CASES#open", "CASE#1", "CASE", "MSG#twilio-SM1", "MSG", "SITE#line-8",
+                                        "2026-11-28T10:00:00Z#x", ""]), st.text(max_size=20))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(["/api/cases", "/api/cases?status=resolved", "/api/feedback",
+                              "/api/feedback?site=line-8"]),
+       key=st.dictionaries(KEY_NAMES, st.builds(lambda v: {"S": v}, KEY_VALUES), max_size=6),
+       day=st.one_of(st.none(), st.text(max_size=12)))
+def test_no_cursor_gives_a_500(client, route, key, day):
+    state = {"k": key} if day is None else {"k": key, "d": day}
+    separator = "&" if "?" in route else "?"
+    response = client.http.get(f"{route}{separator}cursor={_cursor(state)}", headers=auth())
+    assert response.status_code in (200, 400), (route, state, response.body)

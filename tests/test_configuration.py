@@ -149,7 +149,7 @@ def test_a_new_topic_flows_from_configuration_to_counters_and_metrics(config_dir
                 'phrases = ["suitcase", "valise", "luggage hold"]\n')
     monkeypatch.setenv("VOIX_CONFIG_DIR", str(config_dir))
     services.reset()
-    assert post_sms(client, twilio_params(body="L8 my suitcase was damaged", sid="SM" + "l" * 32)).status_code == 200
+    assert post_sms(client, twilio_params(body="L8 my suitcase was damaged", sid="SM" + "b" * 32)).status_code == 200
     drain()
     totals = client.http.get("/api/metrics", headers=auth()).json_body["totals"]
     assert totals["topic"]["luggage"] == 1

@@ -35,7 +35,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "jobs-dlq": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # GET /api/status: depths only
         **{f"param:{name}": {"ssm:GetParameter"} for name in (
             "audit-token-sha256", "customer-key-secret", "link-signing-key", "operator-token-sha256",
-            "twilio-auth-token")},
+            "twilio-account-sid", "twilio-auth-token")},
     },
     # End User Messaging two-way SMS: ingest (offers and survey answers included) and the reply
     "InboundSms": {
@@ -237,8 +237,8 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
     from tests.test_end_user_messaging import eum_payload
 
     ssm = boto3.client("ssm")
-    for name in ("TWILIO_AUTH_TOKEN", "OPERATOR_TOKEN_SHA256", "CUSTOMER_KEY_SECRET", "LINK_SIGNING_KEY",
-                 "AUDIT_TOKEN_SHA256"):
+    for name in ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "OPERATOR_TOKEN_SHA256", "CUSTOMER_KEY_SECRET",
+                 "LINK_SIGNING_KEY", "AUDIT_TOKEN_SHA256"):
         parameter = f"/voix/dev/{name.lower().replace('_', '-')}"
         ssm.put_parameter(Name=parameter, Value=secrets.os.environ[name], Type="SecureString")
         monkeypatch.setenv(f"{name}_PARAM", parameter)

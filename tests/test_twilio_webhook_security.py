@@ -77,14 +77,16 @@ def test_forged_requests_are_refused_with_403_and_nothing_is_stored(client, case
     assert table_items() == []
 
 
-def test_repeated_parameters_are_signed_and_accepted(client):
-    params = [("MessageSid", "SM" + "8" * 32), ("From", "+447700900123"), ("To", "+447700900008"),
-              ("Body", "L8 cold"), ("MediaUrl", "b"), ("MediaUrl", "a"), ("NumMedia", "0")]
+def test_repeated_parameters_are_signed_as_twilio_signs_them_but_refused(client):
+    """Twilio never repeats a parameter of an inbound SMS: a signed repeat is a re-cut request."""
+    params = [("MessageSid", "SM" + "8" * 32), ("AccountSid", "AC" + "1" * 32), ("From", "+447700900123"),
+              ("To", "+447700900008"), ("Body", "L8 cold"), ("MediaUrl", "b"), ("MediaUrl", "a"), ("NumMedia", "0")]
     signature = RequestValidator(TWILIO_TOKEN).compute_signature(WEBHOOK_URL, MultiDict(params))  # official
     assert signature == compute_signature(TWILIO_TOKEN, WEBHOOK_URL, params)
     response = client.http.post("/sms/twilio", body=urlencode(params), headers={
         "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
-    assert response.status_code == 200
+    assert response.status_code == 403 and "MediaUrl is repeated" in response.json_body["error"]
+    assert table_items() == []
 
 
 def signed_raw(client, body: bytes, content_type="application/x-www-form-urlencoded", signature="x"):
@@ -112,17 +114,17 @@ def signed_raw_args(body, content_type="application/x-www-form-urlencoded"):
     return body, content_type
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"From": None}, "missing field From"),
-    ({"From": ""}, "missing field From"),
-    ({"From": "not-a-number"}, "not a phone number"),
-    ({"From": "+1"}, "phone number"),
-    ({"To": "12"}, "phone number"),
-    ({"MessageSid": "SM/../../etc"}, "channel_message_id"),
-    ({"NumMedia": "lots"}, "NumMedia"),
-    ({"Body": "x" * 10_000}, "body"),
+@pytest.mark.parametrize("change,status,message", [
+    ({"From": None}, 403, "missing Twilio parameter From"),
+    ({"From": ""}, 400, "missing field From"),
+    ({"From": "not-a-number"}, 400, "not a phone number"),
+    ({"From": "+1"}, 400, "phone number"),
+    ({"To": "12"}, 400, "phone number"),
+    ({"MessageSid": "SM/../../etc"}, 403, "MessageSid is not a Twilio message id"),
+    ({"NumMedia": "lots"}, 403, "NumMedia is not a count"),
+    ({"Body": "x" * 10_000}, 400, "body"),
 ])
-def test_signed_but_invalid_fields_get_400_and_nothing_is_stored(client, change, message):
+def test_signed_but_invalid_fields_get_4xx_and_nothing_is_stored(client, change, status, message):
     params = twilio_params(sid="SM" + "7" * 32)
     for key, value in change.items():
         if value is None:
@@ -130,7 +132,7 @@ def test_signed_but_invalid_fields_get_400_and_nothing_is_stored(client, change,
         else:
             params[key] = value
     response = post_sms(client, params)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert message in response.json_body["error"]
     assert table_items() == []
 
@@ -160,3 +162,68 @@ def test_twiml_escapes_the_reply_and_stays_well_formed():
     root = ElementTree.fromstring(xml)
     assert [child.tag for child in root] == ["Message"]
     assert root.find("Message").text == 'Code <V2X> & "merci"</Message><Redirect>http://x</Redirect>'
+
+
+# -- a signed request re-cut at its boundaries (issue 14.1) ------------------------------------------
+def boundary_shifted(params: dict[str, str]) -> dict[str, str]:
+    """Move the boundary between ``MessageSid``'s value and the next key: same signed string."""
+    sid = params["MessageSid"]
+    shifted = {k: v for k, v in params.items() if k not in ("MessageSid", "NumMedia", "NumSegments")}
+    # "MessageSid" + sid + "NumMedia" + "0" + "NumSegments" + "1" == "MessageSid" + sid + "NumMedia0NumSegments1"
+    shifted["MessageSid"] = sid + "NumMedia" + params["NumMedia"] + "NumSegments" + params["NumSegments"]
+    return shifted
+
+
+def test_a_signed_request_recut_at_its_boundaries_is_refused_and_nothing_is_stored(client):
+    from tests.conftest import sent_emails, sent_sms
+
+    params = twilio_params(body="L8 the heating is broken, freezing", sid="SM" + "ab" * 16, NumSegments="1",
+                           SmsSid="SM" + "ab" * 16, SmsMessageSid="SM" + "ab" * 16)
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(WEBHOOK_URL, params)
+    forged = boundary_shifted(params)
+    # the official validator accepts the re-cut request: the signature alone cannot tell
+    assert RequestValidator(TWILIO_TOKEN).validate(WEBHOOK_URL, forged, signature)
+    response = post_sms(client, forged, signature=signature)
+    assert response.status_code == 403 and "not a Twilio request" in response.json_body["error"]
+    assert table_items() == [] and sent_sms() == [] and sent_emails() == []
+    assert post_sms(client, params, signature=signature).status_code == 200  # the original is taken
+    assert len(table_items("MSG#")) == 1
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"MessageSid": "SMx"}, "MessageSid is not a Twilio message id"),
+    ({"MessageSid": "SM" + "A" * 32}, "MessageSid is not a Twilio message id"),  # Twilio's hex is lower case
+    ({"MessageSid": "XX" + "a" * 32}, "MessageSid is not a Twilio message id"),
+    ({"SmsSid": "SM" + "b" * 32}, "SmsSid differs from MessageSid"),
+    ({"SmsMessageSid": "SM" + "c" * 32}, "SmsMessageSid differs from MessageSid"),
+    ({"AccountSid": "AC" + "2" * 32}, "AccountSid is not this deployment's Twilio account"),
+    ({"AccountSid": None}, "missing Twilio parameter AccountSid"),
+    ({"NumMedia": None}, "missing Twilio parameter NumMedia"),
+    ({"Body": None}, "missing Twilio parameter Body"),
+    ({"NumSegments": "1x"}, "NumSegments is not a count"),
+])
+def test_a_signed_request_not_of_twilios_shape_is_refused_with_403(client, change, reason):
+    params = twilio_params(sid="SM" + "9" * 32)
+    for key, value in change.items():
+        if value is None:
+            params.pop(key)
+        else:
+            params[key] = value
+    response = post_sms(client, params)
+    assert response.status_code == 403
+    assert reason in response.json_body["error"]
+    assert table_items() == []
+
+
+def test_a_repeated_parameter_is_refused(client):
+    params = list(twilio_params(sid="SM" + "8" * 32).items()) + [("Body", "L8 a second body")]
+    body = urlencode(params)
+    signature = compute_signature(TWILIO_TOKEN, WEBHOOK_URL, params)
+    response = client.http.post("/sms/twilio", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    assert response.status_code == 403 and "repeated" in response.json_body["error"]
+    assert table_items() == []
+
+
+def test_an_mms_sid_is_taken(client):
+    assert post_sms(client, twilio_params(sid="MM" + "7" * 32, NumMedia="1")).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
@@ -18,6 +19,52 @@ _ALGORITHMS = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
 
 class BadRequest(ValueError):
     """The request cannot be read; the message says why, for the 4xx answer."""
+
+
+class NotFromTwilio(BadRequest):
+    """Signed, but not a request Twilio sends: refused with a 403 and nothing stored."""
+
+
+# What Twilio sends with every inbound message (its "A message comes in" webhook). Twilio's
+# signature joins names and values with no separator, so a signed request can be re-cut
+# (``MessageSid=SMx`` + ``NumMedia0NumSegments1`` keeps the signature of two parameters):
+# only requests of exactly Twilio's shape are taken.
+ALWAYS_SENT = ("MessageSid", "AccountSid", "From", "To", "Body", "NumMedia")
+_MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")
+_ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+_DIGITS = re.compile(r"[0-9]{1,3}")
+_SAME_AS_MESSAGE_SID = ("SmsSid", "SmsMessageSid")
+_COUNTS = ("NumMedia", "NumSegments")
+
+
+def check_shape(params: list[tuple[str, str]], account_sid: str) -> None:
+    """Refuse (:class:`NotFromTwilio`) a signed request that is not of the shape Twilio sends.
+
+    A ``MessageSid`` of Twilio's form (``SM``/``MM`` and 32 hex digits), equal to ``SmsSid`` and
+    ``SmsMessageSid`` when present; the configured ``AccountSid``; every parameter Twilio always
+    sends, each once; counts that are numbers.
+    """
+    if not _ACCOUNT_SID.fullmatch(account_sid or ""):
+        raise NotFromTwilio("the Twilio account is not configured (TWILIO_ACCOUNT_SID)")
+    seen: dict[str, str] = {}
+    for name, value in params:
+        if name in seen:
+            raise NotFromTwilio(f"parameter {name} is repeated")
+        seen[name] = value
+    missing = [name for name in ALWAYS_SENT if name not in seen]
+    if missing:
+        raise NotFromTwilio(f"missing Twilio parameter {missing[0]}")
+    sid = seen["MessageSid"]
+    if not _MESSAGE_SID.fullmatch(sid):
+        raise NotFromTwilio("MessageSid is not a Twilio message id")
+    for name in _SAME_AS_MESSAGE_SID:
+        if name in seen and seen[name] != sid:
+            raise NotFromTwilio(f"{name} differs from MessageSid")
+    if not hmac.compare_digest(seen["AccountSid"].encode(), account_sid.encode()):
+        raise NotFromTwilio("AccountSid is not this deployment's Twilio account")
+    for name in _COUNTS:
+        if name in seen and not _DIGITS.fullmatch(seen[name]):
+            raise NotFromTwilio(f"{name} is not a count")
 
 
 def parse_form(raw: bytes) -> list[tuple[str, str]]:
