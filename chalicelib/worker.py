@@ -14,6 +14,7 @@ from chalicelib.cases import CaseService, promised_at
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
+from chalicelib.erasure import mark
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import record_alert
@@ -110,7 +111,8 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
 class Worker:
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
-                 ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None):
+                 ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None,
+                 secret: bytes = b""):
         self._config = config
         self._store = store
         self._jobs = jobs
@@ -121,11 +123,23 @@ class Worker:
         self._ack_url = ack_url or (lambda case_id, recipient_id: None)
         self._cases = CaseService(config=config, store=store, jobs=jobs, now=now)
         self._surveys = surveys
+        self._secret = secret  # the customer key secret: erasure tombstones are keyed with it
+
+    def _tombstone(self, kind: str, value: str) -> dict[str, Any] | None:
+        return self._store.tombstone(mark(self._secret, kind, value))
+
+    def _erased_before(self, customer: str | None, at: str) -> bool:
+        """Whether the customer was erased at or after ``at`` (what was sent or parked before goes too)."""
+        erased = self._tombstone("customer", customer) if customer else None
+        return bool(erased and str(erased.get("erased_at") or "") >= at)
 
     def handle(self, job: dict[str, Any], receive_count: int = 1) -> None:
         kind = job.get("type") if isinstance(job, dict) else None
         if kind == "store":
             record = self._record(job)
+            if self._erased_before(record.get("customer_key"), record["received_at"]):
+                log.warning("parked message %s belongs to an erased customer: not stored", record["id"])
+                return
             existing = self._store.put_message(record)  # conditional: a retry of the webhook may have stored it
             # the stored one is the message (its hour, its reply): counting this copy could count it twice
             self.process({**existing, "from_number": record.get("from_number")} if existing else record)
@@ -136,9 +150,16 @@ class Worker:
             if not isinstance(change, dict) or set(change) != {
                     "customer_key", "status", "at", "source", "message_id", "expires_at"}:
                 raise BadJob("consent job without a complete change")
+            suppression = mark(self._secret, "opt-out", change["customer_key"])
+            if self._erased_before(change["customer_key"], change["at"]):  # the customer was erased since
+                if change["status"] == "opted_out":  # an opt-out still holds: on the suppression list
+                    self._store.suppress(suppression, since=change["at"], expires_at=change["expires_at"])
+                return
             self._store.set_consent(**change)
             if change["status"] == "opted_out":
                 self._store.end_conversation(change["customer_key"])
+            else:
+                self._store.lift_suppression(suppression)
         elif kind == "survey_send":
             if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
                 raise BadJob("survey job without survey_id or number")
@@ -162,6 +183,9 @@ class Worker:
 
     def process(self, record: dict[str, Any]) -> str | None:
         """Count the message, open a case and queue its alerts. Safe to run twice."""
+        if self._tombstone("message", record["id"]):  # erased while this job waited on the queue
+            log.warning("message %s was erased: not counted, cased or alerted", record["id"])
+            return None
         fields = [f"nature_{record['nature']}", f"topic_{record['topic']}", f"urgency_{record['urgency']}",
                   f"language_{record['language']}", f"x_{record['topic']}_{record['nature']}_{record['urgency']}"]
         counted = self._store.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
@@ -253,6 +277,9 @@ class Worker:
     def deliver(self, case_id: str, recipient_id: str, receive_count: int) -> None:
         """Send one alert; on failure record the attempt and raise so that SQS retries."""
         case = self._store.get_case(case_id)
+        if case is None and self._tombstone("case", case_id):
+            log.warning("case %s was erased: alert %s not sent", case_id, recipient_id)
+            return
         if case is None or recipient_id not in case.get("recipients", {}):
             raise BadJob(f"no recipient {recipient_id} in case {case_id}")
         recipient = case["recipients"][recipient_id]
