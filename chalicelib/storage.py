@@ -479,13 +479,15 @@ class FeedbackStore:
         if note:
             sets.append("note = :note")
             values[":note"] = note
+        remove = ""
         if to_status == "resolved":
             sets.append("acknowledged_at = if_not_exists(acknowledged_at, :at)")
+            remove = " REMOVE customer_number, gsi3pk, gsi3sk"  # resolved: nobody calls back any more
         allowed = ", ".join(f":from{i}" for i in range(len(allowed_from)))
         for i, status in enumerate(allowed_from):
             values[f":from{i}"] = status
         return self._change_status(
-            {"pk": f"CASE#{case_id}", "sk": "CASE"}, UpdateExpression="SET " + ", ".join(sets),
+            {"pk": f"CASE#{case_id}", "sk": "CASE"}, UpdateExpression="SET " + ", ".join(sets) + remove,
             ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
             ExpressionAttributeValues=to_item(values))
 
@@ -548,6 +550,23 @@ class FeedbackStore:
                 raise
             return None
         return _plain_numbers(from_item(res["Attributes"]))
+
+    def lapsed_call_backs(self, now: str, limit: int = 1000) -> list[str]:
+        """Cases still holding a customer's full number past ``now``, their call-back's lapse (sparse
+        ``gsi3``: ``CALLBACK``, ``<lapse time>#<id>``; only cases with a number are in it)."""
+        items = self._query_pages(IndexName="gsi3", KeyConditionExpression="gsi3pk = :p AND gsi3sk < :now",
+                                  ExpressionAttributeValues=to_item({":p": "CALLBACK", ":now": now}))
+        return [i["pk"]["S"][5:] for i in itertools.islice(items, limit)]
+
+    def forget_customer_number(self, case_id: str) -> None:
+        """The case keeps the masked number only (its call-back lapsed)."""
+        try:
+            self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                       UpdateExpression="REMOVE customer_number, gsi3pk, gsi3sk",
+                       ConditionExpression="attribute_exists(pk)")
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
 
     def claim_code(self, code: str, case_id: str, *, now: int, until: int) -> bool:
         """Hold a short case code (``4821``) for ``case_id`` until ``until``; False if another case holds it."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import rollup
-from chalicelib.cases import CaseService, promised_at
+from chalicelib.cases import CaseService, call_back_until, promised_at, promises_call_back
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
@@ -63,7 +63,7 @@ def alert_sms(config: Config, case: dict[str, Any]) -> str:
     where = site.codes[0] if site else "?"
     urgent = case["urgency"] == "high"
     head = f'VOIX {"URGENT " if urgent else ""}{where} {case["nature"]}/{case["topic"]}: "'
-    if urgent:
+    if urgent and case.get("customer_number"):
         call = f"Rappeler le client au {case['customer_number']}" if french else \
             f"Call the customer back on {case['customer_number']}"
     else:
@@ -91,7 +91,7 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
         f"Received: {case['received_at']}",
         f"Topic: {case['topic']}   Nature: {case['nature']}   Urgency: {case['urgency']}"
         + (f" ({case['urgency_reason']})" if case.get("urgency_reason") else ""),
-        f"Customer: {case['customer_number'] if case['urgency'] == 'high' else case['customer_masked']}",
+        f"Customer: {case.get('customer_number') or case['customer_masked']}",
         "",
         "Message:",
         case["text"],
@@ -204,11 +204,11 @@ class Worker:
         case_id = None
         if recipients:
             case_id = case_id_for(record["id"])
-            number = record.get("from_number")
+            number, existing = record.get("from_number"), None
             if not number:
                 existing = self._store.get_case(case_id)
-                number = existing["customer_number"] if existing else None
-            if number is None:
+                number = existing.get("customer_number") if existing else None
+            if number is None and existing is None:
                 raise BadJob(f"message {record['id']} has no customer number to alert with")
             case = self._case(case_id, record, number, recipients)
             case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
@@ -244,9 +244,12 @@ class Worker:
         log.warning("alert storm: case for message %s opened without alerts", record["id"])
         return False
 
-    def _case(self, case_id: str, record: dict[str, Any], number: str,
+    def _case(self, case_id: str, record: dict[str, Any], number: str | None,
               recipients: list[AlertRecipient]) -> dict[str, Any]:
         now = self._now()  # one instant: the promise is exactly its minutes after the opening
+        # the full number only where someone must call back, and only until that lapses (sparse gsi3)
+        call_back = promises_call_back(record["urgency"]) and number is not None
+        until = call_back_until(self._config, record.get("site"), record["urgency"], now) if call_back else None
         return {
             "id": case_id,
             "message_id": record["id"],
@@ -258,8 +261,10 @@ class Worker:
             "language": record["language"],
             "text": record["text"],
             "reply": record.get("reply"),
-            "customer_number": number,
-            "customer_masked": mask(number),
+            "customer_number": number if call_back else None,
+            "customer_masked": record.get("from_masked") or mask(number),
+            "gsi3pk": "CALLBACK" if call_back else None,
+            "gsi3sk": f"{until}#{case_id}" if call_back else None,
             "customer_key": record.get("customer_key"),
             "received_at": record["received_at"],
             "created_at": iso(now),

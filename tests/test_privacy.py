@@ -299,3 +299,66 @@ def test_an_opt_out_outlives_the_erasure_as_a_keyed_suppression_entry(client, sv
                      body=json.dumps({**survey, "numbers": [ALICE]}))
     drain()
     assert [m["to"] for m in svc.reply_sender.outbox] == [BOB, ALICE]
+
+
+# -- the full number only where a call-back is promised, and only until it is resolved or lapses (finding 6) ---
+def cases_with_full_numbers():
+    return {c["id"]: c["urgency"] for c in table_items("CASE#") if c.get("customer_number")}
+
+
+def test_only_a_case_that_promises_a_call_back_keeps_the_full_number_and_only_until_it_is_resolved(client, svc):
+    say(client, ALICE, "L8 it's far too hot on this bus")  # a complaint: a case, no call-back
+    say(client, BOB, URGENT)  # urgent: the driver is asked to call back
+    drain()
+    cases = {c["urgency"]: c for c in table_items("CASE#")}
+    assert set(cases) == {"normal", "high"}
+    assert cases_with_full_numbers() == {cases["high"]["id"]: "high"}
+    assert cases["normal"]["customer_masked"] == mask(ALICE) and not [i for i in everything() if ALICE in i]
+    assert any(BOB in text for _, text in sent_sms())  # the call-back alert has it
+    # the case resolved, nobody calls back any more: the number goes, the masked one stays
+    resolved = client.http.post(f"/api/cases/{cases['high']['id']}/resolve", headers=auth())
+    assert resolved.status_code == 200
+    assert cases_with_full_numbers() == {} and not [i for i in everything() if BOB in i]
+    assert table_items("CASE#" + cases["high"]["id"])[0]["customer_masked"] == mask(BOB)
+
+
+def test_a_lapsed_call_back_forgets_the_number_after_the_last_escalation(client, svc):
+    from datetime import timedelta
+
+    from chalicelib.cases import CaseService
+    from chalicelib.clock import utcnow
+
+    say(client, BOB, URGENT)
+    drain()
+    [case] = table_items("CASE#")
+    start = utcnow()
+
+    def escalate(minutes):
+        return CaseService(config=svc.config, store=svc.store, jobs=svc.jobs,
+                           now=lambda: start + timedelta(minutes=minutes)).escalate_due()
+
+    assert escalate(11) == 1 and escalate(22) == 1  # manager, then central care: both still need the number
+    drain()
+    escalated = [m.body for m in sent_emails() if "ESCALATED" in m.subject]
+    assert len(escalated) == 2 and all(f"Customer: {BOB}" in text for text in escalated)
+    assert cases_with_full_numbers() == {case["id"]: "high"}
+    escalate(30)  # before the last deadline: kept
+    assert cases_with_full_numbers() == {case["id"]: "high"}
+    escalate(34)  # past it (3 levels of 10 minutes, a minute each for the scheduler): the promise has lapsed
+    assert cases_with_full_numbers() == {}
+    assert not [i for i in everything() if BOB in i]
+    assert table_items("CASE#")[0]["escalation_level"] == 2
+
+
+def test_an_acknowledged_call_back_never_resolved_forgets_the_number_when_it_lapses(client, svc):
+    from datetime import timedelta
+
+    from chalicelib.cases import CaseService
+    from chalicelib.clock import utcnow
+
+    say(client, BOB, URGENT)
+    drain()
+    [case] = table_items("CASE#")
+    assert client.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
+    later = CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: utcnow() + timedelta(hours=1))
+    assert later.escalate_due() == 0 and cases_with_full_numbers() == {}
