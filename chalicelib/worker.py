@@ -7,6 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from chalicelib import rollup
@@ -21,7 +22,7 @@ from chalicelib.observability import record_alert
 from chalicelib.phone import mask
 from chalicelib.routing import AlertRecipient, recipients_for
 from chalicelib.sms_segments import fit
-from chalicelib.storage import FeedbackStore
+from chalicelib.storage import FeedbackStore, NotFound
 
 log = logging.getLogger(__name__)
 MAX_ALERT_SEGMENTS = 3
@@ -228,7 +229,16 @@ class Worker:
                     pending = []
             if pending:
                 self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
-        self._store.mark_processed(record["id"], iso(self._now()), case_id)
+        try:
+            self._store.mark_processed(record["id"], iso(self._now()), case_id)
+        except NotFound:
+            if not record.get("customer_key") or not self._tombstone("message", record["id"]):
+                raise
+            # erased while this job ran: what it opened goes the same way, tombstoned first
+            log.warning("message %s was erased while it was processed: its case goes too", record["id"])
+            self._store.erase_customer(record["customer_key"], mark=partial(mark, self._secret), at=iso(self._now()),
+                                       expires_at=int(record.get("ttl") or 0))
+            return None
         return case_id
 
     def _alerts_allowed(self, record: dict[str, Any]) -> bool:

@@ -362,3 +362,20 @@ def test_an_acknowledged_call_back_never_resolved_forgets_the_number_when_it_lap
     assert client.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
     later = CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: utcnow() + timedelta(hours=1))
     assert later.escalate_due() == 0 and cases_with_full_numbers() == {}
+
+
+def test_a_job_running_at_the_instant_of_the_erasure_leaves_nothing_and_pages_nobody(client, svc, monkeypatch):
+    say(client, ALICE, URGENT)
+    counting = svc.store.count_message
+
+    def erased_meanwhile(**kwargs):  # the operator erases Alice while the worker is counting her message
+        erase(client, ALICE)
+        return counting(**kwargs)
+
+    monkeypatch.setattr(svc.store, "count_message", erased_meanwhile)
+    first = drain(max_batches=1)
+    monkeypatch.undo()
+    assert first["failed"] == 0
+    assert drain()["failed"] == 0  # its alert jobs find the case erased: nothing to send, nothing failed
+    assert traces_of(ALICE) == [] and table_items("CASE#") == [] and table_items("CODE#") == []
+    assert sent_sms() == [] and sent_emails() == []
