@@ -379,3 +379,19 @@ def test_a_job_running_at_the_instant_of_the_erasure_leaves_nothing_and_pages_no
     assert drain()["failed"] == 0  # its alert jobs find the case erased: nothing to send, nothing failed
     assert traces_of(ALICE) == [] and table_items("CASE#") == [] and table_items("CODE#") == []
     assert sent_sms() == [] and sent_emails() == []
+
+
+def test_a_redelivered_end_user_messaging_sms_of_an_erased_customer_is_not_answered_nor_kept(client, svc):
+    payload = json.dumps({"originationNumber": "+33612345678", "destinationNumber": "+33639980012",
+                          "messageKeyword": "L12", "messageBody": "L12 le chauffeur est ivre, c'est dangereux",
+                          "inboundMessageId": "6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0e01"})
+    event = client.events.generate_sns_event(message=payload, subject="")
+    client.lambda_.invoke("inbound_sms", event)
+    drain()
+    alerts = len(sent_sms())
+    assert len(svc.reply_sender.outbox) == 1 and alerts >= 1
+    erase(client, "+33612345678")
+    client.lambda_.invoke("inbound_sms", event)  # SNS delivers it again (or someone publishes it again)
+    drain()
+    assert len(svc.reply_sender.outbox) == 1 and len(sent_sms()) == alerts
+    assert traces_of("+33612345678") == [] and table_items("MSG#") == []
