@@ -87,12 +87,13 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
     if int(case.get("escalation_level") or 0):
         head = f"ESCALATED (not acknowledged in time) {head}"
     subject = f"[Voix] {head}{site_name}: {case['nature']} about {case['topic']} (case {case['id']})"
+    urgent_call_back = case["urgency"] == "high" and bool(case.get("customer_number"))
     lines = [
         f"Case {case['id']} - {site_name}",
         f"Received: {case['received_at']}",
         f"Topic: {case['topic']}   Nature: {case['nature']}   Urgency: {case['urgency']}"
         + (f" ({case['urgency_reason']})" if case.get("urgency_reason") else ""),
-        f"Customer: {case.get('customer_number') or case['customer_masked']}",
+        f"Customer: {case.get('customer_number') if urgent_call_back else case['customer_masked']}",
         "",
         "Message:",
         case["text"],
