@@ -139,7 +139,8 @@ class Worker:
         kind = job.get("type") if isinstance(job, dict) else None
         if kind == "store":
             record = self._record(job)
-            if self._erased_before(record.get("customer_key"), record["received_at"]):
+            if self._tombstone("message", record["id"]) or self._erased_before(record.get("customer_key"),
+                                                                                record["received_at"]):
                 log.warning("parked message %s belongs to an erased customer: not stored", record["id"])
                 return
             existing = self._store.put_message(record)  # conditional: a retry of the webhook may have stored it
@@ -153,6 +154,8 @@ class Worker:
                     "customer_key", "status", "at", "source", "message_id", "expires_at"}:
                 raise BadJob("consent job without a complete change")
             suppression = mark(self._secret, "opt-out", change["customer_key"])
+            if self._tombstone("message", change["message_id"]):  # a replay of an erased STOP or START
+                return
             if self._erased_before(change["customer_key"], change["at"]):  # the customer was erased since
                 if change["status"] == "opted_out":  # an opt-out still holds: on the suppression list
                     self._store.suppress(suppression, since=change["at"], expires_at=change["expires_at"])

@@ -395,3 +395,27 @@ def test_a_redelivered_end_user_messaging_sms_of_an_erased_customer_is_not_answe
     drain()
     assert len(svc.reply_sender.outbox) == 1 and len(sent_sms()) == alerts
     assert traces_of("+33612345678") == [] and table_items("MSG#") == []
+
+
+def test_a_replay_parked_while_dynamodb_was_down_is_refused_by_the_worker(client, svc, monkeypatch):
+    from chalicelib.storage import StorageError
+
+    original = twilio_params(URGENT, sid="SM" + "d" * 32, frm=ALICE)
+    start = twilio_params("START", sid="SM" + "f" * 32, frm=ALICE)
+    for params in (twilio_params("STOP", sid="SM" + "e" * 32, frm=ALICE), start, original):
+        post_sms(client, params)
+    drain()
+    erase(client, ALICE)
+    sms = len(sent_sms())
+
+    def down(*args, **kwargs):
+        raise StorageError("DynamoDB unavailable")
+
+    for name in ("tombstone", "put_message", "set_consent"):  # DynamoDB down at the webhook
+        monkeypatch.setattr(svc.store, name, down)
+    for params in (original, start):
+        assert post_sms(client, params).status_code == 200  # parked on the queue
+    monkeypatch.undo()
+    assert drain()["failed"] == 0
+    assert traces_of(ALICE) == [] and table_items("MSG#") == [] and table_items("CONSENT#") == []
+    assert len(sent_sms()) == sms
