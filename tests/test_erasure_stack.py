@@ -100,3 +100,19 @@ def test_a_case_that_promises_no_call_back_keeps_no_full_number(stack):
     [case] = [c for c in stack_api(state, "/api/cases")["items"]]
     assert case["urgency"] == "normal"
     assert [i for i in items(state) if CAROL in i] == []  # masked on the case, gone from the message
+
+
+def test_a_call_back_case_forgets_the_number_once_resolved_over_http(stack):
+    state, _ = stack
+    dave = "+447700900644"
+    status, _ = send_twilio(state, "+447700900008", URGENT, dave)
+    assert status == 200
+    [case] = wait_until(lambda: [c for c in stack_api(state, "/api/cases")["items"] if c["urgency"] == "high"
+                                 and c["alerts"] and {a["status"] for a in c["alerts"]} == {"sent"}])
+    assert [i for i in items(state) if dave in i]  # kept for the call-back while the case is open
+    request = urllib.request.Request(f"{state['api_url']}/api/cases/{case['id']}/resolve", data=b"{}", method="POST",
+                                     headers={"Authorization": f"Bearer {state['operator_token']}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as res:
+        assert res.status == 200
+    assert [i for i in items(state) if dave in i] == []
