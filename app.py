@@ -345,7 +345,7 @@ def mint_token():
 def erase_customer(number):
     """Right to erasure: every message, case, consent and survey record of one number."""
     svc = services()
-    return svc.api.erase_customer(number, svc.customer_secret)
+    return svc.api.erase_customer(number, svc.customer_secret, int(os.environ.get("RETENTION_DAYS", "396")))
 
 
 @app.route("/api/offers", methods=["POST"])

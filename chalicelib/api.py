@@ -401,10 +401,16 @@ class OperatorApi:
         log.warning("access token minted: role %s, label %r, expires %s", request.role, request.label, expires)
         return {"token": token, "role": request.role, "expires_at": iso(datetime.fromtimestamp(expires, UTC))}
 
-    def erase_customer(self, number: str, secret: bytes) -> dict[str, Any]:
-        """Erase everything linked to one customer (messages, cases, consent, surveys, quotas, offers)."""
+    def erase_customer(self, number: str, secret: bytes, retention_days: int = 396) -> dict[str, Any]:
+        """Erase everything linked to one customer (messages, cases, consent, surveys, quotas, offers).
+
+        Keyed tombstones stay for ``retention_days`` (``chalicelib.erasure``): a replayed message
+        or a send still queued is refused, and an opt-out is kept as a suppression entry.
+        """
+        from functools import partial
         from urllib.parse import unquote
 
+        from chalicelib.erasure import mark
         from chalicelib.phone import InvalidNumber, customer_key, normalise
         from chalicelib.phone import mask as mask_number
 
@@ -417,7 +423,10 @@ class OperatorApi:
             e164 = normalise(raw)
         except InvalidNumber as exc:
             raise ApiError(400, "not a phone number; use the international format, e.g. +447700900123") from exc
-        erased = self._store.erase_customer(customer_key(e164, secret))
+        now = self._now()
+        erased = self._store.erase_customer(
+            customer_key(e164, secret), mark=partial(mark, secret), at=iso(now),
+            expires_at=int((now + timedelta(days=retention_days)).timestamp()))
         log.warning("customer %s erased on request: %s", mask_number(e164), erased)
         return {"customer": mask_number(e164), "erased": erased, "items": sum(erased.values())}
 

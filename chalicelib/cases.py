@@ -64,6 +64,20 @@ def promised_at(config: Config, site_id: str | None, urgency: str, created: date
     return iso(created + timedelta(minutes=promise_minutes(config, site_id, urgency)))
 
 
+def promises_call_back(urgency: str) -> bool:
+    """Whether a case asks staff to call the customer back (its alerts say "Call the customer back
+    on ..."): only such a case keeps the customer's full number."""
+    return urgency == "high"
+
+
+def call_back_until(config: Config, site_id: str | None, urgency: str, created: datetime) -> str:
+    """When a call-back promise has lapsed for good: past the deadline of the last escalation level
+    (each level waits the promise's minutes, the escalation job a minute at most); the case's
+    full number is forgotten then, if the case was not resolved before."""
+    minutes = promise_minutes(config, site_id, urgency)
+    return iso(created + timedelta(minutes=(MAX_LEVEL + 1) * (minutes + 1)))
+
+
 def code_candidates(case_id: str, count: int = 40) -> list[str]:
     """Short codes to try for a case, in a stable order (the same case always tries the same ones)."""
     seed = hashlib.sha256(case_id.encode()).digest()
@@ -167,8 +181,15 @@ class CaseService:
 
     # -- escalation ------------------------------------------------------------------------
     def escalate_due(self, limit: int = 500) -> int:
-        """Escalate every open (unacknowledged) case past its deadline; returns how many moved up."""
+        """Escalate every open (unacknowledged) case past its deadline; returns how many moved up.
+
+        First, cases whose call-back promise has lapsed forget the customer's full number.
+        """
         now = self._now()
+        try:
+            self.forget_lapsed_numbers(now)
+        except StorageError as exc:
+            log.warning("lapsed call-back numbers not forgotten this time: %s", exc)
         moved, cursor = 0, None
         for _ in range(50):
             cases, cursor = self._store.cases("open", 100, cursor)
@@ -180,6 +201,14 @@ class CaseService:
             if not cursor:
                 break
         return moved
+
+    def forget_lapsed_numbers(self, now: datetime, limit: int = 1000) -> int:
+        """Remove the full number from every case whose call-back promise lapsed; returns how many."""
+        forgotten = 0
+        for case_id in self._store.lapsed_call_backs(iso(now), limit):
+            self._store.forget_customer_number(case_id)
+            forgotten += 1
+        return forgotten
 
     def _escalate(self, case: dict[str, Any], now: datetime) -> bool:
         level = int(case.get("escalation_level") or 0)

@@ -11,6 +11,7 @@ from chalicelib.cases import CaseService
 from chalicelib.classification import Classifier
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
+from chalicelib.erasure import mark
 from chalicelib.errors import Unavailable
 from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.keywords import keyword, staff_command
@@ -30,7 +31,7 @@ class IngestResult:
     duplicate: bool
     record: dict[str, Any]
     parked: bool = False
-    kind: str = "feedback"  # feedback | keyword | staff | survey | dropped: only feedback is stored and counted
+    kind: str = "feedback"  # feedback | keyword | staff | survey | dropped | erased: only feedback is stored, counted
 
 
 CONSENT_REPLIES = {
@@ -111,6 +112,9 @@ class IngestService:
         """
         if self._config.is_staff(message.from_number):
             return self._staff(message)
+        if self._erased(message):  # a replay of an erased customer's message: answered with nothing, nothing kept
+            log.warning("message %s was erased: not stored again", message.id)
+            return IngestResult(message.id, "", duplicate=True, record={"id": message.id}, kind="erased")
         found = message.carrier_keyword or keyword(message.body)
         if found:  # before the flood window: a STOP is always heard
             return self._keyword(message, found)
@@ -158,6 +162,14 @@ class IngestService:
             reply = STAFF_RETRY
         return IngestResult(message.id, reply, duplicate=False, record={"id": message.id}, kind="staff")
 
+    def _erased(self, message: InboundMessage) -> bool:
+        """Whether this message id was erased with its sender (a keyed tombstone, kept for the retention period)."""
+        try:
+            return self._store.tombstone(mark(self._secret, "message", message.id)) is not None
+        except StorageError as exc:  # DynamoDB down: the message is parked, and the worker checks again
+            log.warning("erasure tombstone of message %s not checked: %s", message.id, exc)
+            return False
+
     def _stale(self, existing: dict[str, Any]) -> bool:
         try:
             return (self._now() - parse_time(existing["received_at"])).total_seconds() >= RETRY_AFTER_SECONDS
@@ -203,6 +215,8 @@ class IngestService:
             previous = self._store.set_consent(**change)
             if found == "opt_out":  # in the middle of a survey: no further question, ever
                 self._store.end_conversation(change["customer_key"])
+            else:  # an opt-out kept through an erasure is lifted too
+                self._store.lift_suppression(mark(self._secret, "opt-out", change["customer_key"]))
         except StorageError as exc:
             self._park({"type": "consent", "change": change}, exc)
             previous = None

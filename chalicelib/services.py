@@ -153,6 +153,7 @@ class Services:
             sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
             email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email),
             max_receives=int(env("MAX_RECEIVES", "5")), ack_url=self.ack_url, surveys=self.surveys,
+            secret=self.customer_secret,
         )
 
     @cached_property

@@ -36,7 +36,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -493,13 +493,15 @@ class FeedbackStore:
         if note:
             sets.append("note = :note")
             values[":note"] = note
+        remove = ""
         if to_status == "resolved":
             sets.append("acknowledged_at = if_not_exists(acknowledged_at, :at)")
+            remove = " REMOVE customer_number, gsi3pk, gsi3sk"  # resolved: nobody calls back any more
         allowed = ", ".join(f":from{i}" for i in range(len(allowed_from)))
         for i, status in enumerate(allowed_from):
             values[f":from{i}"] = status
         return self._change_status(
-            {"pk": f"CASE#{case_id}", "sk": "CASE"}, UpdateExpression="SET " + ", ".join(sets),
+            {"pk": f"CASE#{case_id}", "sk": "CASE"}, UpdateExpression="SET " + ", ".join(sets) + remove,
             ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
             ExpressionAttributeValues=to_item(values))
 
@@ -564,6 +566,23 @@ class FeedbackStore:
                 raise
             return None
         return _plain_numbers(from_item(res["Attributes"]))
+
+    def lapsed_call_backs(self, now: str, limit: int = 1000) -> list[str]:
+        """Cases still holding a customer's full number past ``now``, their call-back's lapse (sparse
+        ``gsi3``: ``CALLBACK``, ``<lapse time>#<id>``; only cases with a number are in it)."""
+        items = self._query_pages(IndexName="gsi3", KeyConditionExpression="gsi3pk = :p AND gsi3sk < :now",
+                                  ExpressionAttributeValues=to_item({":p": "CALLBACK", ":now": now}))
+        return [i["pk"]["S"][5:] for i in itertools.islice(items, limit)]
+
+    def forget_customer_number(self, case_id: str) -> None:
+        """The case keeps the masked number only (its call-back lapsed)."""
+        try:
+            self._call("update_item", Key=to_item({"pk": f"CASE#{case_id}", "sk": "CASE"}),
+                       UpdateExpression="REMOVE customer_number, gsi3pk, gsi3sk",
+                       ConditionExpression="attribute_exists(pk)")
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
 
     def claim_code(self, code: str, case_id: str, *, now: int, until: int) -> bool:
         """Hold a short case code (``4821``) for ``case_id`` until ``until``; False if another case holds it."""
@@ -801,13 +820,22 @@ class FeedbackStore:
             IndexName="gsi4", KeyConditionExpression="customer_key = :k",
             ExpressionAttributeValues=to_item({":k": customer_key}))]
 
-    def erase_customer(self, customer_key: str) -> dict[str, int]:
+    def erase_customer(self, customer_key: str, *, mark: Callable[[str, str], str] | None = None,
+                       at: str | None = None, expires_at: int | None = None) -> dict[str, int]:
         """Delete everything linked to one customer; returns how many items of each kind went.
 
         A case's short code goes with the case. Aggregate counters keep their counts: they
         hold no personal data. Idempotent: erasing again finds nothing.
+
+        With ``mark`` (``mark(kind, value)``: a keyed hash, ``chalicelib.erasure``), tombstones
+        are written first, each with ``ttl`` ``expires_at``: one per erased message id (stored
+        messages, and the STOP / START and survey answers noted on their consent and survey
+        items) and per case, one for the customer with the time ``at``, and, for an opted-out
+        customer, a suppression entry: the opt-out outlives the history.
         """
         keys = self.customer_item_keys(customer_key)
+        if mark is not None:
+            self._write_tombstones(customer_key, keys, mark, at=at or "", expires_at=int(expires_at or 0))
         for key in keys:
             if key["pk"].startswith("CASE#"):
                 case = self.get_case(key["pk"][5:])
@@ -828,3 +856,58 @@ class FeedbackStore:
             kind = key["pk"].split("#", 1)[0].lower()
             erased[kind] = erased.get(kind, 0) + 1
         return erased
+
+    def _write_tombstones(self, customer_key: str, keys: list[dict[str, str]], mark: Callable[[str, str], str], *,
+                          at: str, expires_at: int) -> None:
+        """Before anything is deleted: a replay or a queued job seen during the erasure is already refused."""
+        items: dict[str, dict[str, Any]] = {}
+
+        def tombstone(kind: str, value: str, **extra: Any) -> None:
+            pk = f"ERASED#{mark(kind, value)}"
+            items[pk] = {"pk": pk, "sk": "ERASED", "ttl": expires_at, **extra}
+
+        for key in keys:
+            if key["pk"].startswith("MSG#"):
+                tombstone("message", key["pk"][4:])
+            elif key["pk"].startswith("CASE#"):
+                tombstone("case", key["pk"][5:])
+        consent = self._call("get_item", Key=to_item({"pk": f"CONSENT#{customer_key}", "sk": "CONSENT"}),
+                             ConsistentRead=True).get("Item")
+        if consent:
+            consent = from_item(consent)
+            for message_id in consent.get("ids") or ():
+                tombstone("message", message_id)
+            if consent.get("status") == "opted_out":
+                pk = f"SUPPRESS#{mark('opt-out', customer_key)}"
+                items[pk] = {"pk": pk, "sk": "SUPPRESS", "since": consent.get("updated_at"),
+                             "ttl": max(int(consent.get("ttl") or 0), expires_at)}
+        conversation = self.get_conversation(customer_key)
+        if conversation:
+            answered = [entry.partition(":")[2] for entry in conversation.get("answered") or ()]
+            for message_id in [*answered, *(conversation.get("text_ids") or ())]:
+                tombstone("message", message_id)
+        tombstone("customer", customer_key, erased_at=at)
+        batch = list(items.values())
+        for start in range(0, len(batch), 25):
+            request = {self._table: [{"PutRequest": {"Item": to_item(i)}} for i in batch[start:start + 25]]}
+            for _ in self._batch("batch_write_item", request, "UnprocessedItems"):
+                pass
+
+    def tombstone(self, mark: str) -> dict[str, Any] | None:
+        """The tombstone of an erased message, case or customer (by its mark), if there is one."""
+        res = self._call("get_item", Key=to_item({"pk": f"ERASED#{mark}", "sk": "ERASED"}), ConsistentRead=True)
+        return _plain_numbers(from_item(res["Item"])) if "Item" in res else None
+
+    def suppressed(self, mark: str) -> bool:
+        """Whether an erased customer had opted out (their suppression mark is listed)."""
+        res = self._call("get_item", Key=to_item({"pk": f"SUPPRESS#{mark}", "sk": "SUPPRESS"}), ConsistentRead=True)
+        return "Item" in res
+
+    def suppress(self, mark: str, *, since: str, expires_at: int) -> None:
+        """List an erased customer's opt-out (one parked while DynamoDB was down, say)."""
+        self._call("put_item", Item=to_item({"pk": f"SUPPRESS#{mark}", "sk": "SUPPRESS", "since": since,
+                                             "ttl": expires_at}))
+
+    def lift_suppression(self, mark: str) -> None:
+        """The customer opted in again (START after their erasure)."""
+        self._call("delete_item", Key=to_item({"pk": f"SUPPRESS#{mark}", "sk": "SUPPRESS"}))

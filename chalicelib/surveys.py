@@ -7,8 +7,9 @@ An out-of-range number gets the scale again; words are feedback as usual (and no
 the conversation). A detractor gets the optional follow-up question at the end; their
 free-text answer is recorded with the survey.
 
-Sending respects consent (never to an opted-out number), a per-number frequency cap and
-the site's local quiet hours (the send waits on the queue until they end).
+Sending respects consent (never to an opted-out number, nor to one whose opt-out was kept
+through an erasure), a per-number frequency cap and the site's local quiet hours (the send
+waits on the queue until they end); a send queued before its number was erased is dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chalicelib.channels.eum import RecipientOptedOut
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
+from chalicelib.erasure import mark
 from chalicelib.limits import rolling_quota
 from chalicelib.observability import logger as log  # noqa: F401  (JSON, with the correlation id)
 from chalicelib.observability import record_survey_answer
@@ -218,8 +220,14 @@ class SurveyService:
             return "unknown_survey"
         site = self._config.site(survey["site"])
         key = customer_key(to, self._secret)
+        erased = self._store.tombstone(mark(self._secret, "customer", key))
+        if erased and str(erased.get("erased_at") or "") >= survey["created_at"]:
+            # erased after this survey was asked for (held for quiet hours, or still queued): cancelled
+            self._store.survey_add(survey_id, {"skipped_erased": 1})
+            return "erased"
         consent = self._store.consent(key)
-        if consent and consent.get("status") == "opted_out":
+        if (consent and consent.get("status") == "opted_out") or (
+                consent is None and self._store.suppressed(mark(self._secret, "opt-out", key))):
             self._store.survey_add(survey_id, {"skipped_opted_out": 1})
             return "opted_out"
         deployment = self._config.deployment

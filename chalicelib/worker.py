@@ -6,13 +6,15 @@ import base64
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from chalicelib import rollup
-from chalicelib.cases import CaseService, promised_at
+from chalicelib.cases import CaseService, call_back_until, promised_at, promises_call_back
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config
+from chalicelib.erasure import mark
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
@@ -20,7 +22,7 @@ from chalicelib.observability import record_alert
 from chalicelib.phone import mask
 from chalicelib.routing import AlertRecipient, about_whom, recipients_for
 from chalicelib.sms_segments import fit
-from chalicelib.storage import FeedbackStore
+from chalicelib.storage import FeedbackStore, NotFound
 
 MAX_ALERT_SEGMENTS = 3
 
@@ -61,7 +63,7 @@ def alert_sms(config: Config, case: dict[str, Any]) -> str:
     where = site.codes[0] if site else "?"
     urgent = case["urgency"] == "high"
     head = f'VOIX {"URGENT " if urgent else ""}{where} {case["nature"]}/{case["topic"]}: "'
-    if urgent:
+    if urgent and case.get("customer_number"):
         call = f"Rappeler le client au {case['customer_number']}" if french else \
             f"Call the customer back on {case['customer_number']}"
     else:
@@ -84,12 +86,13 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
     if int(case.get("escalation_level") or 0):
         head = f"ESCALATED (not acknowledged in time) {head}"
     subject = f"[Voix] {head}{site_name}: {case['nature']} about {case['topic']} (case {case['id']})"
+    urgent_call_back = case["urgency"] == "high" and bool(case.get("customer_number"))
     lines = [
         f"Case {case['id']} - {site_name}",
         f"Received: {case['received_at']}",
         f"Topic: {case['topic']}   Nature: {case['nature']}   Urgency: {case['urgency']}"
         + (f" ({case['urgency_reason']})" if case.get("urgency_reason") else ""),
-        f"Customer: {case['customer_number'] if case['urgency'] == 'high' else case['customer_masked']}",
+        f"Customer: {case.get('customer_number') if urgent_call_back else case['customer_masked']}",
         "",
         "Message:",
         case["text"],
@@ -113,7 +116,8 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
 class Worker:
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
-                 ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None):
+                 ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None,
+                 secret: bytes = b""):
         self._config = config
         self._store = store
         self._jobs = jobs
@@ -124,11 +128,24 @@ class Worker:
         self._ack_url = ack_url or (lambda case_id, recipient_id: None)
         self._cases = CaseService(config=config, store=store, jobs=jobs, now=now)
         self._surveys = surveys
+        self._secret = secret  # the customer key secret: erasure tombstones are keyed with it
+
+    def _tombstone(self, kind: str, value: str) -> dict[str, Any] | None:
+        return self._store.tombstone(mark(self._secret, kind, value))
+
+    def _erased_before(self, customer: str | None, at: str) -> bool:
+        """Whether the customer was erased at or after ``at`` (what was sent or parked before goes too)."""
+        erased = self._tombstone("customer", customer) if customer else None
+        return bool(erased and str(erased.get("erased_at") or "") >= at)
 
     def handle(self, job: dict[str, Any], receive_count: int = 1) -> None:
         kind = job.get("type") if isinstance(job, dict) else None
         if kind == "store":
             record = self._record(job)
+            if self._tombstone("message", record["id"]) or self._erased_before(record.get("customer_key"),
+                                                                                record["received_at"]):
+                log.warning("parked message %s belongs to an erased customer: not stored", record["id"])
+                return
             existing = self._store.put_message(record)  # conditional: a retry of the webhook may have stored it
             # the stored one is the message (its hour, its reply): counting this copy could count it twice
             self.process({**existing, "from_number": record.get("from_number")} if existing else record)
@@ -139,9 +156,18 @@ class Worker:
             if not isinstance(change, dict) or set(change) != {
                     "customer_key", "status", "at", "source", "message_id", "expires_at"}:
                 raise BadJob("consent job without a complete change")
+            suppression = mark(self._secret, "opt-out", change["customer_key"])
+            if self._tombstone("message", change["message_id"]):  # a replay of an erased STOP or START
+                return
+            if self._erased_before(change["customer_key"], change["at"]):  # the customer was erased since
+                if change["status"] == "opted_out":  # an opt-out still holds: on the suppression list
+                    self._store.suppress(suppression, since=change["at"], expires_at=change["expires_at"])
+                return
             self._store.set_consent(**change)
             if change["status"] == "opted_out":
                 self._store.end_conversation(change["customer_key"])
+            else:
+                self._store.lift_suppression(suppression)
         elif kind == "survey_send":
             if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
                 raise BadJob("survey job without survey_id or number")
@@ -165,6 +191,9 @@ class Worker:
 
     def process(self, record: dict[str, Any]) -> str | None:
         """Count the message, open a case and queue its alerts. Safe to run twice."""
+        if self._tombstone("message", record["id"]):  # erased while this job waited on the queue
+            log.warning("message %s was erased: not counted, cased or alerted", record["id"])
+            return None
         fields = [f"nature_{record['nature']}", f"topic_{record['topic']}", f"urgency_{record['urgency']}",
                   f"language_{record['language']}", f"x_{record['topic']}_{record['nature']}_{record['urgency']}"]
         counted = self._store.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
@@ -183,11 +212,11 @@ class Worker:
         case_id = None
         if recipients:
             case_id = case_id_for(record["id"])
-            number = record.get("from_number")
+            number, existing = record.get("from_number"), None
             if not number:
                 existing = self._store.get_case(case_id)
-                number = existing["customer_number"] if existing else None
-            if number is None:
+                number = existing.get("customer_number") if existing else None
+            if number is None and existing is None:
                 raise BadJob(f"message {record['id']} has no customer number to alert with")
             case = self._case(case_id, record, number, recipients)
             case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
@@ -207,7 +236,16 @@ class Worker:
                     pending = []
             if pending:
                 self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
-        self._store.mark_processed(record["id"], iso(self._now()), case_id)
+        try:
+            self._store.mark_processed(record["id"], iso(self._now()), case_id)
+        except NotFound:
+            if not record.get("customer_key") or not self._tombstone("message", record["id"]):
+                raise
+            # erased while this job ran: what it opened goes the same way, tombstoned first
+            log.warning("message %s was erased while it was processed: its case goes too", record["id"])
+            self._store.erase_customer(record["customer_key"], mark=partial(mark, self._secret), at=iso(self._now()),
+                                       expires_at=int(record.get("ttl") or 0))
+            return None
         return case_id
 
     def _alerts_allowed(self, record: dict[str, Any]) -> bool:
@@ -223,10 +261,13 @@ class Worker:
         log.warning("alert storm: case for message %s opened without alerts", record["id"])
         return False
 
-    def _case(self, case_id: str, record: dict[str, Any], number: str,
+    def _case(self, case_id: str, record: dict[str, Any], number: str | None,
               recipients: list[AlertRecipient]) -> dict[str, Any]:
         now = self._now()  # one instant: the promise is exactly its minutes after the opening
         about = about_whom(self._config, classification_of(record), parse_time(record["received_at"]))
+        # the full number only where someone must call back, and only until that lapses (sparse gsi3)
+        call_back = promises_call_back(record["urgency"]) and number is not None
+        until = call_back_until(self._config, record.get("site"), record["urgency"], now) if call_back else None
         return {
             "id": case_id,
             "message_id": record["id"],
@@ -238,8 +279,10 @@ class Worker:
             "language": record["language"],
             "text": record["text"],
             "reply": record.get("reply"),
-            "customer_number": number,
-            "customer_masked": mask(number),
+            "customer_number": number if call_back else None,
+            "customer_masked": record.get("from_masked") or mask(number),
+            "gsi3pk": "CALLBACK" if call_back else None,
+            "gsi3sk": f"{until}#{case_id}" if call_back else None,
             "customer_key": record.get("customer_key"),
             "received_at": record["received_at"],
             "created_at": iso(now),
@@ -258,6 +301,9 @@ class Worker:
     def deliver(self, case_id: str, recipient_id: str, receive_count: int) -> None:
         """Send one alert; on failure record the attempt and raise so that SQS retries."""
         case = self._store.get_case(case_id)
+        if case is None and self._tombstone("case", case_id):
+            log.warning("case %s was erased: alert %s not sent", case_id, recipient_id)
+            return
         if case is None or recipient_id not in case.get("recipients", {}):
             raise BadJob(f"no recipient {recipient_id} in case {case_id}")
         recipient = case["recipients"][recipient_id]

@@ -17,9 +17,12 @@ routes answered as the deployed API answers them.
   (the body cannot be delimited), as API Gateway answers it.
 * Its access log lines were plain text on stderr; they are one JSON line each, like every other
   line of the local stack (``infra.local_worker.local_logging``).
+* The access log line of ``DELETE /api/customers/<number>`` would print the number being
+  erased: the number is redacted from every access log line.
 """
 
 import logging
+import re
 import sys
 
 from chalice import local
@@ -31,6 +34,14 @@ access_log = logging.getLogger("local.http")
 
 class NoSuchRoute(local.LocalGatewayException):
     CODE = 404
+
+
+_CUSTOMER_PATH = re.compile(r"(/api/customers/)[^\s?#\"']+")
+
+
+def redact(line: str) -> str:
+    """An access log line without the customer's number: ``/api/customers/<redacted>``."""
+    return _CUSTOMER_PATH.sub(r"\1<redacted>", line)
 
 
 def apply() -> None:
@@ -82,11 +93,12 @@ def _patch_request_handler(handler: type) -> None:
 
     def log_message(self, format, *args) -> None:  # noqa: A002 (BaseHTTPRequestHandler's signature)
         if not format.startswith('"%s"'):  # an error the server itself reports
-            access_log.warning(format % args)
+            access_log.warning(redact(format % args))
             return
         path = (self.path if isinstance(getattr(self, "path", None), str) else "").split("?", 1)[0]
         if path.startswith("/ack/"):
             path = "/ack/{token}"  # a one-click acknowledgement link is a credential
+        path = redact(path)  # the number being erased by DELETE /api/customers/<number>
         status = str(args[1]) if len(args) > 1 else ""
         access_log.info("http request", extra={"method": getattr(self, "command", None), "path": path,
                                                "status": int(status) if status.isdigit() else status})

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import rollup
-from chalicelib.cases import ack_counts
+from chalicelib.cases import ack_counts, call_back_until, promises_call_back
 from chalicelib.classification import Classifier
 from chalicelib.clock import hour_key, iso, utcnow
 from chalicelib.configuration import Config
@@ -111,11 +111,15 @@ def _case(config: Config, record: dict, number: str, rng: random.Random, now: da
         if status == "resolved":
             case["resolved_at"] = iso(created + ack_after + timedelta(minutes=rng.uniform(5, 120)))
     case_id = case_id_for(record["id"])
+    # as the worker keeps it: the full number only on a call-back not yet resolved, until it lapses
+    call_back = promises_call_back(record["urgency"]) and status != "resolved"
+    until = call_back_until(config, record.get("site"), record["urgency"], created)
+    case.update({"customer_number": number, "gsi3pk": "CALLBACK", "gsi3sk": f"{until}#{case_id}"} if call_back else {})
     return {
         "pk": f"CASE#{case_id}", "sk": "CASE", "type": "case", "id": case_id, "message_id": record["id"],
         "site": record.get("site"), "topic": record["topic"], "nature": record["nature"],
         "urgency": record["urgency"], "urgency_reason": record.get("urgency_reason"), "language": record["language"],
-        "text": record["text"], "reply": record["reply"], "customer_number": number, "customer_masked": mask(number),
+        "text": record["text"], "reply": record["reply"], "customer_masked": mask(number),
         "customer_key": record["customer_key"], "received_at": record["received_at"], "created_at": iso(created),
         "status": status, "gsi1pk": f"CASES#{status}", "gsi1sk": f"{iso(created)}#{case_id}",
         "recipients": {}, "ttl": record["ttl"], **case,

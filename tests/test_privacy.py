@@ -148,3 +148,274 @@ def test_erasure_sends_again_what_dynamodb_left_unprocessed(monkeypatch):
         stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"t": deletes[1:]}})
         assert storage.FeedbackStore(db, "t").erase_customer("abc") == {"msg": 2}
         stub.assert_no_pending_responses()
+
+
+# -- erasure sticks: replays, queued jobs and sends, opt-outs (issue 14, findings 2 and 3) -------------------
+URGENT = "L8 the driver is drunk and dangerous"
+
+
+def erase(client, number):
+    response = client.http.delete(f"/api/customers/{number.replace('+', '%2B')}", headers=auth())
+    assert response.status_code == 200
+    return response.json_body
+
+
+def traces_of(number):
+    key = customer_key(number, SECRET)
+    return [i for i in everything() if key in i or number in i or number[1:] in i or mask(number) in i]
+
+
+def test_a_replayed_message_of_an_erased_customer_is_answered_with_nothing_and_nothing_comes_back(client, svc):
+    from chalicelib.erasure import mark
+
+    original = twilio_params(URGENT, sid="SM" + "a" * 32, frm=ALICE)
+    stop = twilio_params("STOP", sid="SM" + "b" * 32, frm=ALICE)
+    start = twilio_params("START", sid="SM" + "c" * 32, frm=ALICE)
+    for params in (stop, start, original):
+        assert post_sms(client, params).status_code == 200
+    drain()
+    sms, emails = len(sent_sms()), len(sent_emails())
+    assert sms >= 1 and emails >= 1 and traces_of(ALICE)
+
+    erase(client, ALICE)
+    assert traces_of(ALICE) == []
+
+    for params in (original, stop, start):  # the same signed requests, replayed
+        response = post_sms(client, params)
+        assert response.status_code == 200
+        assert ElementTree.fromstring(response.body).find("Message") is None  # no reply, so no promise
+    drain()
+    assert traces_of(ALICE) == [] and table_items("MSG#") == [] and table_items("CASE#") == []
+    assert table_items("CONSENT#") == []
+    assert (len(sent_sms()), len(sent_emails())) == (sms, emails)
+    assert client.http.get("/api/metrics", headers=auth()).json_body["totals"]["messages"] == 1  # the first only
+    # what refused them: keyed tombstones, no number, key or text
+    tombstones = [json.loads(i) for i in everything() if json.loads(i)["pk"].startswith("ERASED#")]
+    # one per message id (the feedback, the STOP, the START), per case, and one for the customer
+    assert len(tombstones) == 5 and all(set(t) <= {"pk", "sk", "ttl", "erased_at"} for t in tombstones)
+    assert f"ERASED#{mark(SECRET, 'message', 'twilio-' + original['MessageSid'])}" in {t["pk"] for t in tombstones}
+    assert all(395 * 86_400 < t["ttl"] - time.time() <= 396 * 86_400 for t in tombstones)
+
+    # a new message from the same number after the erasure is a new customer's, and is heard
+    assert say(client, ALICE, "L8 the heating is broken, freezing")
+    drain()
+    assert len(table_items("MSG#")) == 1
+
+
+def test_jobs_still_queued_at_the_erasure_store_case_and_send_nothing(client, svc, monkeypatch):
+    import boto3
+
+    from app import worker
+    from chalicelib.storage import StorageError
+    from infra.local_worker import drain_jobs
+
+    sqs = boto3.client("sqs")
+    queue = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
+    # 1. a message whose job has not run yet; 2. one whose case is open but alerts not sent yet
+    say(client, ALICE, URGENT)
+    drain_jobs(sqs, queue, worker, max_batches=1)  # the case opens and its alert jobs are queued
+    assert table_items("CASE#") and not sent_sms()
+    say(client, ALICE, "L8 the toilet is flooded and smells, disgusting")
+    # 3. one parked on the queue while DynamoDB refused it at the webhook
+    real_put = svc.store.put_message
+    monkeypatch.setattr(svc.store, "put_message", lambda record: (_ for _ in ()).throw(StorageError("down")))
+    say(client, ALICE, "L8 a man is smoking at the back, dangerous")
+    monkeypatch.setattr(svc.store, "put_message", real_put)
+    # 4. a STOP parked the same way (its opt-out must survive)
+    monkeypatch.setattr(svc.store, "set_consent", lambda **change: (_ for _ in ()).throw(StorageError("down")))
+    say(client, ALICE, "STOP")
+    monkeypatch.undo()
+
+    erase(client, ALICE)
+    stats = drain()
+    assert stats["failed"] == 0  # no job fails (and none ends in the dead-letter queue)
+    assert traces_of(ALICE) == [] and table_items("MSG#") == [] and table_items("CASE#") == []
+    assert sent_sms() == [] and sent_emails() == []
+    metrics = client.http.get("/api/metrics", headers=auth()).json_body
+    assert metrics["totals"]["messages"] == 1  # counted before the erasure: aggregates stay
+    assert len(table_items("SUPPRESS#")) == 1
+
+
+@pytest.fixture()
+def quiet(monkeypatch):
+    """Quiet hours at the site until ``quiet["on"]`` is False (then the held sends go out within a second)."""
+    state = {"on": True}
+    monkeypatch.setattr(surveys, "quiet_delay", lambda *args: 1 if state["on"] else 0)
+    return state
+
+
+def test_a_survey_held_for_quiet_hours_never_reaches_a_customer_erased_meanwhile(client, svc, quiet):
+    from tests.conftest import wait_until
+
+    body = {"site": "line-8", "name": "Evening", "numbers": [ALICE, BOB],
+            "questions": [{"kind": "nps", "text": {"en": "Recommend us? 0 to 10", "fr": "0 a 10"}}]}
+    created = client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
+                               body=json.dumps(body)).json_body
+    drain()
+    assert svc.reply_sender.outbox == []  # both held on the queue until the quiet hours end
+    erase(client, ALICE)
+    quiet["on"] = False
+
+    def bob_surveyed():
+        drain()
+        return svc.reply_sender.outbox
+
+    assert [m["to"] for m in wait_until(bob_surveyed, 10)] == [BOB]
+    drain()
+    assert [m["to"] for m in svc.reply_sender.outbox] == [BOB]
+    survey = svc.store.get_survey(created["id"])
+    assert survey["stats"] == {"sent": 1, "skipped_erased": 1}
+    assert traces_of(ALICE) == []
+    # a survey the operator creates after the erasure is a new decision, and goes out
+    again = client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
+                             body=json.dumps({**body, "numbers": [ALICE]}))
+    assert again.status_code == 202
+    drain()
+    assert [m["to"] for m in svc.reply_sender.outbox] == [BOB, ALICE]
+
+
+def test_an_opt_out_outlives_the_erasure_as_a_keyed_suppression_entry(client, svc, monkeypatch):
+    monkeypatch.setattr(surveys, "quiet_delay", lambda *args: 0)
+    say(client, ALICE, "L8 lovely driver")
+    say(client, ALICE, "STOP")
+    body = erase(client, ALICE)
+    assert body["erased"]["consent"] == 1
+    [entry] = table_items("SUPPRESS#")
+    assert set(entry) == {"pk", "sk", "since", "ttl"} and traces_of(ALICE) == []  # no number, key or history
+    assert time.time() < entry["ttl"] <= time.time() + 400 * 86_400
+
+    survey = {"site": "line-8", "name": "Later", "numbers": [ALICE, BOB],
+              "questions": [{"kind": "nps", "text": {"en": "Recommend us? 0 to 10", "fr": "0 a 10"}}]}
+    created = client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
+                               body=json.dumps(survey)).json_body
+    drain()
+    assert [m["to"] for m in svc.reply_sender.outbox] == [BOB]
+    assert client.http.get(f"/api/surveys/{created['id']}", headers=auth()).json_body["skipped"]["opted_out"] == 1
+    # erasing again keeps it; START lifts it
+    assert erase(client, ALICE)["items"] == 0 and len(table_items("SUPPRESS#")) == 1
+    assert "subscribed again" in say(client, ALICE, "START")
+    assert table_items("SUPPRESS#") == []
+    client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
+                     body=json.dumps({**survey, "numbers": [ALICE]}))
+    drain()
+    assert [m["to"] for m in svc.reply_sender.outbox] == [BOB, ALICE]
+
+
+# -- the full number only where a call-back is promised, and only until it is resolved or lapses (finding 6) ---
+def cases_with_full_numbers():
+    return {c["id"]: c["urgency"] for c in table_items("CASE#") if c.get("customer_number")}
+
+
+def test_only_a_case_that_promises_a_call_back_keeps_the_full_number_and_only_until_it_is_resolved(client, svc):
+    say(client, ALICE, "L8 it's far too hot on this bus")  # a complaint: a case, no call-back
+    say(client, BOB, URGENT)  # urgent: the driver is asked to call back
+    drain()
+    cases = {c["urgency"]: c for c in table_items("CASE#")}
+    assert set(cases) == {"normal", "high"}
+    assert cases_with_full_numbers() == {cases["high"]["id"]: "high"}
+    assert cases["normal"]["customer_masked"] == mask(ALICE) and not [i for i in everything() if ALICE in i]
+    assert any(BOB in text for _, text in sent_sms())  # the call-back alert has it
+    # the case resolved, nobody calls back any more: the number goes, the masked one stays
+    resolved = client.http.post(f"/api/cases/{cases['high']['id']}/resolve", headers=auth())
+    assert resolved.status_code == 200
+    assert cases_with_full_numbers() == {} and not [i for i in everything() if BOB in i]
+    assert table_items("CASE#" + cases["high"]["id"])[0]["customer_masked"] == mask(BOB)
+
+
+def test_a_lapsed_call_back_forgets_the_number_after_the_last_escalation(client, svc):
+    from datetime import timedelta
+
+    from chalicelib.cases import CaseService
+    from chalicelib.clock import utcnow
+
+    say(client, BOB, URGENT)
+    drain()
+    [case] = table_items("CASE#")
+    start = utcnow()
+
+    def escalate(minutes):
+        return CaseService(config=svc.config, store=svc.store, jobs=svc.jobs,
+                           now=lambda: start + timedelta(minutes=minutes)).escalate_due()
+
+    assert escalate(11) == 1 and escalate(22) == 1  # manager, then central care: both still need the number
+    drain()
+    escalated = [m.body for m in sent_emails() if "ESCALATED" in m.subject]
+    assert len(escalated) == 2 and all(f"Customer: {BOB}" in text for text in escalated)
+    assert cases_with_full_numbers() == {case["id"]: "high"}
+    escalate(30)  # before the last deadline: kept
+    assert cases_with_full_numbers() == {case["id"]: "high"}
+    escalate(34)  # past it (3 levels of 10 minutes, a minute each for the scheduler): the promise has lapsed
+    assert cases_with_full_numbers() == {}
+    assert not [i for i in everything() if BOB in i]
+    assert table_items("CASE#")[0]["escalation_level"] == 2
+
+
+def test_an_acknowledged_call_back_never_resolved_forgets_the_number_when_it_lapses(client, svc):
+    from datetime import timedelta
+
+    from chalicelib.cases import CaseService
+    from chalicelib.clock import utcnow
+
+    say(client, BOB, URGENT)
+    drain()
+    [case] = table_items("CASE#")
+    assert client.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
+    later = CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: utcnow() + timedelta(hours=1))
+    assert later.escalate_due() == 0 and cases_with_full_numbers() == {}
+
+
+def test_a_job_running_at_the_instant_of_the_erasure_leaves_nothing_and_pages_nobody(client, svc, monkeypatch):
+    say(client, ALICE, URGENT)
+    counting = svc.store.count_message
+
+    def erased_meanwhile(**kwargs):  # the operator erases Alice while the worker is counting her message
+        erase(client, ALICE)
+        return counting(**kwargs)
+
+    monkeypatch.setattr(svc.store, "count_message", erased_meanwhile)
+    first = drain(max_batches=1)
+    monkeypatch.undo()
+    assert first["failed"] == 0
+    assert drain()["failed"] == 0  # its alert jobs find the case erased: nothing to send, nothing failed
+    assert traces_of(ALICE) == [] and table_items("CASE#") == [] and table_items("CODE#") == []
+    assert sent_sms() == [] and sent_emails() == []
+
+
+def test_a_redelivered_end_user_messaging_sms_of_an_erased_customer_is_not_answered_nor_kept(client, svc):
+    payload = json.dumps({"originationNumber": "+33612345678", "destinationNumber": "+33639980012",
+                          "messageKeyword": "L12", "messageBody": "L12 le chauffeur est ivre, c'est dangereux",
+                          "inboundMessageId": "6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0e01"})
+    event = client.events.generate_sns_event(message=payload, subject="")
+    client.lambda_.invoke("inbound_sms", event)
+    drain()
+    alerts = len(sent_sms())
+    assert len(svc.reply_sender.outbox) == 1 and alerts >= 1
+    erase(client, "+33612345678")
+    client.lambda_.invoke("inbound_sms", event)  # SNS delivers it again (or someone publishes it again)
+    drain()
+    assert len(svc.reply_sender.outbox) == 1 and len(sent_sms()) == alerts
+    assert traces_of("+33612345678") == [] and table_items("MSG#") == []
+
+
+def test_a_replay_parked_while_dynamodb_was_down_is_refused_by_the_worker(client, svc, monkeypatch):
+    from chalicelib.storage import StorageError
+
+    original = twilio_params(URGENT, sid="SM" + "d" * 32, frm=ALICE)
+    start = twilio_params("START", sid="SM" + "f" * 32, frm=ALICE)
+    for params in (twilio_params("STOP", sid="SM" + "e" * 32, frm=ALICE), start, original):
+        post_sms(client, params)
+    drain()
+    erase(client, ALICE)
+    sms = len(sent_sms())
+
+    def down(*args, **kwargs):
+        raise StorageError("DynamoDB unavailable")
+
+    for name in ("tombstone", "put_message", "set_consent"):  # DynamoDB down at the webhook
+        monkeypatch.setattr(svc.store, name, down)
+    for params in (original, start):
+        assert post_sms(client, params).status_code == 200  # parked on the queue
+    monkeypatch.undo()
+    assert drain()["failed"] == 0
+    assert traces_of(ALICE) == [] and table_items("MSG#") == [] and table_items("CONSENT#") == []
+    assert len(sent_sms()) == sms
