@@ -4,6 +4,7 @@ no case keeps a number it does not need, and the access log never prints the num
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from xml.etree import ElementTree
 
@@ -14,7 +15,7 @@ from tests.conftest import running_stack, stack_api, wait_until
 
 pytestmark = pytest.mark.stack
 ALICE, CAROL = "+447700900611", "+447700900622"
-URGENT = "L8 the driver is drunk and dangerous"
+URGENT = "L8 a passenger is drunk and threatening people"
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,8 @@ def test_the_access_log_shows_an_erasure_without_the_number(stack):
     lines = len(output)
     assert erase(state, "+447700900633") == (200, {"customer": "+44 77•• •••633", "erased": {}, "items": 0})
     log = "".join(wait_until(lambda: [line for line in output[lines:] if "/api/customers/" in line], 10))
-    assert "DELETE /api/customers/<redacted>" in log and "447700900633" not in log
+    assert re.search(r'"method":\s*"DELETE"', log) and re.search(r'"path":\s*"/api/customers/<redacted>"', log)
+    assert "447700900633" not in log
     assert "447700900633" not in "".join(output)
 
 

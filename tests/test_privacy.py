@@ -151,7 +151,7 @@ def test_erasure_sends_again_what_dynamodb_left_unprocessed(monkeypatch):
 
 
 # -- erasure sticks: replays, queued jobs and sends, opt-outs (issue 14, findings 2 and 3) -------------------
-URGENT = "L8 the driver is drunk and dangerous"
+URGENT = "L8 a passenger is drunk and threatening people"
 
 
 def erase(client, number):
@@ -383,7 +383,7 @@ def test_a_job_running_at_the_instant_of_the_erasure_leaves_nothing_and_pages_no
 
 def test_a_redelivered_end_user_messaging_sms_of_an_erased_customer_is_not_answered_nor_kept(client, svc):
     payload = json.dumps({"originationNumber": "+33612345678", "destinationNumber": "+33639980012",
-                          "messageKeyword": "L12", "messageBody": "L12 le chauffeur est ivre, c'est dangereux",
+                          "messageKeyword": "L12", "messageBody": "L12 un passager est ivre et menace les gens",
                           "inboundMessageId": "6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0e01"})
     event = client.events.generate_sns_event(message=payload, subject="")
     client.lambda_.invoke("inbound_sms", event)
