@@ -20,7 +20,7 @@ from chalicelib.models import InboundMessage
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.replies import build_reply, without_offer
-from chalicelib.storage import FeedbackStore, StorageError
+from chalicelib.storage import FeedbackStore, StorageError, drill_keys
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
         "gsi2sk": sort_key,
         "gsi3pk": "PENDING",
         "gsi3sk": sort_key,
+        **drill_keys(day_key(received), {"site": classification.site, "topic": classification.topic,
+                                         "nature": classification.nature}),
         "ttl": int((received + timedelta(days=retention_days)).timestamp()),
     }
 

@@ -21,6 +21,13 @@ query reads its partition directly. Query sorts its matches itself (by the table
 or the index's keys, a total order), so its results, their order and its
 pagination are the same. ``scan`` and everything else still see the whole sorted
 list. ``tests/test_moto_speedups.py`` checks the equivalence on real tables.
+
+An index query reads its partition from a map of each global index's partitions
+(built on the table's first write or index query, then kept up to date by
+``put_item``, ``delete_item`` and ``update_item``), as DynamoDB does, instead of comparing every
+item of the table: a query costs the size of its partition, not of the table.
+A test checks that the map, after puts, updates, deletes and transactions, answers
+as one rebuilt from the items.
 """
 
 from __future__ import annotations
@@ -68,9 +75,80 @@ def _patch_dynamodb() -> bool:
     if not all(hasattr(Table, name) for name in ("query", "all_items")):
         log.warning("moto's DynamoDB Table changed: local queries stay unpatched (slower, still correct)")
         return False
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
     sorted_items = Table.all_items
     original_query = Table.query
+    original_put, original_delete = Table.put_item, Table.delete_item
+    original_update = DynamoDBBackend.update_item
     signature = inspect.signature(original_query)
+
+    def ident(item: Any) -> tuple:
+        return item.hash_key.value, getattr(item.range_key, "value", None)
+
+    def index_values(table: Any, item: Any) -> list[tuple[str, Any]]:
+        return [(name, item.attrs[name].value) for name in table._voix_part_names if name in item.attrs]
+
+    def partitions(table: Any) -> dict:
+        parts = table.__dict__.get("_voix_parts")
+        if parts is None:
+            table._voix_part_names = sorted({k["AttributeName"] for index in table.global_indexes
+                                             for k in index.schema if k["KeyType"] == "HASH"})
+            parts = table._voix_parts = {}
+            rows = table.items.values()
+            for item in [i for part in rows for i in part.values()] if table.range_key_attr else list(rows):
+                for key in index_values(table, item):
+                    parts.setdefault(key, {})[ident(item)] = item
+        return parts
+
+    def reindex(table: Any, item: Any, old: list[tuple[str, Any]], new: bool) -> None:
+        parts = table.__dict__.get("_voix_parts")
+        if parts is None:
+            return
+        for key in old:
+            found = parts.get(key)
+            if found is not None:
+                found.pop(ident(item), None)
+        if new:
+            for key in index_values(table, item):
+                parts.setdefault(key, {})[ident(item)] = item
+
+    def current(table: Any, key: dict[str, Any]) -> Any:
+        try:
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            return table.get_item(DynamoType(key[table.hash_key_attr]), range_value)
+        except Exception:  # noqa: BLE001 - moto raises its own validation error just after
+            return None
+
+    @functools.wraps(original_put)
+    def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        partitions(self)  # from the first write on, so that no query pays for building it
+        old = current(self, item_attrs)
+        before = index_values(self, old) if old is not None else []
+        item = original_put(self, item_attrs, *args, **kwargs)
+        if old is not None:
+            reindex(self, old, before, new=False)
+        reindex(self, item, [], new=True)
+        return item
+
+    @functools.wraps(original_delete)
+    def delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        partitions(self)
+        item = original_delete(self, *args, **kwargs)
+        if item is not None:
+            reindex(self, item, index_values(self, item), new=False)
+        return item
+
+    @functools.wraps(original_update)
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        partitions(table)
+        old = current(table, key)
+        before = index_values(table, old) if old is not None else []
+        item = original_update(self, table_name, key, *args, **kwargs)  # changes the item in place
+        reindex(table, item, before, new=True)
+        return item
 
     @functools.wraps(sorted_items)
     def all_items(self: Any) -> list[Any]:
@@ -83,8 +161,14 @@ def _patch_dynamodb() -> bool:
             if found is None:
                 return []
             return list(found.values()) if self.range_key_attr else [found]
-        parts = self.items.values()
-        items = [item for part in parts for item in part.values()] if self.range_key_attr else list(parts)
+        conditions = list(conditions)
+        parts = partitions(self)
+        if conditions and conditions[0][0] in self._voix_part_names:  # a global index's partition
+            name, value = conditions[0]
+            items = list(parts.get((name, getattr(value, "value", None)), {}).values())
+        else:
+            rows = self.items.values()
+            items = [item for part in rows for item in part.values()] if self.range_key_attr else list(rows)
         for name, value in conditions:
             wanted = getattr(value, "value", None)
             kept = []
@@ -115,5 +199,7 @@ def _patch_dynamodb() -> bool:
 
     Table.all_items = all_items
     Table.query = query
+    Table.put_item, Table.delete_item = put_item, delete_item
+    DynamoDBBackend.update_item = update_item
     Table._voix_unsorted_query = True
     return True
