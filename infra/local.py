@@ -138,16 +138,21 @@ def main() -> int:
         def scheduler_loop():
             """The scheduled Lambdas: sweep_pending and escalate_cases every minute, roll_up_counters hourly,
             send_digests daily (first one minute after start: yesterday's digest, in moto's SES)."""
+            from datetime import UTC, datetime
+
             from infra.local_worker import FakeLambdaContext
 
-            event = {"detail-type": "Scheduled Event", "resources": [], "detail": {}}
+            def event() -> dict:  # as EventBridge delivers it (Chalice reads version, account, time...)
+                return {"version": "0", "id": secrets.token_hex(16), "detail-type": "Scheduled Event",
+                        "source": "aws.events", "account": "123456789012", "region": "eu-west-2",
+                        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "resources": [], "detail": {}}
             minutes = 0
             while not stopping.wait(60):
                 for handler, every in ((voix.sweep_pending, 1), (voix.escalate_cases, 1),
                                        (voix.roll_up_counters, 60), (voix.send_digests, 1440)):
                     if minutes % every == 0:
                         try:
-                            handler(event, FakeLambdaContext())
+                            handler(event(), FakeLambdaContext())
                         except Exception:
                             log.exception("local scheduled %s failed", handler)
                 minutes += 1
