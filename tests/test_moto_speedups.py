@@ -20,6 +20,12 @@ QUERIES = [
     dict(IndexName="gsi", KeyConditionExpression="gpk = :p AND begins_with(gsk, :b)",
          ExpressionAttributeValues={":p": {"S": "G#0"}, ":b": {"S": "T#01"}}),
     dict(IndexName="gsi", KeyConditionExpression="gpk = :p", ExpressionAttributeValues={":p": {"S": "G#none"}}),
+    dict(IndexName="gsi", KeyConditionExpression="gpk = :p AND gsk BETWEEN :a AND :b",
+         ExpressionAttributeValues={":p": {"S": "G#1"}, ":a": {"S": "T#005"}, ":b": {"S": "T#020"}}),
+    dict(IndexName="gsi", KeyConditionExpression="gpk = :p AND gsk BETWEEN :a AND :b",  # bounds held by no item
+         ExpressionAttributeValues={":p": {"S": "G#3"}, ":a": {"S": "T#0055"}, ":b": {"S": "T#017x"}}),
+    dict(IndexName="gsi", KeyConditionExpression="gpk = :p AND gsk BETWEEN :a AND :b",  # "T#010" > "T#01"
+         ExpressionAttributeValues={":p": {"S": "G#0"}, ":a": {"S": "T#00"}, ":b": {"S": "T#01"}}),
 ]
 
 
