@@ -3,14 +3,20 @@
 Layout (see README, "Storage"):
 
 =================  ======================  =========================  ==========================
-item               pk / sk                 gsi1 (by site / status)    gsi2 (by day), gsi3
+item               pk / sk                 gsi1 (cases by status)     gsi2 (by day), gsi3
 =================  ======================  =========================  ==========================
-message            MSG#<id> / MSG          SITE#<site>, <ts>#<id>     DAY#<date>, <ts>#<id>;
+message            MSG#<id> / MSG          -                          DAY#<date>, <ts>#<id>;
                                                                       PENDING until processed
 hour counters      MET#<site>#<date> / H#<hour>  -                      -
 roll-ups           ROLL#<month> / H#.. D#..  (counters table: every site, one JSON value)
 case               CASE#<id> / CASE        CASES#<status>, <ts>#<id>  -
 =================  ======================  =========================  ==========================
+
+Drill-down indexes (keys, urgency and language only), one per combination of site,
+topic and nature, each partitioned by day and sorted like gsi2: ``day_site``
+(``<date>#<site>``), ``day_topic``, ``day_nature``, ``day_site_topic``
+(``<date>#<site>#<topic>``), ``day_site_nature``, ``day_topic_nature``,
+``day_site_topic_nature``. A drill-down reads one small partition per day.
 
 gsi4 (keys only) indexes every item linked to one customer by its ``customer_key``
 (keyed HMAC of the number): messages, cases, consent, survey conversations and
