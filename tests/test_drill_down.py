@@ -136,8 +136,8 @@ def stack(tmp_path_factory):
     from tests.conftest import running_stack
 
     folder = tmp_path_factory.mktemp("drill")
-    with running_stack(folder) as (state, _):
-        yield state, folder / "stack.json"
+    with running_stack(folder) as (state, output):
+        yield state, folder / "stack.json", output
 
 
 @pytest.mark.stack
@@ -154,7 +154,7 @@ def test_over_http_drill_downs_match_what_was_sent_and_a_backfill_adds_to_the_li
     from infra.simulate import demo_messages, send_twilio
     from tests.conftest import stack_api, wait_until
 
-    state, state_file = stack
+    state, state_file, _ = stack
     classifier = Classifier(get_config())
     texts = [m for m in demo_messages() if keyword(m["text"]) is None and not m["text"].strip().isdigit()][:24]
     texts.append({"to": "+447700900008", "text": "L8 the driver is speeding and on his phone"})
@@ -193,3 +193,13 @@ def test_over_http_drill_downs_match_what_was_sent_and_a_backfill_adds_to_the_li
     assert after["promises"]["kept"] == 1  # the live hour items kept what they counted
     hourly = stack_api(state, f"/api/metrics?{since}&bucket=hour")
     assert sum(p["messages"] for p in hourly["series"]) == len(sent) + 2000
+
+
+@pytest.mark.stack
+def test_the_local_stack_runs_the_hourly_roll_up_that_reads_rely_on(stack):
+    """Its scheduler hands each handler an EventBridge-shaped event (without one, Chalice failed on every run)."""
+    from tests.conftest import wait_until
+
+    _, _, output = stack
+    wait_until(lambda: any("rolled up counters" in line for line in output), 90)
+    assert not any("local scheduled" in line and "failed" in line for line in output)
