@@ -279,10 +279,10 @@ def send_digests(event):
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
 def roll_up_counters(event):
     """Network roll-ups of the last closed hours and days, from the per-site hour counters."""
-    from chalicelib.rollup import recent_buckets, roll_up
+    from chalicelib.rollup import scheduled
 
     svc = services()
-    counts = roll_up(svc.store, svc.config, recent_buckets())
+    counts = scheduled(svc.store, svc.config)
     _logger().info("rolled up counters", extra={"messages": {
         bucket: sum(int(c.get("n", 0)) for c in sites.values()) for bucket, sites in counts.items()}})
 

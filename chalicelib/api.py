@@ -231,8 +231,8 @@ class OperatorApi:
         totals.filtered = filtered  # even with no rows at all
         by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
-        counts = rollup.read(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
-                             self._now())
+        counts = _counts(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
+                         self._now())
         for key in sorted(counts):
             bucket = key[2:] + ":00:00Z" if query.bucket == "hour" else key[2:12]
             for site_id, row in counts[key].items():
@@ -264,8 +264,7 @@ class OperatorApi:
         site = self._site(query.site)
         sites: dict[str, _Tally] = {}
         staff: dict[tuple[str, str], _Tally] = {}
-        counts = rollup.read(self._store, self._config, period_buckets(since, until, "hour", self._now()),
-                             self._now())
+        counts = _counts(self._store, self._config, period_buckets(since, until, "hour", self._now()), self._now())
         for bucket, per_site in counts.items():
             hour = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
             for site_id, row in per_site.items():
@@ -554,6 +553,14 @@ def _scorecard(tally: _Tally) -> dict[str, Any]:
             "compliments_per_complaint": round(compliments / complaints, 2) if complaints else None,
             "acknowledged": tally.acks["n"], "median_seconds_to_acknowledge": tally.median_ack(),
             "promises": tally.as_dict()["promises"]}
+
+
+def _counts(store: FeedbackStore, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
+    """The counts of a period's buckets (``rollup.read``); too much of it not rolled up yet is a 503."""
+    try:
+        return rollup.read(store, config, buckets, now)
+    except rollup.RollupPending as exc:
+        raise ApiError(503, str(exc)) from exc
 
 
 def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime) -> list[str]:

@@ -21,7 +21,7 @@ from chalicelib.observability import logger as log  # JSON, with the correlation
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.replies import build_reply, without_offer
-from chalicelib.storage import FeedbackStore, StorageError
+from chalicelib.storage import FeedbackStore, StorageError, drill_keys
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,12 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
         "reply_rule": reply.rule,
         "reply_status": reply_status,
         "offer_code": reply.offer_code,
-        "gsi1pk": f"SITE#{classification.site or '_none'}",
-        "gsi1sk": sort_key,
         "gsi2pk": f"DAY#{day_key(received)}",
         "gsi2sk": sort_key,
         "gsi3pk": "PENDING",
         "gsi3sk": sort_key,
+        **drill_keys(day_key(received), {"site": classification.site, "topic": classification.topic,
+                                         "nature": classification.nature}),
         "ttl": int((received + timedelta(days=retention_days)).timestamp()),
     }
 

@@ -8,9 +8,15 @@ current hour: it grows with buckets, never with messages or sites.
 
 A roll-up is a cache of sums, never the truth: it is written with a version (the
 number of events it counted: messages, acknowledgements, promises missed) and only
-replaces an older one, a bucket without a roll-up is rolled up when first read, and
-whoever adds to a closed hour (a late message, an acknowledgement counted in the hour
-its case opened, a promise missed) rolls it up again.
+replaces an older one, and whoever adds to a closed hour (a late message, an
+acknowledgement counted in the hour its case opened, a promise missed) rolls it up
+again.
+
+Roll-ups are the scheduled job's work (``scheduled``: the last closed hours and days,
+and up to ``BACKFILL_PER_RUN`` days found without one). A read that finds closed
+buckets without a roll-up writes at most ``WRITES_PER_READ`` of them and sums the
+others from the per-site items without writing, up to ``MISSING_KEYS_PER_READ`` items;
+beyond that it refuses (:class:`RollupPending`) rather than answer with part of the period.
 """
 
 from __future__ import annotations
@@ -24,6 +30,18 @@ from chalicelib.storage import NO_SITE, FeedbackStore, rollup_item
 
 Packed = dict[str, dict[str, int]]
 EMPTY_DAYS_KEPT = 400
+WRITES_PER_READ = 4  # roll-ups a read may write (the buckets it had to sum anyway)
+MISSING_KEYS_PER_READ = 4_800  # per-site items a read may sum where roll-ups are missing (48 BatchGetItem calls)
+BACKFILL_PER_RUN = 48  # missing day roll-ups the scheduled job fills in per run, newest first
+
+
+class RollupPending(Exception):
+    """Too much of the period has no roll-up yet to be summed within one read's budget."""
+
+    def __init__(self, missing: int):
+        super().__init__(f"{missing} hours or days of this period are not rolled up yet; the scheduled "
+                         f"roll-up fills in {BACKFILL_PER_RUN} days an hour: retry later or ask a shorter period")
+        self.missing = missing
 
 
 def site_ids(config: Config) -> list[str]:
@@ -110,8 +128,11 @@ def after_late_count(store: FeedbackStore, config: Config, hour: str, now: datet
 
 
 def read(store: FeedbackStore, config: Config, buckets: list[str], now: datetime | None = None) -> dict[str, Packed]:
-    """Counts of every bucket: roll-ups for closed ones (made on the way if missing), live sums otherwise.
+    """Counts of every bucket: roll-ups for closed ones, live sums otherwise.
 
+    Closed buckets without a roll-up are summed from their per-site items; at most
+    ``WRITES_PER_READ`` of them (days first, newest first) are stored as roll-ups on the way, and if
+    they need more than ``MISSING_KEYS_PER_READ`` per-site items, :class:`RollupPending`.
     Buckets in the future are left out: nothing can be counted there.
     """
     now = now or utcnow()
@@ -119,12 +140,30 @@ def read(store: FeedbackStore, config: Config, buckets: list[str], now: datetime
                and (b[2:] == hour_key(now) if b.startswith("H#") else b[2:] == day_key(now))]
     closed = [b for b in buckets if is_closed(b, now)]
     found = store.rollups(closed)
-    missing = [b for b in closed if b not in found]
+    # days first (one saves 24 hours of reads), newest first
+    missing = sorted((b for b in closed if b not in found), key=lambda b: (b[0] == "D", b[2:]), reverse=True)
     if missing:
-        found.update(roll_up(store, config, missing, now))
+        sites = len(site_ids(config))
+        if sum(len(_hours_of(b)) for b in missing) * sites > MISSING_KEYS_PER_READ:
+            raise RollupPending(len(missing))
+        found.update(roll_up(store, config, missing[:WRITES_PER_READ], now))
+        if missing[WRITES_PER_READ:]:
+            found.update(live(store, config, missing[WRITES_PER_READ:]))
     if current:
         found.update(live(store, config, current))
     return found
+
+
+def scheduled(store: FeedbackStore, config: Config, now: datetime | None = None) -> dict[str, Packed]:
+    """The hourly job: the last closed hours and days, then up to ``BACKFILL_PER_RUN`` days of the
+    retention period found without a roll-up (newest first), so that reads find them all."""
+    now = now or utcnow()
+    recent = recent_buckets(now)
+    today = now.date()
+    days = [f"D#{(today - timedelta(days=i)).isoformat()}" for i in range(1, EMPTY_DAYS_KEPT)]
+    found = store.rollups([d for d in days if d not in recent])
+    backfill = [d for d in days if d not in recent and d not in found][:BACKFILL_PER_RUN]
+    return roll_up(store, config, recent + backfill, now)
 
 
 def recent_buckets(now: datetime | None = None, hours: int = 3, days: int = 2) -> list[str]:
@@ -135,5 +174,5 @@ def recent_buckets(now: datetime | None = None, hours: int = 3, days: int = 2) -
             + [f"D#{(today - timedelta(days=i)).isoformat()}" for i in range(1, days + 1)])
 
 
-__all__ = ["NO_SITE", "after_late_count", "is_closed", "items_for", "live", "pack", "read", "recent_buckets", "roll_up",
-           "site_ids", "version"]
+__all__ = ["NO_SITE", "RollupPending", "after_late_count", "is_closed", "items_for", "live", "pack", "read",
+           "recent_buckets", "roll_up", "scheduled", "site_ids", "version"]

@@ -3,14 +3,20 @@
 Layout (see README, "Storage"):
 
 =================  ======================  =========================  ==========================
-item               pk / sk                 gsi1 (by site / status)    gsi2 (by day), gsi3
+item               pk / sk                 gsi1 (cases by status)     gsi2 (by day), gsi3
 =================  ======================  =========================  ==========================
-message            MSG#<id> / MSG          SITE#<site>, <ts>#<id>     DAY#<date>, <ts>#<id>;
+message            MSG#<id> / MSG          -                          DAY#<date>, <ts>#<id>;
                                                                       PENDING until processed
 hour counters      MET#<site>#<date> / H#<hour>  -                      -
 roll-ups           ROLL#<month> / H#.. D#..  (counters table: every site, one JSON value)
 case               CASE#<id> / CASE        CASES#<status>, <ts>#<id>  -
 =================  ======================  =========================  ==========================
+
+Drill-down indexes (keys, urgency and language only), one per combination of site,
+topic and nature, each partitioned by day and sorted like gsi2: ``day_site``
+(``<date>#<site>``), ``day_topic``, ``day_nature``, ``day_site_topic``
+(``<date>#<site>#<topic>``), ``day_site_nature``, ``day_topic_nature``,
+``day_site_topic_nature``. A drill-down reads one small partition per day.
 
 gsi4 (keys only) indexes every item linked to one customer by its ``customer_key``
 (keyed HMAC of the number): messages, cases, consent, survey conversations and
@@ -49,6 +55,31 @@ BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _MAX_PAGES = 20
+
+
+DRILL_DIMENSIONS = ("site", "topic", "nature")
+# One index per combination of the dimensions a drill-down narrows by, each partitioned by
+# day: ``day_site_topic`` holds ``<day>#<site>#<topic>``. A drill-down reads one small
+# partition per day, whatever the filters; ``gsi2`` (``DAY#<day>``) serves the whole network.
+DRILL_INDEXES = tuple("day_" + "_".join(combo) for size in (1, 2, 3)
+                      for combo in itertools.combinations(DRILL_DIMENSIONS, size))
+
+
+def drill_keys(day: str, values: dict[str, str | None]) -> dict[str, str]:
+    """The drill-index attributes of a message of ``day`` (site ``None`` is ``_none``)."""
+    out = {}
+    for index in DRILL_INDEXES:
+        out[index] = "#".join([day, *(values.get(d) or NO_SITE for d in index.split("_")[1:])])
+    return out
+
+
+def drill_index(wanted: dict[str, str]) -> tuple[str, str, Any]:
+    """Index, partition attribute and ``day -> partition value`` for a query narrowed by ``wanted``."""
+    dims = [d for d in DRILL_DIMENSIONS if wanted.get(d) is not None]
+    if not dims:
+        return "gsi2", "gsi2pk", lambda day: f"DAY#{day}"
+    name = "day_" + "_".join(dims)
+    return name, name, lambda day: "#".join([day, *(wanted[d] for d in dims)])
 
 
 class StorageError(Exception):
@@ -255,63 +286,76 @@ class FeedbackStore:
         self, *, site: str | None, since: str, until: str, days: list[str],
         filters: dict[str, str], limit: int, cursor: str | None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first; ``days`` (newest first) are the day partitions covering the period."""
-        allowed = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"}
+        """Newest first; ``days`` (newest first) are the day partitions covering the period.
+
+        Each day is read through the index keyed on that day and the site, topic and nature
+        asked for (``drill_index``), so a page reads only matching messages: no FilterExpression
+        drops items it has read (and billed). Only ``urgency`` and ``language``, which no index
+        is keyed on, are left to a filter on the index's own (projected) attributes.
+        """
+        keyed = {"site": site, **{d: filters.get(d) for d in DRILL_DIMENSIONS if d != "site"}}
+        index, pk_name, pk_of = drill_index({k: v for k, v in keyed.items() if v is not None})
+        sk_name = "gsi2sk"
+        allowed = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", *DRILL_INDEXES}
         state = decode_cursor(cursor, allowed) if cursor else {}
         names: dict[str, str] = {}
         values: dict[str, Any] = {":since": since, ":until": until + "\uffff"}
         conditions = []
-        for i, (field, value) in enumerate(sorted(filters.items())):
+        for i, (field, value) in enumerate(sorted((f, v) for f, v in filters.items() if f not in DRILL_DIMENSIONS)):
             names[f"#f{i}"] = field
             values[f":f{i}"] = value
             conditions.append(f"#f{i} = :f{i}")
-        base: dict[str, Any] = {"ScanIndexForward": False}
+        base: dict[str, Any] = {"ScanIndexForward": False, "IndexName": index}
         if conditions:
             base["FilterExpression"] = " AND ".join(conditions)
             base["ExpressionAttributeNames"] = names
 
-        if site is not None:
-            partitions = [("gsi1", "gsi1pk", "gsi1sk", f"SITE#{site}", None)]
-        else:
-            start = state.get("d")
-            if start is not None and start not in days:
-                raise BadCursor("cursor does not belong to this period")
-            todo = days[days.index(start):] if start else days
-            partitions = [("gsi2", "gsi2pk", "gsi2sk", f"DAY#{d}", d) for d in todo]
-
-        items: list[dict[str, Any]] = []
+        start = state.get("d")
+        if start is not None and start not in days:
+            raise BadCursor("cursor does not belong to this period")
+        todo = days[days.index(start):] if start else days
         start_key = state.get("k")
-        if start_key and partitions:  # a cursor of another query (site, period) would fail in DynamoDB
-            _, pk_name, sk_name, pk_value, _ = partitions[0]
+        if start_key and todo:  # a cursor of another query (site, filters, period) would fail in DynamoDB
             position = start_key.get(sk_name, {}).get("S", "")
-            if start_key.get(pk_name, {}).get("S") != pk_value or not since <= position <= until + "\uffff":
+            if start_key.get(pk_name, {}).get("S") != pk_of(todo[0]) or not since <= position <= until + "\uffff":
                 raise BadCursor("cursor does not belong to this query")
             check_start_key(start_key, {"pk": lambda v: v.startswith("MSG#") and _short(v), "sk": lambda v: v == "MSG",
-                                        pk_name: lambda v: v == pk_value, sk_name: _short})
+                                        pk_name: lambda v: v == pk_of(todo[0]), sk_name: _short})
+        keys: list[dict[str, Any]] = []
         queries = 0
-        for index_name, pk_name, sk_name, pk_value, day in partitions:
+        for n, day in enumerate(todo):
             while True:
                 if queries >= _MAX_PAGES:
-                    return items, encode_cursor({"d": day, "k": start_key})
+                    return self._messages(keys, index), encode_cursor({"d": day, "k": start_key})
                 kwargs = dict(
-                    base, IndexName=index_name, Limit=limit - len(items),
+                    base, Limit=limit - len(keys),
                     KeyConditionExpression=f"{pk_name} = :pk AND {sk_name} BETWEEN :since AND :until",
-                    ExpressionAttributeValues=to_item({**values, ":pk": pk_value}),
+                    ExpressionAttributeValues=to_item({**values, ":pk": pk_of(day)}),
                 )
                 if start_key:
                     kwargs["ExclusiveStartKey"] = start_key
                 page = self._call("query", **kwargs)
                 queries += 1
-                items.extend(from_item(i) for i in page.get("Items", []))
+                keys.extend(page.get("Items", []))
                 start_key = page.get("LastEvaluatedKey")
-                if len(items) >= limit:
+                if len(keys) >= limit:
                     if start_key:
-                        return items, encode_cursor({"d": day, "k": start_key})
-                    following = partitions[partitions.index((index_name, pk_name, sk_name, pk_value, day)) + 1:]
-                    return items, (encode_cursor({"d": following[0][4], "k": None}) if following else None)
+                        return self._messages(keys, index), encode_cursor({"d": day, "k": start_key})
+                    following = todo[n + 1:]
+                    after = encode_cursor({"d": following[0], "k": None}) if following else None
+                    return self._messages(keys, index), after
                 if not start_key:
                     break
-        return items, None
+        return self._messages(keys, index), None
+
+    def _messages(self, keys: list[dict[str, Any]], index: str) -> list[dict[str, Any]]:
+        """The messages behind index entries, in their order: ``gsi2`` holds whole messages, the drill
+        indexes only keys (fetched with BatchGetItem; one erased in between is left out)."""
+        if index == "gsi2":
+            return [from_item(i) for i in keys]
+        found = {(i["pk"]["S"], i["sk"]["S"]): i for i in self._batch_get(
+            self._table, [{"pk": k["pk"]["S"], "sk": k["sk"]["S"]} for k in keys])}
+        return [from_item(found[k]) for k in ((k["pk"]["S"], k["sk"]["S"]) for k in keys) if k in found]
 
     # -- counters ----------------------------------------------------------------------
     def count_message(self, *, site: str | None, bucket: str, message_id: str,

@@ -4,9 +4,13 @@
     python -m infra.demo_data --count 50000 --days 30 --endpoint-url http://127.0.0.1:5000
 
 Messages are classified by the real classifier and stored as the worker leaves them
-(processed, numbers masked); counters are built in memory and written once per
-site-hour with their message keys, so that later live traffic keeps counting exactly.
-Uses BatchWriteItem: 50,000 messages take well under a minute against moto.
+(processed, numbers masked); counters are built in memory and added once per
+site-hour with their message keys (one conditional ``ADD``, as the worker counts),
+so that a backfill adds to what live traffic counted, never replaces it, and later
+live traffic keeps counting exactly. Each run's messages have ids of their own: a
+second run adds another backfill. The network roll-ups of the period are then
+recomputed from the per-site items (live and backfilled).
+Uses BatchWriteItem for messages and cases.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage import counter_key, dedup_key, to_item
+from chalicelib.storage import FeedbackStore, counter_key, dedup_key, to_item
 from chalicelib.worker import case_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +45,16 @@ def _hourly_weight(hour: int) -> float:
 
 
 def generate(config: Config, count: int, days: int, *, now: datetime | None = None, seed: int = 11,
-             secret: bytes = b"demo") -> tuple[list[dict], list[dict], list[dict]]:
-    """Messages, counter items and cases, ready to write."""
+             secret: bytes = b"demo", run: str | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """Messages, counter items and cases, ready to write; ``run`` (default: the time) goes into
+    the message ids, so that two backfills never share a message."""
     from infra.simulate import CUSTOMERS, demo_messages
 
     rng = random.Random(seed)
     classifier = Classifier(config)
     texts = demo_messages()
     now = now or utcnow()
+    run = (run or now.strftime("%Y%m%d%H%M%S"))[:14]
     start = now - timedelta(days=days)
     hours = [start + timedelta(hours=h) for h in range(days * 24)]
     weights = [_hourly_weight(h.hour) for h in hours]
@@ -57,7 +63,7 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     for i, hour in enumerate(rng.choices(hours, weights=weights, k=count)):
         sample = texts[rng.randrange(len(texts))]
         received = hour + timedelta(seconds=rng.randrange(3600))
-        message = InboundMessage(channel="twilio", channel_message_id=f"SMDEMO{i:026d}",
+        message = InboundMessage(channel="twilio", channel_message_id=f"SMDEMO{run}{i:0{26 - len(run)}d}",
                                  from_number=rng.choice(CUSTOMERS), to_number=sample["to"], body=sample["text"],
                                  received_at=received)
         c = classifier.classify(message.body, message.to_number)
@@ -126,17 +132,63 @@ def _case(config: Config, record: dict, number: str, rng: random.Random, now: da
     }
 
 
-def write(client: Any, table: str, messages: list[dict], counters: list[dict], cases: list[dict]) -> None:
-    """Batch-write messages and cases to ``table`` and counters to ``<table>-counters``."""
+def write(client: Any, table: str, messages: list[dict], counters: list[dict], cases: list[dict], *,
+          config: Config | None = None, now: datetime | None = None) -> None:
+    """Batch-write messages and cases to ``table``; add the counters to ``<table>-counters``.
+
+    Per-site counter items are added to (``ADD``), never put over what live traffic counted;
+    the roll-ups among ``counters`` only name the buckets to roll up again from the
+    per-site items once they are all written.
+    """
+    from chalicelib.configuration import get_config
+
     items = [{"pk": f"MSG#{m['id']}", "sk": "MSG", "type": "message", **m} for m in messages] + cases
-    for name, batch in ((table, items), (f"{table}-counters", counters)):
-        for start in range(0, len(batch), 25):
-            requests = [{"PutRequest": {"Item": to_item(item)}} for item in batch[start:start + 25]]
-            for _ in range(10):
-                response = client.batch_write_item(RequestItems={name: requests})
-                requests = response.get("UnprocessedItems", {}).get(name, [])
-                if not requests:
-                    break
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": to_item(item)}} for item in items[start:start + 25]]
+        for _ in range(10):
+            response = client.batch_write_item(RequestItems={table: requests})
+            requests = response.get("UnprocessedItems", {}).get(table, [])
+            if not requests:
+                break
+    rolled = [c["sk"] for c in counters if c["pk"].startswith("ROLL#")]
+    for item in counters:
+        if not item["pk"].startswith("ROLL#"):
+            add_counter(client, f"{table}-counters", item)
+    if rolled:
+        rollup.roll_up(FeedbackStore(client, table), config or get_config(), rolled, now)
+
+
+def add_counter(client: Any, table: str, item: dict[str, Any]) -> bool:
+    """Add one backfilled counter item to what is there (counts and the keys of the messages counted).
+
+    Where nothing was counted yet (most past hours), a put conditional on there being no item;
+    otherwise one ``ADD`` conditional on the first of its message keys not being counted there
+    yet, so that a retried call never counts twice (all its keys go in at once). False if it was.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        client.put_item(TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    counts = {k: v for k, v in item.items() if k not in ("pk", "sk", "ids", "ttl") and v}
+    names = {"#ids": "ids", "#ttl": "ttl", **{f"#c{i}": field for i, field in enumerate(counts)}}
+    values = {":ids": {"SS": sorted(item["ids"])}, ":first": {"S": min(item["ids"])},
+              ":ttl": {"N": str(int(item["ttl"]))},
+              **{f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}}
+    adds = ", ".join(["#ids :ids", *(f"#c{i} :v{i}" for i in range(len(counts)))])
+    try:
+        client.update_item(TableName=table, Key=to_item({"pk": item["pk"], "sk": item["sk"]}),
+                           UpdateExpression=f"ADD {adds} SET #ttl = :ttl",
+                           ConditionExpression="NOT contains(#ids, :first)",
+                           ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
 
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="eu-west-2",
                           aws_access_key_id="local", aws_secret_access_key="local")
-    messages, counters, cases = generate(get_config(), args.count, args.days)
-    write(client, args.table, messages, counters, cases)
+    now = utcnow()
+    messages, counters, cases = generate(get_config(), args.count, args.days, now=now)
+    write(client, args.table, messages, counters, cases, now=now)
     print(f"{len(messages)} messages over {args.days} days, {len(counters)} counter items, {len(cases)} cases")
     return 0
 

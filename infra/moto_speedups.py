@@ -21,10 +21,22 @@ query reads its partition directly. Query sorts its matches itself (by the table
 or the index's keys, a total order), so its results, their order and its
 pagination are the same. ``scan`` and everything else still see the whole sorted
 list. ``tests/test_moto_speedups.py`` checks the equivalence on real tables.
+
+An index query reads its partition from a map of each global index's partitions
+(built on the table's first write or index query, then kept up to date by
+``put_item``, ``delete_item`` and ``update_item``), as DynamoDB does, instead of comparing every
+item of the table: a query costs the size of its partition, not of the table.
+Where the partition has a string range key and the query a BETWEEN (or no) range
+condition, moto is handed only the page it would walk (found by bisection in a
+sorted copy of the partition, re-sorted after a write to it) plus one item, so that
+it still sees whether more follow: a page costs its length, as in DynamoDB.
+Tests check that the map, after puts, updates, deletes and transactions, answers
+as one rebuilt from the items, and that pages are the same as moto's own.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import inspect
 import logging
@@ -68,23 +80,159 @@ def _patch_dynamodb() -> bool:
     if not all(hasattr(Table, name) for name in ("query", "all_items")):
         log.warning("moto's DynamoDB Table changed: local queries stay unpatched (slower, still correct)")
         return False
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
     sorted_items = Table.all_items
     original_query = Table.query
+    original_put, original_delete = Table.put_item, Table.delete_item
+    original_update = DynamoDBBackend.update_item
     signature = inspect.signature(original_query)
+
+    def ident(item: Any) -> tuple:
+        return item.hash_key.value, getattr(item.range_key, "value", None)
+
+    def index_values(table: Any, item: Any) -> list[tuple[str, Any]]:
+        return [(name, item.attrs[name].value) for name in table._voix_part_names if name in item.attrs]
+
+    def partitions(table: Any) -> dict:
+        parts = table.__dict__.get("_voix_parts")
+        if parts is None:
+            table._voix_part_names = sorted({k["AttributeName"] for index in table.global_indexes
+                                             for k in index.schema if k["KeyType"] == "HASH"})
+            parts = table._voix_parts = {}
+            rows = table.items.values()
+            for item in [i for part in rows for i in part.values()] if table.range_key_attr else list(rows):
+                for key in index_values(table, item):
+                    parts.setdefault(key, {})[ident(item)] = item
+        return parts
+
+    def reindex(table: Any, item: Any, old: list[tuple[str, Any]], new: bool) -> None:
+        parts = table.__dict__.get("_voix_parts")
+        if parts is None:
+            return
+        versions = table.__dict__.setdefault("_voix_versions", {})  # a partition's sorted copy is stale
+        for key in old:
+            found = parts.get(key)
+            if found is not None:
+                found.pop(ident(item), None)
+                versions[key] = versions.get(key, 0) + 1
+        if new:
+            for key in index_values(table, item):
+                parts.setdefault(key, {})[ident(item)] = item
+                versions[key] = versions.get(key, 0) + 1
+
+    def current(table: Any, key: dict[str, Any]) -> Any:
+        try:
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            return table.get_item(DynamoType(key[table.hash_key_attr]), range_value)
+        except Exception:  # noqa: BLE001 - moto raises its own validation error just after
+            return None
+
+    @functools.wraps(original_put)
+    def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        partitions(self)  # from the first write on, so that no query pays for building it
+        old = current(self, item_attrs)
+        before = index_values(self, old) if old is not None else []
+        item = original_put(self, item_attrs, *args, **kwargs)
+        if old is not None:
+            reindex(self, old, before, new=False)
+        reindex(self, item, [], new=True)
+        return item
+
+    @functools.wraps(original_delete)
+    def delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        partitions(self)
+        item = original_delete(self, *args, **kwargs)
+        if item is not None:
+            reindex(self, item, index_values(self, item), new=False)
+        return item
+
+    @functools.wraps(original_update)
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        partitions(table)
+        old = current(table, key)
+        before = index_values(table, old) if old is not None else []
+        item = original_update(self, table_name, key, *args, **kwargs)  # changes the item in place
+        reindex(table, item, before, new=True)
+        return item
+
+
+    def page(table: Any, bound: dict[str, Any], conditions: list) -> list[Any] | None:
+        """For an index query on one partition with a BETWEEN (or no) range condition, no legacy
+        filter and at most one range key: the items moto would walk for this page, found by bisection
+        in the partition kept sorted as moto sorts it (index range key, table hash key, table range key),
+        plus one, so that moto still sees whether more follow. None: moto walks the whole partition."""
+        index_name = bound.get("index_name")
+        if (not index_name or len(conditions) != 1 or bound.get("filter_kwargs")
+                or bound.get("range_comparison") not in (None, "BETWEEN")
+                or len(bound.get("range_key_conditions") or []) > 1):
+            return None
+        index = next((i for i in table.global_indexes if i.name == index_name), None)
+        ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"] if index else []
+        name, value = conditions[0]
+        parts = partitions(table)
+        if len(ranges) != 1 or name not in table._voix_part_names or not table.range_key_attr:
+            return None
+        members = parts.get((name, getattr(value, "value", None)), {})
+        cache = table.__dict__.setdefault("_voix_sorted", {})
+        key = (name, getattr(value, "value", None), ranges[0])
+        entry = cache.get(key)
+        version = table.__dict__.setdefault("_voix_versions", {}).get(key[:2], 0)
+        if entry is None or entry[0] is not members or entry[1] != version:
+            rows = []
+            for item in members.values():
+                found = item.attrs.get(ranges[0])
+                if found is None or not isinstance(found.value, str) or found.type != "S":
+                    return None  # only string range keys are kept sorted here
+                rows.append(((found.value, item.hash_key.value, item.range_key.value), item))
+            rows.sort(key=lambda row: row[0])
+            entry = (members, version, [r[0] for r in rows], [r[1] for r in rows])
+            cache[key] = entry
+        keys, items = entry[2], entry[3]
+        low, high = 0, len(keys)
+        objs = bound.get("range_objs") or []
+        if bound.get("range_comparison") == "BETWEEN":
+            low = bisect.bisect_left(keys, (objs[0].value,))
+            high = bisect.bisect_right(keys, (objs[1].value, "\U0010ffff", "\U0010ffff"))
+        start = bound.get("exclusive_start_key")
+        forward = bound.get("scan_index_forward") is not False
+        if start:
+            try:
+                mark = (start[ranges[0]]["S"], start[table.hash_key_attr]["S"], start[table.range_key_attr]["S"])
+            except (KeyError, TypeError):
+                return None
+            if forward:
+                low = max(low, bisect.bisect_right(keys, mark))
+            else:
+                high = min(high, bisect.bisect_left(keys, mark))
+        limit = bound.get("limit")
+        if limit:
+            low, high = (low, min(high, low + limit + 1)) if forward else (max(low, high - limit - 1), high)
+        return list(items[low:high])
 
     @functools.wraps(sorted_items)
     def all_items(self: Any) -> list[Any]:
         narrow = getattr(_state, "narrow", None)
         if narrow is None:
             return sorted_items(self)
-        partition, conditions = narrow
+        partition, conditions, window = narrow
+        if window is not None:
+            return window
         if partition is not None:  # a base-table query: its partition only
             found = self.items.get(partition)
             if found is None:
                 return []
             return list(found.values()) if self.range_key_attr else [found]
-        parts = self.items.values()
-        items = [item for part in parts for item in part.values()] if self.range_key_attr else list(parts)
+        conditions = list(conditions)
+        parts = partitions(self)
+        if conditions and conditions[0][0] in self._voix_part_names:  # a global index's partition
+            name, value = conditions[0]
+            items = list(parts.get((name, getattr(value, "value", None)), {}).values())
+        else:
+            rows = self.items.values()
+            items = [item for part in rows for item in part.values()] if self.range_key_attr else list(rows)
         for name, value in conditions:
             wanted = getattr(value, "value", None)
             kept = []
@@ -107,7 +255,7 @@ def _patch_dynamodb() -> bool:
             partition, conditions = bound.get("hash_key"), []
         if partition is None and not conditions and not bound.get("index_name"):
             return original_query(self, *args, **kwargs)
-        _state.narrow = (partition, conditions)
+        _state.narrow = (partition, conditions, page(self, bound, conditions))
         try:
             return original_query(self, *args, **kwargs)
         finally:
@@ -115,5 +263,7 @@ def _patch_dynamodb() -> bool:
 
     Table.all_items = all_items
     Table.query = query
+    Table.put_item, Table.delete_item = put_item, delete_item
+    DynamoDBBackend.update_item = update_item
     Table._voix_unsorted_query = True
     return True

@@ -67,8 +67,15 @@ def test_the_results_page_marks_each_bar():
                               100: {"messages": 1_000_000, "median_s": 0.02, "first_s": 0.2, "counter_items": 5}}},
         "cold_start": {"runs": 1, "seconds": {"boto3": 0.3, "app": 0.05}, "ratio": 0.17, "zip_bytes": None},
         "cost": cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, 5.0),
+        "drill_down": {"reads": 1, "worst_ratio": 1.25, **{size: {
+            "messages": n, "stored": n, "stored_days": 30, "load_s": 1.0, "oldest_day_read": "2026-11-20",
+            "levels": {"site + topic": {"metrics": 0.02, "previous": 0.01, "feed": 0.03, "poll": 0.001,
+                                        "feed_items": 30, "total_s": 0.061}}}
+            for size, n in (("small", 10_000), ("big", 1_000_000))}},
     }
     page = run.render(results)
+    assert re.search(r"drill-down at 1,000,000 vs 10,000 messages ≤ 1.5 \(worst level\) \| 1.25 \| \*\*pass\*\*", page)
+    assert "| 1,000,000 | 1,000,000 (30 days) | site + topic | 20.0 ms | 10.0 ms | 30.0 ms | 1.0 ms | 61.0 ms |" in page
     assert re.search(r"classification ≥ 50,000 messages/s/core \| 60,000 \| \*\*pass\*\*", page)
     assert re.search(r"10x the rules \| 0.50 of it \| \*\*FAIL\*\*", page)
     assert re.search(r"≤ 1.5 \| 2.00 \| \*\*FAIL\*\*", page)
