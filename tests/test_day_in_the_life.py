@@ -9,7 +9,9 @@ is overdue a minute after it opens, and the scheduled escalation (every minute) 
 
 Customers text through the signed Twilio webhook; what was sent is read from moto's
 ``/moto-api/data.json`` and the stack's outbox; the tables through moto's endpoint.
-(Noise, the driver's own messages and drill-downs are checked elsewhere.)
+Noise, a complaint about the driver on duty and a drill-down after a backfill are checked here
+too, on the same running stack; their details are tested in test_noise_and_staff.py and
+test_drill_down.py.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def day(tmp_path_factory):
     started = datetime.now(UTC)
     with running_stack(folder, VOIX_CONFIG_DIR=str(config), VOIX_SCHEDULER_TICK="1",
                        VOIX_SCHEDULER_DELIVERIES="2") as (state, output):
+        state["state_file"] = str(folder / "stack.json")  # for `make demo-data` against this stack
         yield state, output, tomllib.loads(text), started
 
 
@@ -139,3 +142,92 @@ def fired(output, name):
     """The scheduler's structured line for each firing of one schedule."""
     lines = [json.loads(line) for line in list(output) if line.startswith("{")]
     return [e for e in lines if e.get("message") == "scheduled event" and e.get("schedule") == name]
+
+
+LINE8 = "+447700900008"
+DRIVER8 = "+447700900801"  # line 8's driver on duty (sites.toml: staff_sms)
+INVITE_EN = "Thanks for your message. Could you tell us a bit more: what happened, and where?"
+
+
+def sms_sent(state):
+    return [(m["phone_number"], m["message"]) for m in moto_data(state).get("sns", {}).get("SMS", [])]
+
+
+def message_of(twiml: str) -> str:
+    from xml.etree import ElementTree
+
+    found = ElementTree.fromstring(twiml).find("Message")
+    return found.text if found is not None else ""
+
+
+def test_noise_is_stored_and_counted_but_opens_no_case_and_texts_nobody(day):
+    state, _, _, _ = day
+    before_sms, before_cases = sms_sent(state), {c["id"] for c in stack_api(state, "/api/cases")["items"]}
+    noise = ["ok", "", "hi", "test", "5", "OK 2042", "Hola, el autobús llega tarde y hace mucho calor"]
+    for i, text in enumerate(noise):
+        status, body = send_twilio(state, LINE8, text, f"+4477009007{i:02d}")
+        assert status == 200 and message_of(body) == INVITE_EN, (text, body)  # answered in line 8's English
+
+    def stored():
+        items = [i for i in stack_api(state, "/api/feedback?limit=200")["items"]
+                 if i["from"].endswith(tuple(f"7{i:02d}" for i in range(len(noise))))]
+        return items if len(items) == len(noise) and all(i["processed"] for i in items) else None
+
+    items = wait_until(stored, seconds=60)
+    assert {i["nature"] for i in items} == {"unclear"}
+    assert [i["language"] for i in items if i["text"].startswith("Hola")] == ["other"]
+    assert {c["id"] for c in stack_api(state, "/api/cases")["items"]} == before_cases  # no case opened
+    assert sms_sent(state) == before_sms  # nobody paged
+    assert stack_api(state, "/api/metrics?site=line-8&nature=unclear")["totals"]["messages"] >= len(noise)
+
+
+def test_the_driver_is_never_texted_about_himself(day):
+    state, _, _, _ = day
+    status, body = send_twilio(state, LINE8, "L8 the driver is texting on his phone while driving", "+447700900790")
+    assert status == 200 and message_of(body)
+
+    def opened():
+        cases = [c for c in stack_api(state, "/api/cases?status=open")["items"] if "texting" in c["text"]]
+        return cases[0] if cases and cases[0]["alerts"] and all(a["status"] == "sent" for a in cases[0]["alerts"]) \
+            else None
+
+    case = wait_until(opened, seconds=60)
+    assert DRIVER8 not in {a["to"] for a in case["alerts"]}
+    assert {a["to"] for a in case["alerts"]} >= {"line8@example.com", "care@example.com"}
+    assert all(to != DRIVER8 and "texting" not in text for to, text in sms_sent(state))
+    # and from his phone he cannot close it
+    status, body = send_twilio(state, LINE8, f"RESOLU {case['code']}", DRIVER8)
+    assert status == 200 and "about you" in message_of(body)
+    assert [c["status"] for c in stack_api(state, "/api/cases?status=open")["items"] if c["id"] == case["id"]] == \
+        ["open"]
+
+
+def test_a_drill_down_after_a_backfill_lists_what_the_counters_count(day):
+    """Site, then topic: the list under each filter holds exactly what the metrics count (the timing is in
+    `make bench`: benchmarks/drill_down.py)."""
+    import os
+    import subprocess
+    import sys
+
+    state, _, _, _ = day
+    root = Path(__file__).resolve().parent.parent
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "VOIX_STATE_FILE": state["state_file"]}
+    done = subprocess.run([sys.executable, "-m", "infra.demo_data", "--count", "1500", "--days", "2"], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    since = "since=" + (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:00:00Z")
+    site = stack_api(state, f"/api/metrics?site=line-8&{since}&bucket=day")
+    topics = {t: n for t, n in site["totals"]["topic"].items() if n}
+    assert sum(topics.values()) == site["totals"]["messages"] > 100
+    for topic, count in sorted(topics.items(), key=lambda kv: -kv[1])[:3]:
+        listed, cursor = [], None
+        while True:
+            page = stack_api(state, f"/api/feedback?site=line-8&topic={topic}&{since}&limit=200"
+                                    + (f"&cursor={cursor}" if cursor else ""))
+            listed += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert len(listed) == count, topic
+        assert all(i["site"] == "line-8" and i["topic"] == topic for i in listed)
+        assert [i["received_at"] for i in listed] == sorted((i["received_at"] for i in listed), reverse=True)
