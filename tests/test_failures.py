@@ -270,6 +270,18 @@ def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatc
         return f"id-{len(sends)}"
 
     monkeypatch.setattr(svc.worker._sms, "send", slow_send)
+    # DynamoDB applies a conditional write atomically; moto's in-process backend checks the condition and
+    # writes without a lock, so two threads could both pass it. Serialise moto's writes as DynamoDB would.
+    atomic, call = threading.Lock(), svc.store._call
+
+    def atomic_call(operation, *args, **kwargs):
+        if operation != "update_item":
+            return call(operation, *args, **kwargs)
+        with atomic:
+            return call(operation, *args, **kwargs)
+
+    monkeypatch.setattr(svc.store, "_call", atomic_call)
+    assert svc.worker._store is svc.store
     outcomes = []
 
     def run():
