@@ -392,7 +392,8 @@ class SurveyService:
         delay = quiet_delay(now, zone, deployment.quiet_hours_start, deployment.quiet_hours_end)
         if waiting <= 0 or not delay:
             return None
-        until = (now + timedelta(seconds=delay)).astimezone(ZoneInfo(zone))
+        # quiet hours end on the hour: the delay, counted in whole seconds, is rounded up to it
+        until = (now + timedelta(seconds=delay + 59)).replace(second=0, microsecond=0).astimezone(ZoneInfo(zone))
         return {"count": waiting, "reason": "quiet_hours", "until": until.isoformat(), "timezone": zone,
                 "until_local": until.strftime("%H:%M")}
 
