@@ -76,15 +76,28 @@ function setFilters(changes) {
   refresh();
 }
 
+// the instant a local time ("2026-11-28T00:00:00") is in time zone tz
+function zoned(local, tz) {
+  const guess = new Date(`${local}Z`);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: tz, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(guess).map((p) => [p.type, p.value]));
+  const seen = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return new Date(guess.getTime() - (seen - guess.getTime()));
+}
+
+// days begin and end at midnight in the site's time zone, not the viewer's
 function period(f) {
   const now = new Date();
+  const tz = zone(f.site);
   let since;
   let until = now;
-  if (f.period === "today") since = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-  else if (f.period === "30d") since = new Date(now - 30 * 86400e3);
+  if (f.period === "today") {
+    since = zoned(`${new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(now)}T00:00:00`, tz);
+  } else if (f.period === "30d") since = new Date(now - 30 * 86400e3);
   else if (f.period === "custom" && f.since) {
-    since = new Date(`${f.since}T00:00:00`);
-    if (f.until) until = new Date(`${f.until}T23:59:59`);
+    since = zoned(`${f.since}T00:00:00`, tz);
+    if (f.until) until = zoned(`${f.until}T23:59:59`, tz);
   } else since = new Date(now - 7 * 86400e3);
   const days = (until - since) / 86400e3;
   return { since, until, bucket: days > 2 ? "day" : "hour" };
@@ -229,6 +242,7 @@ function renderChart(metrics, since, until, site) {
   box.replaceChildren();
   box.dataset.bucket = metrics.bucket;
   box.dataset.timezone = tz;
+  box.dataset.since = since.toISOString();
   if (!metrics.series.length) {
     box.append(el("p", { class: "muted", text: "No messages in this period." }));
     state.chart = null;
@@ -395,6 +409,7 @@ async function load(background = false) {
 
 async function render(seq) {
   const f = filters();
+  if (f.period === "today" || f.period === "custom") await state.configReady; // its days are the site's
   const { since, until, bucket } = period(f);
   const span = until - since;
   const common = { site: f.site, topic: f.topic, nature: f.nature };

@@ -382,6 +382,8 @@ def test_chart_labels_use_the_viewers_locale_24_hours_the_sites_zone_and_never_o
     today = chart_labels(page)
     assert_apart(today)
     paris = ZoneInfo("Europe/Paris")
+    midnight = datetime.now(paris).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert page.get_attribute("#chart", "data-since") == midnight.astimezone(UTC).isoformat()[:19] + ".000Z"
     for label in today:
         assert re.fullmatch(r"\d\d:\d\d", label["text"]), label
         assert label["text"] == datetime.fromtimestamp(label["t"], paris).strftime("%H:%M")
