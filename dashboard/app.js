@@ -267,7 +267,7 @@ function badge(kind, value) {
 }
 
 function feedItem(m) {
-  const site = m.site;
+  const site = filters().site; // one zone down the list: the view's (the site's, else the network's)
   return el("li", { class: `item${m.urgency === "high" ? " urgent" : ""}`, "data-id": m.id },
     el("div", { class: "meta" },
       badge("site", siteName(m.site)), badge("topic", m.topic), badge("nature", m.nature),
