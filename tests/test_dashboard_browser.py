@@ -427,3 +427,18 @@ def test_a_survey_held_by_quiet_hours_says_until_when_in_local_time(page, stack,
     page.wait_for_selector("body[data-loaded]")
     page.screenshot(path=str(ARTIFACTS / "dashboard-business.png"), full_page=True)
     assert page.errors == []
+
+
+def test_natures_come_from_the_configuration(page, stack):
+    """A nature the configuration adds shows as a headline figure and a filter without a dashboard change."""
+    def more(route):
+        response = route.fetch()
+        config = response.json()
+        route.fulfill(response=response, json={**config, "natures": [*config["natures"], "praise"]})
+
+    page.route("**/api/config", more)
+    sign_in(page, stack)
+    assert page.text_content("#k-praise") == "0%" and page.text_content("#k-unclear").endswith("%")
+    options = page.locator("#f-nature option").evaluate_all("os => os.map(o => o.value)")
+    assert options == ["", *stack_api(stack, "/api/config")["natures"], "praise"]
+    assert page.errors == []
