@@ -397,16 +397,25 @@ def _json_body():
     return json_object(app.current_request.raw_body)
 
 
+def _actor():
+    """Who the request's credential names (checked already by ``operator_auth``): recorded on the case."""
+    from chalicelib import access
+
+    svc = services()
+    return access.identity(app.current_request.headers.get("authorization"), svc.operator_token_sha256,
+                           svc.link_key, utcnow())
+
+
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])
 @json_errors
 def acknowledge_case(case_id):
-    return services().api.case_action(case_id, "acknowledged", _json_body())
+    return services().api.case_action(case_id, "acknowledged", _json_body(), actor=_actor())
 
 
 @app.route("/api/cases/{case_id}/resolve", methods=["POST"])
 @json_errors
 def resolve_case(case_id):
-    return services().api.case_action(case_id, "resolved", _json_body())
+    return services().api.case_action(case_id, "resolved", _json_body(), actor=_actor())
 
 
 @app.route("/api/config", methods=["GET"])

@@ -98,6 +98,18 @@ def verify(link_key: bytes, token: str, now: datetime) -> Grant:
     return grant
 
 
+def identity(header: str | None, expected_sha256: str | None, link_key: bytes, now: datetime) -> str:
+    """Who a request's credential says it is, as recorded on a case it acts on: ``operator`` for the
+    operator token, ``<role>`` or ``<role> <label>`` for an access token; raises :class:`Refused`."""
+    if bearer_ok(header, expected_sha256):
+        return OPERATOR.role
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer":
+        raise Refused(401, "missing or invalid operator token")
+    grant = verify(link_key, token.strip(), now)
+    return f"{grant.role} {grant.label}".strip()
+
+
 def allowed(grant: Grant, method: str, path: str) -> None:
     """Raise :class:`Refused` (403) unless ``grant`` may call ``method path``."""
     if grant.role == "operator":

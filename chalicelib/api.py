@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chalicelib import rollup
 from chalicelib.access import bearer_ok  # noqa: F401  (re-exported)
-from chalicelib.cases import CaseService
+from chalicelib.cases import CaseService, OwnCase, is_about
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
 from chalicelib.errors import ApiError
@@ -27,6 +27,8 @@ from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotF
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 MAX_PERIOD_DAYS = 400
 MAX_HOURLY_DAYS = 31
+OPEN_READ_MAX = 1000  # open cases read whole to be sorted; past that the answer says it is not complete
+OPEN_CURSOR = re.compile(r"^open:\d{1,4}$")
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -289,7 +291,9 @@ class OperatorApi:
         """What a dashboard needs to label things: sites, topics, natures."""
         return {
             "deployment": self._config.deployment.name,
-            "sites": [{"id": s.id, "name": s.name, "kind": s.kind, "codes": s.codes} for s in self._config.sites],
+            "sites": [{"id": s.id, "name": s.name, "kind": s.kind, "codes": s.codes, "timezone": s.timezone}
+                      for s in self._config.sites],
+            "timezone": _deployment_zone(self._config),
             "topics": list(self._config.topics), "natures": list(NATURES),
         }
 
@@ -318,12 +322,43 @@ class OperatorApi:
                 return out.getvalue(), False
 
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Cases in one status. Open cases come most urgent first, then the soonest due (an overdue
+        one before one still in time), then the oldest: the open list is read whole (a bounded read
+        of at most ``OPEN_READ_MAX`` cases), sorted, and paged by position, so the order holds across
+        pages; ``overdue`` says a case's promise has lapsed. Other statuses: newest first."""
         query: CasesQuery = parse(CasesQuery, params)
+        if query.status == "open":
+            return self._open_cases(query)
         try:
             items, cursor = self._store.cases(query.status, query.limit, query.cursor)
         except BadCursor as exc:
             raise ApiError(400, str(exc)) from exc
         return {"items": [public_case(c, self._words) for c in items], "next_cursor": cursor}
+
+    def _open_cases(self, query: CasesQuery) -> dict[str, Any]:
+        start = 0
+        if query.cursor:
+            if not OPEN_CURSOR.match(query.cursor):
+                raise ApiError(400, "cursor does not belong to this status")
+            start = int(query.cursor[len("open:"):])
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while len(items) < OPEN_READ_MAX:
+            page, cursor = self._store.cases("open", min(200, OPEN_READ_MAX - len(items)), cursor)
+            items += page
+            if not cursor:
+                break
+        now = iso(self._now())
+        rank = {u: i for i, u in enumerate(reversed(URGENCIES))}  # high first
+        items.sort(key=lambda c: (rank.get(c.get("urgency"), len(rank)), c.get("promised_at") or "~",
+                                  c.get("created_at") or "", c["id"]))
+        shown = items[start:start + query.limit]
+        more = start + query.limit < len(items)
+        return {"items": [{**public_case(c, self._words),
+                           "overdue": bool(c.get("promised_at")) and c["promised_at"] < now} for c in shown],
+                "next_cursor": f"open:{start + query.limit}" if more else None,
+                "order": "urgency high to normal, then due soonest first, then oldest first",
+                "complete": cursor is None}
 
     def audit_message(self, message_id: str) -> dict[str, Any]:
         """The message as stored, forbidden words unmasked: for the audit token only."""
@@ -435,13 +470,21 @@ class OperatorApi:
             raise ApiError(400, "site: a known site is required")
         return OfferService(config=self._config, store=self._store, now=self._now).budget(site)
 
-    def case_action(self, case_id: str, action: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    def case_action(self, case_id: str, action: str, body: dict[str, Any] | None,
+                    actor: str = "operator") -> dict[str, Any]:
+        """Acknowledge or resolve; recorded as done by the credential's identity (``actor``), with the
+        name the user typed (``by``) first when there is one: "Marie [operator]", never null."""
         if not CASE_ID.match(case_id or ""):
             raise ApiError(404, "no such case")
         data: CaseAction = parse(CaseAction, body)
+        if data.by:  # a complaint about the one who typed the name is refused (the 403 OwnCase)
+            current = self._store.get_case(case_id)
+            if current is not None and is_about(current, data.by):
+                raise OwnCase(case_id)
+        by = f"{data.by} [{actor}]" if data.by else actor
         try:
             case = CaseService(config=self._config, store=self._store, now=self._now).act(
-                case_id, action, by=data.by, note=data.note)
+                case_id, action, by=by, note=data.note)
         except NotFound as exc:
             raise ApiError(404, "no such case") from exc
         except Conflict as exc:
@@ -465,6 +508,12 @@ class RedeemRequest(BaseModel):
 SURVEY_ID = re.compile(r"^[0-9A-F]{12}$")
 MESSAGE_ID = re.compile(r"^(twilio|eum)-[A-Za-z0-9_.:-]{1,128}$")
 OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
+
+
+def _deployment_zone(config: Config) -> str:
+    """The time zone the whole network reads in: the one most of its sites share (UTC if none)."""
+    zones = [s.timezone for s in config.sites]
+    return max(sorted(set(zones)), key=zones.count) if zones else "UTC"
 
 
 def _offer_code(code: str | None) -> str:

@@ -376,7 +376,26 @@ class SurveyService:
                             "frequency_cap": int(stats.get("skipped_cap", 0))},
                 "follow_ups": int(stats.get("follow_ups", 0)), "text_replies": int(stats.get("text_replies", 0)),
                 "late_answers": int(stats.get("late_answers", 0)),
+                "held": self.held(survey),
                 "questions": questions}
+
+    def held(self, survey: dict[str, Any]) -> dict[str, Any] | None:
+        """The sends not yet made while the site is in its quiet hours: held until they end (in
+        the site's local time), or None when nothing is held."""
+        stats = survey.get("stats", {})
+        done = sum(int(stats.get(k, 0)) for k in ("sent", "skipped_opted_out", "skipped_cap", "skipped_erased"))
+        waiting = int(survey.get("recipients", 0)) - done
+        site = self._config.site(survey["site"])
+        zone = site.timezone if site else "UTC"
+        deployment = self._config.deployment
+        now = self._now()
+        delay = quiet_delay(now, zone, deployment.quiet_hours_start, deployment.quiet_hours_end)
+        if waiting <= 0 or not delay:
+            return None
+        # quiet hours end on the hour: the delay, counted in whole seconds, is rounded up to it
+        until = (now + timedelta(seconds=delay + 59)).replace(second=0, microsecond=0).astimezone(ZoneInfo(zone))
+        return {"count": waiting, "reason": "quiet_hours", "until": until.isoformat(), "timezone": zone,
+                "until_local": until.strftime("%H:%M")}
 
     def site_report(self, site: str) -> dict[str, Any]:
         reports = [self.report(s) for s in self._store.surveys_of_site(site)]
@@ -390,5 +409,6 @@ class SurveyService:
                 for v, c in q["distribution"].items():
                     merged[v] = merged.get(v, 0) + c
         return {"site": site, "surveys": reports, "sent": sent,
+                "held": sum(r["held"]["count"] for r in reports if r["held"]),
                 "response_rate": round(answered / sent, 3) if sent else None,
                 "scores": {k: {"distribution": d, **score(k, d)} for k, d in sorted(by_kind.items())}}

@@ -2,14 +2,23 @@
 // set with textContent, never parsed as HTML.
 
 const TOKEN_KEY = "voix.operatorToken";
-const NATURES = ["complaint", "compliment", "suggestion", "question", "unclear"];
+const NAME_KEY = "voix.name"; // who acknowledges from this browser, recorded with the credential's identity
+// natures come from /api/config; these only give the known ones a colour and a plural label
 const COLOURS = { complaint: "#c0392b", compliment: "#1e8449", suggestion: "#2e86c1", question: "#8e6c00",
   unclear: "#7b7d7d" };
+const SPARE = ["#6c3483", "#117a65", "#a04000", "#1f618d", "#7d6608"];
+const PLURALS = { complaint: "Complaints", compliment: "Compliments", suggestion: "Suggestions",
+  question: "Questions", unclear: "Unclear (no evidence)" };
 const LIVE_MS = 1000;
 const REFRESH_MS = 15000;
+const LOADING_MS = 200; // an answer slower than this shows the loading sign
 
 const $ = (id) => document.getElementById(id);
-const state = { config: null, chart: null, newest: null, seen: new Set(), timers: [] };
+const state = { config: null, chart: null, newest: null, seen: new Set(), timers: [], seq: 0 };
+const locale = () => navigator.language || "en-GB";
+const natures = () => state.config?.natures || [];
+const colour = (n) => COLOURS[n] || SPARE[natures().indexOf(n) % SPARE.length];
+const plural = (n) => PLURALS[n] || `${n[0].toUpperCase()}${n.slice(1)}`;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -67,15 +76,28 @@ function setFilters(changes) {
   refresh();
 }
 
+// the instant a local time ("2026-11-28T00:00:00") is in time zone tz
+function zoned(local, tz) {
+  const guess = new Date(`${local}Z`);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: tz, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(guess).map((p) => [p.type, p.value]));
+  const seen = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return new Date(guess.getTime() - (seen - guess.getTime()));
+}
+
+// days begin and end at midnight in the site's time zone, not the viewer's
 function period(f) {
   const now = new Date();
+  const tz = zone(f.site);
   let since;
   let until = now;
-  if (f.period === "today") since = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-  else if (f.period === "30d") since = new Date(now - 30 * 86400e3);
+  if (f.period === "today") {
+    since = zoned(`${new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(now)}T00:00:00`, tz);
+  } else if (f.period === "30d") since = new Date(now - 30 * 86400e3);
   else if (f.period === "custom" && f.since) {
-    since = new Date(`${f.since}T00:00:00`);
-    if (f.until) until = new Date(`${f.until}T23:59:59`);
+    since = zoned(`${f.since}T00:00:00`, tz);
+    if (f.until) until = zoned(`${f.until}T23:59:59`, tz);
   } else since = new Date(now - 7 * 86400e3);
   const days = (until - since) / 86400e3;
   return { since, until, bucket: days > 2 ? "day" : "hour" };
@@ -102,14 +124,27 @@ function siteName(id) {
   return state.config.sites.find((s) => s.id === id)?.name || id;
 }
 
-function maskedTime(iso) {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+// the zone the numbers are read in: the site's when one is chosen, else the network's
+function zone(site) {
+  return state.config?.sites.find((s) => s.id === site)?.timezone || state.config?.timezone || "UTC";
+}
+
+function maskedTime(iso, site) {
+  return new Intl.DateTimeFormat(locale(), { dateStyle: "short", timeStyle: "short", hourCycle: "h23",
+    timeZone: zone(site) }).format(new Date(iso));
+}
+
+function renderNatureKpis() {
+  // one headline figure per nature the configuration knows, before "Urgent"
+  for (const old of document.querySelectorAll(".kpi.nature")) old.remove();
+  $("k-urgent").parentElement.before(...natures().map((n) => el("div", { class: "kpi nature" },
+    el("span", { class: "label", text: plural(n).replace(/ \(.*\)$/, "") }), el("strong", { id: `k-${n}`, text: "–" }))));
 }
 
 function renderKpis(metrics, openCount) {
   const t = metrics.totals;
-  $("k-messages").textContent = t.messages.toLocaleString();
-  for (const nature of NATURES) $(`k-${nature}`).textContent = pct(t.nature[nature], t.messages);
+  $("k-messages").textContent = t.messages.toLocaleString(locale());
+  for (const nature of natures()) $(`k-${nature}`).textContent = pct(t.nature[nature] || 0, t.messages);
   $("k-urgent").textContent = t.urgency.high.toLocaleString();
   $("k-open").textContent = openCount;
   $("k-ack").textContent = duration(t.median_seconds_to_acknowledge);
@@ -125,27 +160,89 @@ function buckets(since, until, bucket) {
   return out;
 }
 
-function renderChart(metrics, since, until) {
+// x-axis labels: the viewer's locale, 24-hour times, the site's time zone. Daily buckets are UTC
+// days (as the API counts them): they are named by their middle, the same date in any European zone.
+function tickFormat(bucket, tz) {
+  const f = bucket === "day"
+    ? new Intl.DateTimeFormat(locale(), { day: "numeric", month: "short", timeZone: tz })
+    : new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: tz });
+  return (t) => f.format(new Date((bucket === "day" ? t + 43200 : t) * 1000));
+}
+
+const HOUR_STEPS = [1, 2, 3, 4, 6, 8, 12, 24];
+const DAY_STEPS = [1, 2, 3, 7, 14, 28];
+let measurer;
+function textWidth(text) {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  measurer.font = `12px ${getComputedStyle(document.body).fontFamily || "sans-serif"}`; // as .x-label
+  return measurer.measureText(text).width;
+}
+
+// One tick per bucket when they fit, else every k-th: hours on local multiples of k, days every k days.
+function ticks(xs, bucket, tz, plotWidth) {
+  if (!xs.length) return [];
+  const name = tickFormat(bucket, tz);
+  const widest = Math.max(...xs.slice(0, 48).map((x) => textWidth(name(x))));
+  const per = plotWidth / xs.length;
+  const steps = bucket === "day" ? DAY_STEPS : HOUR_STEPS;
+  const k = steps.find((s) => s * per >= widest + 14) || Math.ceil((widest + 14) / per);
+  if (bucket === "day") return xs.filter((_, i) => (xs.length - 1 - i) % k === 0); // the latest day always named
+  const hour = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hourCycle: "h23", timeZone: tz });
+  return xs.filter((x) => Number(hour.format(new Date(x * 1000))) % k === 0);
+}
+
+function placeLabels(u, marks, name) {
+  // the labels are text in the page (readable, measurable), under the plot at each tick
+  const holder = u.root.querySelector(".x-labels") || el("div", { class: "x-labels", "aria-hidden": "true" });
+  u.over.parentNode.append(holder);
+  holder.replaceChildren(...marks.map((t) => {
+    const label = el("span", { class: "x-label", "data-t": String(t), text: name(t) });
+    label.style.left = `${u.over.offsetLeft + u.valToPos(t, "x")}px`;
+    label.style.top = `${u.over.offsetTop + u.over.offsetHeight + 4}px`;
+    return label;
+  }));
+}
+
+function renderChart(metrics, since, until, site) {
   const box = $("chart");
   const byTime = new Map(metrics.series.map((p) => [Date.parse(p.t.length === 10 ? `${p.t}T00:00:00Z` : p.t) / 1000, p]));
   const xs = buckets(since, until, metrics.bucket);
-  const raw = NATURES.map((n) => xs.map((x) => byTime.get(x)?.nature[n] || 0));
+  const list = natures();
+  const raw = list.map((n) => xs.map((x) => byTime.get(x)?.nature[n] || 0));
   const stacked = raw.map((_, i) => xs.map((__, j) => raw.slice(0, i + 1).reduce((sum, s) => sum + s[j], 0)));
-  const order = [...NATURES.keys()].reverse(); // draw the tallest first, smaller ones over it
+  const order = [...list.keys()].reverse(); // draw the tallest first, smaller ones over it
   const data = [xs, ...order.map((i) => stacked[i])];
   const width = Math.max(280, box.clientWidth - 8);
+  const tz = zone(site);
+  const name = tickFormat(metrics.bucket, tz);
+  const full = new Intl.DateTimeFormat(locale(), metrics.bucket === "day"
+    ? { dateStyle: "medium", timeZone: tz } : { dateStyle: "medium", timeStyle: "short", hourCycle: "h23", timeZone: tz });
+  let marks = [];
+  const half = (metrics.bucket === "day" ? 86400 : 3600) / 2;
   const opts = {
     width, height: 240,
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-    axes: [{}, { size: 60 }],
-    series: [{}, ...order.map((i) => ({
-      label: NATURES[i], fill: COLOURS[NATURES[i]], stroke: COLOURS[NATURES[i]],
+    scales: { x: { time: false, range: () => [xs[0] - half, xs[xs.length - 1] + half] },
+      y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    axes: [{
+      size: 28,
+      // gridlines on the buckets themselves: hourly lines for hourly bars, daily for daily ones
+      splits: (u) => (marks = ticks(xs, metrics.bucket, tz, u.bbox.width / devicePixelRatio)),
+      values: (u, splits) => splits.map(() => ""),
+    }, { size: 60 }],
+    series: [{ label: metrics.bucket === "day" ? "Day" : "Hour",
+      value: (u, v) => (v == null ? "–" : full.format(new Date((metrics.bucket === "day" ? v + 43200 : v) * 1000))) },
+    ...order.map((i) => ({
+      label: plural(list[i]), fill: colour(list[i]), stroke: colour(list[i]),
       paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false },
       value: (u, v, si, idx) => (idx == null ? "–" : raw[order[si - 1]][idx]),
     }))],
+    hooks: { draw: [(u) => placeLabels(u, marks, name)] },
   };
   state.chart?.destroy();
   box.replaceChildren();
+  box.dataset.bucket = metrics.bucket;
+  box.dataset.timezone = tz;
+  box.dataset.since = since.toISOString();
   if (!metrics.series.length) {
     box.append(el("p", { class: "muted", text: "No messages in this period." }));
     state.chart = null;
@@ -170,12 +267,13 @@ function badge(kind, value) {
 }
 
 function feedItem(m) {
+  const site = filters().site; // one zone down the list: the view's (the site's, else the network's)
   return el("li", { class: `item${m.urgency === "high" ? " urgent" : ""}`, "data-id": m.id },
     el("div", { class: "meta" },
       badge("site", siteName(m.site)), badge("topic", m.topic), badge("nature", m.nature),
       ...(m.urgency === "high" ? [badge("urgency", "urgent")] : []),
       el("span", { class: "who", text: m.from || "" }),
-      el("time", { datetime: m.received_at, text: maskedTime(m.received_at) })),
+      el("time", { datetime: m.received_at, text: maskedTime(m.received_at, site) })),
     el("p", { class: "text", text: m.text }));
 }
 
@@ -199,11 +297,14 @@ function promise(c) {
 }
 
 function renderCases(cases) {
+  // in the API's order: most urgent first, then the soonest due (overdue ones first), then the oldest
   const list = $("cases");
-  list.replaceChildren(...cases.map((c) => el("li", { class: `case${c.urgency === "high" ? " urgent" : ""}` },
+  list.replaceChildren(...cases.map((c) => el("li", {
+    class: `case${c.urgency === "high" ? " urgent" : ""}${c.overdue ? " overdue" : ""}`, "data-id": c.id },
     el("div", { class: "meta" },
       badge("site", siteName(c.site)), badge("topic", c.topic), badge("nature", c.nature),
       ...(c.urgency === "high" ? [badge("urgency", "urgent")] : []),
+      ...(c.overdue ? [badge("state", "overdue")] : []),
       el("span", { class: "who", text: c.customer || "" }),
       el("span", { class: "age", text: `open ${duration((Date.now() - Date.parse(c.created_at)) / 1000)}` }),
       ...(c.promised_at ? [promise(c)] : []),
@@ -225,12 +326,18 @@ function renderScorecards(current, previous) {
     const now = ratio(s);
     const then = ratio(before);
     let trend = "–";
-    if (now != null && then != null) trend = now > then ? "▲ better" : now < then ? "▼ worse" : "= same";
+    if (now != null && then != null) {
+      // the change of the compliments-per-complaint ratio, in per cent of the previous period's
+      const change = then ? Math.round((100 * (now - then)) / then) : null;
+      const figure = change == null ? `${now - then >= 0 ? "+" : "−"}${Math.abs(now - then).toFixed(2)}`
+        : `${change > 0 ? "+" : change < 0 ? "−" : "±"}${Math.abs(change)}%`;
+      trend = now > then ? `▲ ${figure} better` : now < then ? `▼ ${figure} worse` : "= same";
+    }
     const ack = s.median_seconds_to_acknowledge;
     return el("tr", {},
       el("th", { scope: "row", text: siteName(id) }), el("td", { text: s.messages }),
       el("td", { text: s.nature.compliment }), el("td", { text: s.nature.complaint }),
-      el("td", { text: now == null ? "–" : now.toFixed(2) }), el("td", { text: trend }),
+      el("td", { text: now == null ? "–" : now.toFixed(2) }), el("td", { class: "trend", text: trend }),
       el("td", { text: duration(ack) }));
   }));
 }
@@ -245,9 +352,64 @@ function renderCrumbs(f) {
   $("scope").textContent = f.nature ? `${f.nature}s` : "";
 }
 
+// -- surveys: what was sent, and what quiet hours hold --------------------------------------
+const SURVEY_SITES_MAX = 12; // the whole network's surveys are read site by site, up to this many sites
+
+function heldText(held) {
+  const until = new Intl.DateTimeFormat(locale(), { weekday: "short", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZone: held.timezone }).format(new Date(held.until));
+  return `${held.count.toLocaleString(locale())} held by quiet hours until ${until} (${held.timezone.split("/").pop()
+    .replace("_", " ")} time)`;
+}
+
+function renderSurveys(reports) {
+  const rows = reports.flatMap((r) => r.surveys).slice(0, 20);
+  $("surveys").replaceChildren(...rows.map((s) => el("li", { class: `survey${s.held ? " held" : ""}`, "data-id": s.id },
+    el("div", { class: "meta" }, badge("site", siteName(s.site)), el("strong", { text: s.name }),
+      el("span", { text: `${s.sent.toLocaleString(locale())} of ${s.recipients.toLocaleString(locale())} sent` }),
+      el("span", { text: s.response_rate == null ? "" : `${Math.round(100 * s.response_rate)}% answered` })),
+    ...(s.held ? [el("p", { class: "held-note", text: heldText(s.held) })] : []))));
+  if (!rows.length) $("surveys").append(el("li", { class: "muted", text: "No survey sent." }));
+}
+
+async function surveys(site) {
+  const sites = site ? [site] : state.config.sites.map((s) => s.id);
+  if (sites.length > SURVEY_SITES_MAX) return { reports: [], tooMany: true };
+  return { reports: await Promise.all(sites.map((id) => api(`/api/surveys?${query({ site: id })}`))) };
+}
+
+// -- loading: a slow answer shows a sign; an answer to an older view never replaces a newer one --
+function loading(seq, background) {
+  const main = $("main");
+  main.setAttribute("aria-busy", "true");
+  return setTimeout(() => {
+    if (seq !== state.seq) return;
+    $("loading").hidden = false;
+    if (!background) main.classList.add("stale"); // the numbers on screen are not those of the view asked for
+  }, LOADING_MS);
+}
+
+function loaded(timer) {
+  clearTimeout(timer);
+  $("loading").hidden = true;
+  $("main").classList.remove("stale");
+  $("main").removeAttribute("aria-busy");
+}
+
 // -- data ------------------------------------------------------------------------------------
-async function load() {
+async function load(background = false) {
+  const seq = ++state.seq;
+  const timer = loading(seq, background);
+  try {
+    await render(seq);
+  } finally {
+    if (seq === state.seq) loaded(timer); else clearTimeout(timer);
+  }
+}
+
+async function render(seq) {
   const f = filters();
+  if (f.period === "today" || f.period === "custom") await state.configReady; // its days are the site's
   const { since, until, bucket } = period(f);
   const span = until - since;
   const common = { site: f.site, topic: f.topic, nature: f.nature };
@@ -258,9 +420,11 @@ async function load() {
     api(`/api/feedback?${query({ ...common, since: since.toISOString(), limit: 30 })}`),
   ]);
   await state.configReady;
+  const held = await surveys(f.site);
+  if (seq !== state.seq) return; // a newer view was asked for meanwhile: this answer is not shown
   const openCases = open.items.filter((c) => !f.site || c.site === f.site);
   renderKpis(metrics, open.next_cursor ? `${openCases.length}+` : openCases.length);
-  renderChart(metrics, since, until);
+  renderChart(metrics, since, until, f.site);
   renderBars($("topics"), metrics.totals.topic, (topic) => setFilters({ topic }), (t) => t);
   renderBars($("sites"), metrics.totals.site, (site) => setFilters({ site: site === "unknown" ? "" : site }), siteName);
   renderCases(openCases);
@@ -268,23 +432,31 @@ async function load() {
   state.newest = null;
   renderFeed(feed.items, true);
   renderScorecards(metrics, previous);
+  renderSurveys(held.reports);
   renderCrumbs(f);
+  document.body.dataset.view = location.search;
   document.body.dataset.loaded = String(Date.now());
 }
 
 async function poll() {
   const f = filters();
+  const seq = state.seq;
   const since = state.newest || period(f).since.toISOString();
   // as many as the feed shows: a burst of more than a page between two polls is not skipped
   const data = await api(`/api/feedback?${query({ site: f.site, topic: f.topic, nature: f.nature, since, limit: FEED_SIZE })}`);
+  if (seq !== state.seq) return; // asked for an older view
   renderFeed(data.items, false);
 }
 
 async function act(id, action) {
+  const name = $("who").value.trim();
+  localStorage.setItem(NAME_KEY, name);
   try {
-    await api(`/api/cases/${encodeURIComponent(id)}/${action}`, { method: "POST", body: "{}" });
+    const done = await api(`/api/cases/${encodeURIComponent(id)}/${action}`,
+      { method: "POST", body: JSON.stringify(name ? { by: name } : {}) });
     await load();
-    status(action === "ack" ? `Case ${id} acknowledged.` : `Case ${id} resolved.`);
+    status(action === "ack" ? `Case ${id} acknowledged by ${done.acknowledged_by}.`
+      : `Case ${id} resolved by ${done.resolved_by}.`);
   } catch (error) { handle(error); }
 }
 
@@ -333,6 +505,8 @@ async function showApp() {
     state.config = config;
     fillSelect($("f-site"), config.sites.map((s) => [s.id, s.name]));
     fillSelect($("f-topic"), config.topics.map((t) => [t, t]));
+    fillSelect($("f-nature"), config.natures.map((n) => [n, plural(n)]));
+    renderNatureKpis();
     syncForm();
   });
   syncForm();
@@ -346,7 +520,7 @@ async function showApp() {
   const failure = await first;
   if (failure) handle(failure);
   state.timers.push(setInterval(() => poll().catch(handle), LIVE_MS));
-  state.timers.push(setInterval(() => load().catch(handle), REFRESH_MS));
+  state.timers.push(setInterval(() => load(true).catch(handle), REFRESH_MS));
 }
 
 function fillSelect(select, options) {
@@ -370,6 +544,7 @@ function init() {
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showSignin(); });
   $("filters").addEventListener("change", (event) => setFilters({ [event.target.name]: event.target.value }));
   $("export").addEventListener("click", exportCsv);
+  $("who").value = localStorage.getItem(NAME_KEY) || "";
   window.addEventListener("popstate", refresh);
   window.addEventListener("resize", () => state.chart?.setSize({ width: Math.max(280, $("chart").clientWidth - 8), height: 240 }));
   if (sessionStorage.getItem(TOKEN_KEY)) showApp().catch(handle); else showSignin();

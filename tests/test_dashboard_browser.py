@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -39,20 +43,31 @@ SEED = [
 ]
 
 
+def quiet_now(folder):
+    """The demo configuration, with survey quiet hours around the present hour in London and Paris."""
+    config = folder / "config"
+    shutil.copytree(ROOT / "chalicelib" / "config", config)
+    hour = datetime.now(ZoneInfo("Europe/London")).hour
+    start, end = (hour - 1) % 24, (hour + 4) % 24
+    sites = config / "sites.toml"
+    sites.write_text(sites.read_text().replace("[deployment]\n", f"[deployment]\nquiet_hours_start = {start}\n"
+                                               f"quiet_hours_end = {end}\n", 1))
+    return config, end
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     if not CHROMIUM:
         pytest.skip("no Chromium on this machine: `make test` installs Debian's chromium package (apt-get)")
-    with running_stack(tmp_path_factory.mktemp("dash")) as (state, output):
+    folder = tmp_path_factory.mktemp("dash")
+    config, end = quiet_now(folder)
+    with running_stack(folder, VOIX_CONFIG_DIR=str(config)) as (state, output):
+        state["quiet_end"] = end
         for i, (to, text) in enumerate(SEED):
             assert send_twilio(state, to, text, f"+4477009001{i:02d}")[0] == 200
         wait_until(lambda: len(stack_api(state, "/api/feedback")["items"]) == len(SEED)
                  and all(i["processed"] for i in stack_api(state, "/api/feedback")["items"]))
         yield state
-
-
-
-
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +136,6 @@ def test_a_new_sms_appears_in_the_live_feed_within_two_seconds(page, stack):
 
 def test_a_burst_between_two_polls_is_shown_whole(page, stack):
     """More messages than one page arrive between two polls: none is skipped."""
-    import json
-
     sign_in(page, stack)
     empty = json.dumps({"items": [], "next_cursor": None})
     page.route("**/api/feedback?*", lambda route: route.fulfill(status=200, body=empty,
@@ -247,3 +260,185 @@ def test_every_form_control_has_a_label(page, stack):
 def test_page_weight_before_data_is_under_300_kb():
     total = sum(p.stat().st_size for p in (ROOT / "dashboard").rglob("*") if p.is_file() and "LICENSE" not in p.name)
     assert total <= 300 * 1024
+
+
+# -- issue 13: works as the business runs it ------------------------------------------------------
+def stack_post(state, path, body):
+    request = urllib.request.Request(state["api_url"] + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {state['operator_token']}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as res:
+        return json.loads(res.read())
+
+
+@pytest.fixture(scope="module")
+def business(stack):
+    """A previous week of traffic (backfilled), a normal case past its promise, a survey held by quiet hours."""
+    import boto3
+
+    from chalicelib.configuration import get_config
+    from infra.demo_data import generate, write
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack["moto_endpoint"], region_name="eu-west-2",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+    now = datetime.now(UTC)
+    messages, counters, cases = generate(get_config(), 400, 6, now=now - timedelta(days=8), seed=3)
+    write(dynamodb, "voix-dev", messages, counters, cases, now=now)
+    normal = [c for c in stack_api(stack, "/api/cases?status=open&limit=200")["items"] if c["urgency"] == "normal"]
+    late = normal[-1]["id"]
+    dynamodb.update_item(TableName="voix-dev", Key={"pk": {"S": f"CASE#{late}"}, "sk": {"S": "CASE"}},
+                         UpdateExpression="SET promised_at = :p",
+                         ExpressionAttributeValues={":p": {"S": "2020-01-01T00:00:00Z"}})
+    survey = stack_post(stack, "/api/surveys", {
+        "site": "store-leeds", "name": "Tills at lunchtime",
+        "questions": [{"kind": "csat", "text": {"en": "How was your visit? Reply 1 to 5", "fr": "Votre visite ?"}}],
+        "numbers": ["+447700900611", "+447700900612"]})
+    return {"overdue": late, "survey": survey["id"]}
+
+
+def test_open_cases_are_most_urgent_first_then_soonest_due_and_overdue_ones_say_so(page, stack, business):
+    sign_in(page, stack)
+    shown = page.locator("#cases li.case")
+    ids = shown.evaluate_all("items => items.map(i => i.dataset.id)")
+    assert ids == [c["id"] for c in stack_api(stack, "/api/cases?status=open&limit=200")["items"]]
+    urgent = [shown.nth(i).locator(".badge.urgency-urgent").count() == 1 for i in range(len(ids))]
+    assert urgent == sorted(urgent, reverse=True) and True in urgent and False in urgent
+    first_normal = shown.nth(urgent.index(False))
+    assert first_normal.get_attribute("data-id") == business["overdue"]  # due soonest: past its promise
+    assert first_normal.locator(".badge.state-overdue").inner_text() == "overdue"
+    assert first_normal.locator(".due").inner_text().startswith("overdue by")
+    assert page.locator("#cases .badge.state-overdue").count() == 1
+
+
+def test_an_acknowledgement_from_the_dashboard_records_who(page, stack, business):
+    sign_in(page, stack)
+    page.fill("#who", "Aline Martin")
+    case = page.locator("#cases li.case").last
+    case_id = case.get_attribute("data-id")
+    case.locator("button", has_text="Acknowledge").click()
+    page.wait_for_selector(f"#status:has-text('Case {case_id} acknowledged by Aline Martin [operator]')")
+    [acked] = [c for c in stack_api(stack, "/api/cases?status=acknowledged&limit=200")["items"] if c["id"] == case_id]
+    assert acked["acknowledged_by"] == "Aline Martin [operator]"
+    page.reload()  # the name is remembered in this browser
+    page.wait_for_selector("body[data-loaded]")
+    assert page.input_value("#who") == "Aline Martin"
+
+
+def test_a_slow_answer_shows_loading_and_a_late_answer_never_overwrites_a_newer_view(page, stack):
+    sign_in(page, stack)
+    held = []
+    hold = [True]
+    page.route("**/api/metrics?*", lambda route: held.append(route) if hold[0] else route.continue_())
+    page.select_option("#f-site", "store-leeds")  # view A: its answers are held
+    page.wait_for_selector("#loading:not([hidden])")
+    assert "stale" in page.get_attribute("#main", "class")  # the old numbers are shown as not current
+    page.wait_for_timeout(300)
+    a = list(held)
+    page.select_option("#f-site", "line-8")  # view B, asked for while A is still loading
+    for _ in range(50):  # routes are handed over while Playwright waits, not during time.sleep
+        if len(held) == len(a) + 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == len(a) + 2
+    hold[0] = False  # the background refresh may ask again: answered at once
+    for route in held[len(a):]:
+        route.continue_()
+    page.wait_for_selector("body[data-view*='site=line-8']")
+    page.wait_for_selector("#loading[hidden]", state="attached")
+    line8 = page.text_content("#k-messages")
+    for route in a:  # A's answers arrive last: they are dropped
+        route.continue_()
+    page.wait_for_timeout(500)
+    page.unroute("**/api/metrics?*")
+    assert "site=line-8" in page.get_attribute("body", "data-view")
+    assert page.text_content("#k-messages") == line8
+    assert page.locator("#crumbs [aria-current]").inner_text().startswith("Coach line 8")
+    assert not page.is_visible("#loading") and "stale" not in (page.get_attribute("#main", "class") or "")
+    fresh = page.context.new_page()  # the same view, opened afresh: the same figure
+    sign_in(fresh, stack, "/" + page.url.split("/", 3)[3])
+    assert fresh.text_content("#k-messages") == line8
+
+
+def chart_labels(page):
+    return page.locator("#chart .x-label").evaluate_all(
+        "ls => ls.map(l => { const b = l.getBoundingClientRect(); "
+        "return {text: l.textContent, t: Number(l.dataset.t), left: b.left, right: b.right, top: b.top}; })")
+
+
+def assert_apart(labels):
+    assert len(labels) >= 2
+    ordered = sorted(labels, key=lambda b: b["left"])
+    for one, two in zip(ordered, ordered[1:], strict=False):
+        assert one["right"] <= two["left"], (one, two)
+
+
+@pytest.mark.parametrize("lang", ["en-GB", "fr-FR"])
+@pytest.mark.parametrize("width", [1280, 375])
+def test_chart_labels_use_the_viewers_locale_24_hours_the_sites_zone_and_never_overlap(browser, stack, lang, width):
+    # the viewer's computer is in New York; the site is in Paris: the times read are Paris times
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale=lang, timezone_id="America/New_York")
+    page = context.new_page()
+    sign_in(page, stack, "/?period=today&site=line-12")
+    today = chart_labels(page)
+    assert_apart(today)
+    paris = ZoneInfo("Europe/Paris")
+    midnight = datetime.now(paris).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert page.get_attribute("#chart", "data-since") == midnight.astimezone(UTC).isoformat()[:19] + ".000Z"
+    for label in today:
+        assert re.fullmatch(r"\d\d:\d\d", label["text"]), label
+        assert label["text"] == datetime.fromtimestamp(label["t"], paris).strftime("%H:%M")
+    hours = sorted({int(label["text"][:2]) for label in today})
+    step = hours[1] - hours[0] if len(hours) > 1 else 1
+    assert all(h % step == 0 for h in hours)  # thinned on round hours when they do not all fit
+    page.select_option("#f-period", "7d")
+    page.wait_for_selector("#chart[data-bucket=day]")
+    week = chart_labels(page)
+    assert_apart(week)
+    days = sorted(label["t"] for label in week)
+    assert all(t % 86400 == 0 for t in days)  # on the daily bars, not on hours
+    assert all((b - a) % 86400 == 0 for a, b in zip(days, days[1:], strict=False))
+    for label in week:
+        day = datetime.fromtimestamp(label["t"], UTC)
+        if lang == "en-GB":
+            assert label["text"] == f"{day.day} {day.strftime('%b')}"  # 27 Nov, never Nov 27
+        else:
+            assert re.fullmatch(rf"{day.day} [a-zéû]+\.?", label["text"]), label
+    context.close()
+
+
+def test_scorecards_show_the_trend_figure(page, stack, business):
+    sign_in(page, stack, "/?period=7d")
+    trends = page.locator("#scorecards tbody td.trend").all_inner_texts()
+    figures = [t for t in trends if re.fullmatch(r"[▲▼] [+−]\d+(%|\.\d\d) (better|worse)", t)]
+    assert figures, trends
+    assert all(re.fullmatch(r"([▲▼] [+−]\d+(%|\.\d\d) (better|worse))|(= same)|–", t) for t in trends), trends
+
+
+def test_a_survey_held_by_quiet_hours_says_until_when_in_local_time(page, stack, business):
+    sign_in(page, stack, "/?period=today&site=store-leeds")
+    note = page.locator(f"#surveys li[data-id='{business['survey']}'] .held-note")
+    text = note.inner_text()
+    assert text.startswith("2 held by quiet hours until ") and f"{stack['quiet_end']:02d}:00" in text, text
+    assert "London time" in text
+    report = stack_api(stack, f"/api/surveys/{business['survey']}")
+    assert report["sent"] == 0 and report["held"]["count"] == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(stack["dashboard_url"] + "/?period=7d")
+    page.wait_for_selector("body[data-loaded]")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-business.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_natures_come_from_the_configuration(page, stack):
+    """A nature the configuration adds shows as a headline figure and a filter without a dashboard change."""
+    def more(route):
+        response = route.fetch()
+        config = response.json()
+        route.fulfill(response=response, json={**config, "natures": [*config["natures"], "praise"]})
+
+    page.route("**/api/config", more)
+    sign_in(page, stack)
+    assert page.text_content("#k-praise") == "0%" and page.text_content("#k-unclear").endswith("%")
+    options = page.locator("#f-nature option").evaluate_all("os => os.map(o => o.value)")
+    assert options == ["", *stack_api(stack, "/api/config")["natures"], "praise"]
+    assert page.errors == []

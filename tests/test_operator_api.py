@@ -134,7 +134,8 @@ def test_cases_are_listed_acknowledged_and_resolved(loaded):
     acked = loaded.http.post(f"/api/cases/{case['id']}/ack", headers={**auth(), "Content-Type": "application/json"},
                              body='{"by": "Marie (driver)"}')
     assert acked.status_code == 200
-    assert acked.json_body["status"] == "acknowledged" and acked.json_body["acknowledged_by"] == "Marie (driver)"
+    assert acked.json_body["status"] == "acknowledged"
+    assert acked.json_body["acknowledged_by"] == "Marie (driver) [operator]"  # the name typed, and the credential
     assert acked.json_body["seconds_to_acknowledge"] >= 0
     again = loaded.http.post(f"/api/cases/{case['id']}/ack", headers=auth())
     assert again.status_code == 409
@@ -425,3 +426,66 @@ def test_a_viewer_reading_a_year_of_metrics_writes_at_most_a_few_roll_ups(client
         assert again["totals"] == data["totals"] and again["series"] == data["series"]
         assert len(writes) == rollup.WRITES_PER_READ  # days first
     assert set(svc.store.rollups([f"D#{d}" for d in lost])) == {f"D#{d}" for d in lost}
+
+
+def _overdue(case_id, when="2020-01-01T00:00:00Z"):
+    import boto3
+
+    boto3.client("dynamodb").update_item(
+        TableName="voix-dev", Key={"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}},
+        UpdateExpression="SET promised_at = :p", ExpressionAttributeValues={":p": {"S": when}})
+
+
+def test_open_cases_come_most_urgent_first_then_soonest_due_with_overdue_flagged_across_pages(loaded):
+    before = loaded.http.get("/api/cases?status=open", headers=auth()).json_body["items"]
+    normal = [c for c in before if c["urgency"] == "normal"]
+    late = normal[-1]["id"]  # the one the old newest-first order put last
+    _overdue(late)
+    items = loaded.http.get("/api/cases?status=open", headers=auth()).json_body["items"]
+    assert [c["urgency"] for c in items] == ["high", "normal", "normal", "normal"]
+    assert items[1]["id"] == late and items[1]["overdue"] is True
+    assert [c["overdue"] for c in items] == [False, True, False, False]
+    rest = [c["promised_at"] for c in items[1:]]
+    assert rest == sorted(rest)
+    paged, cursor = [], None
+    while True:  # one by one: the same order across pages
+        page = loaded.http.get(f"/api/cases?status=open&limit=1{f'&cursor={cursor}' if cursor else ''}",
+                               headers=auth()).json_body
+        paged += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert paged == [c["id"] for c in items]
+    assert loaded.http.get("/api/cases?status=open&cursor=open:x", headers=auth()).status_code == 400
+
+
+def test_a_dashboard_acknowledgement_records_who_never_null(loaded):
+    first, second = loaded.http.get("/api/cases?status=open", headers=auth()).json_body["items"][:2]
+    headers = {**auth(), "Content-Type": "application/json"}
+    plain = loaded.http.post(f"/api/cases/{first['id']}/ack", headers=headers, body="{}").json_body
+    assert plain["acknowledged_by"] == "operator"
+    named = loaded.http.post(f"/api/cases/{second['id']}/resolve", headers=headers,
+                             body=json.dumps({"by": "Aline Martin"})).json_body
+    assert named["resolved_by"] == "Aline Martin [operator]"
+
+
+def test_identity_comes_from_the_credential():
+    from datetime import UTC, datetime, timedelta
+    from hashlib import sha256
+
+    from chalicelib import access
+
+    now = datetime.now(UTC)
+    key = b"k" * 32
+    token = access.mint(key, "viewer", timedelta(hours=1), now, "wall screen")[0]
+    assert access.identity(f"Bearer {token}", sha256(b"op").hexdigest(), key, now) == "viewer wall screen"
+    assert access.identity("Bearer op", sha256(b"op").hexdigest(), key, now) == "operator"
+    with pytest.raises(access.Refused):
+        access.identity("Bearer forged", sha256(b"op").hexdigest(), key, now)
+
+
+def test_config_gives_the_natures_and_time_zones(loaded):
+    config = loaded.http.get("/api/config", headers=auth()).json_body
+    assert "unclear" in config["natures"]
+    assert {s["id"]: s["timezone"] for s in config["sites"]}["line-12"] == "Europe/Paris"
+    assert config["timezone"] in ("Europe/London", "Europe/Paris")

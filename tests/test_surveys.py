@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -118,6 +119,15 @@ def test_quiet_hours_hold_the_send_until_morning(client, svc, monkeypatch):
     assert svc.reply_sender.outbox == []
     held = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
     assert held["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"  # back on the queue, delayed
+    # and the report says so: one send held by quiet hours until 09:00 at the site (London), not a bare "sent: 0"
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    assert report["sent"] == 0
+    until = datetime.fromisoformat(report["held"].pop("until"))
+    assert report["held"] == {"count": 1, "reason": "quiet_hours", "timezone": "Europe/London", "until_local": "09:00"}
+    assert late < until < late + timedelta(hours=12)
+    assert until.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M") == "09:00"
+    site = client.http.get("/api/surveys?site=line-8", headers=auth()).json_body
+    assert site["held"] == 1 and site["surveys"][0]["held"]["until_local"] == "09:00"
 
 
 @pytest.mark.parametrize("body,fragment", [
