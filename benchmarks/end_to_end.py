@@ -34,7 +34,8 @@ def run(messages: int = 1000, senders: int = 16) -> dict:
     corpus = [m for m in demo_messages() if keyword(m["text"]) is None]
     out: dict = {"messages": messages, "senders": senders}
     with tempfile.TemporaryDirectory() as folder, running_stack(folder) as (state, _):
-        batch = [(corpus[i % len(corpus)], f"+4477009{10000 + i:05d}", f"SMbench{i:026d}") for i in range(messages)]
+        batch = [(corpus[i % len(corpus)], f"+4477009{10000 + i:05d}", f"SM{0xbe9c0000 + i:032x}")
+                 for i in range(messages)]  # Twilio-shaped ids: SM and 32 hex digits
         deadline = time.monotonic() + 120
         start = time.monotonic()
 
@@ -62,8 +63,8 @@ def run(messages: int = 1000, senders: int = 16) -> dict:
 
         delays = []
         for i in range(10):
-            sid = f"SMalert{i:027d}"
-            send_twilio(state, "+447700900008", f"L8 the driver is drunk and dangerous ({i})",
+            sid = f"SM{0xa1e70000 + i:032x}"
+            send_twilio(state, "+447700900008", f"L8 a passenger is drunk and threatening people ({i})",
                         f"+4477009{20000 + i:05d}", sid=sid)
             answered_at = time.monotonic()
             while time.monotonic() - answered_at < 30:
