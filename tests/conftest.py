@@ -172,14 +172,41 @@ def running_stack(folder, **extra_env):
             process.kill()
             pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
         time.sleep(0.2)
+    state = json.loads(state_file.read_text())
     try:
-        yield json.loads(state_file.read_text()), output
+        _settled(state, output, extra_env, deadline=time.monotonic() + 90)
+        yield state, output
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(20)
         finally:
             process.kill()
+
+
+def _settled(state, output, extra_env, deadline):
+    """Wait for the stack's start-up work to end before a test runs: every schedule has fired once
+    (the scheduler fires each at start, so a fresh stack sends yesterday's digest) and the jobs queue
+    is empty. A test that compares what was sent before and after then sees only its own doings."""
+    import re
+    import time
+
+    from chalice.app import ScheduledEventConfig
+
+    import app as voix
+
+    wanted = {s.name for s in voix.app.event_sources if isinstance(s, ScheduledEventConfig)}
+    while time.monotonic() < deadline:
+        fired = {m.group(1) for line in list(output) for m in [re.search(r'"schedule":\s*"([^"]+)"', line)] if m}
+        if fired >= wanted:
+            try:
+                jobs = stack_api(state, "/api/status")["queues"]["jobs"]
+            except OSError:
+                jobs = None
+            if jobs and jobs["waiting"] == 0 and jobs["in_flight"] == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail("the local stack's start-up jobs did not settle:\n" + "".join(output[-40:]))
 
 
 def hour_counters():
