@@ -51,7 +51,6 @@ def _logger():
 
     return logger
 
-MAX_WEBHOOK_BYTES = 16 * 1024
 MAX_API_BYTES = 512 * 1024  # a survey's CSV of numbers is the largest body (at most 400,000 characters)
 FORM = "application/x-www-form-urlencoded"
 
@@ -101,79 +100,29 @@ def operator_auth(event, get_response):
     return get_response(event)
 
 
-# -- inbound SMS -----------------------------------------------------------------------------
+# -- inbound SMS: each channel's route or trigger (chalicelib.channels) --------------------------
+def _webhook(channel: str) -> Response:
+    from chalicelib.inbound import webhook
+
+    request = app.current_request
+    answer = webhook(channel, request.raw_body or b"", request.headers, request.path, request.context or {},
+                     services())
+    return Response(body=answer.body, status_code=200, headers={"Content-Type": answer.content_type})
+
+
 @app.route("/sms/twilio", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
 @json_errors
 def twilio_webhook():
-    from chalicelib.channels import twilio
-    from chalicelib.observability import logger, record_message
-
-    request = app.current_request
-    raw = request.raw_body or b""
-    if len(raw) > MAX_WEBHOOK_BYTES:
-        return error(413, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
-    if not (request.headers.get("content-type") or "").lower().startswith(FORM):
-        return error(415, f"expected {FORM}")
-    try:
-        params = twilio.parse_form(raw)
-    except twilio.BadRequest as exc:
-        return error(400, str(exc))
-    svc = services()
-    if not twilio.is_valid_signature(
-        svc.twilio_auth_token, svc.webhook_url_for(request.headers, request.context or {}, request.path), params,
-        request.headers.get("x-twilio-signature"), request.headers.get("x-twilio-webhooks-signature-settings"),
-    ):
-        return error(403, "invalid Twilio signature")
-    try:
-        twilio.check_shape(params, svc.twilio_account_sid)
-    except twilio.NotFromTwilio as exc:
-        return error(403, f"not a Twilio request: {exc}")
-    try:
-        message = twilio.to_inbound(params, utcnow())
-    except twilio.BadRequest as exc:
-        return error(400, str(exc))
-    logger.set_correlation_id(message.id)
-    result = svc.ingest.ingest(message)
-    if result.kind == "feedback":
-        record_message(result.record, result.duplicate)
-    logger.info("sms received", extra={"kind": result.kind, "duplicate": result.duplicate,
-                                       "site": result.record.get("site"), "topic": result.record.get("topic"),
-                                       "nature": result.record.get("nature")})
-    return Response(body=twilio.twiml(result.reply), status_code=200, headers={"Content-Type": "text/xml"})
+    """Twilio's "a message comes in" webhook: the reply goes back in the answer (TwiML)."""
+    return _webhook("twilio")
 
 
 @app.on_sns_message(topic=os.environ.get("INBOUND_SMS_TOPIC", "voix-dev-inbound-sms"))
 def inbound_sms(event):
     """AWS End User Messaging two-way SMS, published to SNS; the reply goes out at once."""
-    from chalicelib.channels import eum, twilio
-    from chalicelib.observability import logger, record_message
+    from chalicelib.inbound import event as channel_event
 
-    svc = services()
-    try:
-        message = eum.to_inbound(event.message, utcnow())
-    except twilio.BadRequest as exc:
-        logger.error("unreadable End User Messaging event dropped", extra={"reason": str(exc)})
-        return
-    logger.set_correlation_id(message.id)
-    result = svc.ingest.ingest(message, reply_status="pending")
-    if result.kind != "feedback":
-        if result.reply:
-            try:
-                svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
-                                      reference=message.id)
-            except eum.RecipientOptedOut:  # a STOP the carrier answered already: recorded, nothing to add
-                logger.info("reply not sent: the number opted out at the carrier")
-        return
-    record_message(result.record, result.duplicate)
-    if result.record.get("reply_status") not in ("sent", "opted_out"):
-        status = "sent"
-        try:
-            svc.reply_sender.send(to=message.from_number, origin=message.to_number, text=result.reply,
-                                  reference=message.id)
-        except eum.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
-            status = "opted_out"
-        if not result.parked:
-            svc.store.set_reply_status(message.id, status)
+    channel_event("eum", event.message, services())
 
 
 # -- worker ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chalicelib import rollup
+from chalicelib import channels, rollup
 from chalicelib.access import bearer_ok  # noqa: F401  (re-exported)
 from chalicelib.cases import CaseService, OwnCase, is_about
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
@@ -362,7 +362,7 @@ class OperatorApi:
 
     def audit_message(self, message_id: str) -> dict[str, Any]:
         """The message as stored, forbidden words unmasked: for the audit token only."""
-        item = self._store.get_message(message_id) if MESSAGE_ID.match(message_id or "") else None
+        item = self._store.get_message(message_id) if channels.is_message_id(message_id) else None
         if item is None:
             raise ApiError(404, "no such message")
         return {**public_message(item), "text": item.get("text"), "masked_text": mask(item.get("text"), self._words)}
@@ -506,7 +506,6 @@ class RedeemRequest(BaseModel):
 
 
 SURVEY_ID = re.compile(r"^[0-9A-F]{12}$")
-MESSAGE_ID = re.compile(r"^(twilio|eum)-[A-Za-z0-9_.:-]{1,128}$")
 OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import channels
 from chalicelib.cases import CaseService
 from chalicelib.classification import Classifier
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
@@ -18,6 +19,7 @@ from chalicelib.keywords import keyword, staff_command
 from chalicelib.limits import SenderWindow
 from chalicelib.models import InboundMessage
 from chalicelib.observability import logger as log  # JSON, with the correlation id
+from chalicelib.observability import record_message
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.replies import build_reply, without_offer
@@ -91,7 +93,8 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
 class IngestService:
     def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
-                 cases: CaseService | None = None, surveys: Any = None):
+                 cases: CaseService | None = None, surveys: Any = None,
+                 senders: Callable[[str], channels.ReplySender] | None = None):
         self._config = config
         self._classifier = classifier
         self._store = store
@@ -101,7 +104,53 @@ class IngestService:
         self._now = now
         self._cases = cases or CaseService(config=config, store=store, jobs=jobs, now=now)
         self._surveys = surveys
+        self._senders = senders
         self._window = SenderWindow(config.deployment.sender_messages_per_minute)
+
+    def receive(self, message: InboundMessage) -> IngestResult:
+        """Ingest ``message`` and answer it the way its channel does.
+
+        A channel replying in the webhook's answer (Twilio's TwiML) gets the reply in the result;
+        any other is sent the reply by its API here, once: a redelivered message whose reply went
+        out already (or was refused for an opt-out) is not answered again. A send that fails for
+        another reason raises :class:`~chalicelib.channels.ReplyFailed`, so that the trigger's
+        redelivery tries again.
+        """
+        channel = channels.get(message.channel)
+        result = self.ingest(message, reply_status="twiml" if channel.replies_in_answer else "pending")
+        if result.kind == "feedback":
+            record_message(result.record, result.duplicate)
+        log.info("sms received", extra={"channel": channel.name, "kind": result.kind, "duplicate": result.duplicate,
+                                        "site": result.record.get("site"), "topic": result.record.get("topic"),
+                                        "nature": result.record.get("nature")})
+        if not channel.replies_in_answer:
+            self._send_reply(message, result)
+        return result
+
+    def _send_reply(self, message: InboundMessage, result: IngestResult) -> None:
+        """The reply by the channel's API; a feedback's ``reply_status`` says whether it went out."""
+        if result.kind != "feedback":
+            if result.reply:
+                try:
+                    self._send(message, result.reply)
+                except channels.RecipientOptedOut:  # a STOP the carrier answered already: recorded, nothing to add
+                    log.info("reply not sent: the number opted out at the carrier")
+            return
+        if result.record.get("reply_status") in ("sent", "opted_out"):
+            return
+        status = "sent"
+        try:
+            self._send(message, result.reply)
+        except channels.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
+            status = "opted_out"
+        if not result.parked:
+            self._store.set_reply_status(message.id, status)
+
+    def _send(self, message: InboundMessage, text: str) -> None:
+        if self._senders is None:
+            raise RuntimeError(f"no sender for channel {message.channel}")
+        self._senders(message.channel).send(to=message.from_number, origin=message.to_number, text=text,
+                                            reference=message.id)
 
     def ingest(self, message: InboundMessage, *, reply_status: str = "twiml") -> IngestResult:
         """Store ``message`` once and return the reply to send.
@@ -196,8 +245,8 @@ class IngestService:
         Where the carrier answered already (Twilio Advanced Opt-Out, End User Messaging managed
         opt-outs), Voix records the change and stays silent. A repeated STOP is not answered again.
         """
-        carrier = message.carrier_keyword is not None or (
-            message.channel == "eum" and self._config.deployment.carrier_opt_out)
+        carrier = message.carrier_keyword is not None or channels.get(message.channel).carrier_handles_stop(
+            self._config)
         site = self._config.site_by_number(message.to_number)
         language = site.language if site else self._config.deployment.default_language
         record = {"id": message.id, "keyword": found}

@@ -17,7 +17,7 @@ class InboundMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    channel: Literal["twilio", "eum"]
+    channel: str = Field(description="A registered channel (chalicelib.channels)")
     channel_message_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
     from_number: str = Field(description="E.164")
     to_number: str = Field(description="E.164")
@@ -26,6 +26,17 @@ class InboundMessage(BaseModel):
     num_media: int = Field(default=0, ge=0, le=10)
     carrier_keyword: Literal["opt_out", "opt_in", "help"] | None = Field(
         default=None, description="The carrier recognised a keyword and answered it (Twilio OptOutType)")
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, channel: str) -> str:
+        from chalicelib import channels
+
+        try:
+            channels.get(channel)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        return channel
 
     @field_validator("body")
     @classmethod

@@ -10,8 +10,9 @@ import os
 from functools import cached_property
 from typing import Any
 
+from chalicelib import channels
 from chalicelib.cases import CaseService
-from chalicelib.channels.eum import EndUserMessagingSender, LogReplySender, ReplySender
+from chalicelib.channels import LogReplySender, ReplySender
 from chalicelib.classification import Classifier
 from chalicelib.configuration import Config, get_config
 from chalicelib.ingest import IngestService
@@ -137,14 +138,36 @@ class Services:
         return IngestService(
             config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
             customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
-            cases=self.cases, surveys=self.surveys,
+            cases=self.cases, surveys=self.surveys, senders=self.sender,
         )
 
     @cached_property
     def reply_sender(self) -> ReplySender:
-        if env("REPLY_SENDER", "eum") == "log":
+        """How texts go out by API (survey questions, replies on the outbound channel): REPLY_SENDER names the
+        channel, or ``log`` (local stack, tests) to log every text sent by API instead."""
+        outbound = env("REPLY_SENDER", "eum")
+        if outbound == "log":
             return LogReplySender()
-        return EndUserMessagingSender(self.client("pinpoint-sms-voice-v2"), os.environ.get("EUM_CONFIGURATION_SET"))
+        return self._channel_sender(outbound)
+
+    def sender(self, channel: str) -> ReplySender:
+        """How a reply goes out on ``channel``: the reply sender for the outbound channel (every channel with
+        REPLY_SENDER=log), else that channel's own, built once."""
+        if env("REPLY_SENDER", "eum") in ("log", channel):
+            return self.reply_sender
+        return self._channel_sender(channel)
+
+    @cached_property
+    def _senders(self) -> dict[str, ReplySender]:
+        return {}
+
+    def _channel_sender(self, name: str) -> ReplySender:
+        if name not in self._senders:
+            build = channels.get(name).sender
+            if build is None:
+                raise ValueError(f"channel {name} replies in its webhook's answer: it has no sender")
+            self._senders[name] = build(self.client)
+        return self._senders[name]
 
     @cached_property
     def worker(self) -> Worker:

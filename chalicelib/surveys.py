@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.channels.eum import RecipientOptedOut
+from chalicelib.channels import RecipientOptedOut
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.erasure import mark

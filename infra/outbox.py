@@ -56,7 +56,7 @@ class Outbox:
         from moto.ses.models import SESBackend
         from moto.sns.models import SNSBackend
 
-        from chalicelib.channels.eum import LogReplySender
+        from chalicelib.channels import LogReplySender
 
         outbox = self
 

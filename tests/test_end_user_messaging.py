@@ -8,7 +8,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chalicelib.channels.eum import EndUserMessagingSender, ReplyFailed
+from chalicelib.channels import ReplyFailed
+from chalicelib.channels.eum import EndUserMessagingSender
 from chalicelib.clock import parse_time
 from tests.conftest import auth, drain, sent_sms, table_items
 
@@ -107,7 +108,7 @@ def test_feedback_from_an_opted_out_number_is_kept_and_not_answered_again(client
 
 
 def test_a_survey_to_a_number_opted_out_at_the_carrier_is_skipped_and_awaits_no_answer(client, svc, monkeypatch):
-    from chalicelib.channels.eum import RecipientOptedOut
+    from chalicelib.channels import RecipientOptedOut
     from tests.test_surveys import SURVEY, create
 
     class Refusing:

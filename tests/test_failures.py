@@ -225,10 +225,10 @@ def test_dynamodb_throttled_on_the_worker_write_path_is_retried_and_counted_once
 def test_a_late_retry_of_a_pending_message_requeues_it_but_a_concurrent_duplicate_does_not(client, svc, monkeypatch):
     from datetime import UTC, datetime
 
-    import app
+    from chalicelib import inbound  # the clock that stamps what a channel brings in
 
     now = {"t": datetime(2026, 11, 23, 9, 0, tzinfo=UTC)}
-    monkeypatch.setattr(app, "utcnow", lambda: now["t"])
+    monkeypatch.setattr(inbound, "utcnow", lambda: now["t"])
     monkeypatch.setattr(svc.ingest, "_now", lambda: now["t"])
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
@@ -306,10 +306,10 @@ def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatc
 def test_a_parked_message_stored_meanwhile_by_a_retry_is_counted_once(client, svc, monkeypatch):
     from datetime import UTC, datetime
 
-    import app
+    from chalicelib import inbound  # the clock that stamps what a channel brings in
 
     moments = iter([datetime(2026, 11, 23, 10, 59, 59, tzinfo=UTC), datetime(2026, 11, 23, 11, 0, 5, tzinfo=UTC)])
-    monkeypatch.setattr(app, "utcnow", lambda: next(moments))
+    monkeypatch.setattr(inbound, "utcnow", lambda: next(moments))
     Outage(svc.store._db, "PutItem", times=1)
     params = twilio_params(body="L8 far too cold on this bus", sid="SM" + "c4" * 16)
     assert post_sms(client, params).status_code == 200  # DynamoDB refused: parked, hour 10

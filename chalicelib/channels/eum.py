@@ -1,31 +1,32 @@
-"""AWS End User Messaging SMS: two-way messages arrive on SNS, replies go out via SendTextMessage."""
+"""The AWS End User Messaging SMS channel: two-way messages arrive on SNS, replies go out by API
+(SendTextMessage)."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from chalicelib.channels.twilio import BadRequest
+from chalicelib.channels import (
+    BadRequest,
+    Channel,
+    InvalidRecipient,
+    RecipientOptedOut,
+    ReplyFailed,
+    Request,
+    Throttled,
+    register,
+)
 from chalicelib.models import InboundMessage
-from chalicelib.observability import logger as log  # JSON, with the correlation id
-from chalicelib.phone import InvalidNumber, mask, normalise, region_of
+from chalicelib.phone import InvalidNumber, normalise, region_of
 
-
-class ReplySender(Protocol):
-    def send(self, *, to: str, origin: str, text: str, reference: str) -> str | None: ...
-
-
-class ReplyFailed(Exception):
-    pass
-
-
-class RecipientOptedOut(ReplyFailed):
-    """End User Messaging refused: the number opted out at the carrier (its managed opt-out list).
-    Retrying cannot help: the message is dropped, as the customer asked."""
+if TYPE_CHECKING:
+    from chalicelib.configuration import Config
 
 
 def to_inbound(sns_message: str, received_at: datetime) -> InboundMessage:
@@ -70,20 +71,32 @@ class EndUserMessagingSender:
         try:
             return self._client.send_text_message(**kwargs).get("MessageId")
         except ClientError as exc:
-            if exc.response.get("Reason") == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
-                raise RecipientOptedOut(str(exc)) from exc
-            raise ReplyFailed(str(exc)) from exc
+            error = exc.response.get("Error", {})
+            raise CHANNEL.failure(exc.response.get("Reason") or error.get("Reason") or error.get("Code"),
+                                  str(exc)) from exc
         except BotoCoreError as exc:
             raise ReplyFailed(str(exc)) from exc
 
 
-class LogReplySender:
-    """Local stack only (moto has no SendTextMessage): the reply is logged, and kept in an outbox."""
+def parse(request: Request, received_at: datetime) -> InboundMessage:
+    return to_inbound(request.body if isinstance(request.body, str) else request.body.decode(), received_at)
 
-    def __init__(self) -> None:
-        self.outbox: list[dict[str, str]] = []
 
-    def send(self, *, to: str, origin: str, text: str, reference: str) -> str | None:
-        self.outbox.append({"to": to, "origin": origin, "text": text, "reference": reference})
-        log.info("local SMS reply", extra={"to": mask(to), "origin": origin, "text": text, "reference": reference})
-        return f"local-{len(self.outbox)}"
+def sender(client: Callable[[str], Any]) -> EndUserMessagingSender:
+    return EndUserMessagingSender(client("pinpoint-sms-voice-v2"), os.environ.get("EUM_CONFIGURATION_SET"))
+
+
+def carrier_handles_stop(config: Config) -> bool:
+    """With managed opt-outs on, End User Messaging answers STOP and HELP itself (``carrier_opt_out``)."""
+    return config.deployment.carrier_opt_out
+
+
+CHANNEL = register(Channel(
+    name="eum", parse=parse, sender=sender, carrier_handles_stop=carrier_handles_stop,
+    # SendTextMessage's refusals: the reason End User Messaging gives, else the error's code
+    send_errors={"DESTINATION_PHONE_NUMBER_OPTED_OUT": RecipientOptedOut,
+                 "DESTINATION_COUNTRY_BLOCKED": InvalidRecipient,
+                 "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION": InvalidRecipient,
+                 "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE": InvalidRecipient,
+                 "ThrottlingException": Throttled, "ServiceQuotaExceededException": Throttled},
+))

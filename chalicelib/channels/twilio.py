@@ -1,4 +1,5 @@
-"""Twilio inbound SMS webhook: signature, form parsing and TwiML, without the Twilio SDK."""
+"""The Twilio channel: the inbound SMS webhook's signature, form and shape checks, and TwiML, without the
+Twilio SDK. The reply rides in the webhook's answer."""
 
 from __future__ import annotations
 
@@ -7,18 +8,27 @@ import hashlib
 import hmac
 import re
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
+from chalicelib.channels import (
+    Answer,
+    BadRequest,
+    Channel,
+    InvalidRecipient,
+    RecipientOptedOut,
+    Refused,
+    Request,
+    Throttled,
+    register,
+)
 from chalicelib.keywords import CARRIER_TYPES
 from chalicelib.models import InboundMessage
 from chalicelib.phone import InvalidNumber, normalise, region_of
 
 _ALGORITHMS = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
-
-
-class BadRequest(ValueError):
-    """The request cannot be read; the message says why, for the 4xx answer."""
+FORM = "application/x-www-form-urlencoded"
 
 
 class NotFromTwilio(BadRequest):
@@ -169,3 +179,43 @@ def twiml(reply: str | None) -> str:
     if not reply:
         return f"{head}<Response></Response>"
     return f"{head}<Response><Message>{escape(reply)}</Message></Response>"
+
+
+def verify(request: Request, secrets: Any) -> None:
+    """A form, signed with the account's auth token for the URL Twilio called, of exactly Twilio's shape."""
+    if not (request.headers.get("content-type") or "").lower().startswith(FORM):
+        raise Refused(415, f"expected {FORM}")
+    try:
+        params = parse_form(_raw(request))
+    except BadRequest as exc:
+        raise Refused(400, str(exc)) from exc
+    if not is_valid_signature(
+        secrets.twilio_auth_token, secrets.webhook_url_for(request.headers, request.context, request.path), params,
+        request.headers.get("x-twilio-signature"), request.headers.get("x-twilio-webhooks-signature-settings"),
+    ):
+        raise Refused(403, "invalid Twilio signature")
+    try:
+        check_shape(params, secrets.twilio_account_sid)
+    except NotFromTwilio as exc:
+        raise Refused(403, f"not a Twilio request: {exc}") from exc
+
+
+def parse(request: Request, received_at: datetime) -> InboundMessage:
+    return to_inbound(parse_form(_raw(request)), received_at)
+
+
+def answer(reply: str | None) -> Answer:
+    return Answer(twiml(reply), "text/xml")
+
+
+def _raw(request: Request) -> bytes:
+    return request.body.encode() if isinstance(request.body, str) else request.body
+
+
+CHANNEL = register(Channel(
+    name="twilio", verify=verify, parse=parse, answer=answer,
+    # Twilio's error codes (the REST API's, and a message's ErrorCode in its status callback)
+    send_errors={"21610": RecipientOptedOut,  # the number replied STOP: Twilio sends it nothing more
+                 "21211": InvalidRecipient, "21614": InvalidRecipient,  # not a valid (mobile) number
+                 "20429": Throttled, "14107": Throttled},  # too many requests; the account's SMS rate
+))
