@@ -206,7 +206,7 @@ def ack_link_page(token):
 @app.route("/ack/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
 @json_errors
 def ack_link_post(token):
-    from chalicelib.storage import Conflict
+    from chalicelib.errors import Conflict
 
     case, recipient, refused = _ack_link(token)
     if refused:

@@ -12,3 +12,7 @@ class ApiError(Exception):
 
 class Unavailable(Exception):
     """Neither DynamoDB nor SQS could take the message: it was not accepted."""
+
+
+class Conflict(Exception):
+    """The item is not in a state that allows the change."""

@@ -48,6 +48,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.errors import Conflict  # a domain error: storage raises it, the routes catch it without storage
+
 NO_SITE = "_none"
 COUNTER_FIELD = re.compile(
     r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed))$")
@@ -88,10 +90,6 @@ class StorageError(Exception):
 
 class NotFound(Exception):
     pass
-
-
-class Conflict(Exception):
-    """The item is not in a state that allows the change."""
 
 
 class BadCursor(ValueError):
