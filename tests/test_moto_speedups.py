@@ -71,6 +71,7 @@ def table():
 
 def _restored_after(monkeypatch) -> None:
     """Whatever the patch changes is put back as it was after the test."""
+    from moto.dynamodb import models as backend_module
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
@@ -78,17 +79,34 @@ def _restored_after(monkeypatch) -> None:
         monkeypatch.setattr(Table, name, Table.__dict__[name])
     monkeypatch.setattr(Table, "_voix_unsorted_query", Table.__dict__.get("_voix_unsorted_query", False),
                         raising=False)
-    monkeypatch.setattr(DynamoDBBackend, "update_item", DynamoDBBackend.__dict__["update_item"])
+    for name in ("update_item", "transact_write_items"):
+        monkeypatch.setattr(DynamoDBBackend, name, DynamoDBBackend.__dict__[name])
+    monkeypatch.setattr(backend_module, "copy", backend_module.copy)
+
+
+def _unpatched(monkeypatch) -> None:
+    """moto's DynamoDB as it comes (whether or not another test patched it before this one)."""
+    import copy
+
+    from moto.dynamodb import models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    assert moto_speedups._patch_dynamodb() is True  # so that ORIGINALS holds moto's own functions
+    for name in ("query", "all_items", "put_item", "delete_item"):
+        monkeypatch.setattr(Table, name, moto_speedups.ORIGINALS[name])
+    for name in ("update_item", "transact_write_items"):
+        monkeypatch.setattr(DynamoDBBackend, name, moto_speedups.ORIGINALS[name])
+    monkeypatch.setattr(backend_module, "copy", copy)
 
 
 def test_patched_queries_return_the_same_pages_in_the_same_order(table, monkeypatch):
     from moto.dynamodb.models.table import Table
 
     _restored_after(monkeypatch)
-    if getattr(Table, "_voix_unsorted_query", False):
-        pytest.skip("moto was patched before this test could record the unpatched results")
-    before = _run_all(table)
-    assert moto_speedups._patch_dynamodb() is True
+    with monkeypatch.context() as m:
+        _unpatched(m)
+        before = _run_all(table)
     assert Table._voix_unsorted_query is True
     after = _run_all(table)
     assert sum(len(p[0]) for p in before[:-1]) > 200  # the queries found something to compare
@@ -98,12 +116,11 @@ def test_patched_queries_return_the_same_pages_in_the_same_order(table, monkeypa
 def test_patched_sqs_messages_answer_visible_and_delayed_as_moto_does(monkeypatch):
     from moto.sqs.models import Message
 
-    if getattr(Message, "_voix_fast_clock", False):
-        pytest.skip("moto was patched before this test could record the unpatched answers")
     for name in ("visible", "delayed"):  # restored after the test
         monkeypatch.setattr(Message, name, Message.__dict__[name])
-    monkeypatch.setattr(Message, "_voix_fast_clock", False, raising=False)
-    original = {name: Message.__dict__[name].fget for name in ("visible", "delayed")}
+    monkeypatch.setattr(Message, "_voix_fast_clock", Message.__dict__.get("_voix_fast_clock", False), raising=False)
+    assert moto_speedups._patch_sqs() is True  # (again, if another test did): ORIGINALS holds moto's own
+    original = {name: moto_speedups.ORIGINALS[name].fget for name in ("visible", "delayed")}
     with mock_aws():
         sqs = boto3.client("sqs", region_name="eu-west-2")
         url = sqs.create_queue(QueueName="q")["QueueUrl"]
@@ -116,7 +133,6 @@ def test_patched_sqs_messages_answer_visible_and_delayed_as_moto_does(monkeypatc
 
         messages = sqs_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].queues["q"]._messages
         before = [(original["visible"](m), original["delayed"](m)) for m in messages]
-        assert moto_speedups._patch_sqs() is True
         after = [(m.visible, m.delayed) for m in messages]
         assert after == before
         assert sorted(set(before)) == [(False, False), (True, False), (True, True)]  # every state compared
@@ -163,3 +179,141 @@ def test_index_partitions_stay_true_through_puts_updates_deletes_and_transaction
     del moto_table._voix_parts  # rebuilt from the items on the next index query
     assert _run_all(table) == kept
     assert sum(len(p[0]) for p in kept[:-1]) > 200
+
+
+def _unpatched_transactions(monkeypatch) -> None:
+    """moto's own transact_write_items (deep copies of the tables), the rest patched as in the stack."""
+    import copy
+
+    from moto.dynamodb import models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", moto_speedups.ORIGINALS["transact_write_items"])
+    monkeypatch.setattr(backend_module, "copy", copy)
+
+
+def _transactions(client, seed: int) -> list:
+    """200 random transactions of 1 to 4 operations (puts, updates that move items between index
+    partitions or create them, deletes, condition checks), a third of them cancelled by a condition
+    and some refused for naming one item twice; returns every outcome, then the tables as queries see them."""
+    rng = random.Random(seed)
+    outcomes = []
+
+    def key():
+        return {"pk": {"S": f"P#{rng.randrange(6)}"}, "sk": {"S": f"S#{rng.randrange(40):03d}"}}
+
+    for i in range(200):
+        ops = []
+        for _ in range(rng.randrange(1, 5)):
+            k, kind = key(), rng.randrange(4)
+            condition = rng.choice([None, "attribute_exists(pk)", "attribute_not_exists(pk)", "v < :n"])
+            values = {":n": {"N": "50"}} if condition == "v < :n" else {}
+            if kind == 0:
+                op = {"Put": {"TableName": "t", "Item": {**k, "v": {"N": str(i)}, "gpk": {"S": f"G#{i % 4}"},
+                                                          "gsk": {"S": f"T#{i:03d}"}}}}
+            elif kind == 1:
+                op = {"Update": {"TableName": "t", "Key": k, "UpdateExpression": "SET gpk = :g, gsk = :s ADD v :one",
+                                 "ExpressionAttributeValues": {":g": {"S": f"G#{rng.randrange(4)}"},
+                                                               ":s": {"S": f"T#{i:03d}"}, ":one": {"N": "1"}}}}
+                values = {**values, **op["Update"]["ExpressionAttributeValues"]}
+            elif kind == 2:
+                op = {"Delete": {"TableName": "t", "Key": k}}
+            else:
+                op = {"ConditionCheck": {"TableName": "t", "Key": k,
+                                         "ConditionExpression": condition or "attribute_exists(pk)"}}
+            body = next(iter(op.values()))
+            if condition and kind != 3:
+                body["ConditionExpression"] = condition
+            if values and ("ConditionExpression" in body and ":n" in body["ConditionExpression"] or kind == 1):
+                body["ExpressionAttributeValues"] = values
+            elif kind == 3 and ":n" in body["ConditionExpression"]:
+                body["ExpressionAttributeValues"] = {":n": {"N": "50"}}
+            ops.append(op)
+        try:
+            client.transact_write_items(TransactItems=ops)
+            outcomes.append("ok")
+        except client.exceptions.TransactionCanceledException as e:
+            outcomes.append([r["Code"] for r in e.response["CancellationReasons"]])
+        except client.exceptions.ClientError as e:
+            outcomes.append(e.response["Error"]["Code"])
+    return outcomes + _run_all(client)
+
+
+def test_patched_transactions_write_and_roll_back_as_moto_does(monkeypatch):
+    """Keeping copies of the items a transaction names, not of its tables, changes its cost only:
+    the same transactions give the same outcomes and leave the same tables and index answers."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    assert moto_speedups._patch_dynamodb() is True
+    assert moto_speedups.ORIGINALS["transact_write_items"] is not DynamoDBBackend.transact_write_items
+    results = []
+    for patched in (False, True):
+        with monkeypatch.context() as m:
+            if not patched:
+                _unpatched_transactions(m)
+            with mock_aws():
+                client = boto3.client("dynamodb", region_name="eu-west-2")
+                _create(client)
+                for n in range(60):
+                    client.put_item(TableName="t", Item={"pk": {"S": f"P#{n % 6}"}, "sk": {"S": f"S#{n:03d}"},
+                                                         "v": {"N": str(n)}, "gpk": {"S": f"G#{n % 4}"},
+                                                         "gsk": {"S": f"T#{n:03d}"}})
+                results.append(_transactions(client, seed=5))
+    unpatched, patched = results
+    outcomes = unpatched[:200]
+    assert outcomes.count("ok") > 30 and sum(isinstance(o, list) for o in outcomes) > 40  # both kinds compared
+    assert "ValidationException" in outcomes  # an item named twice is refused, as by moto itself
+    assert patched == unpatched
+
+
+def _create(client) -> None:
+    client.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gpk", "gsk")],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
+            {"AttributeName": "gpk", "KeyType": "HASH"}, {"AttributeName": "gsk", "KeyType": "RANGE"}]}],
+    )
+
+
+def test_an_update_past_400_kb_is_refused_whole_as_dynamodb_does(table):
+    """moto checks the size of an item on a put and a SET, never on an ADD to a set, and keeps what
+    an update wrote before it was refused. Patched: every update past the limit is refused, and
+    the item stays as it was (a retry of the update then sees nothing of it)."""
+    assert moto_speedups._patch_dynamodb() is True
+    key = {"pk": {"S": "BIG"}, "sk": {"S": "1"}}
+    table.put_item(TableName="t", Item={**key, "n": {"N": "0"}})
+    ids = [f"message-{i:09d}" for i in range(20_000)]  # about 17 bytes each: 340 KB of ids
+    for start in range(0, len(ids), 2_000):
+        table.update_item(TableName="t", Key=key, UpdateExpression="ADD seen :ids, n :one",
+                          ExpressionAttributeValues={":ids": {"SS": ids[start:start + 2_000]}, ":one": {"N": "1"}})
+    before = table.get_item(TableName="t", Key=key)["Item"]
+    assert len(before["seen"]["SS"]) == 20_000 and before["n"] == {"N": "10"}
+
+    more = [f"message-{i:09d}" for i in range(20_000, 26_000)]  # past 405,000 bytes with an ADD alone
+    with pytest.raises(table.exceptions.ClientError) as refused:
+        table.update_item(TableName="t", Key=key, UpdateExpression="ADD n :one, seen :ids",
+                          ExpressionAttributeValues={":ids": {"SS": more}, ":one": {"N": "1"}})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item size to update has exceeded the maximum allowed size" in str(refused.value)
+    assert table.get_item(TableName="t", Key=key)["Item"] == before  # n not counted, no id kept
+
+    with pytest.raises(table.exceptions.ClientError):  # SET of a big value, then a small one: neither
+        table.update_item(TableName="t", Key=key, UpdateExpression="SET n = :n, blob = :big",
+                          ExpressionAttributeValues={":n": {"N": "99"}, ":big": {"S": "x" * 80_000}})
+    assert table.get_item(TableName="t", Key=key)["Item"] == before
+
+    new = {"pk": {"S": "BIG"}, "sk": {"S": "2"}}
+    with pytest.raises(table.exceptions.ClientError):  # an update that would create a too-big item
+        table.update_item(TableName="t", Key=new, UpdateExpression="ADD seen :ids",
+                          ExpressionAttributeValues={":ids": {"SS": ids + more}})
+    assert "Item" not in table.get_item(TableName="t", Key=new)
+
+    with pytest.raises(table.exceptions.TransactionCanceledException) as cancelled:  # in a transaction: all undone
+        table.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {**new, "n": {"N": "1"}}}},
+            {"Update": {"TableName": "t", "Key": key, "UpdateExpression": "ADD seen :ids",
+                        "ExpressionAttributeValues": {":ids": {"SS": more}}}}])
+    assert "Item" not in table.get_item(TableName="t", Key=new)
+    assert table.get_item(TableName="t", Key=key)["Item"] == before
+    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["None", "ValidationError"]
