@@ -13,7 +13,8 @@ from typing import Any
 from chalicelib.cases import CaseService
 from chalicelib.channels.eum import EndUserMessagingSender, LogReplySender, ReplySender
 from chalicelib.classification import Classifier
-from chalicelib.configuration import Config, get_config
+from chalicelib.config_loader import get_config
+from chalicelib.configuration import Config
 from chalicelib.ingest import IngestService
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import EmailAlerts, SmsAlerts

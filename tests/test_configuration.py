@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chalicelib.classification import Classifier
-from chalicelib.configuration import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from chalicelib.config_loader import DEFAULT_CONFIG_DIR, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
