@@ -42,9 +42,6 @@ class Grant:
     label: str = ""
 
 
-OPERATOR = Grant("operator")
-
-
 def bearer_ok(header: str | None, expected_sha256: str | None) -> bool:
     """Constant-time check of ``Authorization: Bearer <token>`` against the token's SHA-256."""
     if not header or not expected_sha256:
@@ -102,7 +99,7 @@ def identity(header: str | None, expected_sha256: str | None, link_key: bytes, n
     """Who a request's credential says it is, as recorded on a case it acts on: ``operator`` for the
     operator token, ``<role>`` or ``<role> <label>`` for an access token; raises :class:`Refused`."""
     if bearer_ok(header, expected_sha256):
-        return OPERATOR.role
+        return "operator"
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer":
         raise Refused(401, "missing or invalid operator token")

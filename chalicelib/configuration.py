@@ -262,18 +262,18 @@ class Match(_Strict):
     topic: list[str] | None = None
     urgency: list[Urgency] | None = None
     urgency_reason: list[Literal["churn", "safety"]] | None = None
-    kind: list[str] | None = None
+    kind: list[str] | None = Field(default=None, description="Site kinds (coach, store...)")
     site_known: bool | None = None
     about_staff: bool | None = Field(default=None, description="The complaint is about the staff on duty")
 
     def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
-                kind: str | None, site_known: bool, about_staff: bool = False) -> bool:
+                site_kind: str | None, site_known: bool, about_staff: bool = False) -> bool:
         return (
             (self.nature is None or nature in self.nature)
             and (self.topic is None or topic in self.topic)
             and (self.urgency is None or urgency in self.urgency)
             and (self.urgency_reason is None or urgency_reason in self.urgency_reason)
-            and (self.kind is None or kind in self.kind)
+            and (self.kind is None or site_kind in self.kind)
             and (self.site_known is None or site_known == self.site_known)
             and (self.about_staff is None or about_staff == self.about_staff)
         )
@@ -375,7 +375,7 @@ class Config(BaseModel):
     def is_staff(self, number: str) -> bool:
         return number in self._staff_numbers
 
-    def kind(self, site: Site) -> SiteKind:
+    def site_kind(self, site: Site) -> SiteKind:
         return self.sites_file.kinds[site.kind]
 
     def model_post_init(self, __context: object) -> None:

@@ -31,6 +31,8 @@ def env(name: str, default: str | None = None) -> str:
 
 
 class Services:
+    """Builds every client, adapter and service of one process, each on first use and once."""
+
     @staticmethod
     def client(service: str) -> Any:
         import boto3

@@ -20,8 +20,8 @@ from chalicelib.cases import CaseService, OwnCase, is_about
 from chalicelib.classification import Classification, Classifier
 from chalicelib.config_loader import DEFAULT_CONFIG_DIR, ConfigError, load_config
 from chalicelib.configuration import NATURES
+from chalicelib.recipients import about_whom, recipients_for
 from chalicelib.replies import build_reply, delay, matching_rule, promise_minutes
-from chalicelib.routing import about_whom, recipients_for
 from tests.conftest import auth, drain, post_sms, sent_emails, sent_sms, table_items, twilio_params
 
 CONFIG = load_config()
