@@ -117,6 +117,13 @@ class Services:
 
         return f"{self.public_api_url}/ack/{links.sign(self.link_key, case_id, recipient_id)}"
 
+    @property  # per request: the link key is read through get_secret's five-minute cache (rotation)
+    def ack_page(self) -> Any:
+        from chalicelib.ack_page import AckPage
+
+        return AckPage(link_key=self.link_key, find_case=self.store.get_case, acknowledge=self.cases.act,
+                       forbidden_words=self.config.deployment.forbidden_words)
+
     @cached_property
     def digest(self) -> Any:
         from chalicelib.digest import DigestService
