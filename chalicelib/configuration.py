@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.phone import InvalidNumber, normalise
+
 DEFAULT_TOPICS = (
     "comfort", "cleanliness", "staff", "punctuality", "waiting",
     "price", "product", "safety", "accessibility", "other",
@@ -25,13 +27,14 @@ Language = Literal["en", "fr"]
 
 
 def _international(number: str) -> str:
-    """A number as messages carry it (E.164): spaces, dots, dashes and brackets dropped, 00 read as +."""
-    compact = re.sub(r"[\s().-]", "", number)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if not re.fullmatch(r"\+[1-9]\d{6,14}", compact):
+    """A configured number as messages carry it (E.164), read by phonenumbers: "+44 (0)7700 900008" and
+    "0044 7700 900008" are +447700900008. Only the international form: a national number has no country."""
+    if not re.fullmatch(r"\s*(\+|00)[\d\s().-]+", number):
         raise ValueError(f"{number!r} is not a phone number in international format, e.g. +447700900123")
-    return compact
+    try:
+        return normalise(number)
+    except InvalidNumber as exc:
+        raise ValueError(f"{number!r} is not a valid phone number (international format, e.g. +447700900123)") from exc
 
 
 def _address(address: str) -> str:

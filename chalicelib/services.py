@@ -10,6 +10,7 @@ import os
 from functools import cached_property
 from typing import Any
 
+from chalicelib import aws_clients
 from chalicelib.cases import CaseService
 from chalicelib.channels.eum import EndUserMessagingSender, LogReplySender, ReplySender
 from chalicelib.classification import Classifier
@@ -35,11 +36,7 @@ class Services:
 
     @staticmethod
     def client(service: str) -> Any:
-        import boto3
-        from botocore.config import Config as ClientConfig
-
-        # one request at a time in Lambda; the local stack serves many threads from one process
-        return boto3.client(service, config=ClientConfig(max_pool_connections=32))
+        return aws_clients.client(service)  # timeouts below the function's, standard retries
 
     @cached_property
     def config(self) -> Config:
