@@ -32,7 +32,8 @@ def env(name: str, default: str | None = None) -> str:
 
 
 class Services:
-    """Builds every client, adapter and service of one process, each on first use and once."""
+    """Builds every client, adapter and service of one process on first use: once, except what reads a
+    secret that may rotate (read per call through the secrets cache)."""
 
     @staticmethod
     def client(service: str) -> Any:
