@@ -153,70 +153,21 @@ def escalate_cases(event):
 
 
 # -- one-click acknowledgement from an alert e-mail --------------------------------------------
-ACK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Voix case {code}</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem">
-<h1>Case {code}</h1><p>{text}</p>{form}</body></html>"""
-
-
-def ack_page(status: int, code: str, text: str, form: bool = False, token: str = "") -> Response:
-    from html import escape
-
-    button = (f'<form method="post" action="{escape(token)}"><button type="submit" '
-              'style="font-size: 1.2rem; padding: .6rem 1.2rem">Acknowledge</button></form>') if form else ""
-    return Response(body=ACK_PAGE.format(code=escape(code), text=escape(text), form=button), status_code=status,
-                    headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-                             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                                        "form-action 'self'", "Referrer-Policy": "no-referrer"})
-
-
-def _ack_link(token):
-    """The case and recipient a link names, or the refusal page: (case, recipient, None) or (None, None, page)."""
-    from chalicelib import links
-
-    svc = services()
-    try:
-        link = links.verify(svc.link_key, token)
-    except links.ExpiredLink:
-        return None, None, ack_page(410, "", "This link has expired. Acknowledge the case on the dashboard.")
-    except links.BadLink:
-        return None, None, ack_page(403, "", "This link is not valid.")
-    case = svc.store.get_case(link.case_id)
-    if case is None:
-        return None, None, ack_page(404, "", "This case no longer exists.")
-    return case, case.get("recipients", {}).get(link.recipient, {}).get("to", "unknown"), None
+def _html(page) -> Response:
+    return Response(body=page.body, status_code=page.status, headers=page.headers)
 
 
 @app.route("/ack/{token}", methods=["GET"])
 @json_errors
 def ack_link_page(token):
     """Shows the case and a button: link scanners that fetch every URL acknowledge nothing."""
-    case, _, refused = _ack_link(token)
-    if refused:
-        return refused
-    code = case.get("code") or case["id"]
-    if case["status"] != "open":
-        return ack_page(200, code, f"This case is already {case['status']}.")
-    from chalicelib.moderation import mask
-
-    text = mask(case["text"], tuple(services().config.deployment.forbidden_words))  # as on the dashboard
-    return ack_page(200, code, f"{case['nature']} about {case['topic']}: \u201c{text}\u201d", True, token)
+    return _html(services().ack_page.show(token))
 
 
 @app.route("/ack/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
 @json_errors
 def ack_link_post(token):
-    from chalicelib.errors import Conflict
-
-    case, recipient, refused = _ack_link(token)
-    if refused:
-        return refused
-    code = case.get("code") or case["id"]
-    try:
-        services().cases.act(case["id"], "acknowledged", by=f"e-mail link ({recipient})")
-    except Conflict as exc:
-        return ack_page(409, code, f"This case is already {exc.args[0]}.")
-    return ack_page(200, code, "Acknowledged. Thank you: the customer is waiting for your call.")
+    return _html(services().ack_page.acknowledge(token))
 
 
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"))  # 06:00 UTC every day

@@ -115,7 +115,7 @@ def reference_loop_ms() -> float:
 
 def run(messages: int = 10_000, repeats: int = 5) -> dict:
     from chalicelib.classification import Classifier
-    from chalicelib.configuration import load_config
+    from chalicelib.config_loader import load_config
 
     config = load_config()
     big = ten_times(config)

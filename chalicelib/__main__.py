@@ -11,7 +11,7 @@ import json
 import sys
 
 from chalicelib.classification import Classifier
-from chalicelib.configuration import ConfigError, load_config
+from chalicelib.config_loader import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:

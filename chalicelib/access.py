@@ -4,7 +4,7 @@ Two kinds of bearer token reach ``/api/*``:
 
 * the **operator token** (its SHA-256 is configured): every route;
 * an **access token** minted with ``POST /api/tokens`` by the operator, for a manager's
-  screen on the wall, say: ``vx1.<payload>.<signature>``, an HMAC-SHA256 under a key
+  screen on the wall, say: ``vx1.`` and a signed token (:mod:`chalicelib.tokens`) under a key
   derived from the deployment's link-signing key (so another deployment's tokens, and
   e-mail acknowledge links, are refused). It carries a role and an expiry; ``viewer``
   may only read the dashboard's routes, never act, erase, audit, or mint tokens.
@@ -12,18 +12,17 @@ Two kinds of bearer token reach ``/api/*``:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib import tokens
+
 ROLES = ("viewer",)
 MAX_TTL = timedelta(days=30)
-_TOKEN = re.compile(r"^vx1\.([A-Za-z0-9_-]{10,300})\.([A-Za-z0-9_-]{43})$")
+PREFIX = "vx1."
 # what a viewer may read: the dashboard, nothing that acts, erases, audits or reveals
 VIEWER_ROUTES = re.compile(r"^/api/(feedback|metrics|cases|config|export\.csv|scorecards|surveys(/[^/]+)?)$")
 
@@ -42,9 +41,6 @@ class Grant:
     label: str = ""
 
 
-OPERATOR = Grant("operator")
-
-
 def bearer_ok(header: str | None, expected_sha256: str | None) -> bool:
     """Constant-time check of ``Authorization: Bearer <token>`` against the token's SHA-256."""
     if not header or not expected_sha256:
@@ -60,14 +56,6 @@ def _key(link_key: bytes) -> bytes:
     return hmac.new(link_key, b"voix access token v1", hashlib.sha256).digest()
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _sign(link_key: bytes, payload: str) -> str:
-    return _b64(hmac.new(_key(link_key), payload.encode(), hashlib.sha256).digest())
-
-
 def mint(link_key: bytes, role: str, ttl: timedelta, now: datetime, label: str = "") -> tuple[str, int]:
     """A signed token for ``role``, valid ``ttl`` from ``now``; returns (token, expiry as epoch seconds)."""
     if role not in ROLES:
@@ -75,26 +63,22 @@ def mint(link_key: bytes, role: str, ttl: timedelta, now: datetime, label: str =
     if not timedelta(minutes=1) <= ttl <= MAX_TTL:
         raise ValueError("ttl_minutes must be between 1 and 43200 (30 days)")
     expires = int((now + ttl).timestamp())
-    payload = _b64(json.dumps({"r": role, "e": expires, "l": label[:40]}, separators=(",", ":")).encode())
-    return f"vx1.{payload}.{_sign(link_key, payload)}", expires
+    return PREFIX + tokens.sign(_key(link_key), {"r": role, "l": label[:40]}, expires), expires
 
 
 def verify(link_key: bytes, token: str, now: datetime) -> Grant:
-    match = _TOKEN.match(token or "")
-    if not match:
-        raise Refused(401, "missing or invalid operator token")
-    payload, signature = match.groups()
-    if not hmac.compare_digest(signature, _sign(link_key, payload)):
+    """The grant an access token carries; raises :class:`Refused` (401) if it is not ours or has expired."""
+    if not (token or "").startswith(PREFIX):
         raise Refused(401, "missing or invalid operator token")
     try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        grant = Grant(str(data["r"]), int(data["e"]), str(data.get("l", "")))
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        claims = tokens.verify(_key(link_key), token[len(PREFIX):], now, max_payload=300)
+        grant = Grant(str(claims["r"]), int(claims["e"]), str(claims.get("l", "")))
+    except tokens.ExpiredToken as exc:
+        raise Refused(401, "token expired") from exc
+    except (tokens.BadToken, KeyError, TypeError, ValueError) as exc:
         raise Refused(401, "missing or invalid operator token") from exc
     if grant.role not in ROLES:
         raise Refused(401, "missing or invalid operator token")
-    if grant.expires is not None and grant.expires <= now.timestamp():
-        raise Refused(401, "token expired")
     return grant
 
 
@@ -102,7 +86,7 @@ def identity(header: str | None, expected_sha256: str | None, link_key: bytes, n
     """Who a request's credential says it is, as recorded on a case it acts on: ``operator`` for the
     operator token, ``<role>`` or ``<role> <label>`` for an access token; raises :class:`Refused`."""
     if bearer_ok(header, expected_sha256):
-        return OPERATOR.role
+        return "operator"
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer":
         raise Refused(401, "missing or invalid operator token")

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib import channels, rollup
-from chalicelib.access import bearer_ok  # noqa: F401  (re-exported)
 from chalicelib.cases import CaseService, OwnCase, is_about
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config

@@ -21,8 +21,8 @@ from chalicelib.errors import ApiError
 from chalicelib.jobs import JobQueue
 from chalicelib.keywords import StaffCommand
 from chalicelib.observability import logger as log  # JSON, with the correlation id
+from chalicelib.recipients import AlertRecipient
 from chalicelib.replies import promise_minutes
-from chalicelib.routing import AlertRecipient
 from chalicelib.storage import Conflict, FeedbackStore, NotFound, StorageError
 
 CODE_DAYS = 7
@@ -100,6 +100,9 @@ def escalation_recipients(config: Config, site_id: str | None, level: int) -> li
 
 
 class CaseService:
+    """Cases, the loop closed one-to-one: acknowledge and resolve (never by the person a complaint is
+    about), time to acknowledge and promises kept, escalation of what nobody acknowledged in time."""
+
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue | None = None,
                  now: Callable[[], datetime] = utcnow):
         self._config = config

@@ -1,21 +1,18 @@
-"""Deployment configuration: sites, classification rules, replies and routing.
+"""Deployment configuration, as pydantic models: sites, classification rules, replies and routing.
 
-Everything an operator tunes lives in TOML files under ``chalicelib/config/``
-(or the folder named by ``VOIX_CONFIG_DIR``). They are validated by pydantic
-when loaded, so a bad file fails at start-up naming the file, the key and the
-problem, never later on a customer's message.
+Everything an operator tunes lives in TOML files under ``chalicelib/config/`` (or the folder
+named by ``VOIX_CONFIG_DIR``); :mod:`chalicelib.config_loader` reads them into these models,
+whose validators make a bad file fail at start-up, never later on a customer's message.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.phone import InvalidNumber, normalise
 
 DEFAULT_TOPICS = (
     "comfort", "cleanliness", "staff", "punctuality", "waiting",
@@ -24,20 +21,20 @@ DEFAULT_TOPICS = (
 NATURES = ("complaint", "compliment", "suggestion", "question", "unclear")  # unclear: no evidence at all
 URGENCIES = ("normal", "high")
 LANGUAGES = ("en", "fr", "other")  # other: recognised as neither (answered in the site's)
-DEFAULT_CONFIG_DIR = Path(__file__).parent / "config"
 
 ACK_BOUNDS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)  # seconds, histogram edges
 Language = Literal["en", "fr"]
 
 
 def _international(number: str) -> str:
-    """A number as messages carry it (E.164): spaces, dots, dashes and brackets dropped, 00 read as +."""
-    compact = re.sub(r"[\s().-]", "", number)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if not re.fullmatch(r"\+[1-9]\d{6,14}", compact):
+    """A configured number as messages carry it (E.164), read by phonenumbers: "+44 (0)7700 900008" and
+    "0044 7700 900008" are +447700900008. Only the international form: a national number has no country."""
+    if not re.fullmatch(r"\s*(\+|00)[\d\s().-]+", number):
         raise ValueError(f"{number!r} is not a phone number in international format, e.g. +447700900123")
-    return compact
+    try:
+        return normalise(number)
+    except InvalidNumber as exc:
+        raise ValueError(f"{number!r} is not a valid phone number (international format, e.g. +447700900123)") from exc
 
 
 def _address(address: str) -> str:
@@ -51,10 +48,6 @@ Email = Annotated[str, AfterValidator(_address)]
 Nature = Literal["complaint", "compliment", "suggestion", "question", "unclear"]
 Urgency = Literal["normal", "high"]
 Recipient = Literal["site_staff", "site_manager", "care"]
-
-
-class ConfigError(Exception):
-    """A configuration file is missing or invalid; the message says where."""
 
 
 class _Strict(BaseModel):
@@ -272,18 +265,18 @@ class Match(_Strict):
     topic: list[str] | None = None
     urgency: list[Urgency] | None = None
     urgency_reason: list[Literal["churn", "safety"]] | None = None
-    kind: list[str] | None = None
+    kind: list[str] | None = Field(default=None, description="Site kinds (coach, store...)")
     site_known: bool | None = None
     about_staff: bool | None = Field(default=None, description="The complaint is about the staff on duty")
 
     def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
-                kind: str | None, site_known: bool, about_staff: bool = False) -> bool:
+                site_kind: str | None, site_known: bool, about_staff: bool = False) -> bool:
         return (
             (self.nature is None or nature in self.nature)
             and (self.topic is None or topic in self.topic)
             and (self.urgency is None or urgency in self.urgency)
             and (self.urgency_reason is None or urgency_reason in self.urgency_reason)
-            and (self.kind is None or kind in self.kind)
+            and (self.kind is None or site_kind in self.kind)
             and (self.site_known is None or site_known == self.site_known)
             and (self.about_staff is None or about_staff == self.about_staff)
         )
@@ -379,84 +372,23 @@ class Config(BaseModel):
     def site(self, site_id: str | None) -> Site | None:
         return self._sites_by_id.get(site_id) if site_id else None
 
-    def site_by_code(self, code: str) -> Site | None:
-        return self._sites_by_code.get(code.upper())
-
     def site_by_number(self, number: str) -> Site | None:
         return self._sites_by_number.get(number)
 
     def is_staff(self, number: str) -> bool:
         return number in self._staff_numbers
 
-    def kind(self, site: Site) -> SiteKind:
+    def site_kind(self, site: Site) -> SiteKind:
         return self.sites_file.kinds[site.kind]
 
     def model_post_init(self, __context: object) -> None:
         sites = self.sites_file.sites
         self._sites_by_id = {s.id: s for s in sites}
-        self._sites_by_code = {c: s for s in sites for c in s.codes}
         self._sites_by_number = {n: s for s in sites for n in s.numbers}
         self._staff_numbers = frozenset([n for s in sites for n in [*s.staff_sms, *s.manager_sms]]
                                         + self.sites_file.deployment.staff_numbers
                                         + self.sites_file.deployment.care_sms)
 
     _sites_by_id: dict[str, Site]
-    _sites_by_code: dict[str, Site]
     _sites_by_number: dict[str, Site]
     _staff_numbers: frozenset[str]
-
-
-_FILES = {
-    "sites_file": ("sites.toml", SitesFile),
-    "rules": ("rules.toml", RulesFile),
-    "replies": ("replies.toml", RepliesFile),
-    "routing": ("routing.toml", RoutingFile),
-}
-
-
-def _describe(error: ValidationError, filename: str) -> str:
-    lines = [f"{filename}: invalid configuration"]
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {where}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def load_config(directory: str | Path | None = None) -> Config:
-    """Read and validate every configuration file in ``directory``."""
-    folder = Path(directory or os.environ.get("VOIX_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
-    parts = {}
-    for field, (filename, model) in _FILES.items():
-        path = folder / filename
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: configuration file not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        try:
-            parts[field] = model.model_validate(raw)
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc, str(path))) from exc
-    try:
-        config = Config(**parts)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, str(folder))) from exc
-    # Compiling the rules validates them too (phrases that normalise to nothing...).
-    from chalicelib.classification import Classifier
-
-    try:
-        Classifier(config)
-    except ValueError as exc:
-        raise ConfigError(f"{folder / 'rules.toml'}: {exc}") from exc
-    return config
-
-
-@lru_cache(maxsize=4)
-def _cached(directory: str) -> Config:
-    return load_config(directory)
-
-
-def get_config() -> Config:
-    """The configuration named by the environment, loaded once per process."""
-    return _cached(os.environ.get("VOIX_CONFIG_DIR") or str(DEFAULT_CONFIG_DIR))

@@ -80,6 +80,9 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
 
 
 class DigestService:
+    """The daily digest: yesterday's figures, open cases and verbatims, e-mailed once to each site
+    manager and to central care."""
+
     def __init__(self, *, config: Config, store: FeedbackStore, api: Any, email: EmailAlerts,
                  now: Callable[[], datetime] = utcnow):
         self._config = config

@@ -91,6 +91,9 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
 
 
 class IngestService:
+    """Receiving one inbound message, whatever its channel: staff commands, keywords (STOP, HELP),
+    survey answers and feedback; feedback is classified, answered and stored exactly once."""
+
     def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
                  cases: CaseService | None = None, surveys: Any = None,

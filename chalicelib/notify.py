@@ -8,10 +8,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 
 class DeliveryFailed(Exception):
-    pass
+    """SNS or SES refused or could not take an alert (the job is retried)."""
 
 
 class SmsAlerts:
+    """Alerts to staff by SMS, through SNS Publish (transactional)."""
+
     def __init__(self, client: Any, sender_id: str | None = None):
         self._sns = client
         self._sender_id = sender_id
@@ -27,6 +29,8 @@ class SmsAlerts:
 
 
 class EmailAlerts:
+    """Alerts and digests by e-mail, through SES v2."""
+
     def __init__(self, client: Any, from_address: str):
         self._ses = client
         self._from = from_address

@@ -31,6 +31,9 @@ class OfferRefused(Exception):
 
 
 class OfferService:
+    """Goodwill offers: issued within the site's daily budget, the customer's cap and the staff
+    member's limit; looked up and redeemed once."""
+
     def __init__(self, *, config: Config, store: FeedbackStore, now: Callable[[], datetime] = utcnow):
         self._config = config
         self._store = store

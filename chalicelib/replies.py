@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chalicelib.classification import Classification
 from chalicelib.configuration import Config, ReplyRule, Site
-from chalicelib.sms_segments import plain, segments, truncate
+from chalicelib.sms_segments import plain, truncate
 
 MAX_REPLY_SEGMENTS = 3
 _OFFER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -28,22 +28,23 @@ def offer_code(message_id: str, secret: bytes) -> str:
     return f"V{letters}"
 
 
-def matching_rule(config: Config, c: Classification) -> ReplyRule:
-    site = config.site(c.site)
+def matching_rule(config: Config, classification: Classification) -> ReplyRule:
+    site = config.site(classification.site)
     for rule in config.replies.replies:
         if rule.when.matches(
-            nature=c.nature, topic=c.topic, urgency=c.urgency, urgency_reason=c.urgency_reason,
-            kind=site.kind if site else None, site_known=site is not None, about_staff=c.about_staff,
+            nature=classification.nature, topic=classification.topic, urgency=classification.urgency,
+            urgency_reason=classification.urgency_reason, site_kind=site.kind if site else None,
+            site_known=site is not None, about_staff=classification.about_staff,
         ):
             return rule
     raise LookupError("no reply rule matched")  # the config validator forbids this
 
 
-def reply_language(config: Config, c: Classification) -> str:
+def reply_language(config: Config, classification: Classification) -> str:
     """The customer's language if Voix speaks it (en, fr); otherwise (Spanish, German...) the site's."""
-    if c.language in ("en", "fr"):
-        return c.language
-    site = config.site(c.site)
+    if classification.language in ("en", "fr"):
+        return classification.language
+    site = config.site(classification.site)
     return site.language if site else config.deployment.default_language
 
 
@@ -67,12 +68,12 @@ def promise_minutes(config: Config, site_id: str | None, urgency: str) -> int:
 def placeholders(config: Config, site: Site | None, language: str, offer: str | None,
                  urgency: str = "normal") -> dict[str, str]:
     deployment = config.deployment
-    kind = config.kind(site) if site else None
+    site_kind = config.site_kind(site) if site else None
     example = config.sites[0].codes[0] if config.sites else "CODE"
     return {
         "site": site.short_name.get(language) if site else "",
-        "staff": kind.staff.get(language) if kind else "",
-        "team": kind.team.get(language) if kind else "",
+        "staff": site_kind.staff.get(language) if site_kind else "",
+        "team": site_kind.team.get(language) if site_kind else "",
         "minutes": str(site.callback_minutes if site else 10),
         "hours": str(deployment.care_reply_hours),
         "offer_code": offer or "",
@@ -88,22 +89,20 @@ def render(config: Config, rule: ReplyRule, site: Site | None, language: str, of
     return truncate(plain(text), MAX_REPLY_SEGMENTS)
 
 
-def build_reply(config: Config, c: Classification, message_id: str, secret: bytes) -> Reply:
+def build_reply(config: Config, classification: Classification, message_id: str, secret: bytes) -> Reply:
     """The reply for a classified message, in the customer's language."""
-    rule = matching_rule(config, c)
+    rule = matching_rule(config, classification)
     offer = offer_code(message_id, secret) if rule.offer else None
-    text = render(config, rule, config.site(c.site), reply_language(config, c), offer, c.urgency)
+    language = reply_language(config, classification)
+    text = render(config, rule, config.site(classification.site), language, offer, classification.urgency)
     return Reply(text=text, rule=rule.name, offer_code=offer)
 
 
-def without_offer(config: Config, c: Classification, rule_name: str) -> Reply:
+def without_offer(config: Config, classification: Classification, rule_name: str) -> Reply:
     """The same reply with no offer in it (budget spent, or the customer had one lately)."""
     rule = next(r for r in config.replies.replies if r.name == rule_name)
     fallback = rule.no_offer or rule.text
-    language = reply_language(config, c)
-    text = fallback.get(language).format(**placeholders(config, config.site(c.site), language, None, c.urgency))
+    language = reply_language(config, classification)
+    site = config.site(classification.site)
+    text = fallback.get(language).format(**placeholders(config, site, language, None, classification.urgency))
     return Reply(text=truncate(plain(text), MAX_REPLY_SEGMENTS), rule=rule.name, offer_code=None)
-
-
-def reply_segments(text: str) -> int:
-    return segments(text)

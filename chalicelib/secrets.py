@@ -13,7 +13,7 @@ CACHE_SECONDS = 300
 
 
 class MissingSecret(RuntimeError):
-    pass
+    """A secret is neither in the environment nor readable from SSM."""
 
 
 def get_secret(name: str) -> str:
@@ -24,8 +24,21 @@ def get_secret(name: str) -> str:
     if parameter:
         from aws_lambda_powertools.utilities import parameters  # deferred: cold start
 
+        _ssm_with_timeouts()
         try:
             return parameters.get_parameter(parameter, decrypt=True, max_age=CACHE_SECONDS)
         except parameters.exceptions.GetParameterError as exc:  # not created (an optional secret) or not readable
             raise MissingSecret(f"secret {name}: SSM parameter {parameter} cannot be read: {exc}") from exc
     raise MissingSecret(f"secret {name} is not configured (set {name} or {name}_PARAM)")
+
+
+def _ssm_with_timeouts() -> None:
+    """Powertools' SSM provider, with our client's timeouts and retries (``aws_clients``), made the one
+    ``get_parameter`` uses; ``parameters.clear_caches()`` forgets it with its cache, as a cold start does."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    from chalicelib import aws_clients
+
+    if "ssm" not in DEFAULT_PROVIDERS:
+        DEFAULT_PROVIDERS["ssm"] = SSMProvider(boto3_client=aws_clients.client("ssm"))

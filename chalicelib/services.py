@@ -10,11 +10,12 @@ import os
 from functools import cached_property
 from typing import Any
 
-from chalicelib import channels
+from chalicelib import aws_clients, channels
 from chalicelib.cases import CaseService
 from chalicelib.channels import LogReplySender, ReplySender
 from chalicelib.classification import Classifier
-from chalicelib.configuration import Config, get_config
+from chalicelib.config_loader import get_config
+from chalicelib.configuration import Config
 from chalicelib.ingest import IngestService
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import EmailAlerts, SmsAlerts
@@ -31,13 +32,12 @@ def env(name: str, default: str | None = None) -> str:
 
 
 class Services:
+    """Builds every client, adapter and service of one process on first use: once, except what reads a
+    secret that may rotate (read per call through the secrets cache)."""
+
     @staticmethod
     def client(service: str) -> Any:
-        import boto3
-        from botocore.config import Config as ClientConfig
-
-        # one request at a time in Lambda; the local stack serves many threads from one process
-        return boto3.client(service, config=ClientConfig(max_pool_connections=32))
+        return aws_clients.client(service)  # timeouts below the function's, standard retries
 
     @cached_property
     def config(self) -> Config:
@@ -114,6 +114,13 @@ class Services:
         from chalicelib import links
 
         return f"{self.public_api_url}/ack/{links.sign(self.link_key, case_id, recipient_id)}"
+
+    @property  # per request: the link key is read through get_secret's five-minute cache (rotation)
+    def ack_page(self) -> Any:
+        from chalicelib.ack_page import AckPage
+
+        return AckPage(link_key=self.link_key, find_case=self.store.get_case, acknowledge=self.cases.act,
+                       forbidden_words=self.config.deployment.forbidden_words)
 
     @cached_property
     def digest(self) -> Any:

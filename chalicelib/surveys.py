@@ -176,6 +176,9 @@ class Answer:
 
 
 class SurveyService:
+    """Outbound surveys (NPS, CSAT, CES): created for a list of numbers, sent outside quiet hours and
+    within each number's cap, answered by SMS, reported per survey and per site."""
+
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: Any = None, sender: Any = None,
                  secret: bytes = b"", now: Callable[[], datetime] = utcnow):
         self._config = config

@@ -20,7 +20,7 @@ from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.observability import record_alert
 from chalicelib.phone import mask
-from chalicelib.routing import AlertRecipient, about_whom, recipients_for
+from chalicelib.recipients import AlertRecipient, about_whom, recipients_for
 from chalicelib.sms_segments import fit
 from chalicelib.storage import FeedbackStore, NotFound
 
@@ -114,6 +114,9 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
 
 
 class Worker:
+    """The jobs of the SQS queue: storing parked messages, counters, cases and their alerts, consent
+    changes parked while DynamoDB was down, survey sends; a job that keeps failing goes to the DLQ."""
+
     def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
                  ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None,
@@ -139,8 +142,8 @@ class Worker:
         return bool(erased and str(erased.get("erased_at") or "") >= at)
 
     def handle(self, job: dict[str, Any], receive_count: int = 1) -> None:
-        kind = job.get("type") if isinstance(job, dict) else None
-        if kind == "store":
+        job_type = job.get("type") if isinstance(job, dict) else None
+        if job_type == "store":
             record = self._record(job)
             if self._tombstone("message", record["id"]) or self._erased_before(record.get("customer_key"),
                                                                                 record["received_at"]):
@@ -149,9 +152,9 @@ class Worker:
             existing = self._store.put_message(record)  # conditional: a retry of the webhook may have stored it
             # the stored one is the message (its hour, its reply): counting this copy could count it twice
             self.process({**existing, "from_number": record.get("from_number")} if existing else record)
-        elif kind == "process":
+        elif job_type == "process":
             self.process(self._record(job))
-        elif kind == "consent":  # parked by the webhook while DynamoDB was down
+        elif job_type == "consent":  # parked by the webhook while DynamoDB was down
             change = job.get("change")
             if not isinstance(change, dict) or set(change) != {
                     "customer_key", "status", "at", "source", "message_id", "expires_at"}:
@@ -168,18 +171,18 @@ class Worker:
                 self._store.end_conversation(change["customer_key"])
             else:
                 self._store.lift_suppression(suppression)
-        elif kind == "survey_send":
+        elif job_type == "survey_send":
             if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
                 raise BadJob("survey job without survey_id or number")
             if self._surveys is None:
                 raise BadJob("surveys are not set up in this worker")
             self._surveys.send_one(job["survey_id"], job["to"])
-        elif kind == "alert":
+        elif job_type == "alert":
             if not isinstance(job.get("case_id"), str) or not isinstance(job.get("recipient"), str):
                 raise BadJob("alert job without case_id or recipient")
             self.deliver(job["case_id"], job["recipient"], receive_count)
         else:
-            raise BadJob(f"unknown job type {kind!r}")
+            raise BadJob(f"unknown job type {job_type!r}")
 
     @staticmethod
     def _record(job: dict[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
     the roll-ups among ``counters`` only name the buckets to roll up again from the
     per-site items once they are all written.
     """
-    from chalicelib.configuration import get_config
+    from chalicelib.config_loader import get_config
 
     items = [{"pk": f"MSG#{m['id']}", "sk": "MSG", "type": "message", **m} for m in messages] + cases
     for start in range(0, len(items), 25):
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = json.loads(state_file.read_text())["moto_endpoint"]
     import boto3
 
-    from chalicelib.configuration import get_config
+    from chalicelib.config_loader import get_config
 
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="eu-west-2",
                           aws_access_key_id="local", aws_secret_access_key="local")

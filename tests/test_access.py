@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import access
+from chalicelib import access, tokens
 from chalicelib.clock import utcnow
 from tests.conftest import OPERATOR_TOKEN, auth
 
@@ -70,7 +70,7 @@ def test_every_route_refuses_an_expired_or_foreign_or_tampered_token(client, met
     foreign = viewer(key=b"another deployment's key")
     good = viewer()
     head, payload, signature = good.split(".")
-    upgraded = ".".join((head, access._b64(json.dumps({"r": "operator", "e": 2**40}).encode()), signature))
+    upgraded = ".".join((head, tokens.b64url(json.dumps({"r": "operator", "e": 2**40}).encode()), signature))
     for token, message in ((expired, "token expired"), (foreign, "missing or invalid operator token"),
                            (upgraded, "missing or invalid operator token")):
         response = call(client, method, path, {"Authorization": f"Bearer {token}"})

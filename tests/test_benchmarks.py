@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from benchmarks import classification, cost, run
 from chalicelib import classification as engine
-from chalicelib.configuration import load_config
+from chalicelib.config_loader import load_config
 
 
 def test_the_corpus_is_distinct_and_the_ten_times_rules_change_only_the_size():

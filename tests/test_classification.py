@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.classification import Classifier
-from chalicelib.configuration import load_config
+from chalicelib.config_loader import load_config
 from tests.conftest import jsonl
 
 DATA = Path(__file__).parent / "data"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chalicelib.classification import Classifier
-from chalicelib.configuration import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from chalicelib.config_loader import DEFAULT_CONFIG_DIR, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +60,25 @@ def test_numbers_written_as_people_write_them_are_read_as_messages_carry_them(co
     config = load_config(config_dir)
     assert config.site_by_number("+447700900008").id == "line-8"
     assert config.is_staff("+447700900801")
+
+
+def test_a_number_written_with_its_national_zero_in_brackets_matches_its_site(config_dir):
+    """ "+44 (0)7700 900008" is how British numbers are printed: it is +447700900008, not +4407700900008."""
+    edit(config_dir / "sites.toml", 'numbers = ["+447700900008"]', 'numbers = ["+44 (0)7700 900008"]')
+    edit(config_dir / "sites.toml", 'staff_sms = ["+447700900801"]', 'staff_sms = ["+44 (0) 7700 900 801"]')
+    config = load_config(config_dir)
+    assert config.site_by_number("+447700900008").id == "line-8"
+    assert "+447700900008" in config.site("line-8").numbers and config.is_staff("+447700900801")
+    assert Classifier(config).classify("it's far too hot on this coach", "+447700900008").site == "line-8"
+
+
+@pytest.mark.parametrize("number", ["+999 1234567", "+44 12", "+33 (0)6", "+44 7700 900008 ext. 2", "+"])
+def test_a_number_that_is_no_phone_number_is_refused_at_load(config_dir, number):
+    edit(config_dir / "sites.toml", 'numbers = ["+447700900008"]', f'numbers = ["{number}"]')
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert "sites.toml" in str(caught.value) and "sites.0.numbers.0" in str(caught.value)
+    assert f"{number!r} is not a" in str(caught.value) and "phone number" in str(caught.value)
 
 
 def test_a_missing_file_is_named(config_dir):

@@ -276,7 +276,7 @@ def business(stack):
     """A previous week of traffic (backfilled), a normal case past its promise, a survey held by quiet hours."""
     import boto3
 
-    from chalicelib.configuration import get_config
+    from chalicelib.config_loader import get_config
     from infra.demo_data import generate, write
 
     dynamodb = boto3.client("dynamodb", endpoint_url=stack["moto_endpoint"], region_name="eu-west-2",

@@ -149,7 +149,7 @@ def test_over_http_drill_downs_match_what_was_sent_and_a_backfill_adds_to_the_li
     from pathlib import Path
 
     from chalicelib.classification import Classifier
-    from chalicelib.configuration import get_config
+    from chalicelib.config_loader import get_config
     from chalicelib.keywords import keyword
     from infra.simulate import demo_messages, send_twilio
     from tests.conftest import stack_api, wait_until

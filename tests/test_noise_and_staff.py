@@ -18,9 +18,10 @@ import pytest
 from chalicelib import surveys
 from chalicelib.cases import CaseService, OwnCase, is_about
 from chalicelib.classification import Classification, Classifier
-from chalicelib.configuration import DEFAULT_CONFIG_DIR, NATURES, ConfigError, load_config
+from chalicelib.config_loader import DEFAULT_CONFIG_DIR, ConfigError, load_config
+from chalicelib.configuration import NATURES
+from chalicelib.recipients import about_whom, recipients_for
 from chalicelib.replies import build_reply, delay, matching_rule, promise_minutes
-from chalicelib.routing import about_whom, recipients_for
 from tests.conftest import auth, drain, post_sms, sent_emails, sent_sms, table_items, twilio_params
 
 CONFIG = load_config()

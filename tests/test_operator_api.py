@@ -234,7 +234,7 @@ def test_day_metrics_read_day_items_and_stay_exact_at_the_period_edges(client):
 
     import boto3
 
-    from chalicelib.configuration import get_config
+    from chalicelib.config_loader import get_config
     from infra.demo_data import generate, write
 
     now = datetime.now(UTC)

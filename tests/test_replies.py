@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from chalicelib.classification import Classification
-from chalicelib.configuration import LANGUAGES, NATURES, load_config
+from chalicelib.config_loader import load_config
+from chalicelib.configuration import LANGUAGES, NATURES
 from chalicelib.replies import build_reply, offer_code, render
 from chalicelib.sms_segments import fit, is_gsm7, segments
 

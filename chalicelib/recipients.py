@@ -1,4 +1,7 @@
-"""Who must hear about a message: pure, from the routing rules in configuration."""
+"""Alert recipients: who must hear about a message, and whom a complaint is about (pure).
+
+From the routing rules of the configuration (``config/routing.toml``).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ class AlertRecipient:
         return hashlib.sha256(f"{self.channel}:{self.to}".encode()).hexdigest()[:12]
 
 
-def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
+def recipients_for(config: Config, classification: Classification) -> list[AlertRecipient]:
     """Every recipient named by a matching rule, each once, in rule order.
 
     A role the site cannot fill (no on-the-spot staff, no manager, unknown
@@ -31,9 +34,9 @@ def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
     A message with no evidence (``unclear``) alerts nobody. A complaint about the
     staff on duty never goes to them (``site_staff``), whatever the rules say.
     """
-    if c.nature == "unclear":
+    if classification.nature == "unclear":
         return []
-    site = config.site(c.site)
+    site = config.site(classification.site)
     care = config.deployment.care_email
     found: dict[tuple[str, str], AlertRecipient] = {}
 
@@ -42,13 +45,14 @@ def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
 
     for rule in config.routing.routing:
         if not rule.when.matches(
-            nature=c.nature, topic=c.topic, urgency=c.urgency, urgency_reason=c.urgency_reason,
-            kind=site.kind if site else None, site_known=site is not None, about_staff=c.about_staff,
+            nature=classification.nature, topic=classification.topic, urgency=classification.urgency,
+            urgency_reason=classification.urgency_reason, site_kind=site.kind if site else None,
+            site_known=site is not None, about_staff=classification.about_staff,
         ):
             continue
         for channel, roles in (("sms", rule.sms), ("email", rule.email)):
             for role in roles:
-                if role == "site_staff" and c.about_staff:
+                if role == "site_staff" and classification.about_staff:
                     continue  # the person complained about: never told, never given the customer's number
                 if role == "site_staff" and site and site.staff_sms:
                     targets = site.staff_sms if channel == "sms" else []
@@ -66,19 +70,19 @@ def recipients_for(config: Config, c: Classification) -> list[AlertRecipient]:
                 else:
                     for to in care:
                         add("email", to, "care")
-    if c.about_staff and not found:  # rules that only named the staff on duty: the complaint still reaches care
+    if classification.about_staff and not found:  # rules naming only the staff on duty: it still reaches care
         for to in care:
             add("email", to, "care")
     return list(found.values())
 
 
-def about_whom(config: Config, c: Classification, at: datetime) -> dict | None:
+def about_whom(config: Config, classification: Classification, at: datetime) -> dict | None:
     """Who a complaint about the staff on duty is about, recorded on its case: they may neither
     acknowledge nor resolve it. The site's on-the-spot numbers (its ``site_staff``) and, where the
     site has a roster, the names on duty when the message came (site's local time)."""
-    if not c.about_staff:
+    if not classification.about_staff:
         return None
-    site = config.site(c.site)
+    site = config.site(classification.site)
     if site is None:
         return {"role": "site_staff", "numbers": [], "names": []}
     local = at.astimezone(ZoneInfo(site.timezone))
