@@ -84,4 +84,4 @@ classify: install
 	$(BIN)/python -m chalicelib classify --to "$(TO)" "$(TEXT)"
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache test-artifacts out
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis .coverage .coverage.* test-artifacts out

@@ -41,12 +41,21 @@ chalice_local.apply()  # unknown routes: the deployed API's JSON 404, locally as
 SHARED_WORKER = {"test_deploy_package.py": "chalice-package", "test_least_privilege.py": "chalice-package"}
 
 
+def _long(item) -> bool:
+    """The tests that take minutes: local stacks, the browser, packaging, the faketime reruns."""
+    return bool(item.get_closest_marker("stack") or item.get_closest_marker("browser")
+                or item.path.name in SHARED_WORKER or item.originalname.endswith("_with_the_clock_moved"))
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.path.name
         fixtures = item._fixtureinfo.name2fixturedefs.values()
         if module in SHARED_WORKER or any(defs and defs[-1].scope == "module" for defs in fixtures):
             item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(module, module)))
+    # the long ones first (a stable sort: each module keeps its order), so that the workers do not wait at the
+    # end for one that started last
+    items[:] = sorted(items, key=lambda item: not _long(item))
 
 
 @pytest.fixture(scope="session")
