@@ -35,6 +35,80 @@ from infra import chalice_local  # noqa: E402
 chalice_local.apply()  # unknown routes: the deployed API's JSON 404, locally as in the cloud
 
 
+# Tests that share a module-scoped fixture (a running stack, a browser, a packaged template) stay in one
+# xdist worker (`make test` runs `--dist loadgroup`); the two modules that run `chalice package` share one
+# worker too, as they write the same dependency cache under .chalice/.
+SHARED_WORKER = {"test_deploy_package.py": "chalice-package", "test_least_privilege.py": "chalice-package"}
+
+
+def _long(item) -> bool:
+    """The tests that take minutes: local stacks, the browser, packaging, the faketime reruns."""
+    return bool(item.get_closest_marker("stack") or item.get_closest_marker("browser")
+                or item.path.name in SHARED_WORKER or item.originalname.endswith("_with_the_clock_moved"))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.name
+        fixtures = item._fixtureinfo.name2fixturedefs.values()
+        if module in SHARED_WORKER or any(defs and defs[-1].scope == "module" for defs in fixtures):
+            item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(module, module)))
+    # the long ones first (a stable sort: each module keeps its order), so that the workers do not wait at the
+    # end for one that started last
+    items[:] = sorted(items, key=lambda item: not _long(item))
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory):
+    """`python -m infra.package` for dev and prod, run once and read by test_deploy_package.py and
+    test_least_privilege.py (one xdist worker holds both: SHARED_WORKER); stage -> its output folder."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = {}
+    for stage in ("dev", "prod"):
+        folder = tmp_path_factory.mktemp(stage)
+        run = subprocess.run([sys.executable, "-m", "infra.package", "--stage", stage, "--out", str(folder)],
+                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        out[stage] = folder
+    return out
+
+
+_loader = None
+
+
+def _default_session_with_shared_models():
+    """The boto3 default session for one test, on a botocore loader shared by the whole process.
+
+    moto clears ``boto3.DEFAULT_SESSION`` when it starts, so each test's clients came from a new session that
+    read every service model and endpoint rule set from JSON again (most of the fixture's time). The models
+    are read-only data: sharing their loader changes no behaviour; sessions, clients and moto's state are
+    still new for each test."""
+    import boto3
+    import botocore.session
+
+    global _loader
+    core = botocore.session.get_session()
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _loader)
+    boto3.DEFAULT_SESSION = boto3.Session(botocore_session=core)
+
+
+def _one_rsa_key_per_process():
+    """moto generates an RSA key pair for every KMS key, asymmetric or not (the template's two symmetric
+    keys: a fifth of the fixture's time). Voix never signs with KMS; one key pair per key spec is reused."""
+    import functools
+
+    import moto.kms.models
+
+    if not hasattr(moto.kms.models.generate_private_key, "cache_info"):
+        moto.kms.models.generate_private_key = functools.lru_cache(maxsize=None)(moto.kms.models.generate_private_key)
+
+
 @pytest.fixture
 def aws():
     """moto with the resources of infra/template.yaml created through CloudFormation."""
@@ -43,7 +117,9 @@ def aws():
 
     from infra.resources import create_stack
 
+    _one_rsa_key_per_process()
     with mock_aws():
+        _default_session_with_shared_models()
         outputs = create_stack(boto3.client("cloudformation"), "dev")
         boto3.client("sesv2").create_email_identity(EmailIdentity="example.com")
         services_module.reset()

@@ -207,8 +207,20 @@ time.sleep = _sleep
 """
 
 
+# Each offset's rerun in two halves (the stack test alone, the in-process ones together), so that `make test`'s
+# workers run the four at the same time.
+HALVES = {"stack": [t for t in DATE_SENSITIVE if "test_local_stack" in t],
+          "in-process": [t for t in DATE_SENSITIVE if "test_local_stack" not in t]}
+
+
+def test_the_halves_hold_every_date_sensitive_test_once():
+    assert sorted(HALVES["stack"] + HALVES["in-process"]) == sorted(DATE_SENSITIVE) and all(HALVES.values())
+
+
+@pytest.mark.timeout(600)  # a hang guard: a whole pytest run in a subprocess, slower when the workers share 2 cores
+@pytest.mark.parametrize("half", sorted(HALVES))
 @pytest.mark.parametrize("offset", ["+365d", "-1100d"])  # a year ahead; three years back, before the test dates
-def test_the_date_sensitive_tests_pass_with_the_clock_moved(offset, tmp_path):
+def test_the_date_sensitive_tests_pass_with_the_clock_moved(offset, half, tmp_path):
     assert FAKETIME, "faketime is missing: `make test` installs it (Debian: apt-get install faketime)"
     (tmp_path / "shim").mkdir()
     (tmp_path / "shim" / "sitecustomize.py").write_text(SLEEP_THROUGH_AN_EVENT, encoding="utf-8")
@@ -218,6 +230,6 @@ def test_the_date_sensitive_tests_pass_with_the_clock_moved(offset, tmp_path):
     moved = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert moved != str(__import__("datetime").date.today())  # the clock did move
     command = [FAKETIME, "-f", offset, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--basetemp", str(tmp_path / "pytest"), *DATE_SENSITIVE]
+               "--basetemp", str(tmp_path / "pytest"), *HALVES[half]]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, f"on {moved}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"

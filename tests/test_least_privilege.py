@@ -7,8 +7,6 @@ template is parsed and each function's role is held to its row: nothing more, no
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,15 +126,8 @@ def grants(template: dict, function: str, stage: str) -> tuple[dict[str, set[str
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory):
-    out = {}
-    for stage in ("dev", "prod"):
-        folder = tmp_path_factory.mktemp(stage)
-        run = subprocess.run([sys.executable, "-m", "infra.package", "--stage", stage, "--out", str(folder)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stdout + run.stderr
-        out[stage] = load(folder / "sam.yaml")
-    return out
+def templates(packaged):
+    return {stage: load(packaged[stage] / "sam.yaml") for stage in ("dev", "prod")}
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
