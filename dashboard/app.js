@@ -266,6 +266,7 @@ function renderBars(list, counts, onPick, labelOf) {
 const EDGE = 10; // sites shown at each end when there are more than twice as many
 
 const number = (n) => n.toLocaleString(locale());
+const complaints = (n) => `${number(n)} complaint${n === 1 ? "" : "s"}`;
 
 function siteNote(id, shown, total, idle) {
   const note = $(id);
@@ -300,12 +301,12 @@ function renderSiteBars(metrics) {
   const max = Math.max(1, ends.top[0].messages);
   const bar = (r) => el("li", {},
     el("button", { type: "button", class: "bar", onclick: () => pick(r.id), "data-site": r.id,
-      "aria-label": `${siteName(r.id)}: ${number(r.messages)} messages, ${number(r.complaints)} complaints` },
-    el("span", { class: "bar-label", text: siteName(r.id) }),
+      "aria-label": `${siteName(r.id)}: ${number(r.messages)} messages, ${complaints(r.complaints)}` },
+    el("span", { class: "bar-label", text: siteName(r.id), title: siteName(r.id) }),
     el("span", { class: "bar-track" }, el("span", { class: "bar-fill", width: `${(100 * r.messages) / max}%` },
       el("span", { class: "bar-complaints", width: `${(100 * r.complaints) / Math.max(1, r.messages)}%` }))),
     el("span", { class: "bar-value", text: number(r.messages) }),
-    el("span", { class: "bar-extra", text: r.complaints ? `${number(r.complaints)} complaints` : "" })));
+    el("span", { class: "bar-extra", text: r.complaints ? complaints(r.complaints) : "" })));
   list.replaceChildren(
     el("li", { class: "bars-group", text: `Busiest ${EDGE}` }), ...ends.top.map(bar),
     el("li", { class: "bars-gap", text: `… ${number(ends.between)} sites between …` }),

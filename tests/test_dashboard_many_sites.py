@@ -148,6 +148,9 @@ def test_the_picker_finds_a_site_by_part_of_its_name_and_choosing_it_filters_the
     page.fill("#f-site", f"{town[-4:]} {place[:5]}".lower())  # parts of the name, any case
     wait_until(lambda: store.id in options(page), 5)
     assert len(options(page)) <= 50
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-2000-sites-picker.png"), clip={"x": 0, "y": 0, "width": 700,
+                                                                                 "height": 520})
     for _ in range(options(page).index(store.id)):  # the keyboard alone
         page.keyboard.press("ArrowDown")
     assert page.get_attribute("[role=option][aria-selected=true]", "data-site") == store.id
