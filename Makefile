@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 PORT ?= 8000
 
-.PHONY: install browser faketime run test lint simulate demo-data classify bench clean package deploy outbox replay-failed
+.PHONY: install browser faketime sites run test lint simulate demo-data classify bench clean package deploy outbox replay-failed
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -36,8 +36,17 @@ faketime:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; } || \
 	  echo "faketime is missing and cannot be installed here: the clock-independence test will fail"
 
-run: install
-	PORT=$(PORT) $(BIN)/python -m infra.local
+# SITES=2000: the demo's sites and generated ones (infra/sites.py) in .local/sites-$(SITES)/, read by the stack
+# and by demo-data (give both the same SITES).
+SITES ?=
+SITES_DIR := .local/sites-$(SITES)
+WITH_SITES = $(if $(SITES),VOIX_CONFIG_DIR=$(CURDIR)/$(SITES_DIR))
+
+sites: install
+	$(if $(SITES),$(BIN)/python -m infra.sites --count $(SITES) --out $(SITES_DIR))
+
+run: install sites
+	PORT=$(PORT) $(WITH_SITES) $(BIN)/python -m infra.local
 
 simulate: install
 	PORT=$(PORT) $(BIN)/python -m infra.simulate
@@ -56,8 +65,8 @@ TEST_WORKERS ?= 4
 test: install lint browser faketime
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term-missing
 
-demo-data: install
-	$(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
+demo-data: install sites
+	$(WITH_SITES) $(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
 
 # Every benchmark (classification, webhook path, scale, cold start, end to end, cost) into
 # benchmarks/RESULTS.md; about 10 minutes (RESULTS.md says how long the last run took). Not part of `make test`.

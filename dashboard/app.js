@@ -121,12 +121,12 @@ function duration(seconds) {
 
 function siteName(id) {
   if (!id || id === "unknown") return "Unknown site";
-  return state.config.sites.find((s) => s.id === id)?.name || id;
+  return state.sites?.get(id)?.name || id;
 }
 
 // the zone the numbers are read in: the site's when one is chosen, else the network's
 function zone(site) {
-  return state.config?.sites.find((s) => s.id === site)?.timezone || state.config?.timezone || "UTC";
+  return state.sites?.get(site)?.timezone || state.config?.timezone || "UTC";
 }
 
 function maskedTime(iso, site) {
@@ -262,6 +262,57 @@ function renderBars(list, counts, onPick, labelOf) {
   if (!entries.length) list.append(el("li", { class: "muted", text: "Nothing yet." }));
 }
 
+// -- many sites: the busiest and the quietest, any other through the site picker --------------
+const EDGE = 10; // sites shown at each end when there are more than twice as many
+
+const number = (n) => n.toLocaleString(locale());
+const complaints = (n) => `${number(n)} complaint${n === 1 ? "" : "s"}`;
+
+function siteNote(id, shown, total, idle) {
+  const note = $(id);
+  note.hidden = !shown;
+  if (!shown) return;
+  note.replaceChildren(
+    `The ${EDGE} busiest and the ${EDGE} quietest of ${number(total)} sites with messages, by messages`,
+    ...(idle ? [`; ${number(idle)} had none`] : []), ". Any other: ",
+    el("button", { type: "button", class: "link", onclick: () => openPicker(), text: "find a site" }), ".");
+}
+
+// sites by messages, most first (then most complaints, then by name): both ends when there are many
+function edges(rows) {
+  const sorted = [...rows].sort((a, b) => b.messages - a.messages || b.complaints - a.complaints
+    || siteName(a.id).localeCompare(siteName(b.id), locale()));
+  if (sorted.length <= 2 * EDGE) return null;
+  return { top: sorted.slice(0, EDGE), bottom: sorted.slice(-EDGE), between: sorted.length - 2 * EDGE };
+}
+
+function renderSiteBars(metrics) {
+  const pick = (site) => setFilters({ site: site === "unknown" ? "" : site });
+  const rows = Object.entries(metrics.totals.site).filter(([, v]) => v > 0)
+    .map(([id, messages]) => ({ id, messages, complaints: metrics.sites?.[id]?.nature?.complaint || 0 }));
+  const ends = edges(rows);
+  const list = $("sites");
+  list.classList.toggle("condensed", Boolean(ends));
+  siteNote("sites-note", Boolean(ends), rows.length, (state.config?.sites.length || 0) - rows.length);
+  if (!ends) {
+    renderBars(list, metrics.totals.site, pick, siteName);
+    return;
+  }
+  const max = Math.max(1, ends.top[0].messages);
+  const bar = (r) => el("li", {},
+    el("button", { type: "button", class: "bar", onclick: () => pick(r.id), "data-site": r.id,
+      "aria-label": `${siteName(r.id)}: ${number(r.messages)} messages, ${complaints(r.complaints)}` },
+    el("span", { class: "bar-label", text: siteName(r.id), title: siteName(r.id) }),
+    el("span", { class: "bar-track" }, el("span", { class: "bar-fill", width: `${(100 * r.messages) / max}%` },
+      el("span", { class: "bar-complaints", width: `${(100 * r.complaints) / Math.max(1, r.messages)}%` }))),
+    el("span", { class: "bar-value", text: number(r.messages) }),
+    el("span", { class: "bar-extra", text: r.complaints ? complaints(r.complaints) : "" })));
+  list.replaceChildren(
+    el("li", { class: "bars-group", text: `Busiest ${EDGE}` }), ...ends.top.map(bar),
+    el("li", { class: "bars-gap", text: `… ${number(ends.between)} sites between …` }),
+    el("li", { class: "bars-group", text: `Quietest ${EDGE}` }), ...ends.bottom.map(bar));
+}
+
 function badge(kind, value) {
   return el("span", { class: `badge ${kind}-${value}`, text: value });
 }
@@ -319,8 +370,14 @@ function renderCases(cases) {
 
 function renderScorecards(current, previous) {
   const body = $("scorecards").querySelector("tbody");
-  const rows = Object.entries(current.sites).filter(([, s]) => s.messages > 0);
-  body.replaceChildren(...rows.map(([id, s]) => {
+  let rows = Object.entries(current.sites).filter(([, s]) => s.messages > 0);
+  const ends = edges(rows.map(([id, s]) => ({ id, messages: s.messages, complaints: s.nature.complaint || 0 })));
+  siteNote("score-note", Boolean(ends), rows.length, (state.config?.sites.length || 0) - rows.length);
+  if (ends) rows = [...ends.top, null, ...ends.bottom].map((r) => (r ? [r.id, current.sites[r.id]] : null));
+  body.replaceChildren(...rows.map((row) => {
+    if (!row) return el("tr", { class: "gap" }, el("td", { colspan: "7", text: `… ${number(ends.between)} sites between: `
+      + "find one with the site picker to see its scorecard" }));
+    const [id, s] = row;
     const before = previous.sites[id];
     const ratio = (x) => (x && x.nature.complaint ? x.nature.compliment / x.nature.complaint : null);
     const now = ratio(s);
@@ -426,7 +483,7 @@ async function render(seq) {
   renderKpis(metrics, open.next_cursor ? `${openCases.length}+` : openCases.length);
   renderChart(metrics, since, until, f.site);
   renderBars($("topics"), metrics.totals.topic, (topic) => setFilters({ topic }), (t) => t);
-  renderBars($("sites"), metrics.totals.site, (site) => setFilters({ site: site === "unknown" ? "" : site }), siteName);
+  renderSiteBars(metrics);
   renderCases(openCases);
   state.seen.clear();
   state.newest = null;
@@ -486,6 +543,99 @@ async function refresh() {
   try { await load(); } catch (error) { handle(error); }
 }
 
+// -- the site picker: a combobox searching names and codes (ARIA list autocomplete) --------------
+const PICKER_MAX = 50; // options listed at once; typing more narrows the rest
+const fold = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+
+// sites matching the typed text: a code first, then names that start with it, then names holding it
+function searchSites(text) {
+  const q = fold(text.trim());
+  if (!q) return (state.siteIndex || []).map((e) => e.site);
+  const words = q.split(/\s+/);
+  const ranked = [];
+  for (const e of state.siteIndex || []) {
+    let rank;
+    if (e.codes.includes(q) || e.name === q) rank = 0;
+    else if (e.name.startsWith(q)) rank = 1;
+    else if (e.codes.some((c) => c.startsWith(q))) rank = 2;
+    else if (words.every((w) => e.name.includes(w))) rank = 3;
+    else continue;
+    ranked.push([rank, e.site]);
+  }
+  return ranked.sort((a, b) => a[0] - b[0]).map(([, site]) => site);
+}
+
+const picker = { options: [], active: -1 };
+
+function renderPicker() {
+  const input = $("f-site");
+  const typed = input.value.trim();
+  const browsing = !typed || (input.dataset.value && typed === siteName(input.dataset.value)); // nothing typed yet
+  const found = searchSites(browsing ? "" : typed);
+  const shown = found.slice(0, PICKER_MAX);
+  picker.options = [...(browsing ? [{ id: "", name: "All sites", codes: [] }] : []), ...shown];
+  picker.active = Math.min(Math.max(picker.active, 0), picker.options.length - 1);
+  $("f-site-list").replaceChildren(...picker.options.map((s, i) => el("li", {
+    id: `f-site-opt-${i}`, role: "option", class: "picker-option", "data-site": s.id,
+    "aria-selected": String(i === picker.active),
+    onmousedown: (e) => e.preventDefault(), // the input keeps the focus
+    onclick: () => choose(s.id) },
+  el("span", { text: s.name }), el("span", { class: "muted", text: (s.codes || []).join(" ") }))));
+  const more = found.length - shown.length;
+  $("f-site-more").textContent = !found.length ? "No site matches: try part of the name or the code."
+    : more > 0 ? `${number(found.length)} sites match; type more to narrow.` : "";
+  if (picker.active >= 0) input.setAttribute("aria-activedescendant", `f-site-opt-${picker.active}`);
+  else input.removeAttribute("aria-activedescendant");
+  $(`f-site-opt-${picker.active}`)?.scrollIntoView({ block: "nearest" });
+}
+
+function openPicker() {
+  const input = $("f-site");
+  if (document.activeElement !== input) input.focus();
+  $("f-site-drop").hidden = false;
+  input.setAttribute("aria-expanded", "true");
+  renderPicker();
+}
+
+function closePicker(restore = true) {
+  const input = $("f-site");
+  $("f-site-drop").hidden = true;
+  input.setAttribute("aria-expanded", "false");
+  input.removeAttribute("aria-activedescendant");
+  picker.active = -1;
+  if (restore) input.value = input.dataset.value ? siteName(input.dataset.value) : "";
+}
+
+function choose(id) {
+  const input = $("f-site");
+  closePicker(false);
+  input.value = id ? siteName(id) : "";
+  if (id !== (input.dataset.value || "")) setFilters({ site: id });
+}
+
+function initPicker() {
+  const input = $("f-site");
+  input.addEventListener("input", () => { picker.active = 0; openPicker(); });
+  input.addEventListener("mousedown", () => { if ($("f-site-drop").hidden) setTimeout(openPicker); });
+  input.addEventListener("blur", () => closePicker());
+  input.addEventListener("keydown", (event) => {
+    const open = !$("f-site-drop").hidden;
+    const step = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 }[event.key];
+    if (step) {
+      event.preventDefault();
+      if (!open) { picker.active = 0; openPicker(); return; }
+      picker.active = Math.min(Math.max(picker.active + step, 0), picker.options.length - 1);
+      renderPicker();
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      if (open && picker.options[picker.active]) choose(picker.options[picker.active].id);
+    } else if (event.key === "Escape" && open) {
+      event.preventDefault();
+      closePicker();
+    }
+  });
+}
+
 // -- screens ---------------------------------------------------------------------------------
 function showSignin(message) {
   for (const timer of state.timers) clearInterval(timer);
@@ -503,7 +653,9 @@ async function showApp() {
   // the labels and the data are fetched together: the first render waits for one round trip
   state.configReady = api("/api/config").then((config) => {
     state.config = config;
-    fillSelect($("f-site"), config.sites.map((s) => [s.id, s.name]));
+    state.sites = new Map(config.sites.map((s) => [s.id, s]));
+    state.siteIndex = config.sites.map((s) => ({ site: s, name: fold(s.name),
+      codes: [s.id, ...(s.codes || [])].map(fold) }));
     fillSelect($("f-topic"), config.topics.map((t) => [t, t]));
     fillSelect($("f-nature"), config.natures.map((n) => [n, plural(n)]));
     renderNatureKpis();
@@ -530,7 +682,9 @@ function fillSelect(select, options) {
 
 function syncForm() {
   const f = filters();
-  for (const key of ["site", "period", "topic", "nature", "since", "until"]) $(`f-${key}`).value = f[key];
+  for (const key of ["period", "topic", "nature", "since", "until"]) $(`f-${key}`).value = f[key];
+  $("f-site").dataset.value = f.site;
+  if (document.activeElement !== $("f-site")) $("f-site").value = f.site ? siteName(f.site) : "";
   document.body.classList.toggle("custom-period", f.period === "custom");
 }
 
@@ -542,7 +696,10 @@ function init() {
     showApp().catch(handle);
   });
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showSignin(); });
-  $("filters").addEventListener("change", (event) => setFilters({ [event.target.name]: event.target.value }));
+  $("filters").addEventListener("change", (event) => {
+    if (event.target.name) setFilters({ [event.target.name]: event.target.value }); // the site picker sets its own
+  });
+  initPicker();
   $("export").addEventListener("click", exportCsv);
   $("who").value = localStorage.getItem(NAME_KEY) || "";
   window.addEventListener("popstate", refresh);

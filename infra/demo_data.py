@@ -59,12 +59,15 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     hours = [start + timedelta(hours=h) for h in range(days * 24)]
     weights = [_hourly_weight(h.hour) for h in hours]
     messages, cases = [], []
+    from infra.sites import spreader
+
+    spread = spreader(config, seed)  # a configuration of many sites (`make demo-data SITES=2000`): all get some
     counters: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"ids": set(), "counts": defaultdict(int)})
     for i, hour in enumerate(rng.choices(hours, weights=weights, k=count)):
         sample = texts[rng.randrange(len(texts))]
         received = hour + timedelta(seconds=rng.randrange(3600))
         message = InboundMessage(channel="twilio", channel_message_id=f"SMDEMO{run}{i:0{26 - len(run)}d}",
-                                 from_number=rng.choice(CUSTOMERS), to_number=sample["to"], body=sample["text"],
+                                 from_number=rng.choice(CUSTOMERS), to_number=spread(sample["to"]), body=sample["text"],
                                  received_at=received)
         c = classifier.classify(message.body, message.to_number)
         reply = build_reply(config, c, message.id, secret)
