@@ -194,3 +194,33 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     call("DELETE", "/api/customers/{number}", "/api/customers/07700900556", expect=400)
 
     assert called == {(r.method, r.path) for r in ROUTES}  # every documented route was called
+
+
+@pytest.mark.stack
+@pytest.mark.browser
+def test_the_docs_page_shows_every_route_and_loads_nothing_from_elsewhere(stack):
+    """The dashboard's /api.html, in Chromium, on the stack's dashboard server (as CloudFront serves it)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("no Chromium on this machine: `make test` installs Debian's chromium package (apt-get)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
+                                                                    "--disable-dev-shm-usage"])
+        page = browser.new_page()
+        errors: list[str] = []
+        fetched: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: fetched.append(r.url))
+        page.goto(stack["dashboard_url"] + "/api.html")
+        page.wait_for_selector("#operations section.op", timeout=15_000)
+        shown = page.eval_on_selector_all("section.op", "sections => sections.map(s => s.id)")
+        feedback = page.inner_text("#get_feedback")
+        browser.close()
+    assert sorted(shown) == sorted(op["operationId"] for ops in document()["paths"].values() for op in ops.values())
+    assert "limit" in feedback and "≤ 200" in feedback and "next_cursor" in feedback and "Error" in feedback
+    assert not errors
+    assert fetched and all(url.startswith(stack["dashboard_url"] + "/") for url in fetched)
