@@ -8,7 +8,7 @@ or a field changed in ``requests`` or ``responses`` is changed in the document t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api import requests as rq
 from chalicelib.api import responses as rs
+from chalicelib.surveys import SurveyRequest
 
 REF = "#/components/schemas/{model}"
 ERRORS = {400: "Invalid query, body or path parameter", 401: "Missing, invalid or expired token",
@@ -38,13 +39,7 @@ class Route:
     errors: tuple[int, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()  # (name, description) of required request headers
     media: str = "application/json"
-    tags: tuple[str, ...] = field(default=())
-
-
-def _survey_request() -> type[BaseModel]:
-    from chalicelib.surveys import SurveyRequest
-
-    return SurveyRequest
+    tags: tuple[str, ...] = ()
 
 
 ROUTES: tuple[Route, ...] = (
@@ -73,7 +68,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/offers/{code}/redeem", "Redeem an offer", rs.Offer, body=rq.RedeemRequest,
           errors=(400, 404, 409), tags=("offers",)),
     Route("POST", "/api/surveys", "Send a survey (one to three questions) to a list of numbers", rs.SurveyCreated,
-          status=202, body=None, body_required=True, errors=(400,), tags=("surveys",)),
+          status=202, body=SurveyRequest, body_required=True, errors=(400,), tags=("surveys",)),
     Route("GET", "/api/surveys", "The survey reports of a site", rs.SiteSurveys, query=rq.SiteQuery,
           errors=(400,), tags=("surveys",)),
     Route("GET", "/api/surveys/{survey_id}", "A survey's report", rs.SurveyReport, errors=(404,),
@@ -88,10 +83,6 @@ ROUTES: tuple[Route, ...] = (
           tags=("settings",)),
 )
 DOCUMENT_PATH = "/api/openapi.json"  # public: served without a token (it holds no data)
-
-
-def _body(route: Route) -> type[BaseModel] | None:
-    return _survey_request() if route.path == "/api/surveys" and route.method == "POST" else route.body
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +135,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     parameters = _parameters(route, schemas)
     if parameters:
         operation["parameters"] = parameters
-    body = _body(route)
+    body = route.body
     if body is not None:
         operation["requestBody"] = {"required": route.body_required, "content": {
             "application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
@@ -156,7 +147,7 @@ def document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once per process: it depends on the code only)."""
     models: list[tuple[type[BaseModel], str]] = [(rs.Error, "serialization")]
     models += [(r.answer, "serialization") for r in ROUTES if r.answer is not None]
-    models += [(m, "validation") for r in ROUTES for m in (r.query, _body(r)) if m is not None]
+    models += [(m, "validation") for r in ROUTES for m in (r.query, r.body) if m is not None]
     _, top = models_json_schema(list(dict.fromkeys(models)), ref_template=REF)
     schemas = top.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
