@@ -28,16 +28,19 @@ function typeOf(schema) {
   return schema.type || "object";
 }
 
-function bounds(schema) {
+const LIMITS = { minLength: "min length", maxLength: "max length", minimum: "≥", maximum: "≤",
+                 minItems: "min items", maxItems: "max items", pattern: "pattern", default: "default" };
+
+function limits(schema) {
   const out = [];
-  const names = { minLength: "min length", maxLength: "max length", minimum: "≥", maximum: "≤",
-                  minItems: "min items", maxItems: "max items", pattern: "pattern", default: "default" };
-  for (const [key, label] of Object.entries(names)) {
+  for (const [key, label] of Object.entries(LIMITS)) {
     if (schema[key] !== undefined && schema[key] !== null) out.push(`${label} ${JSON.stringify(schema[key])}`);
   }
-  for (const option of schema.anyOf || []) out.push(...bounds(option));
-  return out.join(", ");
+  for (const option of schema.anyOf || []) out.push(...limits(option));
+  return out;
 }
+
+const bounds = (schema) => limits(schema).join(", ");
 
 // A schema as a nested list of its fields; ``seen`` stops recursion through a model met already.
 function schemaTree(schema, seen = new Set()) {
@@ -66,7 +69,7 @@ function schemaTree(schema, seen = new Set()) {
 
 function parameters(op) {
   if (!op.parameters || !op.parameters.length) return null;
-  const table = el("table", {}, el("tr", {}, ...["name", "in", "type", "limits", ""].map((h) => el("th", { text: h }))));
+  const table = el("table", {}, el("tr", {}, ...["name", "in", "type", "limits", "description"].map((h) => el("th", { text: h }))));
   for (const p of op.parameters) {
     table.append(el("tr", {},
       el("td", {}, el("span", { class: "name", text: p.name }), p.required ? el("span", { class: "req", text: "required" }) : null),

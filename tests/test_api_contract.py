@@ -224,8 +224,10 @@ def test_the_docs_page_shows_every_route_and_loads_nothing_from_elsewhere(stack)
         page.wait_for_selector("#operations section.op", timeout=15_000)
         shown = page.eval_on_selector_all("section.op", "sections => sections.map(s => s.id)")
         feedback = page.inner_text("#get_feedback")
+        acknowledge = page.inner_text("#post_cases_case_id_ack")
         browser.close()
     assert sorted(shown) == sorted(op["operationId"] for ops in document()["paths"].values() for op in ops.values())
     assert "limit" in feedback and "≤ 200" in feedback and "next_cursor" in feedback and "Error" in feedback
+    assert "by string | null (max length 80)" in acknowledge and "note string | null (max length 500)" in acknowledge
     assert not errors
     assert fetched and all(url.startswith(stack["dashboard_url"] + "/") for url in fetched)
