@@ -1,29 +1,18 @@
-"""``DELETE /api/customers/{number}`` (the right to erasure) and ``POST /api/tokens`` (viewer tokens)."""
+"""``DELETE /api/customers/{number}``: the right to erasure."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.api import responses
-from chalicelib.api.base import ApiBase, answer, parse
-from chalicelib.api.requests import TokenRequest
+from chalicelib.api.base import ApiBase, answer
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 
 
 class CustomersApi(ApiBase):
-    def mint_token(self, body: dict[str, Any] | None, link_key: bytes) -> dict[str, Any]:
-        from chalicelib import access
-
-        request = parse(TokenRequest, body)
-        token, expires = access.mint(link_key, request.role, timedelta(minutes=request.ttl_minutes), self._now(),
-                                     request.label)
-        log.warning("access token minted: role %s, label %r, expires %s", request.role, request.label, expires)
-        return answer(responses.Token, {"token": token, "role": request.role,
-                                        "expires_at": iso(datetime.fromtimestamp(expires, UTC))})
-
     def erase_customer(self, number: str, secret: bytes, retention_days: int = 396) -> dict[str, Any]:
         """Erase everything linked to one customer (messages, cases, consent, surveys, quotas, offers).
 
