@@ -74,7 +74,6 @@ def test_an_answer_that_leaves_its_model_fails_instead_of_drifting():
 
 def test_the_operator_api_acts_through_the_services_built_once_in_services_py(svc):
     assert svc.api._cases is svc.cases and svc.api._offers is svc.offers
-    assert svc.api is svc.api  # one OperatorApi per warm function, as one case and one offer service
 
 
 def test_the_document_is_served_without_a_token_and_read_by_the_docs_page(client):
