@@ -80,9 +80,10 @@ def json_errors(view):
 
 @app.middleware("http")
 def operator_auth(event, get_response):
-    """Every /api/* route needs the operator token (constant-time check) or an unexpired access token
-    whose role allows the route."""
-    if event.path.startswith("/api/"):
+    """Every /api/* route but GET /api/openapi.json needs the operator token (constant-time check) or an
+    unexpired access token whose role allows the route."""
+    public = event.method == "GET" and event.path == "/api/openapi.json"  # the API's contract: no data in it
+    if event.path.startswith("/api/") and not public:
         from chalicelib import access
 
         svc = services()
@@ -339,7 +340,17 @@ def export_csv():
 @json_errors
 def status():
     """Queue depths: anything in the dead-letter queue is an alert that could not be delivered."""
-    return {"queues": services().queue_status()}
+    svc = services()
+    return svc.api.status(svc.queue_status())
+
+
+@app.route("/api/openapi.json", methods=["GET"])
+@json_errors
+def openapi_document():
+    """The API's contract (OpenAPI 3.1), generated from its models; the dashboard's /api.html reads it."""
+    from chalicelib.api.openapi import document
+
+    return document()
 
 
 @app.route("/health", methods=["GET"])

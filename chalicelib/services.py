@@ -190,7 +190,14 @@ class Services:
     def api(self) -> Any:
         from chalicelib.api import OperatorApi
 
-        return OperatorApi(config=self.config, store=self.store)
+        return OperatorApi(config=self.config, store=self.store, cases=self.cases, offers=self.offers)
+
+    @cached_property
+    def offers(self) -> Any:
+        """Goodwill offers issued by staff through the API, within their budgets."""
+        from chalicelib.offers import OfferService
+
+        return OfferService(config=self.config, store=self.store)
 
 
 _services: Services | None = None

@@ -170,6 +170,7 @@ Voix is running locally (moto {endpoint}).
   Dashboard          http://127.0.0.1:{dashboard_port}   (sign in with the operator token)
   Outbox             http://127.0.0.1:{dashboard_port}/outbox   (SMS and e-mails sent; `make outbox`)
   API URL            http://127.0.0.1:{port}
+  API docs           http://127.0.0.1:{dashboard_port}/api.html   (OpenAPI 3.1: /api/openapi.json)
   Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
   Operator token     {operator_token}
   Twilio auth token  {twilio_token}

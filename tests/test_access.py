@@ -14,12 +14,15 @@ from tests.conftest import OPERATOR_TOKEN, auth
 LINK_KEY = b"test-link-signing-key"
 
 
+PUBLIC = {("GET", "/api/openapi.json")}  # the API's contract: no data in it, read by the docs page before sign-in
+
+
 def api_routes():
     from app import app
 
     out = []
     for path, methods in app.routes.items():
-        if path.startswith("/api/"):
+        if path.startswith("/api/") and not {(m, path) for m in methods} <= PUBLIC:
             concrete = path.replace("{case_id}", "C1").replace("{code}", "V1234567").replace(
                 "{survey_id}", "S1").replace("{message_id}", "M1").replace("{number}", "%2B447700900123")
             out.extend((method, concrete) for method in methods)
@@ -41,6 +44,17 @@ def call(client, method, path, headers):
 def test_the_route_list_is_complete():
     assert len(ROUTES) >= 19 and ("DELETE", "/api/customers/%2B447700900123") in ROUTES
     assert set(ROUTES) >= READ_ONLY
+
+
+def test_the_openapi_document_is_the_only_route_under_api_served_without_a_token(client):
+    from app import app
+
+    every = {(m, p) for p, methods in app.routes.items() if p.startswith("/api/") for m in methods}
+    assert every >= PUBLIC and len(every - PUBLIC) == len(ROUTES)  # every other route is checked above
+    answer = client.http.get("/api/openapi.json")
+    assert answer.status_code == 200 and answer.json_body["openapi"] == "3.1.0"
+    posted = client.http.post("/api/openapi.json", headers={"Content-Type": "application/json"}, body="{}")
+    assert posted.status_code == 401 and posted.json_body == {"error": "missing or invalid operator token"}
 
 
 def viewer(ttl=timedelta(hours=1), key=LINK_KEY, now=None):

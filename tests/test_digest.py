@@ -11,7 +11,7 @@ from tests.conftest import drain, post_sms, sent_emails, twilio_params
 
 
 def service(svc, now, email=None):
-    api = OperatorApi(config=svc.config, store=svc.store, now=lambda: now)
+    api = OperatorApi(config=svc.config, store=svc.store, cases=svc.cases, offers=svc.offers, now=lambda: now)
     import boto3
 
     email = email or EmailAlerts(boto3.client("sesv2"), svc.config.deployment.alert_from_email)

@@ -25,6 +25,7 @@ def test_the_banner_gives_the_url_and_both_tokens(stack):
     state, output = stack
     banner = "".join(output)
     assert state["api_url"] in banner and state["operator_token"] in banner and state["twilio_auth_token"] in banner
+    assert state["dashboard_url"] + "/api.html" in banner
 
 
 def test_sms_through_both_channels_is_answered_stored_and_alerted(stack):

@@ -372,7 +372,7 @@ def test_a_csv_export_past_its_row_limit_keeps_the_newest_and_says_so(loaded, mo
     import csv
     import io
 
-    from chalicelib import api
+    from chalicelib.api import feedback as api
 
     everything = loaded.http.get("/api/export.csv", headers=auth())
     rows = list(csv.DictReader(io.StringIO(everything.body.decode())))

@@ -31,7 +31,7 @@ def test_scorecards_credit_each_hour_to_whoever_was_on_duty(svc):
                          counts={**ack_counts(60), "promise_kept": 1}, expires_at=0)
     svc.store.add_counts(site="store-leeds", bucket="H#2026-11-18T16",
                          counts={**ack_counts(1800), "promise_missed": 1}, expires_at=0)
-    api = OperatorApi(config=svc.config, store=svc.store, now=lambda: NOW)
+    api = OperatorApi(config=svc.config, store=svc.store, cases=svc.cases, offers=svc.offers, now=lambda: NOW)
     cards = api.scorecards({"since": "2026-11-12T00:00:00Z"})
     sites = {c["site"]: c for c in cards["sites"]}
     assert sites["store-leeds"]["compliments"] == 7 and sites["store-leeds"]["complaints"] == 3

@@ -1,0 +1,113 @@
+"""``/api/cases`` and ``/api/cases/{id}/ack|resolve``: the cases staff act on."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalicelib.api import responses
+from chalicelib.api.base import ApiBase, answer, parse
+from chalicelib.api.requests import CaseAction, CasesQuery
+from chalicelib.cases import OwnCase, is_about
+from chalicelib.clock import iso, parse_time
+from chalicelib.configuration import URGENCIES
+from chalicelib.errors import ApiError
+from chalicelib.moderation import mask
+from chalicelib.storage import BadCursor, Conflict, NotFound
+
+CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
+OPEN_READ_MAX = 1000  # open cases read whole to be sorted; past that the answer says it is not complete
+OPEN_CURSOR = re.compile(r"^open:\d{1,4}$")
+
+
+def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, Any]:
+    created = case.get("created_at")
+    acked = case.get("acknowledged_at")
+    seconds_to_ack = None
+    if created and acked:
+        seconds_to_ack = round((parse_time(acked) - parse_time(created)).total_seconds())
+    return {
+        "id": case["id"], "message_id": case.get("message_id"), "status": case.get("status"),
+        "site": case.get("site"), "topic": case.get("topic"), "nature": case.get("nature"),
+        "urgency": case.get("urgency"), "urgency_reason": case.get("urgency_reason"),
+        "text": mask(case.get("text"), words), "customer": case.get("customer_masked"),
+        "received_at": case.get("received_at"), "created_at": created,
+        "acknowledged_at": acked, "acknowledged_by": case.get("acknowledged_by"),
+        "resolved_at": case.get("resolved_at"), "resolved_by": case.get("resolved_by"),
+        "note": case.get("note"), "seconds_to_acknowledge": seconds_to_ack,
+        "code": case.get("code"), "promised_at": case.get("promised_at"),
+        "promise_kept": (acked <= case["promised_at"] and not case.get("escalation_level"))
+        if acked and case.get("promised_at") else None,
+        "escalation_level": int(case.get("escalation_level") or 0),
+        "alerts_suppressed": bool(case.get("alerts_suppressed")),
+        "escalations": case.get("escalations", []),
+        "alerts": [
+            {"channel": r.get("channel"), "to": r.get("to"), "role": r.get("role"), "status": r.get("status"),
+             "attempts": len(r.get("attempts", [])),
+             "last_error": next((a.get("error") for a in reversed(r.get("attempts", [])) if not a.get("ok")), None)}
+            for r in sorted(case.get("recipients", {}).values(), key=lambda r: (r.get("channel", ""), r.get("to", "")))
+        ],
+    }
+
+
+class CasesApi(ApiBase):
+    def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Cases in one status. Open cases come most urgent first, then the soonest due (an overdue
+        one before one still in time), then the oldest: the open list is read whole (a bounded read
+        of at most ``OPEN_READ_MAX`` cases), sorted, and paged by position, so the order holds across
+        pages; ``overdue`` says a case's promise has lapsed. Other statuses: newest first."""
+        query: CasesQuery = parse(CasesQuery, params)
+        if query.status == "open":
+            return self._open_cases(query)
+        try:
+            items, cursor = self._store.cases(query.status, query.limit, query.cursor)
+        except BadCursor as exc:
+            raise ApiError(400, str(exc)) from exc
+        return answer(responses.CasePage,
+                      {"items": [public_case(c, self._words) for c in items], "next_cursor": cursor})
+
+    def _open_cases(self, query: CasesQuery) -> dict[str, Any]:
+        start = 0
+        if query.cursor:
+            if not OPEN_CURSOR.match(query.cursor):
+                raise ApiError(400, "cursor does not belong to this status")
+            start = int(query.cursor[len("open:"):])
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while len(items) < OPEN_READ_MAX:
+            page, cursor = self._store.cases("open", min(200, OPEN_READ_MAX - len(items)), cursor)
+            items += page
+            if not cursor:
+                break
+        now = iso(self._now())
+        rank = {u: i for i, u in enumerate(reversed(URGENCIES))}  # high first
+        items.sort(key=lambda c: (rank.get(c.get("urgency"), len(rank)), c.get("promised_at") or "~",
+                                  c.get("created_at") or "", c["id"]))
+        shown = items[start:start + query.limit]
+        more = start + query.limit < len(items)
+        return answer(responses.CasePage, {
+            "items": [{**public_case(c, self._words),
+                       "overdue": bool(c.get("promised_at")) and c["promised_at"] < now} for c in shown],
+            "next_cursor": f"open:{start + query.limit}" if more else None,
+            "order": "urgency high to normal, then due soonest first, then oldest first",
+            "complete": cursor is None})
+
+    def case_action(self, case_id: str, action: str, body: dict[str, Any] | None,
+                    actor: str = "operator") -> dict[str, Any]:
+        """Acknowledge or resolve; recorded as done by the credential's identity (``actor``), with the
+        name the user typed (``by``) first when there is one: "Marie [operator]", never null."""
+        if not CASE_ID.match(case_id or ""):
+            raise ApiError(404, "no such case")
+        data: CaseAction = parse(CaseAction, body)
+        if data.by:  # a complaint about the one who typed the name is refused (the 403 OwnCase)
+            current = self._store.get_case(case_id)
+            if current is not None and is_about(current, data.by):
+                raise OwnCase(case_id)
+        by = f"{data.by} [{actor}]" if data.by else actor
+        try:
+            case = self._cases.act(case_id, action, by=by, note=data.note)
+        except NotFound as exc:
+            raise ApiError(404, "no such case") from exc
+        except Conflict as exc:
+            raise ApiError(409, f"case is {exc.args[0]}; cannot mark it {action}") from exc
+        return answer(responses.Case, public_case(case, self._words))

@@ -1,0 +1,44 @@
+"""``DELETE /api/customers/{number}``: the right to erasure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.api import responses
+from chalicelib.api.base import ApiBase, answer
+from chalicelib.clock import iso
+from chalicelib.errors import ApiError
+from chalicelib.observability import logger as log  # JSON, with the correlation id
+
+
+class CustomersApi(ApiBase):
+    def erase_customer(self, number: str, secret: bytes, retention_days: int = 396) -> dict[str, Any]:
+        """Erase everything linked to one customer (messages, cases, consent, surveys, quotas, offers).
+
+        Keyed tombstones stay for ``retention_days`` (``chalicelib.erasure``): a replayed message
+        or a send still queued is refused, and an opt-out is kept as a suppression entry.
+        """
+        from functools import partial
+        from urllib.parse import unquote
+
+        from chalicelib.erasure import mark
+        from chalicelib.phone import InvalidNumber, customer_key, normalise
+        from chalicelib.phone import mask as mask_number
+
+        raw = unquote(number or "")
+        if len(raw) > 32:
+            raise ApiError(400, "not a phone number")
+        try:
+            if not raw.strip().startswith(("+", "00")):  # a national number could name someone else
+                raise InvalidNumber(raw)
+            e164 = normalise(raw)
+        except InvalidNumber as exc:
+            raise ApiError(400, "not a phone number; use the international format, e.g. +447700900123") from exc
+        now = self._now()
+        erased = self._store.erase_customer(
+            customer_key(e164, secret), mark=partial(mark, secret), at=iso(now),
+            expires_at=int((now + timedelta(days=retention_days)).timestamp()))
+        log.warning("customer %s erased on request: %s", mask_number(e164), erased)
+        return answer(responses.Erased, {"customer": mask_number(e164), "erased": erased,
+                                         "items": sum(erased.values())})

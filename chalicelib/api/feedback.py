@@ -1,0 +1,94 @@
+"""``/api/feedback``, ``/api/export.csv`` and ``/api/audit/messages/{id}``: the messages themselves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from typing import Any
+
+from chalicelib import channels
+from chalicelib.api import responses
+from chalicelib.api.base import ApiBase, answer, parse
+from chalicelib.api.requests import FeedbackQuery
+from chalicelib.clock import days_between, iso
+from chalicelib.errors import ApiError
+from chalicelib.moderation import mask
+from chalicelib.storage import BadCursor
+
+EXPORT_MAX_ROWS = 10_000  # one CSV; past that, the newest rows and a header saying so
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+INVISIBLE = " \u00a0\u200b\u200c\u200d\u2060\ufeff"
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """A CSV cell a spreadsheet will never run as a formula (OWASP CSV injection).
+
+    Checked after NFKC normalisation and leading invisible characters, as a spreadsheet may read
+    them: U+FE66 SMALL EQUALS SIGN and the full-width forms are an "=", "+", "-" or "@" there.
+    """
+    text = "" if value is None else str(value)
+    seen = unicodedata.normalize("NFKC", text).lstrip(INVISIBLE)
+    return "'" + text if seen.startswith(FORMULA_STARTS) else text
+
+
+def public_message(item: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "id": item["id"], "received_at": item["received_at"], "channel": item.get("channel"),
+        "site": item.get("site"), "topic": item.get("topic"), "nature": item.get("nature"),
+        "urgency": item.get("urgency"), "urgency_reason": item.get("urgency_reason"),
+        "language": item.get("language"), "from": item.get("from_masked"), "text": mask(item.get("text"), words),
+        "reply": item.get("reply"), "offer_code": item.get("offer_code"), "case_id": item.get("case_id"),
+        "rules": item.get("rules", []), "processed": "processed_at" in item,
+    }
+
+
+class FeedbackApi(ApiBase):
+    def feedback(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        query: FeedbackQuery = parse(FeedbackQuery, params)
+        since, until = query.period(self._now(), default_days=7)
+        if query.topic is not None and query.topic not in self._config.topics:
+            raise ApiError(400, f"topic: unknown topic {query.topic!r}")
+        filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature),
+                                     ("urgency", query.urgency), ("language", query.language)) if v}
+        try:
+            items, cursor = self._store.feedback(
+                site=self._site(query.site), since=iso(since), until=iso(until),
+                days=days_between(since, until), filters=filters, limit=query.limit, cursor=query.cursor,
+            )
+        except BadCursor as exc:
+            raise ApiError(400, str(exc)) from exc
+        return answer(responses.FeedbackPage,
+                      {"items": [public_message(i, self._words) for i in items], "next_cursor": cursor})
+
+    def export_csv(self, params: dict[str, Any] | None, max_rows: int | None = None) -> tuple[str, bool]:
+        """The filtered messages as CSV, newest first, safe to open in a spreadsheet; and whether
+        the period held more than ``max_rows`` (the newest are kept: the caller says so)."""
+        max_rows = max_rows or EXPORT_MAX_ROWS
+        query = dict(params or {})
+        query.pop("limit", None)
+        query.pop("cursor", None)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id"]
+        writer.writerow(columns)
+        rows, cursor = 0, None
+        while True:
+            page = self.feedback({**query, "limit": str(min(200, max_rows + 1 - rows)),
+                                  **({"cursor": cursor} if cursor else {})})
+            for item in page["items"]:
+                if rows == max_rows:
+                    return out.getvalue(), True
+                writer.writerow([spreadsheet_safe(item.get(c)) for c in columns])
+                rows += 1
+            cursor = page["next_cursor"]
+            if not cursor:
+                return out.getvalue(), False
+
+    def audit_message(self, message_id: str) -> dict[str, Any]:
+        """The message as stored, forbidden words unmasked: for the audit token only."""
+        item = self._store.get_message(message_id) if channels.is_message_id(message_id) else None
+        if item is None:
+            raise ApiError(404, "no such message")
+        return answer(responses.AuditedMessage, {**public_message(item), "text": item.get("text"),
+                                                 "masked_text": mask(item.get("text"), self._words)})

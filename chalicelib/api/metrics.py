@@ -1,0 +1,205 @@
+"""``/api/metrics`` and ``/api/scorecards``: figures read from the hour counters and their roll-ups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib import rollup
+from chalicelib.api import responses
+from chalicelib.api.base import ApiBase, answer, parse
+from chalicelib.api.requests import MetricsQuery, ScorecardQuery
+from chalicelib.clock import day_key, hour_key, iso
+from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.errors import ApiError
+from chalicelib.storage import NO_SITE, FeedbackStore
+
+MAX_HOURLY_DAYS = 31
+
+
+class MetricsApi(ApiBase):
+    def metrics(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Totals, a series per bucket and per-site totals, read from the hour counters.
+
+        ``topic``, ``nature`` and ``urgency`` filters are answered exactly from the cross
+        counts; the language split is only known without them (``null`` otherwise).
+        """
+        query: MetricsQuery = parse(MetricsQuery, params)
+        since, until = query.period(self._now(), default_days=1 if query.bucket == "hour" else 30)
+        if query.bucket == "hour" and until - since > timedelta(days=MAX_HOURLY_DAYS):
+            raise ApiError(400, f"hourly buckets are limited to {MAX_HOURLY_DAYS} days; use bucket=day")
+        if query.topic is not None and query.topic not in self._config.topics:
+            raise ApiError(400, f"topic: unknown topic {query.topic!r}")
+        site = self._site(query.site)
+        wanted = (query.topic, query.nature, query.urgency)
+        filtered = any(wanted)
+        totals = _Tally(self._config.topics)
+        totals.filtered = filtered  # even with no rows at all
+        by_site: dict[str, _Tally] = {}
+        series: dict[str, _Tally] = {}
+        counts = _counts(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
+                         self._now())
+        for key in sorted(counts):
+            bucket = key[2:] + ":00:00Z" if query.bucket == "hour" else key[2:12]
+            for site_id, row in counts[key].items():
+                if site and site_id != site:
+                    continue
+                label = "unknown" if site_id == NO_SITE else site_id
+                for tally in (totals, series.setdefault(bucket, _Tally(self._config.topics)),
+                              by_site.setdefault(label, _Tally(self._config.topics))):
+                    tally.add(row, wanted, filtered)
+        return answer(responses.Metrics, {
+            "since": iso(since), "until": iso(until), "bucket": query.bucket, "site": query.site,
+            "filters": {"topic": query.topic, "nature": query.nature, "urgency": query.urgency},
+            "totals": totals.as_dict() | {"site": {k: v.messages for k, v in by_site.items()}},
+            "series": [{"t": t, **series[t].as_dict()} for t in sorted(series)],
+            "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
+        })
+
+    def scorecards(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Per site, and per member of staff where a roster says who was on duty: compliments,
+        complaints, time to acknowledge and promises kept, over a period (at most 31 days).
+
+        Each hour's counts (messages received, cases opened then) are credited to whoever was
+        on duty at that site in that hour, in the site's time zone.
+        """
+        query: ScorecardQuery = parse(ScorecardQuery, params)
+        since, until = query.period(self._now(), default_days=7)
+        if until - since > timedelta(days=MAX_HOURLY_DAYS):
+            raise ApiError(400, f"scorecards cover at most {MAX_HOURLY_DAYS} days")
+        site = self._site(query.site)
+        sites: dict[str, _Tally] = {}
+        staff: dict[tuple[str, str], _Tally] = {}
+        counts = _counts(self._store, self._config, period_buckets(since, until, "hour", self._now()), self._now())
+        for bucket, per_site in counts.items():
+            hour = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
+            for site_id, row in per_site.items():
+                if (site and site_id != site) or site_id == NO_SITE:
+                    continue
+                sites.setdefault(site_id, _Tally(self._config.topics)).add(row, (None, None, None), False)
+                cfg = self._config.site(site_id)
+                if cfg is None or not cfg.roster:
+                    continue
+                local = hour.astimezone(ZoneInfo(cfg.timezone))
+                for shift in cfg.roster:
+                    if shift.on_duty(local.weekday(), local.hour):
+                        staff.setdefault((site_id, shift.name), _Tally(self._config.topics)).add(
+                            row, (None, None, None), False)
+        return answer(responses.Scorecards, {
+            "since": iso(since), "until": iso(until),
+            "sites": [{"site": k, **_scorecard(v)} for k, v in sorted(sites.items())],
+            "staff": [{"site": k[0], "name": k[1], **_scorecard(v)} for k, v in sorted(staff.items())],
+        })
+
+
+class _Tally:
+    """Adds up hour-counter rows, optionally restricted to a topic, nature and urgency."""
+
+    def __init__(self, topics: list[str]):
+        self.messages = 0
+        self.nature = dict.fromkeys(NATURES, 0)
+        self.topic = dict.fromkeys(topics, 0)
+        self.urgency = dict.fromkeys(URGENCIES, 0)
+        self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
+        self.acks: dict[str, int] = {"n": 0}
+        self.promises = {"kept": 0, "missed": 0}
+        self.filtered = False  # by topic, nature or urgency: acknowledgements are counted per site only
+
+    def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
+        for field, value in row.items():
+            if field.startswith("ack_"):
+                self.acks[field[4:]] = self.acks.get(field[4:], 0) + int(value or 0)
+            elif field.startswith("promise_"):
+                self.promises[field[8:]] += int(value or 0)
+        self.filtered = self.filtered or filtered
+        if not filtered:
+            self.messages += int(row.get("n") or 0)
+            for group in ("nature", "topic", "urgency", "language"):
+                counts = getattr(self, group)
+                for name in counts:
+                    counts[name] += int(row.get(f"{group}_{name}") or 0)
+            return
+        self.language = None
+        for field, value in row.items():
+            if not field.startswith("x_"):
+                continue
+            topic, nature, urgency = field[2:].rsplit("_", 2)
+            if any(w is not None and w != v for w, v in zip(wanted, (topic, nature, urgency), strict=True)):
+                continue
+            count = int(value or 0)
+            self.messages += count
+            self.nature[nature] = self.nature.get(nature, 0) + count
+            self.topic[topic] = self.topic.get(topic, 0) + count
+            self.urgency[urgency] = self.urgency.get(urgency, 0) + count
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"messages": self.messages, "nature": self.nature, "topic": self.topic,
+               "urgency": self.urgency, "language": self.language,
+               "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack(),
+               "promises": {**self.promises, "share_kept": round(
+                   self.promises["kept"] / (self.promises["kept"] + self.promises["missed"]), 3)
+                   if self.promises["kept"] + self.promises["missed"] else None}}
+        if self.filtered:  # not split by topic, nature or urgency: null rather than a figure that ignores the filter
+            out.update(language=None, acknowledged=None, median_seconds_to_acknowledge=None, promises=None)
+        return out
+
+    def median_ack(self) -> int | None:
+        """Median time to acknowledge, interpolated within its histogram bucket."""
+        total = self.acks["n"]
+        if not total:
+            return None
+        half, seen, lower = total / 2, 0, 0
+        for bound in ACK_BOUNDS:
+            count = self.acks.get(f"le_{bound}", 0)
+            if seen + count >= half and count:
+                return round(lower + (bound - lower) * (half - seen) / count)
+            seen += count
+            lower = bound
+        return ACK_BOUNDS[-1]
+
+
+def _scorecard(tally: _Tally) -> dict[str, Any]:
+    compliments, complaints = tally.nature.get("compliment", 0), tally.nature.get("complaint", 0)
+    return {"messages": tally.messages, "compliments": compliments, "complaints": complaints,
+            "compliments_per_complaint": round(compliments / complaints, 2) if complaints else None,
+            "acknowledged": tally.acks["n"], "median_seconds_to_acknowledge": tally.median_ack(),
+            "promises": tally.as_dict()["promises"]}
+
+
+def _counts(store: FeedbackStore, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
+    """The counts of a period's buckets (``rollup.read``); too much of it not rolled up yet is a 503."""
+    try:
+        return rollup.read(store, config, buckets, now)
+    except rollup.RollupPending as exc:
+        raise ApiError(503, str(exc)) from exc
+
+
+def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime) -> list[str]:
+    """Counter buckets covering a period: hours, or whole days plus the hours of partial edge days.
+
+    Nothing after the current hour (nothing can be counted there). The number of buckets
+    grows with the length of the period only: at most 48 hours plus one per day.
+    """
+    until = min(until, now)
+    if until < since:
+        return []
+    first_day = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    last_day = until.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def hours(start: datetime, end: datetime) -> list[str]:
+        start = start.replace(minute=0, second=0, microsecond=0)
+        out = []
+        while start <= end:
+            out.append(f"H#{hour_key(start)}")
+            start += timedelta(hours=1)
+        return out
+
+    if bucket == "hour" or first_day == last_day:
+        return hours(since, until)
+    out = [] if since == first_day else hours(since, first_day + timedelta(hours=23))
+    day = first_day if since == first_day else first_day + timedelta(days=1)
+    while day < last_day:
+        out.append(f"D#{day_key(day)}")
+        day += timedelta(days=1)
+    return out + hours(last_day, until)

@@ -1,0 +1,120 @@
+"""What the operator API accepts: one pydantic model per query string or JSON body.
+
+The OpenAPI document (``chalicelib.api.openapi``) is generated from these models, so a
+bound written here is the bound documented. A survey's body is ``chalicelib.surveys.SurveyRequest``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.clock import parse_time
+from chalicelib.configuration import LANGUAGES, NATURES, URGENCIES
+from chalicelib.errors import ApiError
+
+MAX_PERIOD_DAYS = 400
+EARLIEST, LATEST = 2000, 2100  # beyond these, date arithmetic overflows long before any data exists
+TIME = "An ISO 8601 time, e.g. 2026-11-22T08:00:00Z"
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    since: str | None = Field(default=None, description=TIME + " (default: a period before until)")
+    until: str | None = Field(default=None, description=TIME + " (default: now)")
+
+    def period(self, now: datetime, default_days: int) -> tuple[datetime, datetime]:
+        try:
+            until = parse_time(self.until) if self.until else now
+            since = parse_time(self.since) if self.since else until - timedelta(days=default_days)
+        except OverflowError as exc:  # year 1 or 9999, shifted out of the calendar
+            raise ApiError(400, f"since/until must fall between the years {EARLIEST} and {LATEST}") from exc
+        except ValueError as exc:
+            raise ApiError(400, "since/until must be ISO 8601 times, e.g. 2026-11-22T08:00:00Z") from exc
+        if not (since.year >= EARLIEST and until.year <= LATEST):
+            raise ApiError(400, f"since/until must fall between the years {EARLIEST} and {LATEST}")
+        if since > until:
+            raise ApiError(400, "since must be before until")
+        if until - since > timedelta(days=MAX_PERIOD_DAYS):
+            raise ApiError(400, f"period longer than {MAX_PERIOD_DAYS} days")
+        return since, until
+
+
+class FeedbackQuery(_Query):
+    site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
+    topic: str | None = Field(default=None, max_length=32)
+    nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
+    urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
+    language: Literal[LANGUAGES] | None = None  # type: ignore[valid-type]
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2048, description="next_cursor of the previous page")
+
+
+class ExportQuery(FeedbackQuery):
+    """The feedback filters; ``limit`` and ``cursor`` are accepted and ignored (the export pages itself)."""
+
+
+class MetricsQuery(_Query):
+    site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
+    bucket: Literal["hour", "day"] = "hour"
+    topic: str | None = Field(default=None, max_length=32)
+    nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
+    urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
+
+
+class ScorecardQuery(_Query):
+    site: str | None = Field(default=None, max_length=40)
+
+
+class CasesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: Literal["open", "acknowledged", "resolved"] = "open"
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2048, description="next_cursor of the previous page")
+
+
+class SiteQuery(BaseModel):
+    """A known site, and nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str = Field(min_length=1, max_length=40)
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: Literal["viewer"] = "viewer"
+    ttl_minutes: int = Field(default=720, ge=1, le=43_200)
+    label: str = Field(default="", max_length=40, pattern=r"^[\w .@-]*$")
+
+
+class CaseAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    by: str | None = Field(default=None, max_length=80, description="The name typed by the person acting")
+    note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("by", "note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise ValueError("control characters are not allowed")
+        return value
+
+
+class OfferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(min_length=1, max_length=40)
+    by: str = Field(min_length=1, max_length=80)
+    approved_by: str | None = Field(default=None, min_length=1, max_length=80)
+    case_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}$")
+
+
+class RedeemRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str | None = Field(default=None, min_length=1, max_length=80)

@@ -1,0 +1,311 @@
+"""What the operator API answers: one pydantic model per response body.
+
+Every JSON answer of ``/api/*`` is built through one of these (``base.answer``), and the OpenAPI
+document is generated from them: the contract and the code cannot drift apart. ``extra="forbid"``
+makes a field added to an answer but not to its model fail loudly in the tests.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Error(_Out):
+    """Every 4xx and 5xx answer of the API."""
+
+    error: str
+
+
+# -- feedback -------------------------------------------------------------------------------------
+class Message(_Out):
+    """A message as the dashboard shows it: the customer's number masked, forbidden words masked."""
+
+    id: str
+    received_at: str
+    channel: str | None
+    site: str | None
+    topic: str | None
+    nature: str | None
+    urgency: str | None
+    urgency_reason: str | None
+    language: str | None
+    from_: str | None = Field(alias="from", description="The customer's number, masked")
+    text: str | None
+    reply: str | None
+    offer_code: str | None
+    case_id: str | None
+    rules: list[str]
+    processed: bool = Field(description="Counted, and its case opened if it needs one")
+
+
+class FeedbackPage(_Out):
+    items: list[Message]
+    next_cursor: str | None
+
+
+class AuditedMessage(Message):
+    """The message with its original text (``text``) and the text others see (``masked_text``)."""
+
+    masked_text: str | None
+
+
+# -- cases ----------------------------------------------------------------------------------------
+class Alert(_Out):
+    channel: str | None
+    to: str | None
+    role: str | None
+    status: str | None
+    attempts: int
+    last_error: str | None
+
+
+class Escalation(_Out):
+    at: str
+    level: int
+    to: list[str]
+
+
+class Case(_Out):
+    id: str
+    message_id: str | None
+    status: str | None
+    site: str | None
+    topic: str | None
+    nature: str | None
+    urgency: str | None
+    urgency_reason: str | None
+    text: str | None
+    customer: str | None
+    received_at: str | None
+    created_at: str | None
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    resolved_at: str | None
+    resolved_by: str | None
+    note: str | None
+    seconds_to_acknowledge: int | None
+    code: str | None
+    promised_at: str | None
+    promise_kept: bool | None
+    escalation_level: int
+    alerts_suppressed: bool
+    escalations: list[Escalation]
+    alerts: list[Alert]
+    overdue: bool | None = Field(default=None, description="Open cases only: its promise has lapsed")
+
+
+class CasePage(_Out):
+    items: list[Case]
+    next_cursor: str | None
+    order: str | None = Field(default=None, description="Open cases only: how they are sorted")
+    complete: bool | None = Field(default=None, description="Open cases only: false past the bounded read")
+
+
+# -- metrics and scorecards ------------------------------------------------------------------------
+class Promises(_Out):
+    kept: int
+    missed: int
+    share_kept: float | None
+
+
+class Tally(_Out):
+    """Counts over a period (or one bucket, or one site). With a topic, nature or urgency filter,
+    ``language``, ``acknowledged``, ``median_seconds_to_acknowledge`` and ``promises`` are null."""
+
+    messages: int
+    nature: dict[str, int]
+    topic: dict[str, int]
+    urgency: dict[str, int]
+    language: dict[str, int] | None
+    acknowledged: int | None
+    median_seconds_to_acknowledge: int | None
+    promises: Promises | None
+
+
+class Totals(Tally):
+    site: dict[str, int] = Field(description="Messages per site ('unknown' for none)")
+
+
+class Bucket(Tally):
+    t: str = Field(description="The bucket: an hour (2026-11-22T08:00:00Z) or a day (2026-11-22)")
+
+
+class MetricsFilters(_Out):
+    topic: str | None
+    nature: str | None
+    urgency: str | None
+
+
+class Metrics(_Out):
+    since: str
+    until: str
+    bucket: str
+    site: str | None
+    filters: MetricsFilters
+    totals: Totals
+    series: list[Bucket]
+    sites: dict[str, Tally]
+
+
+class Scorecard(_Out):
+    messages: int
+    compliments: int
+    complaints: int
+    compliments_per_complaint: float | None
+    acknowledged: int
+    median_seconds_to_acknowledge: int | None
+    promises: Promises | None
+
+
+class SiteScorecard(Scorecard):
+    site: str
+
+
+class StaffScorecard(Scorecard):
+    site: str
+    name: str
+
+
+class Scorecards(_Out):
+    since: str
+    until: str
+    sites: list[SiteScorecard]
+    staff: list[StaffScorecard]
+
+
+# -- configuration and status ----------------------------------------------------------------------
+class SiteInfo(_Out):
+    id: str
+    name: str
+    kind: str
+    codes: list[str]
+    timezone: str
+
+
+class Settings(_Out):
+    deployment: str
+    sites: list[SiteInfo]
+    timezone: str
+    topics: list[str]
+    natures: list[str]
+
+
+class QueueDepth(_Out):
+    waiting: int
+    in_flight: int
+
+
+class Queues(_Out):
+    jobs: QueueDepth
+    dead_letter: QueueDepth
+
+
+class Status(_Out):
+    queues: Queues
+
+
+# -- offers -----------------------------------------------------------------------------------------
+class Offer(_Out):
+    code: str
+    site: str | None
+    status: str | None
+    issued_at: str | None
+    issued_by: str | None
+    approved_by: str | None
+    message_id: str | None
+    case_id: str | None
+    redeemed_at: str | None
+    redeemed_by: str | None
+
+
+class OfferBudget(_Out):
+    site: str
+    day: str
+    budget: int
+    issued: int
+    left: int
+
+
+# -- surveys ----------------------------------------------------------------------------------------
+class Score(_Out):
+    n: int
+    score: int | float | None = Field(description="NPS -100..100, CSAT % satisfied, CES mean")
+    promoters: int | None = None
+    passives: int | None = None
+    detractors: int | None = None
+    satisfied: int | None = None
+    mean: float | None = None
+
+
+class QuestionReport(Score):
+    kind: str
+    text: dict[str, str] = Field(description="The question, per language")
+    distribution: dict[int, int] = Field(description="Answers per value of the scale")
+
+
+class Held(_Out):
+    count: int
+    reason: str
+    until: str
+    timezone: str
+    until_local: str
+
+
+class Skipped(_Out):
+    opted_out: int
+    frequency_cap: int
+
+
+class SurveyReport(_Out):
+    id: str
+    name: str
+    site: str
+    created_at: str
+    recipients: int
+    sent: int
+    response_rate: float | None
+    skipped: Skipped
+    follow_ups: int
+    text_replies: int
+    late_answers: int
+    held: Held | None
+    questions: list[QuestionReport]
+
+
+class KindScore(Score):
+    distribution: dict[int, int]
+
+
+class SiteSurveys(_Out):
+    site: str
+    surveys: list[SurveyReport]
+    sent: int
+    held: int
+    response_rate: float | None
+    scores: dict[str, KindScore]
+
+
+class SurveyCreated(_Out):
+    id: str
+    name: str
+    site: str
+    created_at: str
+    queued: int
+    rejected: list[str] = Field(description="The numbers that could not be read (first 40 characters)")
+
+
+# -- access and erasure ------------------------------------------------------------------------------
+class Token(_Out):
+    token: str
+    role: str
+    expires_at: str
+
+
+class Erased(_Out):
+    customer: str = Field(description="The number, masked")
+    erased: dict[str, int] = Field(description="Items erased, per kind")
+    items: int
