@@ -27,7 +27,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from chalicelib.configuration import DEFAULT_CONFIG_DIR
+from chalicelib.config_loader import DEFAULT_CONFIG_DIR
 
 UK_SHARE = 0.35
 COACH_SHARE = 0.3

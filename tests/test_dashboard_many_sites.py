@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.configuration import load_config
+from chalicelib.config_loader import load_config
 from infra import sites
 from infra.simulate import CUSTOMERS, send_twilio
 from tests.conftest import running_stack, wait_until

@@ -13,7 +13,7 @@ import phonenumbers
 import pytest
 
 from chalicelib.classification import Classifier
-from chalicelib.configuration import DEFAULT_CONFIG_DIR, load_config
+from chalicelib.config_loader import DEFAULT_CONFIG_DIR, load_config
 from infra import sites
 from infra.simulate import CUSTOMERS
 
