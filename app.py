@@ -173,7 +173,7 @@ def inbound_sms(event):
         except eum.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
             status = "opted_out"
         if not result.parked:
-            svc.store.set_reply_status(message.id, status)
+            svc.store.messages.set_reply_status(message.id, status)
 
 
 # -- worker ------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def sweep_pending(event):
     from chalicelib.ingest import replay_pending
 
     svc = services()
-    replayed = replay_pending(svc.store, svc.jobs, older_than=timedelta(minutes=2))
+    replayed = replay_pending(svc.store.messages, svc.jobs, older_than=timedelta(minutes=2))
     if replayed:
         _logger().info("replayed pending messages", extra={"count": replayed})
 
@@ -232,7 +232,7 @@ def _ack_link(token):
         return None, None, ack_page(410, "", "This link has expired. Acknowledge the case on the dashboard.")
     except links.BadLink:
         return None, None, ack_page(403, "", "This link is not valid.")
-    case = svc.store.get_case(link.case_id)
+    case = svc.store.cases.get_case(link.case_id)
     if case is None:
         return None, None, ack_page(404, "", "This case no longer exists.")
     return case, case.get("recipients", {}).get(link.recipient, {}).get("to", "unknown"), None
@@ -257,7 +257,7 @@ def ack_link_page(token):
 @app.route("/ack/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
 @json_errors
 def ack_link_post(token):
-    from chalicelib.storage import Conflict
+    from chalicelib.errors import Conflict
 
     case, recipient, refused = _ack_link(token)
     if refused:
@@ -282,7 +282,7 @@ def roll_up_counters(event):
     from chalicelib.rollup import scheduled
 
     svc = services()
-    counts = scheduled(svc.store, svc.config)
+    counts = scheduled(svc.store.counters, svc.config)
     _logger().info("rolled up counters", extra={"messages": {
         bucket: sum(int(c.get("n", 0)) for c in sites.values()) for bucket, sites in counts.items()}})
 

@@ -36,7 +36,7 @@ BASE = 10_000
 
 def _put_all(table, items: list[dict]) -> None:
     """Straight into moto's table (through the speed-ups' index upkeep): no HTTP serialisation to wait for."""
-    from chalicelib.storage import to_item
+    from chalicelib.storage.dynamo import to_item
 
     for item in items:
         table.put_item(to_item(item))
@@ -91,7 +91,7 @@ def measure(scale: int, reads: int, stored_days: int) -> dict:
             value = params.get("ExpressionAttributeValues", {}).get(":pk", {}).get("S", "")
             days_read.append(value.removeprefix("DAY#")[:10])
 
-        svc.store._db.meta.events.register("provide-client-params.dynamodb.Query", seen)
+        svc.store.messages._db.meta.events.register("provide-client-params.dynamodb.Query", seen)
         since, until = now - timedelta(days=30), now
         out = {"messages": BASE * scale, "stored": len(messages), "stored_days": stored_days,
                "load_s": loaded_s, "levels": {}}

@@ -18,11 +18,11 @@ from chalicelib.access import bearer_ok  # noqa: F401  (re-exported)
 from chalicelib.cases import CaseService, OwnCase, is_about
 from chalicelib.clock import day_key, days_between, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, BadCursor, Conflict, NotFound
 from chalicelib.moderation import mask
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.offers import OfferRefused, OfferService
-from chalicelib.storage import NO_SITE, BadCursor, Conflict, FeedbackStore, NotFound
+from chalicelib.ports import NO_SITE, Counters, Stores
 
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 MAX_PERIOD_DAYS = 400
@@ -183,7 +183,7 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
 
 
 class OperatorApi:
-    def __init__(self, *, config: Config, store: FeedbackStore, now: Callable[[], datetime] = utcnow):
+    def __init__(self, *, config: Config, store: Stores, now: Callable[[], datetime] = utcnow):
         self._config = config
         self._store = store
         self._now = now
@@ -206,7 +206,7 @@ class OperatorApi:
         filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature),
                                      ("urgency", query.urgency), ("language", query.language)) if v}
         try:
-            items, cursor = self._store.feedback(
+            items, cursor = self._store.messages.feedback(
                 site=self._site(query.site), since=iso(since), until=iso(until),
                 days=days_between(since, until), filters=filters, limit=query.limit, cursor=query.cursor,
             )
@@ -233,7 +233,7 @@ class OperatorApi:
         totals.filtered = filtered  # even with no rows at all
         by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
-        counts = _counts(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
+        counts = _counts(self._store.counters, self._config, period_buckets(since, until, query.bucket, self._now()),
                          self._now())
         for key in sorted(counts):
             bucket = key[2:] + ":00:00Z" if query.bucket == "hour" else key[2:12]
@@ -266,7 +266,8 @@ class OperatorApi:
         site = self._site(query.site)
         sites: dict[str, _Tally] = {}
         staff: dict[tuple[str, str], _Tally] = {}
-        counts = _counts(self._store, self._config, period_buckets(since, until, "hour", self._now()), self._now())
+        counts = _counts(self._store.counters, self._config, period_buckets(since, until, "hour", self._now()),
+                         self._now())
         for bucket, per_site in counts.items():
             hour = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
             for site_id, row in per_site.items():
@@ -330,7 +331,7 @@ class OperatorApi:
         if query.status == "open":
             return self._open_cases(query)
         try:
-            items, cursor = self._store.cases(query.status, query.limit, query.cursor)
+            items, cursor = self._store.cases.cases(query.status, query.limit, query.cursor)
         except BadCursor as exc:
             raise ApiError(400, str(exc)) from exc
         return {"items": [public_case(c, self._words) for c in items], "next_cursor": cursor}
@@ -344,7 +345,7 @@ class OperatorApi:
         items: list[dict[str, Any]] = []
         cursor = None
         while len(items) < OPEN_READ_MAX:
-            page, cursor = self._store.cases("open", min(200, OPEN_READ_MAX - len(items)), cursor)
+            page, cursor = self._store.cases.cases("open", min(200, OPEN_READ_MAX - len(items)), cursor)
             items += page
             if not cursor:
                 break
@@ -362,7 +363,7 @@ class OperatorApi:
 
     def audit_message(self, message_id: str) -> dict[str, Any]:
         """The message as stored, forbidden words unmasked: for the audit token only."""
-        item = self._store.get_message(message_id) if MESSAGE_ID.match(message_id or "") else None
+        item = self._store.messages.get_message(message_id) if MESSAGE_ID.match(message_id or "") else None
         if item is None:
             raise ApiError(404, "no such message")
         return {**public_message(item), "text": item.get("text"), "masked_text": mask(item.get("text"), self._words)}
@@ -379,7 +380,7 @@ class OperatorApi:
         return {k: created[k] for k in ("id", "name", "site", "created_at", "queued", "rejected")}
 
     def survey(self, survey_id: str, surveys: Any) -> dict[str, Any]:
-        found = self._store.get_survey(survey_id) if SURVEY_ID.match(survey_id or "") else None
+        found = self._store.surveys.get_survey(survey_id) if SURVEY_ID.match(survey_id or "") else None
         if found is None:
             raise ApiError(404, "no such survey")
         return surveys.report(found)
@@ -395,12 +396,12 @@ class OperatorApi:
         self._site(data.site)
         customer = None
         if data.case_id:
-            case = self._store.get_case(data.case_id)
+            case = self._store.cases.get_case(data.case_id)
             if case is None:
                 raise ApiError(404, "no such case")
             customer = case.get("customer_key")
         try:
-            offer = OfferService(config=self._config, store=self._store, now=self._now).issue(
+            offer = OfferService(config=self._config, offers=self._store.offers, now=self._now).issue(
                 site=data.site, customer_key=customer, by=data.by, approved_by=data.approved_by)
         except OfferRefused as exc:
             status = 403 if exc.args[0] == "staff_limit" else 409 if exc.args[0] != "unknown_site" else 400
@@ -409,7 +410,7 @@ class OperatorApi:
 
     def offer(self, code: str) -> dict[str, Any]:
         code = _offer_code(code)
-        offer = self._store.get_offer(code) if OFFER_CODE.match(code) else None
+        offer = self._store.offers.get_offer(code) if OFFER_CODE.match(code) else None
         if offer is None:
             raise ApiError(404, "no such offer")
         return public_offer(offer)
@@ -420,7 +421,7 @@ class OperatorApi:
             raise ApiError(404, "no such offer")
         data: RedeemRequest = parse(RedeemRequest, body)
         try:
-            return public_offer(self._store.redeem_offer(code, at=iso(self._now()), by=data.by))
+            return public_offer(self._store.offers.redeem_offer(code, at=iso(self._now()), by=data.by))
         except NotFound as exc:
             raise ApiError(404, "no such offer") from exc
         except Conflict as exc:
@@ -458,7 +459,7 @@ class OperatorApi:
         except InvalidNumber as exc:
             raise ApiError(400, "not a phone number; use the international format, e.g. +447700900123") from exc
         now = self._now()
-        erased = self._store.erase_customer(
+        erased = self._store.customers.erase_customer(
             customer_key(e164, secret), mark=partial(mark, secret), at=iso(now),
             expires_at=int((now + timedelta(days=retention_days)).timestamp()))
         log.warning("customer %s erased on request: %s", mask_number(e164), erased)
@@ -468,7 +469,7 @@ class OperatorApi:
         site = (params or {}).get("site")
         if not site or self._config.site(site) is None:
             raise ApiError(400, "site: a known site is required")
-        return OfferService(config=self._config, store=self._store, now=self._now).budget(site)
+        return OfferService(config=self._config, offers=self._store.offers, now=self._now).budget(site)
 
     def case_action(self, case_id: str, action: str, body: dict[str, Any] | None,
                     actor: str = "operator") -> dict[str, Any]:
@@ -478,12 +479,13 @@ class OperatorApi:
             raise ApiError(404, "no such case")
         data: CaseAction = parse(CaseAction, body)
         if data.by:  # a complaint about the one who typed the name is refused (the 403 OwnCase)
-            current = self._store.get_case(case_id)
+            current = self._store.cases.get_case(case_id)
             if current is not None and is_about(current, data.by):
                 raise OwnCase(case_id)
         by = f"{data.by} [{actor}]" if data.by else actor
         try:
-            case = CaseService(config=self._config, store=self._store, now=self._now).act(
+            case = CaseService(config=self._config, cases=self._store.cases, counters=self._store.counters,
+                               now=self._now).act(
                 case_id, action, by=by, note=data.note)
         except NotFound as exc:
             raise ApiError(404, "no such case") from exc
@@ -604,10 +606,10 @@ def _scorecard(tally: _Tally) -> dict[str, Any]:
             "promises": tally.as_dict()["promises"]}
 
 
-def _counts(store: FeedbackStore, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
+def _counts(counters: Counters, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
     """The counts of a period's buckets (``rollup.read``); too much of it not rolled up yet is a 503."""
     try:
-        return rollup.read(store, config, buckets, now)
+        return rollup.read(counters, config, buckets, now)
     except rollup.RollupPending as exc:
         raise ApiError(503, str(exc)) from exc
 

@@ -20,8 +20,9 @@ from chalicelib.models import InboundMessage
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
+from chalicelib.ports import Messages, Stores
 from chalicelib.replies import build_reply, without_offer
-from chalicelib.storage import FeedbackStore, StorageError, drill_keys
+from chalicelib.storage.messages import drill_keys
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
 
 
 class IngestService:
-    def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
+    def __init__(self, *, config: Config, classifier: Classifier, store: Stores, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
                  cases: CaseService | None = None, surveys: Any = None):
         self._config = config
@@ -99,7 +100,8 @@ class IngestService:
         self._secret = customer_secret
         self._retention_days = retention_days
         self._now = now
-        self._cases = cases or CaseService(config=config, store=store, jobs=jobs, now=now)
+        self._cases = cases or CaseService(config=config, cases=store.cases, counters=store.counters, jobs=jobs,
+                                                now=now)
         self._surveys = surveys
         self._window = SenderWindow(config.deployment.sender_messages_per_minute)
 
@@ -124,7 +126,7 @@ class IngestService:
         if self._surveys is not None:
             try:
                 answer = self._surveys.answer(message.from_number, message.body, message.id)
-            except StorageError as exc:  # kept as feedback (parked if DynamoDB stays down): never lost
+            except Unavailable as exc:  # kept as feedback (parked if DynamoDB stays down): never lost
                 log.warning("survey answer not recorded (storage unavailable) for message %s: %s", message.id, exc)
                 answer = None
             if answer is not None:
@@ -137,8 +139,8 @@ class IngestService:
         record = message_record(message, classification, reply, secret=self._secret,
                                 retention_days=self._retention_days, reply_status=reply_status)
         try:
-            existing = self._store.put_message(record)
-        except StorageError as exc:
+            existing = self._store.messages.put_message(record)
+        except Unavailable as exc:
             self._park({"type": "store", "message": record}, exc)
             return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
 
@@ -157,7 +159,7 @@ class IngestService:
         command = staff_command(message.body)
         try:
             reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
-        except StorageError as exc:
+        except Unavailable as exc:
             log.warning("staff command %s not carried out (storage unavailable): %s", message.id, exc)
             reply = STAFF_RETRY
         return IngestResult(message.id, reply, duplicate=False, record={"id": message.id}, kind="staff")
@@ -165,8 +167,8 @@ class IngestService:
     def _erased(self, message: InboundMessage) -> bool:
         """Whether this message id was erased with its sender (a keyed tombstone, kept for the retention period)."""
         try:
-            return self._store.tombstone(mark(self._secret, "message", message.id)) is not None
-        except StorageError as exc:  # DynamoDB down: the message is parked, and the worker checks again
+            return self._store.customers.tombstone(mark(self._secret, "message", message.id)) is not None
+        except Unavailable as exc:  # DynamoDB down: the message is parked, and the worker checks again
             log.warning("erasure tombstone of message %s not checked: %s", message.id, exc)
             return False
 
@@ -179,14 +181,14 @@ class IngestService:
     def _with_offer(self, message: InboundMessage, classification: Any, reply: Any) -> Any:
         """Issue the reply's offer within the budgets, or give the reply without one: never a dead code."""
         try:
-            OfferService(config=self._config, store=self._store, now=self._now).issue(
+            OfferService(config=self._config, offers=self._store.offers, now=self._now).issue(
                 site=classification.site, customer_key=customer_key(message.from_number, self._secret),
                 code=reply.offer_code, message_id=message.id,
                 expires_at=int((message.received_at + timedelta(days=self._retention_days)).timestamp()))
             return reply
         except OfferRefused as exc:
             log.info("no offer for message %s: %s", message.id, exc.args[0])
-        except StorageError as exc:
+        except Unavailable as exc:
             log.warning("offer not issued (storage unavailable) for message %s: %s", message.id, exc)
         return without_offer(self._config, classification, reply.rule)
 
@@ -212,19 +214,19 @@ class IngestService:
             "expires_at": int((message.received_at + timedelta(days=self._retention_days)).timestamp()),
         }
         try:
-            previous = self._store.set_consent(**change)
+            previous = self._store.customers.set_consent(**change)
             if found == "opt_out":  # in the middle of a survey: no further question, ever
-                self._store.end_conversation(change["customer_key"])
+                self._store.surveys.end_conversation(change["customer_key"])
             else:  # an opt-out kept through an erasure is lifted too
-                self._store.lift_suppression(mark(self._secret, "opt-out", change["customer_key"]))
-        except StorageError as exc:
+                self._store.customers.lift_suppression(mark(self._secret, "opt-out", change["customer_key"]))
+        except Unavailable as exc:
             self._park({"type": "consent", "change": change}, exc)
             previous = None
         changed = previous != change["status"]
         reply = "" if carrier or not changed else CONSENT_REPLIES[found].get(language)
         return IngestResult(message.id, reply, duplicate=not changed, record=record, kind="keyword")
 
-    def _park(self, job: dict[str, Any], cause: StorageError) -> None:
+    def _park(self, job: dict[str, Any], cause: Unavailable) -> None:
         """DynamoDB refused: hand the write to the worker through the queue, or refuse the request."""
         log.warning("DynamoDB unavailable, parking a %s job on the queue: %s", job["type"], cause)
         try:
@@ -244,11 +246,11 @@ def _job_record(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("pk", "sk", "type")}
 
 
-def replay_pending(store: FeedbackStore, jobs: JobQueue, *, older_than: timedelta,
+def replay_pending(messages: Messages, jobs: JobQueue, *, older_than: timedelta,
                    now: Callable[[], datetime] = utcnow, limit: int = 100) -> int:
     """Hand to the worker again the messages stored but never processed (queue was down)."""
     replayed = 0
-    for item in store.pending_messages(iso(now() - older_than), limit=limit):
+    for item in messages.pending_messages(iso(now() - older_than), limit=limit):
         jobs.send({"type": "process", "message": _job_record(item)})
         replayed += 1
     return replayed

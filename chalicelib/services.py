@@ -17,8 +17,8 @@ from chalicelib.configuration import Config, get_config
 from chalicelib.ingest import IngestService
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import EmailAlerts, SmsAlerts
+from chalicelib.ports import Stores
 from chalicelib.secrets import get_secret
-from chalicelib.storage import FeedbackStore
 from chalicelib.worker import Worker
 
 
@@ -47,9 +47,12 @@ class Services:
         return Classifier(self.config)
 
     @cached_property
-    def store(self) -> FeedbackStore:
+    def store(self) -> Stores:
+        """The storage adapters, one per aggregate, over one DynamoDB client."""
+        from chalicelib.storage import dynamo_stores
+
         table = env("TABLE_NAME")
-        return FeedbackStore(self.client("dynamodb"), table, env("COUNTERS_TABLE", f"{table}-counters"))
+        return dynamo_stores(self.client("dynamodb"), table, env("COUNTERS_TABLE", f"{table}-counters"))
 
     @cached_property
     def jobs(self) -> JobQueue:
@@ -118,7 +121,7 @@ class Services:
     def digest(self) -> Any:
         from chalicelib.digest import DigestService
 
-        return DigestService(config=self.config, store=self.store, api=self.api,
+        return DigestService(config=self.config, markers=self.store.offers, api=self.api,
                              email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email))
 
     @cached_property
@@ -130,7 +133,7 @@ class Services:
 
     @cached_property
     def cases(self) -> CaseService:
-        return CaseService(config=self.config, store=self.store, jobs=self.jobs)
+        return CaseService(config=self.config, cases=self.store.cases, counters=self.store.counters, jobs=self.jobs)
 
     @cached_property
     def ingest(self) -> IngestService:

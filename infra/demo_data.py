@@ -33,7 +33,8 @@ from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage import FeedbackStore, counter_key, dedup_key, to_item
+from chalicelib.storage.counters import CounterStore, counter_key, dedup_key
+from chalicelib.storage.dynamo import to_item
 from chalicelib.worker import case_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +156,7 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
         if not item["pk"].startswith("ROLL#"):
             add_counter(client, f"{table}-counters", item)
     if rolled:
-        rollup.roll_up(FeedbackStore(client, table), config or get_config(), rolled, now)
+        rollup.roll_up(CounterStore(client, table), config or get_config(), rolled, now)
 
 
 def add_counter(client: Any, table: str, item: dict[str, Any]) -> bool:

@@ -110,7 +110,7 @@ def table_items(kind=None):
     """Every item of the Voix tables (messages and cases, and counters), optionally by key prefix."""
     import boto3
 
-    from chalicelib.storage import from_item
+    from chalicelib.storage.dynamo import from_item
 
     db = boto3.client("dynamodb")
     items = []

@@ -109,16 +109,16 @@ def test_help_answers_help_text_in_the_site_language(client):
 
 
 def test_stop_while_dynamodb_is_down_is_parked_and_applied_by_the_worker(client, svc, monkeypatch):
-    from chalicelib.storage import StorageError
+    from chalicelib.errors import Unavailable
 
     def down(*args, **kwargs):
-        raise StorageError("throttled")
+        raise Unavailable("throttled")
 
-    real = svc.store.set_consent
-    monkeypatch.setattr(svc.store, "set_consent", down)
+    real = svc.store.customers.set_consent
+    monkeypatch.setattr(svc.store.customers, "set_consent", down)
     response = post_sms(client, twilio_params("STOP", sid=sid()))
     assert response.status_code == 200 and consent_items() == []
-    monkeypatch.setattr(svc.store, "set_consent", real)
+    monkeypatch.setattr(svc.store.customers, "set_consent", real)
     drain()
     [consent] = consent_items()
     assert consent["status"] == "opted_out"
@@ -162,7 +162,7 @@ def test_staff_reply_with_a_wrong_code_or_from_another_site_changes_nothing(clie
 def test_short_codes_are_unique_among_live_cases(svc):
     from chalicelib.cases import CaseService
 
-    cases = CaseService(config=svc.config, store=svc.store)
+    cases = CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters)
     now = datetime.now(UTC)
     codes = [cases.claim_code(f"CASE{i:04d}", now) for i in range(300)]
     assert len(set(codes)) == 300 and all(re.fullmatch(r"\d{4}", c) for c in codes)
@@ -243,7 +243,8 @@ def test_an_unacknowledged_urgent_case_escalates_to_the_manager_then_to_care(cli
     before = len(sent_emails())
 
     def at(moment):
-        return CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: moment)
+        return CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
+                           now=lambda: moment)
 
     assert at(deadline - timedelta(seconds=1)).escalate_due() == 0  # not yet
     assert at(deadline + timedelta(seconds=1)).escalate_due() == 1
@@ -273,7 +274,8 @@ def test_an_acknowledged_case_never_escalates(client, svc):
     case = urgent_case(client)
     assert client.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
     late = datetime.now(UTC) + timedelta(days=1)
-    assert CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: late).escalate_due() == 0
+    assert CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
+                       now=lambda: late).escalate_due() == 0
     public = client.http.get("/api/cases?status=acknowledged", headers=auth()).json_body["items"][0]
     assert public["promise_kept"] is True and public["escalation_level"] == 0 and public["code"] == case["code"]
 

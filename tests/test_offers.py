@@ -101,7 +101,7 @@ def test_budget_never_exceeded_under_concurrent_issuance(client, svc, atomic_mot
     from chalicelib.offers import OfferRefused, OfferService
 
     budget = svc.config.site("store-leeds").offer_daily_budget
-    service = OfferService(config=svc.config, store=svc.store)
+    service = OfferService(config=svc.config, offers=svc.store.offers)
 
     def attempt(i):
         try:
@@ -122,7 +122,7 @@ def test_budget_never_exceeded_under_concurrent_issuance(client, svc, atomic_mot
 def test_a_refused_cap_gives_back_the_budget_it_took(svc):
     from chalicelib.offers import OfferRefused, OfferService
 
-    service = OfferService(config=svc.config, store=svc.store)
+    service = OfferService(config=svc.config, offers=svc.store.offers)
     service.issue(site="store-leeds", customer_key="same", message_id="a")
     with pytest.raises(OfferRefused, match="customer_cap"):
         service.issue(site="store-leeds", customer_key="same", message_id="b")
@@ -139,7 +139,7 @@ def test_the_customer_cap_is_a_rolling_window_not_a_calendar_block(svc):
     moments = {"now": block_end}
 
     def service():
-        return OfferService(config=svc.config, store=svc.store, now=lambda: moments["now"])
+        return OfferService(config=svc.config, offers=svc.store.offers, now=lambda: moments["now"])
 
     service().issue(site="store-leeds", customer_key="same", message_id="a")
     moments["now"] = block_end + timedelta(hours=2)  # the next block, two hours later

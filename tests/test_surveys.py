@@ -206,9 +206,9 @@ def test_an_answer_delivered_twice_is_one_answer_to_one_question(client, at_noon
 def test_a_sites_scores_cover_every_survey_not_the_latest_hundred(client, svc):
     question = {"kind": "csat", "text": {"en": "How was it? 1 to 5", "fr": "1 a 5"}}
     for i in range(105):
-        svc.store.put_survey({"id": f"S{i:04d}", "site": "line-8", "name": f"survey {i}",
-                              "created_at": f"2026-11-{1 + i % 20:02d}T10:00:{i % 60:02d}.000Z",
-                              "questions": [question], "stats": {"sent": 1, "q0_n": 1, "q0_v5": 1}})
+        svc.store.surveys.put_survey({"id": f"S{i:04d}", "site": "line-8", "name": f"survey {i}",
+                                      "created_at": f"2026-11-{1 + i % 20:02d}T10:00:{i % 60:02d}.000Z",
+                                      "questions": [question], "stats": {"sent": 1, "q0_n": 1, "q0_v5": 1}})
     report = client.http.get("/api/surveys?site=line-8", headers=auth()).json_body
     assert len(report["surveys"]) == 105 and report["sent"] == 105
     assert report["scores"]["csat"]["distribution"]["5"] == 105
