@@ -129,14 +129,15 @@ class DigestService:
         for section in self.sections():
             subject, body = self.build(section, day)
             for to in section.recipients:
-                marker = f"DIGEST#{day.date().isoformat()}#{to}"
-                if not self._markers.claim_marker(marker, expires_at=int((day + timedelta(days=30)).timestamp())):
+                marker = f"{day.date().isoformat()}#{to}"
+                kept = int((day + timedelta(days=30)).timestamp())
+                if not self._markers.claim_marker("digest", marker, expires_at=kept):
                     continue  # sent by an earlier run
                 try:
                     self._email.send(to, subject, body)
                     sent += 1
                 except DeliveryFailed as exc:
-                    self._markers.release_marker(marker)
+                    self._markers.release_marker("digest", marker)
                     log.warning("digest for %s not sent: %s", to, exc)
                     failed += 1
         return {"sent": sent, "failed": failed}

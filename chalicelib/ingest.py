@@ -22,7 +22,6 @@ from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.ports import Messages, Stores
 from chalicelib.replies import build_reply, without_offer
-from chalicelib.storage.messages import drill_keys
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,6 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
     """The stored form of a message. Holds the full number only until the worker is done."""
     received = message.received_at
     stamp = iso(received)
-    sort_key = f"{stamp}#{message.id}"
     return {
         "id": message.id,
         "channel": message.channel,
@@ -79,12 +77,6 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
         "reply_rule": reply.rule,
         "reply_status": reply_status,
         "offer_code": reply.offer_code,
-        "gsi2pk": f"DAY#{day_key(received)}",
-        "gsi2sk": sort_key,
-        "gsi3pk": "PENDING",
-        "gsi3sk": sort_key,
-        **drill_keys(day_key(received), {"site": classification.site, "topic": classification.topic,
-                                         "nature": classification.nature}),
         "ttl": int((received + timedelta(days=retention_days)).timestamp()),
     }
 
@@ -145,7 +137,7 @@ class IngestService:
             return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
 
         if existing is not None:
-            if existing.get("gsi3pk") == "PENDING" and self._stale(existing):
+            if "processed_at" not in existing and self._stale(existing):
                 # a retry after the first delivery died between its put and its enqueue (the
                 # sweeper would catch it too, minutes later); a concurrent duplicate is not that
                 self._enqueue({**existing, "from_number": message.from_number})

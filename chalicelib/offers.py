@@ -54,14 +54,14 @@ class OfferService:
             raise OfferRefused("code_taken")
         deployment = self._config.deployment
         horizon = int((now + timedelta(days=2 * deployment.offer_cap_days + 1)).timestamp())  # read a block later
-        quotas = [(f"QUOTA#site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget", None)]
+        quotas = [(f"site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget", None)]
         if customer_key:  # a rolling window: at most offer_customer_cap in any offer_cap_days days
-            current, previous = rolling_quota(f"QUOTA#customer#{customer_key}", deployment.offer_cap_days,
+            current, previous = rolling_quota(f"customer#{customer_key}", deployment.offer_cap_days,
                                               now.timestamp())
             quotas.append((current, deployment.offer_customer_cap - self._offers.quota_used(previous),
                            "customer_cap", customer_key))
         if by and not (approved_by and person(approved_by) != person(by)):  # approving oneself is no approval
-            quotas.append((f"QUOTA#staff#{person(by)}#{day_key(now)}", deployment.offer_staff_daily_limit,
+            quotas.append((f"staff#{person(by)}#{day_key(now)}", deployment.offer_staff_daily_limit,
                            "staff_limit", None))
         taken: list[str] = []
         for key, limit, reason, owner in quotas:
@@ -82,6 +82,6 @@ class OfferService:
         if site_cfg is None:
             raise OfferRefused("unknown_site")
         day = day or day_key(self._now())
-        used = self._offers.quota_used(f"QUOTA#site#{site}#{day}")
+        used = self._offers.quota_used(f"site#{site}#{day}")
         return {"site": site, "day": day, "budget": site_cfg.offer_daily_budget, "issued": used,
                 "left": max(0, site_cfg.offer_daily_budget - used)}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,10 +35,9 @@ from chalicelib.observability import record_survey_answer
 from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
 from chalicelib.ports import Stores
 from chalicelib.sms_segments import plain, segments
+from chalicelib.survey_scores import SCALES, in_range, is_detractor, out_of, score, score_of
 
-SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 MAX_NUMBERS = 10_000
-_SCORE = re.compile(r"^\s*(\d{1,3})\s*(?:(?:/|out of|sur)\s*(10|5|7))?\s*[.!]*\s*$", re.IGNORECASE)
 THANKS = Localised(en="Thank you for your answers!", fr="Merci pour vos reponses !")
 LATE_THANKS = Localised(en="Thank you! That survey has closed, but your answer is noted.",
                         fr="Merci ! Cette enquete est terminee, mais votre reponse est bien notee.")
@@ -47,44 +45,6 @@ LATE_SCALE = (0, 10)  # a late bare number is taken as an answer if it could ans
 
 
 # -- pure --------------------------------------------------------------------------------------
-def score_of(text: str) -> int | None:
-    """The number a reply is, if it is only a number ("9", "9/10", " 10!", "5 out of 5", "8 sur 10")."""
-    match = _SCORE.match(text or "")
-    return int(match.group(1)) if match else None
-
-
-def out_of(text: str) -> int | None:
-    """The scale a score names ("5 out of 5": 5), if it names one."""
-    match = _SCORE.match(text or "")
-    return int(match.group(2)) if match and match.group(2) else None
-
-
-def in_range(kind: str, value: int) -> bool:
-    low, high = SCALES[kind]
-    return low <= value <= high
-
-
-def is_detractor(kind: str, value: int) -> bool:
-    return {"nps": value <= 6, "csat": value <= 2, "ces": value <= 3}[kind]
-
-
-def score(kind: str, distribution: dict[int, int]) -> dict[str, Any]:
-    """NPS: % promoters (9-10) - % detractors (0-6). CSAT: % satisfied (4-5). CES: mean (1-7)."""
-    n = sum(distribution.values())
-    if not n:
-        return {"n": 0, "score": None}
-    mean = round(sum(v * c for v, c in distribution.items()) / n, 2)
-    if kind == "nps":
-        promoters = sum(c for v, c in distribution.items() if v >= 9)
-        detractors = sum(c for v, c in distribution.items() if v <= 6)
-        return {"n": n, "score": round(100 * (promoters - detractors) / n), "promoters": promoters,
-                "passives": n - promoters - detractors, "detractors": detractors, "mean": mean}
-    if kind == "csat":
-        satisfied = sum(c for v, c in distribution.items() if v >= 4)
-        return {"n": n, "score": round(100 * satisfied / n), "satisfied": satisfied, "mean": mean}
-    return {"n": n, "score": mean, "mean": mean}
-
-
 def quiet_delay(now: datetime, zone: str, start: int, end: int) -> int:
     """Seconds until the site's quiet hours end (0 when it is not quiet there)."""
     local = now.astimezone(ZoneInfo(zone))
@@ -237,10 +197,10 @@ class SurveyService:
         if delay:
             self._jobs.send({"type": "survey_send", "survey_id": survey_id, "to": to}, delay_seconds=delay)
             return "quiet_hours"
-        marker = f"SURVEYSENT#{survey_id}#{key}"
-        if not self._store.offers.claim_marker(marker, expires_at=survey["ttl"], customer_key=key):
+        marker = f"{survey_id}#{key}"
+        if not self._store.offers.claim_marker("survey_sent", marker, expires_at=survey["ttl"], customer_key=key):
             return "already_sent"
-        quota, previous = rolling_quota(f"QUOTA#survey#{key}", deployment.survey_cap_days, now.timestamp())
+        quota, previous = rolling_quota(f"survey#{key}", deployment.survey_cap_days, now.timestamp())
         limit = deployment.survey_cap - self._store.offers.quota_used(previous)
         kept = max(int(survey["ttl"]), int(now.timestamp()) + (2 * deployment.survey_cap_days + 1) * 86_400)
         if not self._store.offers.take_quota(quota, limit, kept, customer_key=key):
@@ -263,7 +223,7 @@ class SurveyService:
             return "opted_out"
         except Exception:
             self._store.surveys.end_conversation(key)  # no question went out: a bare number is not an answer
-            self._store.offers.release_marker(marker)
+            self._store.offers.release_marker("survey_sent", marker)
             self._store.offers.give_back_quota(quota)
             raise
         self._store.surveys.survey_add(survey_id, {"sent": 1})

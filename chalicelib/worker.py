@@ -257,8 +257,8 @@ class Worker:
             return True
         hour = record["hour"]
         expires = int(self._now().timestamp()) + 7 * 86_400
-        if self._store.offers.take_quota(f"QUOTA#alerts#{record['customer_key']}#{hour}", limit, expires,
-                                 customer_key=record["customer_key"]):
+        if self._store.offers.take_quota(f"alerts#{record['customer_key']}#{hour}", limit, expires,
+                                         customer_key=record["customer_key"]):
             return True
         log.warning("alert storm: case for message %s opened without alerts", record["id"])
         return False
@@ -267,7 +267,7 @@ class Worker:
               recipients: list[AlertRecipient]) -> dict[str, Any]:
         now = self._now()  # one instant: the promise is exactly its minutes after the opening
         about = about_whom(self._config, classification_of(record), parse_time(record["received_at"]))
-        # the full number only where someone must call back, and only until that lapses (sparse gsi3)
+        # the full number only where someone must call back, and only until that lapses
         call_back = promises_call_back(record["urgency"]) and number is not None
         until = call_back_until(self._config, record.get("site"), record["urgency"], now) if call_back else None
         return {
@@ -283,8 +283,7 @@ class Worker:
             "reply": record.get("reply"),
             "customer_number": number if call_back else None,
             "customer_masked": record.get("from_masked") or mask(number),
-            "gsi3pk": "CALLBACK" if call_back else None,
-            "gsi3sk": f"{until}#{case_id}" if call_back else None,
+            "call_back_until": until,  # the adapter lists the case among the call-backs to forget then
             "customer_key": record.get("customer_key"),
             "received_at": record["received_at"],
             "created_at": iso(now),

@@ -35,6 +35,7 @@ from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
 from chalicelib.storage.counters import CounterStore, counter_key, dedup_key
 from chalicelib.storage.dynamo import to_item
+from chalicelib.storage.messages import message_item
 from chalicelib.worker import case_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,8 +70,10 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
                                  received_at=received)
         c = classifier.classify(message.body, message.to_number)
         reply = build_reply(config, c, message.id, secret)
-        record = message_record(message, c, reply, secret=secret, retention_days=396, reply_status="twiml")
-        for key in ("gsi3pk", "gsi3sk", "from_number"):
+        # the item as the adapter stores it (day and drill-down indexes), already processed: not pending
+        record = message_item(message_record(message, c, reply, secret=secret, retention_days=396,
+                                             reply_status="twiml"))
+        for key in ("pk", "sk", "type", "gsi3pk", "gsi3sk", "from_number"):
             record.pop(key)
         record["processed_at"] = iso(received + timedelta(seconds=1))
         buckets = [counters[(c.site or "_none", f"H#{record['hour']}")]]

@@ -66,6 +66,18 @@ def svc(aws):
     return services_module.services()
 
 
+@pytest.fixture
+def domain():
+    """The configuration and every storage port in memory (``tests/fakes.py``, proven equivalent to the
+    DynamoDB adapters by ``tests/test_storage_contract.py``): a domain rule tested in milliseconds, no AWS."""
+    from types import SimpleNamespace
+
+    from chalicelib.configuration import get_config
+    from tests.fakes import fake_stores
+
+    return SimpleNamespace(config=get_config(), store=fake_stores())
+
+
 def sign(params, url=WEBHOOK_URL, token=TWILIO_TOKEN):
     """Signature computed by the official twilio library, an independent reference."""
     from twilio.request_validator import RequestValidator

@@ -159,10 +159,10 @@ def test_staff_reply_with_a_wrong_code_or_from_another_site_changes_nothing(clie
     assert after["status"] == "open" and len(table_items("MSG#")) == 1
 
 
-def test_short_codes_are_unique_among_live_cases(svc):
+def test_short_codes_are_unique_among_live_cases(domain):
     from chalicelib.cases import CaseService
 
-    cases = CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters)
+    cases = CaseService(config=domain.config, cases=domain.store.cases, counters=domain.store.counters)
     now = datetime.now(UTC)
     codes = [cases.claim_code(f"CASE{i:04d}", now) for i in range(300)]
     assert len(set(codes)) == 300 and all(re.fullmatch(r"\d{4}", c) for c in codes)

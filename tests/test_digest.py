@@ -67,7 +67,7 @@ def test_each_digest_is_sent_once_and_a_failed_one_is_retried(client, svc):
     assert service(svc, later).send_all() == {"sent": len(recipients), "failed": 0}  # nothing lost
 
 
-def test_open_cases_are_counted_past_the_first_page(svc):
+def test_open_cases_are_counted_past_the_first_page(domain):
     now = datetime.now(UTC)
 
     def case(i, site):
@@ -77,10 +77,10 @@ def test_open_cases_are_counted_past_the_first_page(svc):
                 "escalation_level": 0, "customer_masked": "+44******123"}
 
     for i in range(205):  # the newest 205 are line 8's: Leeds's two are past the first page of 200
-        assert svc.store.cases.put_case(case(i, "line-8"))
+        assert domain.store.cases.put_case(case(i, "line-8"))
     for i in range(205, 207):
-        assert svc.store.cases.put_case(case(i, "store-leeds"))
-    digest = service(svc, now)
+        assert domain.store.cases.put_case(case(i, "store-leeds"))
+    digest = service(domain, now)
     leeds = next(s for s in digest.sections() if s.site == "store-leeds")
     subject, body = digest.build(leeds, now.replace(hour=0, minute=0, second=0, microsecond=0))
     assert subject.endswith(", 2 open cases") and "Open cases: 2" in body

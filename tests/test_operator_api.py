@@ -320,8 +320,8 @@ def test_a_count_landing_in_a_rolled_up_hour_rolls_it_up_again(client, svc):
     assert [p["messages"] for p in hourly["series"] if p["t"].startswith(past)] == [1]
 
 
-def test_an_older_roll_up_never_replaces_a_fresher_one(svc):
-    counters = svc.store.counters
+def test_an_older_roll_up_never_replaces_a_fresher_one(domain):
+    counters = domain.store.counters
     assert counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=0)
     assert not counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 2}}, version=2, rolled_at="y",
                                    expires_at=0)
@@ -354,19 +354,19 @@ def test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour(clien
     assert svc.store.counters.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["n"] == 1
 
 
-def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(svc):
+def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(domain):
     """An escalation counts a broken promise in the (closed) hour its case opened: the roll-up follows."""
     from datetime import UTC, datetime, timedelta
 
     from chalicelib import rollup
 
     hour, later = "2026-01-01T10", datetime(2026, 1, 2, tzinfo=UTC)
-    svc.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"n": 1}, expires_at=0)
-    rollup.roll_up(svc.store.counters, svc.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
-    svc.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"promise_missed": 1}, expires_at=0)
-    rollup.after_late_count(svc.store.counters, svc.config, hour, later + timedelta(hours=1))
-    assert svc.store.counters.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
-    assert svc.store.counters.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
+    domain.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"n": 1}, expires_at=0)
+    rollup.roll_up(domain.store.counters, domain.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
+    domain.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"promise_missed": 1}, expires_at=0)
+    rollup.after_late_count(domain.store.counters, domain.config, hour, later + timedelta(hours=1))
+    assert domain.store.counters.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
+    assert domain.store.counters.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
 
 
 def test_a_csv_export_past_its_row_limit_keeps_the_newest_and_says_so(loaded, monkeypatch):

@@ -28,20 +28,35 @@ def code_key(code: str) -> dict[str, str]:
     return {"pk": f"CODE#{code}", "sk": "CODE"}
 
 
+LAYOUT = {"pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi3pk", "gsi3sk"}
+
+
+def case_record(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored case as the domain knows it: without its keys and index attributes."""
+    return {k: v for k, v in plain_numbers(from_item(item)).items() if k not in LAYOUT}
+
+
 class CaseStore(Dynamo):
     """Cases and their life: created once, alerts delivered once each, acknowledged, escalated, resolved."""
 
     def put_case(self, case: dict[str, Any]) -> bool:
-        """Create a case; False if it exists already (a retried job)."""
+        """Create a case; False if it exists already (a retried job).
+
+        A case holding the customer's number until ``call_back_until`` is listed in the sparse ``gsi3``
+        until then (``lapsed_call_backs``); the time itself is kept in the index only.
+        """
+        until = case.get("call_back_until")
         item = {
             **case_key(case["id"]), "type": "case",
             "gsi1pk": f"CASES#{case['status']}", "gsi1sk": f"{case['created_at']}#{case['id']}",
-            **case,
+            **{k: v for k, v in case.items() if k != "call_back_until"},
+            **({"gsi3pk": "CALLBACK", "gsi3sk": f"{until}#{case['id']}"} if until else {}),
         }
         return self._if("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
-        return self._get(case_key(case_id))
+        res = self._call("get_item", Key=to_item(case_key(case_id)), ConsistentRead=True)
+        return case_record(res["Item"]) if "Item" in res else None
 
     def claim_delivery(self, case_id: str, recipient_id: str, *, now: int, until: int) -> bool:
         """Take the right to send one alert until ``until`` (epoch seconds): False if it is sent,
@@ -105,10 +120,11 @@ class CaseStore(Dynamo):
         allowed = ", ".join(f":from{i}" for i in range(len(allowed_from)))
         for i, status in enumerate(allowed_from):
             values[f":from{i}"] = status
-        return self._change_status(
+        case = self._change_status(
             case_key(case_id), UpdateExpression="SET " + ", ".join(sets) + remove,
             ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
             ExpressionAttributeValues=to_item(values))
+        return {k: v for k, v in case.items() if k not in LAYOUT}
 
     def cases(self, status: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Cases in one status, newest first."""
@@ -125,7 +141,7 @@ class CaseStore(Dynamo):
                     "pk": lambda v: v.startswith("CASE#") and short(v), "sk": lambda v: v == "CASE",
                     "gsi1pk": lambda v: v == f"CASES#{status}", "gsi1sk": short})
         page = self._call("query", **kwargs)
-        items = [plain_numbers(from_item(i)) for i in page.get("Items", [])]
+        items = [case_record(i) for i in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
         return items, encode_cursor({"k": last}) if last else None
 
@@ -153,7 +169,7 @@ class CaseStore(Dynamo):
                              ReturnValues="ALL_NEW")
         except Conflict:
             return None
-        return plain_numbers(from_item(res["Attributes"]))
+        return case_record(res["Attributes"])
 
     def lapsed_call_backs(self, now: str, limit: int = 1000) -> list[str]:
         """Cases still holding a customer's full number past ``now``, their call-back's lapse (sparse

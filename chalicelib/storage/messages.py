@@ -54,21 +54,39 @@ def message_key(message_id: str) -> dict[str, str]:
     return {"pk": f"MSG#{message_id}", "sk": "MSG"}
 
 
+def message_item(record: dict[str, Any]) -> dict[str, Any]:
+    """The item of a new message: its record, keyed, on its day (``gsi2``), pending (``gsi3``) until the
+    worker is done, and in the drill-down index of each combination of its site, topic and nature."""
+    position = f"{record['received_at']}#{record['id']}"
+    return {**message_key(record["id"]), "type": "message", **record, "gsi2pk": f"DAY#{record['day']}",
+            "gsi2sk": position, "gsi3pk": "PENDING", "gsi3sk": position, **drill_keys(record["day"], record)}
+
+
+LAYOUT = {"pk", "sk", "type", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", *DRILL_INDEXES}
+
+
+def message_record(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the domain knows it: without its keys and index attributes."""
+    return {k: v for k, v in from_item(item).items() if k not in LAYOUT}
+
+
 class MessageStore(Dynamo):
     """Inbound messages: stored once, processed once, listed by day and drill-down."""
 
     def put_message(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """Store a new message. Returns ``None``, or the stored item if it was there already."""
-        item = {**message_key(record["id"]), "type": "message", **record}
         try:
-            self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)",
+            self._call("put_item", Item=to_item(message_item(record)), ConditionExpression="attribute_not_exists(pk)",
                        ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
         except Conflict as exc:
-            return exc.item or self.get_message(record["id"])
+            if exc.item:
+                return {k: v for k, v in exc.item.items() if k not in LAYOUT}
+            return self.get_message(record["id"])
 
     def get_message(self, message_id: str) -> dict[str, Any] | None:
-        return self._get(message_key(message_id), plain=False)
+        res = self._call("get_item", Key=to_item(message_key(message_id)), ConsistentRead=True)
+        return message_record(res["Item"]) if "Item" in res else None
 
     def mark_processed(self, message_id: str, processed_at: str, case_id: str | None) -> None:
         """The worker is done with a message: forget the customer's full number."""
@@ -95,7 +113,7 @@ class MessageStore(Dynamo):
             IndexName="gsi3", KeyConditionExpression="gsi3pk = :p AND gsi3sk < :before",
             ExpressionAttributeValues=to_item({":p": "PENDING", ":before": before}),
         ):
-            items.append(from_item(item))
+            items.append(message_record(item))
             if len(items) >= limit:
                 break
         return items
@@ -170,7 +188,7 @@ class MessageStore(Dynamo):
         """The messages behind index entries, in their order: ``gsi2`` holds whole messages, the drill
         indexes only keys (fetched with BatchGetItem; one erased in between is left out)."""
         if index == "gsi2":
-            return [from_item(i) for i in keys]
+            return [message_record(i) for i in keys]
         found = {(i["pk"]["S"], i["sk"]["S"]): i for i in self._batch_get(
             self._table, [{"pk": k["pk"]["S"], "sk": k["sk"]["S"]} for k in keys])}
-        return [from_item(found[k]) for k in ((k["pk"]["S"], k["sk"]["S"]) for k in keys) if k in found]
+        return [message_record(found[k]) for k in ((k["pk"]["S"], k["sk"]["S"]) for k in keys) if k in found]
