@@ -27,7 +27,6 @@ from typing import Any
 from chalicelib.clock import day_key, hour_key, iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.ports import NO_SITE, Counters
-from chalicelib.storage.counters import rollup_item
 
 Packed = dict[str, dict[str, int]]
 EMPTY_DAYS_KEPT = 400
@@ -92,13 +91,14 @@ def live(counters: Counters, config: Config, buckets: list[str]) -> dict[str, Pa
     return counts
 
 
-def items_for(rows: dict[tuple[str, str], dict[str, Any]], buckets: list[str], now: datetime) -> list[dict[str, Any]]:
-    """Roll-up items of closed buckets computed from per-site rows already in hand (bulk loads)."""
+def rollups_for(rows: dict[tuple[str, str], dict[str, Any]], buckets: list[str], now: datetime) -> list[dict[str, Any]]:
+    """The roll-ups of closed buckets computed from per-site rows already in hand (bulk loads), each as
+    ``put_rollup`` takes it: ``bucket``, ``counts``, ``version``, ``rolled_at``, ``expires_at``."""
     closed = [b for b in buckets if is_closed(b, now)]
     counts, expires = pack(rows, closed)
     default = int((now + timedelta(days=EMPTY_DAYS_KEPT)).timestamp())
-    return [rollup_item(b, counts[b], version=version(counts[b]), rolled_at=iso(now), expires_at=expires[b] or default)
-            for b in closed]
+    return [{"bucket": b, "counts": counts[b], "version": version(counts[b]), "rolled_at": iso(now),
+             "expires_at": expires[b] or default} for b in closed]
 
 
 def roll_up(counters: Counters, config: Config, buckets: list[str], now: datetime | None = None) -> dict[str, Packed]:
@@ -175,5 +175,5 @@ def recent_buckets(now: datetime | None = None, hours: int = 3, days: int = 2) -
             + [f"D#{(today - timedelta(days=i)).isoformat()}" for i in range(1, days + 1)])
 
 
-__all__ = ["NO_SITE", "RollupPending", "after_late_count", "is_closed", "items_for", "live", "pack", "read",
-           "recent_buckets", "roll_up", "scheduled", "site_ids", "version"]
+__all__ = ["NO_SITE", "RollupPending", "after_late_count", "is_closed", "live", "pack", "read",
+           "recent_buckets", "roll_up", "rollups_for", "scheduled", "site_ids", "version"]

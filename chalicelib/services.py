@@ -128,7 +128,8 @@ class Services:
     def surveys(self) -> Any:
         from chalicelib.surveys import SurveyService
 
-        return SurveyService(config=self.config, store=self.store, jobs=self.jobs, sender=self.reply_sender,
+        return SurveyService(config=self.config, surveys=self.store.surveys, customers=self.store.customers,
+                             quotas=self.store.offers, jobs=self.jobs, sender=self.reply_sender,
                              secret=self.customer_secret)
 
     @cached_property

@@ -33,7 +33,7 @@ from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage.counters import CounterStore, counter_key, dedup_key
+from chalicelib.storage.counters import CounterStore, counter_key, dedup_key, rollup_item
 from chalicelib.storage.dynamo import to_item
 from chalicelib.storage.messages import message_item
 from chalicelib.worker import case_id_for
@@ -102,7 +102,8 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     first = (now - timedelta(days=2 * days)).replace(minute=0, second=0, microsecond=0)
     buckets = [f"H#{hour_key(first + timedelta(hours=h))}" for h in range(2 * days * 24 + 1)]
     buckets += sorted({f"D#{b[2:12]}" for b in buckets})
-    return messages, counter_items + rollup.items_for(rows, buckets, now), cases
+    rolled = [rollup_item(**r) for r in rollup.rollups_for(rows, buckets, now)]
+    return messages, counter_items + rolled, cases
 
 
 def _case(config: Config, record: dict, number: str, rng: random.Random, now: datetime) -> dict:

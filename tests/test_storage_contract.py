@@ -361,3 +361,24 @@ def test_a_conversation_takes_each_answer_and_each_worded_reply_once(stores):
     assert not surveys.add_conversation_text("cust-b", "m5", "nobody asked", end=False)
     surveys.end_conversation("cust-b")  # none open: nothing happens
     assert surveys.get_conversation("cust-b") is None
+
+
+# -- the layout stays in the adapters ----------------------------------------------------------------
+def test_no_code_outside_the_adapters_knows_a_key_an_index_or_imports_an_adapter():
+    """Domain code hands over records, quota names and marker kinds; keys, index attributes and item
+    prefixes are built in ``chalicelib/storage/`` only (``services.py`` builds the adapters)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    layout = re.compile(r"""["'](?:gsi\d|day_site|day_topic|day_nature|PENDING|CALLBACK)"""
+                        r"""|(?:MSG|CASE|CASES|CODE|CONSENT|QUOTA|OFFER|SURVEY|SURVEYS|SURVEYCUST|SURVEYSENT|DIGEST"""
+                        r"""|ERASED|SUPPRESS|MET|ROLL|DAY)#""")
+    offenders = []
+    for path in [root / "app.py", *sorted((root / "chalicelib").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        if path.name != "services.py" and re.search(r"chalicelib\.storage|from chalicelib import storage", text):
+            offenders.append(f"{path.name}: imports an adapter")
+        offenders += [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
+                      if layout.search(line)]
+    assert offenders == []
