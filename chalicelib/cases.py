@@ -135,7 +135,7 @@ class CaseService:
                 counts["promise_missed"] = 1
         try:
             self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}", counts=counts,
-                                   expires_at=int(case.get("ttl") or 0))
+                                      expires_at=int(case.get("ttl") or 0))
             rollup.after_late_count(self._counters, self._config, hour_key(created), self._now())
         except Unavailable:
             log.warning("could not record the acknowledgement of case %s", case["id"])
@@ -232,7 +232,7 @@ class CaseService:
             try:
                 created = parse_time(case["created_at"])
                 self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
-                                       counts={"promise_missed": 1}, expires_at=int(case.get("ttl") or 0))
+                                          counts={"promise_missed": 1}, expires_at=int(case.get("ttl") or 0))
                 rollup.after_late_count(self._counters, self._config, hour_key(created), now)
             except Unavailable:
                 log.warning("could not count the missed promise of case %s", case["id"])

@@ -169,6 +169,33 @@ def test_short_codes_are_unique_among_live_cases(domain):
     assert cases.claim_code("CASE0007", now) == codes[7]  # a retry gets its own code back
 
 
+def test_a_staff_ok_acknowledges_its_case_once_and_counts_the_promise_kept(domain):
+    """"OK <code>" on the storage fakes (no AWS): the recipient acknowledges, a second OK is told the case
+    is already acknowledged, another number is refused, an unknown code is said so; the hour the case
+    opened counts one acknowledgement and one promise kept."""
+    from chalicelib.cases import CaseService
+
+    driver, stranger = "+447700900001", "+447700900999"
+    opened = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    now = {"t": opened + timedelta(minutes=3)}
+    cases = CaseService(config=domain.config, cases=domain.store.cases, counters=domain.store.counters,
+                        now=lambda: now["t"])
+    domain.store.cases.put_case({
+        "id": "C1", "status": "open", "site": "line-8", "urgency": "normal", "escalation_level": 0,
+        "created_at": "2026-11-20T10:00:00.000Z", "promised_at": "2026-11-20T10:10:00.000Z", "ttl": 0,
+        "recipients": {"r1": {"channel": "sms", "to": driver, "status": "sent", "attempts": []}}})
+    code = cases.claim_code("C1", opened)
+    ok = keywords.staff_command(f"OK {code}")
+    assert cases.staff_reply(stranger, ok) == f"Voix: case {code} is not one of yours."
+    assert cases.staff_reply(driver, ok) == f"Voix: case {code} acknowledged. Thank you."
+    assert cases.staff_reply(driver, ok) == f"Voix: case {code} is already acknowledged."
+    assert cases.staff_reply(driver, keywords.staff_command("OK 0000")).startswith("Voix: no case 0000")
+    case = domain.store.cases.get_case("C1")
+    assert case["status"] == "acknowledged" and case["acknowledged_by"] == f"SMS {driver}"
+    [row] = domain.store.counters.counter_rows([("line-8", "H#2026-11-20T10")], ["ack_n", "promise_kept"]).values()
+    assert row == {"ack_n": 1, "promise_kept": 1}
+
+
 # -- one-click link -------------------------------------------------------------------------------
 def urgent_case(client):
     post_sms(client, twilio_params("LEEDS queued 20 minutes, nobody at the tills, I'm leaving",
