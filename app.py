@@ -140,7 +140,7 @@ def sweep_pending(event):
     from chalicelib.ingest import replay_pending
 
     svc = services()
-    replayed = replay_pending(svc.store, svc.jobs, older_than=timedelta(minutes=2))
+    replayed = replay_pending(svc.store.messages, svc.jobs, older_than=timedelta(minutes=2))
     if replayed:
         _logger().info("replayed pending messages", extra={"count": replayed})
 
@@ -183,7 +183,7 @@ def roll_up_counters(event):
     from chalicelib.rollup import scheduled
 
     svc = services()
-    counts = scheduled(svc.store, svc.config)
+    counts = scheduled(svc.store.counters, svc.config)
     _logger().info("rolled up counters", extra={"messages": {
         bucket: sum(int(c.get("n", 0)) for c in sites.values()) for bucket, sites in counts.items()}})
 

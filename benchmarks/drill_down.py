@@ -36,7 +36,7 @@ BASE = 10_000
 
 def _put_all(table, items: list[dict]) -> None:
     """Straight into moto's table (through the speed-ups' index upkeep): no HTTP serialisation to wait for."""
-    from chalicelib.storage import to_item
+    from chalicelib.storage.dynamo import to_item
 
     for item in items:
         table.put_item(to_item(item))
@@ -50,6 +50,7 @@ def measure(scale: int, reads: int, stored_days: int) -> dict:
 
     from chalicelib import rollup
     from chalicelib import services as services_module
+    from chalicelib.storage.counters import rollup_item
     from infra import moto_speedups
     from infra.demo_data import generate
     from infra.resources import create_stack
@@ -73,7 +74,8 @@ def measure(scale: int, reads: int, stored_days: int) -> dict:
         first = (now - timedelta(days=60)).replace(minute=0, second=0, microsecond=0)
         buckets = [f"H#{(first + timedelta(hours=h)).strftime('%Y-%m-%dT%H')}" for h in range(60 * 24 + 1)]
         buckets += sorted({f"D#{b[2:12]}" for b in buckets})
-        _put_all(backend.get_table("voix-dev-counters"), per_site + rollup.items_for(rows, buckets, now))
+        rolled = [rollup_item(**r) for r in rollup.rollups_for(rows, buckets, now)]
+        _put_all(backend.get_table("voix-dev-counters"), per_site + rolled)
         count = BASE * scale * stored_days // 30
         messages, _, _ = generate(svc.config, count, stored_days, now=now, seed=8)
         _put_all(backend.get_table("voix-dev"),
@@ -91,7 +93,7 @@ def measure(scale: int, reads: int, stored_days: int) -> dict:
             value = params.get("ExpressionAttributeValues", {}).get(":pk", {}).get("S", "")
             days_read.append(value.removeprefix("DAY#")[:10])
 
-        svc.store._db.meta.events.register("provide-client-params.dynamodb.Query", seen)
+        svc.store.messages._db.meta.events.register("provide-client-params.dynamodb.Query", seen)
         since, until = now - timedelta(days=30), now
         out = {"messages": BASE * scale, "stored": len(messages), "stored_days": stored_days,
                "load_s": loaded_s, "levels": {}}

@@ -62,9 +62,9 @@ def ingest_scale(sizes: list[int], batch: int, repeats: int) -> dict:
                 if "hour" not in record:
                     continue
                 for bucket in (f"H#{record['hour']}", f"D#{record['day']}"):
-                    svc.store.count_message(site=record["site"], bucket=bucket, message_id=record["id"],
-                                            fields=[f"nature_{record['nature']}", f"topic_{record['topic']}"],
-                                            expires_at=record["ttl"])
+                    svc.store.counters.count_message(site=record["site"], bucket=bucket, message_id=record["id"],
+                                                     fields=[f"nature_{record['nature']}", f"topic_{record['topic']}"],
+                                                     expires_at=record["ttl"])
             elapsed = time.perf_counter() - start
             sqs.purge_queue(QueueUrl=svc.jobs.url)  # the worker keeps the queue short in the cloud
             return count / elapsed

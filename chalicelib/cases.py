@@ -17,13 +17,13 @@ from typing import Any
 from chalicelib import rollup
 from chalicelib.clock import hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, Config
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, Conflict, NotFound, Unavailable
 from chalicelib.jobs import JobQueue
 from chalicelib.keywords import StaffCommand
 from chalicelib.observability import logger as log  # JSON, with the correlation id
+from chalicelib.ports import Cases, Counters
 from chalicelib.recipients import AlertRecipient
 from chalicelib.replies import promise_minutes
-from chalicelib.storage import Conflict, FeedbackStore, NotFound, StorageError
 
 CODE_DAYS = 7
 MAX_LEVEL = 2
@@ -103,10 +103,11 @@ class CaseService:
     """Cases, the loop closed one-to-one: acknowledge and resolve (never by the person a complaint is
     about), time to acknowledge and promises kept, escalation of what nobody acknowledged in time."""
 
-    def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue | None = None,
+    def __init__(self, *, config: Config, cases: Cases, counters: Counters, jobs: JobQueue | None = None,
                  now: Callable[[], datetime] = utcnow):
         self._config = config
-        self._store = store
+        self._cases = cases
+        self._counters = counters
         self._jobs = jobs
         self._now = now
 
@@ -115,10 +116,10 @@ class CaseService:
         """Acknowledge or resolve a case; raises NotFound, or Conflict with the case's status."""
         allowed = {"acknowledged": ["open"], "resolved": ["open", "acknowledged"]}[action]
         if by:  # nobody acknowledges or resolves a complaint about themselves
-            current = self._store.get_case(case_id)
+            current = self._cases.get_case(case_id)
             if current is not None and is_about(current, by):
                 raise OwnCase(case_id)
-        case = self._store.transition_case(case_id, allowed_from=allowed, to_status=action,
+        case = self._cases.transition_case(case_id, allowed_from=allowed, to_status=action,
                                            at=iso(self._now()), by=by, note=note)
         first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
         if first_acknowledgement and case.get("created_at"):
@@ -136,17 +137,17 @@ class CaseService:
             elif not case.get("escalation_level"):  # not escalated yet: the escalation did not count it
                 counts["promise_missed"] = 1
         try:
-            self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}", counts=counts,
-                                   expires_at=int(case.get("ttl") or 0))
-            rollup.after_late_count(self._store, self._config, hour_key(created), self._now())
-        except StorageError:
+            self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}", counts=counts,
+                                      expires_at=int(case.get("ttl") or 0))
+            rollup.after_late_count(self._counters, self._config, hour_key(created), self._now())
+        except Unavailable:
             log.warning("could not record the acknowledgement of case %s", case["id"])
 
     def staff_reply(self, number: str, command: StaffCommand) -> str:
         """Carry out "OK 4821" from a staff number; the answer to text back."""
         now = self._now()
-        case_id = self._store.case_for_code(command.code, int(now.timestamp()))
-        case = self._store.get_case(case_id) if case_id else None
+        case_id = self._cases.case_for_code(command.code, int(now.timestamp()))
+        case = self._cases.get_case(case_id) if case_id else None
         if case is None:
             return f"Voix: no case {command.code}. Check the code in the alert."
         if is_about(case, number):
@@ -177,7 +178,7 @@ class CaseService:
     def claim_code(self, case_id: str, created: datetime) -> str | None:
         until = int((created + timedelta(days=CODE_DAYS)).timestamp())
         for code in code_candidates(case_id):
-            if self._store.claim_code(code, case_id, now=int(self._now().timestamp()), until=until):
+            if self._cases.claim_code(code, case_id, now=int(self._now().timestamp()), until=until):
                 return code
         log.warning("no free short code for case %s", case_id)
         return None
@@ -191,11 +192,11 @@ class CaseService:
         now = self._now()
         try:
             self.forget_lapsed_numbers(now)
-        except StorageError as exc:
+        except Unavailable as exc:
             log.warning("lapsed call-back numbers not forgotten this time: %s", exc)
         moved, cursor = 0, None
         for _ in range(50):
-            cases, cursor = self._store.cases("open", 100, cursor)
+            cases, cursor = self._cases.cases("open", 100, cursor)
             for case in cases:
                 if moved >= limit:
                     return moved
@@ -208,8 +209,8 @@ class CaseService:
     def forget_lapsed_numbers(self, now: datetime, limit: int = 1000) -> int:
         """Remove the full number from every case whose call-back promise lapsed; returns how many."""
         forgotten = 0
-        for case_id in self._store.lapsed_call_backs(iso(now), limit):
-            self._store.forget_customer_number(case_id)
+        for case_id in self._cases.lapsed_call_backs(iso(now), limit):
+            self._cases.forget_customer_number(case_id)
             forgotten += 1
         return forgotten
 
@@ -224,7 +225,7 @@ class CaseService:
         if case.get("alerts_suppressed"):  # an alert storm from one sender: the case moves up, nobody is paged
             new = {}
         deadline = iso(now + timedelta(minutes=promise_minutes(self._config, case.get("site"), case["urgency"])))
-        updated = self._store.escalate_case(
+        updated = self._cases.escalate_case(
             case["id"], from_level=level, to_level=to_level, at=iso(now), promised_at=deadline,
             recipients={rid: {"channel": r.channel, "to": r.to, "role": r.role, "status": "pending",
                               "attempts": [], "escalation": to_level} for rid, r in new.items()})
@@ -233,10 +234,10 @@ class CaseService:
         if level == 0:  # the first deadline was missed: the promise is broken, once
             try:
                 created = parse_time(case["created_at"])
-                self._store.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
-                                       counts={"promise_missed": 1}, expires_at=int(case.get("ttl") or 0))
-                rollup.after_late_count(self._store, self._config, hour_key(created), now)
-            except StorageError:
+                self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
+                                          counts={"promise_missed": 1}, expires_at=int(case.get("ttl") or 0))
+                rollup.after_late_count(self._counters, self._config, hour_key(created), now)
+            except Unavailable:
                 log.warning("could not count the missed promise of case %s", case["id"])
         if new and self._jobs is not None:
             self._jobs.send_many([{"type": "alert", "case_id": case["id"], "recipient": rid} for rid in new])

@@ -18,7 +18,7 @@ from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.notify import DeliveryFailed, EmailAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
-from chalicelib.storage import FeedbackStore
+from chalicelib.ports import Offers
 
 VERBATIMS = {"complaint": 3, "compliment": 2}
 
@@ -83,10 +83,10 @@ class DigestService:
     """The daily digest: yesterday's figures, open cases and verbatims, e-mailed once to each site
     manager and to central care."""
 
-    def __init__(self, *, config: Config, store: FeedbackStore, api: Any, email: EmailAlerts,
+    def __init__(self, *, config: Config, markers: Offers, api: Any, email: EmailAlerts,
                  now: Callable[[], datetime] = utcnow):
         self._config = config
-        self._store = store
+        self._markers = markers
         self._api = api
         self._email = email
         self._now = now
@@ -132,14 +132,15 @@ class DigestService:
         for section in self.sections():
             subject, body = self.build(section, day)
             for to in section.recipients:
-                marker = f"DIGEST#{day.date().isoformat()}#{to}"
-                if not self._store.claim_marker(marker, expires_at=int((day + timedelta(days=30)).timestamp())):
+                marker = f"{day.date().isoformat()}#{to}"
+                kept = int((day + timedelta(days=30)).timestamp())
+                if not self._markers.claim_marker("digest", marker, expires_at=kept):
                     continue  # sent by an earlier run
                 try:
                     self._email.send(to, subject, body)
                     sent += 1
                 except DeliveryFailed as exc:
-                    self._store.release_marker(marker)
+                    self._markers.release_marker("digest", marker)
                     log.warning("digest for %s not sent: %s", to, exc)
                     failed += 1
         return {"sent": sent, "failed": failed}

@@ -22,8 +22,8 @@ from chalicelib.observability import logger as log  # JSON, with the correlation
 from chalicelib.observability import record_message
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
+from chalicelib.ports import Messages, Stores
 from chalicelib.replies import build_reply, without_offer
-from chalicelib.storage import FeedbackStore, StorageError, drill_keys
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,6 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
     """The stored form of a message. Holds the full number only until the worker is done."""
     received = message.received_at
     stamp = iso(received)
-    sort_key = f"{stamp}#{message.id}"
     return {
         "id": message.id,
         "channel": message.channel,
@@ -80,12 +79,6 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
         "reply_rule": reply.rule,
         "reply_status": reply_status,
         "offer_code": reply.offer_code,
-        "gsi2pk": f"DAY#{day_key(received)}",
-        "gsi2sk": sort_key,
-        "gsi3pk": "PENDING",
-        "gsi3sk": sort_key,
-        **drill_keys(day_key(received), {"site": classification.site, "topic": classification.topic,
-                                         "nature": classification.nature}),
         "ttl": int((received + timedelta(days=retention_days)).timestamp()),
     }
 
@@ -94,7 +87,7 @@ class IngestService:
     """Receiving one inbound message, whatever its channel: staff commands, keywords (STOP, HELP),
     survey answers and feedback; feedback is classified, answered and stored exactly once."""
 
-    def __init__(self, *, config: Config, classifier: Classifier, store: FeedbackStore, jobs: JobQueue,
+    def __init__(self, *, config: Config, classifier: Classifier, store: Stores, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
                  cases: CaseService | None = None, surveys: Any = None,
                  senders: Callable[[str], channels.ReplySender] | None = None):
@@ -105,7 +98,8 @@ class IngestService:
         self._secret = customer_secret
         self._retention_days = retention_days
         self._now = now
-        self._cases = cases or CaseService(config=config, store=store, jobs=jobs, now=now)
+        self._cases = cases or CaseService(config=config, cases=store.cases, counters=store.counters, jobs=jobs,
+                                                now=now)
         self._surveys = surveys
         self._senders = senders
         self._window = SenderWindow(config.deployment.sender_messages_per_minute)
@@ -147,7 +141,7 @@ class IngestService:
         except channels.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
             status = "opted_out"
         if not result.parked:
-            self._store.set_reply_status(message.id, status)
+            self._store.messages.set_reply_status(message.id, status)
 
     def _send(self, message: InboundMessage, text: str) -> None:
         if self._senders is None:
@@ -176,7 +170,7 @@ class IngestService:
         if self._surveys is not None:
             try:
                 answer = self._surveys.answer(message.from_number, message.body, message.id)
-            except StorageError as exc:  # kept as feedback (parked if DynamoDB stays down): never lost
+            except Unavailable as exc:  # kept as feedback (parked if DynamoDB stays down): never lost
                 log.warning("survey answer not recorded (storage unavailable) for message %s: %s", message.id, exc)
                 answer = None
             if answer is not None:
@@ -189,13 +183,13 @@ class IngestService:
         record = message_record(message, classification, reply, secret=self._secret,
                                 retention_days=self._retention_days, reply_status=reply_status)
         try:
-            existing = self._store.put_message(record)
-        except StorageError as exc:
+            existing = self._store.messages.put_message(record)
+        except Unavailable as exc:
             self._park({"type": "store", "message": record}, exc)
             return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
 
         if existing is not None:
-            if existing.get("gsi3pk") == "PENDING" and self._stale(existing):
+            if "processed_at" not in existing and self._stale(existing):
                 # a retry after the first delivery died between its put and its enqueue (the
                 # sweeper would catch it too, minutes later); a concurrent duplicate is not that
                 self._enqueue({**existing, "from_number": message.from_number})
@@ -209,7 +203,7 @@ class IngestService:
         command = staff_command(message.body)
         try:
             reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
-        except StorageError as exc:
+        except Unavailable as exc:
             log.warning("staff command %s not carried out (storage unavailable): %s", message.id, exc)
             reply = STAFF_RETRY
         return IngestResult(message.id, reply, duplicate=False, record={"id": message.id}, kind="staff")
@@ -217,8 +211,8 @@ class IngestService:
     def _erased(self, message: InboundMessage) -> bool:
         """Whether this message id was erased with its sender (a keyed tombstone, kept for the retention period)."""
         try:
-            return self._store.tombstone(mark(self._secret, "message", message.id)) is not None
-        except StorageError as exc:  # DynamoDB down: the message is parked, and the worker checks again
+            return self._store.customers.tombstone(mark(self._secret, "message", message.id)) is not None
+        except Unavailable as exc:  # DynamoDB down: the message is parked, and the worker checks again
             log.warning("erasure tombstone of message %s not checked: %s", message.id, exc)
             return False
 
@@ -231,14 +225,14 @@ class IngestService:
     def _with_offer(self, message: InboundMessage, classification: Any, reply: Any) -> Any:
         """Issue the reply's offer within the budgets, or give the reply without one: never a dead code."""
         try:
-            OfferService(config=self._config, store=self._store, now=self._now).issue(
+            OfferService(config=self._config, offers=self._store.offers, now=self._now).issue(
                 site=classification.site, customer_key=customer_key(message.from_number, self._secret),
                 code=reply.offer_code, message_id=message.id,
                 expires_at=int((message.received_at + timedelta(days=self._retention_days)).timestamp()))
             return reply
         except OfferRefused as exc:
             log.info("no offer for message %s: %s", message.id, exc.args[0])
-        except StorageError as exc:
+        except Unavailable as exc:
             log.warning("offer not issued (storage unavailable) for message %s: %s", message.id, exc)
         return without_offer(self._config, classification, reply.rule)
 
@@ -264,19 +258,19 @@ class IngestService:
             "expires_at": int((message.received_at + timedelta(days=self._retention_days)).timestamp()),
         }
         try:
-            previous = self._store.set_consent(**change)
+            previous = self._store.customers.set_consent(**change)
             if found == "opt_out":  # in the middle of a survey: no further question, ever
-                self._store.end_conversation(change["customer_key"])
+                self._store.surveys.end_conversation(change["customer_key"])
             else:  # an opt-out kept through an erasure is lifted too
-                self._store.lift_suppression(mark(self._secret, "opt-out", change["customer_key"]))
-        except StorageError as exc:
+                self._store.customers.lift_suppression(mark(self._secret, "opt-out", change["customer_key"]))
+        except Unavailable as exc:
             self._park({"type": "consent", "change": change}, exc)
             previous = None
         changed = previous != change["status"]
         reply = "" if carrier or not changed else CONSENT_REPLIES[found].get(language)
         return IngestResult(message.id, reply, duplicate=not changed, record=record, kind="keyword")
 
-    def _park(self, job: dict[str, Any], cause: StorageError) -> None:
+    def _park(self, job: dict[str, Any], cause: Unavailable) -> None:
         """DynamoDB refused: hand the write to the worker through the queue, or refuse the request."""
         log.warning("DynamoDB unavailable, parking a %s job on the queue: %s", job["type"], cause)
         try:
@@ -296,11 +290,11 @@ def _job_record(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("pk", "sk", "type")}
 
 
-def replay_pending(store: FeedbackStore, jobs: JobQueue, *, older_than: timedelta,
+def replay_pending(messages: Messages, jobs: JobQueue, *, older_than: timedelta,
                    now: Callable[[], datetime] = utcnow, limit: int = 100) -> int:
     """Hand to the worker again the messages stored but never processed (queue was down)."""
     replayed = 0
-    for item in store.pending_messages(iso(now() - older_than), limit=limit):
+    for item in messages.pending_messages(iso(now() - older_than), limit=limit):
         jobs.send({"type": "process", "message": _job_record(item)})
         replayed += 1
     return replayed

@@ -17,8 +17,8 @@ from chalicelib.clock import day_key, iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.limits import rolling_quota
 from chalicelib.observability import logger as log  # noqa: F401  (JSON, with the correlation id)
+from chalicelib.ports import Offers
 from chalicelib.replies import _OFFER_ALPHABET
-from chalicelib.storage import FeedbackStore
 
 
 def person(name: str) -> str:
@@ -34,9 +34,9 @@ class OfferService:
     """Goodwill offers: issued within the site's daily budget, the customer's cap and the staff
     member's limit; looked up and redeemed once."""
 
-    def __init__(self, *, config: Config, store: FeedbackStore, now: Callable[[], datetime] = utcnow):
+    def __init__(self, *, config: Config, offers: Offers, now: Callable[[], datetime] = utcnow):
         self._config = config
-        self._store = store
+        self._offers = offers
         self._now = now
 
     def issue(self, *, site: str | None, customer_key: str | None, code: str | None = None,
@@ -50,28 +50,28 @@ class OfferService:
         offer = {"code": code or self.new_code(), "site": site, "customer_key": customer_key, "status": "issued",
                  "issued_at": iso(now), "day": day_key(now), "message_id": message_id, "issued_by": by,
                  "approved_by": approved_by, "ttl": expires_at or int((now + timedelta(days=400)).timestamp())}
-        existing = self._store.put_offer(offer)
+        existing = self._offers.put_offer(offer)
         if existing is not None:
             if existing.get("message_id") == message_id and message_id:
                 return existing  # the same message again: the offer it got
             raise OfferRefused("code_taken")
         deployment = self._config.deployment
         horizon = int((now + timedelta(days=2 * deployment.offer_cap_days + 1)).timestamp())  # read a block later
-        quotas = [(f"QUOTA#site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget", None)]
+        quotas = [(f"site#{site}#{day_key(now)}", site_cfg.offer_daily_budget, "budget", None)]
         if customer_key:  # a rolling window: at most offer_customer_cap in any offer_cap_days days
-            current, previous = rolling_quota(f"QUOTA#customer#{customer_key}", deployment.offer_cap_days,
+            current, previous = rolling_quota(f"customer#{customer_key}", deployment.offer_cap_days,
                                               now.timestamp())
-            quotas.append((current, deployment.offer_customer_cap - self._store.quota_used(previous),
+            quotas.append((current, deployment.offer_customer_cap - self._offers.quota_used(previous),
                            "customer_cap", customer_key))
         if by and not (approved_by and person(approved_by) != person(by)):  # approving oneself is no approval
-            quotas.append((f"QUOTA#staff#{person(by)}#{day_key(now)}", deployment.offer_staff_daily_limit,
+            quotas.append((f"staff#{person(by)}#{day_key(now)}", deployment.offer_staff_daily_limit,
                            "staff_limit", None))
         taken: list[str] = []
         for key, limit, reason, owner in quotas:
-            if not self._store.take_quota(key, limit, horizon, customer_key=owner):
+            if not self._offers.take_quota(key, limit, horizon, customer_key=owner):
                 for back in taken:
-                    self._store.give_back_quota(back)
-                self._store.delete_offer(offer["code"])
+                    self._offers.give_back_quota(back)
+                self._offers.delete_offer(offer["code"])
                 raise OfferRefused(reason)
             taken.append(key)
         return offer
@@ -85,6 +85,6 @@ class OfferService:
         if site_cfg is None:
             raise OfferRefused("unknown_site")
         day = day or day_key(self._now())
-        used = self._store.quota_used(f"QUOTA#site#{site}#{day}")
+        used = self._offers.quota_used(f"site#{site}#{day}")
         return {"site": site, "day": day, "budget": site_cfg.offer_daily_budget, "issued": used,
                 "left": max(0, site_cfg.offer_daily_budget - used)}

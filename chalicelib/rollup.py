@@ -26,7 +26,7 @@ from typing import Any
 
 from chalicelib.clock import day_key, hour_key, iso, utcnow
 from chalicelib.configuration import Config
-from chalicelib.storage import NO_SITE, FeedbackStore, rollup_item
+from chalicelib.ports import NO_SITE, Counters
 
 Packed = dict[str, dict[str, int]]
 EMPTY_DAYS_KEPT = 400
@@ -83,33 +83,34 @@ def _hours_of(bucket: str) -> list[str]:
     return [f"H#{bucket[2:]}T{h:02d}" for h in range(24)]
 
 
-def live(store: FeedbackStore, config: Config, buckets: list[str]) -> dict[str, Packed]:
+def live(counters: Counters, config: Config, buckets: list[str]) -> dict[str, Packed]:
     """Sums read from the per-site items (the current hour, or a bucket being rolled up)."""
     keys = [(site, hour) for bucket in buckets for hour in _hours_of(bucket) for site in site_ids(config)]
-    rows = store.counter_rows(keys, config.counter_fields() + ["ttl"])
+    rows = counters.counter_rows(keys, config.counter_fields() + ["ttl"])
     counts, _ = pack(rows, buckets)
     return counts
 
 
-def items_for(rows: dict[tuple[str, str], dict[str, Any]], buckets: list[str], now: datetime) -> list[dict[str, Any]]:
-    """Roll-up items of closed buckets computed from per-site rows already in hand (bulk loads)."""
+def rollups_for(rows: dict[tuple[str, str], dict[str, Any]], buckets: list[str], now: datetime) -> list[dict[str, Any]]:
+    """The roll-ups of closed buckets computed from per-site rows already in hand (bulk loads), each as
+    ``put_rollup`` takes it: ``bucket``, ``counts``, ``version``, ``rolled_at``, ``expires_at``."""
     closed = [b for b in buckets if is_closed(b, now)]
     counts, expires = pack(rows, closed)
     default = int((now + timedelta(days=EMPTY_DAYS_KEPT)).timestamp())
-    return [rollup_item(b, counts[b], version=version(counts[b]), rolled_at=iso(now), expires_at=expires[b] or default)
-            for b in closed]
+    return [{"bucket": b, "counts": counts[b], "version": version(counts[b]), "rolled_at": iso(now),
+             "expires_at": expires[b] or default} for b in closed]
 
 
-def roll_up(store: FeedbackStore, config: Config, buckets: list[str], now: datetime | None = None) -> dict[str, Packed]:
+def roll_up(counters: Counters, config: Config, buckets: list[str], now: datetime | None = None) -> dict[str, Packed]:
     """(Re)compute and store the roll-ups of closed buckets (``H#...`` hours, ``D#...`` days)."""
     now = now or utcnow()
     closed = [b for b in buckets if is_closed(b, now)]
     keys = [(site, hour) for bucket in closed for hour in _hours_of(bucket) for site in site_ids(config)]
-    rows = store.counter_rows(keys, config.counter_fields() + ["ttl"], consistent=True)
+    rows = counters.counter_rows(keys, config.counter_fields() + ["ttl"], consistent=True)
     counts, expires = pack(rows, closed)
     for bucket in closed:
         expiry = expires[bucket] or int((now + timedelta(days=EMPTY_DAYS_KEPT)).timestamp())
-        store.put_rollup(bucket, counts[bucket], version=version(counts[bucket]), rolled_at=iso(now),
+        counters.put_rollup(bucket, counts[bucket], version=version(counts[bucket]), rolled_at=iso(now),
                          expires_at=expiry)
     return counts
 
@@ -121,13 +122,13 @@ def is_closed(bucket: str, now: datetime) -> bool:
     return bucket[2:] < day_key(now)
 
 
-def after_late_count(store: FeedbackStore, config: Config, hour: str, now: datetime | None = None) -> None:
+def after_late_count(counters: Counters, config: Config, hour: str, now: datetime | None = None) -> None:
     """Something was added to ``hour`` (``YYYY-MM-DDTHH``): refresh its roll-ups if it is over."""
     now = now or utcnow()
-    roll_up(store, config, [f"H#{hour}", f"D#{hour[:10]}"], now)
+    roll_up(counters, config, [f"H#{hour}", f"D#{hour[:10]}"], now)
 
 
-def read(store: FeedbackStore, config: Config, buckets: list[str], now: datetime | None = None) -> dict[str, Packed]:
+def read(counters: Counters, config: Config, buckets: list[str], now: datetime | None = None) -> dict[str, Packed]:
     """Counts of every bucket: roll-ups for closed ones, live sums otherwise.
 
     Closed buckets without a roll-up are summed from their per-site items; at most
@@ -139,31 +140,31 @@ def read(store: FeedbackStore, config: Config, buckets: list[str], now: datetime
     current = [b for b in buckets if not is_closed(b, now)
                and (b[2:] == hour_key(now) if b.startswith("H#") else b[2:] == day_key(now))]
     closed = [b for b in buckets if is_closed(b, now)]
-    found = store.rollups(closed)
+    found = counters.rollups(closed)
     # days first (one saves 24 hours of reads), newest first
     missing = sorted((b for b in closed if b not in found), key=lambda b: (b[0] == "D", b[2:]), reverse=True)
     if missing:
         sites = len(site_ids(config))
         if sum(len(_hours_of(b)) for b in missing) * sites > MISSING_KEYS_PER_READ:
             raise RollupPending(len(missing))
-        found.update(roll_up(store, config, missing[:WRITES_PER_READ], now))
+        found.update(roll_up(counters, config, missing[:WRITES_PER_READ], now))
         if missing[WRITES_PER_READ:]:
-            found.update(live(store, config, missing[WRITES_PER_READ:]))
+            found.update(live(counters, config, missing[WRITES_PER_READ:]))
     if current:
-        found.update(live(store, config, current))
+        found.update(live(counters, config, current))
     return found
 
 
-def scheduled(store: FeedbackStore, config: Config, now: datetime | None = None) -> dict[str, Packed]:
+def scheduled(counters: Counters, config: Config, now: datetime | None = None) -> dict[str, Packed]:
     """The hourly job: the last closed hours and days, then up to ``BACKFILL_PER_RUN`` days of the
     retention period found without a roll-up (newest first), so that reads find them all."""
     now = now or utcnow()
     recent = recent_buckets(now)
     today = now.date()
     days = [f"D#{(today - timedelta(days=i)).isoformat()}" for i in range(1, EMPTY_DAYS_KEPT)]
-    found = store.rollups([d for d in days if d not in recent])
+    found = counters.rollups([d for d in days if d not in recent])
     backfill = [d for d in days if d not in recent and d not in found][:BACKFILL_PER_RUN]
-    return roll_up(store, config, recent + backfill, now)
+    return roll_up(counters, config, recent + backfill, now)
 
 
 def recent_buckets(now: datetime | None = None, hours: int = 3, days: int = 2) -> list[str]:
@@ -174,5 +175,5 @@ def recent_buckets(now: datetime | None = None, hours: int = 3, days: int = 2) -
             + [f"D#{(today - timedelta(days=i)).isoformat()}" for i in range(1, days + 1)])
 
 
-__all__ = ["NO_SITE", "RollupPending", "after_late_count", "is_closed", "items_for", "live", "pack", "read",
-           "recent_buckets", "roll_up", "scheduled", "site_ids", "version"]
+__all__ = ["NO_SITE", "RollupPending", "after_late_count", "is_closed", "live", "pack", "read",
+           "recent_buckets", "roll_up", "rollups_for", "scheduled", "site_ids", "version"]

@@ -19,8 +19,8 @@ from chalicelib.configuration import Config
 from chalicelib.ingest import IngestService
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import EmailAlerts, SmsAlerts
+from chalicelib.ports import Stores
 from chalicelib.secrets import get_secret
-from chalicelib.storage import FeedbackStore
 from chalicelib.worker import Worker
 
 
@@ -48,9 +48,12 @@ class Services:
         return Classifier(self.config)
 
     @cached_property
-    def store(self) -> FeedbackStore:
+    def store(self) -> Stores:
+        """The storage adapters, one per aggregate, over one DynamoDB client."""
+        from chalicelib.storage import dynamo_stores
+
         table = env("TABLE_NAME")
-        return FeedbackStore(self.client("dynamodb"), table, env("COUNTERS_TABLE", f"{table}-counters"))
+        return dynamo_stores(self.client("dynamodb"), table, env("COUNTERS_TABLE", f"{table}-counters"))
 
     @cached_property
     def jobs(self) -> JobQueue:
@@ -126,19 +129,20 @@ class Services:
     def digest(self) -> Any:
         from chalicelib.digest import DigestService
 
-        return DigestService(config=self.config, store=self.store, api=self.api,
+        return DigestService(config=self.config, markers=self.store.offers, api=self.api,
                              email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email))
 
     @cached_property
     def surveys(self) -> Any:
         from chalicelib.surveys import SurveyService
 
-        return SurveyService(config=self.config, store=self.store, jobs=self.jobs, sender=self.reply_sender,
+        return SurveyService(config=self.config, surveys=self.store.surveys, customers=self.store.customers,
+                             quotas=self.store.offers, jobs=self.jobs, sender=self.reply_sender,
                              secret=self.customer_secret)
 
     @cached_property
     def cases(self) -> CaseService:
-        return CaseService(config=self.config, store=self.store, jobs=self.jobs)
+        return CaseService(config=self.config, cases=self.store.cases, counters=self.store.counters, jobs=self.jobs)
 
     @cached_property
     def ingest(self) -> IngestService:
@@ -197,7 +201,7 @@ class Services:
         """Goodwill offers issued by staff through the API, within their budgets."""
         from chalicelib.offers import OfferService
 
-        return OfferService(config=self.config, store=self.store)
+        return OfferService(config=self.config, offers=self.store.offers)
 
 
 _services: Services | None = None

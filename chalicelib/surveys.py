@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,12 +33,11 @@ from chalicelib.limits import rolling_quota
 from chalicelib.observability import logger as log  # noqa: F401  (JSON, with the correlation id)
 from chalicelib.observability import record_survey_answer
 from chalicelib.phone import InvalidNumber, customer_key, normalise, region_of
+from chalicelib.ports import Customers, Offers, Surveys
 from chalicelib.sms_segments import plain, segments
-from chalicelib.storage import FeedbackStore
+from chalicelib.survey_scores import SCALES, in_range, is_detractor, out_of, score, score_of
 
-SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 MAX_NUMBERS = 10_000
-_SCORE = re.compile(r"^\s*(\d{1,3})\s*(?:(?:/|out of|sur)\s*(10|5|7))?\s*[.!]*\s*$", re.IGNORECASE)
 THANKS = Localised(en="Thank you for your answers!", fr="Merci pour vos reponses !")
 LATE_THANKS = Localised(en="Thank you! That survey has closed, but your answer is noted.",
                         fr="Merci ! Cette enquete est terminee, mais votre reponse est bien notee.")
@@ -47,44 +45,6 @@ LATE_SCALE = (0, 10)  # a late bare number is taken as an answer if it could ans
 
 
 # -- pure --------------------------------------------------------------------------------------
-def score_of(text: str) -> int | None:
-    """The number a reply is, if it is only a number ("9", "9/10", " 10!", "5 out of 5", "8 sur 10")."""
-    match = _SCORE.match(text or "")
-    return int(match.group(1)) if match else None
-
-
-def out_of(text: str) -> int | None:
-    """The scale a score names ("5 out of 5": 5), if it names one."""
-    match = _SCORE.match(text or "")
-    return int(match.group(2)) if match and match.group(2) else None
-
-
-def in_range(kind: str, value: int) -> bool:
-    low, high = SCALES[kind]
-    return low <= value <= high
-
-
-def is_detractor(kind: str, value: int) -> bool:
-    return {"nps": value <= 6, "csat": value <= 2, "ces": value <= 3}[kind]
-
-
-def score(kind: str, distribution: dict[int, int]) -> dict[str, Any]:
-    """NPS: % promoters (9-10) - % detractors (0-6). CSAT: % satisfied (4-5). CES: mean (1-7)."""
-    n = sum(distribution.values())
-    if not n:
-        return {"n": 0, "score": None}
-    mean = round(sum(v * c for v, c in distribution.items()) / n, 2)
-    if kind == "nps":
-        promoters = sum(c for v, c in distribution.items() if v >= 9)
-        detractors = sum(c for v, c in distribution.items() if v <= 6)
-        return {"n": n, "score": round(100 * (promoters - detractors) / n), "promoters": promoters,
-                "passives": n - promoters - detractors, "detractors": detractors, "mean": mean}
-    if kind == "csat":
-        satisfied = sum(c for v, c in distribution.items() if v >= 4)
-        return {"n": n, "score": round(100 * satisfied / n), "satisfied": satisfied, "mean": mean}
-    return {"n": n, "score": mean, "mean": mean}
-
-
 def quiet_delay(now: datetime, zone: str, start: int, end: int) -> int:
     """Seconds until the site's quiet hours end (0 when it is not quiet there)."""
     local = now.astimezone(ZoneInfo(zone))
@@ -179,10 +139,12 @@ class SurveyService:
     """Outbound surveys (NPS, CSAT, CES): created for a list of numbers, sent outside quiet hours and
     within each number's cap, answered by SMS, reported per survey and per site."""
 
-    def __init__(self, *, config: Config, store: FeedbackStore, jobs: Any = None, sender: Any = None,
-                 secret: bytes = b"", now: Callable[[], datetime] = utcnow):
+    def __init__(self, *, config: Config, surveys: Surveys, customers: Customers, quotas: Offers, jobs: Any = None,
+                 sender: Any = None, secret: bytes = b"", now: Callable[[], datetime] = utcnow):
         self._config = config
-        self._store = store
+        self._surveys = surveys
+        self._customers = customers
+        self._quotas = quotas  # the frequency cap and the once-per-customer marker
         self._jobs = jobs
         self._sender = sender
         self._secret = secret
@@ -212,26 +174,26 @@ class SurveyService:
                   "follow_up": request.follow_up.model_dump() if request.follow_up else None,
                   "window_hours": request.window_hours, "created_at": iso(now), "created_by": request.created_by,
                   "recipients": len(valid), "ttl": int((now + timedelta(days=400)).timestamp())}
-        self._store.put_survey(survey)
+        self._surveys.put_survey(survey)
         self._jobs.send_many([{"type": "survey_send", "survey_id": survey["id"], "to": n} for n in valid])
         return {**survey, "queued": len(valid), "rejected": rejected}
 
     def send_one(self, survey_id: str, to: str) -> str:
         """The worker's side of one recipient: consent, quiet hours, cap, then the first question."""
-        survey = self._store.get_survey(survey_id)
+        survey = self._surveys.get_survey(survey_id)
         if survey is None:
             return "unknown_survey"
         site = self._config.site(survey["site"])
         key = customer_key(to, self._secret)
-        erased = self._store.tombstone(mark(self._secret, "customer", key))
+        erased = self._customers.tombstone(mark(self._secret, "customer", key))
         if erased and str(erased.get("erased_at") or "") >= survey["created_at"]:
             # erased after this survey was asked for (held for quiet hours, or still queued): cancelled
-            self._store.survey_add(survey_id, {"skipped_erased": 1})
+            self._surveys.survey_add(survey_id, {"skipped_erased": 1})
             return "erased"
-        consent = self._store.consent(key)
+        consent = self._customers.consent(key)
         if (consent and consent.get("status") == "opted_out") or (
-                consent is None and self._store.suppressed(mark(self._secret, "opt-out", key))):
-            self._store.survey_add(survey_id, {"skipped_opted_out": 1})
+                consent is None and self._customers.suppressed(mark(self._secret, "opt-out", key))):
+            self._surveys.survey_add(survey_id, {"skipped_opted_out": 1})
             return "opted_out"
         deployment = self._config.deployment
         now = self._now()
@@ -240,17 +202,17 @@ class SurveyService:
         if delay:
             self._jobs.send({"type": "survey_send", "survey_id": survey_id, "to": to}, delay_seconds=delay)
             return "quiet_hours"
-        marker = f"SURVEYSENT#{survey_id}#{key}"
-        if not self._store.claim_marker(marker, expires_at=survey["ttl"], customer_key=key):
+        marker = f"{survey_id}#{key}"
+        if not self._quotas.claim_marker("survey_sent", marker, expires_at=survey["ttl"], customer_key=key):
             return "already_sent"
-        quota, previous = rolling_quota(f"QUOTA#survey#{key}", deployment.survey_cap_days, now.timestamp())
-        limit = deployment.survey_cap - self._store.quota_used(previous)
+        quota, previous = rolling_quota(f"survey#{key}", deployment.survey_cap_days, now.timestamp())
+        limit = deployment.survey_cap - self._quotas.quota_used(previous)
         kept = max(int(survey["ttl"]), int(now.timestamp()) + (2 * deployment.survey_cap_days + 1) * 86_400)
-        if not self._store.take_quota(quota, limit, kept, customer_key=key):
-            self._store.survey_add(survey_id, {"skipped_cap": 1})
+        if not self._quotas.take_quota(quota, limit, kept, customer_key=key):
+            self._surveys.survey_add(survey_id, {"skipped_cap": 1})
             return "cap"
         language = site.language if site else deployment.default_language
-        self._store.put_conversation(key, {
+        self._surveys.put_conversation(key, {
             "survey_id": survey_id, "site": survey["site"], "step": 0, "language": language, "answers": {},
             "detractor": False, "sent_at": iso(now),
             "expires_at": iso(now + timedelta(hours=int(survey["window_hours"]))),
@@ -260,16 +222,16 @@ class SurveyService:
             self._sender.send(to=to, origin=origin, text=Localised(**survey["questions"][0]["text"]).get(language),
                               reference=f"survey-{survey_id}")
         except RecipientOptedOut:  # opted out at the carrier: no question went out, none is awaited
-            self._store.end_conversation(key)
-            self._store.give_back_quota(quota)
-            self._store.survey_add(survey_id, {"skipped_opted_out": 1})
+            self._surveys.end_conversation(key)
+            self._quotas.give_back_quota(quota)
+            self._surveys.survey_add(survey_id, {"skipped_opted_out": 1})
             return "opted_out"
         except Exception:
-            self._store.end_conversation(key)  # no question went out: a bare number is not an answer
-            self._store.release_marker(marker)
-            self._store.give_back_quota(quota)
+            self._surveys.end_conversation(key)  # no question went out: a bare number is not an answer
+            self._quotas.release_marker("survey_sent", marker)
+            self._quotas.give_back_quota(quota)
             raise
-        self._store.survey_add(survey_id, {"sent": 1})
+        self._surveys.survey_add(survey_id, {"sent": 1})
         return "sent"
 
     # -- answers -----------------------------------------------------------------------------------
@@ -284,7 +246,7 @@ class SurveyService:
         if value is None:
             return None
         key = customer_key(from_number, self._secret)
-        conversation = self._store.get_conversation(key)
+        conversation = self._surveys.get_conversation(key)
         now = self._now()
         if not conversation:
             return None
@@ -292,13 +254,13 @@ class SurveyService:
         answered = next((int(entry.partition(":")[0]) for entry in conversation.get("answered") or ()
                          if message_id and entry.partition(":")[2] == message_id), None)
         if answered is not None:
-            survey = self._store.get_survey(conversation["survey_id"])
+            survey = self._surveys.get_survey(conversation["survey_id"])
             if survey is None:
                 return Answer(THANKS.get(language))
             return self._reply_after(survey, answered, language, bool(conversation.get("follow_up_at")))
         if parse_time(conversation["expires_at"]) < now:
             return self._late(key, conversation, value, text, message_id, now)
-        survey = self._store.get_survey(conversation["survey_id"])
+        survey = self._surveys.get_survey(conversation["survey_id"])
         step = int(conversation["step"])
         if survey is None or not 0 <= step < len(survey["questions"]):
             return None
@@ -310,11 +272,11 @@ class SurveyService:
         detractor = bool(conversation.get("detractor")) or is_detractor(kind, value)
         last = step + 1 == len(survey["questions"])
         follow = bool(last and detractor and survey.get("follow_up"))
-        if not self._store.advance_conversation(key, step=step, value=value, detractor=detractor,
-                                                ended=last and not follow, follow_up_at=iso(now) if follow else None,
-                                                message_id=message_id):
+        if not self._surveys.advance_conversation(key, step=step, value=value, detractor=detractor,
+                                                  ended=last and not follow, message_id=message_id,
+                                                  follow_up_at=iso(now) if follow else None):
             return Answer(THANKS.get(language))  # the same answer delivered twice at once: counted once
-        self._store.survey_add(survey["id"], {f"q{step}_n": 1, f"q{step}_v{value}": 1})
+        self._surveys.survey_add(survey["id"], {f"q{step}_n": 1, f"q{step}_v{value}": 1})
         record_survey_answer(survey["site"], kind, value)
         return self._reply_after(survey, step, language, follow)
 
@@ -329,12 +291,12 @@ class SurveyService:
             return None
         if not LATE_SCALE[0] <= value <= LATE_SCALE[1]:
             return None
-        survey = self._store.get_survey(conversation["survey_id"])
+        survey = self._surveys.get_survey(conversation["survey_id"])
         if survey is None:
             return None
-        if self._store.add_conversation_text(key, message_id or f"late-{iso(now)}", f"late answer: {text.strip()}",
-                                             end=False):
-            self._store.survey_add(survey["id"], {"late_answers": 1, f"late_v{value}": 1})
+        if self._surveys.add_conversation_text(key, message_id or f"late-{iso(now)}",
+                                               f"late answer: {text.strip()}", end=False):
+            self._surveys.survey_add(survey["id"], {"late_answers": 1, f"late_v{value}": 1})
         return Answer(LATE_THANKS.get(conversation.get("language", "en")))
 
     @staticmethod
@@ -349,16 +311,17 @@ class SurveyService:
     def note_text(self, customer: str, message_id: str, text: str, received_at: str) -> bool:
         """A worded message from a customer in a conversation: the follow-up's answer (if written after
         the follow-up was asked: the worker may see it late), or a comment."""
-        conversation = self._store.get_conversation(customer)
+        conversation = self._surveys.get_conversation(customer)
         if not conversation or parse_time(conversation["expires_at"]) < self._now():
             return False
-        survey = self._store.get_survey(conversation["survey_id"])
+        survey = self._surveys.get_survey(conversation["survey_id"])
         if survey is None:
             return False
         awaiting_follow_up = bool(conversation.get("follow_up_at")) and received_at >= conversation["follow_up_at"]
-        if not self._store.add_conversation_text(customer, message_id, text[:500], end=bool(awaiting_follow_up)):
+        if not self._surveys.add_conversation_text(customer, message_id, text[:500],
+                                                   end=bool(awaiting_follow_up)):
             return False
-        self._store.survey_add(survey["id"], {"follow_ups" if awaiting_follow_up else "text_replies": 1})
+        self._surveys.survey_add(survey["id"], {"follow_ups" if awaiting_follow_up else "text_replies": 1})
         return True
 
     # -- reports -----------------------------------------------------------------------------------
@@ -401,7 +364,7 @@ class SurveyService:
                 "until_local": until.strftime("%H:%M")}
 
     def site_report(self, site: str) -> dict[str, Any]:
-        reports = [self.report(s) for s in self._store.surveys_of_site(site)]
+        reports = [self.report(s) for s in self._surveys.surveys_of_site(site)]
         by_kind: dict[str, dict[int, int]] = {}
         sent = answered = 0
         for r in reports:

@@ -15,14 +15,15 @@ from chalicelib.classification import Classification
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config
 from chalicelib.erasure import mark
+from chalicelib.errors import NotFound
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.observability import record_alert
 from chalicelib.phone import mask
+from chalicelib.ports import Stores
 from chalicelib.recipients import AlertRecipient, about_whom, recipients_for
 from chalicelib.sms_segments import fit
-from chalicelib.storage import FeedbackStore, NotFound
 
 MAX_ALERT_SEGMENTS = 3
 
@@ -117,7 +118,7 @@ class Worker:
     """The jobs of the SQS queue: storing parked messages, counters, cases and their alerts, consent
     changes parked while DynamoDB was down, survey sends; a job that keeps failing goes to the DLQ."""
 
-    def __init__(self, *, config: Config, store: FeedbackStore, jobs: JobQueue, sms: SmsAlerts,
+    def __init__(self, *, config: Config, store: Stores, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
                  ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None,
                  secret: bytes = b""):
@@ -129,12 +130,12 @@ class Worker:
         self._max_receives = max_receives
         self._now = now
         self._ack_url = ack_url or (lambda case_id, recipient_id: None)
-        self._cases = CaseService(config=config, store=store, jobs=jobs, now=now)
+        self._cases = CaseService(config=config, cases=store.cases, counters=store.counters, jobs=jobs, now=now)
         self._surveys = surveys
         self._secret = secret  # the customer key secret: erasure tombstones are keyed with it
 
     def _tombstone(self, kind: str, value: str) -> dict[str, Any] | None:
-        return self._store.tombstone(mark(self._secret, kind, value))
+        return self._store.customers.tombstone(mark(self._secret, kind, value))
 
     def _erased_before(self, customer: str | None, at: str) -> bool:
         """Whether the customer was erased at or after ``at`` (what was sent or parked before goes too)."""
@@ -149,7 +150,8 @@ class Worker:
                                                                                 record["received_at"]):
                 log.warning("parked message %s belongs to an erased customer: not stored", record["id"])
                 return
-            existing = self._store.put_message(record)  # conditional: a retry of the webhook may have stored it
+            # conditional: a retry of the webhook may have stored it
+            existing = self._store.messages.put_message(record)
             # the stored one is the message (its hour, its reply): counting this copy could count it twice
             self.process({**existing, "from_number": record.get("from_number")} if existing else record)
         elif job_type == "process":
@@ -164,13 +166,13 @@ class Worker:
                 return
             if self._erased_before(change["customer_key"], change["at"]):  # the customer was erased since
                 if change["status"] == "opted_out":  # an opt-out still holds: on the suppression list
-                    self._store.suppress(suppression, since=change["at"], expires_at=change["expires_at"])
+                    self._store.customers.suppress(suppression, since=change["at"], expires_at=change["expires_at"])
                 return
-            self._store.set_consent(**change)
+            self._store.customers.set_consent(**change)
             if change["status"] == "opted_out":
-                self._store.end_conversation(change["customer_key"])
+                self._store.surveys.end_conversation(change["customer_key"])
             else:
-                self._store.lift_suppression(suppression)
+                self._store.customers.lift_suppression(suppression)
         elif job_type == "survey_send":
             if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
                 raise BadJob("survey job without survey_id or number")
@@ -199,15 +201,15 @@ class Worker:
             return None
         fields = [f"nature_{record['nature']}", f"topic_{record['topic']}", f"urgency_{record['urgency']}",
                   f"language_{record['language']}", f"x_{record['topic']}_{record['nature']}_{record['urgency']}"]
-        counted = self._store.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
-                                            message_id=record["id"], fields=fields,
-                                            expires_at=int(record.get("ttl") or 0))
+        counted = self._store.counters.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
+                                                     message_id=record["id"], fields=fields,
+                                                     expires_at=int(record.get("ttl") or 0))
         if not counted:
             log.info("message %s was already counted", record["id"])
         elif rollup.is_closed(f"H#{record['hour']}", self._now()):
             # a late message (processed after its hour, or replayed after an outage): its hour
             # and day may be rolled up already
-            rollup.after_late_count(self._store, self._config, record["hour"], self._now())
+            rollup.after_late_count(self._store.counters, self._config, record["hour"], self._now())
         if counted and self._surveys is not None and record.get("customer_key"):
             # words from a customer in a survey conversation: the follow-up's answer, or a comment
             self._surveys.note_text(record["customer_key"], record["id"], record["text"], record["received_at"])
@@ -217,15 +219,15 @@ class Worker:
             case_id = case_id_for(record["id"])
             number, existing = record.get("from_number"), None
             if not number:
-                existing = self._store.get_case(case_id)
+                existing = self._store.cases.get_case(case_id)
                 number = existing.get("customer_number") if existing else None
             if number is None and existing is None:
                 raise BadJob(f"message {record['id']} has no customer number to alert with")
             case = self._case(case_id, record, number, recipients)
             case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
-            created = self._store.put_case(case)
+            created = self._store.cases.put_case(case)
             # a retry finds the case: what was sent, and whether alerts were held back, stand
-            case = case if created else self._store.get_case(case_id) or {"erased": True}
+            case = case if created else self._store.cases.get_case(case_id) or {"erased": True}
             pending = [r for r in recipients if case.get("recipients", {}).get(r.id, {}).get("status") != "sent"]
             if case.get("alerts_suppressed") or case.get("erased"):
                 pending = []
@@ -233,21 +235,21 @@ class Worker:
                 # decided once, after the case exists: a retry (a crash in between) decides again,
                 # which may only hold back one more alert, never send one over the limit
                 if self._alerts_allowed(record):
-                    self._store.decide_alerts(case_id, allowed=True)
+                    self._store.cases.decide_alerts(case_id, allowed=True)
                 else:
-                    self._store.decide_alerts(case_id, allowed=False)
+                    self._store.cases.decide_alerts(case_id, allowed=False)
                     pending = []
             if pending:
                 self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
         try:
-            self._store.mark_processed(record["id"], iso(self._now()), case_id)
+            self._store.messages.mark_processed(record["id"], iso(self._now()), case_id)
         except NotFound:
             if not record.get("customer_key") or not self._tombstone("message", record["id"]):
                 raise
             # erased while this job ran: what it opened goes the same way, tombstoned first
             log.warning("message %s was erased while it was processed: its case goes too", record["id"])
-            self._store.erase_customer(record["customer_key"], mark=partial(mark, self._secret), at=iso(self._now()),
-                                       expires_at=int(record.get("ttl") or 0))
+            self._store.customers.erase_customer(record["customer_key"], mark=partial(mark, self._secret),
+                                                 at=iso(self._now()), expires_at=int(record.get("ttl") or 0))
             return None
         return case_id
 
@@ -258,8 +260,8 @@ class Worker:
             return True
         hour = record["hour"]
         expires = int(self._now().timestamp()) + 7 * 86_400
-        if self._store.take_quota(f"QUOTA#alerts#{record['customer_key']}#{hour}", limit, expires,
-                                 customer_key=record["customer_key"]):
+        if self._store.offers.take_quota(f"alerts#{record['customer_key']}#{hour}", limit, expires,
+                                         customer_key=record["customer_key"]):
             return True
         log.warning("alert storm: case for message %s opened without alerts", record["id"])
         return False
@@ -268,7 +270,7 @@ class Worker:
               recipients: list[AlertRecipient]) -> dict[str, Any]:
         now = self._now()  # one instant: the promise is exactly its minutes after the opening
         about = about_whom(self._config, classification_of(record), parse_time(record["received_at"]))
-        # the full number only where someone must call back, and only until that lapses (sparse gsi3)
+        # the full number only where someone must call back, and only until that lapses
         call_back = promises_call_back(record["urgency"]) and number is not None
         until = call_back_until(self._config, record.get("site"), record["urgency"], now) if call_back else None
         return {
@@ -284,8 +286,7 @@ class Worker:
             "reply": record.get("reply"),
             "customer_number": number if call_back else None,
             "customer_masked": record.get("from_masked") or mask(number),
-            "gsi3pk": "CALLBACK" if call_back else None,
-            "gsi3sk": f"{until}#{case_id}" if call_back else None,
+            "call_back_until": until,  # the adapter lists the case among the call-backs to forget then
             "customer_key": record.get("customer_key"),
             "received_at": record["received_at"],
             "created_at": iso(now),
@@ -303,7 +304,7 @@ class Worker:
 
     def deliver(self, case_id: str, recipient_id: str, receive_count: int) -> None:
         """Send one alert; on failure record the attempt and raise so that SQS retries."""
-        case = self._store.get_case(case_id)
+        case = self._store.cases.get_case(case_id)
         if case is None and self._tombstone("case", case_id):
             log.warning("case %s was erased: alert %s not sent", case_id, recipient_id)
             return
@@ -313,8 +314,8 @@ class Worker:
         if recipient.get("status") == "sent":
             return
         now = int(self._now().timestamp())
-        if not self._store.claim_delivery(case_id, recipient_id, now=now, until=now + SEND_CLAIM_SECONDS):
-            fresh = self._store.get_case(case_id) or {}
+        if not self._store.cases.claim_delivery(case_id, recipient_id, now=now, until=now + SEND_CLAIM_SECONDS):
+            fresh = self._store.cases.get_case(case_id) or {}
             if fresh.get("recipients", {}).get(recipient_id, {}).get("status") == "sent":
                 return  # another copy of this job sent it
             raise AlertBusy(f"alert {case_id}/{recipient_id} is being sent by another worker: retry later")
@@ -326,16 +327,16 @@ class Worker:
                 provider_id = self._email.send(recipient["to"], subject, body)
         except DeliveryFailed as exc:
             final = receive_count >= self._max_receives
-            self._store.record_delivery(case_id, recipient_id, "failed" if final else "retrying", {
+            self._store.cases.record_delivery(case_id, recipient_id, "failed" if final else "retrying", {
                 "at": iso(self._now()), "ok": False, "error": str(exc)[:300], "try": receive_count,
             })
             log.warning("alert %s/%s failed (try %s): %s", case_id, recipient_id, receive_count, exc)
             record_alert(recipient["channel"], ok=False)
             raise
         except Exception:
-            self._store.release_delivery(case_id, recipient_id)  # not sent: a retry may claim it at once
+            self._store.cases.release_delivery(case_id, recipient_id)  # not sent: a retry may claim it at once
             raise
-        self._store.record_delivery(case_id, recipient_id, "sent", {
+        self._store.cases.record_delivery(case_id, recipient_id, "sent", {
             "at": iso(self._now()), "ok": True, "id": provider_id, "try": receive_count,
         })
         record_alert(recipient["channel"], ok=True)

@@ -33,7 +33,9 @@ from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage import FeedbackStore, counter_key, dedup_key, to_item
+from chalicelib.storage.counters import CounterStore, counter_key, dedup_key, rollup_item
+from chalicelib.storage.dynamo import to_item
+from chalicelib.storage.messages import message_item
 from chalicelib.worker import case_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +73,10 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
                                  received_at=received)
         c = classifier.classify(message.body, message.to_number)
         reply = build_reply(config, c, message.id, secret)
-        record = message_record(message, c, reply, secret=secret, retention_days=396, reply_status="twiml")
-        for key in ("gsi3pk", "gsi3sk", "from_number"):
+        # the item as the adapter stores it (day and drill-down indexes), already processed: not pending
+        record = message_item(message_record(message, c, reply, secret=secret, retention_days=396,
+                                             reply_status="twiml"))
+        for key in ("pk", "sk", "type", "gsi3pk", "gsi3sk", "from_number"):
             record.pop(key)
         record["processed_at"] = iso(received + timedelta(seconds=1))
         buckets = [counters[(c.site or "_none", f"H#{record['hour']}")]]
@@ -101,7 +105,8 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     first = (now - timedelta(days=2 * days)).replace(minute=0, second=0, microsecond=0)
     buckets = [f"H#{hour_key(first + timedelta(hours=h))}" for h in range(2 * days * 24 + 1)]
     buckets += sorted({f"D#{b[2:12]}" for b in buckets})
-    return messages, counter_items + rollup.items_for(rows, buckets, now), cases
+    rolled = [rollup_item(**r) for r in rollup.rollups_for(rows, buckets, now)]
+    return messages, counter_items + rolled, cases
 
 
 def _case(config: Config, record: dict, number: str, rng: random.Random, now: datetime) -> dict:
@@ -158,7 +163,7 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
         if not item["pk"].startswith("ROLL#"):
             add_counter(client, f"{table}-counters", item)
     if rolled:
-        rollup.roll_up(FeedbackStore(client, table), config or get_config(), rolled, now)
+        rollup.roll_up(CounterStore(client, table), config or get_config(), rolled, now)
 
 
 def add_counter(client: Any, table: str, item: dict[str, Any]) -> bool:

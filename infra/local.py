@@ -148,7 +148,7 @@ def main() -> int:
         from infra.dashboard_server import serve
 
         dashboard = serve(dashboard_port, f"http://127.0.0.1:{port}",
-                          outbox=lambda limit: listing(outbox, voix.services().store, limit))
+                          outbox=lambda limit: listing(outbox, voix.services().store.cases, limit))
         STATE_FILE.parent.mkdir(exist_ok=True)
         STATE_FILE.write_text(json.dumps({
             "api_url": f"http://127.0.0.1:{port}", "dashboard_url": f"http://127.0.0.1:{dashboard_port}",

@@ -142,6 +142,23 @@ def svc(aws):
     return services_module.services()
 
 
+@pytest.fixture
+def domain():
+    """The configuration and every storage port in memory (``tests/fakes.py``, proven equivalent to the
+    DynamoDB adapters by ``tests/test_storage_contract.py``): a domain rule tested in milliseconds, no AWS."""
+    from types import SimpleNamespace
+
+    from chalicelib.cases import CaseService
+    from chalicelib.config_loader import get_config
+    from chalicelib.offers import OfferService
+    from tests.fakes import fake_stores
+
+    config, store = get_config(), fake_stores()
+    return SimpleNamespace(config=config, store=store,
+                           cases=CaseService(config=config, cases=store.cases, counters=store.counters),
+                           offers=OfferService(config=config, offers=store.offers))
+
+
 def sign(params, url=WEBHOOK_URL, token=TWILIO_TOKEN):
     """Signature computed by the official twilio library, an independent reference."""
     from twilio.request_validator import RequestValidator
@@ -186,7 +203,7 @@ def table_items(kind=None):
     """Every item of the Voix tables (messages and cases, and counters), optionally by key prefix."""
     import boto3
 
-    from chalicelib.storage import from_item
+    from chalicelib.storage.dynamo import from_item
 
     db = boto3.client("dynamodb")
     items = []

@@ -136,7 +136,8 @@ def test_a_held_back_case_pages_nobody_when_replayed_or_escalated(client, clock,
     drain()
     assert (len(sent_sms()), len(sent_emails())) == (sms, mails) and dlq_bodies() == []
     late = START + timedelta(days=2)
-    assert CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: late).escalate_due() == 4
+    assert CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
+                       now=lambda: late).escalate_due() == 4
     drain()
     [held] = [c for c in table_items("CASE#") if c.get("alerts_suppressed")]
     assert held["escalation_level"] == 1 and held["recipients"] == {}  # moved up, nobody paged for it

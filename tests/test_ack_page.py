@@ -10,7 +10,7 @@ from datetime import timedelta
 from chalicelib import links
 from chalicelib.ack_page import HEADERS, AckPage
 from chalicelib.clock import utcnow
-from chalicelib.storage import Conflict
+from chalicelib.errors import Conflict
 
 KEY = b"test-link-key"
 CASE = {"id": "CASE1", "code": "4821", "status": "open", "nature": "complaint", "topic": "staff",

@@ -109,16 +109,16 @@ def test_help_answers_help_text_in_the_site_language(client):
 
 
 def test_stop_while_dynamodb_is_down_is_parked_and_applied_by_the_worker(client, svc, monkeypatch):
-    from chalicelib.storage import StorageError
+    from chalicelib.errors import Unavailable
 
     def down(*args, **kwargs):
-        raise StorageError("throttled")
+        raise Unavailable("throttled")
 
-    real = svc.store.set_consent
-    monkeypatch.setattr(svc.store, "set_consent", down)
+    real = svc.store.customers.set_consent
+    monkeypatch.setattr(svc.store.customers, "set_consent", down)
     response = post_sms(client, twilio_params("STOP", sid=sid()))
     assert response.status_code == 200 and consent_items() == []
-    monkeypatch.setattr(svc.store, "set_consent", real)
+    monkeypatch.setattr(svc.store.customers, "set_consent", real)
     drain()
     [consent] = consent_items()
     assert consent["status"] == "opted_out"
@@ -159,14 +159,41 @@ def test_staff_reply_with_a_wrong_code_or_from_another_site_changes_nothing(clie
     assert after["status"] == "open" and len(table_items("MSG#")) == 1
 
 
-def test_short_codes_are_unique_among_live_cases(svc):
+def test_short_codes_are_unique_among_live_cases(domain):
     from chalicelib.cases import CaseService
 
-    cases = CaseService(config=svc.config, store=svc.store)
+    cases = CaseService(config=domain.config, cases=domain.store.cases, counters=domain.store.counters)
     now = datetime.now(UTC)
     codes = [cases.claim_code(f"CASE{i:04d}", now) for i in range(300)]
     assert len(set(codes)) == 300 and all(re.fullmatch(r"\d{4}", c) for c in codes)
     assert cases.claim_code("CASE0007", now) == codes[7]  # a retry gets its own code back
+
+
+def test_a_staff_ok_acknowledges_its_case_once_and_counts_the_promise_kept(domain):
+    """"OK <code>" on the storage fakes (no AWS): the recipient acknowledges, a second OK is told the case
+    is already acknowledged, another number is refused, an unknown code is said so; the hour the case
+    opened counts one acknowledgement and one promise kept."""
+    from chalicelib.cases import CaseService
+
+    driver, stranger = "+447700900001", "+447700900999"
+    opened = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    now = {"t": opened + timedelta(minutes=3)}
+    cases = CaseService(config=domain.config, cases=domain.store.cases, counters=domain.store.counters,
+                        now=lambda: now["t"])
+    domain.store.cases.put_case({
+        "id": "C1", "status": "open", "site": "line-8", "urgency": "normal", "escalation_level": 0,
+        "created_at": "2026-11-20T10:00:00.000Z", "promised_at": "2026-11-20T10:10:00.000Z", "ttl": 0,
+        "recipients": {"r1": {"channel": "sms", "to": driver, "status": "sent", "attempts": []}}})
+    code = cases.claim_code("C1", opened)
+    ok = keywords.staff_command(f"OK {code}")
+    assert cases.staff_reply(stranger, ok) == f"Voix: case {code} is not one of yours."
+    assert cases.staff_reply(driver, ok) == f"Voix: case {code} acknowledged. Thank you."
+    assert cases.staff_reply(driver, ok) == f"Voix: case {code} is already acknowledged."
+    assert cases.staff_reply(driver, keywords.staff_command("OK 0000")).startswith("Voix: no case 0000")
+    case = domain.store.cases.get_case("C1")
+    assert case["status"] == "acknowledged" and case["acknowledged_by"] == f"SMS {driver}"
+    [row] = domain.store.counters.counter_rows([("line-8", "H#2026-11-20T10")], ["ack_n", "promise_kept"]).values()
+    assert row == {"ack_n": 1, "promise_kept": 1}
 
 
 # -- one-click link -------------------------------------------------------------------------------
@@ -243,7 +270,8 @@ def test_an_unacknowledged_urgent_case_escalates_to_the_manager_then_to_care(cli
     before = len(sent_emails())
 
     def at(moment):
-        return CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: moment)
+        return CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
+                           now=lambda: moment)
 
     assert at(deadline - timedelta(seconds=1)).escalate_due() == 0  # not yet
     assert at(deadline + timedelta(seconds=1)).escalate_due() == 1
@@ -273,7 +301,8 @@ def test_an_acknowledged_case_never_escalates(client, svc):
     case = urgent_case(client)
     assert client.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
     late = datetime.now(UTC) + timedelta(days=1)
-    assert CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: late).escalate_due() == 0
+    assert CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
+                       now=lambda: late).escalate_due() == 0
     public = client.http.get("/api/cases?status=acknowledged", headers=auth()).json_body["items"][0]
     assert public["promise_kept"] is True and public["escalation_level"] == 0 and public["code"] == case["code"]
 

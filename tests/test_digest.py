@@ -15,13 +15,13 @@ def service(svc, now, email=None):
     import boto3
 
     email = email or EmailAlerts(boto3.client("sesv2"), svc.config.deployment.alert_from_email)
-    return DigestService(config=svc.config, store=svc.store, api=api, email=email, now=lambda: now)
+    return DigestService(config=svc.config, markers=svc.store.offers, api=api, email=email, now=lambda: now)
 
 
 def count(svc, site, hour, nature, n):
     for i in range(n):
-        svc.store.count_message(site=site, bucket=f"H#{hour}", message_id=f"{site}-{hour}-{nature}-{i}",
-                                fields=[f"nature_{nature}", "topic_staff", "urgency_normal", "language_en",
+        svc.store.counters.count_message(site=site, bucket=f"H#{hour}", message_id=f"{site}-{hour}-{nature}-{i}",
+                                         fields=[f"nature_{nature}", "topic_staff", "urgency_normal", "language_en",
                                         f"x_staff_{nature}_normal"], expires_at=0)
 
 
@@ -67,7 +67,7 @@ def test_each_digest_is_sent_once_and_a_failed_one_is_retried(client, svc):
     assert service(svc, later).send_all() == {"sent": len(recipients), "failed": 0}  # nothing lost
 
 
-def test_open_cases_are_counted_past_the_first_page(svc):
+def test_open_cases_are_counted_past_the_first_page(domain):
     now = datetime.now(UTC)
 
     def case(i, site):
@@ -77,10 +77,10 @@ def test_open_cases_are_counted_past_the_first_page(svc):
                 "escalation_level": 0, "customer_masked": "+44******123"}
 
     for i in range(205):  # the newest 205 are line 8's: Leeds's two are past the first page of 200
-        assert svc.store.put_case(case(i, "line-8"))
+        assert domain.store.cases.put_case(case(i, "line-8"))
     for i in range(205, 207):
-        assert svc.store.put_case(case(i, "store-leeds"))
-    digest = service(svc, now)
+        assert domain.store.cases.put_case(case(i, "store-leeds"))
+    digest = service(domain, now)
     leeds = next(s for s in digest.sections() if s.site == "store-leeds")
     subject, body = digest.build(leeds, now.replace(hour=0, minute=0, second=0, microsecond=0))
     assert subject.endswith(", 2 open cases") and "Open cases: 2" in body

@@ -34,7 +34,7 @@ def _queries(svc):
     def after(parsed, **_):
         seen[-1].update(count=parsed.get("Count"), scanned=parsed.get("ScannedCount"))
 
-    events = svc.store._db.meta.events
+    events = svc.store.messages._db.meta.events
     events.register("provide-client-params.dynamodb.Query", before)
     events.register("after-call.dynamodb.Query", after)
     return seen

@@ -82,7 +82,7 @@ def test_sqs_down_at_the_webhook_leaves_the_message_pending_and_the_sweeper_repl
     [message] = table_items("MSG#")
     assert message["gsi3pk"] == "PENDING" and hour_counters() == []
     outage.remaining = 0  # SQS is back
-    assert replay_pending(svc.store, svc.jobs, older_than=timedelta(0)) == 1
+    assert replay_pending(svc.store.messages, svc.jobs, older_than=timedelta(0)) == 1
     drain()
     [message] = table_items("MSG#")
     assert "gsi3pk" not in message and hour_counters()[0]["n"] == 1
@@ -90,7 +90,7 @@ def test_sqs_down_at_the_webhook_leaves_the_message_pending_and_the_sweeper_repl
 
 
 def test_dynamodb_down_parks_the_message_on_the_queue_and_the_worker_stores_it(client, svc):
-    outage = Outage(svc.store._db, "PutItem", times=1, code="ProvisionedThroughputExceededException")
+    outage = Outage(svc.store.messages._db, "PutItem", times=1, code="ProvisionedThroughputExceededException")
     response = post_sms(client, twilio_params(body="L12 le chauffeur etait tres aimable", to="+33639980012",
                                               sid="SM" + "e5" * 16))
     assert response.status_code == 200 and "Merci" in response.body.decode()
@@ -102,19 +102,19 @@ def test_dynamodb_down_parks_the_message_on_the_queue_and_the_worker_stores_it(c
 
 
 def test_dynamodb_down_for_a_bare_number_or_a_staff_command_is_an_answer_not_an_error(client, svc):
-    Outage(svc.store._db, "GetItem", times=1)
-    Outage(svc.store._db, "PutItem", times=1)
+    Outage(svc.store.messages._db, "GetItem", times=1)
+    Outage(svc.store.messages._db, "PutItem", times=1)
     response = post_sms(client, twilio_params(body="9", sid="SM" + "d7" * 16))  # a survey answer? cannot tell
     assert response.status_code == 200
     drain()  # kept as feedback, not lost
     assert [m["text"] for m in table_items("MSG#")] == ["9"]
-    Outage(svc.store._db, "GetItem", times=1)
+    Outage(svc.store.messages._db, "GetItem", times=1)
     response = post_sms(client, twilio_params(body="OK 1234", sid="SM" + "d8" * 16, frm="+447700900801"))
     assert response.status_code == 200 and b"send it again" in response.body
 
 
 def test_dynamodb_and_sqs_both_down_is_a_503_and_nothing_is_half_written(client, svc):
-    Outage(svc.store._db, "PutItem")
+    Outage(svc.store.messages._db, "PutItem")
     Outage(svc.jobs._sqs, "SendMessage")
     response = post_sms(client, twilio_params(body="L8 cold", sid="SM" + "f6" * 16))
     assert response.status_code == 503
@@ -162,7 +162,7 @@ def test_one_failing_record_is_reported_alone_and_the_batch_is_not_replayed(clie
 def test_without_partial_reports_a_failed_record_fails_the_batch_and_the_replay_counts_nothing_twice(
         client, svc, monkeypatch):
     monkeypatch.delenv("SQS_PARTIAL_BATCH", raising=False)
-    outage = Outage(svc.store._db, "UpdateItem", times=1, code="ProvisionedThroughputExceededException")
+    outage = Outage(svc.store.messages._db, "UpdateItem", times=1, code="ProvisionedThroughputExceededException")
     for i in range(3):
         post_sms(client, twilio_params(body=f"L8 heating broken, freezing ({i})", sid=f"SM{i:032d}"))
     drain()  # the first batch fails whole (one throttled write), is received again, and succeeds
@@ -212,7 +212,7 @@ def test_a_worker_crashing_mid_batch_loses_nothing_and_counts_nothing_twice(clie
 
 
 def test_dynamodb_throttled_on_the_worker_write_path_is_retried_and_counted_once(client, svc):
-    outage = Outage(svc.store._db, "PutItem", times=3, code="ThrottlingException")
+    outage = Outage(svc.store.messages._db, "PutItem", times=3, code="ThrottlingException")
     post_sms(client, twilio_params(body="L8 heating broken, freezing", sid="SM" + "ab" * 16))
     # the webhook's own put was throttled: the message was parked on the queue, the customer answered
     drain()
@@ -261,7 +261,7 @@ def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatc
     drain()
     [case] = table_items("CASE#")
     rid = next(r for r, v in case["recipients"].items() if v["channel"] == "sms")
-    svc.store.record_delivery(case["id"], rid, "retrying", {"at": "x", "ok": False})  # as after a failed try
+    svc.store.cases.record_delivery(case["id"], rid, "retrying", {"at": "x", "ok": False})  # as after a failed try
     sends = []
 
     def slow_send(to, text):
@@ -272,7 +272,7 @@ def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatc
     monkeypatch.setattr(svc.worker._sms, "send", slow_send)
     # DynamoDB applies a conditional write atomically; moto's in-process backend checks the condition and
     # writes without a lock, so two threads could both pass it. Serialise moto's writes as DynamoDB would.
-    atomic, call = threading.Lock(), svc.store._call
+    atomic, call = threading.Lock(), svc.store.cases._call
 
     def atomic_call(operation, *args, **kwargs):
         if operation != "update_item":
@@ -280,8 +280,8 @@ def test_two_copies_of_an_alert_job_at_once_send_one_sms(client, svc, monkeypatc
         with atomic:
             return call(operation, *args, **kwargs)
 
-    monkeypatch.setattr(svc.store, "_call", atomic_call)
-    assert svc.worker._store is svc.store
+    monkeypatch.setattr(svc.store.cases, "_call", atomic_call)
+    assert svc.worker._store.cases is svc.store.cases
     outcomes = []
 
     def run():
@@ -310,7 +310,7 @@ def test_a_parked_message_stored_meanwhile_by_a_retry_is_counted_once(client, sv
 
     moments = iter([datetime(2026, 11, 23, 10, 59, 59, tzinfo=UTC), datetime(2026, 11, 23, 11, 0, 5, tzinfo=UTC)])
     monkeypatch.setattr(inbound, "utcnow", lambda: next(moments))
-    Outage(svc.store._db, "PutItem", times=1)
+    Outage(svc.store.messages._db, "PutItem", times=1)
     params = twilio_params(body="L8 far too cold on this bus", sid="SM" + "c4" * 16)
     assert post_sms(client, params).status_code == 200  # DynamoDB refused: parked, hour 10
     assert post_sms(client, params).status_code == 200  # Twilio's retry, stored: hour 11

@@ -126,10 +126,10 @@ def test_a_score_after_the_survey_closed_is_a_late_answer_not_feedback(client, s
     assert report["late_answers"] == 2 and report["questions"][0]["n"] == 1  # the score itself is unchanged
     # surveyed longer ago than survey_late_answer_days: a bare number is (unclear) feedback again
     key = next(i["customer_key"] for i in table_items("SURVEYCUST#"))
-    conversation = svc.store.get_conversation(key)
+    conversation = svc.store.surveys.get_conversation(key)
     days = CONFIG.deployment.survey_late_answer_days
-    svc.store.put_conversation(key, {**{k: v for k, v in conversation.items() if k not in ("pk", "sk")},
-                                     "sent_at": (datetime.now(UTC) - timedelta(days=days + 1)).isoformat()})
+    svc.store.surveys.put_conversation(key, {**{k: v for k, v in conversation.items() if k not in ("pk", "sk")},
+                                             "sent_at": (datetime.now(UTC) - timedelta(days=days + 1)).isoformat()})
     assert say(client, "7", frm=customer, sid="SM" + "a4" * 16) == INVITE_EN
     drain()
     assert [m["nature"] for m in table_items("MSG#")] == ["unclear"] and table_items("CASE#") == []
@@ -210,13 +210,14 @@ def test_the_driver_cannot_acknowledge_or_resolve_a_complaint_about_himself(clie
     for command in (f"RESOLU {case['code']}", f"OK {case['code']}"):
         reply = say(client, command, frm=DRIVER8, sid="SM" + hashlib.md5(command.encode()).hexdigest())
         assert "complaint about you" in reply
-    assert svc.store.get_case(case["id"])["status"] == "open"
+    assert svc.store.cases.get_case(case["id"])["status"] == "open"
     headers = {**auth(), "Content-Type": "application/json"}
     refused = client.http.post(f"/api/cases/{case['id']}/resolve", headers=headers, body=json.dumps({"by": DRIVER8}))
     assert refused.status_code == 403 and "about you" in refused.json_body["error"]
-    assert svc.store.get_case(case["id"])["status"] == "open"
+    assert svc.store.cases.get_case(case["id"])["status"] == "open"
     with pytest.raises(OwnCase):
-        CaseService(config=svc.config, store=svc.store).act(case["id"], "acknowledged", by=f"SMS {DRIVER8}")
+        CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters).act(
+            case["id"], "acknowledged", by=f"SMS {DRIVER8}")
     ok = client.http.post(f"/api/cases/{case['id']}/ack", headers=headers, body=json.dumps({"by": "Sam (manager)"}))
     assert ok.status_code == 200 and ok.json_body["status"] == "acknowledged"
 

@@ -101,7 +101,7 @@ def test_budget_never_exceeded_under_concurrent_issuance(client, svc, atomic_mot
     from chalicelib.offers import OfferRefused, OfferService
 
     budget = svc.config.site("store-leeds").offer_daily_budget
-    service = OfferService(config=svc.config, store=svc.store)
+    service = OfferService(config=svc.config, offers=svc.store.offers)
 
     def attempt(i):
         try:
@@ -119,27 +119,27 @@ def test_budget_never_exceeded_under_concurrent_issuance(client, svc, atomic_mot
     assert service.budget("store-leeds") == {**service.budget("store-leeds"), "issued": budget, "left": 0}
 
 
-def test_a_refused_cap_gives_back_the_budget_it_took(svc):
+def test_a_refused_cap_gives_back_the_budget_it_took(domain):
     from chalicelib.offers import OfferRefused, OfferService
 
-    service = OfferService(config=svc.config, store=svc.store)
+    service = OfferService(config=domain.config, offers=domain.store.offers)
     service.issue(site="store-leeds", customer_key="same", message_id="a")
     with pytest.raises(OfferRefused, match="customer_cap"):
         service.issue(site="store-leeds", customer_key="same", message_id="b")
     assert service.budget("store-leeds")["issued"] == 1
 
 
-def test_the_customer_cap_is_a_rolling_window_not_a_calendar_block(svc):
+def test_the_customer_cap_is_a_rolling_window_not_a_calendar_block(domain):
     from datetime import UTC, datetime, timedelta
 
     from chalicelib.offers import OfferRefused, OfferService
 
-    days = svc.config.deployment.offer_cap_days
+    days = domain.config.deployment.offer_cap_days
     block_end = datetime.fromtimestamp((days * 7) * 86_400 - 3600, UTC)  # an hour before a block ends
     moments = {"now": block_end}
 
     def service():
-        return OfferService(config=svc.config, store=svc.store, now=lambda: moments["now"])
+        return OfferService(config=domain.config, offers=domain.store.offers, now=lambda: moments["now"])
 
     service().issue(site="store-leeds", customer_key="same", message_id="a")
     moments["now"] = block_end + timedelta(hours=2)  # the next block, two hours later

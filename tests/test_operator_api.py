@@ -308,25 +308,26 @@ def test_a_count_landing_in_a_rolled_up_hour_rolls_it_up_again(client, svc):
     since = f"{(now - timedelta(days=3)).isoformat()[:13]}:00:00Z"
     assert client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body["totals"]["messages"] == 0
     assert table_items("ROLL#")  # a few of the empty past's buckets were rolled up on the way (at most 4 a read)
-    rollup.roll_up(svc.store, svc.config, [f"H#{past}", f"D#{past[:10]}"], now)  # as the hourly job does
-    svc.store.count_message(site="line-8", bucket=f"H#{past}", message_id="late-1",
-                            fields=["nature_complaint", "topic_comfort"], expires_at=0)
+    rollup.roll_up(svc.store.counters, svc.config, [f"H#{past}", f"D#{past[:10]}"], now)  # as the hourly job does
+    svc.store.counters.count_message(site="line-8", bucket=f"H#{past}", message_id="late-1",
+                                     fields=["nature_complaint", "topic_comfort"], expires_at=0)
     stale = client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body
     assert stale["totals"]["messages"] == 0  # the roll-up is a cache: whoever counts late must refresh it
-    rollup.after_late_count(svc.store, svc.config, past, now)
+    rollup.after_late_count(svc.store.counters, svc.config, past, now)
     fresh = client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body
     assert fresh["totals"]["messages"] == 1 and fresh["sites"]["line-8"]["nature"]["complaint"] == 1
     hourly = client.http.get(f"/api/metrics?since={since}&bucket=hour", headers=auth()).json_body
     assert [p["messages"] for p in hourly["series"] if p["t"].startswith(past)] == [1]
 
 
-def test_an_older_roll_up_never_replaces_a_fresher_one(svc):
-    assert svc.store.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=0)
-    assert not svc.store.put_rollup("H#2026-01-01T10", {"line-8": {"n": 2}}, version=2, rolled_at="y",
-                                    expires_at=0)
-    assert not svc.store.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="z",
-                                    expires_at=0)
-    assert svc.store.rollups(["H#2026-01-01T10", "H#2026-01-01T11"]) == {"H#2026-01-01T10": {"line-8": {"n": 3}}}
+def test_an_older_roll_up_never_replaces_a_fresher_one(domain):
+    counters = domain.store.counters
+    assert counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=0)
+    assert not counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 2}}, version=2, rolled_at="y",
+                                   expires_at=0)
+    assert not counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="z",
+                                   expires_at=0)
+    assert counters.rollups(["H#2026-01-01T10", "H#2026-01-01T11"]) == {"H#2026-01-01T10": {"line-8": {"n": 3}}}
 
 
 def test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour(client, svc):
@@ -341,31 +342,31 @@ def test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour(clien
     assert post_sms(client, twilio_params("L8 the driver was brilliant today")).status_code == 200
     later = datetime.now(UTC) + timedelta(days=1)
     hour = table_items("MSG#")[0]["hour"]
-    rollup.roll_up(svc.store, svc.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
-    assert svc.store.rollups([f"H#{hour}"]) == {f"H#{hour}": {}}  # rolled up before the message was counted
+    rollup.roll_up(svc.store.counters, svc.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
+    assert svc.store.counters.rollups([f"H#{hour}"]) == {f"H#{hour}": {}}  # rolled up before the message was counted
     late = Worker(config=svc.config, store=svc.store, jobs=svc.jobs, sms=svc.worker._sms, email=svc.worker._email,
                   max_receives=5, now=lambda: later)
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="voix-dev-jobs")["QueueUrl"]
     job = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
     late.handle(json.loads(job["Body"]))
-    assert svc.store.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"]["nature_compliment"] == 1
-    assert svc.store.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["n"] == 1
+    assert svc.store.counters.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"]["nature_compliment"] == 1
+    assert svc.store.counters.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["n"] == 1
 
 
-def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(svc):
+def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(domain):
     """An escalation counts a broken promise in the (closed) hour its case opened: the roll-up follows."""
     from datetime import UTC, datetime, timedelta
 
     from chalicelib import rollup
 
     hour, later = "2026-01-01T10", datetime(2026, 1, 2, tzinfo=UTC)
-    svc.store.add_counts(site="line-8", bucket=f"H#{hour}", counts={"n": 1}, expires_at=0)
-    rollup.roll_up(svc.store, svc.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
-    svc.store.add_counts(site="line-8", bucket=f"H#{hour}", counts={"promise_missed": 1}, expires_at=0)
-    rollup.after_late_count(svc.store, svc.config, hour, later + timedelta(hours=1))
-    assert svc.store.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
-    assert svc.store.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
+    domain.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"n": 1}, expires_at=0)
+    rollup.roll_up(domain.store.counters, domain.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
+    domain.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"promise_missed": 1}, expires_at=0)
+    rollup.after_late_count(domain.store.counters, domain.config, hour, later + timedelta(hours=1))
+    assert domain.store.counters.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
+    assert domain.store.counters.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
 
 
 def test_a_csv_export_past_its_row_limit_keeps_the_newest_and_says_so(loaded, monkeypatch):
@@ -396,10 +397,11 @@ def test_a_viewer_reading_a_year_of_metrics_writes_at_most_a_few_roll_ups(client
 
     now = datetime.now(UTC)
     for i, days_ago in enumerate((200, 100, 10)):
-        svc.store.count_message(site="line-8", bucket=f"H#{hour_key(now - timedelta(days=days_ago))}",
-                                message_id=f"old-{i}", fields=["nature_complaint", "topic_comfort"], expires_at=0)
+        svc.store.counters.count_message(site="line-8", bucket=f"H#{hour_key(now - timedelta(days=days_ago))}",
+                                         message_id=f"old-{i}", fields=["nature_complaint", "topic_comfort"],
+                                         expires_at=0)
     writes: list[str] = []
-    svc.store._db.meta.events.register(
+    svc.store.messages._db.meta.events.register(
         "before-call.dynamodb", lambda model, **_: writes.append(model.name) if model.name in (
             "PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem", "TransactWriteItems") else None)
     viewer = access.mint(b"test-link-signing-key", "viewer", timedelta(hours=1), utcnow())[0]
@@ -410,7 +412,7 @@ def test_a_viewer_reading_a_year_of_metrics_writes_at_most_a_few_roll_ups(client
     assert writes == []
 
     for _ in range(12):  # the hourly job, run after run, fills in the missing days
-        rollup.scheduled(svc.store, svc.config, now)
+        rollup.scheduled(svc.store.counters, svc.config, now)
     writes.clear()
     data = client.http.get(year, headers=auth(viewer)).json_body
     assert data["totals"]["messages"] == 3 and data["totals"]["nature"]["complaint"] == 3
@@ -418,14 +420,14 @@ def test_a_viewer_reading_a_year_of_metrics_writes_at_most_a_few_roll_ups(client
 
     lost = [(now - timedelta(days=d)).date().isoformat() for d in range(8, 15)]
     for day in lost:  # roll-ups lost (a job outage): summed from the per-site items, a few stored per read
-        svc.store._db.delete_item(TableName="voix-dev-counters", Key={"pk": {"S": f"ROLL#{day[:7]}"},
-                                                                      "sk": {"S": f"D#{day}"}})
+        svc.store.messages._db.delete_item(TableName="voix-dev-counters", Key={"pk": {"S": f"ROLL#{day[:7]}"},
+                                                                               "sk": {"S": f"D#{day}"}})
     for _ in range(2):
         writes.clear()
         again = client.http.get(year, headers=auth(viewer)).json_body
         assert again["totals"] == data["totals"] and again["series"] == data["series"]
         assert len(writes) == rollup.WRITES_PER_READ  # days first
-    assert set(svc.store.rollups([f"D#{d}" for d in lost])) == {f"D#{d}" for d in lost}
+    assert set(svc.store.counters.rollups([f"D#{d}" for d in lost])) == {f"D#{d}" for d in lost}
 
 
 def _overdue(case_id, when="2020-01-01T00:00:00Z"):

@@ -133,9 +133,9 @@ def test_erasure_sends_again_what_dynamodb_left_unprocessed(monkeypatch):
     import boto3
     from botocore.stub import Stubber
 
-    from chalicelib import storage
+    from chalicelib.storage import customers, dynamo
 
-    monkeypatch.setattr(storage.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(dynamo.time, "sleep", lambda seconds: None)
     db = boto3.client("dynamodb", region_name="eu-west-2")
     keys = [{"pk": {"S": f"MSG#m{i}"}, "sk": {"S": "MSG"}} for i in range(2)]
     with Stubber(db) as stub:
@@ -146,7 +146,7 @@ def test_erasure_sends_again_what_dynamodb_left_unprocessed(monkeypatch):
         stub.add_response("batch_write_item", {"UnprocessedItems": {"t": deletes[1:]}},
                           {"RequestItems": {"t": deletes}})
         stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"t": deletes[1:]}})
-        assert storage.FeedbackStore(db, "t").erase_customer("abc") == {"msg": 2}
+        assert customers.CustomerStore(db, "t").erase_customer("abc") == {"msg": 2}
         stub.assert_no_pending_responses()
 
 
@@ -206,7 +206,7 @@ def test_jobs_still_queued_at_the_erasure_store_case_and_send_nothing(client, sv
     import boto3
 
     from app import worker
-    from chalicelib.storage import StorageError
+    from chalicelib.errors import Unavailable
     from infra.local_worker import drain_jobs
 
     sqs = boto3.client("sqs")
@@ -217,12 +217,12 @@ def test_jobs_still_queued_at_the_erasure_store_case_and_send_nothing(client, sv
     assert table_items("CASE#") and not sent_sms()
     say(client, ALICE, "L8 the toilet is flooded and smells, disgusting")
     # 3. one parked on the queue while DynamoDB refused it at the webhook
-    real_put = svc.store.put_message
-    monkeypatch.setattr(svc.store, "put_message", lambda record: (_ for _ in ()).throw(StorageError("down")))
+    real_put = svc.store.messages.put_message
+    monkeypatch.setattr(svc.store.messages, "put_message", lambda record: (_ for _ in ()).throw(Unavailable("down")))
     say(client, ALICE, "L8 a man is smoking at the back, dangerous")
-    monkeypatch.setattr(svc.store, "put_message", real_put)
+    monkeypatch.setattr(svc.store.messages, "put_message", real_put)
     # 4. a STOP parked the same way (its opt-out must survive)
-    monkeypatch.setattr(svc.store, "set_consent", lambda **change: (_ for _ in ()).throw(StorageError("down")))
+    monkeypatch.setattr(svc.store.customers, "set_consent", lambda **change: (_ for _ in ()).throw(Unavailable("down")))
     say(client, ALICE, "STOP")
     monkeypatch.undo()
 
@@ -263,7 +263,7 @@ def test_a_survey_held_for_quiet_hours_never_reaches_a_customer_erased_meanwhile
     assert [m["to"] for m in wait_until(bob_surveyed, 10)] == [BOB]
     drain()
     assert [m["to"] for m in svc.reply_sender.outbox] == [BOB]
-    survey = svc.store.get_survey(created["id"])
+    survey = svc.store.surveys.get_survey(created["id"])
     assert survey["stats"] == {"sent": 1, "skipped_erased": 1}
     assert traces_of(ALICE) == []
     # a survey the operator creates after the erasure is a new decision, and goes out
@@ -334,7 +334,7 @@ def test_a_lapsed_call_back_forgets_the_number_after_the_last_escalation(client,
     start = utcnow()
 
     def escalate(minutes):
-        return CaseService(config=svc.config, store=svc.store, jobs=svc.jobs,
+        return CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
                            now=lambda: start + timedelta(minutes=minutes)).escalate_due()
 
     assert escalate(11) == 1 and escalate(22) == 1  # manager, then central care: both still need the number
@@ -360,19 +360,20 @@ def test_an_acknowledged_call_back_never_resolved_forgets_the_number_when_it_lap
     drain()
     [case] = table_items("CASE#")
     assert client.http.post(f"/api/cases/{case['id']}/ack", headers=auth()).status_code == 200
-    later = CaseService(config=svc.config, store=svc.store, jobs=svc.jobs, now=lambda: utcnow() + timedelta(hours=1))
+    later = CaseService(config=svc.config, cases=svc.store.cases, counters=svc.store.counters, jobs=svc.jobs,
+                        now=lambda: utcnow() + timedelta(hours=1))
     assert later.escalate_due() == 0 and cases_with_full_numbers() == {}
 
 
 def test_a_job_running_at_the_instant_of_the_erasure_leaves_nothing_and_pages_nobody(client, svc, monkeypatch):
     say(client, ALICE, URGENT)
-    counting = svc.store.count_message
+    counting = svc.store.counters.count_message
 
     def erased_meanwhile(**kwargs):  # the operator erases Alice while the worker is counting her message
         erase(client, ALICE)
         return counting(**kwargs)
 
-    monkeypatch.setattr(svc.store, "count_message", erased_meanwhile)
+    monkeypatch.setattr(svc.store.counters, "count_message", erased_meanwhile)
     first = drain(max_batches=1)
     monkeypatch.undo()
     assert first["failed"] == 0
@@ -398,7 +399,7 @@ def test_a_redelivered_end_user_messaging_sms_of_an_erased_customer_is_not_answe
 
 
 def test_a_replay_parked_while_dynamodb_was_down_is_refused_by_the_worker(client, svc, monkeypatch):
-    from chalicelib.storage import StorageError
+    from chalicelib.errors import Unavailable
 
     original = twilio_params(URGENT, sid="SM" + "d" * 32, frm=ALICE)
     start = twilio_params("START", sid="SM" + "f" * 32, frm=ALICE)
@@ -409,10 +410,10 @@ def test_a_replay_parked_while_dynamodb_was_down_is_refused_by_the_worker(client
     sms = len(sent_sms())
 
     def down(*args, **kwargs):
-        raise StorageError("DynamoDB unavailable")
+        raise Unavailable("DynamoDB unavailable")
 
-    for name in ("tombstone", "put_message", "set_consent"):  # DynamoDB down at the webhook
-        monkeypatch.setattr(svc.store, name, down)
+    for port, name in (("customers", "tombstone"), ("messages", "put_message"), ("customers", "set_consent")):
+        monkeypatch.setattr(getattr(svc.store, port), name, down)  # DynamoDB down at the webhook
     for params in (original, start):
         assert post_sms(client, params).status_code == 200  # parked on the queue
     monkeypatch.undo()

@@ -16,22 +16,23 @@ NOW = datetime(2026, 11, 18, 20, 30, tzinfo=UTC)  # a Wednesday; London is on UT
 
 def count(svc, site, hour, nature, n, topic="staff"):
     for i in range(n):
-        svc.store.count_message(site=site, bucket=f"H#{hour}", message_id=f"{site}-{hour}-{nature}-{i}",
-                                fields=[f"nature_{nature}", f"topic_{topic}", "urgency_normal", "language_en",
+        svc.store.counters.count_message(site=site, bucket=f"H#{hour}", message_id=f"{site}-{hour}-{nature}-{i}",
+                                         fields=[f"nature_{nature}", f"topic_{topic}", "urgency_normal", "language_en",
                                         f"x_{topic}_{nature}_normal"], expires_at=0)
 
 
-def test_scorecards_credit_each_hour_to_whoever_was_on_duty(svc):
-    count(svc, "store-leeds", "2026-11-18T09", "complaint", 2)   # Amy's early shift (7-15)
-    count(svc, "store-leeds", "2026-11-18T09", "compliment", 3)
-    count(svc, "store-leeds", "2026-11-18T16", "complaint", 1)   # Ben's late shift (15-23)
-    count(svc, "store-leeds", "2026-11-14T10", "compliment", 4)  # a Saturday: Chloe
-    count(svc, "line-8", "2026-11-18T09", "complaint", 5)        # no roster: site only
-    svc.store.add_counts(site="store-leeds", bucket="H#2026-11-18T09",
-                         counts={**ack_counts(60), "promise_kept": 1}, expires_at=0)
-    svc.store.add_counts(site="store-leeds", bucket="H#2026-11-18T16",
-                         counts={**ack_counts(1800), "promise_missed": 1}, expires_at=0)
-    api = OperatorApi(config=svc.config, store=svc.store, cases=svc.cases, offers=svc.offers, now=lambda: NOW)
+def test_scorecards_credit_each_hour_to_whoever_was_on_duty(domain):
+    count(domain, "store-leeds", "2026-11-18T09", "complaint", 2)   # Amy's early shift (7-15)
+    count(domain, "store-leeds", "2026-11-18T09", "compliment", 3)
+    count(domain, "store-leeds", "2026-11-18T16", "complaint", 1)   # Ben's late shift (15-23)
+    count(domain, "store-leeds", "2026-11-14T10", "compliment", 4)  # a Saturday: Chloe
+    count(domain, "line-8", "2026-11-18T09", "complaint", 5)        # no roster: site only
+    domain.store.counters.add_counts(site="store-leeds", bucket="H#2026-11-18T09",
+                                  counts={**ack_counts(60), "promise_kept": 1}, expires_at=0)
+    domain.store.counters.add_counts(site="store-leeds", bucket="H#2026-11-18T16",
+                                  counts={**ack_counts(1800), "promise_missed": 1}, expires_at=0)
+    api = OperatorApi(config=domain.config, store=domain.store, cases=domain.cases, offers=domain.offers,
+                      now=lambda: NOW)
     cards = api.scorecards({"since": "2026-11-12T00:00:00Z"})
     sites = {c["site"]: c for c in cards["sites"]}
     assert sites["store-leeds"]["compliments"] == 7 and sites["store-leeds"]["complaints"] == 3

@@ -206,9 +206,9 @@ def test_an_answer_delivered_twice_is_one_answer_to_one_question(client, at_noon
 def test_a_sites_scores_cover_every_survey_not_the_latest_hundred(client, svc):
     question = {"kind": "csat", "text": {"en": "How was it? 1 to 5", "fr": "1 a 5"}}
     for i in range(105):
-        svc.store.put_survey({"id": f"S{i:04d}", "site": "line-8", "name": f"survey {i}",
-                              "created_at": f"2026-11-{1 + i % 20:02d}T10:00:{i % 60:02d}.000Z",
-                              "questions": [question], "stats": {"sent": 1, "q0_n": 1, "q0_v5": 1}})
+        svc.store.surveys.put_survey({"id": f"S{i:04d}", "site": "line-8", "name": f"survey {i}",
+                                      "created_at": f"2026-11-{1 + i % 20:02d}T10:00:{i % 60:02d}.000Z",
+                                      "questions": [question], "stats": {"sent": 1, "q0_n": 1, "q0_v5": 1}})
     report = client.http.get("/api/surveys?site=line-8", headers=auth()).json_body
     assert len(report["surveys"]) == 105 and report["sent"] == 105
     assert report["scores"]["csat"]["distribution"]["5"] == 105
@@ -250,3 +250,41 @@ def test_the_survey_cap_is_a_rolling_window(client, svc, monkeypatch):
     moments["now"] = block_end + timedelta(hours=2)
     second = create(client, {**SURVEY, "numbers": ["+447700900601"], "numbers_csv": None}).json_body
     assert svc.surveys.send_one(second["id"], "+447700900601") == "cap"  # the next block, not the next window
+
+
+def test_a_survey_asks_each_customer_once_within_the_cap_and_never_an_opted_out_or_erased_one(domain):
+    """The send rules on the storage fakes (no AWS): consent, a suppression kept through an erasure, an
+    erasure after the survey was asked for, once per survey and customer, the frequency cap."""
+    from functools import partial
+
+    from chalicelib.clock import iso
+    from chalicelib.erasure import mark
+    from chalicelib.phone import customer_key
+
+    secret, asked, queued = b"test-secret", [], []
+
+    class Sender:
+        def send(self, *, to, origin, text, reference):
+            asked.append(to)
+
+    class Jobs:
+        def send_many(self, jobs):
+            queued.extend(jobs)
+
+    ok, stopped, erased = "+447700900601", "+447700900602", "+447700900603"
+    service = surveys.SurveyService(
+        config=domain.config, surveys=domain.store.surveys, customers=domain.store.customers,
+        quotas=domain.store.offers, jobs=Jobs(), sender=Sender(), secret=secret, now=lambda: NOON)
+    request = surveys.SurveyRequest.model_validate({**SURVEY, "numbers": [ok, stopped, erased], "numbers_csv": None})
+    first = service.create(request)
+    assert [job["to"] for job in queued] == [ok, stopped, erased]
+    domain.store.customers.set_consent(customer_key(stopped, secret), "opted_out", at=iso(NOON), source="sms",
+                                       message_id="stop-1", expires_at=0)
+    domain.store.customers.erase_customer(customer_key(erased, secret), mark=partial(mark, secret),
+                                          at=iso(NOON + timedelta(seconds=1)), expires_at=0)
+    assert [service.send_one(first["id"], to) for to in (ok, stopped, erased)] == ["sent", "opted_out", "erased"]
+    assert service.send_one(first["id"], ok) == "already_sent" and asked == [ok]
+    assert domain.store.surveys.get_survey(first["id"])["stats"] == {
+        "sent": 1, "skipped_opted_out": 1, "skipped_erased": 1}
+    second = service.create(request)
+    assert service.send_one(second["id"], ok) == "cap" and asked == [ok]  # one survey per number per period

@@ -13,7 +13,7 @@ from chalicelib.clock import utcnow
 from chalicelib.configuration import Config
 from chalicelib.errors import ApiError
 from chalicelib.offers import OfferService
-from chalicelib.storage import NO_SITE, FeedbackStore
+from chalicelib.ports import NO_SITE, Stores
 
 Out = TypeVar("Out", bound=BaseModel)
 
@@ -46,7 +46,7 @@ class ApiBase:
 
     The services come from ``chalicelib.services`` (built once there, never here)."""
 
-    def __init__(self, *, config: Config, store: FeedbackStore, cases: CaseService, offers: OfferService,
+    def __init__(self, *, config: Config, store: Stores, cases: CaseService, offers: OfferService,
                  now: Callable[[], datetime] = utcnow):
         self._config = config
         self._store = store

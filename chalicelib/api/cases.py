@@ -11,9 +11,8 @@ from chalicelib.api.requests import CaseAction, CasesQuery
 from chalicelib.cases import OwnCase, is_about
 from chalicelib.clock import iso, parse_time
 from chalicelib.configuration import URGENCIES
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, BadCursor, Conflict, NotFound
 from chalicelib.moderation import mask
-from chalicelib.storage import BadCursor, Conflict, NotFound
 
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 OPEN_READ_MAX = 1000  # open cases read whole to be sorted; past that the answer says it is not complete
@@ -60,7 +59,7 @@ class CasesApi(ApiBase):
         if query.status == "open":
             return self._open_cases(query)
         try:
-            items, cursor = self._store.cases(query.status, query.limit, query.cursor)
+            items, cursor = self._store.cases.cases(query.status, query.limit, query.cursor)
         except BadCursor as exc:
             raise ApiError(400, str(exc)) from exc
         return answer(responses.CasePage,
@@ -75,7 +74,7 @@ class CasesApi(ApiBase):
         items: list[dict[str, Any]] = []
         cursor = None
         while len(items) < OPEN_READ_MAX:
-            page, cursor = self._store.cases("open", min(200, OPEN_READ_MAX - len(items)), cursor)
+            page, cursor = self._store.cases.cases("open", min(200, OPEN_READ_MAX - len(items)), cursor)
             items += page
             if not cursor:
                 break
@@ -100,7 +99,7 @@ class CasesApi(ApiBase):
             raise ApiError(404, "no such case")
         data: CaseAction = parse(CaseAction, body)
         if data.by:  # a complaint about the one who typed the name is refused (the 403 OwnCase)
-            current = self._store.get_case(case_id)
+            current = self._store.cases.get_case(case_id)
             if current is not None and is_about(current, data.by):
                 raise OwnCase(case_id)
         by = f"{data.by} [{actor}]" if data.by else actor

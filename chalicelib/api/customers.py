@@ -36,7 +36,7 @@ class CustomersApi(ApiBase):
         except InvalidNumber as exc:
             raise ApiError(400, "not a phone number; use the international format, e.g. +447700900123") from exc
         now = self._now()
-        erased = self._store.erase_customer(
+        erased = self._store.customers.erase_customer(
             customer_key(e164, secret), mark=partial(mark, secret), at=iso(now),
             expires_at=int((now + timedelta(days=retention_days)).timestamp()))
         log.warning("customer %s erased on request: %s", mask_number(e164), erased)

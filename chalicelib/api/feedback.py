@@ -12,9 +12,8 @@ from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
 from chalicelib.api.requests import FeedbackQuery
 from chalicelib.clock import days_between, iso
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, BadCursor
 from chalicelib.moderation import mask
-from chalicelib.storage import BadCursor
 
 EXPORT_MAX_ROWS = 10_000  # one CSV; past that, the newest rows and a header saying so
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -52,7 +51,7 @@ class FeedbackApi(ApiBase):
         filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature),
                                      ("urgency", query.urgency), ("language", query.language)) if v}
         try:
-            items, cursor = self._store.feedback(
+            items, cursor = self._store.messages.feedback(
                 site=self._site(query.site), since=iso(since), until=iso(until),
                 days=days_between(since, until), filters=filters, limit=query.limit, cursor=query.cursor,
             )
@@ -87,7 +86,7 @@ class FeedbackApi(ApiBase):
 
     def audit_message(self, message_id: str) -> dict[str, Any]:
         """The message as stored, forbidden words unmasked: for the audit token only."""
-        item = self._store.get_message(message_id) if channels.is_message_id(message_id) else None
+        item = self._store.messages.get_message(message_id) if channels.is_message_id(message_id) else None
         if item is None:
             raise ApiError(404, "no such message")
         return answer(responses.AuditedMessage, {**public_message(item), "text": item.get("text"),

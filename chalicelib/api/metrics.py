@@ -13,7 +13,7 @@ from chalicelib.api.requests import MetricsQuery, ScorecardQuery
 from chalicelib.clock import day_key, hour_key, iso
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
 from chalicelib.errors import ApiError
-from chalicelib.storage import NO_SITE, FeedbackStore
+from chalicelib.ports import NO_SITE, Counters
 
 MAX_HOURLY_DAYS = 31
 
@@ -38,7 +38,7 @@ class MetricsApi(ApiBase):
         totals.filtered = filtered  # even with no rows at all
         by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
-        counts = _counts(self._store, self._config, period_buckets(since, until, query.bucket, self._now()),
+        counts = _counts(self._store.counters, self._config, period_buckets(since, until, query.bucket, self._now()),
                          self._now())
         for key in sorted(counts):
             bucket = key[2:] + ":00:00Z" if query.bucket == "hour" else key[2:12]
@@ -71,7 +71,8 @@ class MetricsApi(ApiBase):
         site = self._site(query.site)
         sites: dict[str, _Tally] = {}
         staff: dict[tuple[str, str], _Tally] = {}
-        counts = _counts(self._store, self._config, period_buckets(since, until, "hour", self._now()), self._now())
+        counts = _counts(self._store.counters, self._config, period_buckets(since, until, "hour", self._now()),
+                         self._now())
         for bucket, per_site in counts.items():
             hour = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
             for site_id, row in per_site.items():
@@ -167,10 +168,10 @@ def _scorecard(tally: _Tally) -> dict[str, Any]:
             "promises": tally.as_dict()["promises"]}
 
 
-def _counts(store: FeedbackStore, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
+def _counts(counters: Counters, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
     """The counts of a period's buckets (``rollup.read``); too much of it not rolled up yet is a 503."""
     try:
-        return rollup.read(store, config, buckets, now)
+        return rollup.read(counters, config, buckets, now)
     except rollup.RollupPending as exc:
         raise ApiError(503, str(exc)) from exc
 

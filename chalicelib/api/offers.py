@@ -11,9 +11,8 @@ from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
 from chalicelib.api.requests import OfferRequest, RedeemRequest, SiteQuery
 from chalicelib.clock import iso
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, Conflict, NotFound
 from chalicelib.offers import OfferRefused
-from chalicelib.storage import Conflict, NotFound
 
 OFFER_CODE = re.compile(r"^V[A-HJ-NP-Z2-9]{6,7}$")
 REFUSALS = {"budget": "the site's offer budget for today is spent",
@@ -39,7 +38,7 @@ class OffersApi(ApiBase):
         self._site(data.site)
         customer = None
         if data.case_id:
-            case = self._store.get_case(data.case_id)
+            case = self._store.cases.get_case(data.case_id)
             if case is None:
                 raise ApiError(404, "no such case")
             customer = case.get("customer_key")
@@ -53,7 +52,7 @@ class OffersApi(ApiBase):
 
     def offer(self, code: str) -> dict[str, Any]:
         code = _offer_code(code)
-        offer = self._store.get_offer(code) if OFFER_CODE.match(code) else None
+        offer = self._store.offers.get_offer(code) if OFFER_CODE.match(code) else None
         if offer is None:
             raise ApiError(404, "no such offer")
         return public_offer(offer)
@@ -64,7 +63,7 @@ class OffersApi(ApiBase):
             raise ApiError(404, "no such offer")
         data: RedeemRequest = parse(RedeemRequest, body)
         try:
-            return public_offer(self._store.redeem_offer(code, at=iso(self._now()), by=data.by))
+            return public_offer(self._store.offers.redeem_offer(code, at=iso(self._now()), by=data.by))
         except NotFound as exc:
             raise ApiError(404, "no such offer") from exc
         except Conflict as exc:

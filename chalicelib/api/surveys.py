@@ -29,7 +29,7 @@ class SurveysApi(ApiBase):
                       {k: created[k] for k in ("id", "name", "site", "created_at", "queued", "rejected")})
 
     def survey(self, survey_id: str, surveys: Any) -> dict[str, Any]:
-        found = self._store.get_survey(survey_id) if SURVEY_ID.match(survey_id or "") else None
+        found = self._store.surveys.get_survey(survey_id) if SURVEY_ID.match(survey_id or "") else None
         if found is None:
             raise ApiError(404, "no such survey")
         return answer(responses.SurveyReport, surveys.report(found))

@@ -1,0 +1,202 @@
+"""Cases: ``CASE#<id>`` items listed by status (``gsi1``: ``CASES#<status>``, ``<created>#<id>``),
+their alert deliveries, escalations, call-backs (sparse ``gsi3``: ``CALLBACK``, ``<lapse>#<id>``)
+and short codes (``CODE#<code>``)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from chalicelib.errors import BadCursor, Conflict
+from chalicelib.storage.dynamo import (
+    Dynamo,
+    check_start_key,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    plain_numbers,
+    short,
+    to_item,
+)
+
+
+def case_key(case_id: str) -> dict[str, str]:
+    return {"pk": f"CASE#{case_id}", "sk": "CASE"}
+
+
+def code_key(code: str) -> dict[str, str]:
+    return {"pk": f"CODE#{code}", "sk": "CODE"}
+
+
+LAYOUT = {"pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi3pk", "gsi3sk"}
+
+
+def case_record(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored case as the domain knows it: without its keys and index attributes."""
+    return {k: v for k, v in plain_numbers(from_item(item)).items() if k not in LAYOUT}
+
+
+class CaseStore(Dynamo):
+    """Cases and their life: created once, alerts delivered once each, acknowledged, escalated, resolved."""
+
+    def put_case(self, case: dict[str, Any]) -> bool:
+        """Create a case; False if it exists already (a retried job).
+
+        A case holding the customer's number until ``call_back_until`` is listed in the sparse ``gsi3``
+        until then (``lapsed_call_backs``); the time itself is kept in the index only.
+        """
+        until = case.get("call_back_until")
+        item = {
+            **case_key(case["id"]), "type": "case",
+            "gsi1pk": f"CASES#{case['status']}", "gsi1sk": f"{case['created_at']}#{case['id']}",
+            **{k: v for k, v in case.items() if k != "call_back_until"},
+            **({"gsi3pk": "CALLBACK", "gsi3sk": f"{until}#{case['id']}"} if until else {}),
+        }
+        return self._if("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        res = self._call("get_item", Key=to_item(case_key(case_id)), ConsistentRead=True)
+        return case_record(res["Item"]) if "Item" in res else None
+
+    def claim_delivery(self, case_id: str, recipient_id: str, *, now: int, until: int) -> bool:
+        """Take the right to send one alert until ``until`` (epoch seconds): False if it is sent,
+        or another worker holds a claim that has not run out. Two copies of an alert job (a
+        replayed message, a sweep during a backlog) then send one SMS, not two."""
+        return self._if(
+            "update_item", Key=to_item(case_key(case_id)),
+            UpdateExpression="SET recipients.#r.sending_until = :until",
+            ConditionExpression=("recipients.#r.#status <> :sent AND (attribute_not_exists("
+                                 "recipients.#r.sending_until) OR recipients.#r.sending_until < :now)"),
+            ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
+            ExpressionAttributeValues=to_item({":sent": "sent", ":now": now, ":until": until}))
+
+    def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
+        """Append a delivery attempt to one recipient of a case, set its status, end its claim."""
+        self._call(
+            "update_item",
+            Key=to_item(case_key(case_id)),
+            UpdateExpression=(
+                "SET recipients.#r.#status = :status, recipients.#r.sending_until = :free, "
+                "recipients.#r.attempts = list_append(recipients.#r.attempts, :attempt)"
+            ),
+            ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
+            ExpressionAttributeValues=to_item({":status": status, ":attempt": [attempt], ":free": 0}),
+        )
+
+    def release_delivery(self, case_id: str, recipient_id: str) -> None:
+        """End a claim without an attempt to record (the send never started)."""
+        self._call("update_item", Key=to_item(case_key(case_id)),
+                   UpdateExpression="SET recipients.#r.sending_until = :free",
+                   ExpressionAttributeNames={"#r": recipient_id}, ExpressionAttributeValues=to_item({":free": 0}))
+
+    def decide_alerts(self, case_id: str, *, allowed: bool) -> None:
+        """Record whether a case alerts staff; held back (its sender is over the hourly alert
+        limit), it keeps no recipient and says ``alerts_suppressed``."""
+        if allowed:
+            self._call("update_item", Key=to_item(case_key(case_id)),
+                       UpdateExpression="SET alert_decision = :allowed",
+                       ExpressionAttributeValues=to_item({":allowed": "allowed"}))
+            return
+        self._call("update_item", Key=to_item(case_key(case_id)),
+                   UpdateExpression="SET alerts_suppressed = :yes, recipients = :none, alert_decision = :held",
+                   ExpressionAttributeValues=to_item({":yes": True, ":none": {}, ":held": "held"}))
+
+    def transition_case(self, case_id: str, *, allowed_from: list[str], to_status: str,
+                        at: str, by: str | None, note: str | None) -> dict[str, Any]:
+        """Move a case to ``to_status`` if it is in one of ``allowed_from``; returns the new case."""
+        stamp = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}[to_status]
+        values: dict[str, Any] = {":to": to_status, ":at": at, ":gpk": f"CASES#{to_status}"}
+        sets = ["#status = :to", f"{stamp} = :at", "gsi1pk = :gpk"]
+        if by:
+            sets.append(f"{stamp[:-3]}_by = :by")
+            values[":by"] = by
+        if note:
+            sets.append("note = :note")
+            values[":note"] = note
+        remove = ""
+        if to_status == "resolved":
+            sets.append("acknowledged_at = if_not_exists(acknowledged_at, :at)")
+            remove = " REMOVE customer_number, gsi3pk, gsi3sk"  # resolved: nobody calls back any more
+        allowed = ", ".join(f":from{i}" for i in range(len(allowed_from)))
+        for i, status in enumerate(allowed_from):
+            values[f":from{i}"] = status
+        case = self._change_status(
+            case_key(case_id), UpdateExpression="SET " + ", ".join(sets) + remove,
+            ConditionExpression=f"attribute_exists(pk) AND #status IN ({allowed})",
+            ExpressionAttributeValues=to_item(values))
+        return {k: v for k, v in case.items() if k not in LAYOUT}
+
+    def cases(self, status: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Cases in one status, newest first."""
+        kwargs: dict[str, Any] = dict(
+            IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk", ScanIndexForward=False,
+            ExpressionAttributeValues=to_item({":pk": f"CASES#{status}"}), Limit=limit,
+        )
+        if cursor:
+            state = decode_cursor(cursor, {"pk", "sk", "gsi1pk", "gsi1sk"})
+            if state.get("k"):
+                if state["k"].get("gsi1pk", {}).get("S") != f"CASES#{status}":
+                    raise BadCursor("cursor does not belong to this status")
+                kwargs["ExclusiveStartKey"] = check_start_key(state["k"], {
+                    "pk": lambda v: v.startswith("CASE#") and short(v), "sk": lambda v: v == "CASE",
+                    "gsi1pk": lambda v: v == f"CASES#{status}", "gsi1sk": short})
+        page = self._call("query", **kwargs)
+        items = [case_record(i) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return items, encode_cursor({"k": last}) if last else None
+
+    def escalate_case(self, case_id: str, *, from_level: int, to_level: int, at: str, promised_at: str,
+                      recipients: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """Raise an open case's escalation level and add its new recipients; None if it moved on."""
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {":open": "open", ":from": from_level, ":to": to_level,
+                                  ":event": [{"at": at, "level": to_level, "to": sorted(recipients)}],
+                                  ":promised": promised_at, ":empty": []}
+        sets = ["escalation_level = :to", "promised_at = :promised",
+                "escalations = list_append(if_not_exists(escalations, :empty), :event)"]
+        for i, (rid, recipient) in enumerate(recipients.items()):
+            names["#r"] = "recipients"
+            names[f"#k{i}"] = rid
+            values[f":r{i}"] = recipient
+            sets.append(f"#r.#k{i} = :r{i}")
+        condition = "#status = :open AND " + (
+            "(attribute_not_exists(escalation_level) OR escalation_level = :from)" if from_level == 0
+            else "escalation_level = :from")
+        try:
+            res = self._call("update_item", Key=to_item(case_key(case_id)),
+                             UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+                             ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(values),
+                             ReturnValues="ALL_NEW")
+        except Conflict:
+            return None
+        return case_record(res["Attributes"])
+
+    def lapsed_call_backs(self, now: str, limit: int = 1000) -> list[str]:
+        """Cases still holding a customer's full number past ``now``, their call-back's lapse (sparse
+        ``gsi3``: ``CALLBACK``, ``<lapse time>#<id>``; only cases with a number are in it)."""
+        items = self._query_pages(IndexName="gsi3", KeyConditionExpression="gsi3pk = :p AND gsi3sk < :now",
+                                  ExpressionAttributeValues=to_item({":p": "CALLBACK", ":now": now}))
+        return [i["pk"]["S"][5:] for i in itertools.islice(items, limit)]
+
+    def forget_customer_number(self, case_id: str) -> None:
+        """The case keeps the masked number only (its call-back lapsed)."""
+        self._if("update_item", Key=to_item(case_key(case_id)),
+                 UpdateExpression="REMOVE customer_number, gsi3pk, gsi3sk", ConditionExpression="attribute_exists(pk)")
+
+    def claim_code(self, code: str, case_id: str, *, now: int, until: int) -> bool:
+        """Hold a short case code (``4821``) for ``case_id`` until ``until``; False if another case holds it."""
+        return self._if("put_item", Item=to_item({**code_key(code), "case_id": case_id, "until": until,
+                                                  "ttl": until + 86_400}),
+                        ConditionExpression="attribute_not_exists(pk) OR case_id = :id OR #until < :now",
+                        ExpressionAttributeNames={"#until": "until"},
+                        ExpressionAttributeValues=to_item({":id": case_id, ":now": now}))
+
+    def case_for_code(self, code: str, now: int) -> str | None:
+        item = self._get(code_key(code), plain=False)
+        return item["case_id"] if item and int(item["until"]) >= now else None
+
+    def release_code_of(self, case: dict[str, Any]) -> None:
+        """Free a case's short code, if that case still holds it (the case is being erased)."""
+        if case.get("code"):
+            self._if("delete_item", Key=to_item(code_key(case["code"])), ConditionExpression="case_id = :id",
+                     ExpressionAttributeValues=to_item({":id": case["id"]}))

@@ -1,0 +1,459 @@
+"""In-memory fakes of the storage ports (``chalicelib/ports.py``): plain dicts, honest semantics.
+
+Each fake keeps the promises the domain relies on, as the DynamoDB adapter does: a conditional
+write refused is ``False`` / ``None`` / :class:`Conflict`; a message is stored once and counted once;
+a quota never goes over; a cursor pages through everything once and a forged one is
+:class:`BadCursor`. ``tests/test_storage_contract.py`` runs the same assertions against these fakes
+and the moto-backed adapters, so a domain test on the fakes proves what it would on DynamoDB.
+
+Every value handed in or out is a copy: nothing the domain keeps aliases what is "stored".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chalicelib.errors import BadCursor, Conflict, NotFound
+from chalicelib.ports import NO_SITE, Stores
+from chalicelib.storage.counters import BUCKET, COUNTER_FIELD
+
+MARKER_KINDS = {"digest": "digest", "survey_sent": "surveysent"}  # what erasure reports per marker kind
+
+
+def _copy(value: Any) -> Any:
+    return copy.deepcopy(value)
+
+
+def _cursor(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
+
+
+def _read_cursor(cursor: str, query: dict[str, Any]) -> str:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor("cursor is not one this API returned") from exc
+    if not isinstance(state, dict) or state.get("q") != query or not isinstance(state.get("after"), str):
+        raise BadCursor("cursor does not belong to this query")
+    return state["after"]
+
+
+class FakeDb:
+    """What the fakes hold, shared (erasure reaches every aggregate, as on the one table)."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict] = {}
+        self.counters: dict[tuple[str, str], dict] = {}
+        self.rollups: dict[str, dict] = {}
+        self.cases: dict[str, dict] = {}
+        self.codes: dict[str, dict] = {}
+        self.consent: dict[str, dict] = {}
+        self.tombstones: dict[str, dict] = {}
+        self.suppressed: dict[str, dict] = {}
+        self.offers: dict[str, dict] = {}
+        self.quotas: dict[str, dict] = {}
+        self.markers: dict[tuple[str, str], dict] = {}
+        self.surveys: dict[str, dict] = {}
+        self.conversations: dict[str, dict] = {}
+
+
+class FakeMessages:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    def put_message(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        if record["id"] in self._db.messages:
+            return _copy(self._db.messages[record["id"]])
+        self._db.messages[record["id"]] = _copy(record)
+        return None
+
+    def get_message(self, message_id: str) -> dict[str, Any] | None:
+        return _copy(self._db.messages.get(message_id))
+
+    def mark_processed(self, message_id: str, processed_at: str, case_id: str | None) -> None:
+        message = self._db.messages.get(message_id)
+        if message is None:
+            raise NotFound(message_id)
+        message["processed_at"] = processed_at
+        if case_id:
+            message["case_id"] = case_id
+        message.pop("from_number", None)
+
+    def set_reply_status(self, message_id: str, status: str) -> None:
+        self._db.messages.setdefault(message_id, {})["reply_status"] = status
+
+    def pending_messages(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
+        pending = sorted((f"{m['received_at']}#{m['id']}", m) for m in self._db.messages.values()
+                         if "id" in m and "processed_at" not in m)
+        return [_copy(m) for position, m in pending if position < before][:limit]
+
+    def feedback(self, *, site: str | None, since: str, until: str, days: list[str], filters: dict[str, str],
+                 limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        wanted = {**filters, **({"site": site} if site is not None else {})}
+        query = {"site": site, "since": since, "until": until, "days": days, "filters": filters}
+
+        def matches(m: dict[str, Any]) -> bool:
+            return m.get("day") in days and since <= f"{m['received_at']}#{m['id']}" <= until + "\uffff" and all(
+                (m.get(field) or NO_SITE if field in ("site", "topic", "nature") else m.get(field)) == value
+                for field, value in wanted.items())
+
+        found = sorted(((f"{m['received_at']}#{m['id']}", m) for m in self._db.messages.values()
+                        if "id" in m and matches(m)), key=lambda pair: pair[0], reverse=True)
+        if cursor:
+            after = _read_cursor(cursor, query)
+            found = [(position, m) for position, m in found if position < after]
+        page = found[:limit]
+        more = len(found) > limit
+        return [_copy(m) for _, m in page], _cursor({"q": query, "after": page[-1][0]}) if more else None
+
+
+class FakeCounters:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    @staticmethod
+    def _key(site: str | None, bucket: str) -> tuple[str, str]:
+        if not BUCKET.match(bucket):
+            raise ValueError(f"bad counter bucket {bucket!r}")
+        return site or NO_SITE, bucket
+
+    def count_message(self, *, site: str | None, bucket: str, message_id: str, fields: Iterable[str],
+                      expires_at: int) -> bool:
+        fields = ["n", *fields]
+        for field in fields:
+            if not COUNTER_FIELD.match(field):
+                raise ValueError(f"unknown counter {field!r}")
+        row = self._db.counters.setdefault(self._key(site, bucket), {"ids": set()})
+        if message_id in row["ids"]:
+            return False
+        row["ids"].add(message_id)
+        for field in fields:
+            row[field] = row.get(field, 0) + 1
+        row["ttl"] = expires_at
+        return True
+
+    def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
+        if not all(COUNTER_FIELD.match(f) for f in counts):
+            raise ValueError("bad counter field")
+        row = self._db.counters.setdefault(self._key(site, bucket), {"ids": set()})
+        for field, value in counts.items():
+            row[field] = row.get(field, 0) + int(value)
+        row["ttl"] = expires_at
+
+    def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str], *,
+                     consistent: bool = False) -> dict[tuple[str, str], dict]:
+        out = {}
+        for site, bucket in keys:
+            row = self._db.counters.get(self._key(site, bucket))
+            if row is not None:
+                out[self._key(site, bucket)] = {f: row[f] for f in fields if f in row}
+        return out
+
+    def rollups(self, buckets: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+        return {b: _copy(self._db.rollups[b]["counts"]) for b in buckets if b in self._db.rollups}
+
+    def put_rollup(self, bucket: str, counts: dict[str, dict[str, int]], *, version: int, rolled_at: str,
+                   expires_at: int) -> bool:
+        self._key(None, bucket)
+        if bucket in self._db.rollups and self._db.rollups[bucket]["v"] >= version:
+            return False
+        self._db.rollups[bucket] = {"counts": _copy(counts), "v": version, "rolled_at": rolled_at}
+        return True
+
+
+class FakeCases:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    def put_case(self, case: dict[str, Any]) -> bool:
+        if case["id"] in self._db.cases:
+            return False
+        self._db.cases[case["id"]] = _copy(case)
+        return True
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        return _copy(self._db.cases.get(case_id))
+
+    def claim_delivery(self, case_id: str, recipient_id: str, *, now: int, until: int) -> bool:
+        recipient = (self._db.cases.get(case_id) or {}).get("recipients", {}).get(recipient_id)
+        if recipient is None or recipient.get("status") == "sent" or recipient.get("sending_until", -1) >= now:
+            return False
+        recipient["sending_until"] = until
+        return True
+
+    def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
+        recipient = self._db.cases[case_id]["recipients"][recipient_id]
+        recipient.update(status=status, sending_until=0)
+        recipient["attempts"].append(_copy(attempt))
+
+    def release_delivery(self, case_id: str, recipient_id: str) -> None:
+        self._db.cases[case_id]["recipients"][recipient_id]["sending_until"] = 0
+
+    def decide_alerts(self, case_id: str, *, allowed: bool) -> None:
+        case = self._db.cases.setdefault(case_id, {})
+        if allowed:
+            case["alert_decision"] = "allowed"
+        else:
+            case.update(alerts_suppressed=True, recipients={}, alert_decision="held")
+
+    def transition_case(self, case_id: str, *, allowed_from: list[str], to_status: str, at: str, by: str | None,
+                        note: str | None) -> dict[str, Any]:
+        case = self._db.cases.get(case_id)
+        if case is None:
+            raise NotFound(case_id)
+        if case.get("status") not in allowed_from:
+            raise Conflict(case.get("status", "unknown"), item=_copy(case))
+        stamp = {"acknowledged": "acknowledged_at", "resolved": "resolved_at"}[to_status]
+        case.update({"status": to_status, stamp: at})
+        if by:
+            case[f"{stamp[:-3]}_by"] = by
+        if note:
+            case["note"] = note
+        if to_status == "resolved":
+            case.setdefault("acknowledged_at", at)
+            case.pop("customer_number", None)
+            case.pop("call_back_until", None)
+        return _copy(case)
+
+    def cases(self, status: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        found = sorted(((f"{c['created_at']}#{c['id']}", c) for c in self._db.cases.values()
+                        if c.get("status") == status), key=lambda pair: pair[0], reverse=True)
+        if cursor:
+            after = _read_cursor(cursor, {"status": status})
+            found = [(position, c) for position, c in found if position < after]
+        page = found[:limit]
+        more = len(found) > limit
+        return [_copy(c) for _, c in page], _cursor({"q": {"status": status}, "after": page[-1][0]}) if more else None
+
+    def escalate_case(self, case_id: str, *, from_level: int, to_level: int, at: str, promised_at: str,
+                      recipients: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        case = self._db.cases.get(case_id)
+        level = (case or {}).get("escalation_level", 0 if from_level == 0 else None)  # none yet: level 0
+        if case is None or case.get("status") != "open" or level != from_level:
+            return None
+        case.update(escalation_level=to_level, promised_at=promised_at)
+        case.setdefault("escalations", []).append({"at": at, "level": to_level, "to": sorted(recipients)})
+        case.setdefault("recipients", {}).update(_copy(recipients))
+        return _copy(case)
+
+    def lapsed_call_backs(self, now: str, limit: int = 1000) -> list[str]:
+        lapsed = sorted(f"{c['call_back_until']}#{c['id']}" for c in self._db.cases.values()
+                        if c.get("call_back_until") and c.get("customer_number"))
+        return [position.rsplit("#", 1)[1] for position in lapsed if position < now][:limit]
+
+    def forget_customer_number(self, case_id: str) -> None:
+        case = self._db.cases.get(case_id)
+        if case is not None:
+            case.pop("customer_number", None)
+            case.pop("call_back_until", None)
+
+    def claim_code(self, code: str, case_id: str, *, now: int, until: int) -> bool:
+        held = self._db.codes.get(code)
+        if held is not None and held["case_id"] != case_id and held["until"] >= now:
+            return False
+        self._db.codes[code] = {"case_id": case_id, "until": until}
+        return True
+
+    def case_for_code(self, code: str, now: int) -> str | None:
+        held = self._db.codes.get(code)
+        return held["case_id"] if held and held["until"] >= now else None
+
+
+class FakeCustomers:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    def set_consent(self, customer_key: str, status: str, *, at: str, source: str, message_id: str,
+                    expires_at: int) -> str | None:
+        item = self._db.consent.setdefault(customer_key, {"customer_key": customer_key, "ids": set(), "history": []})
+        if message_id in item["ids"]:
+            return status
+        previous = item.get("status")
+        item["ids"].add(message_id)
+        item.update(status=status, updated_at=at, source=source, ttl=expires_at)
+        item["history"].append({"at": at, "status": status, "source": source, "message": message_id})
+        return previous
+
+    def consent(self, customer_key: str) -> dict[str, Any] | None:
+        item = self._db.consent.get(customer_key)
+        return None if item is None else {k: _copy(v) for k, v in item.items() if k != "ids"}
+
+    def tombstone(self, mark: str) -> dict[str, Any] | None:
+        return _copy(self._db.tombstones.get(mark))
+
+    def suppressed(self, mark: str) -> bool:
+        return mark in self._db.suppressed
+
+    def suppress(self, mark: str, *, since: str, expires_at: int) -> None:
+        self._db.suppressed[mark] = {"since": since, "ttl": expires_at}
+
+    def lift_suppression(self, mark: str) -> None:
+        self._db.suppressed.pop(mark, None)
+
+    def erase_customer(self, customer_key: str, *, mark: Callable[[str, str], str] | None = None,
+                       at: str | None = None, expires_at: int | None = None) -> dict[str, int]:
+        db = self._db
+        mine = {
+            "msg": [k for k, m in db.messages.items() if m.get("customer_key") == customer_key],
+            "case": [k for k, c in db.cases.items() if c.get("customer_key") == customer_key],
+            "consent": [customer_key] if customer_key in db.consent else [],
+            "surveycust": [customer_key] if customer_key in db.conversations else [],
+            "quota": [k for k, q in db.quotas.items() if q.get("customer_key") == customer_key],
+            "offer": [k for k, o in db.offers.items() if o.get("customer_key") == customer_key],
+        }
+        markers = [k for k, m in db.markers.items() if m.get("customer_key") == customer_key]
+        if mark is not None:
+            stones = [("message", i) for i in mine["msg"]] + [("case", i) for i in mine["case"]]
+            consent = db.consent.get(customer_key) or {}
+            stones += [("message", i) for i in consent.get("ids", ())]
+            conversation = db.conversations.get(customer_key) or {}
+            stones += [("message", a.partition(":")[2]) for a in conversation.get("answered", ())]
+            stones += [("message", i) for i in conversation.get("text_ids", ())]
+            for kind, value in stones:
+                db.tombstones[mark(kind, value)] = {"ttl": int(expires_at or 0)}
+            db.tombstones[mark("customer", customer_key)] = {"ttl": int(expires_at or 0), "erased_at": at or ""}
+            if consent.get("status") == "opted_out":
+                db.suppressed[mark("opt-out", customer_key)] = {
+                    "since": consent.get("updated_at"), "ttl": max(int(consent.get("ttl") or 0), int(expires_at or 0))}
+        for case_id in mine["case"]:
+            code = db.cases[case_id].get("code")
+            if code and db.codes.get(code, {}).get("case_id") == case_id:
+                del db.codes[code]
+        for kind, table in (("msg", db.messages), ("case", db.cases), ("consent", db.consent),
+                            ("surveycust", db.conversations), ("quota", db.quotas), ("offer", db.offers)):
+            for key in mine[kind]:
+                del table[key]
+        erased = {kind: len(keys) for kind, keys in mine.items() if keys}
+        for key in markers:
+            del db.markers[key]
+            erased[MARKER_KINDS[key[0]]] = erased.get(MARKER_KINDS[key[0]], 0) + 1
+        return erased
+
+
+class FakeOffers:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    def take_quota(self, name: str, limit: int, expires_at: int, customer_key: str | None = None) -> bool:
+        if limit <= 0:
+            return False
+        quota = self._db.quotas.setdefault(name, {"used": 0})
+        if quota["used"] >= limit:
+            return False
+        quota.update(used=quota["used"] + 1, limit=limit, ttl=expires_at)
+        if customer_key:
+            quota["customer_key"] = customer_key
+        return True
+
+    def give_back_quota(self, name: str) -> None:
+        quota = self._db.quotas.get(name)
+        if quota and quota["used"] > 0:
+            quota["used"] -= 1
+
+    def quota_used(self, name: str) -> int:
+        return self._db.quotas.get(name, {}).get("used", 0)
+
+    def put_offer(self, offer: dict[str, Any]) -> dict[str, Any] | None:
+        if offer["code"] in self._db.offers:
+            return _copy(self._db.offers[offer["code"]])
+        self._db.offers[offer["code"]] = _copy(offer)
+        return None
+
+    def delete_offer(self, code: str) -> None:
+        self._db.offers.pop(code, None)
+
+    def get_offer(self, code: str) -> dict[str, Any] | None:
+        return _copy(self._db.offers.get(code))
+
+    def redeem_offer(self, code: str, *, at: str, by: str | None) -> dict[str, Any]:
+        offer = self._db.offers.get(code)
+        if offer is None:
+            raise NotFound(code)
+        if offer.get("status") != "issued":
+            raise Conflict(offer.get("status", "unknown"), item=_copy(offer))
+        offer.update(status="redeemed", redeemed_at=at, redeemed_by=by or "unknown")
+        return _copy(offer)
+
+    def claim_marker(self, kind: str, name: str, *, expires_at: int, customer_key: str | None = None) -> bool:
+        if kind not in MARKER_KINDS:
+            raise ValueError(f"unknown marker kind {kind!r}")
+        if (kind, name) in self._db.markers:
+            return False
+        self._db.markers[(kind, name)] = {"ttl": expires_at, "customer_key": customer_key}
+        return True
+
+    def release_marker(self, kind: str, name: str) -> None:
+        self._db.markers.pop((kind, name), None)
+
+
+class FakeSurveys:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    def put_survey(self, survey: dict[str, Any]) -> None:
+        if survey["id"] in self._db.surveys:
+            raise Conflict("survey exists")
+        self._db.surveys[survey["id"]] = {"stats": {}, **_copy(survey)}
+
+    def get_survey(self, survey_id: str) -> dict[str, Any] | None:
+        return _copy(self._db.surveys.get(survey_id))
+
+    def surveys_of_site(self, site: str, limit: int = 1000) -> list[dict[str, Any]]:
+        found = sorted((s for s in self._db.surveys.values() if s.get("site") == site),
+                       key=lambda s: f"{s['created_at']}#{s['id']}", reverse=True)
+        return [_copy(s) for s in found[:limit]]
+
+    def survey_add(self, survey_id: str, counts: dict[str, int]) -> None:
+        survey = self._db.surveys.get(survey_id)
+        if survey is None:
+            raise Conflict("no such survey")
+        for key, value in counts.items():
+            survey["stats"][key] = survey["stats"].get(key, 0) + value
+
+    def put_conversation(self, customer: str, conversation: dict[str, Any]) -> None:
+        self._db.conversations[customer] = {**_copy(conversation), "customer_key": customer}
+
+    def get_conversation(self, customer: str) -> dict[str, Any] | None:
+        return _copy(self._db.conversations.get(customer))
+
+    def advance_conversation(self, customer: str, *, step: int, value: int, detractor: bool, ended: bool,
+                             follow_up_at: str | None = None, message_id: str | None = None) -> bool:
+        conversation = self._db.conversations.get(customer)
+        if conversation is None or conversation.get("step") != step:
+            return False
+        conversation.setdefault("answers", {})[str(step)] = value
+        conversation.update(step=step + 1, detractor=detractor)
+        if message_id:
+            conversation["answered"] = sorted({*conversation.get("answered", ()), f"{step}:{message_id}"})
+        if follow_up_at:
+            conversation["follow_up_at"] = follow_up_at
+        if ended:
+            conversation["expires_at"] = "1970-01-01T00:00:00.000Z"
+        return True
+
+    def add_conversation_text(self, customer: str, message_id: str, text: str, *, end: bool) -> bool:
+        conversation = self._db.conversations.get(customer)
+        if conversation is None or message_id in conversation.get("text_ids", ()):
+            return False
+        conversation.setdefault("texts", []).append({"message": message_id, "text": text})
+        conversation["text_ids"] = sorted({*conversation.get("text_ids", ()), message_id})
+        if end:
+            conversation["expires_at"] = "1970-01-01T00:00:00.000Z"
+        return True
+
+    def end_conversation(self, customer: str) -> None:
+        conversation = self._db.conversations.get(customer)
+        if conversation is not None:
+            conversation["expires_at"] = "1970-01-01T00:00:00.000Z"
+
+
+def fake_stores(db: FakeDb | None = None) -> Stores:
+    """Every port over one in-memory ``FakeDb``."""
+    db = db or FakeDb()
+    return Stores(FakeMessages(db), FakeCounters(db), FakeCases(db), FakeCustomers(db), FakeOffers(db),
+                  FakeSurveys(db))

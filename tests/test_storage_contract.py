@@ -1,0 +1,384 @@
+"""The storage contract: the same assertions against the in-memory fakes (``tests/fakes.py``) and the
+DynamoDB adapters (``chalicelib/storage/``, on moto with the real template). What the domain relies on
+(stored once, counted once, conditional changes, quotas never over, cursors) holds for both, so the
+domain tests that run on the fakes prove what they would prove on DynamoDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import BadCursor, Conflict, NotFound
+from chalicelib.ports import NO_SITE
+from tests.fakes import fake_stores
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def stores(request):
+    if request.param == "fake":
+        return fake_stores()
+    import boto3
+
+    from chalicelib.storage import dynamo_stores
+
+    request.getfixturevalue("aws")
+    return dynamo_stores(boto3.client("dynamodb"), "voix-dev", "voix-dev-counters")
+
+
+def message(n, *, day="2026-11-20", hour=10, site="line-8", topic="comfort", nature="complaint", urgency="normal",
+            customer="cust-a"):
+    at = f"{day}T{hour:02d}:{n % 60:02d}:00.000Z"
+    return {"id": f"twilio-SM{n:04d}", "channel": "twilio", "received_at": at, "hour": at[:13], "day": day,
+            "site": site, "topic": topic, "nature": nature, "urgency": urgency, "language": "en",
+            "text": f"message {n}", "reply": "thanks", "from_number": "+447700900123", "from_masked": "+44 77•• •••123",
+            "customer_key": customer, "ttl": 2_000_000_000}
+
+
+def case(n, *, status="open", created="2026-11-20T10:00:00.000Z", customer="cust-a", **extra):
+    return {"id": f"C{n:04d}", "message_id": f"twilio-SM{n:04d}", "site": "line-8", "status": status,
+            "created_at": created[:-5] + f"{n % 1000:03d}Z", "customer_key": customer, "escalation_level": 0,
+            "recipients": {"r1": {"channel": "sms", "to": "+447700900001", "status": "pending", "attempts": []}},
+            "ttl": 2_000_000_000, **extra}
+
+
+def pick(item, *fields):
+    return {f: item.get(f) for f in fields}
+
+
+# -- messages --------------------------------------------------------------------------------------
+def test_a_message_is_stored_once_and_a_duplicate_gets_the_stored_one_back(stores):
+    assert stores.messages.put_message(message(1)) is None
+    again = stores.messages.put_message({**message(1), "text": "a retry with other words"})
+    assert again["text"] == "message 1" and again["id"] == "twilio-SM0001"
+    assert stores.messages.get_message("twilio-SM0001")["text"] == "message 1"
+    assert stores.messages.get_message("twilio-SM9999") is None
+
+
+def test_a_message_is_pending_until_processed_and_then_forgets_the_number(stores):
+    for n in (1, 2):
+        stores.messages.put_message(message(n))
+    assert [m["id"] for m in stores.messages.pending_messages("2026-11-21")] == ["twilio-SM0001", "twilio-SM0002"]
+    assert stores.messages.pending_messages("2026-11-20T10:01:30") == [
+        stores.messages.get_message("twilio-SM0001")]
+    stores.messages.mark_processed("twilio-SM0001", "2026-11-20T10:05:00.000Z", "C0001")
+    processed = stores.messages.get_message("twilio-SM0001")
+    assert processed["case_id"] == "C0001" and "from_number" not in processed
+    assert [m["id"] for m in stores.messages.pending_messages("2026-11-21")] == ["twilio-SM0002"]
+    with pytest.raises(NotFound):
+        stores.messages.mark_processed("twilio-SM9999", "2026-11-20T10:05:00.000Z", None)
+
+
+def test_the_reply_status_of_a_message_is_kept(stores):
+    stores.messages.put_message(message(1))
+    stores.messages.set_reply_status("twilio-SM0001", "sent")
+    assert stores.messages.get_message("twilio-SM0001")["reply_status"] == "sent"
+
+
+def test_feedback_pages_through_every_matching_message_once_newest_first(stores):
+    for n in range(1, 6):
+        stores.messages.put_message(message(n, day="2026-11-19" if n < 3 else "2026-11-20"))
+    stores.messages.put_message(message(6, site="store-leeds"))
+    stores.messages.put_message(message(7, site=None, nature="compliment"))
+    period = {"since": "2026-11-19T00:00:00.000Z", "until": "2026-11-20T23:59:59.999Z",
+              "days": ["2026-11-20", "2026-11-19"]}
+    seen, cursor = [], None
+    for _ in range(10):
+        page, cursor = stores.messages.feedback(site="line-8", filters={}, limit=2, cursor=cursor, **period)
+        assert len(page) <= 2
+        seen += [m["id"] for m in page]
+        if cursor is None:
+            break
+    assert seen == [f"twilio-SM{n:04d}" for n in (5, 4, 3, 2, 1)]
+    everything, _ = stores.messages.feedback(site=None, filters={}, limit=50, cursor=None, **period)
+    assert len(everything) == 7
+    unsited, _ = stores.messages.feedback(site=NO_SITE, filters={"nature": "compliment"}, limit=50, cursor=None,
+                                          **period)
+    assert [m["id"] for m in unsited] == ["twilio-SM0007"]
+    urgent, _ = stores.messages.feedback(site=None, filters={"urgency": "urgent"}, limit=50, cursor=None, **period)
+    assert urgent == []
+
+
+def test_feedback_refuses_a_cursor_it_did_not_write_or_of_another_query(stores):
+    for n in range(1, 4):
+        stores.messages.put_message(message(n))
+    period = {"since": "2026-11-20T00:00:00.000Z", "until": "2026-11-20T23:59:59.999Z", "days": ["2026-11-20"]}
+    page, cursor = stores.messages.feedback(site="line-8", filters={}, limit=1, cursor=None, **period)
+    assert len(page) == 1 and cursor
+    with pytest.raises(BadCursor):
+        stores.messages.feedback(site="line-8", filters={}, limit=1, cursor="not-a-cursor!", **period)
+    with pytest.raises(BadCursor):
+        stores.messages.feedback(site="store-leeds", filters={}, limit=1, cursor=cursor, **period)
+
+
+# -- counters --------------------------------------------------------------------------------------
+def test_a_message_is_counted_once_per_bucket(stores):
+    count = {"site": "line-8", "bucket": "H#2026-11-20T10", "fields": ["nature_complaint"], "expires_at": 7}
+    assert stores.counters.count_message(message_id="m1", **count)
+    assert not stores.counters.count_message(message_id="m1", **count)
+    assert stores.counters.count_message(message_id="m2", **count)
+    assert stores.counters.count_message(message_id="m1", **{**count, "bucket": "D#2026-11-20"})
+    stores.counters.add_counts(site="line-8", bucket="H#2026-11-20T10", counts={"promise_missed": 2}, expires_at=7)
+    rows = stores.counters.counter_rows([("line-8", "H#2026-11-20T10"), ("line-8", "H#2026-11-20T11")],
+                                        ["n", "nature_complaint", "promise_missed", "ttl"])
+    assert rows == {("line-8", "H#2026-11-20T10"): {"n": 2, "nature_complaint": 2, "promise_missed": 2, "ttl": 7}}
+    with pytest.raises(ValueError):
+        stores.counters.count_message(message_id="m3", **{**count, "fields": ["drop table"]})
+    with pytest.raises(ValueError):
+        stores.counters.add_counts(site="line-8", bucket="H#yesterday", counts={"n": 1}, expires_at=7)
+
+
+def test_counts_without_a_site_are_kept_under_no_site(stores):
+    stores.counters.count_message(site=None, bucket="H#2026-11-20T10", message_id="m1", fields=[], expires_at=7)
+    assert stores.counters.counter_rows([(None, "H#2026-11-20T10")], ["n"]) == {(NO_SITE, "H#2026-11-20T10"): {"n": 1}}
+
+
+def test_a_roll_up_only_replaces_one_that_counted_fewer_events(stores):
+    assert stores.counters.put_rollup("D#2026-11-20", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=7)
+    assert not stores.counters.put_rollup("D#2026-11-20", {"line-8": {"n": 2}}, version=2, rolled_at="y",
+                                          expires_at=7)
+    assert stores.counters.put_rollup("D#2026-11-20", {"line-8": {"n": 4}}, version=4, rolled_at="z", expires_at=7)
+    assert stores.counters.rollups(["D#2026-11-20", "D#2026-11-21"]) == {"D#2026-11-20": {"line-8": {"n": 4}}}
+
+
+# -- cases -----------------------------------------------------------------------------------------
+def test_a_case_is_created_once(stores):
+    assert stores.cases.put_case(case(1))
+    assert not stores.cases.put_case({**case(1), "site": "elsewhere"})
+    assert stores.cases.get_case("C0001")["site"] == "line-8"
+    assert stores.cases.get_case("C9999") is None
+
+
+def test_one_alert_delivery_is_claimed_at_a_time_and_none_once_sent(stores):
+    stores.cases.put_case(case(1))
+    assert stores.cases.claim_delivery("C0001", "r1", now=100, until=160)
+    assert not stores.cases.claim_delivery("C0001", "r1", now=120, until=180)  # held
+    assert stores.cases.claim_delivery("C0001", "r1", now=161, until=220)  # the claim ran out
+    stores.cases.release_delivery("C0001", "r1")
+    assert stores.cases.claim_delivery("C0001", "r1", now=162, until=222)
+    stores.cases.record_delivery("C0001", "r1", "sent", {"at": "t", "ok": True})
+    assert not stores.cases.claim_delivery("C0001", "r1", now=500, until=560)
+    recipient = stores.cases.get_case("C0001")["recipients"]["r1"]
+    assert recipient["status"] == "sent" and recipient["attempts"] == [{"at": "t", "ok": True}]
+
+
+def test_held_alerts_leave_a_case_without_recipients(stores):
+    stores.cases.put_case(case(1))
+    stores.cases.put_case(case(2))
+    stores.cases.decide_alerts("C0001", allowed=False)
+    stores.cases.decide_alerts("C0002", allowed=True)
+    held, allowed = stores.cases.get_case("C0001"), stores.cases.get_case("C0002")
+    assert pick(held, "alerts_suppressed", "recipients", "alert_decision") == {
+        "alerts_suppressed": True, "recipients": {}, "alert_decision": "held"}
+    assert allowed["alert_decision"] == "allowed" and "r1" in allowed["recipients"]
+
+
+def test_a_case_moves_only_from_the_statuses_allowed(stores):
+    stores.cases.put_case(case(1, customer_number="+447700900123", call_back_until="2026-11-20T12:00:00.000Z"))
+    acked = stores.cases.transition_case("C0001", allowed_from=["open"], to_status="acknowledged",
+                                         at="2026-11-20T10:05:00.000Z", by="SMS +44 77•• •••001", note=None)
+    assert pick(acked, "status", "acknowledged_at", "acknowledged_by") == {
+        "status": "acknowledged", "acknowledged_at": "2026-11-20T10:05:00.000Z",
+        "acknowledged_by": "SMS +44 77•• •••001"}
+    with pytest.raises(Conflict) as refused:
+        stores.cases.transition_case("C0001", allowed_from=["open"], to_status="acknowledged",
+                                     at="2026-11-20T10:06:00.000Z", by=None, note=None)
+    assert refused.value.args[0] == "acknowledged"
+    with pytest.raises(NotFound):
+        stores.cases.transition_case("C9999", allowed_from=["open"], to_status="resolved", at="x", by=None, note=None)
+    resolved = stores.cases.transition_case("C0001", allowed_from=["open", "acknowledged"], to_status="resolved",
+                                            at="2026-11-20T11:00:00.000Z", by=None, note="called back")
+    assert resolved["acknowledged_at"] == "2026-11-20T10:05:00.000Z" and resolved["note"] == "called back"
+    assert "customer_number" not in resolved
+    assert stores.cases.lapsed_call_backs("2026-11-21T00:00:00.000Z") == []  # resolved: nobody calls back
+
+
+def test_cases_are_listed_by_status_newest_first_page_by_page(stores):
+    for n in range(1, 6):
+        stores.cases.put_case(case(n))
+    stores.cases.put_case(case(9, status="resolved"))
+    seen, cursor = [], None
+    for _ in range(10):
+        page, cursor = stores.cases.cases("open", 2, cursor)
+        seen += [c["id"] for c in page]
+        if cursor is None:
+            break
+    assert seen == ["C0005", "C0004", "C0003", "C0002", "C0001"]
+    _, cursor = stores.cases.cases("open", 2, None)
+    with pytest.raises(BadCursor):
+        stores.cases.cases("resolved", 2, cursor)
+    with pytest.raises(BadCursor):
+        stores.cases.cases("open", 2, "garbage")
+
+
+def test_a_case_escalates_once_per_level(stores):
+    stores.cases.put_case(case(1))
+    new = {"r2": {"channel": "email", "to": "care@example.com", "status": "pending", "attempts": []}}
+    up = stores.cases.escalate_case("C0001", from_level=0, to_level=1, at="t1", promised_at="p1", recipients=new)
+    assert up["escalation_level"] == 1 and set(up["recipients"]) == {"r1", "r2"}
+    assert up["escalations"] == [{"at": "t1", "level": 1, "to": ["r2"]}]
+    assert stores.cases.escalate_case("C0001", from_level=0, to_level=1, at="t2", promised_at="p2",
+                                      recipients=new) is None
+    stores.cases.transition_case("C0001", allowed_from=["open"], to_status="acknowledged", at="t3", by=None,
+                                 note=None)
+    assert stores.cases.escalate_case("C0001", from_level=1, to_level=2, at="t4", promised_at="p4",
+                                      recipients={}) is None
+
+
+def test_a_lapsed_call_back_forgets_the_number(stores):
+    stores.cases.put_case(case(1, customer_number="+447700900123", call_back_until="2026-11-20T11:00:00.000Z"))
+    stores.cases.put_case(case(2, customer_number="+447700900124", call_back_until="2026-11-20T13:00:00.000Z"))
+    stores.cases.put_case(case(3))
+    assert stores.cases.lapsed_call_backs("2026-11-20T12:00:00.000Z") == ["C0001"]
+    stores.cases.forget_customer_number("C0001")
+    assert "customer_number" not in stores.cases.get_case("C0001")
+    assert stores.cases.lapsed_call_backs("2026-11-20T12:00:00.000Z") == []
+    assert stores.cases.get_case("C0002")["customer_number"] == "+447700900124"
+    stores.cases.forget_customer_number("C9999")  # gone meanwhile: nothing to do
+
+
+def test_a_short_code_names_one_case_until_it_runs_out(stores):
+    assert stores.cases.claim_code("4821", "C0001", now=100, until=200)
+    assert stores.cases.claim_code("4821", "C0001", now=110, until=210)  # the same case again
+    assert not stores.cases.claim_code("4821", "C0002", now=150, until=250)
+    assert stores.cases.case_for_code("4821", 200) == "C0001"
+    assert stores.cases.case_for_code("4821", 211) is None
+    assert stores.cases.claim_code("4821", "C0002", now=211, until=300)
+    assert stores.cases.case_for_code("4821", 250) == "C0002"
+    assert stores.cases.case_for_code("0000", 250) is None
+
+
+# -- customers -------------------------------------------------------------------------------------
+def test_consent_changes_once_per_message_and_keeps_its_history(stores):
+    consent = stores.customers
+    assert consent.set_consent("cust-a", "opted_out", at="t1", source="sms", message_id="m1", expires_at=7) is None
+    assert consent.set_consent("cust-a", "opted_out", at="t1", source="sms", message_id="m1", expires_at=7) \
+        == "opted_out"
+    assert consent.set_consent("cust-a", "opted_in", at="t2", source="sms", message_id="m2", expires_at=7) \
+        == "opted_out"
+    item = consent.consent("cust-a")
+    assert "ids" not in item and item["status"] == "opted_in" and [e["message"] for e in item["history"]] == [
+        "m1", "m2"]
+    assert consent.consent("cust-b") is None
+
+
+def test_a_suppression_is_listed_until_lifted(stores):
+    assert not stores.customers.suppressed("mark-1")
+    stores.customers.suppress("mark-1", since="t", expires_at=7)
+    assert stores.customers.suppressed("mark-1")
+    stores.customers.lift_suppression("mark-1")
+    assert not stores.customers.suppressed("mark-1")
+
+
+def test_erasure_removes_everything_of_one_customer_and_leaves_tombstones(stores):
+    stores.messages.put_message(message(1))
+    stores.messages.put_message(message(2, customer="cust-b"))
+    stores.cases.put_case(case(1, code="4821"))
+    stores.cases.claim_code("4821", "C0001", now=100, until=10**10)
+    stores.customers.set_consent("cust-a", "opted_out", at="t", source="sms", message_id="stop-1", expires_at=7)
+    stores.surveys.put_conversation("cust-a", {"survey_id": "S1", "step": 0, "answers": {}})
+    stores.surveys.advance_conversation("cust-a", step=0, value=3, detractor=True, ended=False, message_id="ans-1")
+    stores.offers.take_quota("customer#cust-a#1", 5, 7, customer_key="cust-a")
+    stores.offers.claim_marker("survey_sent", "S1#cust-a", expires_at=7, customer_key="cust-a")
+
+    def mark(kind, value):
+        return f"{kind}:{value}"
+
+    erased = stores.customers.erase_customer("cust-a", mark=mark, at="2026-11-20T12:00:00.000Z", expires_at=9)
+    assert erased == {"msg": 1, "case": 1, "consent": 1, "surveycust": 1, "quota": 1, "surveysent": 1}
+    assert stores.messages.get_message("twilio-SM0001") is None and stores.cases.get_case("C0001") is None
+    assert stores.messages.get_message("twilio-SM0002") is not None  # someone else's
+    assert stores.cases.case_for_code("4821", 200) is None
+    assert stores.customers.consent("cust-a") is None and stores.surveys.get_conversation("cust-a") is None
+    assert stores.offers.quota_used("customer#cust-a#1") == 0
+    for kind, value in (("message", "twilio-SM0001"), ("case", "C0001"), ("message", "stop-1"),
+                        ("message", "ans-1")):
+        assert stores.customers.tombstone(mark(kind, value)) is not None, (kind, value)
+    assert stores.customers.tombstone("customer:cust-a")["erased_at"] == "2026-11-20T12:00:00.000Z"
+    assert stores.customers.suppressed("opt-out:cust-a")  # the opt-out outlives the history
+    assert stores.customers.erase_customer("cust-a", mark=mark, at="later", expires_at=9) == {}
+
+
+# -- offers, quotas, markers -------------------------------------------------------------------------
+def test_a_quota_never_goes_over_its_limit(stores):
+    offers = stores.offers
+    assert [offers.take_quota("site#line-8#2026-11-20", 2, 7) for _ in range(3)] == [True, True, False]
+    assert offers.quota_used("site#line-8#2026-11-20") == 2
+    offers.give_back_quota("site#line-8#2026-11-20")
+    assert offers.quota_used("site#line-8#2026-11-20") == 1
+    assert not offers.take_quota("site#store-leeds#2026-11-20", 0, 7)
+    assert offers.quota_used("site#store-leeds#2026-11-20") == 0
+
+
+def test_an_offer_is_issued_once_and_redeemed_once(stores):
+    offer = {"code": "VX-ABCD", "site": "line-8", "status": "issued", "value": "a free coffee"}
+    assert stores.offers.put_offer(offer) is None
+    assert stores.offers.put_offer({**offer, "value": "other"})["value"] == "a free coffee"
+    redeemed = stores.offers.redeem_offer("VX-ABCD", at="t", by=None)
+    assert pick(redeemed, "status", "redeemed_at", "redeemed_by") == {
+        "status": "redeemed", "redeemed_at": "t", "redeemed_by": "unknown"}
+    with pytest.raises(Conflict) as twice:
+        stores.offers.redeem_offer("VX-ABCD", at="t2", by="till 3")
+    assert twice.value.args[0] == "redeemed"
+    with pytest.raises(NotFound):
+        stores.offers.redeem_offer("VX-ZZZZ", at="t", by=None)
+    stores.offers.delete_offer("VX-ABCD")
+    assert stores.offers.get_offer("VX-ABCD") is None
+
+
+def test_a_marker_is_claimed_once_until_released(stores):
+    assert stores.offers.claim_marker("digest", "2026-11-20#boss@example.com", expires_at=7)
+    assert not stores.offers.claim_marker("digest", "2026-11-20#boss@example.com", expires_at=7)
+    assert stores.offers.claim_marker("survey_sent", "2026-11-20#boss@example.com", expires_at=7)
+    stores.offers.release_marker("digest", "2026-11-20#boss@example.com")
+    assert stores.offers.claim_marker("digest", "2026-11-20#boss@example.com", expires_at=7)
+
+
+# -- surveys ---------------------------------------------------------------------------------------
+def test_surveys_keep_their_statistics_and_are_listed_per_site_newest_first(stores):
+    for n, site in ((1, "line-8"), (2, "line-8"), (3, "store-leeds")):
+        stores.surveys.put_survey({"id": f"S{n}", "site": site, "created_at": f"2026-11-2{n}T10:00:00.000Z"})
+    stores.surveys.survey_add("S1", {"sent": 2})
+    stores.surveys.survey_add("S1", {"sent": 1, "q0_n": 1})
+    assert stores.surveys.get_survey("S1")["stats"] == {"sent": 3, "q0_n": 1}
+    assert [s["id"] for s in stores.surveys.surveys_of_site("line-8")] == ["S2", "S1"]
+    assert stores.surveys.get_survey("S9") is None
+
+
+def test_a_conversation_takes_each_answer_and_each_worded_reply_once(stores):
+    surveys = stores.surveys
+    surveys.put_conversation("cust-a", {"survey_id": "S1", "step": 0, "answers": {}})
+    assert surveys.advance_conversation("cust-a", step=0, value=9, detractor=False, ended=False, message_id="m1")
+    assert not surveys.advance_conversation("cust-a", step=0, value=2, detractor=True, ended=False, message_id="m2")
+    assert surveys.advance_conversation("cust-a", step=1, value=3, detractor=True, ended=True, message_id="m3",
+                                        follow_up_at="2026-11-20T10:00:00.000Z")
+    assert surveys.add_conversation_text("cust-a", "m4", "the driver was rude", end=False)
+    assert not surveys.add_conversation_text("cust-a", "m4", "the driver was rude", end=False)
+    conversation = surveys.get_conversation("cust-a")
+    assert pick(conversation, "step", "detractor", "follow_up_at", "expires_at") == {
+        "step": 2, "detractor": True, "follow_up_at": "2026-11-20T10:00:00.000Z",
+        "expires_at": "1970-01-01T00:00:00.000Z"}
+    assert conversation["answers"] == {"0": 9, "1": 3} and conversation["answered"] == ["0:m1", "1:m3"]
+    assert conversation["texts"] == [{"message": "m4", "text": "the driver was rude"}]
+    assert not surveys.add_conversation_text("cust-b", "m5", "nobody asked", end=False)
+    surveys.end_conversation("cust-b")  # none open: nothing happens
+    assert surveys.get_conversation("cust-b") is None
+
+
+# -- the layout stays in the adapters ----------------------------------------------------------------
+def test_no_code_outside_the_adapters_knows_a_key_an_index_or_imports_an_adapter():
+    """Domain code hands over records, quota names and marker kinds; keys, index attributes and item
+    prefixes are built in ``chalicelib/storage/`` only (``services.py`` builds the adapters)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    layout = re.compile(r"""["'](?:gsi\d|day_site|day_topic|day_nature|PENDING|CALLBACK)"""
+                        r"""|(?:MSG|CASE|CASES|CODE|CONSENT|QUOTA|OFFER|SURVEY|SURVEYS|SURVEYCUST|SURVEYSENT|DIGEST"""
+                        r"""|ERASED|SUPPRESS|MET|ROLL|DAY)#""")
+    offenders = []
+    for path in [root / "app.py", *sorted((root / "chalicelib").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        if path.name != "services.py" and re.search(r"chalicelib\.storage|from chalicelib import storage", text):
+            offenders.append(f"{path.name}: imports an adapter")
+        offenders += [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
+                      if layout.search(line)]
+    assert offenders == []
