@@ -122,7 +122,7 @@ class Services:
     def ack_page(self) -> Any:
         from chalicelib.ack_page import AckPage
 
-        return AckPage(link_key=self.link_key, find_case=self.store.get_case, acknowledge=self.cases.act,
+        return AckPage(link_key=self.link_key, find_case=self.store.cases.get_case, acknowledge=self.cases.act,
                        forbidden_words=self.config.deployment.forbidden_words)
 
     @cached_property
