@@ -217,7 +217,7 @@ def test_the_halves_hold_every_date_sensitive_test_once():
     assert sorted(HALVES["stack"] + HALVES["in-process"]) == sorted(DATE_SENSITIVE) and all(HALVES.values())
 
 
-@pytest.mark.timeout(600)  # a hang guard: a whole pytest run in a subprocess, slower when the workers share 2 cores
+@pytest.mark.timeout(900)  # a hang guard: a whole pytest run in a subprocess, slower when the workers share 2 cores
 @pytest.mark.parametrize("half", sorted(HALVES))
 @pytest.mark.parametrize("offset", ["+365d", "-1100d"])  # a year ahead; three years back, before the test dates
 def test_the_date_sensitive_tests_pass_with_the_clock_moved(offset, half, tmp_path):
