@@ -55,56 +55,14 @@ import bisect
 import functools
 import inspect
 import logging
-import threading
 from typing import Any
 
+from infra.moto_transactions import ValidationError, _copy_attrs, _copy_item, _state, _TableKeepingCopy
+
 log = logging.getLogger(__name__)
-_state = threading.local()
 
 
 ITEM_LIMIT = 405_000  # bytes as moto measures an item: moto's own limit for a put (AWS: 400 KB, 409,600 bytes)
-
-
-class _TableKeepingCopy:
-    """Stands for the ``copy`` module inside moto's DynamoDB backend: while a patched transaction
-    runs, a "deep copy" of a table is the table itself (the transaction keeps copies of its items
-    instead); everything else is copied as before."""
-
-    def __getattr__(self, name: str) -> Any:
-        import copy
-
-        return getattr(copy, name)
-
-    @staticmethod
-    def deepcopy(value: Any, *args: Any) -> Any:
-        import copy
-
-        from moto.dynamodb.models.table import Table
-
-        if getattr(_state, "keep_tables", False) and isinstance(value, Table):
-            return value
-        return copy.deepcopy(value, *args)
-
-
-class ValidationError(Exception):
-    """A transaction's item grew past the limit: DynamoDB cancels the transaction with the reason
-    code ``ValidationError`` (moto reports an exception raised inside a transaction by its class name)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def _copy_item(item: Any) -> Any:
-    import copy
-
-    return copy.deepcopy(item)
-
-
-def _copy_attrs(item: Any) -> Any:
-    import copy
-
-    return copy.deepcopy(item.attrs)
 
 
 ORIGINALS: dict[str, Any] = {}  # what the patches replaced, for the tests that prove them equivalent
