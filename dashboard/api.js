@@ -72,8 +72,8 @@ function parameters(op) {
   const table = el("table", {}, el("tr", {}, ...["name", "in", "type", "limits", "description"].map((h) => el("th", { text: h }))));
   for (const p of op.parameters) {
     table.append(el("tr", {},
-      el("td", {}, el("span", { class: "name", text: p.name }), p.required ? el("span", { class: "req", text: "required" }) : null),
-      el("td", { text: p.in }), el("td", { class: "type", text: typeOf(p.schema) }),
+      el("td", { class: "word" }, el("span", { class: "name", text: p.name }), p.required ? el("span", { class: "req", text: "required" }) : null),
+      el("td", { class: "word", text: p.in }), el("td", { class: "type", text: typeOf(p.schema) }),
       el("td", { class: "muted", text: bounds(p.schema || {}) }), el("td", { text: p.description || "" })));
   }
   return el("div", {}, el("h4", { text: "Parameters" }), table);
