@@ -51,13 +51,7 @@ def _run_all(client) -> list:
 def table():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-2")
-        client.create_table(
-            TableName="t", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gpk", "gsk")],
-            GlobalSecondaryIndexes=[{"IndexName": "gsi", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
-                {"AttributeName": "gpk", "KeyType": "HASH"}, {"AttributeName": "gsk", "KeyType": "RANGE"}]}],
-        )
+        _create(client)
         rng = random.Random(7)
         for _ in range(400):
             item = {"pk": {"S": f"P#{rng.randrange(6)}"}, "sk": {"S": f"S#{rng.randrange(100):03d}"},
