@@ -47,6 +47,7 @@ def _long(item) -> bool:
                 or item.path.name in SHARED_WORKER or item.originalname.endswith("_with_the_clock_moved"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups to suffix the node ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.path.name
