@@ -33,7 +33,7 @@ from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage.counters import CounterStore, counter_key, dedup_key, rollup_item
+from chalicelib.storage.counters import CounterStore, rollup_item
 from chalicelib.storage.dynamo import to_item
 from chalicelib.storage.messages import message_item
 from chalicelib.worker import case_id_for
@@ -64,7 +64,7 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     from infra.sites import spreader
 
     spread = spreader(config, seed)  # a configuration of many sites (`make demo-data SITES=2000`): all get some
-    counters: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"ids": set(), "counts": defaultdict(int)})
+    counters: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"counts": defaultdict(int)})
     for i, hour in enumerate(rng.choices(hours, weights=weights, k=count)):
         sample = texts[rng.randrange(len(texts))]
         received = hour + timedelta(seconds=rng.randrange(3600))
@@ -92,13 +92,13 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
                         bucket["counts"][field] += value
         messages.append(record)
         for bucket in buckets:
-            bucket["ids"].add(dedup_key(record["id"]))
             for field in ("n", f"nature_{c.nature}", f"topic_{c.topic}", f"urgency_{c.urgency}",
                           f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}"):
                 bucket["counts"][field] += 1
             bucket["ttl"] = record["ttl"]
-    counter_items = [{**counter_key(None if site == "_none" else site, key), "ttl": b["ttl"], **b["counts"],
-                      "ids": b["ids"]} for (site, key), b in counters.items()]
+    # one batch per site-hour, counted once under an id of this run (a retried write never counts twice)
+    counter_items = [{"site": None if site == "_none" else site, "bucket": key, "batch_id": f"demo-{run}-{site}-{key}",
+                      "counts": dict(b["counts"]), "expires_at": b["ttl"]} for (site, key), b in counters.items()]
     # the network roll-ups the scheduled job would have written, back to twice the period
     # (the dashboard compares with the previous period)
     rows = {key: {**b["counts"], "ttl": b["ttl"]} for key, b in counters.items()}
@@ -144,8 +144,8 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
           config: Config | None = None, now: datetime | None = None) -> None:
     """Batch-write messages and cases to ``table``; add the counters to ``<table>-counters``.
 
-    Per-site counter items are added to (``ADD``), never put over what live traffic counted;
-    the roll-ups among ``counters`` only name the buckets to roll up again from the
+    Counts are added (``ADD``) to what live traffic counted, one batch per site-hour, each exactly
+    once; the roll-ups among ``counters`` only name the buckets to roll up again from the
     per-site items once they are all written.
     """
     from chalicelib.config_loader import get_config
@@ -158,45 +158,13 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
             requests = response.get("UnprocessedItems", {}).get(table, [])
             if not requests:
                 break
-    rolled = [c["sk"] for c in counters if c["pk"].startswith("ROLL#")]
+    rolled = [c["sk"] for c in counters if "pk" in c]
+    store = CounterStore(client, table)
     for item in counters:
-        if not item["pk"].startswith("ROLL#"):
-            add_counter(client, f"{table}-counters", item)
+        if "pk" not in item:
+            store.count_batch(**item)
     if rolled:
-        rollup.roll_up(CounterStore(client, table), config or get_config(), rolled, now)
-
-
-def add_counter(client: Any, table: str, item: dict[str, Any]) -> bool:
-    """Add one backfilled counter item to what is there (counts and the keys of the messages counted).
-
-    Where nothing was counted yet (most past hours), a put conditional on there being no item;
-    otherwise one ``ADD`` conditional on the first of its message keys not being counted there
-    yet, so that a retried call never counts twice (all its keys go in at once). False if it was.
-    """
-    from botocore.exceptions import ClientError
-
-    try:
-        client.put_item(TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
-        return True
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-    counts = {k: v for k, v in item.items() if k not in ("pk", "sk", "ids", "ttl") and v}
-    names = {"#ids": "ids", "#ttl": "ttl", **{f"#c{i}": field for i, field in enumerate(counts)}}
-    values = {":ids": {"SS": sorted(item["ids"])}, ":first": {"S": min(item["ids"])},
-              ":ttl": {"N": str(int(item["ttl"]))},
-              **{f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}}
-    adds = ", ".join(["#ids :ids", *(f"#c{i} :v{i}" for i in range(len(counts)))])
-    try:
-        client.update_item(TableName=table, Key=to_item({"pk": item["pk"], "sk": item["sk"]}),
-                           UpdateExpression=f"ADD {adds} SET #ttl = :ttl",
-                           ConditionExpression="NOT contains(#ids, :first)",
-                           ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-        return True
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        return False
+        rollup.roll_up(store, config or get_config(), rolled, now)
 
 
 def main(argv: list[str] | None = None) -> int:

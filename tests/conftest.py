@@ -112,11 +112,16 @@ def _one_rsa_key_per_process():
 
 @pytest.fixture
 def aws():
-    """moto with the resources of infra/template.yaml created through CloudFormation."""
+    """moto with the resources of infra/template.yaml created through CloudFormation, patched as the local
+    stack's moto is (``infra/moto_speedups.py``: transactions that copy only their items, the item limit
+    on every update)."""
     import boto3
     from moto import mock_aws
 
+    from infra import moto_speedups
     from infra.resources import create_stack
+
+    assert moto_speedups.apply(), "moto no longer looks as infra/moto_speedups.py expects"
 
     _one_rsa_key_per_process()
     with mock_aws():

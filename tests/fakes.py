@@ -49,6 +49,7 @@ class FakeDb:
     def __init__(self) -> None:
         self.messages: dict[str, dict] = {}
         self.counters: dict[tuple[str, str], dict] = {}
+        self.counted: set[str] = set()
         self.rollups: dict[str, dict] = {}
         self.cases: dict[str, dict] = {}
         self.codes: dict[str, dict] = {}
@@ -124,26 +125,48 @@ class FakeCounters:
 
     def count_message(self, *, site: str | None, bucket: str, message_id: str, fields: Iterable[str],
                       expires_at: int) -> bool:
-        fields = ["n", *fields]
-        for field in fields:
-            if not COUNTER_FIELD.match(field):
-                raise ValueError(f"unknown counter {field!r}")
-        row = self._db.counters.setdefault(self._key(site, bucket), {"ids": set()})
-        if message_id in row["ids"]:
+        return self.count_batch(site=site, bucket=bucket, batch_id=message_id,
+                                counts=dict.fromkeys(["n", *fields], 1), expires_at=expires_at)
+
+    def count_batch(self, *, site: str | None, bucket: str, batch_id: str, counts: dict[str, int],
+                    expires_at: int) -> bool:
+        self._check(counts, bucket)
+        if batch_id in self._db.counted:
             return False
-        row["ids"].add(message_id)
-        for field in fields:
-            row[field] = row.get(field, 0) + 1
-        row["ttl"] = expires_at
+        self._db.counted.add(batch_id)
+        self._add(site, bucket, counts, expires_at)
         return True
 
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
-        if not all(COUNTER_FIELD.match(f) for f in counts):
-            raise ValueError("bad counter field")
-        row = self._db.counters.setdefault(self._key(site, bucket), {"ids": set()})
-        for field, value in counts.items():
-            row[field] = row.get(field, 0) + int(value)
-        row["ttl"] = expires_at
+        self._check(counts, bucket)
+        self._add(site, bucket, counts, expires_at)
+
+    def _check(self, counts: dict[str, int], bucket: str) -> None:
+        if not all(COUNTER_FIELD.match(f) for f in counts) or not bucket.startswith("H#"):
+            raise ValueError("bad counter field or bucket")
+        self._key(None, bucket)
+
+    def _add(self, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
+        day = f"D#{bucket[2:12]}"
+        for key in (self._key(site, bucket), self._key(site, day), ("NET", bucket), ("NET", day)):
+            row = self._db.counters.setdefault(key, {})
+            for field, value in counts.items():
+                row[field] = row.get(field, 0) + int(value)
+            row["ttl"] = expires_at
+
+    def site_counts(self, site: str | None, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
+        return self._rows([(site or NO_SITE, b) for b in buckets], fields)
+
+    def network_counts(self, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
+        return self._rows([("NET", b) for b in buckets], fields)
+
+    def _rows(self, keys: list[tuple[str, str]], fields: list[str]) -> dict[str, dict[str, int]]:
+        out = {}
+        for site, bucket in keys:
+            row = self._db.counters.get(self._key(site, bucket))
+            if row is not None:
+                out[bucket] = {f: row[f] for f in fields if f in row}
+        return out
 
     def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str], *,
                      consistent: bool = False) -> dict[tuple[str, str], dict]:

@@ -110,25 +110,47 @@ def test_feedback_refuses_a_cursor_it_did_not_write_or_of_another_query(stores):
 
 
 # -- counters --------------------------------------------------------------------------------------
-def test_a_message_is_counted_once_per_bucket(stores):
+def test_a_message_is_counted_once_in_its_site_and_network_hour_and_day(stores):
     count = {"site": "line-8", "bucket": "H#2026-11-20T10", "fields": ["nature_complaint"], "expires_at": 7}
     assert stores.counters.count_message(message_id="m1", **count)
     assert not stores.counters.count_message(message_id="m1", **count)
     assert stores.counters.count_message(message_id="m2", **count)
-    assert stores.counters.count_message(message_id="m1", **{**count, "bucket": "D#2026-11-20"})
+    assert stores.counters.count_message(message_id="m3", **{**count, "site": "store-leeds",
+                                                              "bucket": "H#2026-11-20T11"})
     stores.counters.add_counts(site="line-8", bucket="H#2026-11-20T10", counts={"promise_missed": 2}, expires_at=7)
-    rows = stores.counters.counter_rows([("line-8", "H#2026-11-20T10"), ("line-8", "H#2026-11-20T11")],
-                                        ["n", "nature_complaint", "promise_missed", "ttl"])
-    assert rows == {("line-8", "H#2026-11-20T10"): {"n": 2, "nature_complaint": 2, "promise_missed": 2, "ttl": 7}}
+    fields = ["n", "nature_complaint", "promise_missed"]
+    assert stores.counters.site_counts("line-8", ["H#2026-11-20T10", "H#2026-11-20T11", "D#2026-11-20",
+                                                  "D#2026-11-21"], fields) == {
+        "H#2026-11-20T10": {"n": 2, "nature_complaint": 2, "promise_missed": 2},
+        "D#2026-11-20": {"n": 2, "nature_complaint": 2, "promise_missed": 2}}
+    assert stores.counters.network_counts(["H#2026-11-20T10", "H#2026-11-20T11", "H#2026-11-20T12",
+                                           "D#2026-11-19", "D#2026-11-20"], fields) == {
+        "H#2026-11-20T10": {"n": 2, "nature_complaint": 2, "promise_missed": 2},
+        "H#2026-11-20T11": {"n": 1, "nature_complaint": 1},
+        "D#2026-11-20": {"n": 3, "nature_complaint": 3, "promise_missed": 2}}
     with pytest.raises(ValueError):
-        stores.counters.count_message(message_id="m3", **{**count, "fields": ["drop table"]})
+        stores.counters.count_message(message_id="m4", **{**count, "fields": ["drop table"]})
+    with pytest.raises(ValueError):
+        stores.counters.count_message(message_id="m4", **{**count, "bucket": "D#2026-11-20"})
     with pytest.raises(ValueError):
         stores.counters.add_counts(site="line-8", bucket="H#yesterday", counts={"n": 1}, expires_at=7)
+
+
+def test_a_message_is_counted_once_whatever_the_order_of_retries(stores):
+    """A redelivered message counted again in another hour (a replay after the clock moved) still counts once
+    where it was first counted; a different message with the same fields counts."""
+    count = {"site": "line-8", "fields": ["topic_comfort"], "expires_at": 7}
+    assert stores.counters.count_message(message_id="m1", bucket="H#2026-11-20T10", **count)
+    for _ in range(3):
+        assert not stores.counters.count_message(message_id="m1", bucket="H#2026-11-20T10", **count)
+    assert stores.counters.network_counts(["D#2026-11-20"], ["n", "topic_comfort"]) == {
+        "D#2026-11-20": {"n": 1, "topic_comfort": 1}}
 
 
 def test_counts_without_a_site_are_kept_under_no_site(stores):
     stores.counters.count_message(site=None, bucket="H#2026-11-20T10", message_id="m1", fields=[], expires_at=7)
     assert stores.counters.counter_rows([(None, "H#2026-11-20T10")], ["n"]) == {(NO_SITE, "H#2026-11-20T10"): {"n": 1}}
+    assert stores.counters.site_counts(None, ["H#2026-11-20T10"], ["n"]) == {"H#2026-11-20T10": {"n": 1}}
 
 
 def test_a_roll_up_only_replaces_one_that_counted_fewer_events(stores):

@@ -1,29 +1,41 @@
-"""Counters and network roll-ups, in their own small table (``<table>-counters``): reading them never
-touches the message items, whatever their number.
+"""Counters, in their own small table (``<table>-counters``): reading them never touches the message
+items, whatever their number, and no counter item grows with messages or with sites.
 
-=================  ===============================  ==========================================
-item               pk / sk                          holds
-=================  ===============================  ==========================================
-day counters       MET#<site>#D / D#<date>          one count per field; ``ids``: who counted
-hour counters      MET#<site>#<date> / H#<hour>     the same, per hour
-roll-ups           ROLL#<month> / H#.. or D#..      every site's counts in one JSON value
-=================  ===============================  ==========================================
+=====================  ====================================  ============================================
+item                   pk / sk                               holds
+=====================  ====================================  ============================================
+counted mark           CNT#<message id> / H#<hour>           that a message was counted (TTL: retention)
+site hour counters     MET#<site>#<date> / H#<hour>          one count per field, one site, one hour
+site day counters      MET#<site>#D / D#<date>               the same, one site, one day
+network hour shard     NET#<shard>#<date> / H#<hour>         every site's counts of an hour, one of 8 shards
+network day shard      NET#<shard>#D / D#<date>              every site's counts of a day, one of 8 shards
+=====================  ====================================  ============================================
 
-A counter item carries the (short) keys of the messages it has counted and is updated with one
-conditional ``ADD``, so a retried or duplicated message is never counted twice and counts stay
-exact on real DynamoDB. Reading a period fetches network roll-ups by key (``chalicelib/rollup.py``):
-reads grow with the number of hours and days, never with messages.
+A message is counted with one ``TransactWriteItems``: the put of its counted mark, refused if the
+mark is there (a duplicate, a redelivery, a retry), and an ``ADD`` of its fields to its site's hour
+and day items and to one shard of the network's hour and day items (the shard picked by the
+message id, so that no single item takes every message of the network). Either all five writes
+happen or none does: a failed count leaves nothing half-written, and its retry counts it once.
+Every item has a bounded size (the counter fields; the mark is ~100 bytes), so counting the
+50,000th message of an hour costs what the first did.
+
+Reading one site reads only that site's items; reading the network reads the 8 shards of each
+bucket (one query per shard for days, keys for hours), whatever the number of sites.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
+import random
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import Unavailable
 from chalicelib.storage.dynamo import NO_SITE, Dynamo, from_item, to_item
 
 COUNTER_FIELD = re.compile(
@@ -57,52 +69,147 @@ def rollup_item(bucket: str, counts: dict[str, dict[str, int]], *, version: int,
             "v": version, "rolled_at": rolled_at, "ttl": expires_at}
 
 
-def dedup_key(message_id: str) -> str:
-    """Short, stable key of a message inside a counter item's set (72 bits)."""
-    return base64.b64encode(hashlib.sha256(message_id.encode()).digest()[:9]).decode()
+SHARDS = 8  # network items per bucket: each takes an eighth of the network's messages
+CONFLICT_TRIES = 6  # a transaction that met another on the same item is tried again, after a short pause
+
+
+def network_key(shard: int, bucket: str) -> dict[str, str]:
+    """Where one shard of the network's counts of an hour or a day lives (no site in it)."""
+    if not BUCKET.match(bucket) or not 0 <= shard < SHARDS:
+        raise ValueError(f"bad network bucket {bucket!r} / {shard}")
+    part = "D" if bucket.startswith("D#") else bucket[2:12]
+    return {"pk": f"NET#{shard}#{part}", "sk": bucket}
+
+
+def counted_key(message_id: str, bucket: str) -> dict[str, str]:
+    """The mark that a message was counted in an hour (one small item per message)."""
+    if not 0 < len(message_id) <= 256:
+        raise ValueError("bad message id")
+    return {"pk": f"CNT#{message_id}", "sk": bucket}
+
+
+def shard_of(key: str) -> int:
+    return hashlib.sha256(key.encode()).digest()[0] % SHARDS
+
+
+def counter_targets(site: str | None, bucket: str, shard: int) -> list[dict[str, str]]:
+    """The four counter items one count goes to: the site's hour and day, a network shard's hour and day."""
+    if not bucket.startswith("H#") or not BUCKET.match(bucket):
+        raise ValueError(f"counts go to an hour bucket, not {bucket!r}")
+    day = f"D#{bucket[2:12]}"
+    return [counter_key(site, bucket), counter_key(site, day), network_key(shard, bucket), network_key(shard, day)]
+
+
+def _add_update(table: str, key: dict[str, str], counts: dict[str, int], expires_at: int) -> dict[str, Any]:
+    names = {f"#c{i}": f for i, f in enumerate(counts)}
+    values = {f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}
+    return {"Update": {
+        "TableName": table, "Key": to_item(key),
+        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
+        "ExpressionAttributeNames": {**names, "#ttl": "ttl"},
+        "ExpressionAttributeValues": {**values, ":ttl": {"N": str(int(expires_at))}},
+    }}
+
+
+def _checked(counts: dict[str, int]) -> dict[str, int]:
+    for field in counts:
+        if not COUNTER_FIELD.match(field):
+            raise ValueError(f"unknown counter {field!r}")
+    return counts
 
 
 class CounterStore(Dynamo):
-    """Per-site hour and day counters (each message counted once) and the network roll-ups."""
+    """Per-site and network hour and day counters, each message counted once, in bounded items."""
 
     def count_message(self, *, site: str | None, bucket: str, message_id: str,
                       fields: Iterable[str], expires_at: int) -> bool:
-        """Add one message to a site's hour (``H#...``) or day (``D#...``) counters.
+        """Add one message to its site's and the network's counters of an hour (``H#...``) and its day.
 
-        Returns False if that message was already counted there (a duplicate or a retry).
+        Returns False if that message was already counted (a duplicate or a retry): nothing changes then.
         """
-        names = {"#ids": "ids", "#ttl": "ttl"}
-        adds = ["#ids :id"]
-        for i, field in enumerate(["n", *fields]):
-            if not COUNTER_FIELD.match(field):
-                raise ValueError(f"unknown counter {field!r}")
-            names[f"#c{i}"] = field
-            adds.append(f"#c{i} :one")
-        key = dedup_key(message_id)
-        return self._if(
-            "update_item", self._counters,
-            Key=to_item(counter_key(site, bucket)),
-            UpdateExpression="ADD " + ", ".join(adds) + " SET #ttl = :ttl",
-            ConditionExpression="NOT contains(#ids, :key)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                ":id": {"SS": [key]}, ":key": {"S": key}, ":one": {"N": "1"},
-                ":ttl": {"N": str(expires_at)},
-            },
-        )
+        return self.count_batch(site=site, bucket=bucket, batch_id=message_id,
+                                counts=dict.fromkeys(["n", *fields], 1), expires_at=expires_at)
+
+    def count_batch(self, *, site: str | None, bucket: str, batch_id: str, counts: dict[str, int],
+                    expires_at: int) -> bool:
+        """Add counts known together (a bulk load's site-hour) exactly once, as one message is: False
+        if ``batch_id`` was counted already."""
+        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expires_at}),
+                "ConditionExpression": "attribute_not_exists(pk)"}
+        writes = [{"Put": mark}] + [_add_update(self._counters, key, _checked(counts), expires_at)
+                                    for key in counter_targets(site, bucket, shard_of(batch_id))]
+        return self._transact(writes)
 
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
-        """Plain additions to a counter item (statistics that have no duplicate to fear)."""
-        if not all(COUNTER_FIELD.match(f) for f in counts):
-            raise ValueError("bad counter field")
-        names = {f"#c{i}": f for i, f in enumerate(counts)}
-        values = {f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}
-        self._call(
-            "update_item", self._counters, Key=to_item(counter_key(site, bucket)),
-            UpdateExpression="ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
-            ExpressionAttributeNames={**names, "#ttl": "ttl"},
-            ExpressionAttributeValues={**values, ":ttl": {"N": str(expires_at)}},
-        )
+        """Plain additions (statistics that have no duplicate to fear) to the same four items, all or none."""
+        if not counts:
+            return
+        _checked(counts)
+        shard = shard_of(f"{site}|{bucket}|{sorted(counts.items())}|{time.time_ns()}")
+        self._transact([_add_update(self._counters, key, counts, expires_at)
+                        for key in counter_targets(site, bucket, shard)])
+
+    def _transact(self, writes: list[dict[str, Any]]) -> bool:
+        """One all-or-nothing write: False if the first write's condition refused it (already done);
+        met another transaction on an item, it is tried again; any other refusal is :class:`Unavailable`."""
+        for attempt in range(CONFLICT_TRIES):
+            try:
+                self._db.transact_write_items(TransactItems=writes)
+                return True
+            except ClientError as exc:
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    return False
+                if "TransactionConflict" in codes and attempt + 1 < CONFLICT_TRIES:
+                    time.sleep(random.uniform(0.01, 0.05) * 2 ** attempt)
+                    continue
+                raise Unavailable(f"DynamoDB transact_write_items failed: {exc} {codes}") from exc
+            except BotoCoreError as exc:
+                raise Unavailable(f"DynamoDB transact_write_items failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def site_counts(self, site: str | None, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
+        """One site's counts by bucket (``H#...`` hours, ``D#...`` days); buckets with none are absent.
+
+        Days are one query over the site's day items, hours are fetched by key: only that site's items.
+        """
+        days = sorted(b for b in buckets if b.startswith("D#"))
+        hours = [b for b in dict.fromkeys(buckets) if b.startswith("H#")]
+        wanted, out = set(fields), {}
+        if days:
+            for item in self._query_pages(
+                    self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                    ExpressionAttributeValues=to_item({":pk": counter_key(site, days[0])["pk"],
+                                                       ":a": days[0], ":b": days[-1]})):
+                if item["sk"]["S"] in days:
+                    out[item["sk"]["S"]] = _fields(item, wanted)
+        for item in self._batch_get(self._counters, [counter_key(site, h) for h in hours]):
+            out[item["sk"]["S"]] = _fields(item, wanted)
+        return out
+
+    def network_counts(self, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
+        """The whole network's counts by bucket, summed over the shards: 8 queries for the days of a
+        period and 8 keys per hour, whatever the number of sites; buckets with none are absent."""
+        days = sorted(b for b in buckets if b.startswith("D#"))
+        hours = [b for b in dict.fromkeys(buckets) if b.startswith("H#")]
+        wanted: set[str] = set(fields)
+        out: dict[str, dict[str, int]] = {}
+
+        def add(item: dict[str, Any]) -> None:
+            sums = out.setdefault(item["sk"]["S"], {})
+            for field, value in _fields(item, wanted).items():
+                sums[field] = sums.get(field, 0) + value
+
+        for shard in range(SHARDS) if days else ():
+            for item in self._query_pages(
+                    self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                    ExpressionAttributeValues=to_item({":pk": network_key(shard, days[0])["pk"],
+                                                       ":a": days[0], ":b": days[-1]})):
+                if item["sk"]["S"] in days:
+                    add(item)
+        for item in self._batch_get(self._counters, [network_key(s, h) for h in hours for s in range(SHARDS)]):
+            add(item)
+        return out
 
     def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str], *,
                      consistent: bool = False) -> dict[tuple[str, str], dict]:
@@ -140,3 +247,7 @@ class CounterStore(Dynamo):
         return self._if("put_item", self._counters, Item=to_item(item),
                         ConditionExpression="attribute_not_exists(v) OR v < :v",
                         ExpressionAttributeValues={":v": {"N": str(version)}})
+
+
+def _fields(item: dict[str, Any], wanted: set[str]) -> dict[str, int]:
+    return {k: int(v["N"]) for k, v in item.items() if k in wanted and "N" in v}
