@@ -149,7 +149,7 @@ class Services:
         return IngestService(
             config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
             customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
-            cases=self.cases, surveys=self.surveys, senders=self.sender,
+            cases=self.cases, offers=self.offers, surveys=self.surveys, senders=self.sender,
         )
 
     @cached_property
@@ -194,7 +194,8 @@ class Services:
     def api(self) -> Any:
         from chalicelib.api import OperatorApi
 
-        return OperatorApi(config=self.config, store=self.store, cases=self.cases, offers=self.offers)
+        return OperatorApi(config=self.config, store=self.store, cases=self.cases, offers=self.offers,
+                           surveys=lambda: self.surveys)  # on a survey route only (the digest's API needs none)
 
     @cached_property
     def offers(self) -> Any:
