@@ -43,3 +43,14 @@ def test_the_survey_routes_use_the_one_survey_service_built_on_their_first_call(
     assert svc.api._survey_service() is svc.surveys  # the one the ingest and the worker use too
     assert svc.ingest._surveys is svc.surveys
 
+
+def test_the_status_route_looks_each_queue_url_up_once_per_process(client):
+    svc = services_module.services()
+    lookups = []
+    svc.sqs.meta.events.register("before-parameter-build.sqs.GetQueueUrl",
+                                 lambda params, **kwargs: lookups.append(params))
+    first = client.http.get("/api/status", headers=auth())
+    assert first.status_code == 200 and len(lookups) <= 2  # the jobs queue and its dead-letter queue
+    again = client.http.get("/api/status", headers=auth())
+    assert again.status_code == 200 and again.json_body == first.json_body
+    assert sorted(p["QueueName"] for p in lookups) == ["voix-dev-jobs", "voix-dev-jobs-dlq"]
