@@ -215,22 +215,19 @@ def scorecards():
 @json_errors
 def create_survey():
     """Send a survey (one to three questions, NPS / CSAT / CES) to a list of numbers (JSON list or CSV text)."""
-    svc = services()
-    return Response(body=svc.api.create_survey(_json_body(), svc.surveys), status_code=202)
+    return Response(body=services().api.create_survey(_json_body()), status_code=202)
 
 
 @app.route("/api/surveys", methods=["GET"])
 @json_errors
 def site_surveys():
-    svc = services()
-    return svc.api.site_surveys(app.current_request.query_params, svc.surveys)
+    return services().api.site_surveys(app.current_request.query_params)
 
 
 @app.route("/api/surveys/{survey_id}", methods=["GET"])
 @json_errors
 def survey_report(survey_id):
-    svc = services()
-    return svc.api.survey(survey_id, svc.surveys)
+    return services().api.survey(survey_id)
 
 
 @app.route("/api/tokens", methods=["POST"])

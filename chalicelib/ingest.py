@@ -89,7 +89,7 @@ class IngestService:
 
     def __init__(self, *, config: Config, classifier: Classifier, store: Stores, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
-                 cases: CaseService | None = None, surveys: Any = None,
+                 cases: CaseService | None = None, offers: OfferService | None = None, surveys: Any = None,
                  senders: Callable[[str], channels.ReplySender] | None = None):
         self._config = config
         self._classifier = classifier
@@ -100,6 +100,7 @@ class IngestService:
         self._now = now
         self._cases = cases or CaseService(config=config, cases=store.cases, counters=store.counters, jobs=jobs,
                                                 now=now)
+        self._offers = offers or OfferService(config=config, offers=store.offers, now=now)
         self._surveys = surveys
         self._senders = senders
         self._window = SenderWindow(config.deployment.sender_messages_per_minute)
@@ -225,7 +226,7 @@ class IngestService:
     def _with_offer(self, message: InboundMessage, classification: Any, reply: Any) -> Any:
         """Issue the reply's offer within the budgets, or give the reply without one: never a dead code."""
         try:
-            OfferService(config=self._config, offers=self._store.offers, now=self._now).issue(
+            self._offers.issue(
                 site=classification.site, customer_key=customer_key(message.from_number, self._secret),
                 code=reply.offer_code, message_id=message.id,
                 expires_at=int((message.received_at + timedelta(days=self._retention_days)).timestamp()))

@@ -16,7 +16,6 @@ from typing import Any
 from chalicelib.clock import day_key, iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.limits import rolling_quota
-from chalicelib.observability import logger as log  # noqa: F401  (JSON, with the correlation id)
 from chalicelib.ports import Offers
 from chalicelib.replies import _OFFER_ALPHABET
 
@@ -27,7 +26,7 @@ def person(name: str) -> str:
 
 
 class OfferRefused(Exception):
-    """No offer: the reason is in ``args[0]`` (budget, customer_cap, staff_limit, unknown_site)."""
+    """No offer: the reason is in ``args[0]`` (budget, customer_cap, staff_limit, unknown_site, code_taken)."""
 
 
 class OfferService:

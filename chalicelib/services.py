@@ -33,7 +33,8 @@ def env(name: str, default: str | None = None) -> str:
 
 class Services:
     """Builds every client, adapter and service of one process on first use: once, except what reads a
-    secret that may rotate (read per call through the secrets cache)."""
+    secret that may rotate (read per call through the secrets cache). The ingest, survey and worker
+    services, built once, keep the customer-key secret they were built with until the next cold start."""
 
     @staticmethod
     def client(service: str) -> Any:
@@ -63,15 +64,20 @@ class Services:
     def sqs(self) -> Any:
         return self.jobs._sqs
 
+    @cached_property
+    def dead_letters(self) -> JobQueue:
+        """The jobs' dead-letter queue (JOBS_DLQ, else the template's ``<JOBS_QUEUE>-dlq``): read, never sent to."""
+        return JobQueue(self.sqs, env("JOBS_DLQ", f"{env('JOBS_QUEUE')}-dlq"))
+
     def queue_status(self) -> dict[str, Any]:
-        """Depth of the jobs queue and of its dead-letter queue (alerts that gave up)."""
+        """Depth of the jobs queue and of its dead-letter queue (alerts that gave up); each queue's URL is looked
+        up once per process, not on every request."""
         from chalicelib.jobs import queue_depth
 
-        jobs = env("JOBS_QUEUE")
-        return {"jobs": queue_depth(self.sqs, env("JOBS_QUEUE_URL", "") or jobs),
-                "dead_letter": queue_depth(self.sqs, env("JOBS_DLQ", f"{jobs}-dlq"))}
+        return {"jobs": queue_depth(self.sqs, self.jobs.url),
+                "dead_letter": queue_depth(self.sqs, self.dead_letters.url)}
 
-    @property  # get_secret caches SSM reads for five minutes: a rotation reaches warm Lambdas too
+    @property  # get_secret caches SSM reads for five minutes; the services built once keep the first value
     def customer_secret(self) -> bytes:
         return get_secret("CUSTOMER_KEY_SECRET").encode()
 
@@ -149,7 +155,7 @@ class Services:
         return IngestService(
             config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
             customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
-            cases=self.cases, surveys=self.surveys, senders=self.sender,
+            cases=self.cases, offers=self.offers, surveys=self.surveys, senders=self.sender,
         )
 
     @cached_property
@@ -194,7 +200,8 @@ class Services:
     def api(self) -> Any:
         from chalicelib.api import OperatorApi
 
-        return OperatorApi(config=self.config, store=self.store, cases=self.cases, offers=self.offers)
+        return OperatorApi(config=self.config, store=self.store, cases=self.cases, offers=self.offers,
+                           surveys=lambda: self.surveys)  # on a survey route only (the digest's API needs none)
 
     @cached_property
     def offers(self) -> Any:

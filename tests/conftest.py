@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
@@ -14,6 +15,10 @@ OPERATOR_TOKEN = "test-operator-token"
 TWILIO_TOKEN = "test-twilio-auth-token"
 TWILIO_ACCOUNT = "AC" + "1" * 32
 WEBHOOK_URL = "https://voix.example.com/api/sms/twilio"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's, driven by Playwright
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -163,6 +168,19 @@ def domain():
     return SimpleNamespace(config=config, store=store,
                            cases=CaseService(config=config, cases=store.cases, counters=store.counters),
                            offers=OfferService(config=config, offers=store.offers))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module, driven by Playwright (the browser tests open their pages in it)."""
+    if not CHROMIUM:
+        pytest.skip("no Chromium on this machine: `make test` installs Debian's chromium package (apt-get)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def sign(params, url=WEBHOOK_URL, token=TWILIO_TOKEN):

@@ -14,14 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from infra.simulate import send_twilio
-from tests.conftest import running_stack, stack_api, wait_until
+from tests.conftest import CHROMIUM, running_stack, stack_api, wait_until
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 XSS = [  # from the OWASP XSS filter evasion cheat sheet, each setting window.__xss if it ever runs
     '<img src=x onerror="window.__xss=1;alert(1)">', "<script>window.__xss=2</script>",
     '"><svg onload="window.__xss=3">', "javascript:window.__xss=4",
@@ -68,16 +65,6 @@ def stack(tmp_path_factory):
         wait_until(lambda: len(stack_api(state, "/api/feedback")["items"]) == len(SEED)
                  and all(i["processed"] for i in stack_api(state, "/api/feedback")["items"]))
         yield state
-
-
-@pytest.fixture(scope="module")
-def browser(stack):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

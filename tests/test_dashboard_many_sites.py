@@ -24,8 +24,8 @@ import pytest
 from chalicelib.config_loader import load_config
 from infra import sites
 from infra.simulate import CUSTOMERS, send_twilio
-from tests.conftest import running_stack, wait_until
-from tests.test_dashboard_browser import ARGS, CHROMIUM, pick_site, sign_in
+from tests.conftest import CHROMIUM, running_stack, wait_until
+from tests.test_dashboard_browser import pick_site, sign_in
 
 # A fresh stack with 2,000 sites rolls up for minutes at start (every site's hours of the days it backfills):
 # the network roll-up's known limit, which the counting redesign of issue 16 removes.
@@ -88,16 +88,6 @@ def stack(tmp_path_factory):
         assert api(state, "/api/metrics?" + urlencode({"since": (hour - timedelta(hours=hours - 1)).isoformat()}))[0] \
             == 200
         yield state, config, sent
-
-
-@pytest.fixture(scope="module")
-def browser(stack):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()

@@ -44,14 +44,17 @@ def answer(model: type[Out], data: dict[str, Any]) -> dict[str, Any]:
 class ApiBase:
     """The configuration, the store and the domain services an operator API resource works with.
 
-    The services come from ``chalicelib.services`` (built once there, never here)."""
+    The services come from ``chalicelib.services`` (built once there, never here). The survey service comes
+    as a getter, built on the first survey route: building it reads the customer-key secret and makes the
+    outbound sender's client, which no other route needs."""
 
     def __init__(self, *, config: Config, store: Stores, cases: CaseService, offers: OfferService,
-                 now: Callable[[], datetime] = utcnow):
+                 surveys: Callable[[], Any] | None = None, now: Callable[[], datetime] = utcnow):
         self._config = config
         self._store = store
         self._cases = cases
         self._offers = offers
+        self._surveys = surveys
         self._now = now
         self._words = tuple(config.deployment.forbidden_words)
 
