@@ -179,8 +179,13 @@ def call_kind(service: str, operation: str, params: dict) -> list[tuple[str, str
     """(IAM action, resource kind) of one SDK call, for stage dev."""
     action = ACTION_NAMES.get(f"{service}:{operation}", f"{service}:{operation}")
     if service == "dynamodb":
-        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
         kinds = {"voix-dev": "table", "voix-dev-counters": "counters"}
+        if operation == "TransactWriteItems":  # IAM has no action of its own for it: each write's action, per table
+            actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                       "ConditionCheck": "ConditionCheckItem"}
+            return [(f"dynamodb:{actions[kind]}", kinds[write["TableName"]])
+                    for item in params["TransactItems"] for kind, write in item.items()]
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
         return [(action, "index" if params.get("IndexName") else kinds[t]) for t in tables]
     if service == "sqs":
         queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1]
