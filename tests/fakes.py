@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE, Stores
+from chalicelib.storage.cases import ATTEMPTS_KEPT
 from chalicelib.storage.counters import BUCKET, COUNTER_FIELD
 from chalicelib.storage.customers import HISTORY_KEPT
 from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
@@ -192,8 +193,8 @@ class FakeCases:
 
     def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
         recipient = self._db.cases[case_id]["recipients"][recipient_id]
-        recipient.update(status=status, sending_until=0)
-        recipient["attempts"].append(_copy(attempt))
+        recipient.update(status=status, sending_until=0, tries=recipient.get("tries", len(recipient["attempts"])) + 1)
+        recipient["attempts"] = [*recipient["attempts"], _copy(attempt)][-ATTEMPTS_KEPT:]
 
     def release_delivery(self, case_id: str, recipient_id: str) -> None:
         self._db.cases[case_id]["recipients"][recipient_id]["sending_until"] = 0

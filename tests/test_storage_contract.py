@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE
+from chalicelib.storage.cases import ATTEMPTS_KEPT
 from chalicelib.storage.customers import HISTORY_KEPT
 from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
 from tests.fakes import fake_stores
@@ -160,6 +161,15 @@ def test_one_alert_delivery_is_claimed_at_a_time_and_none_once_sent(stores):
     assert not stores.cases.claim_delivery("C0001", "r1", now=500, until=560)
     recipient = stores.cases.get_case("C0001")["recipients"]["r1"]
     assert recipient["status"] == "sent" and recipient["attempts"] == [{"at": "t", "ok": True}]
+
+
+def test_a_recipient_keeps_its_last_delivery_attempts_and_counts_them_all(stores):
+    stores.cases.put_case(case(1))
+    for n in range(ATTEMPTS_KEPT + 3):
+        stores.cases.record_delivery("C0001", "r1", "retrying", {"at": f"t{n:02d}", "ok": False, "try": n})
+    recipient = stores.cases.get_case("C0001")["recipients"]["r1"]
+    assert recipient["tries"] == ATTEMPTS_KEPT + 3 and recipient["status"] == "retrying"
+    assert [a["try"] for a in recipient["attempts"]] == list(range(3, ATTEMPTS_KEPT + 3))
 
 
 def test_held_alerts_leave_a_case_without_recipients(stores):
