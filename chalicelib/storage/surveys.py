@@ -91,7 +91,7 @@ class SurveyStore(Once):
         """
         def attempt() -> tuple[str, bool]:
             item = self._get(conversation_key(customer), plain=False)
-            if item is None:
+            if item is None:  # no conversation: nothing to keep
                 return SEEN, False
             if message_id in (item.get("text_ids") or ()):  # kept before markers were
                 return SEEN, False
