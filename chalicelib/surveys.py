@@ -310,7 +310,8 @@ class SurveyService:
 
     def note_text(self, customer: str, message_id: str, text: str, received_at: str) -> bool:
         """A worded message from a customer in a conversation: the follow-up's answer (if written after
-        the follow-up was asked: the worker may see it late), or a comment."""
+        the follow-up was asked: the worker may see it late), or a comment. Kept and counted once per
+        message on its own (the store refuses a message it took in before): a retried job may call it again."""
         conversation = self._surveys.get_conversation(customer)
         if not conversation or parse_time(conversation["expires_at"]) < self._now():
             return False

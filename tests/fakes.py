@@ -20,7 +20,10 @@ from typing import Any
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE, Stores
+from chalicelib.storage.cases import ATTEMPTS_KEPT
 from chalicelib.storage.counters import BUCKET, COUNTER_FIELD
+from chalicelib.storage.customers import HISTORY_KEPT
+from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
 
 MARKER_KINDS = {"digest": "digest", "survey_sent": "surveysent"}  # what erasure reports per marker kind
 
@@ -61,6 +64,8 @@ class FakeDb:
         self.markers: dict[tuple[str, str], dict] = {}
         self.surveys: dict[str, dict] = {}
         self.conversations: dict[str, dict] = {}
+        self.consent_messages: dict[str, str] = {}  # message id -> customer key (a STOP / START taken in)
+        self.survey_texts: dict[str, str] = {}  # message id -> customer key (a worded reply taken in)
 
 
 class FakeMessages:
@@ -211,8 +216,8 @@ class FakeCases:
 
     def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
         recipient = self._db.cases[case_id]["recipients"][recipient_id]
-        recipient.update(status=status, sending_until=0)
-        recipient["attempts"].append(_copy(attempt))
+        recipient.update(status=status, sending_until=0, tries=recipient.get("tries", len(recipient["attempts"])) + 1)
+        recipient["attempts"] = [*recipient["attempts"], _copy(attempt)][-ATTEMPTS_KEPT:]
 
     def release_delivery(self, case_id: str, recipient_id: str) -> None:
         self._db.cases[case_id]["recipients"][recipient_id]["sending_until"] = 0
@@ -293,13 +298,18 @@ class FakeCustomers:
 
     def set_consent(self, customer_key: str, status: str, *, at: str, source: str, message_id: str,
                     expires_at: int) -> str | None:
-        item = self._db.consent.setdefault(customer_key, {"customer_key": customer_key, "ids": set(), "history": []})
-        if message_id in item["ids"]:
+        if message_id in self._db.consent_messages:
+            return status
+        self._db.consent_messages[message_id] = customer_key
+        item = self._db.consent.setdefault(customer_key, {"customer_key": customer_key, "history": []})
+        event = {"at": at, "status": status, "source": source, "message": message_id}
+        history = sorted([*item["history"], event], key=lambda e: e["at"])
+        item["history"] = history[-HISTORY_KEPT:]
+        item["ttl"] = max(int(item.get("ttl") or 0), expires_at)
+        if history[-1] is not event:  # older than the status in force: history only
             return status
         previous = item.get("status")
-        item["ids"].add(message_id)
-        item.update(status=status, updated_at=at, source=source, ttl=expires_at)
-        item["history"].append({"at": at, "status": status, "source": source, "message": message_id})
+        item.update(status=status, updated_at=at, source=source)
         return previous
 
     def consent(self, customer_key: str) -> dict[str, Any] | None:
@@ -326,6 +336,8 @@ class FakeCustomers:
             "case": [k for k, c in db.cases.items() if c.get("customer_key") == customer_key],
             "consent": [customer_key] if customer_key in db.consent else [],
             "surveycust": [customer_key] if customer_key in db.conversations else [],
+            "consentmsg": [m for m, owner in db.consent_messages.items() if owner == customer_key],
+            "surveytext": [m for m, owner in db.survey_texts.items() if owner == customer_key],
             "quota": [k for k, q in db.quotas.items() if q.get("customer_key") == customer_key],
             "offer": [k for k, o in db.offers.items() if o.get("customer_key") == customer_key],
         }
@@ -333,10 +345,9 @@ class FakeCustomers:
         if mark is not None:
             stones = [("message", i) for i in mine["msg"]] + [("case", i) for i in mine["case"]]
             consent = db.consent.get(customer_key) or {}
-            stones += [("message", i) for i in consent.get("ids", ())]
+            stones += [("message", i) for i in mine["consentmsg"] + mine["surveytext"]]
             conversation = db.conversations.get(customer_key) or {}
             stones += [("message", a.partition(":")[2]) for a in conversation.get("answered", ())]
-            stones += [("message", i) for i in conversation.get("text_ids", ())]
             for kind, value in stones:
                 db.tombstones[mark(kind, value)] = {"ttl": int(expires_at or 0)}
             db.tombstones[mark("customer", customer_key)] = {"ttl": int(expires_at or 0), "erased_at": at or ""}
@@ -348,7 +359,8 @@ class FakeCustomers:
             if code and db.codes.get(code, {}).get("case_id") == case_id:
                 del db.codes[code]
         for kind, table in (("msg", db.messages), ("case", db.cases), ("consent", db.consent),
-                            ("surveycust", db.conversations), ("quota", db.quotas), ("offer", db.offers)):
+                            ("surveycust", db.conversations), ("quota", db.quotas), ("offer", db.offers),
+                            ("consentmsg", db.consent_messages), ("surveytext", db.survey_texts)):
             for key in mine[kind]:
                 del table[key]
         erased = {kind: len(keys) for kind, keys in mine.items() if keys}
@@ -461,10 +473,12 @@ class FakeSurveys:
 
     def add_conversation_text(self, customer: str, message_id: str, text: str, *, end: bool) -> bool:
         conversation = self._db.conversations.get(customer)
-        if conversation is None or message_id in conversation.get("text_ids", ()):
+        if conversation is None or message_id in self._db.survey_texts:
             return False
-        conversation.setdefault("texts", []).append({"message": message_id, "text": text})
-        conversation["text_ids"] = sorted({*conversation.get("text_ids", ()), message_id})
+        self._db.survey_texts[message_id] = customer
+        texts = [*conversation.get("texts", []), {"message": message_id, "text": text[:TEXT_CHARS]}]
+        conversation["texts"] = texts[-TEXTS_KEPT:]
+        conversation["texts_seen"] = conversation.get("texts_seen", 0) + 1
         if end:
             conversation["expires_at"] = "1970-01-01T00:00:00.000Z"
         return True

@@ -118,3 +118,26 @@ def test_a_call_back_case_forgets_the_number_once_resolved_over_http(stack):
     with urllib.request.urlopen(request, timeout=10) as res:
         assert res.status == 200
     assert [i for i in items(state) if dave in i] == []
+
+
+def test_stop_and_start_over_http_are_confirmed_once_and_erased_with_the_markers_that_kept_them_once(stack):
+    """STOP, the same STOP delivered again, START: one confirmation each; the consent item keeps the changes,
+    each message leaves a marker; erasure takes both and a replay of the STOP then changes nothing."""
+    state, _ = stack
+    dave = "+447700900644"
+
+    def text(body, sid):
+        status, answer = send_twilio(state, "+447700900008", body, dave, sid=sid)
+        assert status == 200
+        message = ElementTree.fromstring(answer).find("Message")
+        return message.text if message is not None else ""
+
+    assert text("STOP", "SM" + "f1" * 16)  # confirmed
+    assert text("STOP", "SM" + "f1" * 16) == ""  # the same message again: nothing changes, nothing said
+    assert text("START", "SM" + "f2" * 16)  # confirmed
+    idle(state)
+    status, answer = erase(state, dave)
+    assert status == 200 and answer["erased"]["consent"] == 1 and answer["erased"]["consentmsg"] == 2
+    assert text("STOP", "SM" + "f1" * 16) == ""  # a replay of an erased message
+    idle(state)
+    assert not [i for i in items(state) if '"CONSENT' in i]

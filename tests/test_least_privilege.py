@@ -173,6 +173,8 @@ def test_the_dev_and_prod_policies_say_the_same_but_for_the_stage():
 
 # -- the calls the handlers really make (moto), held to the same table ---------------------------------------
 ACTION_NAMES = {"sqs:SendMessageBatch": "sqs:SendMessage"}  # one IAM action covers both calls
+TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                    "ConditionCheck": "dynamodb:ConditionCheckItem"}
 
 
 def call_kind(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
@@ -180,11 +182,9 @@ def call_kind(service: str, operation: str, params: dict) -> list[tuple[str, str
     action = ACTION_NAMES.get(f"{service}:{operation}", f"{service}:{operation}")
     if service == "dynamodb":
         kinds = {"voix-dev": "table", "voix-dev-counters": "counters"}
-        if operation == "TransactWriteItems":  # IAM has no action of its own for it: each write's action, per table
-            actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                       "ConditionCheck": "ConditionCheckItem"}
-            return [(f"dynamodb:{actions[kind]}", kinds[write["TableName"]])
-                    for item in params["TransactItems"] for kind, write in item.items()]
+        if operation == "TransactWriteItems":  # IAM checks each item's own action
+            return [(TRANSACT_ACTIONS[op], kinds[body["TableName"]])
+                    for entry in params["TransactItems"] for op, body in entry.items()]
         tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
         return [(action, "index" if params.get("IndexName") else kinds[t]) for t in tables]
     if service == "sqs":
@@ -267,6 +267,8 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
     with watching(monkeypatch) as (function, seen), stubber:
         with lambda_of("APIHandler"):
             assert post_sms(client, twilio_params("L8 it's far too hot on this bus")).status_code == 200
+            # a STOP: consent and its message's marker, written in one transaction
+            assert post_sms(client, twilio_params("STOP", sid="SM" + "5" * 32, frm="+447700900124")).status_code == 200
             for path in ("/api/feedback", "/api/cases", "/api/metrics", "/api/status", "/api/scorecards"):
                 assert client.http.get(path, headers=auth()).status_code == 200, path
         with lambda_of("Worker"):

@@ -9,6 +9,9 @@ import pytest
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE
+from chalicelib.storage.cases import ATTEMPTS_KEPT
+from chalicelib.storage.customers import HISTORY_KEPT
+from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
 from tests.fakes import fake_stores
 
 
@@ -182,6 +185,15 @@ def test_one_alert_delivery_is_claimed_at_a_time_and_none_once_sent(stores):
     assert recipient["status"] == "sent" and recipient["attempts"] == [{"at": "t", "ok": True}]
 
 
+def test_a_recipient_keeps_its_last_delivery_attempts_and_counts_them_all(stores):
+    stores.cases.put_case(case(1))
+    for n in range(ATTEMPTS_KEPT + 3):
+        stores.cases.record_delivery("C0001", "r1", "retrying", {"at": f"t{n:02d}", "ok": False, "try": n})
+    recipient = stores.cases.get_case("C0001")["recipients"]["r1"]
+    assert recipient["tries"] == ATTEMPTS_KEPT + 3 and recipient["status"] == "retrying"
+    assert [a["try"] for a in recipient["attempts"]] == list(range(3, ATTEMPTS_KEPT + 3))
+
+
 def test_held_alerts_leave_a_case_without_recipients(stores):
     stores.cases.put_case(case(1))
     stores.cases.put_case(case(2))
@@ -298,6 +310,7 @@ def test_erasure_removes_everything_of_one_customer_and_leaves_tombstones(stores
     stores.customers.set_consent("cust-a", "opted_out", at="t", source="sms", message_id="stop-1", expires_at=7)
     stores.surveys.put_conversation("cust-a", {"survey_id": "S1", "step": 0, "answers": {}})
     stores.surveys.advance_conversation("cust-a", step=0, value=3, detractor=True, ended=False, message_id="ans-1")
+    stores.surveys.add_conversation_text("cust-a", "text-1", "the driver was rude", end=False)
     stores.offers.take_quota("customer#cust-a#1", 5, 7, customer_key="cust-a")
     stores.offers.claim_marker("survey_sent", "S1#cust-a", expires_at=7, customer_key="cust-a")
 
@@ -305,14 +318,16 @@ def test_erasure_removes_everything_of_one_customer_and_leaves_tombstones(stores
         return f"{kind}:{value}"
 
     erased = stores.customers.erase_customer("cust-a", mark=mark, at="2026-11-20T12:00:00.000Z", expires_at=9)
-    assert erased == {"msg": 1, "case": 1, "consent": 1, "surveycust": 1, "quota": 1, "surveysent": 1}
+    # the consent and the conversation go with the markers of the STOP and the text they took in
+    assert erased == {"msg": 1, "case": 1, "consent": 1, "surveycust": 1, "quota": 1, "surveysent": 1,
+                      "consentmsg": 1, "surveytext": 1}
     assert stores.messages.get_message("twilio-SM0001") is None and stores.cases.get_case("C0001") is None
     assert stores.messages.get_message("twilio-SM0002") is not None  # someone else's
     assert stores.cases.case_for_code("4821", 200) is None
     assert stores.customers.consent("cust-a") is None and stores.surveys.get_conversation("cust-a") is None
     assert stores.offers.quota_used("customer#cust-a#1") == 0
     for kind, value in (("message", "twilio-SM0001"), ("case", "C0001"), ("message", "stop-1"),
-                        ("message", "ans-1")):
+                        ("message", "ans-1"), ("message", "text-1")):
         assert stores.customers.tombstone(mark(kind, value)) is not None, (kind, value)
     assert stores.customers.tombstone("customer:cust-a")["erased_at"] == "2026-11-20T12:00:00.000Z"
     assert stores.customers.suppressed("opt-out:cust-a")  # the opt-out outlives the history
@@ -344,6 +359,35 @@ def test_an_offer_is_issued_once_and_redeemed_once(stores):
         stores.offers.redeem_offer("VX-ZZZZ", at="t", by=None)
     stores.offers.delete_offer("VX-ABCD")
     assert stores.offers.get_offer("VX-ABCD") is None
+
+
+def test_consent_keeps_its_last_changes_and_each_message_once_however_many_there_were(stores):
+    """GIVEN more changes than the item keeps WHEN the first STOP is delivered again THEN nothing changes:
+    the message is known by its own marker, not by the history, which holds the latest changes only."""
+    consent = stores.customers
+    for n in range(HISTORY_KEPT + 5):
+        consent.set_consent("cust-a", ("opted_out", "opted_in")[n % 2], at=f"t{n:03d}", source="sms",
+                            message_id=f"m{n}", expires_at=7)
+    before = consent.consent("cust-a")
+    assert before["status"] == "opted_out" and before["updated_at"] == f"t{HISTORY_KEPT + 4:03d}"
+    assert [e["message"] for e in before["history"]] == [f"m{n}" for n in range(5, HISTORY_KEPT + 5)]
+    assert consent.set_consent("cust-a", "opted_in", at="t001", source="sms", message_id="m1", expires_at=7) \
+        == "opted_in"  # a redelivery: the status it set, nothing changes
+    assert consent.consent("cust-a") == before
+
+
+def test_the_latest_consent_change_by_its_time_wins(stores):
+    consent = stores.customers
+    assert consent.set_consent("cust-a", "opted_in", at="t2", source="sms", message_id="m2", expires_at=7) is None
+    # a STOP sent before that START, delivered after it: kept in the history, the status stays
+    assert consent.set_consent("cust-a", "opted_out", at="t1", source="sms", message_id="m1", expires_at=9) \
+        == "opted_out"
+    item = consent.consent("cust-a")
+    assert pick(item, "status", "updated_at", "ttl") == {"status": "opted_in", "updated_at": "t2", "ttl": 9}
+    assert [e["message"] for e in item["history"]] == ["m1", "m2"]
+    assert consent.set_consent("cust-a", "opted_out", at="t3", source="sms", message_id="m3", expires_at=7) \
+        == "opted_in"
+    assert consent.consent("cust-a")["status"] == "opted_out"
 
 
 def test_a_marker_is_claimed_once_until_released(stores):
@@ -385,6 +429,19 @@ def test_a_conversation_takes_each_answer_and_each_worded_reply_once(stores):
     assert surveys.get_conversation("cust-b") is None
 
 
+def test_a_conversation_keeps_its_last_texts_cut_short_and_each_message_once_however_many(stores):
+    surveys = stores.surveys
+    surveys.put_conversation("cust-a", {"survey_id": "S1", "step": 0, "answers": {}, "ttl": 7})
+    for n in range(TEXTS_KEPT + 5):
+        assert surveys.add_conversation_text("cust-a", f"m{n}", "x" * (TEXT_CHARS + 100), end=False)
+    # the first text, retried long after it left the kept window, is still recognised
+    assert not surveys.add_conversation_text("cust-a", "m0", "again", end=False)
+    conversation = surveys.get_conversation("cust-a")
+    assert [t["message"] for t in conversation["texts"]] == [f"m{n}" for n in range(5, TEXTS_KEPT + 5)]
+    assert {len(t["text"]) for t in conversation["texts"]} == {TEXT_CHARS}
+    assert conversation["texts_seen"] == TEXTS_KEPT + 5
+
+
 # -- the layout stays in the adapters ----------------------------------------------------------------
 def test_no_code_outside_the_adapters_knows_a_key_an_index_or_imports_an_adapter():
     """Domain code hands over records, quota names and marker kinds; keys, index attributes and item
@@ -394,7 +451,8 @@ def test_no_code_outside_the_adapters_knows_a_key_an_index_or_imports_an_adapter
 
     root = Path(__file__).resolve().parent.parent
     layout = re.compile(r"""["'](?:gsi\d|day_site|day_topic|day_nature|PENDING|CALLBACK)"""
-                        r"""|(?:MSG|CASE|CASES|CODE|CONSENT|QUOTA|OFFER|SURVEY|SURVEYS|SURVEYCUST|SURVEYSENT|DIGEST"""
+                        r"""|(?:MSG|CASE|CASES|CODE|CONSENT|CONSENTMSG|QUOTA|OFFER|SURVEY|SURVEYS|SURVEYCUST"""
+                        r"""|SURVEYSENT|SURVEYTEXT|DIGEST"""
                         r"""|ERASED|SUPPRESS|MET|ROLL|DAY)#""")
     offenders = []
     for path in [root / "app.py", *sorted((root / "chalicelib").glob("*.py"))]:

@@ -92,6 +92,21 @@ def test_a_redelivered_answer_counts_once(client, at_noon):
     assert report["questions"][0]["n"] == 1
 
 
+def test_a_worded_reply_noted_again_by_a_retried_job_is_kept_and_counted_once(client, at_noon):
+    """The worker may note a text again (a retry after the case and alert, whatever counting said): the
+    conversation's marker of that message alone keeps it once."""
+    survey = create(client).json_body
+    drain()
+    say(client, "+447700900602", "the driver was rude")
+    drain()
+    [record] = [m for m in table_items("MSG#") if m["text"] == "the driver was rude"]
+    assert not at_noon.surveys.note_text(record["customer_key"], record["id"], record["text"], record["received_at"])
+    report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth()).json_body
+    assert report["text_replies"] == 1
+    conversation = at_noon.store.surveys.get_conversation(record["customer_key"])
+    assert [t["text"] for t in conversation["texts"]] == ["the driver was rude"] and conversation["texts_seen"] == 1
+
+
 def test_sending_skips_opted_out_numbers_and_respects_the_frequency_cap(client, at_noon):
     say(client, "+447700900601", "STOP")
     first = create(client).json_body

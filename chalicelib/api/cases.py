@@ -42,7 +42,7 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
         "escalations": case.get("escalations", []),
         "alerts": [
             {"channel": r.get("channel"), "to": r.get("to"), "role": r.get("role"), "status": r.get("status"),
-             "attempts": len(r.get("attempts", [])),
+             "attempts": r.get("tries", len(r.get("attempts", []))),  # the list keeps the latest only
              "last_error": next((a.get("error") for a in reversed(r.get("attempts", [])) if not a.get("ok")), None)}
             for r in sorted(case.get("recipients", {}).values(), key=lambda r: (r.get("channel", ""), r.get("to", "")))
         ],

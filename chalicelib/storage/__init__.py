@@ -3,7 +3,8 @@
 Layout (see README, "Storage"): messages, cases, customers, offers, surveys and markers in one
 table, each item keyed ``<KIND>#<id>``; counters and roll-ups in a second, small table. Each module
 documents its own items and indexes; no code outside this package knows a key, an index or a TTL
-attribute. No transaction is needed: every write that must happen once is one conditional write.
+attribute. A write that must happen once is one conditional write, or (consent, survey texts:
+``once.py``) a bounded item and its message's marker in one transaction.
 """
 
 from __future__ import annotations

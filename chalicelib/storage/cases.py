@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from chalicelib.errors import BadCursor, Conflict
+from chalicelib.errors import BadCursor, Conflict, Unavailable
 from chalicelib.storage.dynamo import (
     Dynamo,
     check_start_key,
@@ -27,6 +27,9 @@ def case_key(case_id: str) -> dict[str, str]:
 def code_key(code: str) -> dict[str, str]:
     return {"pk": f"CODE#{code}", "sk": "CODE"}
 
+
+ATTEMPTS_KEPT = 10  # delivery attempts kept per recipient, the latest ("tries" counts them all)
+TRIES = 20  # an attempt recorded while another is: read again this many times
 
 LAYOUT = {"pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi3pk", "gsi3sk"}
 
@@ -71,17 +74,35 @@ class CaseStore(Dynamo):
             ExpressionAttributeValues=to_item({":sent": "sent", ":now": now, ":until": until}))
 
     def record_delivery(self, case_id: str, recipient_id: str, status: str, attempt: dict[str, Any]) -> None:
-        """Append a delivery attempt to one recipient of a case, set its status, end its claim."""
-        self._call(
-            "update_item",
-            Key=to_item(case_key(case_id)),
-            UpdateExpression=(
-                "SET recipients.#r.#status = :status, recipients.#r.sending_until = :free, "
-                "recipients.#r.attempts = list_append(recipients.#r.attempts, :attempt)"
-            ),
-            ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
-            ExpressionAttributeValues=to_item({":status": status, ":attempt": [attempt], ":free": 0}),
-        )
+        """Add a delivery attempt to one recipient of a case, set its status, end its claim.
+
+        The recipient keeps its last :data:`ATTEMPTS_KEPT` attempts and ``tries``, how many there were:
+        an alert retried or replayed without end never grows the case. The list is written back on a
+        condition on ``tries``, so two attempts recorded at once are both counted.
+        """
+        for _ in range(TRIES):
+            item = self._get(case_key(case_id), plain=False) or {}
+            recipient = (item.get("recipients") or {}).get(recipient_id)
+            if recipient is None:
+                raise Unavailable(f"case {case_id} has no recipient {recipient_id} to record an attempt on")
+            attempts = list(recipient.get("attempts") or [])
+            tries = int(recipient.get("tries", len(attempts)))
+            values: dict[str, Any] = {":status": status, ":free": 0, ":attempts": [*attempts, attempt][-ATTEMPTS_KEPT:],
+                                      ":next": tries + 1}
+            if "tries" in recipient:
+                condition = "recipients.#r.tries = :tries"
+                values[":tries"] = tries
+            else:  # recorded before tries were kept: the list is still the one read
+                condition = "attribute_not_exists(recipients.#r.tries) AND size(recipients.#r.attempts) = :tries"
+                values[":tries"] = len(attempts)
+            if self._if("update_item", Key=to_item(case_key(case_id)),
+                        UpdateExpression=("SET recipients.#r.#status = :status, recipients.#r.sending_until = :free, "
+                                          "recipients.#r.attempts = :attempts, recipients.#r.tries = :next"),
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames={"#r": recipient_id, "#status": "status"},
+                        ExpressionAttributeValues=to_item(values)):
+                return
+        raise Unavailable(f"the deliveries of case {case_id} changed under {TRIES} tries in a row")
 
     def release_delivery(self, case_id: str, recipient_id: str) -> None:
         """End a claim without an attempt to record (the send never started)."""

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.errors import Conflict
 from chalicelib.storage.cases import CaseStore
-from chalicelib.storage.dynamo import Dynamo, from_item, to_item
-from chalicelib.storage.surveys import SurveyStore
+from chalicelib.storage.dynamo import to_item
+from chalicelib.storage.once import SEEN, WRITTEN, Once, revision_condition
+from chalicelib.storage.surveys import TEXT_MARKER, SurveyStore
+
+CONSENT_MARKER = "CONSENTMSG"
+HISTORY_KEPT = 20  # consent changes kept on the item, the latest by time
 
 
 def consent_key(customer_key: str) -> dict[str, str]:
@@ -30,37 +33,47 @@ def suppression_key(mark: str) -> dict[str, str]:
     return {"pk": f"SUPPRESS#{mark}", "sk": "SUPPRESS"}
 
 
-class CustomerStore(Dynamo):
+class CustomerStore(Once):
     """What Voix keeps about a customer as such: consent, and what outlives their erasure."""
 
     def set_consent(self, customer_key: str, status: str, *, at: str, source: str, message_id: str,
                     expires_at: int) -> str | None:
-        """Record a consent change (time and source kept in its history); returns the previous status.
+        """Record a consent change; returns the previous status.
 
-        Idempotent per message: a redelivered STOP changes nothing and returns the status it set.
+        The latest change by its time wins (an older one delivered late is kept in the history only);
+        the item keeps the last :data:`HISTORY_KEPT` changes by time, so it never grows. Idempotent per
+        message: a ``CONSENTMSG#<message id>`` marker is written in the same transaction, and a
+        redelivered STOP changes nothing and returns the status it set (as does a change older than
+        the status in force). The item is written back on a condition on its revision, so two
+        concurrent STOP / START never lose one another.
         """
-        try:
-            res = self._call(
-                "update_item", Key=to_item(consent_key(customer_key)),
-                UpdateExpression=("SET #status = :status, updated_at = :at, #source = :source, #ttl = :ttl, "
-                                  "customer_key = :owner, "
-                                  "history = list_append(if_not_exists(history, :empty), :event) ADD ids :id"),
-                ConditionExpression="NOT contains(ids, :mid)",
-                ExpressionAttributeNames={"#status": "status", "#source": "source", "#ttl": "ttl"},
-                ExpressionAttributeValues={**to_item({
-                    ":status": status, ":at": at, ":source": source, ":ttl": expires_at, ":empty": [],
-                    ":event": [{"at": at, "status": status, "source": source, "message": message_id}],
-                    ":mid": message_id, ":owner": customer_key}), ":id": {"SS": [message_id]}},
-                ReturnValues="ALL_OLD",
-            )
-        except Conflict:
-            return status
-        return from_item(res.get("Attributes", {})).get("status")
+        event = {"at": at, "status": status, "source": source, "message": message_id}
+
+        def attempt() -> tuple[str, str | None]:
+            item = self._get(consent_key(customer_key), plain=False)
+            if item and message_id in (item.get("ids") or ()):  # recorded before markers were kept
+                return SEEN, status
+            history = sorted([*(item or {}).get("history", []), event], key=lambda e: e["at"])
+            latest = history[-1] is event
+            new = {**(item or {}), **consent_key(customer_key), "customer_key": customer_key,
+                   "history": history[-HISTORY_KEPT:], "revision": int((item or {}).get("revision", 0)) + 1,
+                   "ttl": max(int((item or {}).get("ttl") or 0), int(expires_at))}
+            if latest:
+                new.update(status=status, updated_at=at, source=source)
+            if "ids" in new:
+                new["ids"] = set(new["ids"])
+            change = {"Put": {"Item": to_item(new), **revision_condition(item)}}
+            outcome = self._take_once(CONSENT_MARKER, message_id, customer_key=customer_key,
+                                      expires_at=expires_at, change=change)
+            return outcome, (item or {}).get("status") if outcome == WRITTEN and latest else status
+
+        return self._retry(attempt)
 
     def consent(self, customer_key: str) -> dict[str, Any] | None:
         item = self._get(consent_key(customer_key))
         if item is not None:
             item.pop("ids", None)
+            item.pop("revision", None)
         return item
 
     def tombstone(self, mark: str) -> dict[str, Any] | None:
@@ -129,6 +142,8 @@ class CustomerStore(Dynamo):
                 tombstone("message", key["pk"][4:])
             elif key["pk"].startswith("CASE#"):
                 tombstone("case", key["pk"][5:])
+            elif key["pk"].startswith((f"{CONSENT_MARKER}#", f"{TEXT_MARKER}#")):  # a STOP / START, a text
+                tombstone("message", key["pk"].split("#", 1)[1])
         consent = self._get(consent_key(customer_key), plain=False)
         if consent:
             for message_id in consent.get("ids") or ():

@@ -1,12 +1,18 @@
 """Surveys (``SURVEY#<id>``, listed per site on ``gsi1``: ``SURVEYS#<site>``) and each customer's open
-survey conversation (``SURVEYCUST#<customer key>`` / ``ACTIVE``)."""
+survey conversation (``SURVEYCUST#<customer key>`` / ``ACTIVE``, with a ``SURVEYTEXT#<message id>``
+marker per worded reply it took in)."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from chalicelib.storage.dynamo import ENDED, Dynamo, from_item, plain_numbers, to_item
+from chalicelib.storage.dynamo import ENDED, from_item, plain_numbers, to_item
+from chalicelib.storage.once import SEEN, WRITTEN, Once, revision_condition
+
+TEXT_MARKER = "SURVEYTEXT"
+TEXTS_KEPT = 20  # worded replies kept with a conversation, the latest
+TEXT_CHARS = 500  # of each, as kept there
 
 
 def survey_key(survey_id: str) -> dict[str, str]:
@@ -17,7 +23,7 @@ def conversation_key(customer: str) -> dict[str, str]:
     return {"pk": f"SURVEYCUST#{customer}", "sk": "ACTIVE"}
 
 
-class SurveyStore(Dynamo):
+class SurveyStore(Once):
     """Surveys with their statistics, and the one conversation a customer may have open."""
 
     def put_survey(self, survey: dict[str, Any]) -> None:
@@ -75,16 +81,36 @@ class SurveyStore(Dynamo):
                         ExpressionAttributeNames={"#step": str(step)}, ExpressionAttributeValues=to_item(values))
 
     def add_conversation_text(self, customer: str, message_id: str, text: str, *, end: bool) -> bool:
-        """Keep a customer's worded reply with their conversation, once per message."""
-        update = "SET texts = list_append(if_not_exists(texts, :empty), :text)"
-        values = {":empty": [], ":text": [{"message": message_id, "text": text}], ":mid": message_id}
-        if end:
-            update += ", expires_at = :ended"
-            values[":ended"] = ENDED
-        return self._if("update_item", Key=to_item(conversation_key(customer)),
-                        UpdateExpression=update + " ADD text_ids :ids",
-                        ConditionExpression="attribute_exists(pk) AND NOT contains(text_ids, :mid)",
-                        ExpressionAttributeValues={**to_item(values), ":ids": {"SS": [message_id]}})
+        """Keep a customer's worded reply with their conversation, once per message (False if it was
+        kept before, or there is no conversation).
+
+        The conversation keeps the last :data:`TEXTS_KEPT` texts, each cut to :data:`TEXT_CHARS`
+        characters (the message itself is stored in full), and ``texts_seen``, how many it took in;
+        a ``SURVEYTEXT#<message id>`` marker written in the same transaction keeps it once per
+        message on its own, so a retried job never adds a text twice.
+        """
+        def attempt() -> tuple[str, bool]:
+            item = self._get(conversation_key(customer), plain=False)
+            if item is None:  # no conversation: nothing to keep
+                return SEEN, False
+            if message_id in (item.get("text_ids") or ()):  # kept before markers were
+                return SEEN, False
+            texts = [*item.get("texts", []), {"message": message_id, "text": text[:TEXT_CHARS]}][-TEXTS_KEPT:]
+            guard = revision_condition(item, "texts_seen")  # and still this survey's conversation
+            guard["ConditionExpression"] += " AND survey_id = :survey"
+            update = "SET texts = :texts, texts_seen = :seen"
+            values = {":texts": texts, ":seen": int(item.get("texts_seen", 0)) + 1, ":survey": item["survey_id"]}
+            if end:
+                update += ", expires_at = :ended"
+                values[":ended"] = ENDED
+            change = {"Update": {"Key": to_item(conversation_key(customer)), "UpdateExpression": update, **guard,
+                                 "ExpressionAttributeValues": {**guard.get("ExpressionAttributeValues", {}),
+                                                               **to_item(values)}}}
+            outcome = self._take_once(TEXT_MARKER, message_id, customer_key=customer,
+                                      expires_at=item.get("ttl"), change=change)
+            return outcome, outcome == WRITTEN
+
+        return self._retry(attempt)
 
     def end_conversation(self, customer: str) -> None:
         """Close a customer's survey conversation, if any (they opted out)."""
