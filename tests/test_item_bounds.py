@@ -21,28 +21,16 @@ START = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def db(aws, monkeypatch):
-    """A DynamoDB client on moto patched as the local stack runs it (``infra/moto_speedups.py``: the 400 KB
-    limit on every update, rolled back; transactions that copy only the items they name), undone after."""
+def db(aws):
+    """A DynamoDB client on moto patched as the local stack runs it (the ``aws`` fixture applies
+    ``infra/moto_speedups.py``: the 400 KB limit on every update, rolled back; transactions that copy only
+    the items they name)."""
     import boto3
-    from moto.dynamodb import models as backend_module
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import Table
-    from moto.sqs.models import Message
 
     from infra import moto_speedups
 
-    for name in ("query", "all_items", "put_item", "delete_item"):
-        monkeypatch.setattr(Table, name, Table.__dict__[name])
-    for name in ("update_item", "transact_write_items"):
-        monkeypatch.setattr(DynamoDBBackend, name, DynamoDBBackend.__dict__[name])
-    for name in ("visible", "delayed"):
-        monkeypatch.setattr(Message, name, Message.__dict__[name])
-    monkeypatch.setattr(Table, "_voix_unsorted_query", Table.__dict__.get("_voix_unsorted_query", False),
-                        raising=False)
-    monkeypatch.setattr(Message, "_voix_fast_clock", Message.__dict__.get("_voix_fast_clock", False), raising=False)
-    monkeypatch.setattr(backend_module, "copy", backend_module.copy)
-    assert moto_speedups.apply()
+    assert DynamoDBBackend.update_item is not moto_speedups.ORIGINALS["update_item"]  # the limit is checked
     return boto3.client("dynamodb")
 
 
