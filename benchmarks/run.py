@@ -55,9 +55,11 @@ def load(path: Path) -> dict:
     if scale:
         scale["ingest"] = {int(k): v for k, v in scale["ingest"].items()}
         scale["metrics"] = {int(k): v for k, v in scale["metrics"].items()}
-    writes = data.get("write_units")
-    if writes:
-        writes["counting"] = {int(k): v for k, v in writes["counting"].items()}
+    for writes in (data.get("write_units"), (data.get("cost") or {}).get("writes")):
+        if writes:
+            writes["counting"] = {int(k): v for k, v in writes["counting"].items()}
+    if (data.get("cost") or {}).get("by_volume"):
+        data["cost"]["by_volume"] = {int(k): v for k, v in data["cost"]["by_volume"].items()}
     counting = data.get("counting")
     if counting:
         counting["largest_item_bytes"] = {int(k): v for k, v in counting["largest_item_bytes"].items()}
@@ -254,6 +256,20 @@ def render(r: dict) -> str:
         lines.append(f"- at {volume:,} messages per site-hour: {v['wru']:.1f} WRU per message ({v['other_wru']:.1f} "
                      f"for the message, {v['counting_wru']:.1f} for its count), DynamoDB writes "
                      f"{v['writes_usd']:,.2f} USD per million messages, Voix on AWS {v['aws']:,.2f} USD;")
+    share = ASSUMPTIONS["alerting_share"]
+
+    def weighted(*apis: str) -> float:
+        return sum(writes["other"]["plain"].get(a, 0) * (1 - share) + writes["other"]["alerting"].get(a, 0) * share
+                   for a in apis)
+
+    busiest = cost["by_volume"][max(cost["by_volume"])]
+    parts = sorted([(weighted("PutItem (indexes)", "UpdateItem (indexes)", "DeleteItem (indexes)",
+                              "BatchWriteItem (indexes)"), "the index entries of the message (and case) items"),
+                    (weighted("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"),
+                     "the message's, case's and quota's own writes"),
+                    (busiest["counting_wru"], "the count")], reverse=True)
+    lines += ["", "What dominates, at the busiest volume: " + ", then ".join(
+        f"{name} ({units:.1f} WRU)" for units, name in parts) + "."]
     lines += ["", "Lambda duration per message = in-process webhook p50 + worker median (moto included) + "
               "`network_ms_per_aws_call` for each call. The table is for the busiest volume measured.", "",
               "| service | usage | USD per million messages |", "|---|---|---|"]
