@@ -94,10 +94,13 @@ def ingest_scale(sizes: list[int], batch: int, repeats: int) -> dict:
 
     from chalicelib import services as services_module
     from chalicelib.models import InboundMessage
+    from infra import moto_speedups
     from infra.demo_data import generate, write
     from infra.resources import create_stack
     from infra.simulate import demo_messages
 
+    # patched as the local stack is: moto's own transactions copy whole tables (a count is one transaction)
+    assert moto_speedups.apply(), "moto no longer looks as infra/moto_speedups.py expects"
     demo = demo_messages()
     rows = {}
     with mock_aws():
@@ -145,9 +148,11 @@ def metrics_scale(scales: list[int], reads: int) -> dict:
     from moto import mock_aws
 
     from chalicelib import services as services_module
+    from infra import moto_speedups
     from infra.demo_data import generate, write
     from infra.resources import create_stack
 
+    assert moto_speedups.apply(), "moto no longer looks as infra/moto_speedups.py expects"
     out = {}
     for multiplier in scales:
         with mock_aws():
