@@ -1,4 +1,4 @@
-"""The asynchronous side: counters, cases and alert delivery, each step idempotent."""
+"""The asynchronous side: cases and alert delivery, then counters, each step idempotent."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from chalicelib import rollup
 from chalicelib.cases import CaseService, call_back_until, promised_at, promises_call_back
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config
 from chalicelib.erasure import mark
-from chalicelib.errors import NotFound
+from chalicelib.errors import NotFound, Unavailable
 from chalicelib.jobs import JobQueue
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
@@ -195,52 +194,33 @@ class Worker:
         return record
 
     def process(self, record: dict[str, Any]) -> str | None:
-        """Count the message, open a case and queue its alerts. Safe to run twice."""
+        """Open a case and queue its alerts, note the words in a survey conversation, then count the
+        message. Safe to run twice.
+
+        Counting comes last: a case and its alerts never wait on it. If counting fails the job fails
+        after them (the customer was told someone acts), and its retry finds the case and counts once;
+        the message stays pending until it is counted, so the sweep retries it too.
+        """
         if self._tombstone("message", record["id"]):  # erased while this job waited on the queue
             log.warning("message %s was erased: not counted, cased or alerted", record["id"])
             return None
+        case_id = self._open_case(record)
+        if self._surveys is not None and record.get("customer_key"):
+            # words from a customer in a survey conversation: the follow-up's answer, or a comment
+            # (kept once per message id: a retry notes nothing more)
+            self._surveys.note_text(record["customer_key"], record["id"], record["text"], record["received_at"])
         fields = [f"nature_{record['nature']}", f"topic_{record['topic']}", f"urgency_{record['urgency']}",
                   f"language_{record['language']}", f"x_{record['topic']}_{record['nature']}_{record['urgency']}"]
-        counted = self._store.counters.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
-                                                     message_id=record["id"], fields=fields,
-                                                     expires_at=int(record.get("ttl") or 0))
+        try:
+            counted = self._store.counters.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
+                                                         message_id=record["id"], fields=fields,
+                                                         expires_at=int(record.get("ttl") or 0))
+        except Unavailable as exc:
+            log.error("message %s not counted (its case %s and alerts are queued): the job is retried: %s",
+                      record["id"], case_id, exc)
+            raise
         if not counted:
             log.info("message %s was already counted", record["id"])
-        elif rollup.is_closed(f"H#{record['hour']}", self._now()):
-            # a late message (processed after its hour, or replayed after an outage): its hour
-            # and day may be rolled up already
-            rollup.after_late_count(self._store.counters, self._config, record["hour"], self._now())
-        if counted and self._surveys is not None and record.get("customer_key"):
-            # words from a customer in a survey conversation: the follow-up's answer, or a comment
-            self._surveys.note_text(record["customer_key"], record["id"], record["text"], record["received_at"])
-        recipients = recipients_for(self._config, classification_of(record))
-        case_id = None
-        if recipients:
-            case_id = case_id_for(record["id"])
-            number, existing = record.get("from_number"), None
-            if not number:
-                existing = self._store.cases.get_case(case_id)
-                number = existing.get("customer_number") if existing else None
-            if number is None and existing is None:
-                raise BadJob(f"message {record['id']} has no customer number to alert with")
-            case = self._case(case_id, record, number, recipients)
-            case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
-            created = self._store.cases.put_case(case)
-            # a retry finds the case: what was sent, and whether alerts were held back, stand
-            case = case if created else self._store.cases.get_case(case_id) or {"erased": True}
-            pending = [r for r in recipients if case.get("recipients", {}).get(r.id, {}).get("status") != "sent"]
-            if case.get("alerts_suppressed") or case.get("erased"):
-                pending = []
-            elif pending and case.get("alert_decision") == "pending":
-                # decided once, after the case exists: a retry (a crash in between) decides again,
-                # which may only hold back one more alert, never send one over the limit
-                if self._alerts_allowed(record):
-                    self._store.cases.decide_alerts(case_id, allowed=True)
-                else:
-                    self._store.cases.decide_alerts(case_id, allowed=False)
-                    pending = []
-            if pending:
-                self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
         try:
             self._store.messages.mark_processed(record["id"], iso(self._now()), case_id)
         except NotFound:
@@ -251,6 +231,39 @@ class Worker:
             self._store.customers.erase_customer(record["customer_key"], mark=partial(mark, self._secret),
                                                  at=iso(self._now()), expires_at=int(record.get("ttl") or 0))
             return None
+        return case_id
+
+    def _open_case(self, record: dict[str, Any]) -> str | None:
+        """The message's case and its alert jobs, if it alerts anyone (a retry finds the case, sends
+        only what was not sent); its id, or None."""
+        recipients = recipients_for(self._config, classification_of(record))
+        if not recipients:
+            return None
+        case_id = case_id_for(record["id"])
+        number, existing = record.get("from_number"), None
+        if not number:
+            existing = self._store.cases.get_case(case_id)
+            number = existing.get("customer_number") if existing else None
+        if number is None and existing is None:
+            raise BadJob(f"message {record['id']} has no customer number to alert with")
+        case = self._case(case_id, record, number, recipients)
+        case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
+        created = self._store.cases.put_case(case)
+        # a retry finds the case: what was sent, and whether alerts were held back, stand
+        case = case if created else self._store.cases.get_case(case_id) or {"erased": True}
+        pending = [r for r in recipients if case.get("recipients", {}).get(r.id, {}).get("status") != "sent"]
+        if case.get("alerts_suppressed") or case.get("erased"):
+            pending = []
+        elif pending and case.get("alert_decision") == "pending":
+            # decided once, after the case exists: a retry (a crash in between) decides again,
+            # which may only hold back one more alert, never send one over the limit
+            if self._alerts_allowed(record):
+                self._store.cases.decide_alerts(case_id, allowed=True)
+            else:
+                self._store.cases.decide_alerts(case_id, allowed=False)
+                pending = []
+        if pending:
+            self._jobs.send_many([{"type": "alert", "case_id": case_id, "recipient": r.id} for r in pending])
         return case_id
 
     def _alerts_allowed(self, record: dict[str, Any]) -> bool:

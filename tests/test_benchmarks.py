@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks import classification, cost, run
+from benchmarks import classification, cost, run, write_units
 from chalicelib import classification as engine
 from chalicelib.config_loader import load_config
 
@@ -38,19 +38,44 @@ CALLS = {
 }
 
 
+WRITES = {"messages": 2, "other": {"plain": {"PutItem": 2.0, "PutItem (indexes)": 12.0},
+                                   "alerting": {"PutItem": 4.0, "UpdateItem": 6.0}},
+          "counting": {10: {"per_message": 10.0, "transactions": 10},
+                       1000: {"per_message": 16.0, "transactions": 1000}}}
+
+
 def test_the_cost_follows_its_formula():
-    estimate = cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, webhook_ms=5.0)
+    estimate = cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, webhook_ms=5.0, writes=WRITES)
     lines = {name: usd for name, _, usd in estimate["lines"]}
     assert lines["API Gateway (REST)"] == cost.PRICES["api_gateway_rest_per_million"]
-    # plain: 1 put, 2 updates (one of them the hour counter); alerting adds 1 put and 2 updates, weighted
+    # the measured units: a plain message's 14 and an alerting one's 10, weighted, plus the count's at each volume
     share = cost.ASSUMPTIONS["alerting_share"]
-    writes = 1 + share * 1
-    updates = 2 + share * 2
-    expected_wru = (writes + updates - 1) * cost.ASSUMPTIONS["write_units_per_write"] + 1 * 2  # 100 msgs/hour: 2 kB
-    assert abs(estimate["wru"] - expected_wru) < 1e-9
-    assert abs(lines["DynamoDB writes"] - expected_wru * cost.PRICES["dynamodb_write_unit_per_million"]) < 1e-9
+    other = 14 * (1 - share) + 10 * share
+    assert abs(estimate["by_volume"][10]["wru"] - (other + 10)) < 1e-9
+    assert abs(estimate["wru"] - (other + 16)) < 1e-9  # the lines are the busiest volume's
+    price = cost.PRICES["dynamodb_write_unit_per_million"]
+    assert abs(lines["DynamoDB writes"] - (other + 16) * price) < 1e-9
+    assert abs(estimate["by_volume"][1000]["aws"] - estimate["by_volume"][10]["aws"] - 6 * price) < 1e-9
     assert estimate["carrier"] == 1_000_000 * (cost.PRICES["carrier_inbound_sms"] + cost.PRICES["carrier_outbound_sms"])
     assert abs(estimate["aws"] - sum(lines.values())) < 1e-9
+
+
+def test_item_sizes_and_write_units_follow_the_aws_rules():
+    # names count, strings by their UTF-8 bytes, numbers 1 byte plus 1 per two significant digits
+    assert write_units.item_size({"pk": {"S": "abc"}}) == 5
+    assert write_units.item_size({"n": {"N": "12345"}, "é": {"S": "é"}}) == 1 + 4 + 2 + 2
+    assert write_units.number_size("100") == 2 and write_units.number_size("-0.5") == 3
+    assert write_units.item_size({"l": {"L": [{"S": "ab"}, {"BOOL": True}]}}) == 1 + 3 + 3 + 2
+    assert write_units.item_size({"m": {"M": {"k": {"N": "7"}}}}) == 1 + 3 + 1 + 1 + 2
+    assert write_units.item_size({"s": {"SS": ["a", "bb"]}}) == 4
+    assert [write_units.units(n) for n in (0, 1, 1024, 1025)] == [1, 1, 1, 2]
+    keys, gsi = ["pk", "sk"], (["g"], "INCLUDE", ["x"])
+    before = {"pk": {"S": "p"}, "sk": {"S": "s"}, "g": {"S": "1"}, "x": {"S": "a"}, "y": {"S": "b"}}
+    assert write_units.index_units(keys, [gsi], None, before) == 1  # enters the index
+    assert write_units.index_units(keys, [gsi], before, {**before, "y": {"S": "c"}}) == 0  # not projected
+    assert write_units.index_units(keys, [gsi], before, {**before, "x": {"S": "c"}}) == 1
+    assert write_units.index_units(keys, [gsi], before, {**before, "g": {"S": "2"}}) == 2  # a delete and a put
+    assert write_units.index_units(keys, [gsi], before, {k: v for k, v in before.items() if k != "g"}) == 1
 
 
 def test_the_results_page_marks_each_bar():
@@ -66,7 +91,9 @@ def test_the_results_page_marks_each_bar():
                   "metrics": {1: {"messages": 10_000, "median_s": 0.01, "first_s": 0.1, "counter_items": 5},
                               100: {"messages": 1_000_000, "median_s": 0.02, "first_s": 0.2, "counter_items": 5}}},
         "cold_start": {"runs": 1, "seconds": {"boto3": 0.3, "app": 0.05}, "ratio": 0.17, "zip_bytes": None},
-        "cost": cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, 5.0),
+        "counting": {"count": 20_000, "window": 1000, "first_ms": 26.0, "last_ms": 25.0, "ratio": 1.04,
+                     "largest_item_bytes": {1000: 1332, 20_000: 1361}},
+        "cost": cost.estimate(CALLS, {"plain": 20.0, "alerting": 40.0}, 5.0, WRITES),
         "drill_down": {"reads": 1, "worst_ratio": 1.25, **{size: {
             "messages": n, "stored": n, "stored_days": 30, "load_s": 1.0, "oldest_day_read": "2026-11-20",
             "levels": {"site + topic": {"metrics": 0.02, "previous": 0.01, "feed": 0.03, "poll": 0.001,
@@ -80,6 +107,8 @@ def test_the_results_page_marks_each_bar():
     assert re.search(r"10x the rules \| 0.50 of it \| \*\*FAIL\*\*", page)
     assert re.search(r"≤ 1.5 \| 2.00 \| \*\*FAIL\*\*", page)
     assert re.search(r"≥ 0.8 \| 0.90 \| \*\*pass\*\*", page)
+    assert re.search(r"first / last 1,000 of 20,000 ≥ 0.8 \| 1.04 \(largest item \+29 bytes\) \| \*\*pass\*\*", page)
+    assert "| its count, at 1,000 messages per site-hour | 16.0 |" in page
     assert "test machine" in page
     assert "Per message: 16.7 µs in all; the site and the normal words 6.0 µs, the evidence 5.5 µs" in page
     assert "`sum(range(10**7))` takes 80 ms" in page

@@ -462,3 +462,21 @@ def test_no_code_outside_the_adapters_knows_a_key_an_index_or_imports_an_adapter
         offenders += [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
                       if layout.search(line)]
     assert offenders == []
+
+
+# -- counting: batches and plain additions, in the site's and the network's hour and day ---------------------
+def test_a_batch_is_counted_once_and_plain_additions_each_time_in_every_item(stores):
+    hour, day = "H#2026-11-20T10", "D#2026-11-20"
+    batch = {"site": "line-8", "bucket": hour, "batch_id": "demo-1-line-8", "expires_at": 7}
+    assert stores.counters.count_batch(counts={"n": 5, "topic_comfort": 3}, **batch)
+    assert not stores.counters.count_batch(counts={"n": 5, "topic_comfort": 3}, **batch)  # a retried backfill
+    for _ in range(2):  # an acknowledgement counted twice is two acknowledgements
+        stores.counters.add_counts(site="line-8", bucket=hour, counts={"ack_n": 1}, expires_at=7)
+    stores.counters.add_counts(site="line-8", bucket=hour, counts={}, expires_at=7)
+    expected = {bucket: {"n": 5, "topic_comfort": 3, "ack_n": 2} for bucket in (hour, day)}
+    fields = ["n", "topic_comfort", "ack_n"]
+    assert stores.counters.site_counts("line-8", [hour, day], fields) == expected
+    assert stores.counters.network_counts([hour, day], fields) == expected
+    assert stores.counters.site_counts("store-leeds", [hour, day], fields) == {}
+    with pytest.raises(ValueError):
+        stores.counters.add_counts(site="line-8", bucket=hour, counts={"drop table": 1}, expires_at=7)
