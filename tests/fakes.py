@@ -157,7 +157,8 @@ class FakeCounters:
             row = self._db.counters.setdefault(key, {})
             for field, value in counts.items():
                 row[field] = row.get(field, 0) + int(value)
-            row["ttl"] = expires_at
+            if expires_at > 0:
+                row["ttl"] = expires_at
 
     def site_counts(self, site: str | None, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
         return self._rows([(site or NO_SITE, b) for b in buckets], fields)

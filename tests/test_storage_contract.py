@@ -480,3 +480,13 @@ def test_a_batch_is_counted_once_and_plain_additions_each_time_in_every_item(sto
     assert stores.counters.site_counts("store-leeds", [hour, day], fields) == {}
     with pytest.raises(ValueError):
         stores.counters.add_counts(site="line-8", bucket=hour, counts={"drop table": 1}, expires_at=7)
+
+
+def test_a_count_without_an_expiry_never_sets_one_that_has_passed(stores):
+    """An expiry of 0 would have DynamoDB's TTL take the counters at once: a count without one keeps theirs."""
+    count = {"site": "line-8", "bucket": "H#2026-11-20T10", "fields": [], "expires_at": 0}
+    assert stores.counters.count_message(message_id="m1", **{**count, "expires_at": 9})
+    assert stores.counters.count_message(message_id="m2", **count)
+    stores.counters.add_counts(site="line-8", bucket="H#2026-11-20T10", counts={"promise_kept": 1}, expires_at=0)
+    assert stores.counters.site_counts("line-8", ["H#2026-11-20T10", "D#2026-11-20"], ["n", "promise_kept", "ttl"]) == {
+        "H#2026-11-20T10": {"n": 2, "promise_kept": 1, "ttl": 9}, "D#2026-11-20": {"n": 2, "promise_kept": 1, "ttl": 9}}

@@ -101,14 +101,17 @@ def counter_targets(site: str | None, bucket: str, shard: int) -> list[dict[str,
 
 
 def _add_update(table: str, key: dict[str, str], counts: dict[str, int], expires_at: int) -> dict[str, Any]:
+    """An ``ADD`` of counts; the item's expiry set too when known (an expiry of 0 would have DynamoDB's TTL
+    take the item at once: a count without one leaves the item's expiry as it is)."""
     names = {f"#c{i}": f for i, f in enumerate(counts)}
     values = {f":v{i}": {"N": str(int(v))} for i, v in enumerate(counts.values())}
-    return {"Update": {
-        "TableName": table, "Key": to_item(key),
-        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
-        "ExpressionAttributeNames": {**names, "#ttl": "ttl"},
-        "ExpressionAttributeValues": {**values, ":ttl": {"N": str(int(expires_at))}},
-    }}
+    update = "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(counts)))
+    if expires_at > 0:
+        update += " SET #ttl = :ttl"
+        names["#ttl"] = "ttl"
+        values[":ttl"] = {"N": str(int(expires_at))}
+    return {"Update": {"TableName": table, "Key": to_item(key), "UpdateExpression": update,
+                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
 
 def _checked(counts: dict[str, int]) -> dict[str, int]:
@@ -134,7 +137,8 @@ class CounterStore(Dynamo):
                     expires_at: int) -> bool:
         """Add counts known together (a bulk load's site-hour) exactly once, as one message is: False
         if ``batch_id`` was counted already."""
-        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expires_at}),
+        expiry = expires_at if expires_at > 0 else None
+        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expiry}),
                 "ConditionExpression": "attribute_not_exists(pk)"}
         writes = [{"Put": mark}] + [_add_update(self._counters, key, _checked(counts), expires_at)
                                     for key in counter_targets(site, bucket, shard_of(batch_id))]
