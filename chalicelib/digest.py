@@ -41,8 +41,9 @@ def _change(now: int, before: int) -> str:
 
 def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str, Any],
             open_cases: list[dict[str, Any]], verbatims: list[dict[str, Any]],
-            sites: dict[str, int] | None = None) -> tuple[str, str]:
-    """The digest's subject and plain-text body (pure)."""
+            sites: dict[str, int] | None = None, ranked: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The digest's subject and plain-text body (pure); ``ranked``: ``sites`` holds only the busiest and
+    quietest of a large network (``sites_ranked`` of the metrics)."""
     totals, before = current["totals"], week_before["totals"]
     n, complaints, compliments = totals["messages"], totals["nature"]["complaint"], totals["nature"]["compliment"]
     subject = f"[Voix] {title}, {day}: {n} messages, {complaints} complaints, {len(open_cases)} open cases"
@@ -64,7 +65,13 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
     if promises["share_kept"] is not None:
         lines.append(f"{'Promises kept':28} {round(100 * promises['share_kept'])}% "
                      f"({promises['kept']} of {promises['kept'] + promises['missed']})")
-    if sites:
+    if ranked:
+        lines += ["", f"By site: the {len(ranked['top'])} busiest and the {len(ranked['bottom'])} quietest "
+                      f"of {ranked['of']} sites with messages"
+                      + (f" (ranked at {ranked['as_of'][11:16]} UTC)" if ranked["as_of"] else " (not ranked yet)")
+                      + ":"] + [f"  {name:30} {count:>6}" for name, count in
+                                sorted((sites or {}).items(), key=lambda kv: -kv[1])]
+    elif sites:
         lines += ["", "By site:"] + [f"  {name:30} {count:>6}" for name, count in
                                      sorted(sites.items(), key=lambda kv: -kv[1])]
     lines += ["", f"Open cases: {len(open_cases)}"]
@@ -111,7 +118,8 @@ class DigestService:
         if section.site is None:
             sites = {(self._config.site(k).name if self._config.site(k) else k): v
                      for k, v in current["totals"]["site"].items()}
-        return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites)
+        return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites,
+                       current.get("sites_ranked"))
 
     def _open_cases(self, pages: int = 50) -> list[dict[str, Any]]:
         """Every open case (network-wide, newest first), page by page: a site's count is then whole."""
