@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE, Stores
-from chalicelib.storage.counters import BUCKET, COUNTER_FIELD, ranking_key
+from chalicelib.storage.counters import BUCKET, COUNTER_FIELD, SITES_PER_BATCH, ranking_key
 
 MARKER_KINDS = {"digest": "digest", "survey_sent": "surveysent"}  # what erasure reports per marker kind
 
@@ -135,6 +135,19 @@ class FakeCounters:
             return False
         self._db.counted.add(batch_id)
         self._add(site, bucket, counts, expires_at)
+        return True
+
+    def count_sites(self, *, bucket: str, batch_id: str, per_site: dict[str | None, dict[str, int]],
+                    expires_at: int) -> bool:
+        if not 0 < len(per_site) <= SITES_PER_BATCH:
+            raise ValueError("1 to SITES_PER_BATCH sites a batch")
+        for counts in per_site.values():
+            self._check(counts, bucket)
+        if batch_id in self._db.counted:
+            return False
+        self._db.counted.add(batch_id)
+        for site, counts in per_site.items():
+            self._add(site, bucket, counts, expires_at)
         return True
 
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:

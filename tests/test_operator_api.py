@@ -297,6 +297,9 @@ def test_demo_data_read_back_equals_what_was_generated(client, svc):
                            headers=auth()).json_body
     assert site["totals"]["messages"] == complaints["line-8"] > 0
     assert site["totals"]["site"] == {"line-8": complaints["line-8"]}
+    write(boto3.client("dynamodb"), "voix-dev", messages, counters, [], config=svc.config, now=now)  # a retry
+    again = client.http.get(f"/api/metrics?bucket=day&since={since}", headers=auth()).json_body
+    assert again["totals"] == by_day["totals"]  # counted once
 
 
 def test_a_late_count_shows_at_once_in_the_site_and_network_views(client, svc):

@@ -64,6 +64,7 @@ def ranking_key(window: str) -> dict[str, str]:
 
 
 SHARDS = 8  # network items per bucket: each takes an eighth of the network's messages
+SITES_PER_BATCH = 48  # a transaction holds at most 100 writes: the mark, 2 per site, 2 network items
 CONFLICT_TRIES = 6  # a transaction that met another on the same item is tried again, after a short pause
 
 
@@ -133,6 +134,25 @@ class CounterStore(Dynamo):
         writes = [{"Put": mark}] + [_add_update(self._counters, key, _checked(counts), expires_at)
                                     for key in counter_targets(site, bucket, shard_of(batch_id))]
         return self._transact(writes)
+
+    def count_sites(self, *, bucket: str, batch_id: str, per_site: dict[str | None, dict[str, int]],
+                    expires_at: int) -> bool:
+        """Add several sites' counts of one hour exactly once, in one transaction (a bulk load): each
+        site's hour and day items, and one network shard's hour and day items once with their sum. At
+        most ``SITES_PER_BATCH`` sites; False if ``batch_id`` was counted already."""
+        if not 0 < len(per_site) <= SITES_PER_BATCH:
+            raise ValueError(f"1 to {SITES_PER_BATCH} sites a batch")
+        total: dict[str, int] = {}
+        for counts in per_site.values():
+            for field, value in _checked(counts).items():
+                total[field] = total.get(field, 0) + int(value)
+        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expires_at}),
+                "ConditionExpression": "attribute_not_exists(pk)"}
+        sites = [_add_update(self._counters, key, counts, expires_at)
+                 for site, counts in per_site.items() for key in counter_targets(site, bucket, 0)[:2]]
+        network = [_add_update(self._counters, key, total, expires_at)
+                   for key in counter_targets(None, bucket, shard_of(batch_id))[2:]]
+        return self._transact([{"Put": mark}, *sites, *network])
 
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
         """Plain additions (statistics that have no duplicate to fear) to the same four items, all or none."""
