@@ -179,13 +179,12 @@ def send_digests(event):
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
 def roll_up_counters(event):
-    """Network roll-ups of the last closed hours and days, from the per-site hour counters."""
-    from chalicelib.rollup import scheduled
+    """Rank the sites of each standard window (busiest and quietest) for the network views."""
+    from chalicelib.ranking import refresh
 
     svc = services()
-    counts = scheduled(svc.store.counters, svc.config)
-    _logger().info("rolled up counters", extra={"messages": {
-        bucket: sum(int(c.get("n", 0)) for c in sites.values()) for bucket, sites in counts.items()}})
+    ranked = refresh(svc.store.counters, svc.config)
+    _logger().info("ranked sites", extra={"sites_with_messages": {w: r["of"] for w, r in ranked.items()}})
 
 
 # -- operator API ------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import rollup
 from chalicelib.clock import hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, Config
 from chalicelib.errors import ApiError, Conflict, NotFound, Unavailable
@@ -139,7 +138,6 @@ class CaseService:
         try:
             self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}", counts=counts,
                                       expires_at=int(case.get("ttl") or 0))
-            rollup.after_late_count(self._counters, self._config, hour_key(created), self._now())
         except Unavailable:
             log.warning("could not record the acknowledgement of case %s", case["id"])
 
@@ -236,7 +234,6 @@ class CaseService:
                 created = parse_time(case["created_at"])
                 self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",
                                           counts={"promise_missed": 1}, expires_at=int(case.get("ttl") or 0))
-                rollup.after_late_count(self._counters, self._config, hour_key(created), now)
             except Unavailable:
                 log.warning("could not count the missed promise of case %s", case["id"])
         if new and self._jobs is not None:

@@ -41,8 +41,9 @@ def _change(now: int, before: int) -> str:
 
 def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str, Any],
             open_cases: list[dict[str, Any]], verbatims: list[dict[str, Any]],
-            sites: dict[str, int] | None = None) -> tuple[str, str]:
-    """The digest's subject and plain-text body (pure)."""
+            sites: dict[str, int] | None = None, ranked: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The digest's subject and plain-text body (pure); ``ranked``: ``sites`` holds only the busiest and
+    quietest of a large network (``sites_ranked`` of the metrics)."""
     totals, before = current["totals"], week_before["totals"]
     n, complaints, compliments = totals["messages"], totals["nature"]["complaint"], totals["nature"]["compliment"]
     subject = f"[Voix] {title}, {day}: {n} messages, {complaints} complaints, {len(open_cases)} open cases"
@@ -64,7 +65,13 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
     if promises["share_kept"] is not None:
         lines.append(f"{'Promises kept':28} {round(100 * promises['share_kept'])}% "
                      f"({promises['kept']} of {promises['kept'] + promises['missed']})")
-    if sites:
+    if ranked:
+        lines += ["", f"By site: the {len(ranked['top'])} busiest and the {len(ranked['bottom'])} quietest "
+                      f"of {ranked['of']} sites with messages"
+                      + (f" (ranked at {ranked['as_of'][11:16]} UTC)" if ranked["as_of"] else " (not ranked yet)")
+                      + ":"] + [f"  {name:30} {count:>6}" for name, count in
+                                sorted((sites or {}).items(), key=lambda kv: -kv[1])]
+    elif sites:
         lines += ["", "By site:"] + [f"  {name:30} {count:>6}" for name, count in
                                      sorted(sites.items(), key=lambda kv: -kv[1])]
     lines += ["", f"Open cases: {len(open_cases)}"]
@@ -96,13 +103,15 @@ class DigestService:
         out.append(Section(f"{self._config.deployment.name} network", None, list(self._config.deployment.care_email)))
         return out
 
-    def build(self, section: Section, day: datetime) -> tuple[str, str]:
+    def build(self, section: Section, day: datetime,
+              open_cases: list[dict[str, Any]] | None = None) -> tuple[str, str]:
         since, until = day, day + timedelta(days=1) - timedelta(milliseconds=1)
         common = {"site": section.site} if section.site else {}
         current = self._api.metrics({**common, "since": iso(since), "until": iso(until), "bucket": "day"})
         before = self._api.metrics({**common, "since": iso(since - timedelta(days=7)),
                                     "until": iso(until - timedelta(days=7)), "bucket": "day"})
-        cases = [c for c in self._open_cases() if section.site is None or c.get("site") == section.site]
+        cases = [c for c in (open_cases if open_cases is not None else self._open_cases())
+                 if section.site is None or c.get("site") == section.site]
         verbatims = []
         for nature, count in VERBATIMS.items():
             verbatims += self._api.feedback({**common, "nature": nature, "since": iso(since), "until": iso(until),
@@ -111,7 +120,8 @@ class DigestService:
         if section.site is None:
             sites = {(self._config.site(k).name if self._config.site(k) else k): v
                      for k, v in current["totals"]["site"].items()}
-        return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites)
+        return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites,
+                       current.get("sites_ranked"))
 
     def _open_cases(self, pages: int = 50) -> list[dict[str, Any]]:
         """Every open case (network-wide, newest first), page by page: a site's count is then whole."""
@@ -129,8 +139,9 @@ class DigestService:
         """Send yesterday's digests (or ``day``'s) that were not sent yet; returns sent and failed counts."""
         day = (day or self._now() - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         sent = failed = 0
+        open_cases = self._open_cases()  # once for every section: 2,000 sites are 2,000 digests
         for section in self.sections():
-            subject, body = self.build(section, day)
+            subject, body = self.build(section, day, open_cases)
             for to in section.recipients:
                 marker = f"{day.date().isoformat()}#{to}"
                 kept = int((day + timedelta(days=30)).timestamp())

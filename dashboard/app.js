@@ -268,14 +268,24 @@ const EDGE = 10; // sites shown at each end when there are more than twice as ma
 const number = (n) => n.toLocaleString(locale());
 const complaints = (n) => `${number(n)} complaint${n === 1 ? "" : "s"}`;
 
-function siteNote(id, shown, total, idle) {
+function siteNote(id, shown, total, idle, ranked = null) {
   const note = $(id);
   note.hidden = !shown;
   if (!shown) return;
+  const asOf = ranked?.as_of ? ` (ranked at ${new Date(ranked.as_of).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })})` : "";
   note.replaceChildren(
-    `The ${EDGE} busiest and the ${EDGE} quietest of ${number(total)} sites with messages, by messages`,
+    ranked && !ranked.as_of ? `Sites are ranked every hour, not yet for this period`
+      : `The ${EDGE} busiest and the ${EDGE} quietest of ${number(total)} sites with messages, by messages${asOf}`,
     ...(idle ? [`; ${number(idle)} had none`] : []), ". Any other: ",
     el("button", { type: "button", class: "link", onclick: () => openPicker(), text: "find a site" }), ".");
+}
+
+// a large network: the API lists the sites its hourly ranking chose (sites_ranked), with the period's figures
+function rankedEnds(metrics) {
+  const r = metrics.sites_ranked;
+  const row = (x) => ({ id: x.site, messages: metrics.totals.site[x.site] || 0,
+    complaints: metrics.sites?.[x.site]?.nature?.complaint || 0 });
+  return { top: r.top.map(row), bottom: r.bottom.map(row), between: Math.max(0, r.of - r.top.length - r.bottom.length) };
 }
 
 // sites by messages, most first (then most complaints, then by name): both ends when there are many
@@ -288,17 +298,19 @@ function edges(rows) {
 
 function renderSiteBars(metrics) {
   const pick = (site) => setFilters({ site: site === "unknown" ? "" : site });
+  const ranked = metrics.sites_ranked;
   const rows = Object.entries(metrics.totals.site).filter(([, v]) => v > 0)
     .map(([id, messages]) => ({ id, messages, complaints: metrics.sites?.[id]?.nature?.complaint || 0 }));
-  const ends = edges(rows);
+  const ends = ranked ? rankedEnds(metrics) : edges(rows);
   const list = $("sites");
   list.classList.toggle("condensed", Boolean(ends));
-  siteNote("sites-note", Boolean(ends), rows.length, (state.config?.sites.length || 0) - rows.length);
+  siteNote("sites-note", Boolean(ends), ranked ? ranked.of : rows.length,
+    ranked ? ranked.sites - ranked.of : (state.config?.sites.length || 0) - rows.length, ranked);
   if (!ends) {
     renderBars(list, metrics.totals.site, pick, siteName);
     return;
   }
-  const max = Math.max(1, ends.top[0].messages);
+  const max = Math.max(1, ...ends.top.map((r) => r.messages));
   const bar = (r) => el("li", {},
     el("button", { type: "button", class: "bar", onclick: () => pick(r.id), "data-site": r.id,
       "aria-label": `${siteName(r.id)}: ${number(r.messages)} messages, ${complaints(r.complaints)}` },
@@ -370,10 +382,16 @@ function renderCases(cases) {
 
 function renderScorecards(current, previous) {
   const body = $("scorecards").querySelector("tbody");
+  const ranked = current.sites_ranked;
   let rows = Object.entries(current.sites).filter(([, s]) => s.messages > 0);
-  const ends = edges(rows.map(([id, s]) => ({ id, messages: s.messages, complaints: s.nature.complaint || 0 })));
-  siteNote("score-note", Boolean(ends), rows.length, (state.config?.sites.length || 0) - rows.length);
-  if (ends) rows = [...ends.top, null, ...ends.bottom].map((r) => (r ? [r.id, current.sites[r.id]] : null));
+  const ends = ranked ? rankedEnds(current)
+    : edges(rows.map(([id, s]) => ({ id, messages: s.messages, complaints: s.nature.complaint || 0 })));
+  siteNote("score-note", Boolean(ends), ranked ? ranked.of : rows.length,
+    ranked ? ranked.sites - ranked.of : (state.config?.sites.length || 0) - rows.length, ranked);
+  if (ends) {
+    rows = [...ends.top, null, ...ends.bottom].map((r) => (r ? [r.id, current.sites[r.id]] : null))
+      .filter((row) => !row || row[1]); // a ranked site without messages in this period has no row
+  }
   body.replaceChildren(...rows.map((row) => {
     if (!row) return el("tr", { class: "gap" }, el("td", { colspan: "7", text: `… ${number(ends.between)} sites between: `
       + "find one with the site picker to see its scorecard" }));

@@ -4,18 +4,19 @@
     python -m infra.demo_data --count 50000 --days 30 --endpoint-url http://127.0.0.1:5000
 
 Messages are classified by the real classifier and stored as the worker leaves them
-(processed, numbers masked); counters are built in memory and added once per
-site-hour with their message keys (one conditional ``ADD``, as the worker counts),
+(processed, numbers masked); counters are built in memory and added by hour, up to 48
+sites a transaction, each batch counted exactly once (as the worker counts a message),
 so that a backfill adds to what live traffic counted, never replaces it, and later
 live traffic keeps counting exactly. Each run's messages have ids of their own: a
-second run adds another backfill. The network roll-ups of the period are then
-recomputed from the per-site items (live and backfilled).
+second run adds another backfill. Counting a batch adds it to the network's items too; the
+sites are then ranked (``ranking.refresh``, as the hourly job does) for large networks' views.
 Uses BatchWriteItem for messages and cases.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -25,15 +26,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chalicelib import rollup
+from chalicelib import ranking
 from chalicelib.cases import ack_counts, call_back_until, promises_call_back
 from chalicelib.classification import Classifier
-from chalicelib.clock import hour_key, iso, utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.ingest import message_record
 from chalicelib.models import InboundMessage
 from chalicelib.replies import build_reply
-from chalicelib.storage.counters import CounterStore, rollup_item
+from chalicelib.storage.counters import SITES_PER_BATCH, CounterStore
 from chalicelib.storage.dynamo import to_item
 from chalicelib.storage.messages import message_item
 from chalicelib.worker import case_id_for
@@ -99,14 +100,7 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
     # one batch per site-hour, counted once under an id of this run (a retried write never counts twice)
     counter_items = [{"site": None if site == "_none" else site, "bucket": key, "batch_id": f"demo-{run}-{site}-{key}",
                       "counts": dict(b["counts"]), "expires_at": b["ttl"]} for (site, key), b in counters.items()]
-    # the network roll-ups the scheduled job would have written, back to twice the period
-    # (the dashboard compares with the previous period)
-    rows = {key: {**b["counts"], "ttl": b["ttl"]} for key, b in counters.items()}
-    first = (now - timedelta(days=2 * days)).replace(minute=0, second=0, microsecond=0)
-    buckets = [f"H#{hour_key(first + timedelta(hours=h))}" for h in range(2 * days * 24 + 1)]
-    buckets += sorted({f"D#{b[2:12]}" for b in buckets})
-    rolled = [rollup_item(**r) for r in rollup.rollups_for(rows, buckets, now)]
-    return messages, counter_items + rolled, cases
+    return messages, counter_items, cases
 
 
 def _case(config: Config, record: dict, number: str, rng: random.Random, now: datetime) -> dict:
@@ -145,8 +139,7 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
     """Batch-write messages and cases to ``table``; add the counters to ``<table>-counters``.
 
     Counts are added (``ADD``) to what live traffic counted, one batch per site-hour, each exactly
-    once; the roll-ups among ``counters`` only name the buckets to roll up again from the
-    per-site items once they are all written.
+    once; then the sites are ranked from what is counted (``config``: the deployment's sites).
     """
     from chalicelib.config_loader import get_config
 
@@ -158,13 +151,27 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
             requests = response.get("UnprocessedItems", {}).get(table, [])
             if not requests:
                 break
-    rolled = [c["sk"] for c in counters if "pk" in c]
     store = CounterStore(client, table)
+    for batch in count_batches(counters):
+        store.count_sites(**batch)
+    ranking.refresh(store, config or get_config(), now)
+
+
+def count_batches(counters: list[dict]) -> list[dict]:
+    """The site-hour batches of ``generate`` grouped by hour, up to ``SITES_PER_BATCH`` sites a transaction
+    (2 writes a site-hour and 2 network writes a batch, rather than 4 writes a site-hour); each batch's id
+    is made of its site-hours' ids, so that writing the same backfill again counts nothing twice."""
+    by_hour: dict[str, list[dict]] = defaultdict(list)
     for item in counters:
-        if "pk" not in item:
-            store.count_batch(**item)
-    if rolled:
-        rollup.roll_up(store, config or get_config(), rolled, now)
+        by_hour[item["bucket"]].append(item)
+    out = []
+    for bucket, items in sorted(by_hour.items()):
+        for start in range(0, len(items), SITES_PER_BATCH):
+            chunk = items[start:start + SITES_PER_BATCH]
+            ids = hashlib.sha256("|".join(sorted(i["batch_id"] for i in chunk)).encode()).hexdigest()[:32]
+            out.append({"bucket": bucket, "batch_id": f"demo-{ids}", "expires_at": max(i["expires_at"] for i in chunk),
+                        "per_site": {i["site"]: i["counts"] for i in chunk}})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

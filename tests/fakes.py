@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE, Stores
 from chalicelib.storage.cases import ATTEMPTS_KEPT
-from chalicelib.storage.counters import BUCKET, COUNTER_FIELD
+from chalicelib.storage.counters import BUCKET, COUNTER_FIELD, SITES_PER_BATCH, ranking_key
 from chalicelib.storage.customers import HISTORY_KEPT
 from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
 
@@ -53,7 +53,7 @@ class FakeDb:
         self.messages: dict[str, dict] = {}
         self.counters: dict[tuple[str, str], dict] = {}
         self.counted: set[str] = set()
-        self.rollups: dict[str, dict] = {}
+        self.rankings: dict[str, dict] = {}
         self.cases: dict[str, dict] = {}
         self.codes: dict[str, dict] = {}
         self.consent: dict[str, dict] = {}
@@ -142,6 +142,19 @@ class FakeCounters:
         self._add(site, bucket, counts, expires_at)
         return True
 
+    def count_sites(self, *, bucket: str, batch_id: str, per_site: dict[str | None, dict[str, int]],
+                    expires_at: int) -> bool:
+        if not 0 < len(per_site) <= SITES_PER_BATCH:
+            raise ValueError("1 to SITES_PER_BATCH sites a batch")
+        for counts in per_site.values():
+            self._check(counts, bucket)
+        if batch_id in self._db.counted:
+            return False
+        self._db.counted.add(batch_id)
+        for site, counts in per_site.items():
+            self._add(site, bucket, counts, expires_at)
+        return True
+
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
         self._check(counts, bucket)
         self._add(site, bucket, counts, expires_at)
@@ -174,25 +187,12 @@ class FakeCounters:
                 out[bucket] = {f: row[f] for f in fields if f in row}
         return out
 
-    def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str], *,
-                     consistent: bool = False) -> dict[tuple[str, str], dict]:
-        out = {}
-        for site, bucket in keys:
-            row = self._db.counters.get(self._key(site, bucket))
-            if row is not None:
-                out[self._key(site, bucket)] = {f: row[f] for f in fields if f in row}
-        return out
+    def put_ranking(self, window: str, ranking: dict[str, Any]) -> None:
+        ranking_key(window)
+        self._db.rankings[window] = json.loads(json.dumps(ranking))
 
-    def rollups(self, buckets: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-        return {b: _copy(self._db.rollups[b]["counts"]) for b in buckets if b in self._db.rollups}
-
-    def put_rollup(self, bucket: str, counts: dict[str, dict[str, int]], *, version: int, rolled_at: str,
-                   expires_at: int) -> bool:
-        self._key(None, bucket)
-        if bucket in self._db.rollups and self._db.rollups[bucket]["v"] >= version:
-            return False
-        self._db.rollups[bucket] = {"counts": _copy(counts), "v": version, "rolled_at": rolled_at}
-        return True
+    def rankings(self, windows: list[str]) -> dict[str, dict[str, Any]]:
+        return {w: json.loads(json.dumps(self._db.rankings[w])) for w in windows if w in self._db.rankings}
 
 
 class FakeCases:

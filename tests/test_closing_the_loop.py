@@ -192,7 +192,7 @@ def test_a_staff_ok_acknowledges_its_case_once_and_counts_the_promise_kept(domai
     assert cases.staff_reply(driver, keywords.staff_command("OK 0000")).startswith("Voix: no case 0000")
     case = domain.store.cases.get_case("C1")
     assert case["status"] == "acknowledged" and case["acknowledged_by"] == f"SMS {driver}"
-    [row] = domain.store.counters.counter_rows([("line-8", "H#2026-11-20T10")], ["ack_n", "promise_kept"]).values()
+    [row] = domain.store.counters.site_counts("line-8", ["H#2026-11-20T10"], ["ack_n", "promise_kept"]).values()
     assert row == {"ack_n": 1, "promise_kept": 1}
 
 

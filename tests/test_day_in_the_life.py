@@ -71,14 +71,14 @@ def counters_item(state, pk, sk):
     return db.get_item(TableName="voix-dev-counters", Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
 
 
-def test_the_closed_hours_and_days_are_rolled_up_by_the_scheduled_job(day):
+def test_the_scheduled_job_ranks_the_sites_of_each_window(day):
     state, output, _, started = day
-    last_hour = (started - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
-    yesterday = (started - timedelta(days=1)).strftime("%Y-%m-%d")
     # nothing has read the metrics: only roll_up_counters (run by the scheduler when the stack starts) writes these
-    hour = wait_until(lambda: counters_item(state, f"ROLL#{last_hour[:7]}", f"H#{last_hour}"), seconds=60)
-    assert hour["rolled_at"]["S"] >= started.strftime("%Y-%m-%dT%H:%M")
-    assert counters_item(state, f"ROLL#{yesterday[:7]}", f"D#{yesterday}")
+    ranked = wait_until(lambda: counters_item(state, "RANK#7d", "RANK"), seconds=60)
+    ranking = json.loads(ranked["r"]["S"])
+    assert ranking["as_of"] >= started.strftime("%Y-%m-%dT%H:%M") and ranking["window"] == "7d"
+    assert all(counters_item(state, f"RANK#{w}", "RANK") for w in ("today", "yesterday", "30d"))
+    assert not counters_item(state, f"ROLL#{started:%Y-%m}", f"D#{started - timedelta(days=1):%Y-%m-%d}")
     assert not any("scheduled function failed" in line for line in output)
 
 

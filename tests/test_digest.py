@@ -86,3 +86,26 @@ def test_open_cases_are_counted_past_the_first_page(domain):
     assert subject.endswith(", 2 open cases") and "Open cases: 2" in body
     network = next(s for s in digest.sections() if s.site is None)
     assert "Open cases: 207" in digest.build(network, now.replace(hour=0, minute=0, second=0, microsecond=0))[1]
+
+
+def test_a_large_networks_digest_lists_yesterdays_busiest_and_quietest_sites(domain, tmp_path):
+    """Past 50 sites the network digest names the sites the hourly job ranked for yesterday, with their figures."""
+    from types import SimpleNamespace
+
+    from chalicelib import ranking
+    from chalicelib.config_loader import load_config
+    from infra import sites
+
+    config = load_config(sites.write(tmp_path / "sites-60", 60))
+    now = datetime(2026, 11, 21, 6, tzinfo=UTC)
+    for i, site in enumerate(config.sites):  # site i: i + 1 messages yesterday
+        domain.store.counters.add_counts(site=site.id, bucket="H#2026-11-20T10", counts={"n": i + 1}, expires_at=0)
+    ranking.refresh(domain.store.counters, config, now)
+    svc = SimpleNamespace(config=config, store=domain.store, cases=domain.cases, offers=domain.offers)
+    digest = service(svc, now, email=object())
+    network = next(s for s in digest.sections() if s.site is None)
+    _, body = digest.build(network, datetime(2026, 11, 20, tzinfo=UTC))
+    assert "By site: the 10 busiest and the 10 quietest of 60 sites with messages (ranked at 06:00 UTC):" in body
+    listed = body.split("By site:")[1].split("Open cases")[0]
+    assert f"{config.sites[59].name:30} {60:>6}" in listed and f"{config.sites[0].name:30} {1:>6}" in listed
+    assert config.sites[30].name not in listed  # neither among the busiest nor the quietest

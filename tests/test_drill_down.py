@@ -196,10 +196,10 @@ def test_over_http_drill_downs_match_what_was_sent_and_a_backfill_adds_to_the_li
 
 
 @pytest.mark.stack
-def test_the_local_stack_runs_the_hourly_roll_up_that_reads_rely_on(stack):
+def test_the_local_stack_runs_the_hourly_ranking_of_the_sites(stack):
     """Its scheduler hands each handler an EventBridge-shaped event (without one, Chalice failed on every run)."""
     from tests.conftest import wait_until
 
     _, _, output = stack
-    wait_until(lambda: any("rolled up counters" in line for line in output), 90)
+    wait_until(lambda: any("ranked sites" in line for line in output), 90)
     assert not any("local scheduled" in line and "failed" in line for line in output)

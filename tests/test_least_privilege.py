@@ -28,7 +28,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "APIHandler": {
         "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
         "index": {"dynamodb:Query"},
-        "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
+        "counters": {"dynamodb:BatchGetItem", "dynamodb:Query", *TABLE_WRITES},
         "jobs": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
         "jobs-dlq": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # GET /api/status: depths only
         **{f"param:{name}": {"ssm:GetParameter"} for name in (
@@ -70,11 +70,11 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "SendDigests": {
         "table": {"dynamodb:DeleteItem", "dynamodb:PutItem"},  # the once-a-day marker per recipient
         "index": {"dynamodb:Query"},
-        "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem"},
+        "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
         "identity": {"ses:SendEmail"},
     },
-    "RollUpCounters": {
-        "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem"},
+    "RollUpCounters": {  # ranks the sites: one query per site, one put per window
+        "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
     },
 }
 LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}

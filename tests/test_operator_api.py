@@ -270,7 +270,9 @@ def test_acknowledging_records_the_time_to_acknowledge_in_the_metrics(loaded):
     assert day["totals"]["acknowledged"] == 2
 
 
-def test_roll_ups_change_the_reads_not_the_numbers(client, svc):
+def test_demo_data_read_back_equals_what_was_generated(client, svc):
+    """Counted once per site-hour, read back from the network's items and each site's: the same numbers."""
+    from collections import Counter
     from datetime import UTC, datetime, timedelta
 
     import boto3
@@ -279,55 +281,45 @@ def test_roll_ups_change_the_reads_not_the_numbers(client, svc):
 
     now = datetime.now(UTC)
     messages, counters, _ = generate(svc.config, 400, 5, now=now, seed=9)
-    hours_only = [c for c in counters if "pk" not in c]
-    expected = {c["sk"]: json.loads(c["c"]) for c in counters if "pk" in c}
-    write(boto3.client("dynamodb"), "voix-dev", messages, hours_only, [])
+    write(boto3.client("dynamodb"), "voix-dev", messages, counters, [], config=svc.config, now=now)
+    assert not table_items("ROLL#")
     since = f"{(now - timedelta(days=5)).isoformat()[:19]}Z"
-    queries = [f"/api/metrics?bucket=day&since={since}", f"/api/metrics?bucket=hour&since={since}",
-               f"/api/metrics?bucket=day&since={since}&site=line-8&nature=complaint"]
-    before = [client.http.get(q, headers=auth()).json_body for q in queries]  # rolls up on the way
-    rolled = {i["sk"]: i for i in table_items("ROLL#")}
-    closed_days = sorted({m["day"] for m in messages})[1:-1]  # the first day is partial: read by hours
-    assert {f"D#{d}" for d in closed_days} <= set(rolled) and all("ids" not in i for i in rolled.values())
-    assert {k: json.loads(v["c"]) for k, v in rolled.items()} == {k: expected[k] for k in rolled}  # = the demo's
-    after = [client.http.get(q, headers=auth()).json_body for q in queries]
-    for old, new in zip(before, after, strict=True):
-        assert new["totals"] == old["totals"] and new["series"] == old["series"] and new["sites"] == old["sites"]
-    assert before[0]["totals"]["messages"] == before[1]["totals"]["messages"] == len(messages)
-    assert 0 < before[2]["totals"]["messages"] < len(messages)
+    by_day = client.http.get(f"/api/metrics?bucket=day&since={since}", headers=auth()).json_body
+    by_hour = client.http.get(f"/api/metrics?bucket=hour&since={since}", headers=auth()).json_body
+    assert by_day["totals"]["messages"] == by_hour["totals"]["messages"] == len(messages)
+    natures = by_day["totals"]["nature"]
+    assert natures == {n: sum(m["nature"] == n for m in messages) for n in natures}
+    assert {p["t"]: p["messages"] for p in by_day["series"]} == dict(Counter(m["day"] for m in messages))
+    per_site = Counter(m.get("site") or "unknown" for m in messages)
+    assert by_day["totals"]["site"] == dict(per_site) and by_day["sites_ranked"] is None  # 4 sites: all listed
+    complaints = Counter(m["site"] for m in messages if m.get("site") == "line-8" and m["nature"] == "complaint")
+    site = client.http.get(f"/api/metrics?bucket=day&since={since}&site=line-8&nature=complaint",
+                           headers=auth()).json_body
+    assert site["totals"]["messages"] == complaints["line-8"] > 0
+    assert site["totals"]["site"] == {"line-8": complaints["line-8"]}
+    write(boto3.client("dynamodb"), "voix-dev", messages, counters, [], config=svc.config, now=now)  # a retry
+    again = client.http.get(f"/api/metrics?bucket=day&since={since}", headers=auth()).json_body
+    assert again["totals"] == by_day["totals"]  # counted once
 
 
-def test_a_count_landing_in_a_rolled_up_hour_rolls_it_up_again(client, svc):
+def test_a_late_count_shows_at_once_in_the_site_and_network_views(client, svc):
+    """No roll-up to refresh: a count landing in an hour long over is in both views at the next read."""
     from datetime import UTC, datetime, timedelta
 
-    from chalicelib import rollup
     from chalicelib.clock import hour_key
 
     now = datetime.now(UTC)
     past = hour_key(now - timedelta(days=2))
     since = f"{(now - timedelta(days=3)).isoformat()[:13]}:00:00Z"
     assert client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body["totals"]["messages"] == 0
-    assert table_items("ROLL#")  # a few of the empty past's buckets were rolled up on the way (at most 4 a read)
-    rollup.roll_up(svc.store.counters, svc.config, [f"H#{past}", f"D#{past[:10]}"], now)  # as the hourly job does
     svc.store.counters.count_message(site="line-8", bucket=f"H#{past}", message_id="late-1",
                                      fields=["nature_complaint", "topic_comfort"], expires_at=0)
-    stale = client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body
-    assert stale["totals"]["messages"] == 0  # the roll-up is a cache: whoever counts late must refresh it
-    rollup.after_late_count(svc.store.counters, svc.config, past, now)
-    fresh = client.http.get(f"/api/metrics?since={since}", headers=auth()).json_body
-    assert fresh["totals"]["messages"] == 1 and fresh["sites"]["line-8"]["nature"]["complaint"] == 1
+    for query in (f"since={since}", f"since={since}&bucket=day", f"since={since}&site=line-8"):
+        fresh = client.http.get(f"/api/metrics?{query}", headers=auth()).json_body
+        assert fresh["totals"]["messages"] == 1 and fresh["sites"]["line-8"]["nature"]["complaint"] == 1, query
     hourly = client.http.get(f"/api/metrics?since={since}&bucket=hour", headers=auth()).json_body
     assert [p["messages"] for p in hourly["series"] if p["t"].startswith(past)] == [1]
-
-
-def test_an_older_roll_up_never_replaces_a_fresher_one(domain):
-    counters = domain.store.counters
-    assert counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=0)
-    assert not counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 2}}, version=2, rolled_at="y",
-                                   expires_at=0)
-    assert not counters.put_rollup("H#2026-01-01T10", {"line-8": {"n": 3}}, version=3, rolled_at="z",
-                                   expires_at=0)
-    assert counters.rollups(["H#2026-01-01T10", "H#2026-01-01T11"]) == {"H#2026-01-01T10": {"line-8": {"n": 3}}}
+    assert not table_items("ROLL#")
 
 
 def test_a_message_processed_after_its_hour_is_in_the_counts_of_that_hour(client, svc):
@@ -352,21 +344,26 @@ def test_a_message_processed_after_its_hour_is_in_the_counts_of_that_hour(client
     counted = {bucket: {"n": 1, "nature_compliment": 1} for bucket in buckets}
     assert svc.store.counters.site_counts("line-8", buckets, fields) == counted
     assert svc.store.counters.network_counts(buckets, fields) == counted
+    since = f"{hour}:00:00Z"
+    for query in ("", "&site=line-8"):
+        data = client.http.get(f"/api/metrics?since={since}&bucket=hour{query}", headers=auth()).json_body
+        assert [(p["t"], p["nature"]["compliment"]) for p in data["series"]] == [(f"{hour}:00:00Z", 1)]
 
 
-def test_a_promise_missed_after_its_hour_was_rolled_up_reaches_the_roll_ups(domain):
-    """An escalation counts a broken promise in the (closed) hour its case opened: the roll-up follows."""
-    from datetime import UTC, datetime, timedelta
+def test_a_promise_missed_after_its_hour_shows_in_the_site_and_network_views(domain):
+    """An escalation counts a broken promise in the (closed) hour its case opened: both views see it."""
+    from datetime import UTC, datetime
 
-    from chalicelib import rollup
+    from chalicelib.api import OperatorApi
 
-    hour, later = "2026-01-01T10", datetime(2026, 1, 2, tzinfo=UTC)
+    hour = "2026-01-01T10"
     domain.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"n": 1}, expires_at=0)
-    rollup.roll_up(domain.store.counters, domain.config, [f"H#{hour}", f"D#{hour[:10]}"], now=later)
     domain.store.counters.add_counts(site="line-8", bucket=f"H#{hour}", counts={"promise_missed": 1}, expires_at=0)
-    rollup.after_late_count(domain.store.counters, domain.config, hour, later + timedelta(hours=1))
-    assert domain.store.counters.rollups([f"H#{hour}"])[f"H#{hour}"]["line-8"] == {"n": 1, "promise_missed": 1}
-    assert domain.store.counters.rollups([f"D#{hour[:10]}"])[f"D#{hour[:10]}"]["line-8"]["promise_missed"] == 1
+    api = OperatorApi(config=domain.config, store=domain.store, cases=domain.cases, offers=domain.offers,
+                      now=lambda: datetime(2026, 1, 3, tzinfo=UTC))
+    for site in ({}, {"site": "line-8"}):
+        data = api.metrics({**site, "since": "2026-01-01T00:00:00Z", "bucket": "day"})
+        assert data["totals"]["promises"]["missed"] == 1 and data["sites"]["line-8"]["promises"]["missed"] == 1
 
 
 def test_a_csv_export_past_its_row_limit_keeps_the_newest_and_says_so(loaded, monkeypatch):
@@ -387,47 +384,33 @@ def test_a_csv_export_past_its_row_limit_keeps_the_newest_and_says_so(loaded, mo
     assert list(csv.DictReader(io.StringIO(cut.body.decode()))) == rows[:3]
 
 
-def test_a_viewer_reading_a_year_of_metrics_writes_at_most_a_few_roll_ups(client, svc):
-    """A read sums what has no roll-up from the per-site items and stores only a few; the scheduled job
-    rolls up the rest. Too much missing for one read is a 503 that says so, never part of the year."""
+def test_a_viewer_reading_a_year_of_metrics_writes_nothing_and_gets_every_count(client, svc):
+    """Nothing to roll up first: a year is read from the network's day items (and each site's of a small
+    network), never a 5xx for want of a roll-up, never a write."""
     from datetime import UTC, datetime, timedelta
 
-    from chalicelib import access, rollup
+    from chalicelib import access
     from chalicelib.clock import hour_key, utcnow
 
     now = datetime.now(UTC)
     for i, days_ago in enumerate((200, 100, 10)):
         svc.store.counters.count_message(site="line-8", bucket=f"H#{hour_key(now - timedelta(days=days_ago))}",
-                                         message_id=f"old-{i}", fields=["nature_complaint", "topic_comfort"],
-                                         expires_at=0)
+                                         message_id=f"old-{i}", expires_at=0, fields=[
+                                             "nature_complaint", "topic_comfort", "urgency_normal",
+                                             "x_comfort_complaint_normal"])
     writes: list[str] = []
     svc.store.messages._db.meta.events.register(
         "before-call.dynamodb", lambda model, **_: writes.append(model.name) if model.name in (
             "PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem", "TransactWriteItems") else None)
     viewer = access.mint(b"test-link-signing-key", "viewer", timedelta(hours=1), utcnow())[0]
     year = f"/api/metrics?bucket=day&since={(now - timedelta(days=365)).isoformat()[:19]}Z"
-
-    response = client.http.get(year, headers=auth(viewer))
-    assert response.status_code == 503 and "not rolled up yet" in response.json_body["error"]
+    for query in (year, year + "&site=line-8", year + "&nature=complaint"):
+        response = client.http.get(query, headers=auth(viewer))
+        assert response.status_code == 200, query
+        data = response.json_body
+        assert data["totals"]["messages"] == 3 and data["totals"]["nature"]["complaint"] == 3
+        assert data["totals"]["site"] == {"line-8": 3} and len(data["series"]) == 3
     assert writes == []
-
-    for _ in range(12):  # the hourly job, run after run, fills in the missing days
-        rollup.scheduled(svc.store.counters, svc.config, now)
-    writes.clear()
-    data = client.http.get(year, headers=auth(viewer)).json_body
-    assert data["totals"]["messages"] == 3 and data["totals"]["nature"]["complaint"] == 3
-    assert len(writes) <= rollup.WRITES_PER_READ  # only edge hours the job does not roll up remain
-
-    lost = [(now - timedelta(days=d)).date().isoformat() for d in range(8, 15)]
-    for day in lost:  # roll-ups lost (a job outage): summed from the per-site items, a few stored per read
-        svc.store.messages._db.delete_item(TableName="voix-dev-counters", Key={"pk": {"S": f"ROLL#{day[:7]}"},
-                                                                               "sk": {"S": f"D#{day}"}})
-    for _ in range(2):
-        writes.clear()
-        again = client.http.get(year, headers=auth(viewer)).json_body
-        assert again["totals"] == data["totals"] and again["series"] == data["series"]
-        assert len(writes) == rollup.WRITES_PER_READ  # days first
-    assert set(svc.store.counters.rollups([f"D#{d}" for d in lost])) == {f"D#{d}" for d in lost}
 
 
 def _overdue(case_id, when="2020-01-01T00:00:00Z"):

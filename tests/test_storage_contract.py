@@ -139,6 +139,25 @@ def test_a_message_is_counted_once_in_its_site_and_network_hour_and_day(stores):
         stores.counters.add_counts(site="line-8", bucket="H#yesterday", counts={"n": 1}, expires_at=7)
 
 
+def test_a_bulk_load_counts_several_sites_of_an_hour_once_in_one_batch(stores):
+    per_site = {"line-8": {"n": 3, "nature_complaint": 1}, None: {"n": 2}, "store-leeds": {"n": 1}}
+    assert stores.counters.count_sites(bucket="H#2026-11-20T10", batch_id="demo-1", per_site=per_site, expires_at=7)
+    assert not stores.counters.count_sites(bucket="H#2026-11-20T10", batch_id="demo-1", per_site=per_site,
+                                           expires_at=7)
+    fields = ["n", "nature_complaint"]
+    assert stores.counters.site_counts("line-8", ["H#2026-11-20T10", "D#2026-11-20"], fields) == {
+        "H#2026-11-20T10": {"n": 3, "nature_complaint": 1}, "D#2026-11-20": {"n": 3, "nature_complaint": 1}}
+    assert stores.counters.site_counts(NO_SITE, ["D#2026-11-20"], fields) == {"D#2026-11-20": {"n": 2}}
+    assert stores.counters.network_counts(["H#2026-11-20T10", "D#2026-11-20"], fields) == {
+        "H#2026-11-20T10": {"n": 6, "nature_complaint": 1}, "D#2026-11-20": {"n": 6, "nature_complaint": 1}}
+    with pytest.raises(ValueError):
+        stores.counters.count_sites(bucket="H#2026-11-20T10", batch_id="demo-2", expires_at=7,
+                                    per_site={f"s{i}": {"n": 1} for i in range(49)})
+    with pytest.raises(ValueError):
+        stores.counters.count_sites(bucket="H#2026-11-20T10", batch_id="demo-2", expires_at=7,
+                                    per_site={"line-8": {"drop table": 1}})
+
+
 def test_a_message_is_counted_once_whatever_the_order_of_retries(stores):
     """A redelivered message counted again in another hour (a replay after the clock moved) still counts once
     where it was first counted; a different message with the same fields counts."""
@@ -152,16 +171,18 @@ def test_a_message_is_counted_once_whatever_the_order_of_retries(stores):
 
 def test_counts_without_a_site_are_kept_under_no_site(stores):
     stores.counters.count_message(site=None, bucket="H#2026-11-20T10", message_id="m1", fields=[], expires_at=7)
-    assert stores.counters.counter_rows([(None, "H#2026-11-20T10")], ["n"]) == {(NO_SITE, "H#2026-11-20T10"): {"n": 1}}
+    assert stores.counters.site_counts(NO_SITE, ["H#2026-11-20T10"], ["n"]) == {"H#2026-11-20T10": {"n": 1}}
     assert stores.counters.site_counts(None, ["H#2026-11-20T10"], ["n"]) == {"H#2026-11-20T10": {"n": 1}}
 
 
-def test_a_roll_up_only_replaces_one_that_counted_fewer_events(stores):
-    assert stores.counters.put_rollup("D#2026-11-20", {"line-8": {"n": 3}}, version=3, rolled_at="x", expires_at=7)
-    assert not stores.counters.put_rollup("D#2026-11-20", {"line-8": {"n": 2}}, version=2, rolled_at="y",
-                                          expires_at=7)
-    assert stores.counters.put_rollup("D#2026-11-20", {"line-8": {"n": 4}}, version=4, rolled_at="z", expires_at=7)
-    assert stores.counters.rollups(["D#2026-11-20", "D#2026-11-21"]) == {"D#2026-11-20": {"line-8": {"n": 4}}}
+def test_a_ranking_replaces_the_last_one_of_its_window(stores):
+    first = {"window": "7d", "as_of": "x", "of": 1, "top": [{"site": "line-8", "messages": 3}], "bottom": []}
+    stores.counters.put_ranking("7d", first)
+    assert stores.counters.rankings(["7d", "30d"]) == {"7d": first}
+    stores.counters.put_ranking("7d", {**first, "as_of": "y"})
+    assert stores.counters.rankings(["7d"])["7d"]["as_of"] == "y"
+    with pytest.raises(ValueError):
+        stores.counters.put_ranking("7 days#", first)
 
 
 # -- cases -----------------------------------------------------------------------------------------

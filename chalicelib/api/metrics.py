@@ -1,4 +1,4 @@
-"""``/api/metrics`` and ``/api/scorecards``: figures read from the hour counters and their roll-ups."""
+"""``/api/metrics`` and ``/api/scorecards``: figures read from the site and network counter items."""
 
 from __future__ import annotations
 
@@ -6,27 +6,31 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import rollup
+from chalicelib import ranking
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
 from chalicelib.api.requests import MetricsQuery, ScorecardQuery
 from chalicelib.clock import day_key, hour_key, iso
-from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES, Config
+from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES
 from chalicelib.errors import ApiError
-from chalicelib.ports import NO_SITE, Counters
+from chalicelib.ports import NO_SITE
 
 MAX_HOURLY_DAYS = 31
 
 
 class MetricsApi(ApiBase):
     def metrics(self, params: dict[str, Any] | None) -> dict[str, Any]:
-        """Totals, a series per bucket and per-site totals, read from the hour counters.
+        """Totals, a series per bucket and per-site totals, read from the counter items.
 
+        A site's view reads only that site's items; the network's totals and series read only the
+        network's items. Per-site figures: every site of a small network, else the busiest and the
+        quietest of the period's standard window (``ranking``), each read exactly for the period.
         ``topic``, ``nature`` and ``urgency`` filters are answered exactly from the cross
         counts; the language split is only known without them (``null`` otherwise).
         """
         query: MetricsQuery = parse(MetricsQuery, params)
-        since, until = query.period(self._now(), default_days=1 if query.bucket == "hour" else 30)
+        now = self._now()
+        since, until = query.period(now, default_days=1 if query.bucket == "hour" else 30)
         if query.bucket == "hour" and until - since > timedelta(days=MAX_HOURLY_DAYS):
             raise ApiError(400, f"hourly buckets are limited to {MAX_HOURLY_DAYS} days; use bucket=day")
         if query.topic is not None and query.topic not in self._config.topics:
@@ -36,53 +40,70 @@ class MetricsApi(ApiBase):
         filtered = any(wanted)
         totals = _Tally(self._config.topics)
         totals.filtered = filtered  # even with no rows at all
-        by_site: dict[str, _Tally] = {}
         series: dict[str, _Tally] = {}
-        counts = _counts(self._store.counters, self._config, period_buckets(since, until, query.bucket, self._now()),
-                         self._now())
+        buckets = period_buckets(since, until, query.bucket, now)
+        fields = self._config.counter_fields()
+        counters = self._store.counters
+        counts = counters.site_counts(site, buckets, fields) if site else counters.network_counts(buckets, fields)
         for key in sorted(counts):
             bucket = key[2:] + ":00:00Z" if query.bucket == "hour" else key[2:12]
-            for site_id, row in counts[key].items():
-                if site and site_id != site:
-                    continue
-                label = "unknown" if site_id == NO_SITE else site_id
-                for tally in (totals, series.setdefault(bucket, _Tally(self._config.topics)),
-                              by_site.setdefault(label, _Tally(self._config.topics))):
-                    tally.add(row, wanted, filtered)
+            for tally in (totals, series.setdefault(bucket, _Tally(self._config.topics))):
+                tally.add(counts[key], wanted, filtered)
+        listed, ranked = self._listed(site, since, until)
+        by_site: dict[str, _Tally] = {}
+        for site_id in listed:
+            rows = counts if site else counters.site_counts(site_id, buckets, fields)
+            for row in rows.values():
+                by_site.setdefault(_label(site_id), _Tally(self._config.topics)).add(row, wanted, filtered)
         return answer(responses.Metrics, {
             "since": iso(since), "until": iso(until), "bucket": query.bucket, "site": query.site,
             "filters": {"topic": query.topic, "nature": query.nature, "urgency": query.urgency},
             "totals": totals.as_dict() | {"site": {k: v.messages for k, v in by_site.items()}},
             "series": [{"t": t, **series[t].as_dict()} for t in sorted(series)],
             "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
+            "sites_ranked": ranked,
         })
+
+    def _listed(self, site: str | None, since: datetime, until: datetime) -> tuple[list[str], dict[str, Any] | None]:
+        """The sites a view breaks down: the one asked, every site of a small network, or the ranked ones."""
+        if site:
+            return [site], None
+        if ranking.is_small(self._config):
+            return ranking.site_ids(self._config), None
+        return ranking.ranked_sites(self._store.counters, self._config, since, until, self._now())
 
     def scorecards(self, params: dict[str, Any] | None) -> dict[str, Any]:
         """Per site, and per member of staff where a roster says who was on duty: compliments,
         complaints, time to acknowledge and promises kept, over a period (at most 31 days).
 
         Each hour's counts (messages received, cases opened then) are credited to whoever was
-        on duty at that site in that hour, in the site's time zone.
+        on duty at that site in that hour, in the site's time zone. One site's scorecard reads only
+        that site's hours; the network's lists the sites a metrics view would (``ranking``).
         """
         query: ScorecardQuery = parse(ScorecardQuery, params)
-        since, until = query.period(self._now(), default_days=7)
+        now = self._now()
+        since, until = query.period(now, default_days=7)
         if until - since > timedelta(days=MAX_HOURLY_DAYS):
             raise ApiError(400, f"scorecards cover at most {MAX_HOURLY_DAYS} days")
         site = self._site(query.site)
         sites: dict[str, _Tally] = {}
         staff: dict[tuple[str, str], _Tally] = {}
-        counts = _counts(self._store.counters, self._config, period_buckets(since, until, "hour", self._now()),
-                         self._now())
-        for bucket, per_site in counts.items():
-            hour = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC)
-            for site_id, row in per_site.items():
-                if (site and site_id != site) or site_id == NO_SITE:
-                    continue
+        hours = period_buckets(since, until, "hour", now)
+        days = period_buckets(since, until, "day", now)
+        fields = self._config.counter_fields()
+        listed, ranked = self._listed(site, since, until)
+        for site_id in listed:
+            cfg = self._config.site(site_id)
+            if cfg is None:  # "unknown": no scorecard
+                continue
+            # a roster needs the hours (who was on duty); otherwise the days of the period say the same
+            per_bucket = self._store.counters.site_counts(site_id, hours if site or cfg.roster else days, fields)
+            for bucket, row in per_bucket.items():
                 sites.setdefault(site_id, _Tally(self._config.topics)).add(row, (None, None, None), False)
-                cfg = self._config.site(site_id)
-                if cfg is None or not cfg.roster:
+                if not cfg.roster:
                     continue
-                local = hour.astimezone(ZoneInfo(cfg.timezone))
+                local = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC).astimezone(
+                    ZoneInfo(cfg.timezone))
                 for shift in cfg.roster:
                     if shift.on_duty(local.weekday(), local.hour):
                         staff.setdefault((site_id, shift.name), _Tally(self._config.topics)).add(
@@ -91,7 +112,12 @@ class MetricsApi(ApiBase):
             "since": iso(since), "until": iso(until),
             "sites": [{"site": k, **_scorecard(v)} for k, v in sorted(sites.items())],
             "staff": [{"site": k[0], "name": k[1], **_scorecard(v)} for k, v in sorted(staff.items())],
+            "sites_ranked": ranked,
         })
+
+
+def _label(site_id: str) -> str:
+    return "unknown" if site_id == NO_SITE else site_id
 
 
 class _Tally:
@@ -166,14 +192,6 @@ def _scorecard(tally: _Tally) -> dict[str, Any]:
             "compliments_per_complaint": round(compliments / complaints, 2) if complaints else None,
             "acknowledged": tally.acks["n"], "median_seconds_to_acknowledge": tally.median_ack(),
             "promises": tally.as_dict()["promises"]}
-
-
-def _counts(counters: Counters, config: Config, buckets: list[str], now: datetime) -> dict[str, Any]:
-    """The counts of a period's buckets (``rollup.read``); too much of it not rolled up yet is a 503."""
-    try:
-        return rollup.read(counters, config, buckets, now)
-    except rollup.RollupPending as exc:
-        raise ApiError(503, str(exc)) from exc
 
 
 def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime) -> list[str]:

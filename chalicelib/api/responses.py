@@ -140,6 +140,26 @@ class MetricsFilters(_Out):
     urgency: str | None
 
 
+class RankedSite(_Out):
+    site: str
+    messages: int
+    compliments: int
+    complaints: int
+
+
+class SitesRanked(_Out):
+    """Which sites a large network's view lists: the busiest and the quietest of a standard window, as
+    the hourly job ranked them (all messages, whatever the filters); their figures are the period's."""
+
+    window: str = Field(description="today, yesterday, 7d or 30d (UTC days, today's so far)")
+    since: str | None = Field(description="the window's first day")
+    as_of: str | None = Field(description="when the ranking was made; null: not ranked yet")
+    of: int = Field(description="sites with messages in the window")
+    sites: int = Field(description="sites configured")
+    top: list[RankedSite]
+    bottom: list[RankedSite]
+
+
 class Metrics(_Out):
     since: str
     until: str
@@ -148,7 +168,10 @@ class Metrics(_Out):
     filters: MetricsFilters
     totals: Totals
     series: list[Bucket]
-    sites: dict[str, Tally]
+    sites: dict[str, Tally] = Field(description="per-site figures of the period: every site with messages, "
+                                               "or only those of sites_ranked")
+    sites_ranked: SitesRanked | None = Field(description="null: sites holds every site (a site's view, or a "
+                                                         "network of at most 50 sites)")
 
 
 class Scorecard(_Out):
@@ -175,6 +198,7 @@ class Scorecards(_Out):
     until: str
     sites: list[SiteScorecard]
     staff: list[StaffScorecard]
+    sites_ranked: SitesRanked | None = Field(description="null: every site; else only those ranked")
 
 
 # -- configuration and status ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ site hour counters     MET#<site>#<date> / H#<hour>          one count per field
 site day counters      MET#<site>#D / D#<date>               the same, one site, one day
 network hour shard     NET#<shard>#<date> / H#<hour>         every site's counts of an hour, one of 8 shards
 network day shard      NET#<shard>#D / D#<date>              every site's counts of a day, one of 8 shards
+ranking                RANK#<window> / RANK                  the busiest and quietest sites of a window
 =====================  ====================================  ============================================
 
 A message is counted with one ``TransactWriteItems``: the put of its counted mark, refused if the
@@ -36,7 +37,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import Unavailable
-from chalicelib.storage.dynamo import NO_SITE, Dynamo, from_item, to_item
+from chalicelib.storage.dynamo import NO_SITE, Dynamo, to_item
 
 COUNTER_FIELD = re.compile(
     r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed))$")
@@ -55,21 +56,15 @@ def counter_key(site: str | None, bucket: str) -> dict[str, str]:
     return {"pk": f"MET#{site or NO_SITE}#{shard}", "sk": bucket}
 
 
-def rollup_key(bucket: str) -> dict[str, str]:
-    """Where the network roll-up of an hour or a day lives (all sites in one item)."""
-    if not BUCKET.match(bucket):
-        raise ValueError(f"bad counter bucket {bucket!r}")
-    return {"pk": f"ROLL#{bucket[2:9]}", "sk": bucket}
-
-
-def rollup_item(bucket: str, counts: dict[str, dict[str, int]], *, version: int, rolled_at: str,
-                expires_at: int) -> dict[str, Any]:
-    """A network roll-up: the counts of every site in one JSON attribute (one value to read)."""
-    return {**rollup_key(bucket), "c": json.dumps(counts, separators=(",", ":"), sort_keys=True),
-            "v": version, "rolled_at": rolled_at, "ttl": expires_at}
+def ranking_key(window: str) -> dict[str, str]:
+    """Where the ranking of a window's sites lives (its busiest and quietest few: a bounded item)."""
+    if not re.match(r"^[a-z0-9]{1,12}$", window):
+        raise ValueError(f"bad ranking window {window!r}")
+    return {"pk": f"RANK#{window}", "sk": "RANK"}
 
 
 SHARDS = 8  # network items per bucket: each takes an eighth of the network's messages
+SITES_PER_BATCH = 48  # a transaction holds at most 100 writes: the mark, 2 per site, 2 network items
 CONFLICT_TRIES = 6  # a transaction that met another on the same item is tried again, after a short pause
 
 
@@ -144,6 +139,25 @@ class CounterStore(Dynamo):
                                     for key in counter_targets(site, bucket, shard_of(batch_id))]
         return self._transact(writes)
 
+    def count_sites(self, *, bucket: str, batch_id: str, per_site: dict[str | None, dict[str, int]],
+                    expires_at: int) -> bool:
+        """Add several sites' counts of one hour exactly once, in one transaction (a bulk load): each
+        site's hour and day items, and one network shard's hour and day items once with their sum. At
+        most ``SITES_PER_BATCH`` sites; False if ``batch_id`` was counted already."""
+        if not 0 < len(per_site) <= SITES_PER_BATCH:
+            raise ValueError(f"1 to {SITES_PER_BATCH} sites a batch")
+        total: dict[str, int] = {}
+        for counts in per_site.values():
+            for field, value in _checked(counts).items():
+                total[field] = total.get(field, 0) + int(value)
+        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expires_at}),
+                "ConditionExpression": "attribute_not_exists(pk)"}
+        sites = [_add_update(self._counters, key, counts, expires_at)
+                 for site, counts in per_site.items() for key in counter_targets(site, bucket, 0)[:2]]
+        network = [_add_update(self._counters, key, total, expires_at)
+                   for key in counter_targets(None, bucket, shard_of(batch_id))[2:]]
+        return self._transact([{"Put": mark}, *sites, *network])
+
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
         """Plain additions (statistics that have no duplicate to fear) to the same four items, all or none."""
         if not counts:
@@ -215,42 +229,15 @@ class CounterStore(Dynamo):
             add(item)
         return out
 
-    def counter_rows(self, keys: list[tuple[str | None, str]], fields: list[str], *,
-                     consistent: bool = False) -> dict[tuple[str, str], dict]:
-        """Per-site counter items by (site, bucket), without their id sets; missing ones are absent.
+    def put_ranking(self, window: str, ranking: dict[str, Any]) -> None:
+        """Store a window's ranking of sites (replacing the last one): one item of ``2 * EDGE`` sites at most."""
+        self._call("put_item", self._counters,
+                   Item=to_item({**ranking_key(window), "r": json.dumps(ranking, separators=(",", ":"))}))
 
-        The keys are known (one per site and hour), so they are fetched with BatchGetItem:
-        reads grow with the number of buckets, and never scan anything. ``consistent`` reads
-        see a count written just before (a roll-up made right after a late count needs it).
-        """
-        wanted = set(fields)
-        out: dict[tuple[str, str], dict[str, Any]] = {}
-        # No ProjectionExpression: DynamoDB bills the whole item either way, and moto
-        # evaluates projections slowly; the fields are picked here.
-        unique = list(dict.fromkeys((site or NO_SITE, bucket) for site, bucket in keys))
-        for item in self._batch_get(self._counters, [counter_key(site, bucket) for site, bucket in unique],
-                                    consistent=consistent):
-            data = from_item({k: v for k, v in item.items() if k in wanted})
-            out[(item["pk"]["S"].split("#")[1], item["sk"]["S"])] = data
-        return out
-
-    def rollups(self, buckets: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-        """Network roll-ups by bucket: ``{bucket: {site: {field: count}}}``; missing ones are absent."""
-        out = {}
-        for item in self._batch_get(self._counters, [rollup_key(b) for b in dict.fromkeys(buckets)]):
-            out[item["sk"]["S"]] = json.loads(item["c"]["S"])
-        return out
-
-    def put_rollup(self, bucket: str, counts: dict[str, dict[str, int]], *, version: int,
-                   rolled_at: str, expires_at: int) -> bool:
-        """Store a roll-up unless a fresher one (counting more events) is there; False then.
-
-        Counters only grow, so the roll-up that counted the most events is the latest.
-        """
-        item = rollup_item(bucket, counts, version=version, rolled_at=rolled_at, expires_at=expires_at)
-        return self._if("put_item", self._counters, Item=to_item(item),
-                        ConditionExpression="attribute_not_exists(v) OR v < :v",
-                        ExpressionAttributeValues={":v": {"N": str(version)}})
+    def rankings(self, windows: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored rankings by window; windows not ranked yet are absent."""
+        return {item["pk"]["S"][5:]: json.loads(item["r"]["S"])
+                for item in self._batch_get(self._counters, [ranking_key(w) for w in dict.fromkeys(windows)])}
 
 
 def _fields(item: dict[str, Any], wanted: set[str]) -> dict[str, int]:
