@@ -150,6 +150,10 @@ def test_a_complaint_about_the_driver_goes_to_the_manager_and_care_never_the_dri
         ("email", "line8@example.com"), ("email", "care@example.com")}
     rude = classify("L8 the driver was really rude to my mum")
     assert rude.about_staff and DRIVER8 not in {r.to for r in recipients_for(CONFIG, rude)}
+    # found on `make run`: the heat came first, the driver's conduct second, and the driver was texted
+    ignored = classify("L8 it's far too hot on this coach and the driver ignored us")
+    assert ignored.about_staff and DRIVER8 not in {r.to for r in recipients_for(CONFIG, ignored)}, ignored.rules
+    assert not classify("my emails were ignored, the wifi never works").about_staff
     reply = build_reply(CONFIG, c, "m", SECRET).text
     assert "driver" not in reply and "999" in reply  # the reply does not say the driver is acting on it
 
