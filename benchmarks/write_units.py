@@ -21,44 +21,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from decimal import Decimal
 from typing import Any
 
+from infra.item_sizes import item_size, number_size, value_size  # noqa: F401  (number_size: the tests)
+
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-
-
-def number_size(text: str) -> int:
-    digits = text.lstrip("-").replace(".", "")
-    digits = digits.split("E")[0].split("e")[0].strip("0") or "0"
-    return 1 + math.ceil(len(digits) / 2) + (1 if text.startswith("-") else 0)
-
-
-def value_size(value: dict[str, Any]) -> int:
-    (kind, v), = value.items()
-    if kind == "S":
-        return len(v.encode())
-    if kind == "N":
-        return number_size(str(Decimal(v)) if "E" not in v else v)
-    if kind == "B":
-        return len(v)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(s.encode()) for s in v)
-    if kind == "NS":
-        return sum(number_size(n) for n in v)
-    if kind == "BS":
-        return sum(len(b) for b in v)
-    if kind == "L":
-        return 3 + sum(1 + value_size(e) for e in v)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode()) + value_size(e) for k, e in v.items())
-    raise ValueError(f"unknown DynamoDB type {kind}")
-
-
-def item_size(item: dict[str, Any] | None) -> int:
-    """An item's size in bytes by AWS's rules (``item`` in the low-level form: ``{"name": {"S": ...}}``)."""
-    return sum(len(name.encode()) + value_size(value) for name, value in (item or {}).items())
 
 
 def units(size: int) -> int:

@@ -1,6 +1,6 @@
 """No path writes an item that grows without bound (issue 16): each path is driven many times through the
 real adapters on moto (the ``aws`` fixture, where the 400 KB limit is enforced on every update by
-``infra/moto_speedups.py``), and the stored item is measured as DynamoDB counts it (``tests/sizes.py``)
+``infra/moto_speedups.py``), and the stored item is measured as DynamoDB counts it (``infra/item_sizes.py``)
 after K and after 4K events: it must not grow, but for a few bytes of counters' digits.
 
 Counters and roll-ups are covered by their own tests (``item_size`` is there for them too).
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.clock import iso
-from tests.sizes import item_size, value_size
+from infra.item_sizes import item_size, value_size
 
 TABLE, COUNTERS = "voix-dev", "voix-dev-counters"
 DIGITS = 8  # bytes an item may still gain as its revision / tries / used numbers get longer digits
@@ -55,7 +55,7 @@ def drive(events, step, measure, checkpoints):
 def test_item_size_counts_names_and_values_as_dynamodb_does():
     assert item_size({"pk": {"S": "CONSENT#ab"}}) == 2 + 10
     assert value_size({"S": "é"}) == 2  # UTF-8 bytes
-    assert value_size({"N": "12345"}) == 4 and value_size({"N": "-0.0100"}) == 2  # significant digits
+    assert value_size({"N": "12345"}) == 4 and value_size({"N": "-0.0100"}) == 3  # significant digits
     assert value_size({"BOOL": True}) == 1 and value_size({"NULL": True}) == 1
     assert value_size({"SS": ["ab", "cde"]}) == 5
     assert value_size({"L": [{"S": "ab"}, {"N": "1"}]}) == 3 + (1 + 2) + (1 + 2)

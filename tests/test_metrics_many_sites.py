@@ -15,6 +15,7 @@ from chalicelib.api.metrics import period_buckets
 from chalicelib.config_loader import load_config
 from chalicelib.storage.counters import SHARDS
 from infra import sites
+from infra.item_sizes import item_size
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 HOURS = [NOW - timedelta(days=3)]  # a closed day of the 7-day window (moto takes ~20 ms a transaction)
@@ -30,14 +31,9 @@ def _count(svc, config, first: int):
                 counts={"n": n, "nature_complaint": i % 3, "topic_comfort": n, "x_comfort_complaint_normal": i % 3})
 
 
-def _item_size(item: dict) -> int:
-    """An item's size as DynamoDB bills it, near enough: names plus values (numbers as their digits)."""
-    return sum(len(k) + len(next(iter(v.values()))) for k, v in item.items())
-
-
 def _largest_item() -> int:
     db = boto3.client("dynamodb")
-    return max(_item_size(i) for page in db.get_paginator("scan").paginate(TableName="voix-dev-counters")
+    return max(item_size(i) for page in db.get_paginator("scan").paginate(TableName="voix-dev-counters")
                for i in page["Items"])
 
 

@@ -1,4 +1,5 @@
-"""The size of a DynamoDB item as DynamoDB counts it against its 400 KB limit and bills its writes.
+"""The size of a DynamoDB item as DynamoDB counts it against its 400 KB limit and bills its writes (one
+definition, for the tests and ``benchmarks/write_units.py``).
 
 ``item_size`` takes an item as the low-level client returns it (``{"name": {"S": "..."}}``): the sum of
 its attribute names (UTF-8 bytes) and values, by the rules of the DynamoDB developer guide ("Item
@@ -13,9 +14,11 @@ import base64
 from typing import Any
 
 
-def _number_size(text: str) -> int:
+def number_size(text: str) -> int:
+    """A number: 1 byte, plus 1 per two significant digits (leading and trailing zeros trimmed), plus 1 if
+    negative (the developer guide says "approximately": this errs on the large side)."""
     digits = text.lstrip("+-").lower().split("e")[0].replace(".", "").strip("0") or "0"
-    return (len(digits) + 1) // 2 + 1
+    return (len(digits) + 1) // 2 + 1 + (1 if text.startswith("-") else 0)
 
 
 def _binary_size(value: Any) -> int:
@@ -28,7 +31,7 @@ def value_size(value: dict[str, Any]) -> int:
     if kind == "S":
         return len(data.encode("utf-8"))
     if kind == "N":
-        return _number_size(data)
+        return number_size(data)
     if kind == "B":
         return _binary_size(data)
     if kind in ("BOOL", "NULL"):
@@ -36,7 +39,7 @@ def value_size(value: dict[str, Any]) -> int:
     if kind == "SS":
         return sum(len(s.encode("utf-8")) for s in data)
     if kind == "NS":
-        return sum(_number_size(n) for n in data)
+        return sum(number_size(n) for n in data)
     if kind == "BS":
         return sum(_binary_size(b) for b in data)
     if kind == "L":
@@ -46,7 +49,7 @@ def value_size(value: dict[str, Any]) -> int:
     raise ValueError(f"unknown DynamoDB type {kind!r}")
 
 
-def item_size(item: dict[str, Any]) -> int:
+def item_size(item: dict[str, Any] | None) -> int:
     """Bytes of one whole item (names and values), as DynamoDB counts it: what the 400 KB limit caps and
     what a write is billed for (one write unit per KB, twice that in a transaction)."""
-    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in (item or {}).items())
