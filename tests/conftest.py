@@ -265,8 +265,9 @@ def free_port():
 
 
 @contextmanager
-def running_stack(folder, **extra_env):
-    """`python -m infra.local` in a subprocess, on free ports; yields (state, output lines)."""
+def running_stack(folder, settle_seconds: float = 90, **extra_env):
+    """`python -m infra.local` in a subprocess, on free ports; yields (state, output lines) once its start-up
+    jobs are done (``settle_seconds`` at most: a stack of 2,000 sites sends 2,000 digests first)."""
     import signal
     import subprocess
     import sys
@@ -291,7 +292,7 @@ def running_stack(folder, **extra_env):
         time.sleep(0.2)
     state = json.loads(state_file.read_text())
     try:
-        _settled(state, output, extra_env, deadline=time.monotonic() + 90)
+        _settled(state, output, extra_env, deadline=time.monotonic() + settle_seconds)
         yield state, output
     finally:
         process.send_signal(signal.SIGTERM)

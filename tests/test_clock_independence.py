@@ -182,7 +182,7 @@ DATE_SENSITIVE = [
     "tests/test_operator_api.py::test_acknowledging_records_the_time_to_acknowledge_in_the_metrics",
     "tests/test_operator_api.py::test_demo_data_read_back_equals_what_was_generated",
     "tests/test_operator_api.py::test_a_late_count_shows_at_once_in_the_site_and_network_views",
-    "tests/test_operator_api.py::test_a_message_processed_after_its_hour_is_in_the_metrics_of_that_hour",
+    "tests/test_operator_api.py::test_a_message_processed_after_its_hour_is_in_the_counts_of_that_hour",
     "tests/test_operator_api.py::test_a_promise_missed_after_its_hour_shows_in_the_site_and_network_views",
     "tests/test_scorecards.py",
     "tests/test_surveys.py::test_sending_skips_opted_out_numbers_and_respects_the_frequency_cap",
