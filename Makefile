@@ -69,7 +69,8 @@ demo-data: install sites
 	$(WITH_SITES) $(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
 
 # Every benchmark (classification, webhook path, scale, cold start, end to end, cost) into
-# benchmarks/RESULTS.md; about 10 minutes (RESULTS.md says how long the last run took). Not part of `make test`.
+# benchmarks/RESULTS.md; about 35 to 45 minutes, most of it counting 50,000 messages into one site-hour on moto
+# (RESULTS.md says how each section was last run). Not part of `make test`.
 bench: install browser
 	$(BIN)/python -m benchmarks.run
 
