@@ -132,12 +132,7 @@ class CounterStore(Dynamo):
                     expires_at: int) -> bool:
         """Add counts known together (a bulk load's site-hour) exactly once, as one message is: False
         if ``batch_id`` was counted already."""
-        expiry = expires_at if expires_at > 0 else None
-        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expiry}),
-                "ConditionExpression": "attribute_not_exists(pk)"}
-        writes = [{"Put": mark}] + [_add_update(self._counters, key, _checked(counts), expires_at)
-                                    for key in counter_targets(site, bucket, shard_of(batch_id))]
-        return self._transact(writes)
+        return self.count_sites(bucket=bucket, batch_id=batch_id, per_site={site: counts}, expires_at=expires_at)
 
     def count_sites(self, *, bucket: str, batch_id: str, per_site: dict[str | None, dict[str, int]],
                     expires_at: int) -> bool:
@@ -150,7 +145,8 @@ class CounterStore(Dynamo):
         for counts in per_site.values():
             for field, value in _checked(counts).items():
                 total[field] = total.get(field, 0) + int(value)
-        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expires_at}),
+        expiry = expires_at if expires_at > 0 else None  # none rather than 0, which TTL would take at once
+        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expiry}),
                 "ConditionExpression": "attribute_not_exists(pk)"}
         sites = [_add_update(self._counters, key, counts, expires_at)
                  for site, counts in per_site.items() for key in counter_targets(site, bucket, 0)[:2]]
