@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import channels
-from chalicelib.cases import CaseService
+from chalicelib.cases import CaseService, promises_call_back
 from chalicelib.classification import Classifier
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
@@ -186,14 +186,14 @@ class IngestService:
         try:
             existing = self._store.messages.put_message(record)
         except Unavailable as exc:
-            self._park({"type": "store", "message": record}, exc)
+            self._park({"type": "store", "message": parked_record(record)}, exc)
             return IngestResult(message.id, reply.text, duplicate=False, record=record, parked=True)
 
         if existing is not None:
             if "processed_at" not in existing and self._stale(existing):
                 # a retry after the first delivery died between its put and its enqueue (the
                 # sweeper would catch it too, minutes later); a concurrent duplicate is not that
-                self._enqueue({**existing, "from_number": message.from_number})
+                self._enqueue(existing)
             return IngestResult(message.id, existing.get("reply") or reply.text, duplicate=True, record=existing)
 
         self._enqueue(record)
@@ -281,14 +281,26 @@ class IngestService:
 
     def _enqueue(self, record: dict[str, Any]) -> None:
         try:
-            self._jobs.send({"type": "process", "message": _job_record(record)})
+            self._jobs.send(process_job(record["id"]))
         except QueueError as exc:
             # Stored and pending: the scheduled sweeper hands it to the worker later.
             log.warning("queue unavailable, message %s left pending: %s", record["id"], exc)
 
 
-def _job_record(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in ("pk", "sk", "type")}
+def process_job(message_id: str) -> dict[str, Any]:
+    """A stored message for the worker: its id only. The worker reads the message (and the customer's full
+    number, kept on it until the worker is done) from the table, so no queue, dead-letter queue included,
+    holds a number that an erasure cannot reach."""
+    return {"type": "process", "message_id": message_id}
+
+
+def parked_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A message parked on the queue while DynamoDB refused it: it cannot be re-read, so the job carries it,
+    but the customer's full number only where its case promises a call-back (staff need it to call)."""
+    kept = {k: v for k, v in record.items() if k not in ("pk", "sk", "type")}
+    if not promises_call_back(str(record.get("urgency"))):
+        kept.pop("from_number", None)
+    return kept
 
 
 def replay_pending(messages: Messages, jobs: JobQueue, *, older_than: timedelta,
@@ -296,6 +308,6 @@ def replay_pending(messages: Messages, jobs: JobQueue, *, older_than: timedelta,
     """Hand to the worker again the messages stored but never processed (queue was down)."""
     replayed = 0
     for item in messages.pending_messages(iso(now() - older_than), limit=limit):
-        jobs.send({"type": "process", "message": _job_record(item)})
+        jobs.send(process_job(item["id"]))
         replayed += 1
     return replayed

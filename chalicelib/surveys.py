@@ -175,18 +175,34 @@ class SurveyService:
                   "window_hours": request.window_hours, "created_at": iso(now), "created_by": request.created_by,
                   "recipients": len(valid), "ttl": int((now + timedelta(days=400)).timestamp())}
         self._surveys.put_survey(survey)
-        self._jobs.send_many([{"type": "survey_send", "survey_id": survey["id"], "to": n} for n in valid])
+        keys = {customer_key(n, self._secret): n for n in valid}
+        # the numbers wait only for their sends (held for quiet hours, retried, at most SQS's 14 days)
+        self._surveys.put_recipients(survey["id"], keys, expires_at=int((now + timedelta(days=15)).timestamp()))
+        self._jobs.send_many([{"type": "survey_send", "survey_id": survey["id"], "recipient": k} for k in keys])
         return {**survey, "queued": len(valid), "rejected": rejected}
 
-    def send_one(self, survey_id: str, to: str) -> str:
-        """The worker's side of one recipient: consent, quiet hours, cap, then the first question."""
+    def send_one(self, survey_id: str, recipient: str) -> str:
+        """The worker's side of one recipient (a customer key; a number in jobs queued before keys): consent,
+        quiet hours, cap, then the first question."""
         survey = self._surveys.get_survey(survey_id)
         if survey is None:
             return "unknown_survey"
+        if recipient.startswith("+"):
+            to, key = recipient, customer_key(recipient, self._secret)
+        else:
+            to, key = self._surveys.recipient_number(survey_id, recipient), recipient
+        outcome = self._send_first(survey, to, key)
+        if outcome != "quiet_hours" and not recipient.startswith("+"):
+            self._surveys.forget_recipient(survey_id, key)  # done with: the number goes
+        return outcome
+
+    def _send_first(self, survey: dict[str, Any], to: str | None, key: str) -> str:
+        survey_id = survey["id"]
         site = self._config.site(survey["site"])
-        key = customer_key(to, self._secret)
         erased = self._customers.tombstone(mark(self._secret, "customer", key))
-        if erased and str(erased.get("erased_at") or "") >= survey["created_at"]:
+        if to is None and not erased:  # sent or skipped already (a redelivered job), or its number expired
+            return "already_sent"
+        if to is None or (erased and str(erased.get("erased_at") or "") >= survey["created_at"]):
             # erased after this survey was asked for (held for quiet hours, or still queued): cancelled
             self._surveys.survey_add(survey_id, {"skipped_erased": 1})
             return "erased"
@@ -200,7 +216,7 @@ class SurveyService:
         delay = quiet_delay(now, site.timezone if site else "UTC", deployment.quiet_hours_start,
                             deployment.quiet_hours_end)
         if delay:
-            self._jobs.send({"type": "survey_send", "survey_id": survey_id, "to": to}, delay_seconds=delay)
+            self._jobs.send({"type": "survey_send", "survey_id": survey_id, "recipient": key}, delay_seconds=delay)
             return "quiet_hours"
         marker = f"{survey_id}#{key}"
         if not self._quotas.claim_marker("survey_sent", marker, expires_at=survey["ttl"], customer_key=key):

@@ -154,7 +154,9 @@ class Worker:
             # the stored one is the message (its hour, its reply): counting this copy could count it twice
             self.process({**existing, "from_number": record.get("from_number")} if existing else record)
         elif job_type == "process":
-            self.process(self._record(job))
+            record = self._stored(job) if "message_id" in job else self._record(job)  # "message": queued before
+            if record is not None:
+                self.process(record)
         elif job_type == "consent":  # parked by the webhook while DynamoDB was down
             change = job.get("change")
             if not isinstance(change, dict) or set(change) != {
@@ -172,18 +174,29 @@ class Worker:
                 self._store.surveys.end_conversation(change["customer_key"])
             else:
                 self._store.customers.lift_suppression(suppression)
-        elif job_type == "survey_send":
-            if not isinstance(job.get("survey_id"), str) or not isinstance(job.get("to"), str):
-                raise BadJob("survey job without survey_id or number")
+        elif job_type == "survey_send":  # names its recipient by customer key ("to", a number: queued before)
+            recipient = job.get("recipient", job.get("to"))
+            if not isinstance(job.get("survey_id"), str) or not isinstance(recipient, str):
+                raise BadJob("survey job without survey_id or recipient")
             if self._surveys is None:
                 raise BadJob("surveys are not set up in this worker")
-            self._surveys.send_one(job["survey_id"], job["to"])
+            self._surveys.send_one(job["survey_id"], recipient)
         elif job_type == "alert":
             if not isinstance(job.get("case_id"), str) or not isinstance(job.get("recipient"), str):
                 raise BadJob("alert job without case_id or recipient")
             self.deliver(job["case_id"], job["recipient"], receive_count)
         else:
             raise BadJob(f"unknown job type {job_type!r}")
+
+    def _stored(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        """The message a job names, read from the table (with the customer's number while the worker needs
+        it); None if it is no longer there (erased while the job waited: nothing to do)."""
+        if not isinstance(job.get("message_id"), str) or not job["message_id"]:
+            raise BadJob("process job without a message_id")
+        record = self._store.messages.get_message(job["message_id"])
+        if record is None:
+            log.warning("message %s is no longer stored (erased or expired): nothing to process", job["message_id"])
+        return record
 
     @staticmethod
     def _record(job: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +257,6 @@ class Worker:
         if not number:
             existing = self._store.cases.get_case(case_id)
             number = existing.get("customer_number") if existing else None
-        if number is None and existing is None:
-            raise BadJob(f"message {record['id']} has no customer number to alert with")
         case = self._case(case_id, record, number, recipients)
         case["code"] = self._cases.claim_code(case_id, self._now())  # the same code on a retry
         created = self._store.cases.put_case(case)

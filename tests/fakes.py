@@ -64,6 +64,7 @@ class FakeDb:
         self.markers: dict[tuple[str, str], dict] = {}
         self.surveys: dict[str, dict] = {}
         self.conversations: dict[str, dict] = {}
+        self.recipients: dict[tuple[str, str], dict] = {}  # (survey id, customer key) -> number, ttl
         self.consent_messages: dict[str, str] = {}  # message id -> customer key (a STOP / START taken in)
         self.survey_texts: dict[str, str] = {}  # message id -> customer key (a worded reply taken in)
 
@@ -341,6 +342,7 @@ class FakeCustomers:
             "surveytext": [m for m, owner in db.survey_texts.items() if owner == customer_key],
             "quota": [k for k, q in db.quotas.items() if q.get("customer_key") == customer_key],
             "offer": [k for k, o in db.offers.items() if o.get("customer_key") == customer_key],
+            "surveyto": [k for k, r in db.recipients.items() if r.get("customer_key") == customer_key],
         }
         markers = [k for k, m in db.markers.items() if m.get("customer_key") == customer_key]
         if mark is not None:
@@ -361,7 +363,8 @@ class FakeCustomers:
                 del db.codes[code]
         for kind, table in (("msg", db.messages), ("case", db.cases), ("consent", db.consent),
                             ("surveycust", db.conversations), ("quota", db.quotas), ("offer", db.offers),
-                            ("consentmsg", db.consent_messages), ("surveytext", db.survey_texts)):
+                            ("consentmsg", db.consent_messages), ("surveytext", db.survey_texts),
+                            ("surveyto", db.recipients)):
             for key in mine[kind]:
                 del table[key]
         erased = {kind: len(keys) for kind, keys in mine.items() if keys}
@@ -450,6 +453,16 @@ class FakeSurveys:
             raise Conflict("no such survey")
         for key, value in counts.items():
             survey["stats"][key] = survey["stats"].get(key, 0) + value
+
+    def put_recipients(self, survey_id: str, numbers: dict[str, str], *, expires_at: int) -> None:
+        for key, number in numbers.items():
+            self._db.recipients[(survey_id, key)] = {"number": number, "ttl": expires_at, "customer_key": key}
+
+    def recipient_number(self, survey_id: str, customer: str) -> str | None:
+        return (self._db.recipients.get((survey_id, customer)) or {}).get("number")
+
+    def forget_recipient(self, survey_id: str, customer: str) -> None:
+        self._db.recipients.pop((survey_id, customer), None)
 
     def put_conversation(self, customer: str, conversation: dict[str, Any]) -> None:
         self._db.conversations[customer] = {**_copy(conversation), "customer_key": customer}

@@ -420,3 +420,55 @@ def test_a_replay_parked_while_dynamodb_was_down_is_refused_by_the_worker(client
     assert drain()["failed"] == 0
     assert traces_of(ALICE) == [] and table_items("MSG#") == [] and table_items("CONSENT#") == []
     assert len(sent_sms()) == sms
+
+
+def _spellings(number):
+    national = "0" + number[3:] if number.startswith("+44") else number
+    return (number, number[1:], national, number[3:])
+
+
+def test_no_queued_job_carries_a_customer_s_number(client, svc, monkeypatch):
+    """Issue 20, item 5: the jobs queue (and its DLQ, 14 days) holds ids, never a number an erasure cannot reach.
+    Every job type is made through its real path: process and alert jobs, a survey's sends, a message and a
+    STOP parked while DynamoDB refused them. Only a parked urgent message keeps the number (its case promises a
+    call-back, and it cannot be re-read); see the README's Privacy section."""
+    from chalicelib.jobs import JobQueue
+    from tests.test_failures import Outage
+
+    bodies = []
+    send, send_many = JobQueue.send, JobQueue.send_many
+
+    def record_one(self, job, delay_seconds=0):
+        bodies.append(json.dumps(job))
+        return send(self, job, delay_seconds)
+
+    def record_many(self, jobs):
+        bodies.extend(json.dumps(job) for job in jobs)
+        return send_many(self, jobs)
+
+    monkeypatch.setattr(JobQueue, "send", record_one)
+    monkeypatch.setattr(JobQueue, "send_many", record_many)
+    monkeypatch.setattr(surveys, "quiet_delay", lambda *args: 0)
+    survey = {"site": "line-8", "name": "Today", "numbers": [ALICE, BOB],
+              "questions": [{"kind": "nps", "text": {"en": "Recommend us? 0 to 10", "fr": "0 a 10"}}]}
+    assert client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
+                            body=json.dumps(survey)).status_code == 202
+    say(client, ALICE, "L8 the heating is broken on this coach")  # a case, alerts
+    Outage(svc.store.messages._db, "PutItem", times=1, code="ProvisionedThroughputExceededException")
+    say(client, ALICE, "L8 the seats were dirty")  # parked: a store job
+    Outage(svc.store.customers._db, "TransactWriteItems", times=1, code="ProvisionedThroughputExceededException")
+    say(client, ALICE, "STOP")  # parked: a consent job
+    drain()
+    kinds = {json.loads(b)["type"] for b in bodies}
+    assert {"survey_send", "process", "alert", "store", "consent"} <= kinds, kinds
+    assert not [b for b in bodies for s in _spellings(ALICE) + _spellings(BOB) if s in b]
+    assert len(sent_sms()) >= 2  # the surveys went out all the same (read from their recipients' items)
+    assert [m for m in table_items("MSG#") if m["text"] == "L8 the seats were dirty"]  # the parked one was stored
+
+
+def test_a_message_erased_while_its_job_waits_is_not_processed_and_the_job_ends(client, svc):
+    say(client, BOB, "L8 the driver is drunk and dangerous")  # urgent: a case and alerts, once processed
+    assert client.http.delete("/api/customers/%2B447700900777", headers=auth()).status_code == 200
+    drain()
+    assert table_items("MSG#") == [] and table_items("CASE#") == []
+    assert sent_sms() == [] and sent_emails() == []

@@ -292,14 +292,20 @@ def test_a_survey_asks_each_customer_once_within_the_cap_and_never_an_opted_out_
         quotas=domain.store.offers, jobs=Jobs(), sender=Sender(), secret=secret, now=lambda: NOON)
     request = surveys.SurveyRequest.model_validate({**SURVEY, "numbers": [ok, stopped, erased], "numbers_csv": None})
     first = service.create(request)
-    assert [job["to"] for job in queued] == [ok, stopped, erased]
+    keys = {n: customer_key(n, secret) for n in (ok, stopped, erased)}
+    # the jobs name each customer by key, never by number; the numbers wait in the store for their sends
+    assert [job["recipient"] for job in queued] == [keys[ok], keys[stopped], keys[erased]]
+    assert not any(n in str(queued) or n[1:] in str(queued) for n in (ok, stopped, erased))
     domain.store.customers.set_consent(customer_key(stopped, secret), "opted_out", at=iso(NOON), source="sms",
                                        message_id="stop-1", expires_at=0)
     domain.store.customers.erase_customer(customer_key(erased, secret), mark=partial(mark, secret),
                                           at=iso(NOON + timedelta(seconds=1)), expires_at=0)
-    assert [service.send_one(first["id"], to) for to in (ok, stopped, erased)] == ["sent", "opted_out", "erased"]
-    assert service.send_one(first["id"], ok) == "already_sent" and asked == [ok]
+    assert domain.store.surveys.recipient_number(first["id"], keys[erased]) is None  # erased with the customer
+    assert [service.send_one(first["id"], keys[n]) for n in (ok, stopped, erased)] == ["sent", "opted_out", "erased"]
+    assert all(domain.store.surveys.recipient_number(first["id"], k) is None for k in keys.values())  # done: gone
+    assert service.send_one(first["id"], keys[ok]) == "already_sent" and asked == [ok]
+    assert service.send_one(first["id"], ok) == "already_sent"  # a job queued before keys (a number) still works
     assert domain.store.surveys.get_survey(first["id"])["stats"] == {
         "sent": 1, "skipped_opted_out": 1, "skipped_erased": 1}
     second = service.create(request)
-    assert service.send_one(second["id"], ok) == "cap" and asked == [ok]  # one survey per number per period
+    assert service.send_one(second["id"], keys[ok]) == "cap" and asked == [ok]  # one survey per number per period

@@ -1,4 +1,5 @@
-"""Surveys (``SURVEY#<id>``, listed per site on ``gsi1``: ``SURVEYS#<site>``) and each customer's open
+"""Surveys (``SURVEY#<id>``, listed per site on ``gsi1``: ``SURVEYS#<site>``; its recipients'
+numbers ``SURVEYTO#<id>`` / ``<customer key>``) and each customer's open
 survey conversation (``SURVEYCUST#<customer key>`` / ``ACTIVE``, with a ``SURVEYTEXT#<message id>``
 marker per worded reply it took in)."""
 
@@ -17,6 +18,10 @@ TEXT_CHARS = 500  # of each, as kept there
 
 def survey_key(survey_id: str) -> dict[str, str]:
     return {"pk": f"SURVEY#{survey_id}", "sk": "SURVEY"}
+
+
+def recipient_key(survey_id: str, customer: str) -> dict[str, str]:
+    return {"pk": f"SURVEYTO#{survey_id}", "sk": customer}
 
 
 def conversation_key(customer: str) -> dict[str, str]:
@@ -48,6 +53,23 @@ class SurveyStore(Once):
         self._call("update_item", Key=to_item(survey_key(survey_id)),
                    UpdateExpression="SET " + ", ".join(sets), ConditionExpression="attribute_exists(pk)",
                    ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(values))
+
+    def put_recipients(self, survey_id: str, numbers: dict[str, str], *, expires_at: int) -> None:
+        """A survey's recipients (customer key -> full number), one item each under the customer's key, so
+        the send jobs name a key, never a number, and an erasure deletes the number with the customer; each is
+        deleted once its send is done (sent or skipped), and expires at ``expires_at`` otherwise."""
+        self._batch_write([{"PutRequest": {"Item": to_item({**recipient_key(survey_id, key), "customer_key": key,
+                                                             "number": number, "ttl": expires_at})}}
+                           for key, number in numbers.items()])
+
+    def recipient_number(self, survey_id: str, customer: str) -> str | None:
+        """The number a survey is to be sent to, or None once the customer was erased (or it expired)."""
+        item = self._get(recipient_key(survey_id, customer))
+        return item.get("number") if item else None
+
+    def forget_recipient(self, survey_id: str, customer: str) -> None:
+        """The survey was sent to this customer, or will not be: the number goes."""
+        self._call("delete_item", Key=to_item(recipient_key(survey_id, customer)))
 
     def put_conversation(self, customer: str, conversation: dict[str, Any]) -> None:
         """A customer's open survey conversation (one at a time: a newer survey replaces it)."""
