@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #   table = arn:aws:dynamodb:*:*:table/voix-S, index = its indexes, counters = voix-S-counters,
 #   jobs / jobs-dlq / inbound-sms-failed = the SQS queues voix-S-..., param:NAME = SSM /voix/S/NAME,
 #   logs = the function's own log group, phone = an SMS to a phone number (no ARN: "*"),
-#   identity = an SES identity, number = an End User Messaging phone number
+#   identity = an SES identity, number = an End User Messaging phone number,
+#   inbound-sms-key = the inbound topic's KMS key (granted by infra/package.py, its ARN being the stack's)
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 EXPECTED: dict[str, dict[str, set[str]]] = {
     # the internet-facing API: the Twilio webhook (ingest), the operator API (erasure deletes), the ack links
@@ -41,6 +42,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},  # a staff's "OK <code>" by SMS: response counts
         "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
         "inbound-sms-failed": {"sqs:SendMessage"},  # Lambda sends the on-failure record with the function's role
+        "inbound-sms-key": {"kms:Decrypt", "kms:GenerateDataKey"},  # that queue is encrypted with the topic's key
         "number": {"sms-voice:SendTextMessage"},
         "param:customer-key-secret": {"ssm:GetParameter"},
     },
@@ -77,12 +79,17 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
     },
 }
-LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# never logs:CreateLogGroup: each log group is the template's, with its retention (issue 20, finding 4)
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # Denied to every function that may publish SMS: a topic (an SMS is published to a number, never a topic)
 DENIED = {"Worker": {("sns:Publish", "arn:aws:sns:*:*:*")}}
 
 
-def kind_of(resource: str, stage: str, function: str) -> str:
+def kind_of(resource: str | dict, stage: str, function: str) -> str:
+    if resource == {"Fn::GetAtt": ["InboundSmsKey", "Arn"]}:  # added by infra/package.py (the stack's own key)
+        return "inbound-sms-key"
+    if not isinstance(resource, str):
+        return f"OTHER: {resource}"
     prefix = {"arn:aws:dynamodb:*:*:table/": "dynamodb", "arn:aws:sqs:*:*:": "sqs",
               "arn:aws:ssm:*:*:parameter/": "ssm", "arn:aws:logs:*:*:log-group:": "logs"}
     exact = {f"arn:aws:dynamodb:*:*:table/voix-{stage}": "table",
