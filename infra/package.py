@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from infra.webhook_split import split_webhook
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 MAX_ZIP_BYTES = 10 * 1024 * 1024
@@ -119,6 +121,7 @@ def finish_template(path: Path) -> None:
         "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
         "DestinationConfig": {"OnFailure": {"Type": "SQS",
                                             "Destination": {"Fn::GetAtt": ["InboundSmsFailedQueue", "Arn"]}}}}
+    split_webhook(template, template["Parameters"]["Stage"]["Default"])
     serve_through_cloudfront(template)
     declare_log_groups(template)
     # the inbound failure queue is encrypted with the topic's key: Lambda sends to it with the function's role

@@ -211,6 +211,29 @@ def test_the_webhook_links_and_api_are_served_by_cloudfront_over_tls_1_2_only(pa
     assert template["Outputs"]["WebhookUrl"]["Value"] == {"Fn::Sub": "https://${DashboardDomainName}/sms/twilio"}
 
 
+# -- issue 20, finding 8 ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_gateway_hands_the_webhook_to_its_own_function_and_every_other_route_to_the_api_s(packages, stage):
+    """Fails on the old code: every route, the public webhook too, ran in APIHandler with the operator's role
+    (what each role allows: tests/test_least_privilege.py)."""
+    resources = load(packages[stage] / "sam.yaml")["Resources"]
+    paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    targets = {(path, method): operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+               for path, operations in paths.items() for method, operation in operations.items()
+               if "x-amazon-apigateway-integration" in operation}
+    webhook = targets.pop(("/sms/twilio", "post"))
+    assert "${TwilioWebhook.Arn}" in webhook and "APIHandler" not in webhook
+    assert targets and all("${APIHandler.Arn}" in uri for uri in targets.values())
+    permission = resources["TwilioWebhookInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "TwilioWebhook"}
+    assert permission["SourceArn"]["Fn::Sub"][0].endswith("/*/POST/sms/twilio")  # that route only
+    function, api = resources["TwilioWebhook"]["Properties"], resources["APIHandler"]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": ["TwilioWebhookRole", "Arn"]} != api["Role"]
+    assert (function["Handler"], function["CodeUri"]) == (api["Handler"], api["CodeUri"])
+    assert resources["WebhookErrorsAlarm"]["Properties"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": "TwilioWebhook"}}]
+
+
 # -- issue 20, finding 4 ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_function_has_its_log_group_with_a_retention_and_no_role_creates_one(packages, stage):
@@ -220,7 +243,7 @@ def test_every_function_has_its_log_group_with_a_retention_and_no_role_creates_o
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"] for r in resources.values()
               if r["Type"] == "AWS::Logs::LogGroup" and "Fn::Sub" in r["Properties"]["LogGroupName"]}
-    assert len(functions) == 7
+    assert len(functions) == 8  # Chalice's seven and the webhook's own (infra/webhook_split.py)
     for function in functions:
         assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
     assert resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
