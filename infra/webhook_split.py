@@ -3,10 +3,11 @@
 Chalice puts every route in one function (``APIHandler``) with one role: the operator API's, which may
 erase (delete, batch-write) and read every secret. ``make package`` splits the webhook off after
 ``chalice package``: a second function, ``TwilioWebhook``, of the same code and handler (Chalice's app
-answers whichever route API Gateway hands it), with its own role (``.chalice/policy-<stage>-twilio-webhook.json``:
-what ingest calls, nothing of the operator API; the secrets' paths are in its variables as in every
-function's, but only the webhook's secrets are readable), an alarm on its errors, and API Gateway's ``POST /sms/twilio`` integration pointed
-at it. ``chalice local`` (the local stack) keeps one process serving every route, as before.
+answers whichever route API Gateway hands it), with its own role
+(``.chalice/policy-<stage>-twilio-webhook.json``: what ingest calls, nothing of the operator API; the secrets'
+paths are in its variables as in every function's, but only the webhook's secrets are readable), an alarm on
+its errors, and API Gateway's ``POST /sms/twilio`` integration pointed at it. ``chalice local`` (the local
+stack) keeps one process serving every route, as before.
 """
 
 from __future__ import annotations
