@@ -11,6 +11,9 @@ from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
 from chalicelib.clock import utcnow
 from chalicelib.errors import ApiError, Unavailable
+from chalicelib.webhook_url import require_configured
+
+require_configured()  # in the cloud, the URL Twilio signs is configuration: no start without it
 
 # Cold start: importing this module loads Chalice and nothing heavy. Each handler imports what
 # it uses on its first call (the webhook never loads the operator API, the worker never loads

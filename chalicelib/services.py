@@ -10,7 +10,7 @@ import os
 from functools import cached_property
 from typing import Any
 
-from chalicelib import aws_clients, channels
+from chalicelib import aws_clients, channels, webhook_url
 from chalicelib.cases import CaseService
 from chalicelib.channels import LogReplySender, ReplySender
 from chalicelib.classification import Classifier
@@ -100,15 +100,12 @@ class Services:
 
     @property
     def twilio_webhook_url(self) -> str:
-        """The URL Twilio signs: TWILIO_WEBHOOK_URL when set (a custom domain, the local stack)."""
-        return env("TWILIO_WEBHOOK_URL", f"http://127.0.0.1:{env('PORT', '8000')}/sms/twilio")
+        """The URL Twilio signs: TWILIO_WEBHOOK_URL (required outside the local stack)."""
+        return webhook_url.configured()
 
     def webhook_url_for(self, headers: dict[str, str], context: dict[str, Any], path: str) -> str:
-        """The URL Twilio signed for this request: TWILIO_WEBHOOK_URL if set, else API Gateway's own URL."""
-        if os.environ.get("TWILIO_WEBHOOK_URL") or not headers.get("host") or not context.get("stage"):
-            return self.twilio_webhook_url
-        proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
-        return f"{proto}://{headers['host']}/{context['stage']}{path}"
+        """The URL Twilio signed for this request (derived from the request on the local stack only)."""
+        return webhook_url.for_request(headers, context, path)
 
     @property
     def link_key(self) -> bytes:

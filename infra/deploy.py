@@ -63,6 +63,12 @@ OPERATOR_PARAMETERS = {"DashboardDomainName": "DASHBOARD_DOMAIN",
                        "DashboardCertificateArn": "DASHBOARD_CERTIFICATE_ARN"}
 
 
+def optional_parameters() -> dict[str, str]:
+    """Parameters with a default, given only when set: LOG_RETENTION_DAYS (the functions' logs, default 90)."""
+    days = os.environ.get("LOG_RETENTION_DAYS")
+    return {"LogRetentionDays": days} if days else {}
+
+
 def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str,
                  parameters: dict[str, str | None] | None = None) -> dict[str, str]:
     """``parameters``: template parameters beyond Stage; one given as None keeps the stack's current value."""
@@ -133,15 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
     body = point_at(out / "sam.yaml", upload_artefact(s3, args.artifact_bucket, args.stage, out / "deployment.zip"))
     outputs = deploy_stack(cfn, f"voix-{args.stage}", upload_template(s3, args.artifact_bucket, args.stage, body),
-                           args.stage, {k: os.environ.get(v) for k, v in OPERATOR_PARAMETERS.items()})
+                           args.stage, {**{k: os.environ.get(v) for k, v in OPERATOR_PARAMETERS.items()},
+                                        **optional_parameters()})
     written = publish_dashboard(s3, outputs["DashboardBucketName"])
     boto3.client("cloudfront").create_invalidation(
         DistributionId=outputs["DashboardDistributionId"],
         InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())})
     print(f"dashboard: {len(written)} files published")
-    for key in ("EndpointURL", "DashboardUrl", "DashboardDistributionDomain", "AlarmTopicArn", "InboundSmsTopicArn"):
+    for key in ("WebhookUrl", "DashboardUrl", "DashboardDistributionDomain", "AlarmTopicArn", "InboundSmsTopicArn"):
         print(f"{key:28} {outputs.get(key, '-')}")
-    print(f"Twilio webhook:      {outputs.get('EndpointURL', '').rstrip('/')}/sms/twilio")
+    print("Twilio webhook: WebhookUrl (on the dashboard's domain, through CloudFront: TLS 1.2 or later)")
     return 0
 
 

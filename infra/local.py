@@ -69,7 +69,7 @@ def main() -> int:
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "eu-west-2",
         "AWS_REGION": "eu-west-2", "AWS_ENDPOINT_URL": endpoint, "PORT": str(port),
         "TWILIO_AUTH_TOKEN": twilio_token, "TWILIO_ACCOUNT_SID": twilio_account,
-        "TWILIO_WEBHOOK_URL": f"http://127.0.0.1:{port}/sms/twilio",
+        "TWILIO_WEBHOOK_URL": f"http://127.0.0.1:{port}/sms/twilio", "VOIX_LOCAL": "1",
         "OPERATOR_TOKEN_SHA256": hashlib.sha256(operator_token.encode()).hexdigest(),
         "CUSTOMER_KEY_SECRET": os.environ.get("CUSTOMER_KEY_SECRET") or secrets.token_hex(32),
         "LINK_SIGNING_KEY": os.environ.get("LINK_SIGNING_KEY") or secrets.token_hex(32),

@@ -11,7 +11,10 @@
    definition, where cfn-lint wants them for an API defined by its OpenAPI body); the API's throttling
    (the stage's, and the webhook's and the acknowledge links' own) and its access log; the inbound SMS
    function's asynchronous invocations end, after their retries, in an on-failure queue (SQS) instead
-   of being dropped; the SQS trigger never runs more workers than the worker's reserved concurrency.
+   of being dropped (a queue encrypted with the inbound topic's key, which the function's role may use); the SQS
+   trigger never runs more workers than the worker's reserved concurrency; each function's log group, with a
+   retention (``LogRetentionDays``); the URL Twilio signs and the acknowledge links' base, on the dashboard's
+   domain (CloudFront, TLS 1.2 or later), never the execute-api endpoint.
 4. Take out of the zip what every Python Lambda runtime ships (boto3, botocore and their
    dependencies: aws-xray-sdk pulls them in), and fail if the zip is 10 MB or more.
 
@@ -29,6 +32,8 @@ import zipfile
 from pathlib import Path
 
 import yaml
+
+from infra.webhook_split import split_webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
@@ -116,10 +121,50 @@ def finish_template(path: Path) -> None:
         "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
         "DestinationConfig": {"OnFailure": {"Type": "SQS",
                                             "Destination": {"Fn::GetAtt": ["InboundSmsFailedQueue", "Arn"]}}}}
-    # the acknowledge links in alert e-mails point at the API (a custom domain: set PUBLIC_API_URL)
-    worker["Environment"]["Variables"].setdefault(
-        "PUBLIC_API_URL", {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"})
+    split_webhook(template, template["Parameters"]["Stage"]["Default"])
+    serve_through_cloudfront(template)
+    declare_log_groups(template)
+    # the inbound failure queue is encrypted with the topic's key: Lambda sends to it with the function's role
+    inbound_role = inbound["Role"]["Fn::GetAtt"][0]
+    template["Resources"][inbound_role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+        {"Sid": "InboundSmsFailedQueueKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": {"Fn::GetAtt": ["InboundSmsKey", "Arn"]}})
     path.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+
+
+def serve_through_cloudfront(template: dict) -> None:
+    """Twilio's webhook and the acknowledge links are the dashboard's domain (CloudFront, TLS 1.2 or later), never
+    the execute-api endpoint (which takes TLS 1.0): every function is told the URL Twilio signs, and the
+    worker the links' base (a function started without TWILIO_WEBHOOK_URL refuses to start)."""
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            variables["TWILIO_WEBHOOK_URL"] = {"Fn::Sub": "https://${DashboardDomainName}/sms/twilio"}
+    worker = template["Resources"]["Worker"]["Properties"]["Environment"]["Variables"]
+    worker["PUBLIC_API_URL"] = {"Fn::Sub": "https://${DashboardDomainName}"}
+
+
+# CloudWatch Logs' retention values (days); the functions' logs keep at most the data's own retention
+LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                        2922, 3288, 3653)
+
+
+def declare_log_groups(template: dict) -> None:
+    """Each function's log group (/aws/lambda/<function>) declared with a retention, so that no function creates
+    its own (never expiring): the roles have no logs:CreateLogGroup."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    data_days = int(config["environment_variables"]["RETENTION_DAYS"])
+    template["Parameters"]["LogRetentionDays"] = {
+        "Type": "Number", "Default": 90, "AllowedValues": [d for d in LOG_RETENTION_VALUES if d <= data_days],
+        "Description": f"Days the functions' logs and the API's access log are kept (at most the data's "
+                       f"{data_days}, RETENTION_DAYS)"}
+    functions = [n for n, r in template["Resources"].items() if r.get("Type") == "AWS::Serverless::Function"]
+    for name in functions:
+        template["Resources"][f"{name}LogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{name}}}"},
+                           "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+    template["Resources"]["ApiAccessLogs"]["Properties"]["RetentionInDays"] = {"Ref": "LogRetentionDays"}
 
 
 # One JSON line per request; the route template, never the path (an acknowledge link's path is its token)

@@ -32,8 +32,9 @@ OPTIONAL = {
     "VOIX_CONFIG_DIR": "tests only: another configuration directory",
     "POWERTOOLS_METRICS_DISABLED": "the local stack only",
     "PORT": "the local stack only",
-    "TWILIO_WEBHOOK_URL": "behind a custom domain only: else the URL API Gateway was called on (tested)",
-    "PUBLIC_API_URL": "set on the worker by infra/package.py (the API's URL); elsewhere not used",
+    "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); elsewhere not used",
+    "VOIX_LOCAL": "the local stack only (infra/local.py): there alone the webhook URL may be derived",
+    "AWS_LAMBDA_FUNCTION_NAME": "set by Lambda itself",
     "POWERTOOLS_TRACE_DISABLED": "Powertools' own switch: traces are off unless the function has active tracing",
     "AWS_XRAY_DAEMON_ADDRESS": "set by Lambda itself on functions with active tracing",
 }
@@ -114,7 +115,7 @@ def test_the_worker_reports_partial_batch_failures_and_knows_the_api_url(package
     [event] = worker["Events"].values()
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert worker["Environment"]["Variables"]["SQS_PARTIAL_BATCH"] == "true"
-    assert "${RestAPI}" in worker["Environment"]["Variables"]["PUBLIC_API_URL"]["Fn::Sub"]
+    assert worker["Environment"]["Variables"]["PUBLIC_API_URL"] == {"Fn::Sub": "https://${DashboardDomainName}"}
 
 
 def test_triggers_wait_for_their_queue_and_topic_which_end_user_messaging_may_publish_to(packages):
@@ -139,17 +140,120 @@ def test_each_stage_has_its_own_api_name_and_latency_alarm(packages, stage):
     assert name == {"Fn::Sub": "voix-${Stage}"}
 
 
-def test_without_a_configured_url_the_signature_is_checked_against_the_url_api_gateway_was_called_on(
-        monkeypatch):
+# -- issue 20, finding 6 ----------------------------------------------------------------------------------------
+def test_outside_the_local_stack_the_webhook_url_is_configuration_never_the_request_s_headers(monkeypatch):
+    """Fails on the old code: with TWILIO_WEBHOOK_URL unset it checked against http://evil.example.com/..."""
+    from chalicelib import webhook_url
     from chalicelib.services import Services
 
+    forged = ({"host": "evil.example.com", "x-forwarded-proto": "http"}, {"stage": "api"}, "/sms/twilio")
     monkeypatch.delenv("TWILIO_WEBHOOK_URL")
-    url = Services().webhook_url_for({"host": "abc123.execute-api.eu-west-2.amazonaws.com"}, {"stage": "api"},
-                                     "/sms/twilio")
-    assert url == "https://abc123.execute-api.eu-west-2.amazonaws.com/api/sms/twilio"
-    monkeypatch.setenv("TWILIO_WEBHOOK_URL", "https://sms.example.com/twilio")
-    assert Services().webhook_url_for({"host": "x"}, {"stage": "api"}, "/sms/twilio") == \
-        "https://sms.example.com/twilio"
+    monkeypatch.delenv("VOIX_LOCAL", raising=False)
+    with pytest.raises(RuntimeError, match="TWILIO_WEBHOOK_URL is not set"):
+        Services().webhook_url_for(*forged)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "voix-prod-APIHandler-abc")
+    with pytest.raises(RuntimeError, match="TWILIO_WEBHOOK_URL is not set"):
+        webhook_url.require_configured()  # app.py calls it at import: the function does not start
+    monkeypatch.setenv("TWILIO_WEBHOOK_URL", "https://voix.example.com/sms/twilio")
+    webhook_url.require_configured()
+    assert Services().webhook_url_for(*forged) == "https://voix.example.com/sms/twilio"
+    # the local stack alone may derive it (infra/local.py sets VOIX_LOCAL=1, and the URL too)
+    monkeypatch.delenv("TWILIO_WEBHOOK_URL")
+    monkeypatch.setenv("VOIX_LOCAL", "1")
+    webhook_url.require_configured()
+    assert Services().webhook_url_for({"host": "127.0.0.1:8000"}, {"stage": "api"}, "/sms/twilio") == \
+        "http://127.0.0.1:8000/api/sms/twilio"
+    monkeypatch.setenv("PORT", "8123")
+    assert Services().twilio_webhook_url == "http://127.0.0.1:8123/sms/twilio"
+
+
+def test_app_refuses_to_start_in_lambda_without_the_webhook_url():
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TWILIO_WEBHOOK_URL", "VOIX_LOCAL")}
+    run = subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, capture_output=True, text=True,
+                         env={**env, "AWS_LAMBDA_FUNCTION_NAME": "voix-prod-APIHandler-abc"}, timeout=60)
+    assert run.returncode != 0 and "TWILIO_WEBHOOK_URL is not set" in run.stderr
+    run = subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, capture_output=True, text=True,
+                         env={**env, "AWS_LAMBDA_FUNCTION_NAME": "x", "TWILIO_WEBHOOK_URL": "https://v.example/sms/twilio"},
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_is_told_the_webhook_url_on_the_dashboard_s_domain(packages, stage):
+    resources = load(packages[stage] / "sam.yaml")["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert resource["Properties"]["Environment"]["Variables"]["TWILIO_WEBHOOK_URL"] == \
+                {"Fn::Sub": "https://${DashboardDomainName}/sms/twilio"}, name
+
+
+# -- issue 20, finding 3 ----------------------------------------------------------------------------------------
+def test_the_webhook_links_and_api_are_served_by_cloudfront_over_tls_1_2_only(packages):
+    """Fails on the old code: only /api/* went through CloudFront; Twilio and the links used execute-api."""
+    template = load(packages["prod"] / "sam.yaml")
+    distribution = template["Resources"]["DashboardDistribution"]["Properties"]["DistributionConfig"]
+    assert distribution["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    [api] = [o for o in distribution["Origins"] if o["Id"] == "api"]
+    assert api["OriginPath"] == "/api" and api["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert api["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+    behaviours = {b["PathPattern"]: b for b in distribution["CacheBehaviors"]}
+    for path in ("/sms/*", "/ack/*", "/api/*"):
+        behaviour = behaviours[path]
+        assert behaviour["TargetOriginId"] == "api" and behaviour["ViewerProtocolPolicy"] == "https-only"
+        assert "POST" in behaviour["AllowedMethods"]
+        assert behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # never cached
+    # what points at the API points at that domain, never at the execute-api endpoint (TLS 1.0)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert "execute-api" not in json.dumps(variables)
+    assert "execute-api" not in json.dumps(template["Outputs"].get("WebhookUrl", {}))
+    assert template["Outputs"]["WebhookUrl"]["Value"] == {"Fn::Sub": "https://${DashboardDomainName}/sms/twilio"}
+
+
+# -- issue 20, finding 8 ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_gateway_hands_the_webhook_to_its_own_function_and_every_other_route_to_the_api_s(packages, stage):
+    """Fails on the old code: every route, the public webhook too, ran in APIHandler with the operator's role
+    (what each role allows: tests/test_least_privilege.py)."""
+    resources = load(packages[stage] / "sam.yaml")["Resources"]
+    paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    targets = {(path, method): operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+               for path, operations in paths.items() for method, operation in operations.items()
+               if "x-amazon-apigateway-integration" in operation}
+    webhook = targets.pop(("/sms/twilio", "post"))
+    assert "${TwilioWebhook.Arn}" in webhook and "APIHandler" not in webhook
+    assert targets and all("${APIHandler.Arn}" in uri for uri in targets.values())
+    permission = resources["TwilioWebhookInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "TwilioWebhook"}
+    assert permission["SourceArn"]["Fn::Sub"][0].endswith("/*/POST/sms/twilio")  # that route only
+    function, api = resources["TwilioWebhook"]["Properties"], resources["APIHandler"]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": ["TwilioWebhookRole", "Arn"]} != api["Role"]
+    assert (function["Handler"], function["CodeUri"]) == (api["Handler"], api["CodeUri"])
+    assert resources["WebhookErrorsAlarm"]["Properties"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": "TwilioWebhook"}}]
+
+
+# -- issue 20, finding 4 ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_its_log_group_with_a_retention_and_no_role_creates_one(packages, stage):
+    """Fails on the old code: the functions' log groups were created by Lambda, never expiring."""
+    template = load(packages[stage] / "sam.yaml")
+    resources = template["Resources"]
+    functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"] for r in resources.values()
+              if r["Type"] == "AWS::Logs::LogGroup" and "Fn::Sub" in r["Properties"]["LogGroupName"]}
+    assert len(functions) == 8  # Chalice's seven and the webhook's own (infra/webhook_split.py)
+    for function in functions:
+        assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
+    assert resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    parameter = template["Parameters"]["LogRetentionDays"]
+    data_days = int(json.loads((ROOT / ".chalice" / "config.json").read_text())
+                    ["environment_variables"]["RETENTION_DAYS"])
+    assert parameter["Default"] == 90 and max(parameter["AllowedValues"]) <= data_days
+    for name, statement in statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert "logs:CreateLogGroup" not in actions, name
 
 
 def test_the_zip_is_small_and_holds_the_app_not_the_sdk(packages):
@@ -198,7 +302,18 @@ def test_an_inbound_sms_the_function_gives_up_on_goes_to_an_alarmed_on_failure_q
     assert config["DestinationConfig"]["OnFailure"] == {
         "Type": "SQS", "Destination": {"Fn::GetAtt": ["InboundSmsFailedQueue", "Arn"]}}
     queue = resources["InboundSmsFailedQueue"]["Properties"]
-    assert queue["QueueName"] == {"Fn::Sub": "voix-${Stage}-inbound-sms-failed"} and queue["SqsManagedSseEnabled"]
+    assert queue["QueueName"] == {"Fn::Sub": "voix-${Stage}-inbound-sms-failed"}
+    # issue 20, finding 5: it holds the whole event (number, text): encrypted with the inbound topic's key, which
+    # the inbound function's role (Lambda sends the record with it) may use; fails on the old code
+    assert queue["KmsMasterKeyId"] == {"Ref": "InboundSmsKey"} and "SqsManagedSseEnabled" not in queue
+    assert queue["MessageRetentionPeriod"] == 14 * 86400
+    role = resources[resources["InboundSms"]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    [grant] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]
+               if s["Resource"] == {"Fn::GetAtt": ["InboundSmsKey", "Arn"]}]
+    assert set(grant["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"} and grant["Effect"] == "Allow"
+    [admin] = [s for s in resources["InboundSmsKey"]["Properties"]["KeyPolicy"]["Statement"]
+               if s["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}]
+    assert admin["Action"] == "kms:*"  # the key policy lets IAM policies (the role's grant above) use the key
     alarm = resources["InboundSmsFailedAlarm"]["Properties"]
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["InboundSmsFailedQueue",
                                                                                   "QueueName"]}}]
@@ -225,7 +340,7 @@ def test_the_api_is_throttled_per_stage_and_per_route_and_logs_every_request(pac
     assert {"requestId", "ip", "route", "status"} <= set(fields) and fields["route"] == "$context.resourcePath"
     assert "$context.path" not in log["Format"]  # an acknowledge link's path is its token
     assert "ApiGatewayAccount" in api["DependsOn"]  # the account's CloudWatch role is set before the stage
-    assert template["Resources"]["ApiAccessLogs"]["Properties"]["RetentionInDays"] == 90
+    assert template["Resources"]["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 @pytest.mark.parametrize("stage", STAGES)

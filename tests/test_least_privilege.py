@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #   table = arn:aws:dynamodb:*:*:table/voix-S, index = its indexes, counters = voix-S-counters,
 #   jobs / jobs-dlq / inbound-sms-failed = the SQS queues voix-S-..., param:NAME = SSM /voix/S/NAME,
 #   logs = the function's own log group, phone = an SMS to a phone number (no ARN: "*"),
-#   identity = an SES identity, number = an End User Messaging phone number
+#   identity = an SES identity, number = an End User Messaging phone number,
+#   inbound-sms-key = the inbound topic's KMS key (granted by infra/package.py, its ARN being the stack's)
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 EXPECTED: dict[str, dict[str, set[str]]] = {
-    # the internet-facing API: the Twilio webhook (ingest), the operator API (erasure deletes), the ack links
+    # the operator API (erasure deletes) and the ack links; POST /sms/twilio is TwilioWebhook's (issue 20, 8)
     "APIHandler": {
         "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
         "index": {"dynamodb:Query"},
@@ -32,8 +33,17 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "jobs": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
         "jobs-dlq": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # GET /api/status: depths only
         **{f"param:{name}": {"ssm:GetParameter"} for name in (
-            "audit-token-sha256", "customer-key-secret", "link-signing-key", "operator-token-sha256",
-            "twilio-account-sid", "twilio-auth-token")},
+            "audit-token-sha256", "customer-key-secret", "link-signing-key", "operator-token-sha256")},
+    },
+    # the public Twilio webhook (infra/webhook_split.py): ingest only, no erasure, no operator secret. Ingest's
+    # single-item deletes stay (a START lifts its suppression, a staff's "OK <code>" frees the case's code, an
+    # offer's marker), as on InboundSms, the same ingest; no BatchWriteItem, no index (finding a customer's items)
+    "TwilioWebhook": {
+        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+        "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
+        "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+        **{f"param:{name}": {"ssm:GetParameter"} for name in (
+            "customer-key-secret", "twilio-account-sid", "twilio-auth-token")},
     },
     # End User Messaging two-way SMS: ingest (offers and survey answers included) and the reply
     "InboundSms": {
@@ -41,6 +51,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},  # a staff's "OK <code>" by SMS: response counts
         "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
         "inbound-sms-failed": {"sqs:SendMessage"},  # Lambda sends the on-failure record with the function's role
+        "inbound-sms-key": {"kms:Decrypt", "kms:GenerateDataKey"},  # that queue is encrypted with the topic's key
         "number": {"sms-voice:SendTextMessage"},
         "param:customer-key-secret": {"ssm:GetParameter"},
     },
@@ -77,12 +88,17 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
     },
 }
-LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# never logs:CreateLogGroup: each log group is the template's, with its retention (issue 20, finding 4)
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # Denied to every function that may publish SMS: a topic (an SMS is published to a number, never a topic)
 DENIED = {"Worker": {("sns:Publish", "arn:aws:sns:*:*:*")}}
 
 
-def kind_of(resource: str, stage: str, function: str) -> str:
+def kind_of(resource: str | dict, stage: str, function: str) -> str:
+    if resource == {"Fn::GetAtt": ["InboundSmsKey", "Arn"]}:  # added by infra/package.py (the stack's own key)
+        return "inbound-sms-key"
+    if not isinstance(resource, str):
+        return f"OTHER: {resource}"
     prefix = {"arn:aws:dynamodb:*:*:table/": "dynamodb", "arn:aws:sqs:*:*:": "sqs",
               "arn:aws:ssm:*:*:parameter/": "ssm", "arn:aws:logs:*:*:log-group:": "logs"}
     exact = {f"arn:aws:dynamodb:*:*:table/voix-{stage}": "table",
@@ -158,6 +174,13 @@ def test_only_erasure_deletes_in_bulk_and_only_the_worker_pages_by_sms_or_email(
     assert holders["sms-voice:SendTextMessage"] == {"Worker", "InboundSms"}
     # erasure: the API, and the worker when a message is erased while its job runs (see Worker's row)
     assert holders["dynamodb:BatchWriteItem"] == {"APIHandler", "Worker"}
+    # issue 20, finding 8: the public webhook erases nothing and reads no operator secret (fails on the old code)
+    webhook, _ = grants(template, "TwilioWebhook", "prod")
+    assert "dynamodb:BatchWriteItem" not in webhook["table"] and "index" not in webhook
+    assert {k for k in webhook if k.startswith("param:")} == {
+        "param:customer-key-secret", "param:twilio-account-sid", "param:twilio-auth-token"}
+    operator, _ = grants(template, "APIHandler", "prod")
+    assert "param:twilio-auth-token" not in operator
     assert "APIHandler" not in holders["sns:Publish"] | holders["ses:SendEmail"] | holders["sms-voice:SendTextMessage"]
     assert {"RollUpCounters", "SweepPending", "EscalateCases"}.isdisjoint(holders["dynamodb:DeleteItem"])
 
@@ -265,10 +288,11 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
             yield
 
     with watching(monkeypatch) as (function, seen), stubber:
-        with lambda_of("APIHandler"):
+        with lambda_of("TwilioWebhook"):
             assert post_sms(client, twilio_params("L8 it's far too hot on this bus")).status_code == 200
             # a STOP: consent and its message's marker, written in one transaction
             assert post_sms(client, twilio_params("STOP", sid="SM" + "5" * 32, frm="+447700900124")).status_code == 200
+        with lambda_of("APIHandler"):
             for path in ("/api/feedback", "/api/cases", "/api/metrics", "/api/status", "/api/scorecards"):
                 assert client.http.get(path, headers=auth()).status_code == 200, path
         with lambda_of("Worker"):
@@ -298,7 +322,7 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
     assert set(seen) == set(EXPECTED)  # every function was seen calling AWS
     assert ("sms-voice:SendTextMessage", "number") in seen["InboundSms"]
     assert ("sns:Publish", "phone") in seen["Worker"] and ("ses:SendEmail", "identity") in seen["SendDigests"]
-    assert ("ssm:GetParameter", "param:twilio-auth-token") in seen["APIHandler"]
+    assert ("ssm:GetParameter", "param:twilio-auth-token") in seen["TwilioWebhook"]
     assert ("ssm:GetParameter", "param:customer-key-secret") in seen["InboundSms"]
     assert ("dynamodb:UpdateItem", "counters") in seen["InboundSms"]  # the staff's "OK <code>" counted
     assert ("dynamodb:BatchWriteItem", "table") in seen["APIHandler"] or \
