@@ -27,7 +27,7 @@ def webhook(name: str, raw: bytes, headers: Mapping[str, str], path: str, contex
     request = channels.Request(body=raw, headers=headers, path=path, context=context)
     try:
         channel.verify(request, svc)
-        message = channel.parse(request, utcnow())
+        message = channel.read(request, utcnow())
     except channels.Refused as exc:
         raise ApiError(exc.status, exc.message) from exc
     except channels.BadRequest as exc:
@@ -46,7 +46,7 @@ def event(name: str, body: str, svc: Any) -> None:
     request = channels.Request(body=body)
     try:
         channel.verify(request, svc)
-        message = channel.parse(request, utcnow())
+        message = channel.read(request, utcnow())
     except (channels.BadRequest, channels.Refused) as exc:
         logger.error("unreadable event dropped", extra={"channel": name, "reason": str(exc)})
         return

@@ -284,3 +284,79 @@ def test_no_cursor_gives_a_500(client, route, key, day):
     separator = "&" if "?" in route else "?"
     response = client.http.get(f"{route}{separator}cursor={_cursor(state)}", headers=auth())
     assert response.status_code in (200, 400), (route, state, response.body)
+
+
+# -- issue 20: what the second outside probe found ------------------------------------------------------------
+@pytest.mark.parametrize("route", ["/api/feedback", "/api/feedback?site=line-8", "/api/cases",
+                                   "/api/cases?status=acknowledged", "/api/cases?status=resolved"])
+@pytest.mark.parametrize("raw", [b"[" * 1000, b'{"k": ' * 200, b'{"d": NaN}', b'{"d": 1e999999}',
+                                 b'{"d": "' + b"\xff\xfe" + b'"}', b'{"k": [[[[[[[[[[]]]]]]]]]]}'],
+                         ids=["brackets", "objects", "nan", "infinity", "bad-utf8", "lists"])
+def test_a_forged_cursor_of_any_depth_or_content_is_a_400_not_a_500(client, route, raw):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert len(cursor) <= 2048
+    separator = "&" if "?" in route else "?"
+    response = client.http.get(f"{route}{separator}cursor={cursor}", headers=auth())
+    assert response.status_code == 400, response.body
+    assert "cursor" in response.json_body["error"]
+
+
+HOSTILE_BODIES = [
+    b"[" * 5000, b"{" * 5000, b'{"a":' * 3000, ("[" * 5000).encode(), b"1e999999", b"9" * 5000,
+    b'{"originationNumber": NaN}', b"\xff\xfe\xfd", b"\x00", b"", b"null", b"[]", b"123", b'"text"',
+    b'{"originationNumber": 447700900123, "destinationNumber": [], "messageBody": {}, "inboundMessageId": 1}',
+    b'{"originationNumber": "+447700900123", "destinationNumber": "+447700900008", "messageBody": "hi", '
+    b'"inboundMessageId": "' + b"9" * 5000 + b'"}',
+    b"From=%FF&To=%FE&Body=%00&MessageSid=" + b"[" * 3000,
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+def test_every_channel_reads_a_hostile_body_as_a_bad_request(body):
+    """Issue 20, item 2: whatever breaks a parser (nesting, huge numbers, bad UTF-8, wrong types) is a
+    BadRequest for every registered channel, never another exception out of its handler."""
+    from datetime import UTC, datetime
+
+    from chalicelib import channels
+
+    names = channels.names()
+    assert {"twilio", "eum"} <= set(names)
+    for name in names:
+        channel = channels.get(name)
+        for form in (body, body.decode("utf-8", "replace")):
+            request = channels.Request(body=form, headers={"content-type": "application/x-www-form-urlencoded"})
+            with pytest.raises(channels.BadRequest):
+                channel.read(request, datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def test_a_nested_end_user_messaging_event_is_logged_and_dropped(svc, caplog):
+    from chalicelib.inbound import event
+
+    event("eum", "[" * 5000, svc)  # the probe's SNS message: used to raise RecursionError out of the handler
+    event("eum", '{"originationNumber": 1e999999}', svc)
+    assert table_items() == []
+    assert "unreadable event dropped" in caplog.text
+
+
+@pytest.mark.parametrize("number", ["%2B447700900123%2F..", "%2B%2B447700900123", "%2B447700900123abc",
+                                    "%2B44770090%2C0123", "%2B447700900123%20ext%2012", "%2B447700900123%23",
+                                    "%2B447700900123%0A", "%2B447700900123%2F"])
+def test_erasure_takes_exactly_a_number_and_nothing_forgiven(client, number):
+    """Issue 20, item 7: phonenumbers would read these as +447700900123; an erasure is irreversible."""
+    post_sms(client, twilio_params(body="L8 too hot", sid="SM" + "ab" * 16, frm="+447700900123"))
+    before = table_items("MSG#")
+    response = client.http.delete(f"/api/customers/{number}", headers=auth())
+    assert response.status_code == 400, response.body
+    assert "not a phone number" in response.json_body["error"]
+    assert table_items("MSG#") == before
+
+
+@pytest.mark.parametrize("number", ["%2B447700900123", "%2B44%207700%20900123", "%2B44%20(0)7700-900.123",
+                                    "00447700900123"])
+def test_erasure_accepts_the_spellings_a_person_types(client, number):
+    post_sms(client, twilio_params(body="L8 too hot", sid="SM" + "cd" * 16, frm="+447700900123"))
+    response = client.http.delete(f"/api/customers/{number}", headers=auth())
+    assert response.status_code == 200, response.body
+    assert response.json_body["erased"].get("msg") == 1

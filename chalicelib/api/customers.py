@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,11 @@ from chalicelib.api.base import ApiBase, answer
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError
 from chalicelib.observability import logger as log  # JSON, with the correlation id
+
+# The spellings of a number a person types: an optional leading +, then digits with spaces, ( ) - . between
+# them (at least 8 digits). Anything else ("+4477…/..", "++44…") is refused, not forgiven by phonenumbers.
+ERASABLE = re.compile(r"\+?[0-9]([0-9 ().-]*[0-9])?")
+DIGITS_MIN = 8
 
 
 class CustomersApi(ApiBase):
@@ -27,8 +33,10 @@ class CustomersApi(ApiBase):
         from chalicelib.phone import mask as mask_number
 
         raw = unquote(number or "")
-        if len(raw) > 32:
-            raise ApiError(400, "not a phone number")
+        # irreversible: exactly a number, nothing forgiven
+        if len(raw) > 32 or not ERASABLE.fullmatch(raw) or sum(c.isdigit() for c in raw) < DIGITS_MIN:
+            raise ApiError(400, "not a phone number: digits, spaces, ( ) - . and one leading + only, "
+                                "in the international format, e.g. +447700900123")
         try:
             if not raw.strip().startswith(("+", "00")):  # a national number could name someone else
                 raise InvalidNumber(raw)

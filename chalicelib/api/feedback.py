@@ -17,17 +17,28 @@ from chalicelib.moderation import mask
 
 EXPORT_MAX_ROWS = 10_000  # one CSV; past that, the newest rows and a header saying so
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-INVISIBLE = " \u00a0\u200b\u200c\u200d\u2060\ufeff"
+# What a spreadsheet may show as nothing before a cell's first visible character: format characters (soft
+# hyphen, zero-width and bidirectional marks, U+180E, U+2061...), combining marks (U+034F), spaces and separators,
+# control characters other than the triggers, and code points with no character.
+INVISIBLE_CATEGORIES = {"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc", "Cn", "Co"}
+
+
+def _first_visible(text: str) -> str:
+    for position, char in enumerate(text):
+        if char in FORMULA_STARTS or unicodedata.category(char) not in INVISIBLE_CATEGORIES:
+            return text[position:]
+    return ""
 
 
 def spreadsheet_safe(value: Any) -> str:
     """A CSV cell a spreadsheet will never run as a formula (OWASP CSV injection).
 
-    Checked after NFKC normalisation and leading invisible characters, as a spreadsheet may read
-    them: U+FE66 SMALL EQUALS SIGN and the full-width forms are an "=", "+", "-" or "@" there.
+    Checked on the first visible character after NFKC normalisation, as a spreadsheet may read them:
+    U+FE66 SMALL EQUALS SIGN and the full-width forms are an "=", "+", "-" or "@" there, and any
+    invisible or bidirectional character before it is skipped.
     """
     text = "" if value is None else str(value)
-    seen = unicodedata.normalize("NFKC", text).lstrip(INVISIBLE)
+    seen = _first_visible(unicodedata.normalize("NFKC", text))
     return "'" + text if seen.startswith(FORMULA_STARTS) else text
 
 

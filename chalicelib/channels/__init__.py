@@ -120,6 +120,17 @@ class Channel:
     def replies_in_answer(self) -> bool:
         return self.answer is not None
 
+    def read(self, request: Request, received_at: datetime) -> Any:
+        """``parse``, with every way a hostile body can break a parser (deep nesting, huge numbers, invalid
+        UTF-8, wrong types) turned into :class:`BadRequest`: an unreadable body is a 400, or an event logged
+        and dropped, whichever channel it came by."""
+        try:
+            return self.parse(request, received_at)
+        except (BadRequest, Refused):
+            raise
+        except (RecursionError, ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+            raise BadRequest(f"unreadable {self.name} request ({type(exc).__name__})") from exc
+
     def failure(self, code: str | None, detail: str) -> ReplyFailed:
         """The error a send refused with ``code`` (the channel's error code or reason) means."""
         return self.send_errors.get(code or "", ReplyFailed)(detail)

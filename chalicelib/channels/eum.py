@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from chalicelib.bodies import Unreadable, untrusted_json
 from chalicelib.channels import (
     BadRequest,
     Channel,
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 def to_inbound(sns_message: str, received_at: datetime) -> InboundMessage:
     """Read the JSON that End User Messaging publishes for an inbound SMS."""
     try:
-        data = json.loads(sns_message)
-    except ValueError as exc:
-        raise BadRequest("SNS message is not JSON") from exc
+        data = untrusted_json(sns_message)
+    except Unreadable as exc:
+        raise BadRequest(f"SNS message is unreadable: {exc}") from exc
     if not isinstance(data, dict):
         raise BadRequest("SNS message is not a JSON object")
     for required in ("originationNumber", "destinationNumber", "messageBody", "inboundMessageId"):

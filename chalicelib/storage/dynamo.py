@@ -18,6 +18,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.bodies import untrusted_json
 from chalicelib.errors import BadCursor, Conflict, NotFound, Unavailable
 from chalicelib.ports import NO_SITE  # noqa: F401  (the adapters key it)
 
@@ -60,9 +61,9 @@ def decode_cursor(cursor: str, allowed_keys: set[str]) -> dict[str, Any]:
     """Read a cursor given back by a client, refusing anything we did not write."""
     if len(cursor) > 2048:
         raise BadCursor("cursor is too long")
-    try:
-        state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    try:  # a flat object of at most two levels ({"d": day, "k": {name: {"S": value}}})
+        state = untrusted_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), max_depth=3)
+    except (binascii.Error, ValueError) as exc:  # Unreadable is a ValueError: nesting, NaN, bad UTF-8
         raise BadCursor("cursor is not one this API returned") from exc
     if not isinstance(state, dict) or not set(state) <= {"d", "k"}:
         raise BadCursor("cursor is not one this API returned")
