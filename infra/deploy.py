@@ -63,10 +63,15 @@ OPERATOR_PARAMETERS = {"DashboardDomainName": "DASHBOARD_DOMAIN",
                        "DashboardCertificateArn": "DASHBOARD_CERTIFICATE_ARN"}
 
 
+OPTIONAL_PARAMETERS = {"LogRetentionDays": "LOG_RETENTION_DAYS", "ApiDomainName": "API_DOMAIN",
+                       "ApiCertificateArn": "API_CERTIFICATE_ARN"}
+
+
 def optional_parameters() -> dict[str, str]:
-    """Parameters with a default, given only when set: LOG_RETENTION_DAYS (the functions' logs, default 90)."""
-    days = os.environ.get("LOG_RETENTION_DAYS")
-    return {"LogRetentionDays": days} if days else {}
+    """Parameters with a default, given only when set (on every deploy: one not given takes its default again):
+    LOG_RETENTION_DAYS (the functions' logs, default 90), API_DOMAIN and API_CERTIFICATE_ARN (the API's own
+    TLS 1.2 domain, which switches the execute-api endpoint off; default none)."""
+    return {name: os.environ[variable] for name, variable in OPTIONAL_PARAMETERS.items() if os.environ.get(variable)}
 
 
 def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str,

@@ -65,11 +65,12 @@ def load(path: Path) -> dict:
 def merge_template(stage: str) -> dict:
     base, cloud = load(ROOT / "infra" / "template.yaml"), load(ROOT / "infra" / "cloud.yaml")
     merged = dict(base)
-    for section in ("Parameters", "Resources", "Outputs"):
+    for section in ("Parameters", "Conditions", "Resources", "Outputs"):
         overlap = set(base.get(section, {})) & set(cloud.get(section, {}))
         if overlap:
             raise SystemExit(f"infra/cloud.yaml redefines {section} {sorted(overlap)} of infra/template.yaml")
-        merged[section] = {**base.get(section, {}), **cloud.get(section, {})}
+        if base.get(section) or cloud.get(section):
+            merged[section] = {**base.get(section, {}), **cloud.get(section, {})}
     merged["Parameters"]["Stage"] = {**merged["Parameters"]["Stage"], "Default": stage}
     return merged
 
@@ -142,6 +143,10 @@ def serve_through_cloudfront(template: dict) -> None:
             variables["TWILIO_WEBHOOK_URL"] = {"Fn::Sub": "https://${DashboardDomainName}/sms/twilio"}
     worker = template["Resources"]["Worker"]["Properties"]["Environment"]["Variables"]
     worker["PUBLIC_API_URL"] = {"Fn::Sub": "https://${DashboardDomainName}"}
+    # with the API's own domain (ApiDomainName, TLS_1_2, infra/cloud.yaml), CloudFront reaches the API through it
+    # and the execute-api endpoint is switched off: nothing then answers in TLS 1.0
+    template["Resources"]["RestAPI"]["Properties"]["DisableExecuteApiEndpoint"] = {"Fn::If": ["HasApiDomain", True,
+                                                                                               False]}
 
 
 # CloudWatch Logs' retention values (days); the functions' logs keep at most the data's own retention

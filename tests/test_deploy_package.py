@@ -194,7 +194,8 @@ def test_the_webhook_links_and_api_are_served_by_cloudfront_over_tls_1_2_only(pa
     distribution = template["Resources"]["DashboardDistribution"]["Properties"]["DistributionConfig"]
     assert distribution["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
     [api] = [o for o in distribution["Origins"] if o["Id"] == "api"]
-    assert api["OriginPath"] == "/api" and api["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert api["OriginPath"] == {"Fn::If": ["HasApiDomain", {"Ref": "AWS::NoValue"}, "/api"]}
+    assert api["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     assert api["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
     behaviours = {b["PathPattern"]: b for b in distribution["CacheBehaviors"]}
     for path in ("/sms/*", "/ack/*", "/api/*"):
@@ -209,6 +210,26 @@ def test_the_webhook_links_and_api_are_served_by_cloudfront_over_tls_1_2_only(pa
             assert "execute-api" not in json.dumps(variables)
     assert "execute-api" not in json.dumps(template["Outputs"].get("WebhookUrl", {}))
     assert template["Outputs"]["WebhookUrl"]["Value"] == {"Fn::Sub": "https://${DashboardDomainName}/sms/twilio"}
+
+
+def test_with_the_api_s_own_domain_it_is_tls_1_2_and_the_execute_api_endpoint_is_off(packages):
+    """Issue 20, finding 3: given ApiDomainName (and its certificate), the API has a regional custom domain with
+    security policy TLS_1_2, CloudFront's API origin is that domain, and the execute-api endpoint (TLS 1.0) is
+    disabled; without it (the default), CloudFront reaches the execute-api endpoint, as above."""
+    template = load(packages["prod"] / "sam.yaml")
+    parameters, resources = template["Parameters"], template["Resources"]
+    assert parameters["ApiDomainName"]["Default"] == "" and parameters["ApiCertificateArn"]["Default"] == ""
+    assert template["Conditions"]["HasApiDomain"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiDomainName"}, ""]}]}
+    domain = resources["ApiDomain"]
+    assert domain["Condition"] == "HasApiDomain" and domain["Type"] == "AWS::ApiGateway::DomainName"
+    assert domain["Properties"]["SecurityPolicy"] == "TLS_1_2"
+    assert domain["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    mapping = resources["ApiDomainMapping"]["Properties"]
+    assert mapping["RestApiId"] == {"Ref": "RestAPI"} and mapping["DomainName"] == {"Ref": "ApiDomain"}
+    assert resources["RestAPI"]["Properties"]["DisableExecuteApiEndpoint"] == {"Fn::If": ["HasApiDomain", True, False]}
+    distribution = resources["DashboardDistribution"]["Properties"]["DistributionConfig"]
+    [api] = [o for o in distribution["Origins"] if o["Id"] == "api"]
+    assert api["DomainName"]["Fn::If"][:2] == ["HasApiDomain", {"Ref": "ApiDomainName"}]
 
 
 # -- issue 20, finding 8 ----------------------------------------------------------------------------------------
@@ -407,3 +428,15 @@ def test_checkov_finds_nothing_but_the_skips_listed_with_their_reasons(packages)
     allowed = {(check, resource) for check, skip in skips.items() for resource in skip["resources"]}
     assert failed - allowed == set(), "checkov findings not fixed nor listed in infra/checkov.yaml"
     assert allowed - failed == set(), "skips in infra/checkov.yaml that checkov no longer reports: remove them"
+
+
+def test_make_deploy_passes_the_api_domain_and_log_retention_only_when_set(monkeypatch):
+    from infra.deploy import optional_parameters
+
+    for variable in ("LOG_RETENTION_DAYS", "API_DOMAIN", "API_CERTIFICATE_ARN"):
+        monkeypatch.delenv(variable, raising=False)
+    assert optional_parameters() == {}
+    monkeypatch.setenv("API_DOMAIN", "api.voix.example.com")
+    monkeypatch.setenv("API_CERTIFICATE_ARN", "arn:aws:acm:eu-west-2:123456789012:certificate/abc")
+    assert optional_parameters() == {"ApiDomainName": "api.voix.example.com",
+                                     "ApiCertificateArn": "arn:aws:acm:eu-west-2:123456789012:certificate/abc"}
