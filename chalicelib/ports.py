@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from chalicelib.conversations import ConversationMessage
 
 NO_SITE = "_none"  # the site of a message that named none, where its counts are kept
 
@@ -96,6 +99,13 @@ class Surveys(Protocol):
     def end_conversation(self, customer: str) -> None: ...
 
 
+class Conversations(Protocol):
+    def add_message(self, message: ConversationMessage) -> bool: ...
+    def conversation(self, case_id: str, limit: int = 50) -> list[ConversationMessage]: ...
+    def set_status(self, message: ConversationMessage, status: str, *, at: str, error: str | None = None) -> bool: ...
+    def sent_since(self, case_id: str, since: str) -> int: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """One adapter per aggregate, built once (``services.py``); a service takes the ports it uses."""
@@ -106,3 +116,4 @@ class Stores:
     customers: Customers
     offers: Offers
     surveys: Surveys
+    conversations: Conversations

@@ -65,6 +65,7 @@ class FakeDb:
         self.surveys: dict[str, dict] = {}
         self.conversations: dict[str, dict] = {}
         self.recipients: dict[tuple[str, str], dict] = {}  # (survey id, customer key) -> number, ttl
+        self.conversation_messages: dict[tuple[str, str, str], Any] = {}  # (case, at, id) -> ConversationMessage
         self.consent_messages: dict[str, str] = {}  # message id -> customer key (a STOP / START taken in)
         self.survey_texts: dict[str, str] = {}  # message id -> customer key (a worded reply taken in)
 
@@ -343,6 +344,7 @@ class FakeCustomers:
             "quota": [k for k, q in db.quotas.items() if q.get("customer_key") == customer_key],
             "offer": [k for k, o in db.offers.items() if o.get("customer_key") == customer_key],
             "surveyto": [k for k, r in db.recipients.items() if r.get("customer_key") == customer_key],
+            "conv": [k for k, m in db.conversation_messages.items() if m.customer_key == customer_key],
         }
         markers = [k for k, m in db.markers.items() if m.get("customer_key") == customer_key]
         if mark is not None:
@@ -364,7 +366,7 @@ class FakeCustomers:
         for kind, table in (("msg", db.messages), ("case", db.cases), ("consent", db.consent),
                             ("surveycust", db.conversations), ("quota", db.quotas), ("offer", db.offers),
                             ("consentmsg", db.consent_messages), ("surveytext", db.survey_texts),
-                            ("surveyto", db.recipients)):
+                            ("surveyto", db.recipients), ("conv", db.conversation_messages)):
             for key in mine[kind]:
                 del table[key]
         erased = {kind: len(keys) for kind, keys in mine.items() if keys}
@@ -503,8 +505,38 @@ class FakeSurveys:
             conversation["expires_at"] = "1970-01-01T00:00:00.000Z"
 
 
+class FakeConversations:
+    def __init__(self, db: FakeDb):
+        self._db = db
+
+    def add_message(self, message: Any) -> bool:
+        key = (message.case_id, message.at, message.id)
+        if key in self._db.conversation_messages:
+            return False
+        self._db.conversation_messages[key] = message
+        return True
+
+    def conversation(self, case_id: str, limit: int = 50) -> list[Any]:
+        keys = sorted(k for k in self._db.conversation_messages if k[0] == case_id)
+        return [self._db.conversation_messages[k] for k in keys[-limit:]] if limit else []
+
+    def set_status(self, message: Any, status: str, *, at: str, error: str | None = None) -> bool:
+        from chalicelib.conversations import STATUS_RANK
+
+        key = (message.case_id, message.at, message.id)
+        stored = self._db.conversation_messages.get(key)
+        if stored is None or STATUS_RANK[stored.status] >= STATUS_RANK[status]:
+            return False
+        self._db.conversation_messages[key] = stored.with_status(status, at, error[:200] if error else None)
+        return True
+
+    def sent_since(self, case_id: str, since: str) -> int:
+        return sum(1 for (case, at, mid), m in self._db.conversation_messages.items()
+                   if case == case_id and f"{at}#{mid}" >= since and m.direction == "out")
+
+
 def fake_stores(db: FakeDb | None = None) -> Stores:
     """Every port over one in-memory ``FakeDb``."""
     db = db or FakeDb()
     return Stores(FakeMessages(db), FakeCounters(db), FakeCases(db), FakeCustomers(db), FakeOffers(db),
-                  FakeSurveys(db))
+                  FakeSurveys(db), FakeConversations(db))

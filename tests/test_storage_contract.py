@@ -511,3 +511,58 @@ def test_a_count_without_an_expiry_never_sets_one_that_has_passed(stores):
     stores.counters.add_counts(site="line-8", bucket="H#2026-11-20T10", counts={"promise_kept": 1}, expires_at=0)
     assert stores.counters.site_counts("line-8", ["H#2026-11-20T10", "D#2026-11-20"], ["n", "promise_kept", "ttl"]) == {
         "H#2026-11-20T10": {"n": 2, "promise_kept": 1, "ttl": 9}, "D#2026-11-20": {"n": 2, "promise_kept": 1, "ttl": 9}}
+
+
+# -- conversations (issue 21) ---------------------------------------------------------------------------------
+def conversation_message(n, *, case_id="C0001", direction="in", status=None, customer="cust-a", at=None):
+    from chalicelib.conversations import ConversationMessage
+
+    return ConversationMessage(
+        case_id=case_id, id=f"m{n:05d}", direction=direction,
+        at=at or f"2026-11-20T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        text=f"message {n}", channel="twilio", status=status or ("received" if direction == "in" else "queued"),
+        customer_key=customer, author=None if direction == "in" else "Sam", expires_at=2_000_000_000)
+
+
+def test_a_conversation_message_is_stored_once_and_read_back_in_order(stores):
+    first, second = conversation_message(2), conversation_message(1, direction="out")
+    assert stores.conversations.add_message(first) is True
+    assert stores.conversations.add_message(second) is True
+    assert stores.conversations.add_message(first) is False  # a retry stores nothing more
+    assert stores.conversations.conversation("C0001") == [second, first]  # by time, oldest first
+    assert stores.conversations.conversation("C0002") == []
+
+
+def test_a_long_conversation_is_one_item_a_message_and_reads_its_latest(stores):
+    for n in range(120):
+        stores.conversations.add_message(conversation_message(n, direction="out" if n % 2 else "in"))
+    latest = stores.conversations.conversation("C0001", limit=50)
+    assert [m.id for m in latest] == [f"m{n:05d}" for n in range(70, 120)]
+    assert stores.conversations.sent_since("C0001", "2026-11-20T10:01:00Z") == 30  # n = 60..119, the odd ones
+
+
+def test_a_delivery_status_only_moves_forward_and_a_duplicate_changes_nothing(stores):
+    message = conversation_message(1, direction="out")
+    stores.conversations.add_message(message)
+    assert stores.conversations.set_status(message, "sent", at="2026-11-20T10:00:02Z") is True
+    assert stores.conversations.set_status(message, "delivered", at="2026-11-20T10:00:03Z") is True
+    assert stores.conversations.set_status(message, "sent", at="2026-11-20T10:00:04Z") is False  # late, out of order
+    assert stores.conversations.set_status(message, "delivered", at="2026-11-20T10:00:05Z") is False  # twice
+    assert stores.conversations.set_status(message, "undelivered", at="2026-11-20T10:00:06Z", error="30003") is False
+    [stored] = stores.conversations.conversation("C0001")
+    assert (stored.status, stored.status_at, stored.error) == ("delivered", "2026-11-20T10:00:03Z", None)
+    failed = conversation_message(2, direction="out")
+    stores.conversations.add_message(failed)
+    assert stores.conversations.set_status(failed, "undelivered", at="2026-11-20T10:00:07Z", error="30003") is True
+    assert stores.conversations.conversation("C0001")[-1].error == "30003"
+    assert stores.conversations.set_status(conversation_message(9, direction="out"), "sent", at="x") is False  # none
+
+
+def test_a_conversation_is_erased_with_its_customer(stores):
+    stores.conversations.add_message(conversation_message(1))
+    stores.conversations.add_message(conversation_message(2, direction="out"))
+    stores.conversations.add_message(conversation_message(3, case_id="C0002", customer="cust-b"))
+    erased = stores.customers.erase_customer("cust-a")
+    assert erased.get("conv") == 2
+    assert stores.conversations.conversation("C0001") == []
+    assert len(stores.conversations.conversation("C0002")) == 1
