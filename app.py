@@ -306,6 +306,13 @@ def _actor():
                            svc.link_key, utcnow())
 
 
+@app.route("/api/cases/{case_id}", methods=["GET"])
+@json_errors
+def get_case(case_id):
+    """One case and its conversation."""
+    return services().api.case(case_id)
+
+
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])
 @json_errors
 def acknowledge_case(case_id):

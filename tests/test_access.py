@@ -31,7 +31,7 @@ def api_routes():
 
 ROUTES = api_routes()
 READ_ONLY = {("GET", p) for p in ("/api/feedback", "/api/metrics", "/api/cases", "/api/config", "/api/export.csv",
-                                  "/api/scorecards", "/api/surveys", "/api/surveys/S1")}
+                                  "/api/scorecards", "/api/surveys", "/api/surveys/S1", "/api/cases/C1")}
 
 
 def call(client, method, path, headers):

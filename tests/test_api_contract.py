@@ -4,6 +4,7 @@ valid, complete, served at /api/openapi.json, and kept by the running stack's an
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from urllib.parse import quote
 
@@ -163,6 +164,10 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     call("POST", "/api/cases/{case_id}/ack", f"/api/cases/{case_id}/ack", expect=400, json={"by": "a\u0000b"})
     resolved = call("GET", "/api/cases", "/api/cases?status=resolved").json()
     assert [c["id"] for c in resolved["items"]] == [case_id]
+    detail = call("GET", "/api/cases/{case_id}", f"/api/cases/{case_id}").json()
+    assert detail["status"] == "resolved" and detail["conversation"][0]["direction"] == "in"
+    assert "+447700900555" not in json.dumps(detail) and "+447700900556" not in json.dumps(detail)
+    call("GET", "/api/cases/{case_id}", "/api/cases/NOSUCH00", expect=404)
 
     call("POST", "/api/offers", json={"site": "line-8", "by": "Sam"}, expect=409)  # coaches have no offer budget
     offer = call("POST", "/api/offers", json={"site": "store-leeds", "by": "Sam", "case_id": case_id}).json()

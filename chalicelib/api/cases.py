@@ -49,7 +49,34 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
     }
 
 
+CONVERSATION_READ = 50  # the latest messages shown with a case (one Query, whatever the number of cases)
+
+
+def opening_message(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The customer's message that opened the case, as the first of its conversation."""
+    from chalicelib.sms_segments import is_gsm7, segments
+
+    text = mask(case.get("text"), words) or ""
+    return {"id": case.get("message_id") or case["id"], "direction": "in", "at": case.get("received_at") or "",
+            "text": text, "channel": str(case.get("message_id") or "sms").split("-", 1)[0], "status": "received",
+            "author": None, "segments": segments(text), "encoding": "GSM-7" if is_gsm7(text) else "UCS-2",
+            "status_at": None, "error": None, "scheduled_for": None}
+
+
 class CasesApi(ApiBase):
+    def case(self, case_id: str) -> dict[str, Any]:
+        """One case with its conversation: the customer's opening message, then the latest messages either way
+        (texts masked as in the feed; staff by name, the customer by nobody: no number anywhere)."""
+        case = self._store.cases.get_case(case_id) if CASE_ID.match(case_id or "") else None
+        if case is None or case.get("erased"):
+            raise ApiError(404, "no such case")
+        later = [m.public() for m in self._store.conversations.conversation(case_id, CONVERSATION_READ)]
+        for entry in later:
+            if entry["direction"] == "in":
+                entry["text"] = mask(entry["text"], self._words)
+        return answer(responses.CaseDetail, {**public_case(case, self._words),
+                                             "conversation": [opening_message(case, self._words), *later]})
+
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         """Cases in one status. Open cases come most urgent first, then the soonest due (an overdue
         one before one still in time), then the oldest: the open list is read whole (a bounded read

@@ -55,6 +55,8 @@ ROUTES: tuple[Route, ...] = (
           query=rq.ScorecardQuery, errors=(400, 503), tags=("figures",)),
     Route("GET", "/api/cases", "Cases in one status (open: most urgent, then soonest due, first)", rs.CasePage,
           query=rq.CasesQuery, errors=(400,), tags=("cases",)),
+    Route("GET", "/api/cases/{case_id}", "One case with its conversation (the opening message, then the latest 50)",
+          rs.CaseDetail, errors=(404,), tags=("cases",)),
     Route("POST", "/api/cases/{case_id}/ack", "Acknowledge a case", rs.Case, body=rq.CaseAction,
           errors=(400, 404, 409), tags=("cases",)),
     Route("POST", "/api/cases/{case_id}/resolve", "Resolve a case", rs.Case, body=rq.CaseAction,

@@ -7,6 +7,8 @@ makes a field added to an answer but not to its model fail loudly in the tests.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -96,6 +98,28 @@ class Case(_Out):
     escalations: list[Escalation]
     alerts: list[Alert]
     overdue: bool | None = Field(default=None, description="Open cases only: its promise has lapsed")
+
+
+class ConversationEntry(_Out):
+    """One message of a case's conversation: the customer's (``in``, no author) or staff's (``out``)."""
+
+    id: str
+    direction: Literal["in", "out"]
+    at: str
+    text: str
+    channel: str
+    status: str = Field(description="in: received; out: scheduled, queued, sent, delivered, failed or undelivered")
+    author: str | None = Field(description="The staff member's name for an outbound message; never a number")
+    segments: int
+    encoding: str
+    status_at: str | None
+    error: str | None = Field(description="The carrier's error for a failed or undelivered message")
+    scheduled_for: str | None
+
+
+class CaseDetail(Case):
+    conversation: list[ConversationEntry] = Field(
+        description="The case's conversation, oldest first: the message that opened it, then its latest 50")
 
 
 class CasePage(_Out):
