@@ -72,8 +72,8 @@ def reply_at(reply_id: str) -> str:
     return f"{y}-{mo}-{d}T{h}:{mi}:{s}.{ms}Z"
 
 
-def is_reply_id(text: str) -> bool:
-    return bool(_REPLY_ID.fullmatch(text or ""))
+def is_reply_id(text: Any) -> bool:
+    return isinstance(text, str) and bool(_REPLY_ID.fullmatch(text))
 
 
 def moves_forward(old: str | None, new: str) -> bool:

@@ -122,6 +122,16 @@ class CaseDetail(Case):
         description="The case's conversation, oldest first: the message that opened it, then its latest 50")
 
 
+class ReplyQueued(_Out):
+    """A staff reply taken: queued for the worker, or held (``scheduled``) until the site's quiet hours end."""
+
+    id: str
+    status: Literal["queued", "scheduled"]
+    segments: int = Field(description="SMS segments the reply is billed as")
+    encoding: Literal["GSM-7", "UCS-2"]
+    scheduled_for: str | None = Field(description="When a held reply goes out (UTC), else null")
+
+
 class CasePage(_Out):
     items: list[Case]
     next_cursor: str | None
