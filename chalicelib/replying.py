@@ -109,11 +109,14 @@ class ConversationService:
             deployment = self._config.deployment
             delay = quiet_delay(now, site.timezone if site else "UTC", deployment.quiet_hours_start,
                                 deployment.quiet_hours_end)
+        ready = now + timedelta(seconds=delay)
+        if delay and ready.microsecond:  # the quiet hours end on a whole second
+            ready = ready.replace(microsecond=0) + timedelta(seconds=1)
         at = iso(now)
         message = ConversationMessage(
             case_id=case_id, id=new_reply_id(at), direction="out", at=at, text=text, channel=contact.channel,
             status="scheduled" if delay else "queued", customer_key=contact.customer_key, author=by[:80],
-            segments=count, encoding=code, scheduled_for=iso(now + timedelta(seconds=delay)) if delay else None,
+            segments=count, encoding=code, scheduled_for=iso(ready) if delay else None,
             expires_at=int(case.get("ttl") or 0))
         self._store.conversations.add_message(message)
         try:

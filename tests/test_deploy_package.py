@@ -244,6 +244,10 @@ def test_api_gateway_hands_the_webhook_to_its_own_function_and_every_other_route
                if "x-amazon-apigateway-integration" in operation}
     webhook = targets.pop(("/sms/twilio", "post"))
     assert "${TwilioWebhook.Arn}" in webhook and "APIHandler" not in webhook
+    status = targets.pop(("/sms/twilio/status", "post"))  # its signed status callbacks (issue 21)
+    assert "${TwilioWebhook.Arn}" in status and "APIHandler" not in status
+    assert resources["TwilioWebhookStatusInvokePermission"]["Properties"]["SourceArn"]["Fn::Sub"][0].endswith(
+        "/*/POST/sms/twilio/status")
     assert targets and all("${APIHandler.Arn}" in uri for uri in targets.values())
     permission = resources["TwilioWebhookInvokePermission"]["Properties"]
     assert permission["FunctionName"] == {"Ref": "TwilioWebhook"}
