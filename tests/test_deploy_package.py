@@ -32,6 +32,8 @@ OPTIONAL = {
     "VOIX_CONFIG_DIR": "tests only: another configuration directory",
     "POWERTOOLS_METRICS_DISABLED": "the local stack only",
     "PORT": "the local stack only",
+    "TWILIO_API_URL": "the local Twilio stand-in (infra/twilio_standin.py); Twilio's own API when unset",
+    "TWILIO_STATUS_URL": "the webhook's URL and /status when unset (the status route is on the same domain)",
     "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); elsewhere not used",
     "VOIX_LOCAL": "the local stack only (infra/local.py): there alone the webhook URL may be derived",
     "AWS_LAMBDA_FUNCTION_NAME": "set by Lambda itself",
