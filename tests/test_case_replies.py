@@ -120,3 +120,30 @@ def test_who_may_reply_and_what_a_bad_request_gets(client, case):
     missing = client.http.post(f"/api/cases/{case['id']}/reply", headers={**auth(), "Content-Type": "application/json"},
                                body=json.dumps({"text": "hello"}))
     assert missing.status_code == 400 and "by" in missing.json_body["error"]
+
+
+def test_a_status_callback_not_of_twilio_s_shape_or_account_is_refused(client, case, standin):
+    reply(client, case["id"])
+    drain()
+    [sent] = standin.sent
+    ref = sent["StatusCallback"].split("?ref=")[1]
+
+    def raw(params, content_type="application/x-www-form-urlencoded", query=f"ref={ref}"):
+        body = urlencode(params)
+        return client.http.post(f"/sms/twilio/status?{query}", body=body, headers={
+            "Content-Type": content_type, "X-Twilio-Signature": sign(dict(params), f"{STATUS_URL}?ref={ref}")})
+
+    good = {"AccountSid": TWILIO_ACCOUNT, "MessageSid": sent["sid"], "MessageStatus": "delivered"}
+    assert raw(good, content_type="application/json").status_code == 415
+    assert raw(good, query=f"ref={ref}&x=1").status_code == 403  # only the ref Voix gave
+    assert raw({**good, "AccountSid": "AC" + "2" * 32}).status_code == 403
+    assert raw({**good, "MessageSid": "SMnot-a-sid"}).status_code == 403
+    assert raw([*good.items(), ("MessageStatus", "sent")]).status_code == 403  # a parameter twice
+    assert client.http.post(f"/sms/twilio/status?ref={ref}", body="%zz", headers={
+        "Content-Type": "application/x-www-form-urlencoded"}).status_code == 400
+    assert client.http.post(f"/sms/twilio/status?ref={ref}", body="a=" + "x" * 17_000, headers={
+        "Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
+    other_sid = {**good, "MessageSid": "SM" + "e" * 32, "SmsSid": "SM" + "e" * 32}
+    assert raw(other_sid).status_code == 204  # signed, but of another message: changes nothing
+    out = client.http.get(f"/api/cases/{case['id']}", headers=auth()).json_body["conversation"][-1]
+    assert out["status"] == "queued"

@@ -287,3 +287,138 @@ def test_a_reply_to_an_end_user_messaging_customer_goes_by_send_text_message(wor
     sent, refused = stored[first.id], stored[second.id]
     assert (sent.status, sent.provider_id) == ("sent", "eum-out-1")  # no status callbacks follow on this channel
     assert refused.status == "failed"
+
+
+@pytest.mark.parametrize(("language", "says"), [("en", "will answer you here, by text, within 2 hours"),
+                                                 ("fr", "vous répond ici, par SMS, sous 2 h")])
+def test_the_answer_to_a_question_promises_a_reply_by_text_and_no_longer_says_there_can_be_none(domain, language,
+                                                                                                   says):
+    from chalicelib.classification import Classification
+    from chalicelib.replies import build_reply
+
+    question = Classification(site=None, topic="other", nature="question", urgency="normal", language=language,
+                              rules=[])
+    text = build_reply(domain.config, question, "twilio-SMq", SECRET).text
+    assert says in text and "cannot" not in text and "pas encore" not in text
+
+
+# -- the remaining refusals and failures ---------------------------------------------------------------------
+def test_a_reply_not_queued_is_failed_and_a_case_without_a_customer_or_erased_is_refused(world):
+    from chalicelib.errors import Unavailable
+    from chalicelib.jobs import QueueError
+
+    def down(job, delay_seconds=0):
+        raise QueueError("SQS down")
+
+    world.jobs.send = down
+    with pytest.raises(Unavailable):
+        world.service.reply("CASE0001", "Sorry", "Sam")
+    [stored] = world.store.conversations.conversation("CASE0001")
+    assert (stored.status, stored.error) == ("failed", "not queued: retry")
+    world.store.cases.put_case(a_case("CASE0005", customer_key=None))
+    assert refusal(world, case_id="CASE0005") == (409, "this case has no customer to answer")
+    world.store.customers.erase_customer("nobody", mark=lambda kind, value: mark(SECRET, kind, value), at=iso(NOON))
+    world.store.cases.put_case(a_case("CASE0006", customer_key="nobody"))
+    assert refusal(world, case_id="CASE0006") == (410, "the customer was erased: nothing is sent")
+
+
+def test_a_final_failure_is_recorded_and_a_channel_without_a_sender_is_a_failure(world):
+    reply = world.service.reply("CASE0001", "Sorry", "Sam")
+    world.sender.fail = channels.ReplyFailed("Twilio did not answer")
+    with pytest.raises(channels.ReplyFailed):
+        world.service.send("CASE0001", reply.id, final=True)
+    [stored] = world.store.conversations.conversation("CASE0001")
+    assert (stored.status, stored.error) == ("failed", "Twilio did not answer")
+    assert world.service.send("CASE0001", reply.id) == "done"  # failed for good: a redrive sends nothing
+    silent = ConversationService(config=world.config, store=world.store, jobs=world.jobs, secret=SECRET,
+                                 now=world.clock)
+    other = silent.reply("CASE0001", "Sorry again", "Sam")
+    with pytest.raises(channels.ReplyFailed):
+        silent.send("CASE0001", other.id)
+    world.sender.fail = RuntimeError("a bug")
+    with pytest.raises(RuntimeError):
+        world.service.send("CASE0001", other.id)
+    assert world.store.conversations.claim_send(other, now=int(NOON.timestamp()), until=0)  # released each time
+
+
+def test_a_reply_sent_by_another_worker_meanwhile_is_not_sent_again(world, monkeypatch):
+    reply = world.service.reply("CASE0001", "Sorry", "Sam")
+    monkeypatch.setattr(world.store.conversations, "claim_send", lambda *a, **k: False)
+    world.store.conversations.record_sent(reply, "SMother")
+    real = world.store.conversations.get_message
+    calls = []
+
+    def first_unsent(case_id, at, message_id):  # read before the other worker recorded its send, then after
+        calls.append(message_id)
+        found = real(case_id, at, message_id)
+        return type(found)(**{**found.as_dict(), "provider_id": None}) if len(calls) == 1 else found
+
+    monkeypatch.setattr(world.store.conversations, "get_message", first_unsent)
+    assert world.service.send("CASE0001", reply.id) == "done" and world.sender.sent == []
+
+
+def test_the_thread_ignores_messages_without_a_customer_and_a_reopening_counted_once(world, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    world.threads.opened("CASE0001", record("twilio-SM7", customer_key=None))
+    assert world.threads.join(record("twilio-SM8", customer_key=None)) is None
+    world.threads.opened("CASE0001", record("twilio-SM9", from_number=None))  # parked without the number: none kept
+    world.store.cases.transition_case("CASE0001", allowed_from=["open"], to_status="resolved", at=iso(NOON),
+                                      by="Sam", note=None)
+
+    def counters_down(**kwargs):
+        raise Unavailable("counters down")
+
+    monkeypatch.setattr(world.store.counters, "add_counts", counters_down)
+    assert world.threads.join(record("twilio-SM10")) == "CASE0001"  # the reopening stands, uncounted (logged)
+    assert world.store.cases.get_case("CASE0001")["status"] == "open"
+    monkeypatch.setattr(world.store.cases, "reopen_case", lambda *a, **k: None)  # reopened meanwhile
+    world.threads._reopen(world.store.cases.get_case("CASE0001"), NOON)
+
+
+def test_the_twilio_sender_reads_twilio_s_refusals_through_the_channel_s_meanings():
+    """Twilio's Messages API answers as documented: 201 with the message, 4xx with a code (21610: opted out)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from chalicelib.channels.twilio import TwilioMessagesSender
+
+    answers = [(201, b'{"sid": "SM' + b"a" * 32 + b'"}'), (400, b'{"code": 21610, "message": "unsubscribed"}'),
+               (429, b'{"code": 20429}'), (500, b"oops"), (201, b"{}")]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            status, body = answers.pop(0)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = TwilioMessagesSender(account_sid=lambda: "AC" + "1" * 32, auth_token=lambda: "t",
+                                  api_url=f"http://127.0.0.1:{server.server_address[1]}",
+                                  status_url="https://voix.example.com/sms/twilio/status")
+    send = {"to": CUSTOMER, "origin": LINE_8, "text": "hi", "reference": "CASE0001.r1"}
+    try:
+        assert sender.send(**send) == "SM" + "a" * 32
+        with pytest.raises(channels.RecipientOptedOut, match="21610 unsubscribed"):
+            sender.send(**send)
+        with pytest.raises(channels.Throttled):
+            sender.send(**send)
+        with pytest.raises(channels.ReplyFailed):
+            sender.send(**send)
+        with pytest.raises(channels.ReplyFailed, match="no message sid"):
+            sender.send(**send)
+        with pytest.raises(ValueError):
+            sender.send(**{**send, "reference": "a b&c=d"})
+    finally:
+        server.shutdown()
+    down = TwilioMessagesSender(account_sid=lambda: "AC" + "1" * 32, auth_token=lambda: "t",
+                                api_url="http://127.0.0.1:9", status_url="https://x/status", timeout=2)
+    with pytest.raises(channels.ReplyFailed, match="did not answer"):
+        down.send(**send)
