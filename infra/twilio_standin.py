@@ -4,8 +4,9 @@ It answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` as Twilio do
 account SID and auth token, a form with ``To``, ``From``, ``Body`` and ``StatusCallback``; 201 and the message
 as JSON, with an ``SM…`` sid), records each text in the local outbox (with its case), then posts the status
 callbacks Twilio would, signed with the auth token as Twilio signs them: ``sent``, then ``delivered`` (for
-:data:`FAILING_NUMBER`, always ``undelivered`` with error 30003, to show a failed delivery). Nothing leaves
-the machine. The functions find it through ``TWILIO_API_URL``; in the cloud that is unset and Twilio's own
+:data:`FAILING_NUMBER`, always ``undelivered`` with error 30003, to show a failed delivery). ``GET
+/local/replies`` hands `make simulate` the texts sent since it last asked, which its customers answer. Nothing
+leaves the machine. The functions find it through ``TWILIO_API_URL``; in the cloud that is unset and Twilio's own
 API is called.
 """
 
@@ -42,6 +43,7 @@ class TwilioStandIn:
         self.step_seconds = step_seconds
         self.sent: list[dict[str, str]] = []
         self.callbacks: list[dict[str, Any]] = []
+        self.handed = 0  # how many of ``sent`` `make simulate` has taken to answer (GET /local/replies)
         self._server: ThreadingHTTPServer | None = None
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
@@ -69,6 +71,11 @@ class TwilioStandIn:
             threading.Thread(target=self._report, args=(sid, fields), daemon=True).start()
         return {"sid": sid, "account_sid": self.account_sid, "to": fields["To"], "from": fields["From"],
                 "body": fields["Body"], "status": "queued", "api_version": "2010-04-01", "error_code": None}
+
+    def unanswered(self) -> list[dict[str, str]]:
+        """The texts sent since the last call, for `make simulate` to answer as the customers would."""
+        new, self.handed = self.sent[self.handed:], len(self.sent)
+        return [{"sid": m["sid"], "to": m["To"], "from": m["From"], "body": m["Body"]} for m in new]
 
     def _report(self, sid: str, fields: dict[str, str]) -> None:
         """The status callbacks of one message, in order, each signed for the callback URL."""
@@ -104,6 +111,12 @@ def _handler(standin: TwilioStandIn) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            if self.path == "/local/replies":  # local only: the demo customers' numbers, for `make simulate`
+                self._answer(200, {"items": standin.unanswered()})
+            else:
+                self._answer(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
 
         def do_POST(self) -> None:
             found = PATH.fullmatch(self.path)

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from infra.simulate import send_twilio
+from infra.simulate import answer_replies, send_twilio
 from infra.twilio_standin import FAILING_NUMBER
 from tests.conftest import running_stack, stack_api, wait_until
 
@@ -87,3 +87,15 @@ def test_after_a_stop_a_reply_is_refused_and_nothing_is_sent(stack):
     status, body = post(stack, f"/api/cases/{case['id']}/reply", {"text": "Sorry", "by": "Sam"})
     assert (status, body) == (409, {"error": "the customer opted out (STOP): no reply is sent"})
     assert [m["direction"] for m in conversation(stack, case["id"])] == ["in"]
+
+
+def test_make_simulate_s_customers_answer_the_staff_replies_once_each(stack):
+    customer = "+447700900644"
+    case = urgent_case(stack, customer, "L8 smoke coming from the engine, I'm scared")
+    status, queued = post(stack, f"/api/cases/{case['id']}/reply", {"text": "Stopping now, stay calm", "by": "Sam"})
+    assert status == 202
+    wait_until(lambda: any(m["id"] == queued["id"] and m["status"] == "delivered"
+                           for m in conversation(stack, case["id"])), seconds=30)
+    assert answer_replies(stack) >= 1
+    assert answer_replies(stack) == 0  # each reply is answered once
+    wait_until(lambda: [m["direction"] for m in conversation(stack, case["id"])] == ["in", "out", "in"], seconds=30)
