@@ -26,7 +26,7 @@ from chalicelib.errors import Unavailable
 from chalicelib.jobs import JobQueue
 from chalicelib.observability import logger as log
 from chalicelib.ports import Stores
-from chalicelib.recipients import recipients_for
+from chalicelib.recipients import about_whom, recipients_for
 from chalicelib.sms_segments import is_gsm7, segments
 
 LIVE = ("open", "acknowledged")
@@ -113,10 +113,11 @@ class Threads:
             for r in recipients_for(self._config, classification)}
         number = record.get("from_number")
         until = call_back_until(self._config, case.get("site"), "high", now) if number else None
+        about = about_whom(self._config, classification, parse_time(record["received_at"]))  # never theirs to act on
         raised = self._store.cases.raise_urgency(
             case["id"], at=iso(now), reason=record.get("urgency_reason"), text=record["text"],
             promised_at=promised_at(self._config, case.get("site"), "high", now), recipients=new, number=number,
-            call_back_until=until)
+            call_back_until=until, about=about)
         current = raised or self._store.cases.get_case(case["id"]) or {}
         pending = [rid for rid, r in (current.get("recipients") or {}).items()
                    if rid.endswith(suffix) and r.get("status") != "sent"]

@@ -317,7 +317,7 @@ class FakeCases:
 
     def raise_urgency(self, case_id: str, *, at: str, reason: str | None, text: str, promised_at: str,
                       recipients: dict[str, dict[str, Any]], number: str | None = None,
-                      call_back_until: str | None = None) -> dict[str, Any] | None:
+                      call_back_until: str | None = None, about: dict[str, Any] | None = None) -> dict[str, Any] | None:
         case = self._db.cases.get(case_id)
         if case is None or case.get("urgency") == "high":
             return None
@@ -326,6 +326,8 @@ class FakeCases:
         case.setdefault("recipients", {}).update(_copy(recipients))
         if number and call_back_until:
             case.update(customer_number=number, call_back_until=call_back_until)
+        if about:
+            case.update(about_staff=True, about=_copy(about))
         return _copy(case)
 
 

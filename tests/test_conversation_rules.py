@@ -422,3 +422,13 @@ def test_the_twilio_sender_reads_twilio_s_refusals_through_the_channel_s_meaning
                                 api_url="http://127.0.0.1:9", status_url="https://x/status", timeout=2)
     with pytest.raises(channels.ReplyFailed, match="did not answer"):
         down.send(**send)
+
+
+def test_an_urgent_answer_about_the_driver_pages_his_managers_and_he_may_not_act_on_the_case(world):
+    answer = record("twilio-SM2", text="the driver is drunk, he is swerving", urgency="high", about_staff=True)
+    world.threads.join(answer)
+    case = world.store.cases.get_case("CASE0001")
+    assert case["about_staff"] and case["about"]["numbers"] == ["+447700900801"]
+    assert {r["role"] for r in case["recipients"].values()} == {"site_manager", "care"}  # never the driver
+    with pytest.raises(OwnCase):
+        world.cases.act("CASE0001", "acknowledged", by="SMS +447700900801")

@@ -631,9 +631,12 @@ def test_a_case_keeps_its_first_reply_reopens_once_and_is_raised_once(stores):
         "C0001", at="2026-11-21T09:01:00.000Z", reason="safety", text="he is drunk",
         promised_at="2026-11-21T09:11:00.000Z",
         recipients={"r2-up": {"channel": "sms", "to": "+447700900002", "status": "pending", "attempts": []}},
-        number="+447700900123", call_back_until="2026-11-21T09:40:00.000Z")
-    assert pick(raised, "urgency", "urgency_reason", "alert_text", "customer_number") == {
-        "urgency": "high", "urgency_reason": "safety", "alert_text": "he is drunk", "customer_number": "+447700900123"}
+        number="+447700900123", call_back_until="2026-11-21T09:40:00.000Z",
+        about={"role": "site_staff", "numbers": ["+447700900801"], "names": ["Sam"]})
+    assert pick(raised, "urgency", "urgency_reason", "alert_text", "customer_number", "about_staff") == {
+        "urgency": "high", "urgency_reason": "safety", "alert_text": "he is drunk", "customer_number": "+447700900123",
+        "about_staff": True}
+    assert raised["about"]["names"] == ["Sam"]
     assert set(raised["recipients"]) == {"r1", "r2-up"}
     assert stores.cases.lapsed_call_backs("2026-11-21T10:00:00.000Z") == ["C0001"]
     assert stores.cases.raise_urgency("C0001", at="x", reason=None, text="again", promised_at="y",

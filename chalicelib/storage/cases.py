@@ -217,10 +217,11 @@ class CaseStore(Dynamo):
 
     def raise_urgency(self, case_id: str, *, at: str, reason: str | None, text: str, promised_at: str,
                       recipients: dict[str, dict[str, Any]], number: str | None = None,
-                      call_back_until: str | None = None) -> dict[str, Any] | None:
+                      call_back_until: str | None = None, about: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """The customer's answer is urgent: the case becomes urgent (``raised_at``; ``alert_text``, the words
         its alerts quote), with a new promise, new recipients and, for the call-back, the number until
-        ``call_back_until``; None if it was urgent already."""
+        ``call_back_until`` (and, an answer about the staff on duty, whom it is ``about``); None if it was
+        urgent already."""
         names: dict[str, str] = {"#r": "recipients"} if recipients else {}
         values: dict[str, Any] = {":high": "high", ":reason": reason or "answer", ":at": at, ":text": text,
                                   ":promised": promised_at}
@@ -233,6 +234,9 @@ class CaseStore(Dynamo):
         if number and call_back_until:
             values.update({":n": number, ":cb": "CALLBACK", ":cbsk": f"{call_back_until}#{case_id}"})
             sets += ["customer_number = :n", "gsi3pk = :cb", "gsi3sk = :cbsk"]
+        if about:
+            values.update({":yes": True, ":about": about})
+            sets += ["about_staff = :yes", "about = :about"]
         try:
             res = self._call("update_item", Key=to_item(case_key(case_id)), UpdateExpression="SET " + ", ".join(sets),
                              ConditionExpression="attribute_exists(pk) AND urgency <> :high",
