@@ -68,7 +68,16 @@ def test_a_manager_texts_the_customer_sees_it_delivered_and_reads_the_answer_in_
     assert [c["id"] for c in mine_only] == [case["id"]]  # the answer opened no case of its own
     feed = stack_api(stack, "/api/feedback?site=line-8")["items"]
     assert sum(m["text"] == "Row 12, thank you for stopping" for m in feed) == 1  # stored and counted once
-    assert CUSTOMER not in json.dumps(stack_api(stack, f"/api/cases/{case['id']}"))
+    shown = stack_api(stack, f"/api/cases/{case['id']}")
+    assert CUSTOMER not in json.dumps(shown)
+    assert shown["first_reply_at"] >= case["created_at"] and shown["reopen_count"] == 0
+    # resolved, then the customer writes again within the window: the same case, reopened
+    assert post(stack, f"/api/cases/{case['id']}/resolve", {"by": "Aline Martin"})[0] == 200
+    assert send_twilio(stack, LINE_8, "He has started drinking again", CUSTOMER)[0] == 200
+    reopened = wait_until(lambda: (c := stack_api(stack, f"/api/cases/{case['id']}"))["status"] == "open" and c,
+                          seconds=30)
+    assert reopened["reopen_count"] == 1 and reopened["reopened_at"] and reopened["resolved_at"] is None
+    assert [m["direction"] for m in reopened["conversation"]] == ["in", "out", "in", "in"]
 
 
 def test_a_reply_to_a_phone_that_is_off_says_undelivered_with_the_carrier_s_error(stack):

@@ -38,6 +38,8 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
         "promise_kept": (acked <= case["promised_at"] and not case.get("escalation_level"))
         if acked and case.get("promised_at") else None,
         "escalation_level": int(case.get("escalation_level") or 0),
+        "first_reply_at": case.get("first_reply_at"), "reopened_at": case.get("reopened_at"),
+        "reopen_count": int(case.get("reopen_count") or 0),
         "alerts_suppressed": bool(case.get("alerts_suppressed")),
         "escalations": case.get("escalations", []),
         "alerts": [

@@ -98,6 +98,9 @@ class Case(_Out):
     escalations: list[Escalation]
     alerts: list[Alert]
     overdue: bool | None = Field(default=None, description="Open cases only: its promise has lapsed")
+    first_reply_at: str | None = Field(default=None, description="When the first staff reply was sent")
+    reopened_at: str | None = Field(default=None, description="When the customer's answer last reopened it")
+    reopen_count: int = Field(default=0, description="How many times the customer's answer reopened it")
 
 
 class ConversationEntry(_Out):
