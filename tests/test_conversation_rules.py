@@ -432,3 +432,17 @@ def test_an_urgent_answer_about_the_driver_pages_his_managers_and_he_may_not_act
     assert {r["role"] for r in case["recipients"].values()} == {"site_manager", "care"}  # never the driver
     with pytest.raises(OwnCase):
         world.cases.act("CASE0001", "acknowledged", by="SMS +447700900801")
+
+
+def test_the_status_url_is_the_webhook_s_unless_configured_and_no_reply_without_the_service(domain, monkeypatch):
+    from chalicelib import webhook_url
+    from chalicelib.api import OperatorApi
+
+    monkeypatch.setenv("TWILIO_WEBHOOK_URL", "https://voix.example.com/sms/twilio")
+    assert webhook_url.status_url() == "https://voix.example.com/sms/twilio/status"
+    monkeypatch.setenv("TWILIO_STATUS_URL", "https://status.example.com/cb")
+    assert webhook_url.status_url() == "https://status.example.com/cb"
+    api = OperatorApi(config=domain.config, store=domain.store, cases=domain.cases, offers=domain.offers)
+    with pytest.raises(ApiError) as caught:
+        api.reply("CASE0001", {"text": "hello", "by": "Sam"})
+    assert caught.value.status == 503
