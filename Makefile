@@ -48,8 +48,9 @@ sites: install
 run: install sites
 	PORT=$(PORT) $(WITH_SITES) $(BIN)/python -m infra.local
 
+# WATCH=60: then, for a minute, the customers answer the staff replies sent meanwhile (once each)
 simulate: install
-	PORT=$(PORT) $(BIN)/python -m infra.simulate
+	PORT=$(PORT) $(BIN)/python -m infra.simulate $(if $(WATCH),--watch $(WATCH))
 
 # What the running local stack sent (staff SMS, e-mails, End User Messaging replies), newest first, with
 # the case of each; also on the dashboard server at /outbox. LIMIT= to show more than 50.

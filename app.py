@@ -121,6 +121,17 @@ def twilio_webhook():
     return _webhook("twilio")
 
 
+@app.route("/sms/twilio/status", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
+@json_errors
+def twilio_status():
+    """Twilio's signed delivery reports on a staff reply (its StatusCallback): a status only moves forward."""
+    from chalicelib.inbound import twilio_status as report
+
+    request = app.current_request
+    report(request.raw_body or b"", request.headers, request.query_params or {}, services())
+    return Response(body="", status_code=204)
+
+
 @app.on_sns_message(topic=os.environ.get("INBOUND_SMS_TOPIC", "voix-dev-inbound-sms"))
 def inbound_sms(event):
     """AWS End User Messaging two-way SMS, published to SNS; the reply goes out at once."""
@@ -311,6 +322,13 @@ def _actor():
 def get_case(case_id):
     """One case and its conversation."""
     return services().api.case(case_id)
+
+
+@app.route("/api/cases/{case_id}/reply", methods=["POST"])
+@json_errors
+def reply_to_customer(case_id):
+    """Text the case's customer: checked, stored and queued here, sent once by the worker."""
+    return Response(body=services().api.reply(case_id, _json_body()), status_code=202)
 
 
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])

@@ -121,7 +121,7 @@ class CaseService:
         case = self._cases.transition_case(case_id, allowed_from=allowed, to_status=action,
                                            at=iso(self._now()), by=by, note=note)
         first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
-        if first_acknowledgement and case.get("created_at"):
+        if first_acknowledgement and case.get("created_at") and not case.get("reopened_at"):  # counted once
             self._record_ack(case)
         return case
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.conversations import ConversationSettings
 from chalicelib.phone import InvalidNumber, normalise
 
 DEFAULT_TOPICS = (
@@ -163,6 +164,7 @@ class Deployment(_Strict):
         fr="Voix avis clients : envoyez-nous vos remarques. Repondez STOP pour ne plus recevoir de SMS.")
     default_language: Language = "en"
     emergency_number: str = "112"
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
 
 
 class SitesFile(_Strict):

@@ -52,3 +52,23 @@ def event(name: str, body: str, svc: Any) -> None:
         return
     logger.set_correlation_id(message.id)
     svc.ingest.receive(message)
+
+
+def twilio_status(raw: bytes, headers: Mapping[str, str], query: Mapping[str, str], svc: Any) -> None:
+    """A Twilio status callback on a staff reply: checked like the webhook, then applied if it moves the
+    reply's status forward (late, repeated or out-of-order reports change nothing; an erased reply is gone)."""
+    from chalicelib.channels.twilio import status_report
+    from chalicelib.replying import carrier_error
+
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        raise ApiError(413, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+    try:
+        report = status_report(raw, headers, query, svc)
+    except channels.Refused as exc:
+        raise ApiError(exc.status, exc.message) from exc
+    if report is None:
+        return
+    moved = svc.conversations.delivered(report.case_id, report.reply_id, report.status, provider_id=report.provider_id,
+                                        error=carrier_error(report.error_code, report.error_message))
+    logger.info("delivery report", extra={"case_id": report.case_id, "reply_id": report.reply_id,
+                                          "status": report.status, "applied": moved, "error_code": report.error_code})

@@ -103,6 +103,11 @@ class Services:
         """The URL Twilio signs: TWILIO_WEBHOOK_URL (required outside the local stack)."""
         return webhook_url.configured()
 
+    @property
+    def twilio_status_url(self) -> str:
+        """The URL Twilio signs its status callbacks for (before ``?ref=``)."""
+        return webhook_url.status_url()
+
     def webhook_url_for(self, headers: dict[str, str], context: dict[str, Any], path: str) -> str:
         """The URL Twilio signed for this request (derived from the request on the local stack only)."""
         return webhook_url.for_request(headers, context, path)
@@ -183,6 +188,25 @@ class Services:
             self._senders[name] = build(self.client)
         return self._senders[name]
 
+    def staff_sender(self, channel: str) -> ReplySender:
+        """How a staff reply goes out on ``channel``: the channel's own API where it answers in its webhook
+        (Twilio's Messages API, at TWILIO_API_URL), else as the automatic replies do."""
+        found = channels.get(channel)
+        if found.outbound is None:
+            return self.sender(channel)
+        key = f"{channel}:staff"
+        if key not in self._senders:
+            self._senders[key] = found.outbound(self.client)
+        return self._senders[key]
+
+    @cached_property
+    def conversations(self) -> Any:
+        """Staff replies to a case's customer: checked, queued, sent once, their delivery tracked."""
+        from chalicelib.replying import ConversationService
+
+        return ConversationService(config=self.config, store=self.store, jobs=self.jobs, secret=self.customer_secret,
+                                   senders=self.staff_sender)
+
     @cached_property
     def worker(self) -> Worker:
         return Worker(
@@ -190,7 +214,7 @@ class Services:
             sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
             email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email),
             max_receives=int(env("MAX_RECEIVES", "5")), ack_url=self.ack_url, surveys=self.surveys,
-            secret=self.customer_secret,
+            secret=self.customer_secret, replies=self.conversations,
         )
 
     @cached_property
@@ -198,7 +222,8 @@ class Services:
         from chalicelib.api import OperatorApi
 
         return OperatorApi(config=self.config, store=self.store, cases=self.cases, offers=self.offers,
-                           surveys=lambda: self.surveys)  # on a survey route only (the digest's API needs none)
+                           surveys=lambda: self.surveys,  # on a survey route only (the digest's API needs none)
+                           replies=lambda: self.conversations)
 
     @cached_property
     def offers(self) -> Any:

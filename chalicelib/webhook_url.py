@@ -41,3 +41,9 @@ def for_request(headers: dict[str, str], context: dict[str, Any], path: str) -> 
         return configured()
     proto = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
     return f"{proto}://{headers['host']}/{context['stage']}{path}"
+
+
+def status_url() -> str:
+    """Where Twilio posts a staff reply's delivery reports, and the URL it signs them for (before ``?ref=``):
+    TWILIO_STATUS_URL, else the webhook's URL followed by ``/status``."""
+    return os.environ.get("TWILIO_STATUS_URL") or configured().rstrip("/") + "/status"

@@ -13,6 +13,7 @@ from chalicelib.cases import CaseService, call_back_until, promised_at, promises
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config
+from chalicelib.conversations import is_reply_id
 from chalicelib.erasure import mark
 from chalicelib.errors import NotFound, Unavailable
 from chalicelib.jobs import JobQueue
@@ -23,6 +24,7 @@ from chalicelib.phone import mask
 from chalicelib.ports import Stores
 from chalicelib.recipients import AlertRecipient, about_whom, recipients_for
 from chalicelib.sms_segments import fit
+from chalicelib.threads import Threads
 
 MAX_ALERT_SEGMENTS = 3
 
@@ -76,7 +78,7 @@ def alert_sms(config: Config, case: dict[str, Any]) -> str:
         tail = f'" {call}. {"Dossier" if french else "Case"} {case["id"]}'
     if int(case.get("escalation_level") or 0):
         head = f"ESCALADE {head}" if french else f"ESCALATED {head}"
-    return fit(head, case["text"], tail, MAX_ALERT_SEGMENTS)
+    return fit(head, case.get("alert_text") or case["text"], tail, MAX_ALERT_SEGMENTS)
 
 
 def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None) -> tuple[str, str]:
@@ -95,7 +97,7 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
         f"Customer: {case.get('customer_number') if urgent_call_back else case['customer_masked']}",
         "",
         "Message:",
-        case["text"],
+        case.get("alert_text") or case["text"],
         "",
         f"Automatic reply sent: {case.get('reply', '')}",
         "",
@@ -120,7 +122,7 @@ class Worker:
     def __init__(self, *, config: Config, store: Stores, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
                  ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None,
-                 secret: bytes = b""):
+                 secret: bytes = b"", replies: Any = None):
         self._config = config
         self._store = store
         self._jobs = jobs
@@ -132,6 +134,8 @@ class Worker:
         self._cases = CaseService(config=config, cases=store.cases, counters=store.counters, jobs=jobs, now=now)
         self._surveys = surveys
         self._secret = secret  # the customer key secret: erasure tombstones are keyed with it
+        self._replies = replies  # staff replies to customers (chalicelib.replying)
+        self._threads = Threads(config=config, store=store, jobs=jobs, now=now)
 
     def _tombstone(self, kind: str, value: str) -> dict[str, Any] | None:
         return self._store.customers.tombstone(mark(self._secret, kind, value))
@@ -185,6 +189,10 @@ class Worker:
             if not isinstance(job.get("case_id"), str) or not isinstance(job.get("recipient"), str):
                 raise BadJob("alert job without case_id or recipient")
             self.deliver(job["case_id"], job["recipient"], receive_count)
+        elif job_type == "reply":  # names the case and the reply: the number is read when it is sent
+            if not isinstance(job.get("case_id"), str) or not is_reply_id(job.get("reply_id")) or not self._replies:
+                raise BadJob("reply job without case_id or reply_id (or no reply service)")
+            self._replies.send(job["case_id"], job["reply_id"], final=receive_count >= self._max_receives)
         else:
             raise BadJob(f"unknown job type {job_type!r}")
 
@@ -217,7 +225,8 @@ class Worker:
         if self._tombstone("message", record["id"]):  # erased while this job waited on the queue
             log.warning("message %s was erased: not counted, cased or alerted", record["id"])
             return None
-        case_id = self._open_case(record)
+        # the customer's answer to a live case joins its conversation; anything else may open a case
+        case_id = self._threads.join(record) or self._open_case(record)
         if self._surveys is not None and record.get("customer_key"):
             # words from a customer in a survey conversation: the follow-up's answer, or a comment
             # (kept once per message id: a retry notes nothing more)
@@ -262,6 +271,8 @@ class Worker:
         created = self._store.cases.put_case(case)
         # a retry finds the case: what was sent, and whether alerts were held back, stand
         case = case if created else self._store.cases.get_case(case_id) or {"erased": True}
+        if not case.get("erased"):
+            self._threads.opened(case_id, record)
         pending = [r for r in recipients if case.get("recipients", {}).get(r.id, {}).get("status") != "sent"]
         if case.get("alerts_suppressed") or case.get("erased"):
             pending = []

@@ -90,6 +90,11 @@ def main() -> int:
 
     outbox = Outbox()
     outbox.install()  # what moto's SNS and SES accept, and the logged replies: /outbox, `make outbox`
+    from infra.twilio_standin import TwilioStandIn
+
+    # staff replies on Twilio go to a local stand-in of its Messages API, which posts signed status callbacks
+    twilio_api = TwilioStandIn(twilio_account, twilio_token, outbox)
+    os.environ["TWILIO_API_URL"] = os.environ.get("TWILIO_API_URL") or twilio_api.start()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     import boto3
@@ -156,6 +161,7 @@ def main() -> int:
             "operator_token": operator_token, "twilio_auth_token": twilio_token,
             "twilio_account_sid": twilio_account, "moto_endpoint": endpoint,
             "inbound_sms_topic_arn": topic_arn, "jobs_queue_url": outputs["JobsQueueUrl"],
+            "twilio_api_url": os.environ["TWILIO_API_URL"],
         }, indent=2))
         os.chmod(STATE_FILE, 0o600)
 
@@ -175,6 +181,7 @@ Voix is running locally (moto {endpoint}).
   Operator token     {operator_token}
   Twilio auth token  {twilio_token}
   Twilio account     {twilio_account}  (requests from another account are refused)
+  Twilio API         {os.environ["TWILIO_API_URL"]}   (a local stand-in: staff replies, status callbacks)
 Try:  curl -H "Authorization: Bearer {operator_token}" http://127.0.0.1:{port}/api/feedback
       make simulate      (a signed stream of realistic SMS)
 Stop with Ctrl-C.  (Details in {STATE_FILE})
@@ -194,6 +201,7 @@ READY""", flush=True)
         if "dashboard" in locals():
             dashboard.shutdown()
         moto.stop()
+        twilio_api.stop()
 
 
 if __name__ == "__main__":

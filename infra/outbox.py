@@ -97,7 +97,8 @@ class Outbox:
 
 
 def case_index(store: Any, pages: int = 3) -> tuple[dict[str, dict], dict[str, dict]]:
-    """The newest cases of every status, by the provider ids of their alerts and by their message id."""
+    """The newest cases of every status, by the provider ids of their alerts and by their message id (and by
+    their own id: a staff reply names its case)."""
     by_provider: dict[str, dict] = {}
     by_message: dict[str, dict] = {}
     for status in ("open", "acknowledged", "resolved"):
@@ -107,6 +108,7 @@ def case_index(store: Any, pages: int = 3) -> tuple[dict[str, dict], dict[str, d
             for case in cases:
                 ref = {"id": case["id"], "code": case.get("code"), "status": case.get("status")}
                 by_message[case.get("message_id") or ""] = ref
+                by_message[f"case:{case['id']}"] = ref
                 for recipient in case.get("recipients", {}).values():
                     for attempt in recipient.get("attempts", []):
                         if attempt.get("id"):
@@ -122,7 +124,8 @@ def listing(outbox: Outbox, store: Any | None, limit: int = 200) -> list[dict[st
     by_provider, by_message = case_index(store) if store is not None and items else ({}, {})
     out = []
     for item in items:
-        case = by_provider.get(item.get("id") or "") or by_message.get(item.get("message") or "")
+        case = by_provider.get(item.get("id") or "") or by_message.get(item.get("message") or "") or \
+            by_message.get(f"case:{item.get('case_id')}")
         kind = "digest" if item["channel"] == "email" and case is None and \
             "daily digest" in (item.get("text") or "")[:80].lower() else item["channel"]
         out.append({**item, "kind": kind, "case": case})

@@ -81,16 +81,46 @@ def send_demo(state: dict, count: int, rate: float = 0.0, eum_share: float = 0.0
     return sent
 
 
+ANSWERS = ("Thank you, that's kind", "Row 12, near the back", "OK, I'll wait", "Still nothing here...",
+           "Merci beaucoup", "It's sorted now, thanks")
+
+
+def answer_replies(state: dict, rng: random.Random | None = None) -> int:
+    """The customers answer the staff replies sent since the last call (the local Twilio stand-in hands them
+    over), each once, through the signed webhook: their answer joins their case. How many were answered."""
+    from infra.twilio_standin import FAILING_NUMBER
+
+    rng = rng or random.Random()
+    if not state.get("twilio_api_url"):
+        return 0
+    with urllib.request.urlopen(state["twilio_api_url"] + "/local/replies", timeout=10) as res:
+        replies = json.loads(res.read())["items"]
+    answered = 0
+    for reply in replies:
+        if reply["to"] != FAILING_NUMBER:  # that phone is off: it never answers
+            answered += send_twilio(state, reply["from"], rng.choice(ANSWERS), reply["to"])[0] == 200
+    return answered
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2.0, help="messages per second (0: as fast as possible)")
     parser.add_argument("--eum-share", type=float, default=0.25, help="share sent through End User Messaging/SNS")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--watch", type=float, default=0, help="then keep answering staff replies this many seconds")
     args = parser.parse_args(argv)
     state = load_state()
     sent = send_demo(state, args.count, args.rate, args.eum_share, args.seed, verbose=True)
     print(f"{sent}/{args.count} accepted")
+    deadline = time.monotonic() + args.watch
+    while True:  # the customers answer the staff replies sent meanwhile
+        answered = answer_replies(state, random.Random(args.seed))
+        if answered:
+            print(f"{answered} customer(s) answered a staff reply")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(1)
     return 0 if sent == args.count else 1
 
 

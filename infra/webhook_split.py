@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION, ROLE, ROUTE = "TwilioWebhook", "TwilioWebhookRole", "/sms/twilio"
+STATUS_ROUTE = "/sms/twilio/status"  # Twilio's signed status callbacks of staff replies (issue 21): the same role
 
 
 def split_webhook(template: dict, stage: str) -> None:
@@ -36,12 +37,13 @@ def split_webhook(template: dict, stage: str) -> None:
     alarm["Properties"]["AlarmDescription"] = "The Twilio webhook's Lambda failed"
     alarm["Properties"]["Dimensions"] = [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
     resources["WebhookErrorsAlarm"] = alarm
-    operation = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"][ROUTE]["post"]
-    operation["x-amazon-apigateway-integration"]["uri"] = {"Fn::Sub": (
-        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
-        f"${{{FUNCTION}.Arn}}/invocations")}
-    resources[f"{FUNCTION}InvokePermission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
-        "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": FUNCTION},
-        "Principal": "apigateway.amazonaws.com",
-        "SourceArn": {"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-                                  f"${{RestAPIId}}/*/POST{ROUTE}", {"RestAPIId": {"Ref": "RestAPI"}}]}}}
+    for route, permission in ((ROUTE, "InvokePermission"), (STATUS_ROUTE, "StatusInvokePermission")):
+        operation = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"][route]["post"]
+        operation["x-amazon-apigateway-integration"]["uri"] = {"Fn::Sub": (
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+            f"${{{FUNCTION}.Arn}}/invocations")}
+        resources[f"{FUNCTION}{permission}"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": FUNCTION},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                                      f"${{RestAPIId}}/*/POST{route}", {"RestAPIId": {"Ref": "RestAPI"}}]}}}

@@ -16,6 +16,7 @@ import binascii
 import copy
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
@@ -66,6 +67,9 @@ class FakeDb:
         self.conversations: dict[str, dict] = {}
         self.recipients: dict[tuple[str, str], dict] = {}  # (survey id, customer key) -> number, ttl
         self.conversation_messages: dict[tuple[str, str, str], Any] = {}  # (case, at, id) -> ConversationMessage
+        self.sending: dict[tuple[str, str, str], dict] = {}  # (case, at, id) -> a reply's send claim
+        self.contacts: dict[str, Any] = {}  # case id -> Contact
+        self.threads: dict[tuple[str, str], dict] = {}  # (customer key, number written to) -> case id, ttl
         self.consent_messages: dict[str, str] = {}  # message id -> customer key (a STOP / START taken in)
         self.survey_texts: dict[str, str] = {}  # message id -> customer key (a worded reply taken in)
 
@@ -294,6 +298,38 @@ class FakeCases:
         held = self._db.codes.get(code)
         return held["case_id"] if held and held["until"] >= now else None
 
+    def set_first_reply(self, case_id: str, at: str) -> bool:
+        case = self._db.cases.get(case_id)
+        if case is None:
+            return False
+        case.setdefault("first_reply_at", at)
+        return True
+
+    def reopen_case(self, case_id: str, *, at: str, promised_at: str) -> dict[str, Any] | None:
+        case = self._db.cases.get(case_id)
+        if case is None or case.get("status") != "resolved":
+            return None
+        case.update(status="open", reopened_at=at, promised_at=promised_at,
+                    reopen_count=int(case.get("reopen_count") or 0) + 1)
+        case.pop("resolved_at", None)
+        case.pop("resolved_by", None)
+        return _copy(case)
+
+    def raise_urgency(self, case_id: str, *, at: str, reason: str | None, text: str, promised_at: str,
+                      recipients: dict[str, dict[str, Any]], number: str | None = None,
+                      call_back_until: str | None = None, about: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        case = self._db.cases.get(case_id)
+        if case is None or case.get("urgency") == "high":
+            return None
+        case.update(urgency="high", urgency_reason=reason or "answer", raised_at=at, alert_text=text,
+                    promised_at=promised_at)
+        case.setdefault("recipients", {}).update(_copy(recipients))
+        if number and call_back_until:
+            case.update(customer_number=number, call_back_until=call_back_until)
+        if about:
+            case.update(about_staff=True, about=_copy(about))
+        return _copy(case)
+
 
 class FakeCustomers:
     def __init__(self, db: FakeDb):
@@ -345,6 +381,8 @@ class FakeCustomers:
             "offer": [k for k, o in db.offers.items() if o.get("customer_key") == customer_key],
             "surveyto": [k for k, r in db.recipients.items() if r.get("customer_key") == customer_key],
             "conv": [k for k, m in db.conversation_messages.items() if m.customer_key == customer_key],
+            "replyto": [k for k, c in db.contacts.items() if c.customer_key == customer_key],
+            "thread": [k for k, t in db.threads.items() if k[0] == customer_key],
         }
         markers = [k for k, m in db.markers.items() if m.get("customer_key") == customer_key]
         if mark is not None:
@@ -366,7 +404,8 @@ class FakeCustomers:
         for kind, table in (("msg", db.messages), ("case", db.cases), ("consent", db.consent),
                             ("surveycust", db.conversations), ("quota", db.quotas), ("offer", db.offers),
                             ("consentmsg", db.consent_messages), ("surveytext", db.survey_texts),
-                            ("surveyto", db.recipients), ("conv", db.conversation_messages)):
+                            ("surveyto", db.recipients), ("conv", db.conversation_messages),
+                            ("replyto", db.contacts), ("thread", db.threads)):
             for key in mine[kind]:
                 del table[key]
         erased = {kind: len(keys) for kind, keys in mine.items() if keys}
@@ -533,6 +572,46 @@ class FakeConversations:
     def sent_since(self, case_id: str, since: str) -> int:
         return sum(1 for (case, at, mid), m in self._db.conversation_messages.items()
                    if case == case_id and f"{at}#{mid}" >= since and m.direction == "out")
+
+    def get_message(self, case_id: str, at: str, message_id: str) -> Any:
+        return self._db.conversation_messages.get((case_id, at, message_id))
+
+    def claim_send(self, message: Any, *, now: int, until: int) -> bool:
+        from chalicelib.conversations import STATUS_RANK
+
+        key = (message.case_id, message.at, message.id)
+        stored, sending = self._db.conversation_messages.get(key), self._db.sending.setdefault(key, {})
+        if stored is None or stored.provider_id or STATUS_RANK[stored.status] > STATUS_RANK["queued"] \
+                or sending.get("until", -1) >= now:
+            return False
+        sending["until"] = until
+        return True
+
+    def record_sent(self, message: Any, provider_id: str) -> bool:
+        key = (message.case_id, message.at, message.id)
+        if key not in self._db.conversation_messages:
+            return False
+        self._db.conversation_messages[key] = replace(self._db.conversation_messages[key],
+                                                      provider_id=provider_id[:128])
+        self._db.sending[key] = {"until": 0}
+        return True
+
+    def release_send(self, message: Any) -> None:
+        self._db.sending.get((message.case_id, message.at, message.id), {})["until"] = 0
+
+    def set_contact(self, contact: Any) -> None:
+        self._db.contacts[contact.case_id] = contact
+
+    def contact(self, case_id: str, now: int) -> Any:
+        found = self._db.contacts.get(case_id)
+        return found if found is not None and found.expires_at > now else None
+
+    def set_thread(self, customer_key: str, origin: str, case_id: str, *, expires_at: int) -> None:
+        self._db.threads[(customer_key, origin)] = {"case_id": case_id, "ttl": expires_at}
+
+    def thread(self, customer_key: str, origin: str, now: int) -> str | None:
+        found = self._db.threads.get((customer_key, origin))
+        return found["case_id"] if found and found["ttl"] > now else None
 
 
 def fake_stores(db: FakeDb | None = None) -> Stores:

@@ -10,6 +10,15 @@ from chalicelib.limits import SenderWindow
 from tests.conftest import drain, post_sms, sent_emails, sent_sms, table_items, twilio_params
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+CENTRAL = "+447700900000"
+
+
+def storm(i, **extra):
+    """One urgent message of an alert storm from one sender, to the central number, about line 8 then line 12 in
+    turn: each opens a case (a customer's next message about the same site joins their open case: issue 21)."""
+    code = ("L8", "L12")[i % 2]
+    return twilio_params(body=f"{code} the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}", to=CENTRAL,
+                         **extra)
 
 
 class Clock:
@@ -61,7 +70,7 @@ def test_a_retried_delivery_of_an_accepted_message_gets_the_same_answer_and_is_n
 def test_staff_get_at_most_three_alerts_an_hour_about_one_sender(client, clock):
     for i in range(8):  # eight urgent complaints, five minutes apart: no flood, but an alert storm
         clock.now = START + timedelta(minutes=5 * i)
-        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}"))
+        post_sms(client, storm(i))
     drain()
     cases = table_items("CASE#")
     assert len(cases) == 8  # every message is kept and every case opened: nothing lost
@@ -73,7 +82,7 @@ def test_staff_get_at_most_three_alerts_an_hour_about_one_sender(client, clock):
     assert all(c["recipients"] == {} for c in cases if c.get("alerts_suppressed"))
     # the next hour, the same sender alerts again; another sender was never held back
     clock.now = START + timedelta(hours=1, minutes=1)
-    post_sms(client, twilio_params(body="L8 the driver is drunk and dangerous (9)", sid="SM" + "9" * 32))
+    post_sms(client, storm(8))
     post_sms(client, twilio_params(body="L8 the driver is drunk and dangerous", sid="SM" + "8" * 32,
                                    frm="+447700900555"))
     drain()
@@ -85,7 +94,7 @@ def test_suppressed_cases_say_so_on_the_dashboard(client, clock):
 
     for i in range(4):
         clock.now = START + timedelta(minutes=5 * i)
-        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}"))
+        post_sms(client, storm(i))
     drain()
     cases = client.http.get("/api/cases", headers=auth()).json_body["items"]
     assert sorted(c["alerts_suppressed"] for c in cases) == [False, False, False, True]
@@ -127,7 +136,7 @@ def test_a_held_back_case_pages_nobody_when_replayed_or_escalated(client, clock,
 
     for i in range(4):
         clock.now = START + timedelta(minutes=5 * i)
-        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}"))
+        post_sms(client, storm(i))
     drain()
     [held] = [c for c in table_items("CASE#") if c.get("alerts_suppressed")]
     sms, mails = len(sent_sms()), len(sent_emails())
@@ -148,7 +157,7 @@ def test_a_held_back_case_pages_nobody_when_replayed_or_escalated(client, clock,
 def test_the_alert_limit_holds_when_the_worker_dies_between_the_case_and_the_decision(client, clock, svc, monkeypatch):
     for i in range(3):
         clock.now = START + timedelta(minutes=5 * i)
-        post_sms(client, twilio_params(body=f"L8 the driver is drunk and dangerous ({i})", sid=f"SM{i:032d}"))
+        post_sms(client, storm(i))
     drain()
     sms = len(sent_sms())
 
@@ -157,9 +166,9 @@ def test_the_alert_limit_holds_when_the_worker_dies_between_the_case_and_the_dec
 
     monkeypatch.setattr(svc.worker, "_alerts_allowed", dies)
     clock.now = START + timedelta(minutes=20)
-    post_sms(client, twilio_params(body="L8 the driver is drunk and dangerous (3)", sid="SM" + "3" * 32))
+    post_sms(client, storm(3))
     drain(max_batches=1)  # the case is stored, then the worker dies: the job will come back
-    fourth = "twilio-SM" + "3" * 32
+    fourth = f"twilio-SM{3:032d}"
     assert [c["alert_decision"] for c in table_items("CASE#") if c["message_id"] == fourth] == ["pending"]
     monkeypatch.undo()
     import boto3

@@ -157,6 +157,13 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
 
     cases = wait_until(lambda: call("GET", "/api/cases").json()["items"], seconds=60)
     case_id = cases[0]["id"]
+    reply = call("POST", "/api/cases/{case_id}/reply", f"/api/cases/{case_id}/reply", expect=202,
+                 json={"text": "Sorry, we are on it", "by": "Sam"}).json()
+    assert reply["segments"] == 1 and reply["encoding"] == "GSM-7"
+    call("POST", "/api/cases/{case_id}/reply", f"/api/cases/{case_id}/reply", expect=400,
+         json={"text": " ", "by": "Sam"})
+    call("POST", "/api/cases/{case_id}/reply", "/api/cases/NOSUCH00/reply", expect=404,
+         json={"text": "x", "by": "Sam"})
     call("POST", "/api/cases/{case_id}/ack", f"/api/cases/{case_id}/ack", json={"by": "Sam", "note": "on my way"})
     call("POST", "/api/cases/{case_id}/ack", f"/api/cases/{case_id}/ack", expect=409, json={})
     call("POST", "/api/cases/{case_id}/resolve", f"/api/cases/{case_id}/resolve", json={"note": "sorted"})

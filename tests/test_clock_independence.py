@@ -39,6 +39,8 @@ ALLOWED = {
         "the injected clock's default source: the one place domain time comes from",
     ("infra/local.py", "time.monotonic"):
         "how long to wait for a local server's port: an elapsed-time timeout, not a date",
+    ("infra/simulate.py", "time.monotonic"):
+        "how long `make simulate --watch` keeps answering staff replies: an elapsed time, not a date",
     ("infra/moto_speedups.py", "time.time"):
         "moto's own SQS visibility check, sped up: AWS-side time, which the real SQS keeps on its own clock",
     ("infra/deploy.py", "time.time"):

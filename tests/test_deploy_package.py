@@ -32,6 +32,8 @@ OPTIONAL = {
     "VOIX_CONFIG_DIR": "tests only: another configuration directory",
     "POWERTOOLS_METRICS_DISABLED": "the local stack only",
     "PORT": "the local stack only",
+    "TWILIO_API_URL": "the local Twilio stand-in (infra/twilio_standin.py); Twilio's own API when unset",
+    "TWILIO_STATUS_URL": "the webhook's URL and /status when unset (the status route is on the same domain)",
     "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); elsewhere not used",
     "VOIX_LOCAL": "the local stack only (infra/local.py): there alone the webhook URL may be derived",
     "AWS_LAMBDA_FUNCTION_NAME": "set by Lambda itself",
@@ -244,6 +246,10 @@ def test_api_gateway_hands_the_webhook_to_its_own_function_and_every_other_route
                if "x-amazon-apigateway-integration" in operation}
     webhook = targets.pop(("/sms/twilio", "post"))
     assert "${TwilioWebhook.Arn}" in webhook and "APIHandler" not in webhook
+    status = targets.pop(("/sms/twilio/status", "post"))  # its signed status callbacks (issue 21)
+    assert "${TwilioWebhook.Arn}" in status and "APIHandler" not in status
+    assert resources["TwilioWebhookStatusInvokePermission"]["Properties"]["SourceArn"]["Fn::Sub"][0].endswith(
+        "/*/POST/sms/twilio/status")
     assert targets and all("${APIHandler.Arn}" in uri for uri in targets.values())
     permission = resources["TwilioWebhookInvokePermission"]["Properties"]
     assert permission["FunctionName"] == {"Ref": "TwilioWebhook"}

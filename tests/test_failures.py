@@ -164,7 +164,8 @@ def test_without_partial_reports_a_failed_record_fails_the_batch_and_the_replay_
     monkeypatch.delenv("SQS_PARTIAL_BATCH", raising=False)
     outage = Outage(svc.store.messages._db, "UpdateItem", times=1, code="ProvisionedThroughputExceededException")
     for i in range(3):
-        post_sms(client, twilio_params(body=f"L8 heating broken, freezing ({i})", sid=f"SM{i:032d}"))
+        post_sms(client, twilio_params(body=f"L8 heating broken, freezing ({i})", sid=f"SM{i:032d}",
+                                       frm=f"+44770090051{i}"))  # three passengers: three cases
     drain()  # the first batch fails whole (one throttled write), is received again, and succeeds
     assert outage.remaining == 0
     assert sum(c["n"] for c in hour_counters()) == 3

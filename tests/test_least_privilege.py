@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 EXPECTED: dict[str, dict[str, set[str]]] = {
     # the operator API (erasure deletes) and the ack links; POST /sms/twilio is TwilioWebhook's (issue 20, 8)
-    "APIHandler": {
-        "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+    "APIHandler": {  # Query on the table: a case's conversation, and its replies of the last hour
+        "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query",
+                  *TABLE_WRITES},
         "index": {"dynamodb:Query"},
         "counters": {"dynamodb:BatchGetItem", "dynamodb:Query", *TABLE_WRITES},
         "jobs": {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
@@ -35,7 +36,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         **{f"param:{name}": {"ssm:GetParameter"} for name in (
             "audit-token-sha256", "customer-key-secret", "link-signing-key", "operator-token-sha256")},
     },
-    # the public Twilio webhook (infra/webhook_split.py): ingest only, no erasure, no operator secret. Ingest's
+    # the public Twilio webhook (infra/webhook_split.py) and its status callbacks: ingest only, no erasure, no
+    # operator secret. Ingest's
     # single-item deletes stay (a START lifts its suppression, a staff's "OK <code>" frees the case's code, an
     # offer's marker), as on InboundSms, the same ingest; no BatchWriteItem, no index (finding a customer's items)
     "TwilioWebhook": {
@@ -68,6 +70,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "number": {"sms-voice:SendTextMessage"},
         "param:customer-key-secret": {"ssm:GetParameter"},
         "param:link-signing-key": {"ssm:GetParameter"},
+        # staff replies by Twilio's Messages API (HTTPS, the account's SID and auth token)
+        "param:twilio-account-sid": {"ssm:GetParameter"}, "param:twilio-auth-token": {"ssm:GetParameter"},
     },
     "SweepPending": {
         "index": {"dynamodb:Query"},
@@ -255,8 +259,14 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
     from chalicelib import secrets, services
     from chalicelib.channels.eum import EndUserMessagingSender
     from infra.local_worker import FakeLambdaContext
-    from tests.conftest import auth, drain, post_sms, twilio_params
+    from infra.twilio_standin import TwilioStandIn
+    from tests.conftest import TWILIO_ACCOUNT, TWILIO_TOKEN, auth, drain, post_sms, twilio_params
+    from tests.test_case_replies import callback as status_callback
     from tests.test_end_user_messaging import eum_payload
+
+    twilio = TwilioStandIn(TWILIO_ACCOUNT, TWILIO_TOKEN, callbacks=False)
+    monkeypatch.setenv("TWILIO_API_URL", twilio.start())
+    monkeypatch.setattr("chalicelib.replying.quiet_delay", lambda *args: 0)  # the reply goes now, at any hour
 
     ssm = boto3.client("ssm")
     for name in ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "OPERATOR_TOKEN_SHA256", "CUSTOMER_KEY_SECRET",
@@ -298,6 +308,11 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
         with lambda_of("Worker"):
             drain()
         [case] = client.http.get("/api/cases", headers=auth()).json_body["items"]
+        with lambda_of("APIHandler"):  # a case with its conversation, and a staff reply to its customer
+            assert client.http.get(f"/api/cases/{case['id']}", headers=auth()).status_code == 200
+            replied = client.http.post(f"/api/cases/{case['id']}/reply", headers=auth(),
+                                       body='{"text": "Sorry, we are on it", "by": "Sam"}')
+            assert replied.status_code == 202, replied.body
         with lambda_of("InboundSms"):
             services.services().reply_sender = EndUserMessagingSender(eum)
             for payload in (eum_payload(f"OK {case['code']}", "6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0101",
@@ -308,6 +323,9 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
         assert [c["id"] for c in acknowledged] == [case["id"]]  # by the staff's SMS
         with lambda_of("Worker"):
             drain()
+        [sent] = twilio.sent  # the reply, by Twilio's Messages API (the local stand-in)
+        with lambda_of("TwilioWebhook"):  # its signed status callback
+            assert status_callback(client, sent, "delivered").status_code == 204
         with lambda_of("APIHandler"):
             resolve = client.http.post(f"/api/cases/{case['id']}/resolve", headers=auth(), body="{}")
             assert resolve.status_code == 200, resolve.body
@@ -323,6 +341,8 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
     assert ("sms-voice:SendTextMessage", "number") in seen["InboundSms"]
     assert ("sns:Publish", "phone") in seen["Worker"] and ("ses:SendEmail", "identity") in seen["SendDigests"]
     assert ("ssm:GetParameter", "param:twilio-auth-token") in seen["TwilioWebhook"]
+    assert ("ssm:GetParameter", "param:twilio-auth-token") in seen["Worker"]  # the reply's basic auth
+    assert ("dynamodb:Query", "table") in seen["APIHandler"]  # the conversation
     assert ("ssm:GetParameter", "param:customer-key-secret") in seen["InboundSms"]
     assert ("dynamodb:UpdateItem", "counters") in seen["InboundSms"]  # the staff's "OK <code>" counted
     assert ("dynamodb:BatchWriteItem", "table") in seen["APIHandler"] or \

@@ -12,7 +12,7 @@ MESSAGES = [
     ("+447700900008", "L8 freezing on this coach"),
     ("+447700900008", "driver was lovely, thank you"),
     ("+33639980012", "le car est sale, les toilettes degueulasses"),
-    ("+33639980012", "le chauffeur roule comme un fou"),
+    ("+33639980012", "le chauffeur roule comme un fou", "+447700900124"),  # another passenger: a case of its own
     ("+447700900101", "could you add more tills at lunchtime? would be great"),
     ("+447700900000", "what time does the last coach leave?"),
 ]
@@ -20,8 +20,9 @@ MESSAGES = [
 
 @pytest.fixture
 def loaded(client):
-    for i, (to, text) in enumerate(MESSAGES):
-        assert post_sms(client, twilio_params(body=text, to=to, sid=f"SM{i:032d}")).status_code == 200
+    for i, (to, text, *sender) in enumerate(MESSAGES):
+        params = twilio_params(body=text, to=to, sid=f"SM{i:032d}", **({"frm": sender[0]} if sender else {}))
+        assert post_sms(client, params).status_code == 200
     drain()
     return client
 
@@ -46,8 +47,8 @@ def test_feedback_lists_newest_first_with_masked_numbers(loaded):
     assert len(data["items"]) == len(MESSAGES)
     times = [i["received_at"] for i in data["items"]]
     assert times == sorted(times, reverse=True)
-    assert {i["from"] for i in data["items"]} == {"+44 77•• •••123"}
-    assert all("+447700900123" not in str(i) for i in data["items"])
+    assert {i["from"] for i in data["items"]} == {"+44 77•• •••123", "+44 77•• •••124"}
+    assert all("+447700900123" not in str(i) and "+447700900124" not in str(i) for i in data["items"])
 
 
 def test_feedback_filters_by_site_and_nature(loaded):
@@ -126,7 +127,7 @@ def test_cases_are_listed_acknowledged_and_resolved(loaded):
     # complaints at line-8 and line-12, the safety case, and the question to care
     assert len(cases) == 4
     case = next(c for c in cases if c["urgency"] == "high")
-    assert case["customer"] == "+44 77•• •••123"
+    assert case["customer"] == "+44 77•• •••124"
     # about the driver ("roule comme un fou"): to the line's manager and care, never to the driver
     assert {a["to"] for a in case["alerts"]} == {"ligne12@example.com", "care@example.com"}
     assert {a["status"] for a in case["alerts"]} == {"sent"}

@@ -47,6 +47,12 @@ def everything():
     return [json.dumps(item, default=str) for item in table_items()]
 
 
+def everything_but_the_way_back():
+    """Every item but ``REPLYTO#<case>``, where the number to answer the customer from their case is kept, on
+    purpose, until ``contact_days`` after their last message (issue 21; checked below)."""
+    return [i for i in everything() if not json.loads(i)["pk"].startswith("REPLYTO#")]
+
+
 def test_erasure_leaves_nothing_of_the_customer_in_any_table(client, history):
     alice_key = customer_key(ALICE, SECRET)
     before = [i for i in everything() if alice_key in i]
@@ -116,8 +122,11 @@ def test_full_numbers_appear_only_in_the_alerts_to_staff(client, history, capsys
     assert any(BOB in text for _, text in sent_sms())
     assert any(BOB in (m.body or "") for m in sent_emails())
     # nothing else does: stored items, every API answer, the CSV, the logs
-    stored = [i for i in everything() if BOB in i and not json.loads(i)["pk"].startswith("CASE#")]
+    stored = [i for i in everything_but_the_way_back() if BOB in i and not json.loads(i)["pk"].startswith("CASE#")]
     assert stored == []
+    # the way back to the customer, to answer them from the case: one item, expiring contact_days after their message
+    way_back = [json.loads(i) for i in everything() if BOB in i and json.loads(i)["pk"].startswith("REPLYTO#")]
+    assert way_back and all(item["ttl"] <= time.time() + 30 * 86_400 + 60 for item in way_back)
     for path in ("/api/feedback", "/api/cases", "/api/cases?status=acknowledged", "/api/metrics",
                  "/api/export.csv", "/api/config", "/api/scorecards", "/api/surveys?site=line-8", "/api/status"):
         response = client.http.get(path, headers=auth())
@@ -313,12 +322,13 @@ def test_only_a_case_that_promises_a_call_back_keeps_the_full_number_and_only_un
     cases = {c["urgency"]: c for c in table_items("CASE#")}
     assert set(cases) == {"normal", "high"}
     assert cases_with_full_numbers() == {cases["high"]["id"]: "high"}
-    assert cases["normal"]["customer_masked"] == mask(ALICE) and not [i for i in everything() if ALICE in i]
+    assert cases["normal"]["customer_masked"] == mask(ALICE) and not [
+        i for i in everything_but_the_way_back() if ALICE in i]
     assert any(BOB in text for _, text in sent_sms())  # the call-back alert has it
     # the case resolved, nobody calls back any more: the number goes, the masked one stays
     resolved = client.http.post(f"/api/cases/{cases['high']['id']}/resolve", headers=auth())
     assert resolved.status_code == 200
-    assert cases_with_full_numbers() == {} and not [i for i in everything() if BOB in i]
+    assert cases_with_full_numbers() == {} and not [i for i in everything_but_the_way_back() if BOB in i]
     assert table_items("CASE#" + cases["high"]["id"])[0]["customer_masked"] == mask(BOB)
 
 
@@ -346,7 +356,7 @@ def test_a_lapsed_call_back_forgets_the_number_after_the_last_escalation(client,
     assert cases_with_full_numbers() == {case["id"]: "high"}
     escalate(34)  # past it (3 levels of 10 minutes, a minute each for the scheduler): the promise has lapsed
     assert cases_with_full_numbers() == {}
-    assert not [i for i in everything() if BOB in i]
+    assert not [i for i in everything_but_the_way_back() if BOB in i]
     assert table_items("CASE#")[0]["escalation_level"] == 2
 
 
@@ -454,15 +464,19 @@ def test_no_queued_job_carries_a_customer_s_number(client, svc, monkeypatch):
     assert client.http.post("/api/surveys", headers={**auth(), "Content-Type": "application/json"},
                             body=json.dumps(survey)).status_code == 202
     say(client, ALICE, "L8 the heating is broken on this coach")  # a case, alerts
+    drain()
+    [case] = client.http.get("/api/cases", headers=auth()).json_body["items"]
+    assert client.http.post(f"/api/cases/{case['id']}/reply", headers={**auth(), "Content-Type": "application/json"},
+                            body='{"text": "Sorry, we are on it", "by": "Sam"}').status_code == 202  # a reply job
     Outage(svc.store.messages._db, "PutItem", times=1, code="ProvisionedThroughputExceededException")
-    say(client, ALICE, "L8 the seats were dirty")  # parked: a store job
+    say(client, ALICE, "L8 the seats were dirty")  # parked: a store job (then it joins her case)
     Outage(svc.store.customers._db, "TransactWriteItems", times=1, code="ProvisionedThroughputExceededException")
     say(client, ALICE, "STOP")  # parked: a consent job
     drain()
     kinds = {json.loads(b)["type"] for b in bodies}
-    assert {"survey_send", "process", "alert", "store", "consent"} <= kinds, kinds
+    assert {"survey_send", "process", "alert", "store", "consent", "reply"} <= kinds, kinds
     assert not [b for b in bodies for s in _spellings(ALICE) + _spellings(BOB) if s in b]
-    assert len(sent_sms()) >= 2  # the surveys went out all the same (read from their recipients' items)
+    assert len(sent_sms()) >= 1  # the alert went out (read from the case)
     assert [m for m in table_items("MSG#") if m["text"] == "L8 the seats were dirty"]  # the parked one was stored
 
 

@@ -566,3 +566,78 @@ def test_a_conversation_is_erased_with_its_customer(stores):
     assert erased.get("conv") == 2
     assert stores.conversations.conversation("C0001") == []
     assert len(stores.conversations.conversation("C0002")) == 1
+
+
+def test_a_reply_is_read_back_by_its_id_claimed_once_and_sent_once(stores):
+    from chalicelib.conversations import new_reply_id, reply_at
+
+    reply_id = new_reply_id("2026-11-20T10:00:01.000Z")
+    reply = conversation_message(1, direction="out", at=reply_at(reply_id))
+    reply = type(reply)(**{**reply.as_dict(), "id": reply_id})
+    stores.conversations.add_message(reply)
+    assert stores.conversations.get_message("C0001", reply_at(reply_id), reply_id) == reply
+    assert stores.conversations.get_message("C0001", reply_at(reply_id), "r-nothing") is None
+    assert stores.conversations.claim_send(reply, now=100, until=160) is True
+    assert stores.conversations.claim_send(reply, now=120, until=180) is False  # another worker holds it
+    stores.conversations.release_send(reply)  # nothing was sent: a retry may claim it at once
+    assert stores.conversations.claim_send(reply, now=121, until=181) is True
+    assert stores.conversations.record_sent(reply, "SM" + "a" * 32) is True
+    assert stores.conversations.claim_send(reply, now=999, until=1059) is False  # sent: never again
+    stored = stores.conversations.get_message("C0001", reply.at, reply_id)
+    assert stored.provider_id == "SM" + "a" * 32 and stored.status == "queued"
+    assert stores.conversations.conversation("C0001")[0].provider_id == "SM" + "a" * 32
+    refused = conversation_message(2, direction="out")
+    stores.conversations.add_message(refused)
+    stores.conversations.set_status(refused, "failed", at="2026-11-20T10:00:09Z", error="opted out")
+    assert stores.conversations.claim_send(refused, now=100, until=160) is False  # refused: never sent
+    assert stores.conversations.record_sent(conversation_message(7, direction="out"), "SMx") is False  # none
+
+
+def test_the_way_back_to_a_customer_expires_and_a_thread_names_the_latest_case(stores):
+    from chalicelib.conversations import Contact
+
+    contact = Contact(case_id="C0001", number="+447700900123", origin="+447700900008", channel="twilio",
+                      customer_key="cust-a", expires_at=2_000)
+    stores.conversations.set_contact(contact)
+    assert stores.conversations.contact("C0001", now=1_999) == contact
+    assert stores.conversations.contact("C0001", now=2_000) is None  # expired, even before TTL takes it
+    assert stores.conversations.contact("C0002", now=0) is None
+    stores.conversations.set_thread("cust-a", "+447700900008", "C0001", expires_at=5_000)
+    stores.conversations.set_thread("cust-a", "+447700900008", "C0003", expires_at=5_000)
+    assert stores.conversations.thread("cust-a", "+447700900008", now=10) == "C0003"
+    assert stores.conversations.thread("cust-a", "+33100000000", now=10) is None
+    assert stores.conversations.thread("cust-a", "+447700900008", now=5_000) is None
+    stores.conversations.set_thread("cust-b", "+447700900008", "C0009", expires_at=5_000)
+    erased = stores.customers.erase_customer("cust-a")
+    assert erased.get("replyto") == 1 and erased.get("thread") == 1
+    assert stores.conversations.contact("C0001", now=0) is None
+    assert stores.conversations.thread("cust-b", "+447700900008", now=10) == "C0009"
+
+
+def test_a_case_keeps_its_first_reply_reopens_once_and_is_raised_once(stores):
+    stores.cases.put_case(case(1, status="resolved", resolved_at="2026-11-20T11:00:00.000Z", resolved_by="Sam",
+                               urgency="normal"))
+    assert stores.cases.set_first_reply("C0001", "2026-11-20T10:05:00.000Z") is True
+    assert stores.cases.set_first_reply("C0001", "2026-11-20T10:09:00.000Z") is True
+    assert stores.cases.get_case("C0001")["first_reply_at"] == "2026-11-20T10:05:00.000Z"
+    assert stores.cases.set_first_reply("C0404", "2026-11-20T10:05:00.000Z") is False
+    reopened = stores.cases.reopen_case("C0001", at="2026-11-21T09:00:00.000Z", promised_at="2026-11-21T11:00:00.000Z")
+    assert pick(reopened, "status", "reopened_at", "reopen_count", "resolved_at", "promised_at") == {
+        "status": "open", "reopened_at": "2026-11-21T09:00:00.000Z", "reopen_count": 1, "resolved_at": None,
+        "promised_at": "2026-11-21T11:00:00.000Z"}
+    assert stores.cases.reopen_case("C0001", at="2026-11-21T09:00:01.000Z", promised_at="x") is None  # open already
+    assert [c["id"] for c in stores.cases.cases("open", 10, None)[0]] == ["C0001"]
+    raised = stores.cases.raise_urgency(
+        "C0001", at="2026-11-21T09:01:00.000Z", reason="safety", text="he is drunk",
+        promised_at="2026-11-21T09:11:00.000Z",
+        recipients={"r2-up": {"channel": "sms", "to": "+447700900002", "status": "pending", "attempts": []}},
+        number="+447700900123", call_back_until="2026-11-21T09:40:00.000Z",
+        about={"role": "site_staff", "numbers": ["+447700900801"], "names": ["Sam"]})
+    assert pick(raised, "urgency", "urgency_reason", "alert_text", "customer_number", "about_staff") == {
+        "urgency": "high", "urgency_reason": "safety", "alert_text": "he is drunk", "customer_number": "+447700900123",
+        "about_staff": True}
+    assert raised["about"]["names"] == ["Sam"]
+    assert set(raised["recipients"]) == {"r1", "r2-up"}
+    assert stores.cases.lapsed_call_backs("2026-11-21T10:00:00.000Z") == ["C0001"]
+    assert stores.cases.raise_urgency("C0001", at="x", reason=None, text="again", promised_at="y",
+                                      recipients={}) is None  # urgent already

@@ -49,12 +49,14 @@ class ApiBase:
     outbound sender's client, which no other route needs."""
 
     def __init__(self, *, config: Config, store: Stores, cases: CaseService, offers: OfferService,
-                 surveys: Callable[[], Any] | None = None, now: Callable[[], datetime] = utcnow):
+                 surveys: Callable[[], Any] | None = None, now: Callable[[], datetime] = utcnow,
+                 replies: Callable[[], Any] | None = None):
         self._config = config
         self._store = store
         self._cases = cases
         self._offers = offers
         self._surveys = surveys
+        self._replies = replies  # the conversation service, built on the first reply (it reads the key secret)
         self._now = now
         self._words = tuple(config.deployment.forbidden_words)
 

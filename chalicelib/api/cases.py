@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
-from chalicelib.api.requests import CaseAction, CasesQuery
+from chalicelib.api.requests import CaseAction, CasesQuery, ReplyBody
 from chalicelib.cases import OwnCase, is_about
 from chalicelib.clock import iso, parse_time
 from chalicelib.configuration import URGENCIES
@@ -38,6 +38,8 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
         "promise_kept": (acked <= case["promised_at"] and not case.get("escalation_level"))
         if acked and case.get("promised_at") else None,
         "escalation_level": int(case.get("escalation_level") or 0),
+        "first_reply_at": case.get("first_reply_at"), "reopened_at": case.get("reopened_at"),
+        "reopen_count": int(case.get("reopen_count") or 0),
         "alerts_suppressed": bool(case.get("alerts_suppressed")),
         "escalations": case.get("escalations", []),
         "alerts": [
@@ -76,6 +78,16 @@ class CasesApi(ApiBase):
                 entry["text"] = mask(entry["text"], self._words)
         return answer(responses.CaseDetail, {**public_case(case, self._words),
                                              "conversation": [opening_message(case, self._words), *later]})
+
+    def reply(self, case_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """A staff reply, checked and queued (``ConversationService.reply``): its id, status and cost."""
+        data: ReplyBody = parse(ReplyBody, body)
+        if self._replies is None:
+            raise ApiError(503, "replies are not set up on this deployment")
+        message = self._replies().reply(case_id, data.text, data.by)
+        return answer(responses.ReplyQueued, {"id": message.id, "status": message.status,
+                                              "segments": message.segments, "encoding": message.encoding,
+                                              "scheduled_for": message.scheduled_for})
 
     def cases(self, params: dict[str, Any] | None) -> dict[str, Any]:
         """Cases in one status. Open cases come most urgent first, then the soonest due (an overdue

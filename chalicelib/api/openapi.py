@@ -22,7 +22,8 @@ from chalicelib.surveys import SurveyRequest
 REF = "#/components/schemas/{model}"
 ERRORS = {400: "Invalid query, body or path parameter", 401: "Missing, invalid or expired token",
           403: "The token may not do this", 404: "Not found", 409: "The state forbids it",
-          413: "Body too large", 503: "Temporarily unavailable: retry"}
+          410: "Gone: erased with its customer", 413: "Body too large", 429: "A limit is reached: wait",
+          503: "Temporarily unavailable: retry"}
 ALWAYS = (401, 403, 413)  # the operator-auth middleware may answer any route so
 
 
@@ -57,6 +58,9 @@ ROUTES: tuple[Route, ...] = (
           query=rq.CasesQuery, errors=(400,), tags=("cases",)),
     Route("GET", "/api/cases/{case_id}", "One case with its conversation (the opening message, then the latest 50)",
           rs.CaseDetail, errors=(404,), tags=("cases",)),
+    Route("POST", "/api/cases/{case_id}/reply", "Text the case's customer (sent by the worker, once)",
+          rs.ReplyQueued, status=202, body=rq.ReplyBody, body_required=True, errors=(400, 404, 409, 410, 429, 503),
+          tags=("cases",)),
     Route("POST", "/api/cases/{case_id}/ack", "Acknowledge a case", rs.Case, body=rq.CaseAction,
           errors=(400, 404, 409), tags=("cases",)),
     Route("POST", "/api/cases/{case_id}/resolve", "Resolve a case", rs.Case, body=rq.CaseAction,

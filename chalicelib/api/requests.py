@@ -93,6 +93,22 @@ class TokenRequest(BaseModel):
     label: str = Field(default="", max_length=40, pattern=r"^[\w .@-]*$")
 
 
+class ReplyBody(BaseModel):
+    """A staff reply to the customer of a case (``POST /api/cases/{id}/reply``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(max_length=1600, description="What the customer reads (at most max_reply_segments SMS)")
+    by: str = Field(min_length=1, max_length=80, description="The name of the person replying (never a number)")
+
+    @field_validator("by")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(c) < 32 for c in value):
+            raise ValueError("control characters are not allowed")
+        return value
+
+
 class CaseAction(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -98,6 +98,9 @@ class Case(_Out):
     escalations: list[Escalation]
     alerts: list[Alert]
     overdue: bool | None = Field(default=None, description="Open cases only: its promise has lapsed")
+    first_reply_at: str | None = Field(default=None, description="When the first staff reply was sent")
+    reopened_at: str | None = Field(default=None, description="When the customer's answer last reopened it")
+    reopen_count: int = Field(default=0, description="How many times the customer's answer reopened it")
 
 
 class ConversationEntry(_Out):
@@ -120,6 +123,16 @@ class ConversationEntry(_Out):
 class CaseDetail(Case):
     conversation: list[ConversationEntry] = Field(
         description="The case's conversation, oldest first: the message that opened it, then its latest 50")
+
+
+class ReplyQueued(_Out):
+    """A staff reply taken: queued for the worker, or held (``scheduled``) until the site's quiet hours end."""
+
+    id: str
+    status: Literal["queued", "scheduled"]
+    segments: int = Field(description="SMS segments the reply is billed as")
+    encoding: Literal["GSM-7", "UCS-2"]
+    scheduled_for: str | None = Field(description="When a held reply goes out (UTC), else null")
 
 
 class CasePage(_Out):

@@ -97,7 +97,8 @@ class Channel:
     ``verify(request, secrets)`` raises :class:`Refused` (``secrets`` is the service wiring: tokens and
     URLs); ``parse(request, received_at)`` returns the message or raises :class:`BadRequest`. Exactly one
     of ``answer`` (the reply rides in the webhook's answer) and ``sender`` (the reply goes out by API;
-    called with a boto3-client factory) is given. ``send_errors`` maps the channel's error codes or
+    called with a boto3-client factory) is given; ``outbound`` is how a channel answering in its webhook
+    sends a text of its own (a staff reply: Twilio's Messages API). ``send_errors`` maps the channel's error codes or
     reasons to what they mean; ``carrier_handles_stop(config)`` says whether the carrier answers STOP
     and HELP itself (Voix then records the change and stays silent).
     """
@@ -107,6 +108,7 @@ class Channel:
     verify: Callable[[Request, Any], None] = _trusted
     answer: Callable[[str | None], Answer] | None = None
     sender: Callable[[Callable[[str], Any]], ReplySender] | None = None
+    outbound: Callable[[Callable[[str], Any]], ReplySender] | None = None  # staff replies, where ``sender`` is None
     send_errors: Mapping[str, type[ReplyFailed]] = field(default_factory=dict)
     carrier_handles_stop: Callable[[Config], bool] = _never
 
@@ -119,6 +121,11 @@ class Channel:
     @property
     def replies_in_answer(self) -> bool:
         return self.answer is not None
+
+    @property
+    def staff_sender(self) -> Callable[[Callable[[str], Any]], ReplySender] | None:
+        """How a staff reply (nobody's webhook to answer in) goes out: ``outbound``, else ``sender``."""
+        return self.outbound or self.sender
 
     def read(self, request: Request, received_at: datetime) -> Any:
         """``parse``, with every way a hostile body can break a parser (deep nesting, huge numbers, invalid

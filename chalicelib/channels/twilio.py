@@ -1,15 +1,22 @@
 """The Twilio channel: the inbound SMS webhook's signature, form and shape checks, and TwiML, without the
-Twilio SDK. The reply rides in the webhook's answer."""
+Twilio SDK. The automatic reply rides in the webhook's answer; a staff reply goes out by the Messages API
+(plain HTTPS, the account SID and auth token from SSM) with a ``StatusCallback`` whose signed reports
+(``POST /sms/twilio/status``) are read here too."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import os
 import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from chalicelib.channels import (
@@ -19,6 +26,7 @@ from chalicelib.channels import (
     InvalidRecipient,
     RecipientOptedOut,
     Refused,
+    ReplyFailed,
     Request,
     Throttled,
     register,
@@ -212,8 +220,127 @@ def _raw(request: Request) -> bytes:
     return request.body.encode() if isinstance(request.body, str) else request.body
 
 
+# -- staff replies: the Messages API, and its status callbacks --------------------------------------------
+API_URL = "https://api.twilio.com"
+# Twilio's message statuses, as the conversation keeps them (accepted/scheduled/sending are still "queued")
+STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued", "sent": "sent",
+            "delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
+            "canceled": "failed"}
+REFERENCE = re.compile(r"^[A-Za-z0-9]{1,16}\.[A-Za-z0-9]{1,40}$")  # "<case id>.<reply id>", URL-safe as it is
+
+
+class TwilioMessagesSender:
+    """Sends a text with Twilio's Messages API (``POST /2010-04-01/Accounts/{sid}/Messages.json``, basic
+    auth), asking for status callbacks at ``status_url?ref=<reference>``; the carrier's id is returned."""
+
+    reports_delivery = True
+
+    def __init__(self, *, account_sid: Callable[[], str], auth_token: Callable[[], str], api_url: str,
+                 status_url: str, timeout: float = 10.0):
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._api_url = api_url.rstrip("/")
+        self._status_url = status_url
+        self._timeout = timeout
+
+    def send(self, *, to: str, origin: str, text: str, reference: str) -> str:
+        if not REFERENCE.fullmatch(reference):
+            raise ValueError(f"reference {reference!r} cannot ride in a callback URL")
+        sid = self._account_sid()
+        form = urlencode({"To": to, "From": origin, "Body": text,
+                          "StatusCallback": f"{self._status_url}?ref={reference}"})
+        credentials = base64.b64encode(f"{sid}:{self._auth_token()}".encode()).decode()
+        request = urllib.request.Request(
+            f"{self._api_url}/2010-04-01/Accounts/{sid}/Messages.json", data=form.encode(), method="POST",
+            headers={"Authorization": f"Basic {credentials}", "Content-Type": FORM, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as res:
+                body = _json(res.read())
+        except urllib.error.HTTPError as exc:
+            refusal = _json(exc.read())
+            code = str(refusal.get("code") or "")
+            if exc.code == 429:
+                raise Throttled(f"Twilio refused: too many requests ({code})") from exc
+            raise CHANNEL.failure(code, f"Twilio refused ({exc.code}): {code} {refusal.get('message') or ''}".strip()
+                                  ) from exc
+        except (OSError, ValueError) as exc:  # unreachable, timed out, not JSON
+            raise ReplyFailed(f"Twilio's Messages API did not answer: {exc}") from exc
+        if not isinstance(body.get("sid"), str):
+            raise ReplyFailed("Twilio's answer has no message sid")
+        return body["sid"]
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    from chalicelib.bodies import untrusted_json
+
+    try:
+        value = untrusted_json(raw or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def outbound(client: Callable[[str], Any]) -> TwilioMessagesSender:
+    """The staff replies' sender: TWILIO_API_URL (the local stand-in; Twilio's own by default), the account's
+    SID and auth token read at each send (SSM, cached: rotation), callbacks to the status route."""
+    from chalicelib import webhook_url
+    from chalicelib.secrets import get_secret
+
+    return TwilioMessagesSender(account_sid=lambda: get_secret("TWILIO_ACCOUNT_SID"),
+                                auth_token=lambda: get_secret("TWILIO_AUTH_TOKEN"),
+                                api_url=os.environ.get("TWILIO_API_URL") or API_URL,
+                                status_url=webhook_url.status_url())
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    case_id: str
+    reply_id: str
+    provider_id: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+
+
+def status_report(raw: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                  secrets: Any) -> StatusReport | None:
+    """A status callback, signed like the webhook for the URL Twilio was given (the status route and its
+    ``ref``), of the configured account and Twilio's shape; :class:`Refused` otherwise. None for a status the
+    conversation does not track (``receiving``, a status Twilio adds later)."""
+    if not (headers.get("content-type") or "").lower().startswith(FORM):
+        raise Refused(415, f"expected {FORM}")
+    reference = query.get("ref") or ""
+    if set(query) != {"ref"} or not REFERENCE.fullmatch(reference):
+        raise Refused(403, "not a status callback of this deployment (ref)")
+    try:
+        params = parse_form(raw)
+    except BadRequest as exc:
+        raise Refused(400, str(exc)) from exc
+    if not is_valid_signature(secrets.twilio_auth_token, f"{secrets.twilio_status_url}?ref={reference}", params,
+                              headers.get("x-twilio-signature"), headers.get("x-twilio-webhooks-signature-settings")):
+        raise Refused(403, "invalid Twilio signature")
+    fields: dict[str, str] = {}
+    for name, value in params:
+        if name in fields:
+            raise Refused(403, f"not a Twilio request: parameter {name} is repeated")
+        fields[name] = value
+    account = secrets.twilio_account_sid
+    if not _ACCOUNT_SID.fullmatch(account or "") or not hmac.compare_digest(
+            (fields.get("AccountSid") or "").encode(), account.encode()):
+        raise Refused(403, "not a Twilio request: AccountSid is not this deployment's Twilio account")
+    sid = fields.get("MessageSid") or ""
+    if not _MESSAGE_SID.fullmatch(sid) or fields.get("SmsSid", sid) != sid:
+        raise Refused(403, "not a Twilio request: MessageSid is not a Twilio message id")
+    status = STATUSES.get((fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower())
+    if status is None:
+        return None
+    case_id, reply_id = reference.split(".")
+    return StatusReport(case_id=case_id, reply_id=reply_id, provider_id=sid, status=status,
+                        error_code=fields.get("ErrorCode") or None, error_message=fields.get("ErrorMessage") or None)
+
+
 CHANNEL = register(Channel(
-    name="twilio", verify=verify, parse=parse, answer=answer,
+    name="twilio", verify=verify, parse=parse, answer=answer, outbound=outbound,
     # Twilio's error codes (the REST API's, and a message's ErrorCode in its status callback)
     send_errors={"21610": RecipientOptedOut,  # the number replied STOP: Twilio sends it nothing more
                  "21211": InvalidRecipient, "21614": InvalidRecipient,  # not a valid (mobile) number

@@ -192,6 +192,61 @@ class CaseStore(Dynamo):
             return None
         return case_record(res["Attributes"])
 
+    def set_first_reply(self, case_id: str, at: str) -> bool:
+        """The first staff reply actually sent (``first_reply_at``, kept once); False if the case is gone."""
+        return self._if("update_item", Key=to_item(case_key(case_id)),
+                        UpdateExpression="SET first_reply_at = if_not_exists(first_reply_at, :at)",
+                        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=to_item({":at": at}))
+
+    def reopen_case(self, case_id: str, *, at: str, promised_at: str) -> dict[str, Any] | None:
+        """A resolved case is open again (its customer wrote within the window): ``reopened_at``, one more
+        ``reopen_count``, a new promise; None if it was not resolved (a retry, or reopened already)."""
+        try:
+            res = self._call(
+                "update_item", Key=to_item(case_key(case_id)),
+                UpdateExpression=("SET #status = :open, gsi1pk = :gpk, reopened_at = :at, promised_at = :promised, "
+                                  "reopen_count = if_not_exists(reopen_count, :zero) + :one "
+                                  "REMOVE resolved_at, resolved_by"),
+                ConditionExpression="#status = :resolved", ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":open": "open", ":gpk": "CASES#open", ":at": at, ":zero": 0,
+                                                   ":one": 1, ":promised": promised_at, ":resolved": "resolved"}),
+                ReturnValues="ALL_NEW")
+        except Conflict:
+            return None
+        return case_record(res["Attributes"])
+
+    def raise_urgency(self, case_id: str, *, at: str, reason: str | None, text: str, promised_at: str,
+                      recipients: dict[str, dict[str, Any]], number: str | None = None,
+                      call_back_until: str | None = None, about: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The customer's answer is urgent: the case becomes urgent (``raised_at``; ``alert_text``, the words
+        its alerts quote), with a new promise, new recipients and, for the call-back, the number until
+        ``call_back_until`` (and, an answer about the staff on duty, whom it is ``about``); None if it was
+        urgent already."""
+        names: dict[str, str] = {"#r": "recipients"} if recipients else {}
+        values: dict[str, Any] = {":high": "high", ":reason": reason or "answer", ":at": at, ":text": text,
+                                  ":promised": promised_at}
+        sets = ["urgency = :high", "urgency_reason = :reason", "raised_at = :at", "alert_text = :text",
+                "promised_at = :promised"]
+        for i, (rid, recipient) in enumerate(recipients.items()):
+            names[f"#k{i}"] = rid
+            values[f":r{i}"] = recipient
+            sets.append(f"#r.#k{i} = :r{i}")
+        if number and call_back_until:
+            values.update({":n": number, ":cb": "CALLBACK", ":cbsk": f"{call_back_until}#{case_id}"})
+            sets += ["customer_number = :n", "gsi3pk = :cb", "gsi3sk = :cbsk"]
+        if about:
+            values.update({":yes": True, ":about": about})
+            sets += ["about_staff = :yes", "about = :about"]
+        try:
+            res = self._call("update_item", Key=to_item(case_key(case_id)), UpdateExpression="SET " + ", ".join(sets),
+                             ConditionExpression="attribute_exists(pk) AND urgency <> :high",
+                             **({"ExpressionAttributeNames": names} if names else {}),
+                             ExpressionAttributeValues=to_item(values),
+                             ReturnValues="ALL_NEW")
+        except Conflict:
+            return None
+        return case_record(res["Attributes"])
+
     def lapsed_call_backs(self, now: str, limit: int = 1000) -> list[str]:
         """Cases still holding a customer's full number past ``now``, their call-back's lapse (sparse
         ``gsi3``: ``CALLBACK``, ``<lapse time>#<id>``; only cases with a number are in it)."""
