@@ -122,7 +122,7 @@ function build(root) {
           el("div", { class: "row" },
             el("input", { id: "case-assignee", type: "text", maxlength: "80", autocomplete: "off",
               placeholder: t("assignPlaceholder") }),
-            el("button", { type: "submit", class: "secondary", text: t("assign") }))),
+            el("button", { id: "case-assign-button", type: "submit", class: "secondary", text: t("assign") }))),
         el("div", { class: "actions" },
           el("button", { id: "case-ack", type: "button", class: "secondary", text: t("acknowledge") }),
           el("button", { id: "case-resolve", type: "button", text: t("resolve") })),
@@ -217,7 +217,7 @@ function messageMeta(m, site) {
   return el("p", { class: "msg-meta" }, ...parts);
 }
 
-const signature = (m) => [m.status, m.status_at, m.error, m.scheduled_for, m.text].join("|");
+const signature = (m) => [m.status, m.status_at, m.error, m.scheduled_for].join("|");
 
 function renderThread(c) {
   const { el } = deps;
@@ -234,10 +234,15 @@ function renderThread(c) {
   for (const m of messages) {
     const old = page.nodes.get(m.id);
     if (old && old.dataset.sig === signature(m)) continue;
+    if (old) { // a new delivery status: only its line changes (and only it is read out)
+      old.querySelector(".msg-meta").replaceWith(messageMeta(m, c.site));
+      Object.assign(old.dataset, { status: m.status || "", sig: signature(m) });
+      continue;
+    }
     const node = el("li", { class: `msg ${m.direction === "in" ? "in" : "out"}`, "data-id": m.id,
       "data-status": m.status || "", "data-sig": signature(m) },
     el("p", { class: "bubble", text: m.text }), messageMeta(m, c.site));
-    if (old) old.replaceWith(node); else list.append(node);
+    list.append(node);
     page.nodes.set(m.id, node);
   }
   list.querySelector(".empty")?.remove();
@@ -421,7 +426,7 @@ function leave() {
 export function route() {
   const id = caseFromHash();
   if (id) open(id);
-  else if (page.id !== null) close();
+  else if (page.id !== null && !location.hash) close(); // an in-page link (#main) leaves the case open
 }
 
 export function stopCase() {
