@@ -692,12 +692,12 @@ async function showApp() {
     if (error instanceof SignedOut) { showSignin("That token was refused."); return; }
     throw error;
   }
+  routeCase(); // a link to a case (#case=<id>) opens it as soon as the sites are known
   const failure = await first;
   if (failure) handle(failure);
   // the case page polls its own case; the dashboard behind it waits
   state.timers.push(setInterval(() => caseIsOpen() || poll().catch(handle), LIVE_MS));
   state.timers.push(setInterval(() => caseIsOpen() || load(true).catch(handle), REFRESH_MS));
-  routeCase();
 }
 
 function fillSelect(select, options) {

@@ -358,7 +358,7 @@ function say(text, isError = false) {
 
 // -- opening, polling, leaving ---------------------------------------------------------------------
 async function poll() {
-  if (page.id === null || page.inFlight) return;
+  if (page.id === null || page.inFlight || document.hidden) return; // a tab in the background waits
   page.inFlight = true;
   const id = page.id;
   try {
@@ -412,10 +412,15 @@ function close() {
   $("case").hidden = true;
   document.body.classList.remove("case-open");
   document.title = page.title;
-  deps.afterClose?.();
-  // back where the user left: the case's line in the list
-  const link = id && document.querySelector(`#cases a[data-case="${CSS.escape(id)}"]`);
-  if (link) link.focus(); else $("main").focus();
+  // back where the user left: the case's line in the list, again once the list is drawn afresh
+  const back = () => {
+    const link = id && document.querySelector(`#cases a[data-case="${CSS.escape(id)}"]`);
+    if (link) link.focus(); else $("main").focus();
+  };
+  back();
+  Promise.resolve(deps.afterClose?.()).then(() => {
+    if (page.id === null && [document.body, $("main")].includes(document.activeElement)) back();
+  });
 }
 
 function leave() {
@@ -438,4 +443,5 @@ export function initCasePage(dependencies) {
   deps = dependencies;
   page.title = document.title;
   window.addEventListener("hashchange", () => { if (deps.ready()) route(); });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
 }
