@@ -71,8 +71,8 @@ const t = (key, vars = {}) => STRINGS[lang][key].replace(/\{(\w+)\}/g, (m, k) =>
 
 const TICKS = { scheduled: "◷", queued: "…", sent: "✓", delivered: "✓✓", failed: "✕", undelivered: "✕" };
 
-let deps; // from app.js: api, el, handle, siteName, zone, locale, who, afterClose
-const page = { id: null, data: null, timer: null, inFlight: false, seq: 0, nodes: new Map(), returnTo: null };
+let deps; // from app.js: api, el, handle, signedOut, siteName, zone, locale, who, ready, afterClose
+const page = { id: null, data: null, timer: null, inFlight: false, sending: false, nodes: new Map(), templates: [] };
 const $ = (id) => document.getElementById(id);
 
 export const caseIsOpen = () => page.id !== null;
@@ -273,7 +273,7 @@ function count() {
 
 function useTemplate() {
   const select = $("case-template");
-  const chosen = (page.templates || []).find((x) => x.id === select.value);
+  const chosen = page.templates.find((x) => x.id === select.value);
   select.value = "";
   if (!chosen) return;
   const name = deps.who();
@@ -300,6 +300,8 @@ async function send() {
     area.focus();
     return;
   }
+  if (page.sending) return; // Ctrl+Enter twice: one reply
+  page.sending = true;
   const button = $("case-send");
   button.disabled = true;
   button.textContent = t("sending");
@@ -317,6 +319,7 @@ async function send() {
     if (!deps.signedOut(error)) $("case-error").textContent = error.message;
     else deps.handle(error);
   } finally {
+    page.sending = false;
     button.disabled = false;
     button.textContent = t("send");
     if (id === page.id) area.focus();
