@@ -1,6 +1,8 @@
 // Voix dashboard: plain JavaScript, no build step, no CDN. Customer text is only ever
 // set with textContent, never parsed as HTML.
 
+import { caseIsOpen, initCasePage, route as routeCase, stopCase } from "./case.js";
+
 const TOKEN_KEY = "voix.operatorToken";
 const NAME_KEY = "voix.name"; // who acknowledges from this browser, recorded with the credential's identity
 // natures come from /api/config; these only give the known ones a colour and a plural label
@@ -375,6 +377,8 @@ function renderCases(cases) {
     el("p", { class: "text", text: c.text }),
     el("p", { class: "alerted", text: `Alerted: ${c.alerts.map((a) => `${a.to} (${a.status})`).join(", ") || "nobody"}` }),
     el("div", { class: "actions" },
+      el("a", { class: "open-case", href: `#case=${encodeURIComponent(c.id)}`, "data-case": c.id,
+        "aria-label": `Open case ${c.code || c.id}`, text: "Open" }),
       el("button", { type: "button", onclick: () => act(c.id, "ack"), "aria-label": `Acknowledge case ${c.id}`, text: "Acknowledge" }),
       el("button", { type: "button", class: "secondary", onclick: () => act(c.id, "resolve"), "aria-label": `Resolve case ${c.id}`, text: "Resolve" })))));
   if (!cases.length) list.append(el("li", { class: "muted", text: "No open case." }));
@@ -656,6 +660,7 @@ function initPicker() {
 
 // -- screens ---------------------------------------------------------------------------------
 function showSignin(message) {
+  stopCase();
   for (const timer of state.timers) clearInterval(timer);
   state.timers = [];
   $("app").hidden = true;
@@ -687,10 +692,12 @@ async function showApp() {
     if (error instanceof SignedOut) { showSignin("That token was refused."); return; }
     throw error;
   }
+  routeCase(); // a link to a case (#case=<id>) opens it as soon as the sites are known
   const failure = await first;
   if (failure) handle(failure);
-  state.timers.push(setInterval(() => poll().catch(handle), LIVE_MS));
-  state.timers.push(setInterval(() => load(true).catch(handle), REFRESH_MS));
+  // the case page polls its own case; the dashboard behind it waits
+  state.timers.push(setInterval(() => caseIsOpen() || poll().catch(handle), LIVE_MS));
+  state.timers.push(setInterval(() => caseIsOpen() || load(true).catch(handle), REFRESH_MS));
 }
 
 function fillSelect(select, options) {
@@ -718,9 +725,12 @@ function init() {
     if (event.target.name) setFilters({ [event.target.name]: event.target.value }); // the site picker sets its own
   });
   initPicker();
+  initCasePage({ api, el, handle, siteName, zone, locale, ready: () => !$("app").hidden,
+    signedOut: (error) => error instanceof SignedOut, afterClose: () => load(true).catch(handle),
+    who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
   $("export").addEventListener("click", exportCsv);
   $("who").value = localStorage.getItem(NAME_KEY) || "";
-  window.addEventListener("popstate", refresh);
+  window.addEventListener("popstate", () => { if (document.body.dataset.view !== location.search) refresh(); });
   window.addEventListener("resize", () => state.chart?.setSize({ width: Math.max(280, $("chart").clientWidth - 8), height: 240 }));
   if (sessionStorage.getItem(TOKEN_KEY)) showApp().catch(handle); else showSignin();
 }
