@@ -331,6 +331,12 @@ def reply_to_customer(case_id):
     return Response(body=services().api.reply(case_id, _json_body()), status_code=202)
 
 
+@app.route("/api/cases/{case_id}/assign", methods=["POST"])
+@json_errors
+def assign_case(case_id):
+    return services().api.assign(case_id, _json_body(), actor=_actor())
+
+
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])
 @json_errors
 def acknowledge_case(case_id):

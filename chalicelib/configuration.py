@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from chalicelib.conversations import ConversationSettings
 from chalicelib.phone import InvalidNumber, normalise
+from chalicelib.texts import Localised, ReplyTemplate
 
 DEFAULT_TOPICS = (
     "comfort", "cleanliness", "staff", "punctuality", "waiting",
@@ -53,14 +54,6 @@ Recipient = Literal["site_staff", "site_manager", "care"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Localised(_Strict):
-    en: str
-    fr: str
-
-    def get(self, language: str) -> str:
-        return self.fr if language == "fr" else self.en
 
 
 class SiteKind(_Strict):
@@ -301,11 +294,15 @@ class ReplyRule(_Strict):
 
 class RepliesFile(_Strict):
     replies: list[ReplyRule] = Field(min_length=1)
+    templates: list[ReplyTemplate] = Field(default_factory=list, description="Staff replies' starting points")
 
     @model_validator(mode="after")
     def _has_fallback(self) -> RepliesFile:
         if self.replies[-1].when != Match():
             raise ValueError("the last reply must have no conditions, so every message gets an answer")
+        ids = [t.id for t in self.templates]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"templates: the id {next(i for i in ids if ids.count(i) > 1)!r} is used twice")
         return self
 
 

@@ -106,3 +106,15 @@ def without_offer(config: Config, classification: Classification, rule_name: str
     site = config.site(classification.site)
     text = fallback.get(language).format(**placeholders(config, site, language, None, classification.urgency))
     return Reply(text=truncate(plain(text), MAX_REPLY_SEGMENTS), rule=rule.name, offer_code=None)
+
+
+def case_templates(config: Config, case: dict) -> list[dict[str, str]]:
+    """The reply templates for a case, in its customer's language, with the case's site and promise filled in;
+    ``{name}`` is left for the one replying (the dashboard fills it in with their name)."""
+    site = config.site(case.get("site"))
+    language = case.get("language")
+    if language not in ("en", "fr"):
+        language = site.language if site else config.deployment.default_language
+    values = {**placeholders(config, site, language, None, str(case.get("urgency") or "normal")), "name": "{name}"}
+    return [{"id": t.id, "title": t.title.get(language), "text": plain(t.text.get(language).format(**values))}
+            for t in config.replies.templates]

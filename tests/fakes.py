@@ -298,6 +298,20 @@ class FakeCases:
         held = self._db.codes.get(code)
         return held["case_id"] if held and held["until"] >= now else None
 
+    def customer_cases(self, customer_key: str, limit: int = 10) -> list[dict[str, Any]]:
+        mine = [c for c in self._db.cases.values() if customer_key and c.get("customer_key") == customer_key]
+        mine.sort(key=lambda c: (c.get("created_at") or "", c["id"]), reverse=True)
+        return [_copy(c) for c in mine[:limit]]
+
+    def assign_case(self, case_id: str, *, to: str, by: str, at: str) -> dict[str, Any]:
+        case = self._db.cases.get(case_id)
+        if case is None:
+            raise NotFound(case_id)
+        if case.get("status") == "resolved":
+            raise Conflict("resolved")
+        case.update(assignee=to, assigned_by=by, assigned_at=at)
+        return _copy(case)
+
     def set_first_reply(self, case_id: str, at: str) -> bool:
         case = self._db.cases.get(case_id)
         if case is None:

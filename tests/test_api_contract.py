@@ -164,15 +164,27 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
          json={"text": " ", "by": "Sam"})
     call("POST", "/api/cases/{case_id}/reply", "/api/cases/NOSUCH00/reply", expect=404,
          json={"text": "x", "by": "Sam"})
+    assigned = call("POST", "/api/cases/{case_id}/assign", f"/api/cases/{case_id}/assign",
+                    json={"to": "Priya Shah", "by": "Sam"}).json()
+    assert assigned["assignee"] == "Priya Shah" and assigned["assigned_by"].startswith("Sam [")
+    mine = call("GET", "/api/cases", "/api/cases?assignee=priya%20shah").json()["items"]
+    assert [c["id"] for c in mine] == [case_id]
+    assert case_id not in [c["id"] for c in call("GET", "/api/cases", "/api/cases?assignee=-").json()["items"]]
+    call("POST", "/api/cases/{case_id}/assign", f"/api/cases/{case_id}/assign", expect=400,
+         json={"to": "+447700900123"})
+    call("POST", "/api/cases/{case_id}/assign", "/api/cases/NOSUCH00/assign", expect=404, json={"to": "Sam"})
     call("POST", "/api/cases/{case_id}/ack", f"/api/cases/{case_id}/ack", json={"by": "Sam", "note": "on my way"})
     call("POST", "/api/cases/{case_id}/ack", f"/api/cases/{case_id}/ack", expect=409, json={})
     call("POST", "/api/cases/{case_id}/resolve", f"/api/cases/{case_id}/resolve", json={"note": "sorted"})
     call("POST", "/api/cases/{case_id}/resolve", "/api/cases/NOSUCH00/resolve", expect=404, json={})
+    call("POST", "/api/cases/{case_id}/assign", f"/api/cases/{case_id}/assign", expect=409, json={"to": "Sam"})
     call("POST", "/api/cases/{case_id}/ack", f"/api/cases/{case_id}/ack", expect=400, json={"by": "a\u0000b"})
     resolved = call("GET", "/api/cases", "/api/cases?status=resolved").json()
     assert [c["id"] for c in resolved["items"]] == [case_id]
     detail = call("GET", "/api/cases/{case_id}", f"/api/cases/{case_id}").json()
     assert detail["status"] == "resolved" and detail["conversation"][0]["direction"] == "in"
+    assert detail["templates"] and all("{site}" not in t["text"] for t in detail["templates"])
+    assert detail["history"] == []  # each of the three messages came from another customer
     assert "+447700900555" not in json.dumps(detail) and "+447700900556" not in json.dumps(detail)
     call("GET", "/api/cases/{case_id}", "/api/cases/NOSUCH00", expect=404)
 

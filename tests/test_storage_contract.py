@@ -641,3 +641,32 @@ def test_a_case_keeps_its_first_reply_reopens_once_and_is_raised_once(stores):
     assert stores.cases.lapsed_call_backs("2026-11-21T10:00:00.000Z") == ["C0001"]
     assert stores.cases.raise_urgency("C0001", at="x", reason=None, text="again", promised_at="y",
                                       recipients={}) is None  # urgent already
+
+
+def test_a_customer_s_cases_are_read_newest_first_bounded_and_erased_with_them(stores):
+    for n in range(1, 5):
+        stores.cases.put_case(case(n, customer="cust-h", created=f"2026-11-2{n}T10:00:00.000Z"))
+    stores.cases.put_case(case(9, customer="cust-other"))
+    stores.cases.put_case(case(1, customer="cust-h", created="2026-11-21T10:00:00.000Z"))  # a retry: no double
+    assert [c["id"] for c in stores.cases.customer_cases("cust-h", 3)] == ["C0004", "C0003", "C0002"]
+    assert [c["id"] for c in stores.cases.customer_cases("cust-h")] == ["C0004", "C0003", "C0002", "C0001"]
+    assert stores.cases.customer_cases("nobody") == []
+    stores.customers.erase_customer("cust-h")
+    assert stores.cases.customer_cases("cust-h") == []
+    assert [c["id"] for c in stores.cases.customer_cases("cust-other")] == ["C0009"]
+
+
+def test_a_case_is_assigned_and_reassigned_until_it_is_resolved(stores):
+    stores.cases.put_case(case(1))
+    done = stores.cases.assign_case("C0001", to="Priya", by="Sam", at="2026-11-20T10:05:00.000Z")
+    assert pick(done, "assignee", "assigned_by", "assigned_at", "status") == {
+        "assignee": "Priya", "assigned_by": "Sam", "assigned_at": "2026-11-20T10:05:00.000Z", "status": "open"}
+    assert stores.cases.assign_case("C0001", to="Lou", by="Sam", at="2026-11-20T10:06:00.000Z")["assignee"] == "Lou"
+    assert stores.cases.get_case("C0001")["assignee"] == "Lou"
+    with pytest.raises(NotFound):
+        stores.cases.assign_case("NOPE0001", to="Lou", by="Sam", at="2026-11-20T10:06:00.000Z")
+    stores.cases.transition_case("C0001", allowed_from=["open"], to_status="resolved", at="2026-11-20T10:07:00.000Z",
+                                 by="Sam", note=None)
+    with pytest.raises(Conflict) as refused:
+        stores.cases.assign_case("C0001", to="Lou", by="Sam", at="2026-11-20T10:08:00.000Z")
+    assert refused.value.args[0] == "resolved"

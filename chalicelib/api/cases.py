@@ -1,4 +1,4 @@
-"""``/api/cases`` and ``/api/cases/{id}/ack|resolve``: the cases staff act on."""
+"""``/api/cases``, ``/api/cases/{id}`` and ``/api/cases/{id}/ack|resolve|assign|reply``: the cases staff act on."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Any
 
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
-from chalicelib.api.requests import CaseAction, CasesQuery, ReplyBody
+from chalicelib.api.requests import AssignBody, CaseAction, CasesQuery, ReplyBody
 from chalicelib.cases import OwnCase, is_about
 from chalicelib.clock import iso, parse_time
 from chalicelib.configuration import URGENCIES
 from chalicelib.errors import ApiError, BadCursor, Conflict, NotFound
 from chalicelib.moderation import mask
+from chalicelib.observability import logger as log
+from chalicelib.replies import case_templates
 
 CASE_ID = re.compile(r"^[A-Z0-9]{8}$")
 OPEN_READ_MAX = 1000  # open cases read whole to be sorted; past that the answer says it is not complete
@@ -40,6 +42,8 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
         "escalation_level": int(case.get("escalation_level") or 0),
         "first_reply_at": case.get("first_reply_at"), "reopened_at": case.get("reopened_at"),
         "reopen_count": int(case.get("reopen_count") or 0),
+        "assignee": case.get("assignee"), "assigned_at": case.get("assigned_at"),
+        "assigned_by": case.get("assigned_by"), "first_response_seconds": first_response_seconds(case),
         "alerts_suppressed": bool(case.get("alerts_suppressed")),
         "escalations": case.get("escalations", []),
         "alerts": [
@@ -51,6 +55,20 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
     }
 
 
+def first_response_seconds(case: dict[str, Any]) -> int | None:
+    """From the case opening (when its alerts went) to the first staff reply actually sent."""
+    if not case.get("first_reply_at") or not case.get("created_at"):
+        return None
+    return max(0, round((parse_time(case["first_reply_at"]) - parse_time(case["created_at"])).total_seconds()))
+
+
+def earlier_case(case: dict[str, Any]) -> dict[str, Any]:
+    return {"id": case["id"], "site": case.get("site"), "topic": case.get("topic"), "nature": case.get("nature"),
+            "urgency": case.get("urgency"), "status": case.get("status"), "created_at": case.get("created_at"),
+            "resolved_at": case.get("resolved_at")}
+
+
+HISTORY_READ = 10  # the customer's earlier cases shown with a case
 CONVERSATION_READ = 50  # the latest messages shown with a case (one Query, whatever the number of cases)
 
 
@@ -65,6 +83,15 @@ def opening_message(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[s
             "status_at": None, "error": None, "scheduled_for": None}
 
 
+def assigned_to(case: dict[str, Any], assignee: str | None) -> bool:
+    """The case list's filter: any case (None), those assigned to nobody ("-"), or to a name (any case)."""
+    if assignee is None:
+        return True
+    if assignee == "-":
+        return not case.get("assignee")
+    return str(case.get("assignee") or "").casefold() == assignee.casefold()
+
+
 class CasesApi(ApiBase):
     def case(self, case_id: str) -> dict[str, Any]:
         """One case with its conversation: the customer's opening message, then the latest messages either way
@@ -76,8 +103,32 @@ class CasesApi(ApiBase):
         for entry in later:
             if entry["direction"] == "in":
                 entry["text"] = mask(entry["text"], self._words)
+        history = [earlier_case(c) for c in self._store.cases.customer_cases(
+            case["customer_key"], HISTORY_READ + 1) if c["id"] != case_id][:HISTORY_READ] \
+            if case.get("customer_key") else []
         return answer(responses.CaseDetail, {**public_case(case, self._words),
-                                             "conversation": [opening_message(case, self._words), *later]})
+                                             "conversation": [opening_message(case, self._words), *later],
+                                             "templates": case_templates(self._config, case), "history": history})
+
+    def assign(self, case_id: str, body: dict[str, Any] | None, actor: str = "operator") -> dict[str, Any]:
+        """Assign a case to a named person (again: reassign); never to the one a complaint is about."""
+        if not CASE_ID.match(case_id or ""):
+            raise ApiError(404, "no such case")
+        data: AssignBody = parse(AssignBody, body)
+        current = self._store.cases.get_case(case_id)
+        if current is None or current.get("erased"):
+            raise ApiError(404, "no such case")
+        if is_about(current, data.to):
+            raise ApiError(403, f"case {case_id} is a complaint about {data.to}: assign it to someone else")
+        by = f"{data.by} [{actor}]" if data.by else actor
+        try:
+            case = self._store.cases.assign_case(case_id, to=data.to, by=by, at=iso(self._now()))
+        except NotFound as exc:
+            raise ApiError(404, "no such case") from exc
+        except Conflict as exc:
+            raise ApiError(409, f"case is {exc.args[0]}: it cannot be assigned") from exc
+        log.info("case assigned", extra={"case_id": case_id, "assignee": data.to, "by": by})
+        return answer(responses.Case, public_case(case, self._words))
 
     def reply(self, case_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
         """A staff reply, checked and queued (``ConversationService.reply``): its id, status and cost."""
@@ -101,6 +152,7 @@ class CasesApi(ApiBase):
             items, cursor = self._store.cases.cases(query.status, query.limit, query.cursor)
         except BadCursor as exc:
             raise ApiError(400, str(exc)) from exc
+        items = [c for c in items if assigned_to(c, query.assignee)]  # a page may then hold fewer
         return answer(responses.CasePage,
                       {"items": [public_case(c, self._words) for c in items], "next_cursor": cursor})
 
@@ -121,6 +173,7 @@ class CasesApi(ApiBase):
         rank = {u: i for i, u in enumerate(reversed(URGENCIES))}  # high first
         items.sort(key=lambda c: (rank.get(c.get("urgency"), len(rank)), c.get("promised_at") or "~",
                                   c.get("created_at") or "", c["id"]))
+        items = [c for c in items if assigned_to(c, query.assignee)]
         shown = items[start:start + query.limit]
         more = start + query.limit < len(items)
         return answer(responses.CasePage, {

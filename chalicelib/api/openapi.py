@@ -61,6 +61,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/cases/{case_id}/reply", "Text the case's customer (sent by the worker, once)",
           rs.ReplyQueued, status=202, body=rq.ReplyBody, body_required=True, errors=(400, 404, 409, 410, 429, 503),
           tags=("cases",)),
+    Route("POST", "/api/cases/{case_id}/assign", "Assign (or reassign) a case to a named person", rs.Case,
+          body=rq.AssignBody, body_required=True, errors=(400, 404, 409), tags=("cases",)),
     Route("POST", "/api/cases/{case_id}/ack", "Acknowledge a case", rs.Case, body=rq.CaseAction,
           errors=(400, 404, 409), tags=("cases",)),
     Route("POST", "/api/cases/{case_id}/resolve", "Resolve a case", rs.Case, body=rq.CaseAction,

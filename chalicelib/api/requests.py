@@ -6,6 +6,7 @@ bound written here is the bound documented. A survey's body is ``chalicelib.surv
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -75,6 +76,8 @@ class CasesQuery(BaseModel):
     status: Literal["open", "acknowledged", "resolved"] = "open"
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=2048, description="next_cursor of the previous page")
+    assignee: str | None = Field(default=None, min_length=1, max_length=80, description="Only the cases assigned "
+                                 "to this name (any case); \"-\": only those assigned to nobody")
 
 
 class SiteQuery(BaseModel):
@@ -106,6 +109,22 @@ class ReplyBody(BaseModel):
     def _one_line(cls, value: str) -> str:
         if any(ord(c) < 32 for c in value):
             raise ValueError("control characters are not allowed")
+        return value
+
+
+class AssignBody(BaseModel):
+    """Assign a case to a named person (``POST /api/cases/{id}/assign``); assigning again reassigns it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    to: str = Field(min_length=1, max_length=80, description="The name of the person taking the case")
+    by: str | None = Field(default=None, max_length=80, description="The name of the person assigning it")
+
+    @field_validator("to", "by")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is not None and (any(ord(c) < 32 for c in value) or re.search(r"\d{5}", value)):
+            raise ValueError("a name on one line (never a phone number)")
         return value
 
 

@@ -7,9 +7,16 @@ makes a field added to an answer but not to its model fail loudly in the tests.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
+
+# the answers about cases, re-exported: the OpenAPI document and the handlers read every answer here
+from chalicelib.api.case_models import Alert as Alert
+from chalicelib.api.case_models import Case as Case
+from chalicelib.api.case_models import CaseDetail as CaseDetail
+from chalicelib.api.case_models import CasePage as CasePage
+from chalicelib.api.case_models import ConversationEntry as ConversationEntry
+from chalicelib.api.case_models import Escalation as Escalation
+from chalicelib.api.case_models import ReplyQueued as ReplyQueued
 
 
 class _Out(BaseModel):
@@ -55,91 +62,7 @@ class AuditedMessage(Message):
     masked_text: str | None
 
 
-# -- cases ----------------------------------------------------------------------------------------
-class Alert(_Out):
-    channel: str | None
-    to: str | None
-    role: str | None
-    status: str | None
-    attempts: int
-    last_error: str | None
-
-
-class Escalation(_Out):
-    at: str
-    level: int
-    to: list[str]
-
-
-class Case(_Out):
-    id: str
-    message_id: str | None
-    status: str | None
-    site: str | None
-    topic: str | None
-    nature: str | None
-    urgency: str | None
-    urgency_reason: str | None
-    text: str | None
-    customer: str | None
-    received_at: str | None
-    created_at: str | None
-    acknowledged_at: str | None
-    acknowledged_by: str | None
-    resolved_at: str | None
-    resolved_by: str | None
-    note: str | None
-    seconds_to_acknowledge: int | None
-    code: str | None
-    promised_at: str | None
-    promise_kept: bool | None
-    escalation_level: int
-    alerts_suppressed: bool
-    escalations: list[Escalation]
-    alerts: list[Alert]
-    overdue: bool | None = Field(default=None, description="Open cases only: its promise has lapsed")
-    first_reply_at: str | None = Field(default=None, description="When the first staff reply was sent")
-    reopened_at: str | None = Field(default=None, description="When the customer's answer last reopened it")
-    reopen_count: int = Field(default=0, description="How many times the customer's answer reopened it")
-
-
-class ConversationEntry(_Out):
-    """One message of a case's conversation: the customer's (``in``, no author) or staff's (``out``)."""
-
-    id: str
-    direction: Literal["in", "out"]
-    at: str
-    text: str
-    channel: str
-    status: str = Field(description="in: received; out: scheduled, queued, sent, delivered, failed or undelivered")
-    author: str | None = Field(description="The staff member's name for an outbound message; never a number")
-    segments: int
-    encoding: str
-    status_at: str | None
-    error: str | None = Field(description="The carrier's error for a failed or undelivered message")
-    scheduled_for: str | None
-
-
-class CaseDetail(Case):
-    conversation: list[ConversationEntry] = Field(
-        description="The case's conversation, oldest first: the message that opened it, then its latest 50")
-
-
-class ReplyQueued(_Out):
-    """A staff reply taken: queued for the worker, or held (``scheduled``) until the site's quiet hours end."""
-
-    id: str
-    status: Literal["queued", "scheduled"]
-    segments: int = Field(description="SMS segments the reply is billed as")
-    encoding: Literal["GSM-7", "UCS-2"]
-    scheduled_for: str | None = Field(description="When a held reply goes out (UTC), else null")
-
-
-class CasePage(_Out):
-    items: list[Case]
-    next_cursor: str | None
-    order: str | None = Field(default=None, description="Open cases only: how they are sorted")
-    complete: bool | None = Field(default=None, description="Open cases only: false past the bounded read")
+# -- cases: in chalicelib/api/case_models.py (imported above) ------------------------------------------
 
 
 # -- metrics and scorecards ------------------------------------------------------------------------

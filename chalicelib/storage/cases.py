@@ -1,13 +1,13 @@
 """Cases: ``CASE#<id>`` items listed by status (``gsi1``: ``CASES#<status>``, ``<created>#<id>``),
 their alert deliveries, escalations, call-backs (sparse ``gsi3``: ``CALLBACK``, ``<lapse>#<id>``)
-and short codes (``CODE#<code>``)."""
+short codes (``CODE#<code>``) and each customer's cases (``HISTORY#<customer key>``, erased with them)."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from chalicelib.errors import BadCursor, Conflict, Unavailable
+from chalicelib.errors import BadCursor, Conflict, NotFound, Unavailable
 from chalicelib.storage.dynamo import (
     Dynamo,
     check_start_key,
@@ -22,6 +22,11 @@ from chalicelib.storage.dynamo import (
 
 def case_key(case_id: str) -> dict[str, str]:
     return {"pk": f"CASE#{case_id}", "sk": "CASE"}
+
+
+def history_key(customer_key: str, created_at: str, case_id: str) -> dict[str, str]:
+    """A customer's cases, newest last (``HISTORY#<customer key>``, ``<created>#<id>``): their history."""
+    return {"pk": f"HISTORY#{customer_key}", "sk": f"{created_at}#{case_id}"}
 
 
 def code_key(code: str) -> dict[str, str]:
@@ -49,6 +54,10 @@ class CaseStore(Dynamo):
         until then (``lapsed_call_backs``); the time itself is kept in the index only.
         """
         until = case.get("call_back_until")
+        if case.get("customer_key"):  # first, and idempotent: a case never stored leaves a pointer to nothing
+            self._call("put_item", Item=to_item({
+                **history_key(case["customer_key"], case["created_at"], case["id"]), "type": "history",
+                "case_id": case["id"], "customer_key": case["customer_key"], "ttl": int(case.get("ttl") or 0)}))
         item = {
             **case_key(case["id"]), "type": "case",
             "gsi1pk": f"CASES#{case['status']}", "gsi1sk": f"{case['created_at']}#{case['id']}",
@@ -190,6 +199,33 @@ class CaseStore(Dynamo):
                              ReturnValues="ALL_NEW")
         except Conflict:
             return None
+        return case_record(res["Attributes"])
+
+    def customer_cases(self, customer_key: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The customer's latest ``limit`` cases at any site, newest first: one Query of their history, one
+        BatchGetItem of the cases (a case erased or expired is left out)."""
+        page = self._call("query", KeyConditionExpression="pk = :pk", ScanIndexForward=False, Limit=limit,
+                          ExpressionAttributeValues=to_item({":pk": f"HISTORY#{customer_key}"}))
+        ids = [from_item(i)["case_id"] for i in page.get("Items", [])]
+        found = {c["id"]: c for c in (case_record(i) for i in self._batch_get(self._table, [
+            case_key(i) for i in dict.fromkeys(ids)]))}
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    def assign_case(self, case_id: str, *, to: str, by: str, at: str) -> dict[str, Any]:
+        """Assign (or reassign) a case that is not resolved; raises NotFound, or Conflict with its status."""
+        try:
+            res = self._call("update_item", Key=to_item(case_key(case_id)),
+                             UpdateExpression="SET assignee = :to, assigned_by = :by, assigned_at = :at",
+                             ConditionExpression="attribute_exists(pk) AND #status <> :resolved",
+                             ExpressionAttributeNames={"#status": "status"},
+                             ExpressionAttributeValues=to_item({":to": to, ":by": by, ":at": at,
+                                                                ":resolved": "resolved"}),
+                             ReturnValues="ALL_NEW")
+        except Conflict:
+            current = self.get_case(case_id)
+            if current is None:
+                raise NotFound(case_id) from None
+            raise Conflict(current.get("status")) from None
         return case_record(res["Attributes"])
 
     def set_first_reply(self, case_id: str, at: str) -> bool:
