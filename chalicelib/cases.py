@@ -53,6 +53,15 @@ def is_about(case: dict[str, Any], actor: str | None) -> bool:
     return any(said in (name.casefold(), name.split()[0].casefold()) for name in about.get("names") or [])
 
 
+def may_act(config: Config, number: str, case: dict[str, Any]) -> bool:
+    """May the staff number act on the case by SMS: alerted about it, or staff of its site, or central?"""
+    if any(r.get("to") == number for r in case.get("recipients", {}).values()):
+        return True
+    site = config.site(case.get("site"))
+    return bool(site and number in (*site.staff_sms, *site.manager_sms)) or \
+        number in (*config.deployment.staff_numbers, *config.deployment.care_sms)
+
+
 def ack_counts(seconds: float) -> dict[str, int]:
     """Counter increments recording one acknowledgement after ``seconds``."""
     bucket = next((f"ack_le_{b}" for b in ACK_BOUNDS if seconds <= b), "ack_gt")
@@ -98,6 +107,21 @@ def escalation_recipients(config: Config, site_id: str | None, level: int) -> li
     return found
 
 
+def count_first_reply(cases: Cases, counters: Counters, case: dict[str, Any], at: str) -> None:
+    """The case's first staff reply was sent at ``at`` (called once, by whoever set ``first_reply_at``): the time
+    from the case opening (its alerts) to it, and a reply promise ("care will answer within 2 hours") kept or
+    missed, in the counters of the hour the case opened."""
+    if not case.get("created_at"):
+        return
+    created = parse_time(case["created_at"])
+    counts = {"first_reply_n": 1, "first_reply_s": max(0, round((parse_time(at) - created).total_seconds()))}
+    if case.get("promise") == "reply" and case.get("promised_at") and not case.get("escalation_level") \
+            and cases.settle_promise(case["id"]):
+        counts["promise_kept" if at <= case["promised_at"] else "promise_missed"] = 1
+    counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}", counts=counts,
+                        expires_at=int(case.get("ttl") or 0))
+
+
 class CaseService:
     """Cases, the loop closed one-to-one: acknowledge and resolve (never by the person a complaint is
     about), time to acknowledge and promises kept, escalation of what nobody acknowledged in time."""
@@ -123,14 +147,25 @@ class CaseService:
         first_acknowledgement = action == "acknowledged" or case.get("acknowledged_at") == case.get("resolved_at")
         if first_acknowledgement and case.get("created_at") and not case.get("reopened_at"):  # counted once
             self._record_ack(case)
+        if action == "resolved" and case.get("promise") == "reply" and not case.get("first_reply_at") \
+                and not case.get("escalation_level") and case.get("created_at"):
+            self._count_once(case, {"promise_missed": 1})  # resolved without the text answer promised
         return case
+
+    def _count_once(self, case: dict[str, Any], counts: dict[str, int]) -> None:
+        try:
+            if self._cases.settle_promise(case["id"]):
+                self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(parse_time(case['created_at']))}",
+                                          counts=counts, expires_at=int(case.get("ttl") or 0))
+        except Unavailable:
+            log.warning("could not count the promise of case %s", case["id"])
 
     def _record_ack(self, case: dict[str, Any]) -> None:
         """Time to acknowledge and the promise, in the counters of the hour the case opened."""
         created = parse_time(case["created_at"])
         acked = parse_time(case["acknowledged_at"])
         counts = ack_counts((acked - created).total_seconds())
-        if case.get("promised_at"):
+        if case.get("promised_at") and case.get("promise") != "reply":  # a reply promise is kept by a reply
             if acked <= parse_time(case["promised_at"]) and not case.get("escalation_level"):
                 counts["promise_kept"] = 1
             elif not case.get("escalation_level"):  # not escalated yet: the escalation did not count it
@@ -167,11 +202,7 @@ class CaseService:
         return f"Voix: case {command.code} {verb}. Thank you.{callback}"
 
     def _may_act(self, number: str, case: dict[str, Any]) -> bool:
-        if any(r.get("to") == number for r in case.get("recipients", {}).values()):
-            return True
-        site = self._config.site(case.get("site"))
-        return bool(site and number in (*site.staff_sms, *site.manager_sms)) or \
-            number in (*self._config.deployment.staff_numbers, *self._config.deployment.care_sms)
+        return may_act(self._config, number, case)
 
     def claim_code(self, case_id: str, created: datetime) -> str | None:
         until = int((created + timedelta(days=CODE_DAYS)).timestamp())
@@ -229,7 +260,9 @@ class CaseService:
                               "attempts": [], "escalation": to_level} for rid, r in new.items()})
         if updated is None:  # acknowledged or escalated meanwhile
             return False
-        if level == 0:  # the first deadline was missed: the promise is broken, once
+        if level == 0 and case.get("promise") == "reply":  # counted once, by this or the late reply
+            self._count_once(case, {"promise_missed": 1})
+        elif level == 0:  # the first deadline was missed: the promise is broken, once
             try:
                 created = parse_time(case["created_at"])
                 self._counters.add_counts(site=case.get("site"), bucket=f"H#{hour_key(created)}",

@@ -281,6 +281,8 @@ class ReplyRule(_Strict):
     name: str
     when: Match = Field(default_factory=Match)
     offer: bool = False
+    promise: Literal["acknowledge", "reply"] = Field(default="acknowledge", description="What the case's promise "
+                                                     "({delay}) measures: acknowledged in time, or a staff reply sent")
     text: Localised
     no_offer: Localised | None = Field(default=None, description="The text when no offer can be issued "
                                        "(the site's daily budget is spent, or the customer had one lately)")
@@ -358,7 +360,7 @@ class Config(BaseModel):
                 + [f"urgency_{v}" for v in URGENCIES] + [f"language_{v}" for v in LANGUAGES]
                 + [f"x_{t}_{n}_{u}" for t in self.topics for n in NATURES for u in URGENCIES]
                 + ["ack_n", "ack_s", "ack_gt"] + [f"ack_le_{b}" for b in ACK_BOUNDS]
-                + ["promise_kept", "promise_missed"])
+                + ["promise_kept", "promise_missed", "first_reply_n", "first_reply_s", "reopened"])
 
     @property
     def deployment(self) -> Deployment:

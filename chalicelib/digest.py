@@ -61,6 +61,9 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
     lines += [f"{label:14}{now:>10}{then:>13}{_change(now, then):>9}" for label, now, then in rows]
     median = totals["median_seconds_to_acknowledge"]
     lines.append(f"{'Median time to acknowledge':28} {round(median / 60) if median is not None else '-'} min")
+    first = totals.get("average_seconds_to_first_reply")
+    lines.append(f"{'Time to first reply':28} {round(first / 60) if first is not None else '-'} min "
+                 f"({totals.get('replied') or 0} cases answered)")
     promises = totals["promises"]
     if promises["share_kept"] is not None:
         lines.append(f"{'Promises kept':28} {round(100 * promises['share_kept'])}% "

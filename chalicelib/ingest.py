@@ -46,7 +46,9 @@ CONSENT_REPLIES = {
 }
 RETRY_AFTER_SECONDS = 15  # Twilio's webhook timeout: a redelivery before it is a concurrent duplicate
 STAFF_RETRY = "Voix: that could not be recorded just now. Please send it again in a minute."
-STAFF_HELP = "Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it)."
+STAFF_HELP = ("Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it); "
+              "to answer its customer, R 4821 and your text.")
+STAFF_NO_RELAY = "Voix: answering customers by SMS is not set up here: use the dashboard."
 
 
 def message_record(message: InboundMessage, classification: Any, reply: Any, *,
@@ -90,7 +92,7 @@ class IngestService:
     def __init__(self, *, config: Config, classifier: Classifier, store: Stores, jobs: JobQueue,
                  customer_secret: bytes, retention_days: int, now: Callable[[], datetime] = utcnow,
                  cases: CaseService | None = None, offers: OfferService | None = None, surveys: Any = None,
-                 senders: Callable[[str], channels.ReplySender] | None = None):
+                 senders: Callable[[str], channels.ReplySender] | None = None, relay: Any = None):
         self._config = config
         self._classifier = classifier
         self._store = store
@@ -102,6 +104,7 @@ class IngestService:
                                                 now=now)
         self._offers = offers or OfferService(config=config, offers=store.offers, now=now)
         self._surveys = surveys
+        self._relay = relay  # "R <code> <text>" from staff: chalicelib.relay.StaffRelay
         self._senders = senders
         self._window = SenderWindow(config.deployment.sender_messages_per_minute)
 
@@ -203,7 +206,10 @@ class IngestService:
         """A staff number: "OK 4821" and the like act on a case; anything else gets the how-to."""
         command = staff_command(message.body)
         try:
-            reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
+            if command and command.action == "reply":
+                reply = self._relay.relay(message.from_number, command) if self._relay else STAFF_NO_RELAY
+            else:
+                reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
         except Unavailable as exc:
             log.warning("staff command %s not carried out (storage unavailable): %s", message.id, exc)
             reply = STAFF_RETRY

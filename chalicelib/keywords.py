@@ -30,6 +30,9 @@ _SPACES = re.compile(r"\s+")
 _STAFF = re.compile(
     r"^(?P<verb>OK|OKAY|FAIT|DONE|ACK|VU|PRIS|RESOLU|RESOLVED|CLOS|CLOSED)\s*[#:\-]?\s*(?P<code>\d{4})$")
 _RESOLVE_VERBS = frozenset({"RESOLU", "RESOLVED", "CLOS", "CLOSED"})
+# "R 4821 Sorry, I'm coming to your seat": the rest is relayed to the customer as typed
+_RELAY = re.compile(r"^\s*(?:R|REP|REPLY|REPONSE|RÉPONSE)\s*[#:\-]?\s*(?P<code>\d{4})\b[\s:,\-]*(?P<text>.*)$",
+                    re.IGNORECASE | re.DOTALL)
 
 
 def normalise(text: str) -> str:
@@ -56,12 +59,17 @@ def keyword(text: str) -> Keyword | None:
 
 @dataclass(frozen=True)
 class StaffCommand:
-    action: Literal["acknowledged", "resolved"]
+    action: Literal["acknowledged", "resolved", "reply"]
     code: str
+    text: str = ""  # a reply's words, as typed
 
 
 def staff_command(text: str) -> StaffCommand | None:
-    """ "OK 4821", "fait 4821", "done #4821", "résolu 4821" from a staff number."""
+    """ "OK 4821", "fait 4821", "done #4821", "résolu 4821" from a staff number; "R 4821 <text>" answers the
+    case's customer (an empty text is still a relay, refused as empty)."""
+    relay = _RELAY.match(text or "")
+    if relay:
+        return StaffCommand("reply", relay["code"], relay["text"].strip())
     match = _STAFF.match(normalise(text))
     if not match:
         return None

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import channels
-from chalicelib.cases import OwnCase, is_about
+from chalicelib.cases import OwnCase, count_first_reply, is_about
 from chalicelib.clock import iso, parse_time, utcnow
 from chalicelib.configuration import Config
 from chalicelib.conversations import ConversationMessage, new_reply_id, reply_at
@@ -201,7 +201,12 @@ class ConversationService:
         self._store.conversations.record_sent(message, provider_id or f"{contact.channel}-{reply_id}")
         if not getattr(sender, "reports_delivery", False):  # no status callbacks will follow: taken is sent
             self._store.conversations.set_status(message, "sent", at=iso(self._now()))
-        self._store.cases.set_first_reply(case_id, iso(self._now()))
+        at = iso(self._now())
+        if self._store.cases.set_first_reply(case_id, at):  # the first reply sent: counted once, here
+            try:
+                count_first_reply(self._store.cases, self._store.counters, case, at)
+            except Unavailable:
+                log.warning("could not count the first reply of case %s", case_id)
         log.info("staff reply sent", extra={"case_id": case_id, "reply_id": reply_id, "channel": contact.channel})
         return "sent"
 

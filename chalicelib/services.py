@@ -157,8 +157,15 @@ class Services:
         return IngestService(
             config=self.config, classifier=self.classifier, store=self.store, jobs=self.jobs,
             customer_secret=self.customer_secret, retention_days=int(env("RETENTION_DAYS", "396")),
-            cases=self.cases, offers=self.offers, surveys=self.surveys, senders=self.sender,
+            cases=self.cases, offers=self.offers, surveys=self.surveys, senders=self.sender, relay=self.relay,
         )
+
+    @cached_property
+    def relay(self) -> Any:
+        """ "R <code> <text>" from a staff phone: relayed to the case's customer as a dashboard reply is."""
+        from chalicelib.relay import StaffRelay
+
+        return StaffRelay(config=self.config, store=self.store, replies=lambda: self.conversations)
 
     @cached_property
     def reply_sender(self) -> ReplySender:

@@ -9,6 +9,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from chalicelib.alert_texts import MAX_ALERT_SEGMENTS as MAX_ALERT_SEGMENTS
+from chalicelib.alert_texts import alert_email as alert_email
+from chalicelib.alert_texts import alert_sms as alert_sms
 from chalicelib.cases import CaseService, call_back_until, promised_at, promises_call_back
 from chalicelib.classification import Classification
 from chalicelib.clock import iso, parse_time, utcnow
@@ -23,11 +26,7 @@ from chalicelib.observability import record_alert
 from chalicelib.phone import mask
 from chalicelib.ports import Stores
 from chalicelib.recipients import AlertRecipient, about_whom, recipients_for
-from chalicelib.sms_segments import fit
 from chalicelib.threads import Threads
-
-MAX_ALERT_SEGMENTS = 3
-
 
 # how long a worker may hold the right to send one alert: longer than the worker Lambda's
 # timeout (30 s), so a claim still held belongs to a live invocation; shorter than the jobs
@@ -56,63 +55,6 @@ def classification_of(record: dict[str, Any]) -> Classification:
         urgency=record["urgency"], language=record["language"], rules=list(record.get("rules") or []),
         urgency_reason=record.get("urgency_reason"), about_staff=bool(record.get("about_staff")),
     )
-
-
-def alert_sms(config: Config, case: dict[str, Any]) -> str:
-    """The staff SMS: what, where, the customer's words, and (if urgent) who to call back."""
-    site = config.site(case.get("site"))
-    french = (site.language if site else config.deployment.default_language) == "fr"
-    where = site.codes[0] if site else "?"
-    urgent = case["urgency"] == "high"
-    head = f'VOIX {"URGENT " if urgent else ""}{where} {case["nature"]}/{case["topic"]}: "'
-    if urgent and case.get("customer_number"):
-        call = f"Rappeler le client au {case['customer_number']}" if french else \
-            f"Call the customer back on {case['customer_number']}"
-    else:
-        call = f"Client {case['customer_masked']}" if french else f"Customer {case['customer_masked']}"
-    if case.get("code"):
-        ack = f'Repondez OK {case["code"]} pour prendre en charge' if french else \
-            f'Reply OK {case["code"]} to acknowledge'
-        tail = f'" {call}. {ack}.'
-    else:
-        tail = f'" {call}. {"Dossier" if french else "Case"} {case["id"]}'
-    if int(case.get("escalation_level") or 0):
-        head = f"ESCALADE {head}" if french else f"ESCALATED {head}"
-    return fit(head, case.get("alert_text") or case["text"], tail, MAX_ALERT_SEGMENTS)
-
-
-def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None) -> tuple[str, str]:
-    site = config.site(case.get("site"))
-    site_name = site.name if site else "unknown site"
-    head = "URGENT " if case["urgency"] == "high" else ""
-    if int(case.get("escalation_level") or 0):
-        head = f"ESCALATED (not acknowledged in time) {head}"
-    subject = f"[Voix] {head}{site_name}: {case['nature']} about {case['topic']} (case {case['id']})"
-    urgent_call_back = case["urgency"] == "high" and bool(case.get("customer_number"))
-    lines = [
-        f"Case {case['id']} - {site_name}",
-        f"Received: {case['received_at']}",
-        f"Topic: {case['topic']}   Nature: {case['nature']}   Urgency: {case['urgency']}"
-        + (f" ({case['urgency_reason']})" if case.get("urgency_reason") else ""),
-        f"Customer: {case.get('customer_number') if urgent_call_back else case['customer_masked']}",
-        "",
-        "Message:",
-        case.get("alert_text") or case["text"],
-        "",
-        f"Automatic reply sent: {case.get('reply', '')}",
-        "",
-        f"Acknowledge it in one click: {ack_url}" if ack_url else
-        "Acknowledge and resolve this case on the Voix dashboard.",
-    ]
-    if case.get("code"):
-        lines.append(f"Or text OK {case['code']} to the service number from your registered phone.")
-    if case.get("promised_at"):
-        lines.append(f"Promised to the customer: acknowledged by {case['promised_at']}.")
-    if case.get("about"):
-        who = ", ".join(case["about"].get("names") or []) or "the staff on duty"
-        lines.append(f"This complaint is about {who}: it was not sent to them, and they may not "
-                     "acknowledge or resolve it.")
-    return subject, "\n".join(lines)
 
 
 class Worker:
@@ -326,6 +268,8 @@ class Worker:
             "received_at": record["received_at"],
             "created_at": iso(now),
             "promised_at": promised_at(self._config, record.get("site"), record["urgency"], now),
+            "promise": next((r.promise for r in self._config.replies.replies if r.name == record.get("reply_rule")),
+                            "acknowledge"),  # what keeps it: an acknowledgement, or a reply sent (a question)
             "escalation_level": 0,
             "status": "open",
             "alert_decision": "pending",  # the per-sender alert limit is applied once the case exists

@@ -314,9 +314,16 @@ class FakeCases:
 
     def set_first_reply(self, case_id: str, at: str) -> bool:
         case = self._db.cases.get(case_id)
-        if case is None:
+        if case is None or "first_reply_at" in case:
             return False
-        case.setdefault("first_reply_at", at)
+        case["first_reply_at"] = at
+        return True
+
+    def settle_promise(self, case_id: str) -> bool:
+        case = self._db.cases.get(case_id)
+        if case is None or case.get("promise_settled"):
+            return False
+        case["promise_settled"] = True
         return True
 
     def reopen_case(self, case_id: str, *, at: str, promised_at: str) -> dict[str, Any] | None:
@@ -423,6 +430,8 @@ class FakeCustomers:
             for key in mine[kind]:
                 del table[key]
         erased = {kind: len(keys) for kind, keys in mine.items() if keys}
+        if mine["case"]:
+            erased["history"] = len(mine["case"])  # the adapter keeps one pointer per case in the customer's history
         for key in markers:
             del db.markers[key]
             erased[MARKER_KINDS[key[0]]] = erased.get(MARKER_KINDS[key[0]], 0) + 1

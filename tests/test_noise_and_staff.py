@@ -237,11 +237,17 @@ def _all_classifications():
         yield Classification(site, topic, nature, urgency, language, [], reason, about)
 
 
-def test_no_reply_promises_a_text_answer_nobody_can_send():
+def test_a_reply_promises_a_text_answer_only_where_a_staff_reply_keeps_the_promise():
+    """Staff can text back now (issue 21), so a reply may promise an answer by text: only when its case measures
+    that promise by a staff reply actually sent (``promise = "reply"``), never by an acknowledgement alone."""
+    promising = re.compile(r"text you|will reply|will answer|vous r[ée]pond|follows up|assure le suivi", re.I)
+    promised_by_text = set()
     for rule in CONFIG.replies.replies:
         for text in (rule.text.en, rule.text.fr, *((rule.no_offer.en, rule.no_offer.fr) if rule.no_offer else ())):
-            assert not re.search(r"text you|will reply|will answer|vous r[ée]pond|follows up|assure le suivi",
-                                 text, re.IGNORECASE), (rule.name, text)
+            if promising.search(text):
+                assert rule.promise == "reply" and "{delay}" in text, (rule.name, text)
+                promised_by_text.add(rule.name)
+    assert promised_by_text == {"question"}
 
 
 def test_a_call_back_is_promised_only_where_the_caller_gets_the_full_number():

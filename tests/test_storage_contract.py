@@ -341,7 +341,7 @@ def test_erasure_removes_everything_of_one_customer_and_leaves_tombstones(stores
     erased = stores.customers.erase_customer("cust-a", mark=mark, at="2026-11-20T12:00:00.000Z", expires_at=9)
     # the consent and the conversation go with the markers of the STOP and the text they took in
     assert erased == {"msg": 1, "case": 1, "consent": 1, "surveycust": 1, "quota": 1, "surveysent": 1,
-                      "consentmsg": 1, "surveytext": 1}
+                      "consentmsg": 1, "surveytext": 1, "history": 1}
     assert stores.messages.get_message("twilio-SM0001") is None and stores.cases.get_case("C0001") is None
     assert stores.messages.get_message("twilio-SM0002") is not None  # someone else's
     assert stores.cases.case_for_code("4821", 200) is None
@@ -618,7 +618,7 @@ def test_a_case_keeps_its_first_reply_reopens_once_and_is_raised_once(stores):
     stores.cases.put_case(case(1, status="resolved", resolved_at="2026-11-20T11:00:00.000Z", resolved_by="Sam",
                                urgency="normal"))
     assert stores.cases.set_first_reply("C0001", "2026-11-20T10:05:00.000Z") is True
-    assert stores.cases.set_first_reply("C0001", "2026-11-20T10:09:00.000Z") is True
+    assert stores.cases.set_first_reply("C0001", "2026-11-20T10:09:00.000Z") is False  # counted once
     assert stores.cases.get_case("C0001")["first_reply_at"] == "2026-11-20T10:05:00.000Z"
     assert stores.cases.set_first_reply("C0404", "2026-11-20T10:05:00.000Z") is False
     reopened = stores.cases.reopen_case("C0001", at="2026-11-21T09:00:00.000Z", promised_at="2026-11-21T11:00:00.000Z")
@@ -670,3 +670,10 @@ def test_a_case_is_assigned_and_reassigned_until_it_is_resolved(stores):
     with pytest.raises(Conflict) as refused:
         stores.cases.assign_case("C0001", to="Lou", by="Sam", at="2026-11-20T10:08:00.000Z")
     assert refused.value.args[0] == "resolved"
+
+
+def test_a_case_s_promise_is_settled_once(stores):
+    stores.cases.put_case(case(1))
+    assert stores.cases.settle_promise("C0001") is True
+    assert stores.cases.settle_promise("C0001") is False
+    assert stores.cases.settle_promise("C0404") is False

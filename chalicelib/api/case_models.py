@@ -47,6 +47,8 @@ class Case(_Out):
     seconds_to_acknowledge: int | None
     code: str | None
     promised_at: str | None
+    promise: Literal["acknowledge", "reply"] = Field(
+        default="acknowledge", description="What keeps the promise: an acknowledgement, or a staff reply sent")
     promise_kept: bool | None
     escalation_level: int
     alerts_suppressed: bool

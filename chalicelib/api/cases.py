@@ -37,8 +37,7 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
         "resolved_at": case.get("resolved_at"), "resolved_by": case.get("resolved_by"),
         "note": case.get("note"), "seconds_to_acknowledge": seconds_to_ack,
         "code": case.get("code"), "promised_at": case.get("promised_at"),
-        "promise_kept": (acked <= case["promised_at"] and not case.get("escalation_level"))
-        if acked and case.get("promised_at") else None,
+        "promise": case.get("promise") or "acknowledge", "promise_kept": promise_kept(case),
         "escalation_level": int(case.get("escalation_level") or 0),
         "first_reply_at": case.get("first_reply_at"), "reopened_at": case.get("reopened_at"),
         "reopen_count": int(case.get("reopen_count") or 0),
@@ -53,6 +52,19 @@ def public_case(case: dict[str, Any], words: tuple[str, ...] = ()) -> dict[str, 
             for r in sorted(case.get("recipients", {}).values(), key=lambda r: (r.get("channel", ""), r.get("to", "")))
         ],
     }
+
+
+def promise_kept(case: dict[str, Any]) -> bool | None:
+    """Kept: acknowledged (or, a reply promise, answered by a staff reply sent) by its time and never escalated;
+    None while it can still be kept."""
+    done = case.get("first_reply_at") if case.get("promise") == "reply" else case.get("acknowledged_at")
+    if not case.get("promised_at"):
+        return None
+    if done:
+        return done <= case["promised_at"] and not case.get("escalation_level")
+    if case.get("escalation_level") or (case.get("promise") == "reply" and case.get("status") == "resolved"):
+        return False
+    return None
 
 
 def first_response_seconds(case: dict[str, Any]) -> int | None:

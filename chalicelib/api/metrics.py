@@ -131,6 +131,7 @@ class _Tally:
         self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
         self.acks: dict[str, int] = {"n": 0}
         self.promises = {"kept": 0, "missed": 0}
+        self.replies = {"n": 0, "s": 0, "reopened": 0}  # first staff replies, their seconds, reopenings
         self.filtered = False  # by topic, nature or urgency: acknowledgements are counted per site only
 
     def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
@@ -139,6 +140,10 @@ class _Tally:
                 self.acks[field[4:]] = self.acks.get(field[4:], 0) + int(value or 0)
             elif field.startswith("promise_"):
                 self.promises[field[8:]] += int(value or 0)
+            elif field.startswith("first_reply_"):
+                self.replies[field[12:]] += int(value or 0)
+            elif field == "reopened":
+                self.replies["reopened"] += int(value or 0)
         self.filtered = self.filtered or filtered
         if not filtered:
             self.messages += int(row.get("n") or 0)
@@ -166,10 +171,18 @@ class _Tally:
                "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack(),
                "promises": {**self.promises, "share_kept": round(
                    self.promises["kept"] / (self.promises["kept"] + self.promises["missed"]), 3)
-                   if self.promises["kept"] + self.promises["missed"] else None}}
+                   if self.promises["kept"] + self.promises["missed"] else None},
+               **self.first_replies()}
         if self.filtered:  # not split by topic, nature or urgency: null rather than a figure that ignores the filter
-            out.update(language=None, acknowledged=None, median_seconds_to_acknowledge=None, promises=None)
+            out.update(language=None, acknowledged=None, median_seconds_to_acknowledge=None, promises=None,
+                       replied=None, average_seconds_to_first_reply=None, reopened=None)
         return out
+
+    def first_replies(self) -> dict[str, int | None]:
+        """Cases given a first staff reply, and the average time from the case opening (its alerts) to it."""
+        n = self.replies["n"]
+        return {"replied": n, "average_seconds_to_first_reply": round(self.replies["s"] / n) if n else None,
+                "reopened": self.replies["reopened"]}
 
     def median_ack(self) -> int | None:
         """Median time to acknowledge, interpolated within its histogram bucket."""
@@ -191,7 +204,7 @@ def _scorecard(tally: _Tally) -> dict[str, Any]:
     return {"messages": tally.messages, "compliments": compliments, "complaints": complaints,
             "compliments_per_complaint": round(compliments / complaints, 2) if complaints else None,
             "acknowledged": tally.acks["n"], "median_seconds_to_acknowledge": tally.median_ack(),
-            "promises": tally.as_dict()["promises"]}
+            "promises": tally.as_dict()["promises"], **tally.first_replies()}
 
 
 def period_buckets(since: datetime, until: datetime, bucket: str, now: datetime) -> list[str]:

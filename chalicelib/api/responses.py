@@ -84,6 +84,10 @@ class Tally(_Out):
     acknowledged: int | None
     median_seconds_to_acknowledge: int | None
     promises: Promises | None
+    replied: int | None = Field(default=None, description="Cases opened in the period given a staff reply")
+    average_seconds_to_first_reply: int | None = Field(
+        default=None, description="From a case opening (its alerts) to the first staff reply sent, on average")
+    reopened: int | None = Field(default=None, description="Cases reopened by the customer's answer")
 
 
 class Totals(Tally):
@@ -142,6 +146,9 @@ class Scorecard(_Out):
     acknowledged: int
     median_seconds_to_acknowledge: int | None
     promises: Promises | None
+    replied: int = 0
+    average_seconds_to_first_reply: int | None = None
+    reopened: int = 0
 
 
 class SiteScorecard(Scorecard):

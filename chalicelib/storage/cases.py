@@ -229,10 +229,17 @@ class CaseStore(Dynamo):
         return case_record(res["Attributes"])
 
     def set_first_reply(self, case_id: str, at: str) -> bool:
-        """The first staff reply actually sent (``first_reply_at``, kept once); False if the case is gone."""
-        return self._if("update_item", Key=to_item(case_key(case_id)),
-                        UpdateExpression="SET first_reply_at = if_not_exists(first_reply_at, :at)",
-                        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=to_item({":at": at}))
+        """The first staff reply actually sent (``first_reply_at``, kept once): True for the call that set it
+        (the one that counts it), False if it was set already or the case is gone."""
+        return self._if("update_item", Key=to_item(case_key(case_id)), UpdateExpression="SET first_reply_at = :at",
+                        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(first_reply_at)",
+                        ExpressionAttributeValues=to_item({":at": at}))
+
+    def settle_promise(self, case_id: str) -> bool:
+        """A case's promise is counted kept or missed once: True for the one call that may count it."""
+        return self._if("update_item", Key=to_item(case_key(case_id)), UpdateExpression="SET promise_settled = :t",
+                        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(promise_settled)",
+                        ExpressionAttributeValues=to_item({":t": True}))
 
     def reopen_case(self, case_id: str, *, at: str, promised_at: str) -> dict[str, Any] | None:
         """A resolved case is open again (its customer wrote within the window): ``reopened_at``, one more

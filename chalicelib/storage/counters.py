@@ -40,7 +40,7 @@ from chalicelib.errors import Unavailable
 from chalicelib.storage.dynamo import NO_SITE, Dynamo, to_item
 
 COUNTER_FIELD = re.compile(
-    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed)|reopened)$")
+    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed)|reopened|first_reply_(n|s))$")
 BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
 
 

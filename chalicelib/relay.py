@@ -1,0 +1,72 @@
+"""Staff answer a customer by SMS (issue 21): "R 4821 Sorry, I'm coming to your seat" from a staff phone.
+
+The text is relayed to the customer of case 4821 from the site's number, through the same checks and the same
+queue as a reply from the dashboard (:class:`chalicelib.replying.ConversationService`): nothing is sent when the
+customer opted out or was erased, the text is empty, too long or holds a forbidden word, or the case had its
+hourly share of replies. Only staff who may act on the case by SMS relay (alerted about it, the site's staff,
+central care); a complaint about the staff on duty cannot be answered by them. The customer never sees a staff
+number, and the answer to staff never gives the customer's number: the reply is recorded with a name for the
+sender's role, never their number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.cases import is_about, may_act
+from chalicelib.clock import parse_time, utcnow
+from chalicelib.configuration import Config
+from chalicelib.errors import ApiError
+from chalicelib.keywords import StaffCommand
+from chalicelib.observability import logger as log
+from chalicelib.ports import Stores
+
+
+def sender_name(config: Config, number: str, case: dict[str, Any]) -> str:
+    """Who relayed, as the conversation shows it: a role at a site, never a number."""
+    site = config.site(case.get("site"))
+    if site and number in site.staff_sms:
+        return f"{config.site_kind(site).staff.en.capitalize()}, {site.name} (by SMS)"
+    if site and number in site.manager_sms:
+        return f"Manager, {site.name} (by SMS)"
+    if number in config.deployment.care_sms:
+        return "Customer care (by SMS)"
+    return "Staff (by SMS)"
+
+
+class StaffRelay:
+    """Carries out "R <code> <text>" from a staff number; the answer to text back to them."""
+
+    def __init__(self, *, config: Config, store: Stores, replies: Callable[[], Any],
+                 now: Callable[[], datetime] = utcnow):
+        self._config = config
+        self._store = store
+        self._replies = replies
+        self._now = now
+
+    def relay(self, number: str, command: StaffCommand) -> str:
+        code = command.code
+        case_id = self._store.cases.case_for_code(code, int(self._now().timestamp()))
+        case = self._store.cases.get_case(case_id) if case_id else None
+        if case is None:
+            return f"Voix: no case {code}. Check the code in the alert."
+        if is_about(case, number):
+            return (f"Voix: case {code} is a complaint about you: the site manager and customer care answer "
+                    "the customer.")
+        if not may_act(self._config, number, case):
+            return f"Voix: case {code} is not one of yours."
+        try:
+            message = self._replies().reply(case["id"], command.text, sender_name(self._config, number, case),
+                                            via="sms")
+        except ApiError as exc:
+            log.info("staff relay refused", extra={"case_id": case["id"], "status": exc.status})
+            return f"Voix: not sent to the customer of case {code}: {exc.message}"[:300]
+        if message.scheduled_for:
+            site = self._config.site(case.get("site"))
+            local = parse_time(message.scheduled_for).astimezone(ZoneInfo(site.timezone if site else "UTC"))
+            return (f"Voix: quiet hours: your answer to case {code} goes to the customer at "
+                    f"{local:%H:%M} ({message.segments} SMS).")
+        return f"Voix: sent to the customer of case {code} ({message.segments} SMS). Thank you."
