@@ -16,7 +16,7 @@ from tests.conftest import running_stack, stack_api, wait_until
 
 pytestmark = pytest.mark.stack
 
-LINE_8, CUSTOMER = "+447700900008", "+447700900642"
+LINE_8, CUSTOMER, DRIVER = "+447700900008", "+447700900642", "+447700900801"
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +108,27 @@ def test_make_simulate_s_customers_answer_the_staff_replies_once_each(stack):
     assert answer_replies(stack) >= 1
     assert answer_replies(stack) == 0  # each reply is answered once
     wait_until(lambda: [m["direction"] for m in conversation(stack, case["id"])] == ["in", "out", "in"], seconds=30)
+
+
+def test_the_driver_answers_the_customer_by_texting_r_and_the_case_code(stack):
+    customer = "+447700900645"
+    case = urgent_case(stack, customer, "L8 there's a fight at the back of the coach")
+    assert case["code"], "an urgent case has a short code for staff SMS"
+    # the alert the driver received says how to answer
+    alert = wait_until(lambda: next((i for i in json.loads(urllib.request.urlopen(
+        stack["dashboard_url"] + "/outbox.json", timeout=10).read())["items"]
+        if i["kind"] == "sms" and f"R {case['code']} + text to answer" in (i.get("text") or "")), None), seconds=60)
+    assert alert["to"] == DRIVER
+    status, twiml = send_twilio(stack, LINE_8, f"R {case['code']} Sorry, I'm coming to your seat", DRIVER)
+    assert status == 200 and f"sent to the customer of case {case['code']}" in twiml
+    assert customer not in twiml and customer[1:] not in twiml  # staff never see the customer's number here
+    relayed = wait_until(lambda: next((m for m in conversation(stack, case["id"])
+                                       if m["direction"] == "out" and m["status"] == "delivered"), None), seconds=30)
+    assert relayed["text"] == "Sorry, I'm coming to your seat"
+    assert relayed["author"] == "Driver, Coach line 8 Leeds–London (by SMS)"
+    sent = wait_until(lambda: next((i for i in json.loads(urllib.request.urlopen(
+        stack["dashboard_url"] + "/outbox.json", timeout=10).read())["items"]
+        if i["kind"] == "reply" and i["text"] == "Sorry, I'm coming to your seat"), None), seconds=30)
+    assert DRIVER not in json.dumps(sent)  # the customer gets it from the site's number, never the driver's
+    status, twiml = send_twilio(stack, LINE_8, "R 0000 hello", DRIVER)
+    assert status == 200 and "no case 0000" in twiml

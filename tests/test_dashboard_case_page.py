@@ -145,7 +145,7 @@ def test_each_delivery_status_has_its_mark_and_words_failures_say_the_carriers_e
 
 def test_the_case_page_works_from_the_keyboard_with_a_label_for_every_control(page, stack):
     case = stack["case"]
-    sign_in(page, stack, f"/?period=today#case={case['id']}")  # a shared link opens the case after sign-in
+    sign_in(page, stack, f"/?period=today#case={case['id']}", name=None)  # a shared link opens the case
     page.wait_for_selector("#case[data-loaded]")
     assert page.evaluate("document.activeElement.id") == "case-title"
     order = []
@@ -153,6 +153,11 @@ def test_the_case_page_works_from_the_keyboard_with_a_label_for_every_control(pa
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id"))
     assert order == ["case-thread", "case-template", "case-text", "case-send", "case-assignee", "case-assign-button"]
+    page.focus("#case-text")
+    page.keyboard.press("Control+Enter")  # no name yet: said, and the name box takes the focus
+    assert page.text_content("#case-error") == "Type your name in “Your name” first: the reply is recorded with it."
+    assert page.evaluate("document.activeElement.id") == "who"
+    page.keyboard.type("Aline Martin")
     page.focus("#case-text")
     page.keyboard.press("Control+Enter")  # nothing written: said, nothing sent
     assert page.text_content("#case-error") == "Write a reply first."
