@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 EXPECTED: dict[str, dict[str, set[str]]] = {
     # the operator API (erasure deletes) and the ack links; POST /sms/twilio is TwilioWebhook's (issue 20, 8)
-    "APIHandler": {  # Query on the table: a case's conversation, and its replies of the last hour
-        "table": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query",
+    "APIHandler": {  # Query on the table: a case's conversation, its replies of the last hour, the customer's
+        # history (and BatchGetItem: the cases it names)
+        "table": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                  "dynamodb:Query",
                   *TABLE_WRITES},
         "index": {"dynamodb:Query"},
         "counters": {"dynamodb:BatchGetItem", "dynamodb:Query", *TABLE_WRITES},
@@ -40,16 +42,16 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     # operator secret. Ingest's
     # single-item deletes stay (a START lifts its suppression, a staff's "OK <code>" frees the case's code, an
     # offer's marker), as on InboundSms, the same ingest; no BatchWriteItem, no index (finding a customer's items)
-    "TwilioWebhook": {
-        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+    "TwilioWebhook": {  # Query on the table: a staff SMS relay counts the case's replies of the last hour
+        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", *TABLE_WRITES},
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
         "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
         **{f"param:{name}": {"ssm:GetParameter"} for name in (
             "customer-key-secret", "twilio-account-sid", "twilio-auth-token")},
     },
     # End User Messaging two-way SMS: ingest (offers and survey answers included) and the reply
-    "InboundSms": {
-        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", *TABLE_WRITES},
+    "InboundSms": {  # Query on the table: as the Twilio webhook's, a staff SMS relay
+        "table": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", *TABLE_WRITES},
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},  # a staff's "OK <code>" by SMS: response counts
         "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
         "inbound-sms-failed": {"sqs:SendMessage"},  # Lambda sends the on-failure record with the function's role
@@ -313,6 +315,12 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
             replied = client.http.post(f"/api/cases/{case['id']}/reply", headers=auth(),
                                        body='{"text": "Sorry, we are on it", "by": "Sam"}')
             assert replied.status_code == 202, replied.body
+            assigned = client.http.post(f"/api/cases/{case['id']}/assign", headers=auth(), body='{"to": "Sam"}')
+            assert assigned.status_code == 200, assigned.body
+        with lambda_of("TwilioWebhook"):  # the driver answers the customer by SMS: R <code> <text>
+            relay = post_sms(client, twilio_params(f"R {case['code']} Coming to your seat", sid="SM" + "7" * 32,
+                                                   frm="+447700900801"))
+            assert relay.status_code == 200 and b"sent to the customer" in relay.body, relay.body
         with lambda_of("InboundSms"):
             services.services().reply_sender = EndUserMessagingSender(eum)
             for payload in (eum_payload(f"OK {case['code']}", "6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0101",
@@ -323,7 +331,8 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
         assert [c["id"] for c in acknowledged] == [case["id"]]  # by the staff's SMS
         with lambda_of("Worker"):
             drain()
-        [sent] = twilio.sent  # the reply, by Twilio's Messages API (the local stand-in)
+        sent, relayed = twilio.sent  # the replies (API, SMS relay), by Twilio's Messages API (the local stand-in)
+        assert relayed["Body"] == "Coming to your seat" and relayed["From"] == "+447700900008"
         with lambda_of("TwilioWebhook"):  # its signed status callback
             assert status_callback(client, sent, "delivered").status_code == 204
         with lambda_of("APIHandler"):
