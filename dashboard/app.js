@@ -361,6 +361,9 @@ function promise(c) {
     text: left < 0 ? `overdue by ${duration(-left)}${level}` : `due in ${duration(left)}${level}` });
 }
 
+// "Only mine": the open cases assigned to the name typed in "Your name" (none typed: every case)
+const mine = () => ($("mine").checked ? $("who").value.trim() : "");
+
 function renderCases(cases) {
   // in the API's order: most urgent first, then the soonest due (overdue ones first), then the oldest
   const list = $("cases");
@@ -373,7 +376,8 @@ function renderCases(cases) {
       el("span", { class: "who", text: c.customer || "" }),
       el("span", { class: "age", text: `open ${duration((Date.now() - Date.parse(c.created_at)) / 1000)}` }),
       ...(c.promised_at ? [promise(c)] : []),
-      ...(c.code ? [el("span", { class: "code", text: `code ${c.code}` })] : [])),
+      ...(c.code ? [el("span", { class: "code", text: `code ${c.code}` })] : []),
+      ...(c.assignee ? [el("span", { class: "assignee", text: `assigned to ${c.assignee}` })] : [])),
     el("p", { class: "text", text: c.text }),
     el("p", { class: "alerted", text: `Alerted: ${c.alerts.map((a) => `${a.to} (${a.status})`).join(", ") || "nobody"}` }),
     el("div", { class: "actions" },
@@ -381,7 +385,7 @@ function renderCases(cases) {
         "aria-label": `Open case ${c.code || c.id}`, text: "Open" }),
       el("button", { type: "button", onclick: () => act(c.id, "ack"), "aria-label": `Acknowledge case ${c.id}`, text: "Acknowledge" }),
       el("button", { type: "button", class: "secondary", onclick: () => act(c.id, "resolve"), "aria-label": `Resolve case ${c.id}`, text: "Resolve" })))));
-  if (!cases.length) list.append(el("li", { class: "muted", text: "No open case." }));
+  if (!cases.length) list.append(el("li", { class: "muted", text: mine() ? `No open case assigned to ${mine()}.` : "No open case." }));
 }
 
 function renderScorecards(current, previous) {
@@ -495,7 +499,7 @@ async function render(seq) {
   const [metrics, previous, open, feed] = await Promise.all([
     api(`/api/metrics?${query({ ...common, since: since.toISOString(), until: until.toISOString(), bucket })}`),
     api(`/api/metrics?${query({ ...common, since: new Date(since - span).toISOString(), until: since.toISOString(), bucket: "day" })}`),
-    api("/api/cases?status=open&limit=200"),
+    api(`/api/cases?${query({ status: "open", limit: 200, assignee: mine() || undefined })}`),
     api(`/api/feedback?${query({ ...common, since: since.toISOString(), limit: 30 })}`),
   ]);
   await state.configReady;
@@ -729,6 +733,7 @@ function init() {
     signedOut: (error) => error instanceof SignedOut, afterClose: () => load(true).catch(handle),
     who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
   $("export").addEventListener("click", exportCsv);
+  $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";
   window.addEventListener("popstate", () => { if (document.body.dataset.view !== location.search) refresh(); });
   window.addEventListener("resize", () => state.chart?.setSize({ width: Math.max(280, $("chart").clientWidth - 8), height: 240 }));

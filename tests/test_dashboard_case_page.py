@@ -258,3 +258,23 @@ def test_a_manager_opens_the_urgent_case_replies_sees_it_delivered_reads_the_ans
     wait_until(lambda: page.locator(f"#cases li[data-id='{case['id']}']").count() == 0, 20)
     assert page.is_visible("#k-messages") and "#case=" not in page.url
     assert page.errors == []
+
+
+def test_only_mine_lists_the_open_cases_assigned_to_the_name_typed(page, stack):
+    from tests.conftest import stack_api
+
+    sign_in(page, stack, name="Nadia Brun")
+    assert page.locator("#cases li.case").count() >= 1
+    case = {"id": page.locator("#cases li.case").first.get_attribute("data-id")}
+    page.check("#mine")
+    page.wait_for_selector("#cases li.muted:has-text('No open case assigned to Nadia Brun.')")
+    request = page.request.post(f"{stack['api_url']}/api/cases/{case['id']}/assign",
+                                headers={"Authorization": f"Bearer {stack['operator_token']}"},
+                                data={"to": "Nadia Brun", "by": "test"})
+    assert request.status == 200
+    page.uncheck("#mine")
+    page.check("#mine")
+    page.wait_for_selector(f"#cases li.case[data-id='{case['id']}'] .assignee:has-text('assigned to Nadia Brun')")
+    assert page.locator("#cases li.case").count() == 1
+    assert [c["id"] for c in stack_api(stack, "/api/cases?assignee=Nadia%20Brun")["items"]] == [case["id"]]
+    assert page.errors == []
