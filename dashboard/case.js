@@ -23,6 +23,10 @@ const STRINGS = {
     assignee: "Assigned to",
     nobody: "nobody",
     due: "Promised by",
+    firstReply: "First reply",
+    firstReplyAfter: "{time}, {minutes} min after the alert",
+    promiseKept: "Promise kept",
+    promiseMissed: "Promise missed",
     ackBy: "Acknowledged by",
     resolvedBy: "Resolved by",
     reopened: "Reopened {time}",
@@ -163,6 +167,9 @@ function renderHead(c) {
     el("time", { datetime: c.received_at || "", text: t("received", { time: when(c.received_at, c.site) }) }));
   const facts = [[t("assignee"), c.assignee || t("nobody")]];
   if (c.promised_at) facts.push([t("due"), when(c.promised_at, c.site)]);
+  if (c.first_reply_at) facts.push([t("firstReply"), t("firstReplyAfter", { time: when(c.first_reply_at, c.site),
+    minutes: Math.round((c.first_response_seconds || 0) / 60) })]);
+  if (c.promise_kept !== null && c.promise_kept !== undefined) facts.push(["", t(c.promise_kept ? "promiseKept" : "promiseMissed")]);
   if (c.acknowledged_by) facts.push([t("ackBy"), `${c.acknowledged_by} · ${when(c.acknowledged_at, c.site)}`]);
   if (c.resolved_by) facts.push([t("resolvedBy"), `${c.resolved_by} · ${when(c.resolved_at, c.site)}`]);
   if (c.reopened_at) facts.push(["", t("reopened", { time: when(c.reopened_at, c.site) })]);

@@ -234,6 +234,8 @@ def test_a_manager_opens_the_urgent_case_replies_sees_it_delivered_reads_the_ans
     mine.locator(".tick.st-delivered").wait_for(timeout=15_000)  # the stand-in's signed callbacks, polled
     assert mine.locator(".author").inner_text() == "Aline Martin"
     assert mine.locator(".tick").inner_text() == "✓✓ Delivered"
+    page.wait_for_selector("#case-facts dt:has-text('First reply')")  # its time, minutes after the alert
+    assert any("min after the alert" in fact for fact in page.locator("#case-facts dd").all_inner_texts())
 
     # the customer answers: the same thread shows it within two seconds
     answer = "Row 12, by the window. Thank you"
