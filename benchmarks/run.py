@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, side by side, written to benchmarks/RESULTS.md.
 
-    python -m benchmarks.run [--quick] [--skip-e2e] [--only classification,drill_down,many_sites,...] [--out ...]
+    python -m benchmarks.run [--quick] [--skip-e2e] [--only classification,drill_down,conversation_read,...]
+                             [--out ...]
 
 The raw figures are kept in ``benchmarks/results.json``; ``--only`` measures the named
 sections again and keeps the others from that file.
@@ -116,6 +117,12 @@ def render(r: dict) -> str:
                   f"{ms['site_ratio']:.2f} | {mark(max(ms['network_ratio'], ms['site_ratio']) <= 1.5)} |",
                   f"| 30-day network metrics at 2,000 sites < 1 s | {ms['big']['network']['median_s'] * 1000:.0f} ms"
                   f" | {mark(ms['big']['network']['median_s'] < 1)} |"]
+    cr = r.get("conversation_read")
+    if cr:
+        lines.append(f"| a case and its conversation at {cr['big']['cases']:,} vs {cr['small']['cases']:,} cases: "
+                     f"same requests and items, time ≤ 1.5 | {cr['big']['request_count']} vs "
+                     f"{cr['small']['request_count']} requests, {cr['big']['items']} vs {cr['small']['items']} items, "
+                     f"time {cr['ratio']:.2f} | {mark(cr['same_reads'] and cr['ratio'] <= 1.5)} |")
     if r.get("e2e"):
         e = r["e2e"]
         lines.append(f"| end to end: zero loss | {e['lost']} lost of {e['accepted']:,} | {mark(e['lost'] == 0)} |")
@@ -224,6 +231,25 @@ def render(r: dict) -> str:
                          f"{m['site']['items_read']} |")
         lines += ["", f"Ratios 2,000 / 20 sites: network {ms['network_ratio']:.2f}, one site "
                   f"{ms['site_ratio']:.2f}.", ""]
+    if cr:
+        lines += ["### A case and its conversation", "",
+                  "`GET /api/cases/{id}` through the operator API in process (`OperatorApi.case`: one GetItem of "
+                  "the case, one Query of its latest 50 conversation messages), moto with the local stack's "
+                  f"speed-ups. Every stored case has {cr['small']['per_case']} conversation messages; the case read "
+                  f"has {cr['small']['target_messages']:,}. Median of {cr['reads']} reads after a warm one; every "
+                  "DynamoDB call of a read counted (botocore `after-call`): items returned, their size by AWS's "
+                  "rules and the read units they cost (GetItem strongly consistent, Query eventually).", "",
+                  "| cases | items in the table | median | requests | items read | bytes read | read units |",
+                  "|---|---|---|---|---|---|---|"]
+        for size in ("small", "big"):
+            m = cr[size]
+            lines.append(f"| {m['cases']:,} | {m['table_items']:,} | {m['median_s'] * 1000:.1f} ms | "
+                         f"{m['request_count']}: " + ", ".join(f"{k} {v}" for k, v in sorted(m["requests"].items()))
+                         + f" | {m['items']} | {m['item_bytes']:,} | {m['read_units']:g} |")
+        lines += ["", f"Ratio {cr['big']['cases']:,} / {cr['small']['cases']:,} cases: {cr['ratio']:.2f}; the "
+                  "requests, items and bytes read are " + ("the same" if cr["same_reads"] else "**not** the same")
+                  + ": the read follows the case's own partitions (its key, its conversation's), never the "
+                  "number of cases.", ""]
     lines += ["## 4. Cold start", "", f"Median of {k['runs']} fresh interpreters each, interleaved.", "",
               "| import | time |", "|---|---|"]
     lines += [f"| {name} | {sec * 1000:.0f} ms |" for name, sec in k["seconds"].items()]
@@ -315,7 +341,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated sections to measure again")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    from benchmarks import classification, cold_start, cost, drill_down, many_sites, scale, webhook_path
+    from benchmarks import (
+        classification,
+        cold_start,
+        conversation_read,
+        cost,
+        drill_down,
+        many_sites,
+        scale,
+        webhook_path,
+    )
 
     only = {name for name in args.only.split(",") if name}
     # the deployment zip's size is part of the cold-start section only
@@ -338,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         ("write_units", lambda: cost.measure_writes(5 if args.quick else 20)),
         ("drill_down", lambda: drill_down.run(3 if args.quick else 5, quick=args.quick)),
         ("many_sites", lambda: many_sites.run(3 if args.quick else 5)),
+        ("conversation_read", lambda: conversation_read.run(5 if args.quick else 20, quick=args.quick)),
         ("cold_start", lambda: cold_start.run(3 if args.quick else 11)),
     ]
     if not args.skip_e2e:

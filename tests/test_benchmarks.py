@@ -99,8 +99,15 @@ def test_the_results_page_marks_each_bar():
             "levels": {"site + topic": {"metrics": 0.02, "previous": 0.01, "feed": 0.03, "poll": 0.001,
                                         "feed_items": 30, "total_s": 0.061}}}
             for size, n in (("small", 10_000), ("big", 1_000_000))}},
+        "conversation_read": {"reads": 3, "ratio": 1.6, "same_reads": True, **{size: {
+            "cases": n, "per_case": 3, "target_messages": 1000, "table_items": 4 * n + 1001, "median_s": 0.0102,
+            "requests": {"GetItem": 1, "Query": 1}, "request_count": 2, "items": 51, "item_bytes": 14_739,
+            "read_units": 3.0} for size, n in (("small", 10), ("big", 100_000))}},
     }
     page = run.render(results)
+    assert re.search(r"at 100,000 vs 10 cases: same requests and items, time ≤ 1.5 \| 2 vs 2 requests, 51 vs 51 "
+                     r"items, time 1.60 \| \*\*FAIL\*\*", page)
+    assert "| 100,000 | 401,001 | 10.2 ms | 2: GetItem 1, Query 1 | 51 | 14,739 | 3 |" in page
     assert re.search(r"drill-down at 1,000,000 vs 10,000 messages ≤ 1.5 \(worst level\) \| 1.25 \| \*\*pass\*\*", page)
     assert "| 1,000,000 | 1,000,000 (30 days) | site + topic | 20.0 ms | 10.0 ms | 30.0 ms | 1.0 ms | 61.0 ms |" in page
     assert re.search(r"classification ≥ 50,000 messages/s/core \| 60,000 \| \*\*pass\*\*", page)
