@@ -123,6 +123,19 @@ class Conversations(Protocol):
     def thread(self, customer_key: str, origin: str, now: int) -> str | None: ...
 
 
+class ConfigVersions(Protocol):
+    """The live configuration's versions (chalicelib/live_config.py)."""
+
+    def head(self) -> dict[str, Any] | None: ...
+    def head_version(self) -> int | None: ...
+    def section_data(self, manifest: dict[str, int]) -> dict[str, dict[str, Any]]: ...
+    def version(self, version: int) -> dict[str, Any] | None: ...
+    def history(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]: ...
+    def publish(self, *, version: int, base: int, sections: dict[str, dict[str, Any]], manifest: dict[str, int],
+                author: str, at: str, comment: str, changes: list[dict[str, Any]], changed: int,
+                rollback_of: int | None = None) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """One adapter per aggregate, built once (``services.py``); a service takes the ports it uses."""
@@ -134,3 +147,4 @@ class Stores:
     offers: Offers
     surveys: Surveys
     conversations: Conversations
+    config: ConfigVersions

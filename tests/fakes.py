@@ -637,8 +637,52 @@ class FakeConversations:
         return found["case_id"] if found and found["ttl"] > now else None
 
 
+class FakeConfigVersions:
+    """The live configuration's versions in memory (the adapter's contract: tests/test_storage_contract.py)."""
+
+    def __init__(self, db: FakeDb):
+        self._db = db
+        db.__dict__.setdefault("config_head", None)
+        db.__dict__.setdefault("config_versions", {})
+        db.__dict__.setdefault("config_sections", {})
+
+    def head(self) -> dict[str, Any] | None:
+        return _copy(self._db.config_head)
+
+    def head_version(self) -> int | None:
+        return self._db.config_head["version"] if self._db.config_head else None
+
+    def section_data(self, manifest: dict[str, int]) -> dict[str, dict[str, Any]]:
+        return {s: _copy(self._db.config_sections[(s, int(v))]) for s, v in manifest.items()}
+
+    def version(self, version: int) -> dict[str, Any] | None:
+        return _copy(self._db.config_versions.get(version))
+
+    def history(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        versions = sorted(self._db.config_versions, reverse=True)
+        return [_copy(self._db.config_versions[v]) for v in versions if before is None or v < before][:limit]
+
+    def publish(self, *, version: int, base: int, sections: dict[str, dict[str, Any]], manifest: dict[str, int],
+                author: str, at: str, comment: str, changes: list[dict[str, Any]], changed: int,
+                rollback_of: int | None = None) -> dict[str, Any]:
+        from chalicelib.live_config import StaleVersion
+
+        latest = self._db.config_head["version"] if self._db.config_head else 0
+        if latest != base or version in self._db.config_versions:
+            raise StaleVersion(base, latest)
+        new_manifest = {**manifest, **dict.fromkeys(sections, version)}
+        for section, data in sections.items():
+            self._db.config_sections[(section, version)] = _copy(data)
+        record = {"version": version, "author": author, "at": at, "comment": comment, "changed": changed,
+                  "changes": _copy(changes), "sections": new_manifest, "touched": sorted(sections),
+                  "rollback_of": rollback_of}
+        self._db.config_versions[version] = record
+        self._db.config_head = {"version": version, "sections": dict(new_manifest)}
+        return _copy(record)
+
+
 def fake_stores(db: FakeDb | None = None) -> Stores:
     """Every port over one in-memory ``FakeDb``."""
     db = db or FakeDb()
     return Stores(FakeMessages(db), FakeCounters(db), FakeCases(db), FakeCustomers(db), FakeOffers(db),
-                  FakeSurveys(db), FakeConversations(db))
+                  FakeSurveys(db), FakeConversations(db), FakeConfigVersions(db))

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.ports import Stores
 from chalicelib.storage.cases import CaseStore
+from chalicelib.storage.config_versions import ConfigVersionStore
 from chalicelib.storage.conversations import ConversationStore
 from chalicelib.storage.counters import CounterStore
 from chalicelib.storage.customers import CustomerStore
@@ -24,8 +25,10 @@ from chalicelib.storage.surveys import SurveyStore
 def dynamo_stores(client: Any, table_name: str, counters_table: str | None = None) -> Stores:
     """The adapters over one DynamoDB client: the main table and the counters table."""
     return Stores(*(kind(client, table_name, counters_table) for kind in (
-        MessageStore, CounterStore, CaseStore, CustomerStore, OfferStore, SurveyStore, ConversationStore)))
+        MessageStore, CounterStore, CaseStore, CustomerStore, OfferStore, SurveyStore, ConversationStore,
+        ConfigVersionStore)))
 
 
-__all__ = ["CaseStore", "ConversationStore", "CounterStore", "CustomerStore", "MessageStore", "OfferStore", "Stores",
+__all__ = ["CaseStore", "ConfigVersionStore",
+           "ConversationStore", "CounterStore", "CustomerStore", "MessageStore", "OfferStore", "Stores",
            "SurveyStore", "dynamo_stores"]
