@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
+from chalicelib.admin_routes import admin
 from chalicelib.clock import utcnow
-from chalicelib.errors import ApiError, Unavailable
+from chalicelib.web import FORM, MAX_API_BYTES, actor, error, json_body, json_errors, logger, services
 from chalicelib.webhook_url import require_configured
 
 require_configured()  # in the cloud, the URL Twilio signs is configuration: no start without it
@@ -20,12 +21,9 @@ require_configured()  # in the cloud, the URL Twilio signs is configuration: no 
 # the webhook's channels, and X-Ray's SDK loads only where tracing is on).
 
 app = Chalice(app_name="voix")
+app.register_blueprint(admin)  # /api/config/*: the live configuration (chalicelib/admin_routes.py)
 
 
-def services():
-    from chalicelib.services import services as current
-
-    return current()
 
 
 class _Powertools:
@@ -47,38 +45,6 @@ class _Powertools:
 
 
 app.register_middleware(_Powertools())
-
-
-def _logger():
-    from chalicelib.observability import logger
-
-    return logger
-
-MAX_API_BYTES = 512 * 1024  # a survey's CSV of numbers is the largest body (at most 400,000 characters)
-FORM = "application/x-www-form-urlencoded"
-
-
-def error(status: int, message: str) -> Response:
-    return Response(body={"error": message}, status_code=status, headers={"Content-Type": "application/json"})
-
-
-def json_errors(view):
-    """Domain and validation errors of a view become JSON 4xx answers; anything else a logged 500."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except ApiError as exc:
-            return error(exc.status, exc.message)
-        except Unavailable:
-            _logger().exception("message refused: storage and queue unavailable")
-            return error(503, "temporarily unavailable, please retry")
-        except Exception:
-            _logger().exception("unhandled error")
-            return error(500, "internal error")
-
-    return wrapper
 
 
 @app.middleware("http")
@@ -156,7 +122,7 @@ def sweep_pending(event):
     svc = services()
     replayed = replay_pending(svc.store.messages, svc.jobs, older_than=timedelta(minutes=2))
     if replayed:
-        _logger().info("replayed pending messages", extra={"count": replayed})
+        logger().info("replayed pending messages", extra={"count": replayed})
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
@@ -164,7 +130,7 @@ def escalate_cases(event):
     """Cases not acknowledged by their deadline go up a level: site manager, then central care."""
     moved = services().cases.escalate_due()
     if moved:
-        _logger().info("cases escalated", extra={"count": moved})
+        logger().info("cases escalated", extra={"count": moved})
 
 
 # -- one-click acknowledgement from an alert e-mail --------------------------------------------
@@ -188,7 +154,7 @@ def ack_link_post(token):
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"))  # 06:00 UTC every day
 def send_digests(event):
     """Yesterday's digest to each site manager and to central care (once each)."""
-    _logger().info("daily digests", extra=services().digest.send_all())
+    logger().info("daily digests", extra=services().digest.send_all())
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour
@@ -198,7 +164,7 @@ def roll_up_counters(event):
 
     svc = services()
     ranked = refresh(svc.store.counters, svc.config)
-    _logger().info("ranked sites", extra={"sites_with_messages": {w: r["of"] for w, r in ranked.items()}})
+    logger().info("ranked sites", extra={"sites_with_messages": {w: r["of"] for w, r in ranked.items()}})
 
 
 # -- operator API ------------------------------------------------------------------------------
@@ -228,7 +194,7 @@ def scorecards():
 @json_errors
 def create_survey():
     """Send a survey (one to three questions, NPS / CSAT / CES) to a list of numbers (JSON list or CSV text)."""
-    return Response(body=services().api.create_survey(_json_body()), status_code=202)
+    return Response(body=services().api.create_survey(json_body(app.current_request)), status_code=202)
 
 
 @app.route("/api/surveys", methods=["GET"])
@@ -248,7 +214,7 @@ def survey_report(survey_id):
 def mint_token():
     """A read-only, expiring token for a manager or a wall screen (operator only)."""
     svc = services()
-    return Response(body=svc.api.mint_token(_json_body(), svc.link_key), status_code=201)
+    return Response(body=svc.api.mint_token(json_body(app.current_request), svc.link_key), status_code=201)
 
 
 @app.route("/api/customers/{number}", methods=["DELETE"])
@@ -263,7 +229,7 @@ def erase_customer(number):
 @json_errors
 def issue_offer():
     """A member of staff issues a goodwill offer (within their daily limit unless approved)."""
-    return services().api.issue_offer(_json_body())
+    return services().api.issue_offer(json_body(app.current_request))
 
 
 @app.route("/api/offers/budget", methods=["GET"])
@@ -281,7 +247,7 @@ def get_offer(code):
 @app.route("/api/offers/{code}/redeem", methods=["POST"])
 @json_errors
 def redeem_offer(code):
-    return services().api.redeem_offer(code, _json_body())
+    return services().api.redeem_offer(code, json_body(app.current_request))
 
 
 @app.route("/api/feedback", methods=["GET"])
@@ -302,21 +268,6 @@ def list_cases():
     return services().api.cases(app.current_request.query_params)
 
 
-def _json_body():
-    from chalicelib.bodies import json_object
-
-    return json_object(app.current_request.raw_body)
-
-
-def _actor():
-    """Who the request's credential names (checked already by ``operator_auth``): recorded on the case."""
-    from chalicelib import access
-
-    svc = services()
-    return access.identity(app.current_request.headers.get("authorization"), svc.operator_token_sha256,
-                           svc.link_key, utcnow())
-
-
 @app.route("/api/cases/{case_id}", methods=["GET"])
 @json_errors
 def get_case(case_id):
@@ -328,25 +279,27 @@ def get_case(case_id):
 @json_errors
 def reply_to_customer(case_id):
     """Text the case's customer: checked, stored and queued here, sent once by the worker."""
-    return Response(body=services().api.reply(case_id, _json_body()), status_code=202)
+    return Response(body=services().api.reply(case_id, json_body(app.current_request)), status_code=202)
 
 
 @app.route("/api/cases/{case_id}/assign", methods=["POST"])
 @json_errors
 def assign_case(case_id):
-    return services().api.assign(case_id, _json_body(), actor=_actor())
+    return services().api.assign(case_id, json_body(app.current_request), actor=actor(app.current_request))
 
 
 @app.route("/api/cases/{case_id}/ack", methods=["POST"])
 @json_errors
 def acknowledge_case(case_id):
-    return services().api.case_action(case_id, "acknowledged", _json_body(), actor=_actor())
+    request = app.current_request
+    return services().api.case_action(case_id, "acknowledged", json_body(request), actor=actor(request))
 
 
 @app.route("/api/cases/{case_id}/resolve", methods=["POST"])
 @json_errors
 def resolve_case(case_id):
-    return services().api.case_action(case_id, "resolved", _json_body(), actor=_actor())
+    request = app.current_request
+    return services().api.case_action(case_id, "resolved", json_body(request), actor=actor(request))
 
 
 @app.route("/api/config", methods=["GET"])

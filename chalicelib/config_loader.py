@@ -76,3 +76,18 @@ def _cached(directory: str) -> Config:
 def get_config() -> Config:
     """The configuration named by the environment, loaded once per process."""
     return _cached(os.environ.get("VOIX_CONFIG_DIR") or str(DEFAULT_CONFIG_DIR))
+
+
+def read_raw(directory: str | Path | None = None) -> dict[str, dict]:
+    """The data of each section's TOML file, as the live configuration stores it (``chalicelib.live_config``):
+    ``{"sites": {...}, "rules": {...}, "replies": {...}, "routing": {...}}``."""
+    from chalicelib.live_config import SECTIONS
+
+    folder = Path(directory or os.environ.get("VOIX_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+    out = {}
+    for section, (_, _, filename) in SECTIONS.items():
+        try:
+            out[section] = tomllib.loads((folder / filename).read_text(encoding="utf-8"))
+        except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{folder / filename}: {exc}") from exc
+    return out

@@ -41,8 +41,36 @@ class Services:
         return aws_clients.client(service)  # timeouts below the function's, standard retries
 
     @cached_property
+    def live(self) -> tuple[int | None, Config]:
+        """The configuration in force and its version: the latest published (DynamoDB, issue 22), else the
+        shipped files (version None: nothing published yet, or VOIX_LIVE_CONFIG=false, or DynamoDB down)."""
+        if env("VOIX_LIVE_CONFIG", "true").lower() == "false" or not os.environ.get("TABLE_NAME"):
+            return None, get_config()
+        from chalicelib.errors import Unavailable
+        from chalicelib.live_config import InvalidConfig, build
+
+        try:
+            head = self.store.config.head()
+            if head is None:
+                return None, get_config()
+            return int(head["version"]), build(self.store.config.section_data(head["sections"]))
+        except (Unavailable, InvalidConfig) as exc:  # keep serving with the files rather than not at all
+            from chalicelib.observability import logger
+
+            logger.warning("live configuration not read, the shipped files serve: %s", exc)
+            return None, get_config()
+
+    @cached_property
     def config(self) -> Config:
-        return get_config()
+        return self.live[1]
+
+    def renewed(self) -> Services:
+        """A new set of services for a new configuration version: the clients and adapters carried over."""
+        fresh = Services()
+        for kept in ("store", "jobs", "sqs", "dead_letters"):
+            if kept in self.__dict__:
+                fresh.__dict__[kept] = self.__dict__[kept]
+        return fresh
 
     @cached_property
     def classifier(self) -> Classifier:
@@ -241,12 +269,36 @@ class Services:
 
 
 _services: Services | None = None
+_checked = 0.0  # when this process last asked which configuration version is the latest (time.monotonic)
+
+
+def check_seconds() -> float:
+    """How often a warm process asks for the latest configuration version (one small GetItem): a publish is
+    in force everywhere within this many seconds, plus the request in flight (default 30)."""
+    return float(os.environ.get("VOIX_CONFIG_CHECK_SECONDS", "30"))
 
 
 def services() -> Services:
-    global _services
+    """The services of this process, renewed when a newer configuration version was published (checked at
+    most every ``check_seconds()``, never per request)."""
+    global _services, _checked
+    import time
+
+    now = time.monotonic()
     if _services is None:
-        _services = Services()
+        _services, _checked = Services(), now
+    elif now - _checked >= check_seconds() and "live" in _services.__dict__:
+        _checked = now
+        current = _services.live[0]
+        try:
+            latest = _services.store.config.head_version() if os.environ.get("TABLE_NAME") else None
+        except Exception as exc:  # DynamoDB down: keep the configuration in force
+            from chalicelib.observability import logger
+
+            logger.warning("configuration version not checked: %s", exc)
+            latest = current
+        if latest is not None and latest != current:
+            _services = _services.renewed()
     return _services
 
 

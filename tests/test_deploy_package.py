@@ -39,6 +39,8 @@ OPTIONAL = {
     "AWS_LAMBDA_FUNCTION_NAME": "set by Lambda itself",
     "POWERTOOLS_TRACE_DISABLED": "Powertools' own switch: traces are off unless the function has active tracing",
     "AWS_XRAY_DAEMON_ADDRESS": "set by Lambda itself on functions with active tracing",
+    "VOIX_CONFIG_CHECK_SECONDS": "30 s unless set: how often a warm function asks for the configuration's version",
+    "VOIX_LIVE_CONFIG": "false switches the live configuration off (the shipped files serve); on unless set",
 }
 
 

@@ -94,6 +94,10 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "counters": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"},
     },
 }
+# every function reads the live configuration (issue 22): GetItem and BatchGetItem of its items alone
+CONFIG_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONFIG", "CONFIG#*"]}}
+for _row in EXPECTED.values():
+    _row["config"] = {"dynamodb:BatchGetItem", "dynamodb:GetItem"}
 # never logs:CreateLogGroup: each log group is the template's, with its retention (issue 20, finding 4)
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # Denied to every function that may publish SMS: a topic (an SMS is published to a number, never a topic)
@@ -135,7 +139,10 @@ def grants(template: dict, function: str, stage: str) -> tuple[dict[str, set[str
     denied: set[tuple[str, str]] = set()
     for policy in role["Properties"]["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
-            assert "NotAction" not in statement and "NotResource" not in statement and "Condition" not in statement
+            assert "NotAction" not in statement and "NotResource" not in statement
+            # the one condition allowed: the live configuration's items only (issue 22), read by every function
+            assert statement.get("Condition", CONFIG_ONLY) == CONFIG_ONLY and statement["Effect"] == "Allow" \
+                if "Condition" in statement else True
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             for action in actions:
@@ -143,7 +150,8 @@ def grants(template: dict, function: str, stage: str) -> tuple[dict[str, set[str
                     if statement["Effect"] == "Deny":
                         denied.add((action, resource))
                     else:
-                        allowed.setdefault(kind_of(resource, stage, function), set()).add(action)
+                        kind = "config" if "Condition" in statement else kind_of(resource, stage, function)
+                        allowed.setdefault(kind, set()).add(action)
     return allowed, denied
 
 
@@ -215,6 +223,11 @@ def call_kind(service: str, operation: str, params: dict) -> list[tuple[str, str
             return [(TRANSACT_ACTIONS[op], kinds[body["TableName"]])
                     for entry in params["TransactItems"] for op, body in entry.items()]
         tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        keys = [params["Key"]] if operation == "GetItem" else [
+            k for t in tables for k in params["RequestItems"][t]["Keys"]] if operation == "BatchGetItem" else []
+        if keys and all(
+                k["pk"]["S"] == "CONFIG" or k["pk"]["S"].startswith("CONFIG#") for k in keys):
+            return [(action, "config")]  # the live configuration: every function reads it
         return [(action, "index" if params.get("IndexName") else kinds[t]) for t in tables]
     if service == "sqs":
         queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1]

@@ -677,3 +677,32 @@ def test_a_case_s_promise_is_settled_once(stores):
     assert stores.cases.settle_promise("C0001") is True
     assert stores.cases.settle_promise("C0001") is False
     assert stores.cases.settle_promise("C0404") is False
+
+
+def test_configuration_versions_are_published_in_order_against_the_latest(stores):
+    from chalicelib.live_config import StaleVersion
+
+    assert stores.config.head() is None and stores.config.head_version() is None
+    big = {"sites": [{"id": f"s{i}", "name": f"Store number {i}", "staff_sms": ["+447700900801"]} for i in range(2000)]}
+    first = stores.config.publish(version=1, base=0, sections={"sites": big, "rules": {"topics": ["a"]}}, manifest={},
+                                  author="seed", at="2026-12-04T09:00:00.000Z", comment="v1", changes=[], changed=0)
+    assert first["version"] == 1 and first["sections"] == {"rules": 1, "sites": 1}
+    assert stores.config.head() == {"version": 1, "sections": {"rules": 1, "sites": 1}}
+    change = [{"path": "rules.topics[1]", "old": None, "new": "b"}]
+    second = stores.config.publish(version=2, base=1, sections={"rules": {"topics": ["a", "b"]}},
+                                   manifest={"rules": 1, "sites": 1}, author="Marie", at="2026-12-04T09:05:00.000Z",
+                                   comment="b", changes=change, changed=1)
+    assert second["sections"] == {"rules": 2, "sites": 1} and second["touched"] == ["rules"]
+    with pytest.raises(StaleVersion):
+        stores.config.publish(version=2, base=1, sections={"rules": {"topics": ["c"]}}, manifest={"rules": 1},
+                              author="Paul", at="2026-12-04T09:06:00.000Z", comment="", changes=[], changed=1)
+    assert stores.config.head_version() == 2
+    data = stores.config.section_data({"rules": 2, "sites": 1})
+    assert data["rules"] == {"topics": ["a", "b"]} and len(data["sites"]["sites"]) == 2000
+    data["rules"]["topics"].append("mutated")  # a copy: the stored version does not change
+    assert stores.config.section_data({"rules": 2})["rules"] == {"topics": ["a", "b"]}
+    assert stores.config.section_data({"rules": 1})["rules"] == {"topics": ["a"]}
+    assert stores.config.version(2)["changes"] == change and stores.config.version(3) is None
+    assert [v["version"] for v in stores.config.history()] == [2, 1]
+    assert [v["version"] for v in stores.config.history(limit=1)] == [2]
+    assert [v["version"] for v in stores.config.history(before=2)] == [1]

@@ -89,6 +89,16 @@ ROUTES: tuple[Route, ...] = (
           tags=("settings",)),
     Route("GET", "/api/status", "Depth of the jobs queue and of its dead-letter queue", rs.Status,
           tags=("settings",)),
+    Route("GET", "/api/config/history", "The configuration's versions, newest first (author, time, comment, "
+          "diff)", rs.ConfigHistory, query=rq.ConfigHistoryQuery, errors=(400,), tags=("configuration",)),
+    Route("POST", "/api/config/rollback", "Publish an earlier version's configuration as the next version",
+          rs.ConfigVersion, body=rq.ConfigRollback, body_required=True, errors=(400, 404, 409),
+          tags=("configuration",)),
+    Route("GET", "/api/config/{section}", "A section (sites, rules, replies, routing) of the latest version",
+          rs.ConfigSection, errors=(404,), tags=("configuration",)),
+    Route("PUT", "/api/config/{section}", "Publish a section's new data as the next version (validated; 409 if "
+          "base_version is not the latest)", rs.ConfigVersion, body=rq.ConfigPublish, body_required=True,
+          errors=(400, 404, 409), tags=("configuration",)),
 )
 DOCUMENT_PATH = "/api/openapi.json"  # public: served without a token (it holds no data)
 

@@ -153,3 +153,30 @@ class OfferRequest(BaseModel):
 class RedeemRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: str | None = Field(default=None, min_length=1, max_length=80)
+
+
+class ConfigPublish(BaseModel):
+    """A section's new data (``PUT /api/config/{section}``), as its TOML file holds it, against a version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict = Field(description="The whole section, in the structure of its TOML file")
+    base_version: int = Field(ge=0, description="The version this change was made on: 409 if another was "
+                                                "published since")
+    comment: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(default=None, max_length=80, description="The name of the person publishing")
+
+
+class ConfigRollback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, le=10**7, description="The version whose configuration is published again")
+    comment: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(default=None, max_length=80)
+
+
+class ConfigHistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    limit: int = Field(default=50, ge=1, le=200)
+    before: int | None = Field(default=None, ge=1, le=10**7, description="Versions before this one (paging)")

@@ -7,6 +7,8 @@ makes a field added to an answer but not to its model fail loudly in the tests.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 # the answers about cases, re-exported: the OpenAPI document and the handlers read every answer here
@@ -300,3 +302,33 @@ class Erased(_Out):
     customer: str = Field(description="The number, masked")
     erased: dict[str, int] = Field(description="Items erased, per kind")
     items: int
+
+
+# -- live configuration -----------------------------------------------------------------------------
+class ConfigSection(_Out):
+    section: str
+    version: int = Field(description="The latest version of the whole configuration")
+    data: dict = Field(description="The section, in the structure of its TOML file")
+
+
+class ConfigChange(_Out):
+    path: str = Field(description="What changed: sites[2].staff_sms[0]")
+    old: Any = None
+    new: Any = None
+
+
+class ConfigVersion(_Out):
+    version: int
+    author: str | None
+    at: str | None
+    comment: str
+    changed: int = Field(description="How many values changed (the first 100 are listed)")
+    changes: list[ConfigChange]
+    sections: dict[str, int] = Field(description="The version holding each section, after this one")
+    touched: list[str] = Field(description="The sections this version changed")
+    rollback_of: int | None = None
+
+
+class ConfigHistory(_Out):
+    latest: int
+    items: list[ConfigVersion]

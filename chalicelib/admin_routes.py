@@ -1,0 +1,36 @@
+"""The operator's administration routes (a Chalice blueprint, registered by ``app.py``): the live configuration
+(issue 22). Wiring only: each route calls one method of the operator API (``chalicelib.api.config_api``)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.web import actor, json_body, json_errors, services
+
+admin = Blueprint(__name__)
+
+
+@admin.route("/api/config/history", methods=["GET"])
+@json_errors
+def config_history():
+    return services().api.config_history(admin.current_request.query_params)
+
+
+@admin.route("/api/config/rollback", methods=["POST"])
+@json_errors
+def config_rollback():
+    return services().api.rollback_config(json_body(admin.current_request), actor=actor(admin.current_request))
+
+
+@admin.route("/api/config/{section}", methods=["GET"])
+@json_errors
+def config_section(section):
+    if section == "history":  # a router that tried the variable route first
+        return services().api.config_history(admin.current_request.query_params)
+    return services().api.config_section(section)
+
+
+@admin.route("/api/config/{section}", methods=["PUT"])
+@json_errors
+def publish_config(section):
+    return services().api.publish_config(section, json_body(admin.current_request), actor=actor(admin.current_request))
