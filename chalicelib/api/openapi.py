@@ -96,10 +96,10 @@ ROUTES: tuple[Route, ...] = (
           tags=("configuration",)),
     Route("POST", "/api/config/rules/preview", "Backtest a draft of the rules on the stored messages of the last "
           "days (at most 50,000, the newest): what would change, examples, accuracy on corrected messages; "
-          "nothing stored", rs.RulesPreview, body=rq.RulesPreview, body_required=True, errors=(400,),
+          "nothing stored", rs.RulesPreview, body=rq.BacktestRequest, body_required=True, errors=(400,),
           tags=("configuration",)),
     Route("POST", "/api/config/rules/explain", "Classify one text with the live rules or a draft: which rules "
-          "fired and why", rs.RulesExplanation, body=rq.RulesExplain, body_required=True, errors=(400,),
+          "fired and why", rs.RulesExplanation, body=rq.ExplainRequest, body_required=True, errors=(400,),
           tags=("configuration",)),
     Route("GET", "/api/config/rules/suggestions", "Phrases frequent in the corrected messages of a label and "
           "absent from the rules", rs.RulesSuggestions, query=rq.SuggestionsQuery, errors=(400,),

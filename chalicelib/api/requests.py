@@ -182,7 +182,7 @@ class ConfigHistoryQuery(BaseModel):
     before: int | None = Field(default=None, ge=1, le=10**7, description="Versions before this one (paging)")
 
 
-class RulesPreview(BaseModel):
+class BacktestRequest(BaseModel):
     """A draft of the rules to backtest (``POST /api/config/rules/preview``): nothing is stored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -193,7 +193,7 @@ class RulesPreview(BaseModel):
     examples: int = Field(default=5, ge=1, le=20, description="Examples of each kind of change")
 
 
-class RulesExplain(BaseModel):
+class ExplainRequest(BaseModel):
     """One text to explain (``POST /api/config/rules/explain``), with the live rules or a draft."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,7 +11,7 @@ from chalicelib import backtest
 from chalicelib.api import responses
 from chalicelib.api.base import answer, parse
 from chalicelib.api.config_api import ConfigApi
-from chalicelib.api.requests import RulesExplain, RulesPreview, SuggestionsQuery
+from chalicelib.api.requests import BacktestRequest, ExplainRequest, SuggestionsQuery
 from chalicelib.classification import Classifier
 from chalicelib.clock import iso
 from chalicelib.configuration import Config
@@ -28,7 +28,7 @@ class StudioApi(ConfigApi):
         return version, raw, build(raw)
 
     def preview_rules(self, body: dict[str, Any] | None) -> dict[str, Any]:
-        request: RulesPreview = parse(RulesPreview, body)
+        request: BacktestRequest = parse(BacktestRequest, body)
         version, raw, current = self._live()
         draft = build({**raw, "rules": request.data})  # InvalidConfig: 400 naming every field
         until = self._now()
@@ -47,7 +47,7 @@ class StudioApi(ConfigApi):
             "complete": complete, "cap": backtest.READ_CAP})
 
     def explain_rules(self, body: dict[str, Any] | None) -> dict[str, Any]:
-        request: RulesExplain = parse(RulesExplain, body)
+        request: ExplainRequest = parse(ExplainRequest, body)
         _, raw, config = self._live()
         if request.data is not None:
             config = build({**raw, "rules": request.data})
