@@ -29,14 +29,18 @@ SUGGESTED_KINDS = ("topic", "nature")
 MIN_COUNT = 2  # a phrase seen in fewer corrected messages of a label is not suggested
 MAX_SUGGESTIONS = 50
 EXAMPLE_IDS = 5
-# function words of both languages beyond the configured language words (which are stop words too)
+# function words of English and French (a suggestion is a content word, or two)
 _STOP = (
-    "a an the and or but if of to in on at by for with from as is are was were be been am it its this that these "
-    "those there here i me my mine you your we us our they them their he she his her im ive id dont not no yes "
-    "ok okay so too very just also then than had has have do does did get got one all any some more most "
-    "le la les un une des du de d l et ou mais si a au aux en dans sur pour par avec est sont etait ce cet cette "
-    "ces je j me m moi tu te toi il elle on nous vous ils elles mon ma mes ton ta tes son sa ses notre nos votre "
-    "vos leur leurs qui que qu quoi ne n pas plus y c s ca oui non tres aussi")
+    "a an the and or but if of to in on at by for with from as is are was were be been being am it its this "
+    "that these those there here i me my mine you your we us our they them their he she him his her im ive id "
+    "dont not no yes ok okay so too very really just also then than had has have do does did get got one all any "
+    "some more most what when where why how who which can could would should will never always again still after "
+    "before only even well now into out up down off over yet because about "
+    "le la les un une des du de d l et ou mais si au aux en dans sur sous sans chez pour par avec est sont etait "
+    "etaient ete suis es sommes etes ai as avons avez ont avait ce cet cette ces je j me m moi tu te toi il elle "
+    "lui on nous vous ils elles eux mon ma mes ton ta tes son sa ses notre nos votre vos leur leurs qui que qu "
+    "quoi ne n pas plus y c s ca oui non tres aussi donc ni tout tous toute toutes bien encore deja toujours "
+    "jamais rien peu quand comment pourquoi se avoir etre comme alors parce meme va aujourd hui")
 STOP_WORDS = frozenset(_STOP.split())
 
 
@@ -174,8 +178,6 @@ def suggestions(items: list[dict[str, Any]], classifier: Classifier, config: Con
     """Phrases frequent in the corrected messages of a label (a topic or a nature a manager gave, other than
     the machine's) and absent from the rules: each with its label, how many such messages hold it, and some
     of their ids. Normalised as the classifier reads messages; most frequent first."""
-    stop = STOP_WORDS | frozenset(classifier.tokens(" ".join(config.rules.language_words.en
-                                                           + config.rules.language_words.fr)))
     counts: Counter = Counter()
     ids: dict[tuple[str, str, str], list[str]] = {}
     known: dict[str, bool] = {}
@@ -188,7 +190,7 @@ def suggestions(items: list[dict[str, Any]], classifier: Classifier, config: Con
         if not labels:
             continue
         words = classifier.tokens(classifier.site_for(text, item.get("to_number"))[2])
-        for phrase in _candidates(words, stop):
+        for phrase in _candidates(words, STOP_WORDS):
             if phrase not in known:
                 known[phrase] = classifier.knows(phrase.split())
             if known[phrase]:

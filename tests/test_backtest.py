@@ -168,3 +168,18 @@ def test_an_explanation_names_each_group_that_fired_and_its_effect(current):
     assert "heating" in explained["words"] and "l8" not in explained["words"]
     heating = next(f for f in explained["fired"] if f["group"] == "comfort")
     assert heating == {"group": "comfort", "phrase": "heating", "negated": False, "effect": {"topic": "comfort"}}
+
+
+def test_a_suggestion_names_the_group_it_would_join_and_some_of_its_messages(current):
+    groups = {g.name: g for g in current.rules.lexicon}
+    assert groups[backtest._target_group(current, "nature", "suggestion")].cue == "suggestion"
+    assert groups[backtest._target_group(current, "nature", "question")].cue == "ask"
+    assert groups[backtest._target_group(current, "nature", "compliment")].sentiment == 1
+    assert backtest._target_group(current, "topic", "no such topic") is None
+    messages = fake_stores().messages
+    machine = {"topic": "other", "nature": "unclear", "urgency": "normal"}
+    for n in range(7):
+        store(messages, n, "wobbly", topic="comfort", nature="unclear", machine=machine)
+    items, _ = read_all(messages)
+    (found,) = backtest.suggestions(items, Classifier(current), current)
+    assert found["count"] == 7 and len(found["messages"]) == backtest.EXAMPLE_IDS
