@@ -26,6 +26,9 @@ PAGE = 1_000  # messages asked of the store per call
 KINDS = ("topic", "nature", "urgency", "language")
 CORRECTED_KINDS = ("topic", "nature", "urgency")
 SUGGESTED_KINDS = ("topic", "nature")
+# the fields a backtest or a suggestion uses: only these are kept of each message read (50,000 whole items,
+# with their replies, rules and index attributes, would hold several times the memory)
+KEPT = ("id", "received_at", "site", "text", "to_number", "topic", "nature", "urgency", "language", "machine")
 MIN_COUNT = 2  # a phrase seen in fewer corrected messages of a label is not suggested
 MAX_SUGGESTIONS = 50
 EXAMPLE_IDS = 5
@@ -53,7 +56,7 @@ def read_messages(messages: Any, *, since: datetime, until: datetime, site: str 
     while True:
         page, cursor = messages.feedback(site=site, since=iso(since), until=iso(until), days=days, filters={},
                                          limit=min(PAGE, cap + 1 - len(out)), cursor=cursor)
-        out.extend(page)
+        out.extend({k: m[k] for k in KEPT if k in m} for m in page)
         if len(out) > cap:
             return out[:cap], False
         if not cursor:

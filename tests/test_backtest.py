@@ -93,6 +93,8 @@ def test_reading_stops_at_its_cap_with_the_newest_and_says_so():
     assert not complete and [i["id"] for i in items] == ids[:3]  # the newest
     items, complete = read_all(messages, cap=5)
     assert complete and len(items) == 5
+    assert set(items[0]) == {"id", "received_at", "site", "text", "to_number", "topic", "nature", "urgency",
+                             "language"}  # only what a backtest uses is kept ("day" is not)
     items, complete = read_all(messages, days=1, cap=5)
     assert complete and len(items) == 5
 
