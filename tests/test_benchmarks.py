@@ -38,7 +38,7 @@ def test_the_backtest_reads_every_message_through_the_port_and_times_a_pass():
     items = backtest.stored(2500, now)
     assert len({m["text"] for m in items}) == 2500 and items[0]["received_at"] > items[-1]["received_at"]
     read, complete = read_messages(backtest.ListMessages(items), since=now - timedelta(days=30), until=now)
-    assert complete and read == items  # three pages of 1,000
+    assert complete and [m["id"] for m in read] == [m["id"] for m in items]  # three pages of 1,000
     result = backtest.run(300, 1)
     assert result["messages"] == 300 and result["complete"] and result["cpu_s"] > 0 and result["median_s"] > 0
     assert sum(result["changes"].values()) >= result["changed"]
