@@ -75,6 +75,14 @@ def test_an_operator_backtests_explains_and_reads_suggestions_and_nothing_is_sto
     assert call(client, "get", "/api/config/rules").json_body["data"] == rules["data"]
 
 
+def test_the_studio_stores_nothing_not_even_version_1(client):
+    rules = services.services().config.rules.model_dump(mode="json", exclude_defaults=False)
+    assert call(client, "post", "/api/config/rules/preview", {"data": rules}).status_code == 200
+    assert call(client, "post", "/api/config/rules/explain", {"text": "L8 too hot"}).status_code == 200
+    assert call(client, "get", "/api/config/rules/suggestions").status_code == 200
+    assert services.services().store.config.head() is None  # the shipped files were read, not stored
+
+
 def test_an_invalid_draft_gets_400_naming_each_field(client):
     rules = call(client, "get", "/api/config/rules").json_body["data"]
     rules["lexicon"][0]["weight"] = 99

@@ -21,10 +21,15 @@ from chalicelib.observability import logger as log
 
 class StudioApi(ConfigApi):
     def _live(self) -> tuple[int, dict[str, dict[str, Any]], Config]:
-        """The live version, its sections' data and its configuration."""
-        service = self._config_service()
-        version, manifest = service.head()
-        raw = service.sections(manifest)
+        """The live version, its sections' data and its configuration; read only (before the first publish, the
+        shipped files are version 1, left unstored: the studio stores nothing)."""
+        from chalicelib.config_loader import read_raw
+
+        head = self._store.config.head()
+        if head is None:
+            version, raw = 1, read_raw()
+        else:
+            version, raw = int(head["version"]), self._store.config.section_data(head["sections"])
         return version, raw, build(raw)
 
     def preview_rules(self, body: dict[str, Any] | None) -> dict[str, Any]:
