@@ -60,6 +60,9 @@ class EndUserMessagingSender:
     def __init__(self, client: Any, configuration_set: str | None = None):
         self._client = client
         self._configuration_set = configuration_set
+        # a configuration set's event destination reports delivery (chalicelib/channels/eum_events.py); without
+        # one, a reply End User Messaging took is "sent" and stays so
+        self.reports_delivery = bool(configuration_set)
 
     def send(self, *, to: str, origin: str, text: str, reference: str) -> str | None:
         kwargs: dict[str, Any] = dict(
