@@ -57,12 +57,12 @@ def event(name: str, body: str, svc: Any) -> None:
 
 
 def delivery_event(body: str, svc: Any) -> bool:
-    """An End User Messaging delivery event on the inbound topic (chalicelib/channels/eum_events.py): a staff
+    """An End User Messaging delivery event on the inbound topic (chalicelib/channels/eum.py): a staff
     reply's status moves forward (late, repeated or out-of-order events change nothing). True if ``body`` was
     an event (applied, or not about a reply), False if it is something else (an inbound SMS)."""
-    from chalicelib.channels import eum_events
+    from chalicelib.channels.eum import delivery_event as read_event
 
-    is_event, found = eum_events.read(body)
+    is_event, found = read_event(body)
     if found is not None:
         moved = svc.conversations.delivered(found.case_id, found.reply_id, found.status,
                                             provider_id=found.provider_id, error=found.error)

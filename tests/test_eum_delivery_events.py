@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib.channels import eum_events
+from chalicelib.channels import eum as eum_events
 from chalicelib.channels.eum import EndUserMessagingSender
 from chalicelib.inbound import delivery_event
 from chalicelib.replying import ConversationService
@@ -33,7 +33,7 @@ def sample(event_type="TEXT_DELIVERED", status="DELIVERED", reference="CASE0004.
                                                 ("TEXT_UNREACHABLE", "undelivered"), ("TEXT_OPTED_OUT", "undelivered"),
                                                 ("TEXT_CARRIER_BLOCKED", "undelivered")])
 def test_each_event_type_is_a_reply_status(event_type, status):
-    is_event, found = eum_events.read(sample(event_type, "X"))
+    is_event, found = eum_events.delivery_event(sample(event_type, "X"))
     assert is_event and (found.case_id, found.reply_id, found.status) == (
         "CASE0004", "r20261201T120000000Zabcdef12", status)
     assert found.provider_id == "862a8790-60c0-4430-9b2b-658bdexample"
@@ -47,7 +47,7 @@ def test_each_event_type_is_a_reply_status(event_type, status):
     ("[" * 5000, False), ("not json", False), (b"\xff\xfe", False), ('{"eventType": 7}', False),
 ])
 def test_an_event_about_no_reply_or_not_an_event_changes_nothing(body, is_event):
-    assert eum_events.read(body) == (is_event, None)
+    assert eum_events.delivery_event(body) == (is_event, None)
 
 
 def test_delivery_events_move_a_reply_forward_only(world):  # noqa: F811
