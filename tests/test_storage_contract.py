@@ -125,9 +125,9 @@ def test_a_relabel_moves_the_counts_once_and_the_drill_down_follows_it(stores):
               "x_comfort_complaint_normal": -1, "x_staff_complaint_high": 1, "q_n": 1,
               "q_topic_comfort_staff": 1, "q_nature_complaint_complaint": 1, "q_urgency_normal_high": 1}
 
-    def relabel(read, by="Sam"):
+    def relabel(read, by="Sam", note="a rude driver"):
         return stores.messages.relabel_message(read, labels=labels, by=by, at="2026-11-21T09:00:00.000Z",
-                                               note="a rude driver", counts=counts)
+                                               note=note, counts=counts)
 
     assert relabel(stores.messages.get_message(record["id"])) is False  # not processed (counted) yet
     stores.messages.mark_processed(record["id"], "2026-11-20T10:59:00.000Z", None)
@@ -158,9 +158,10 @@ def test_a_relabel_moves_the_counts_once_and_the_drill_down_follows_it(stores):
     # a second correction: the machine's labels stay the first ones
     labels = {"topic": "comfort", "nature": "complaint", "urgency": "high"}
     counts = {"topic_staff": -1, "topic_comfort": 1}
-    assert relabel(stores.messages.get_message(record["id"]), by="Lou") is True
+    assert relabel(stores.messages.get_message(record["id"]), by="Lou", note=None) is True
     got = stores.messages.get_message(record["id"])
     assert got["corrections"] == 2 and got["topic"] == "comfort" and got["corrected_by"] == "Lou"
+    assert "correction_note" not in got
     assert got["machine"] == {"topic": "comfort", "nature": "complaint", "urgency": "normal"}
 
 
