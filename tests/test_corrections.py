@@ -98,6 +98,23 @@ def test_a_stale_correction_is_refused_and_moves_nothing(domain, corrections):
     assert domain.store.messages.get_message(message_id)["nature"] == "suggestion"
 
 
+def test_a_correction_that_loses_a_race_is_a_409_and_moves_nothing_of_its_own(domain, corrections, monkeypatch):
+    message_id = counted(domain.store, 6)
+    original = domain.store.messages.relabel_message
+
+    def racing(message, **kwargs):  # another manager's correction lands between the read and the write
+        original(message, labels={"topic": "staff", "nature": "complaint", "urgency": "normal"}, by="Lou",
+                 at="2026-11-21T08:59:00.000Z", note=None, counts={"topic_comfort": -1, "topic_staff": 1})
+        return original(message, **kwargs)
+
+    monkeypatch.setattr(domain.store.messages, "relabel_message", racing)
+    with pytest.raises(ApiError) as lost:
+        corrections.correct(message_id, {"topic": "cleanliness"}, by="Sam")
+    assert lost.value.status == 409 and "changed meanwhile" in lost.value.message
+    assert domain.store.messages.get_message(message_id)["topic"] == "staff"
+    assert fields_of(domain.store, "line-8", HOUR, ["topic_cleanliness", "topic_staff"]) == {"topic_staff": 1}
+
+
 @pytest.mark.parametrize("changes,status,words", [
     ({"topic": "weather"}, 400, "unknown topic"),
     ({"nature": "praise"}, 400, "unknown nature"),
