@@ -1,6 +1,6 @@
-"""The operator's administration routes (a Chalice blueprint, registered by ``app.py``): the live configuration
-and the rules studio (issue 22). Wiring only: each route calls one method of the operator API
-(``chalicelib.api.config_api``, ``chalicelib.api.studio``)."""
+"""The operator's administration routes (a Chalice blueprint, registered by ``app.py``): the live configuration,
+the rules studio, corrections of a message's labels and the quality figures they give (issue 22). Wiring only:
+each route calls one method of the operator API (``chalicelib.api``)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,16 @@ def config_section(section):
 @json_errors
 def publish_config(section):
     return services().api.publish_config(section, json_body(admin.current_request), actor=actor(admin.current_request))
+
+
+@admin.route("/api/feedback/{message_id}", methods=["PATCH"])
+@json_errors
+def correct_message(message_id):
+    return services().api.correct_message(message_id, json_body(admin.current_request),
+                                          actor=actor(admin.current_request))
+
+
+@admin.route("/api/metrics/quality", methods=["GET"])
+@json_errors
+def quality():
+    return services().api.quality(admin.current_request.query_params)

@@ -44,6 +44,8 @@ def event(name: str, body: str, svc: Any) -> None:
     the channel's API. An unreadable event is logged and dropped (a redelivery would not read better)."""
     channel = channels.get(name)
     request = channels.Request(body=body)
+    if name == "eum" and delivery_event(body, svc):
+        return
     try:
         channel.verify(request, svc)
         message = channel.read(request, utcnow())
@@ -52,6 +54,21 @@ def event(name: str, body: str, svc: Any) -> None:
         return
     logger.set_correlation_id(message.id)
     svc.ingest.receive(message)
+
+
+def delivery_event(body: str, svc: Any) -> bool:
+    """An End User Messaging delivery event on the inbound topic (chalicelib/channels/eum.py): a staff
+    reply's status moves forward (late, repeated or out-of-order events change nothing). True if ``body`` was
+    an event (applied, or not about a reply), False if it is something else (an inbound SMS)."""
+    from chalicelib.channels.eum import delivery_event as read_event
+
+    is_event, found = read_event(body)
+    if found is not None:
+        moved = svc.conversations.delivered(found.case_id, found.reply_id, found.status,
+                                            provider_id=found.provider_id, error=found.error)
+        logger.info("delivery event", extra={"case_id": found.case_id, "reply_id": found.reply_id,
+                                             "status": found.status, "applied": moved})
+    return is_event
 
 
 def twilio_status(raw: bytes, headers: Mapping[str, str], query: Mapping[str, str], svc: Any) -> None:

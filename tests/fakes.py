@@ -96,6 +96,23 @@ class FakeMessages:
             message["case_id"] = case_id
         message.pop("from_number", None)
 
+    def relabel_message(self, message: dict[str, Any], *, labels: dict[str, str], by: str, at: str,
+                        note: str | None, counts: dict[str, int]) -> bool:
+        stored = self._db.messages.get(message["id"])
+        n = int(message.get("corrections") or 0) + 1
+        if stored is None or "processed_at" not in stored or int(stored.get("corrections") or 0) != n - 1:
+            return False
+        if not FakeCounters(self._db).count_batch(site=stored.get("site"), bucket=f"H#{stored['hour']}",
+                                                  batch_id=f"relabel#{message['id']}#{n}", counts=counts,
+                                                  expires_at=int(stored.get("ttl") or 0)):
+            return False
+        stored.setdefault("machine", {d: stored.get(d) for d in labels})
+        stored.update(labels, corrections=n, corrected_by=by, corrected_at=at)
+        stored.pop("correction_note", None)
+        if note:
+            stored["correction_note"] = note
+        return True
+
     def set_reply_status(self, message_id: str, status: str) -> None:
         self._db.messages.setdefault(message_id, {})["reply_status"] = status
 

@@ -31,7 +31,8 @@ def api_routes():
 
 ROUTES = api_routes()
 READ_ONLY = {("GET", p) for p in ("/api/feedback", "/api/metrics", "/api/cases", "/api/config", "/api/export.csv",
-                                  "/api/scorecards", "/api/surveys", "/api/surveys/S1", "/api/cases/C1")}
+                                  "/api/scorecards", "/api/surveys", "/api/surveys/S1", "/api/cases/C1",
+                                  "/api/metrics/quality")}
 
 
 def call(client, method, path, headers):
@@ -135,7 +136,7 @@ def test_only_the_audit_role_sees_an_original_text(client):
     assert no_audit.status_code == 403 and no_audit.json_body == {"error": "audit token required"}
 
 
-@pytest.mark.parametrize("path", ["/api/nothing", "/nothing", "/api/feedback/extra", "/api/cases/C1/delete",
+@pytest.mark.parametrize("path", ["/api/nothing", "/nothing", "/api/feedback/M1/extra", "/api/cases/C1/delete",
                                   "/api/../etc/passwd"])
 @pytest.mark.parametrize("headers", [{}, {"Authorization": f"Bearer {OPERATOR_TOKEN}"}])
 def test_an_unknown_route_is_a_json_404_that_quotes_nothing_back(client, path, headers):

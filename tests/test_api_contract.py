@@ -160,6 +160,17 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     filtered = call("GET", "/api/metrics", "/api/metrics?bucket=day&nature=complaint").json()
     assert filtered["totals"]["promises"] is None
     call("GET", "/api/metrics", "/api/metrics?since=yesterday", expect=400)
+    corrected = call("PATCH", "/api/feedback/{message_id}", f"/api/feedback/{message_id}",
+                     json={"urgency": "high" if page["items"][0]["urgency"] == "normal" else "normal", "by": "Sam"})
+    relabelled = corrected.json()
+    assert relabelled["corrected"] is True and relabelled["machine"]["urgency"] != relabelled["urgency"]
+    call("PATCH", "/api/feedback/{message_id}", f"/api/feedback/{message_id}", expect=409,
+         json={"urgency": relabelled["urgency"]})
+    call("PATCH", "/api/feedback/{message_id}", "/api/feedback/twilio-SMnothing", expect=404,
+         json={"nature": "question"})
+    call("PATCH", "/api/feedback/{message_id}", f"/api/feedback/{message_id}", expect=400, json={"topic": "weather"})
+    assert call("GET", "/api/metrics/quality", "/api/metrics/quality?site=line-8").json()["corrected"] == 1
+    call("GET", "/api/metrics/quality", "/api/metrics/quality?since=2026-01-01T00:00:00Z", expect=400)
     call("GET", "/api/scorecards", "/api/scorecards?site=line-8")
     call("GET", "/api/config")
     call("GET", "/api/status")

@@ -95,3 +95,17 @@ def test_a_new_staff_number_is_paged_in_a_warm_process_without_a_restart(client,
     assert services.services() is not before  # renewed with the new version, the clients kept
     assert services.services().store is before.store
     assert [m[0] for m in sent_sms()] == [OLD, NEW]
+
+
+def test_a_warm_process_checks_the_version_at_most_every_check_seconds_not_per_request(client, monkeypatch):
+    from chalicelib.storage.config_versions import ConfigVersionStore
+
+    checks = []
+    original = ConfigVersionStore.head_version
+    monkeypatch.setattr(ConfigVersionStore, "head_version", lambda self: checks.append(1) or original(self))
+    ticks = iter(range(0, 10_000, 2))  # the process's clock: two seconds a request
+    monkeypatch.setattr("time.monotonic", lambda: float(next(ticks)))
+    for n in range(40):  # 80 seconds of requests
+        assert post_sms(client, twilio_params(body="L8 too hot", sid=f"SM{n:032d}", frm=f"+4477009002{n:02d}")
+                        ).status_code == 200
+    assert 2 <= len(checks) <= 3  # once every 30 s, whatever the number of requests

@@ -330,6 +330,10 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
             assert replied.status_code == 202, replied.body
             assigned = client.http.post(f"/api/cases/{case['id']}/assign", headers=auth(), body='{"to": "Sam"}')
             assert assigned.status_code == 200, assigned.body
+            relabelled = client.http.request("PATCH", f"/api/feedback/{case['message_id']}", headers=auth(),
+                                             body='{"topic": "cleanliness", "by": "Sam"}')  # one transaction
+            assert relabelled.status_code == 200, relabelled.body
+            assert client.http.get("/api/metrics/quality", headers=auth()).status_code == 200
         with lambda_of("TwilioWebhook"):  # the driver answers the customer by SMS: R <code> <text>
             relay = post_sms(client, twilio_params(f"R {case['code']} Coming to your seat", sid="SM" + "7" * 32,
                                                    frm="+447700900801"))

@@ -112,6 +112,59 @@ def test_feedback_refuses_a_cursor_it_did_not_write_or_of_another_query(stores):
         stores.messages.feedback(site="store-leeds", filters={}, limit=1, cursor=cursor, **period)
 
 
+def test_a_relabel_moves_the_counts_once_and_the_drill_down_follows_it(stores):
+    """A manager's correction (issue 22): one transaction of the message and its counts, once; refused for a
+    message not counted yet or read before another correction; the drill-down finds it under its new labels."""
+    record = message(41, topic="comfort", nature="complaint", urgency="normal")
+    stores.messages.put_message(record)
+    stores.counters.count_message(site="line-8", bucket="H#2026-11-20T10", message_id=record["id"], expires_at=0,
+                                  fields=["topic_comfort", "nature_complaint", "urgency_normal",
+                                          "x_comfort_complaint_normal"])
+    labels = {"topic": "staff", "nature": "complaint", "urgency": "high"}
+    counts = {"topic_comfort": -1, "topic_staff": 1, "urgency_normal": -1, "urgency_high": 1,
+              "x_comfort_complaint_normal": -1, "x_staff_complaint_high": 1, "q_n": 1,
+              "q_topic_comfort_staff": 1, "q_nature_complaint_complaint": 1, "q_urgency_normal_high": 1}
+
+    def relabel(read, by="Sam", note="a rude driver"):
+        return stores.messages.relabel_message(read, labels=labels, by=by, at="2026-11-21T09:00:00.000Z",
+                                               note=note, counts=counts)
+
+    assert relabel(stores.messages.get_message(record["id"])) is False  # not processed (counted) yet
+    stores.messages.mark_processed(record["id"], "2026-11-20T10:59:00.000Z", None)
+    read = stores.messages.get_message(record["id"])
+    assert relabel(read) is True
+    assert relabel(read) is False  # the same correction again, from the same read: nothing more
+    got = stores.messages.get_message(record["id"])
+    assert pick(got, "topic", "nature", "urgency", "corrections", "corrected_by", "correction_note") == {
+        "topic": "staff", "nature": "complaint", "urgency": "high", "corrections": 1, "corrected_by": "Sam",
+        "correction_note": "a rude driver"}
+    assert got["machine"] == {"topic": "comfort", "nature": "complaint", "urgency": "normal"}
+    fields = ["n", *counts]
+    expected = {"n": 1, "topic_comfort": 0, "topic_staff": 1, "urgency_normal": 0, "urgency_high": 1,
+                "x_comfort_complaint_normal": 0, "x_staff_complaint_high": 1, "q_n": 1, "q_topic_comfort_staff": 1,
+                "q_nature_complaint_complaint": 1, "q_urgency_normal_high": 1}
+    for bucket in ("H#2026-11-20T10", "D#2026-11-20"):
+        assert stores.counters.site_counts("line-8", [bucket], fields)[bucket] == expected
+        assert stores.counters.network_counts([bucket], fields)[bucket] == expected
+    period = {"since": "2026-11-20T00:00:00.000Z", "until": "2026-11-20T23:59:59.999Z", "days": ["2026-11-20"]}
+    for site, filters in ((None, {"topic": "staff"}), ("line-8", {"topic": "staff"}),
+                          ("line-8", {"topic": "staff", "nature": "complaint", "urgency": "high"}),
+                          (None, {"topic": "staff", "nature": "complaint"})):
+        found, _ = stores.messages.feedback(site=site, filters=filters, limit=10, cursor=None, **period)
+        assert [m["id"] for m in found] == [record["id"]], filters
+    for site, filters in ((None, {"topic": "comfort"}), ("line-8", {"topic": "comfort", "nature": "complaint"})):
+        found, _ = stores.messages.feedback(site=site, filters=filters, limit=10, cursor=None, **period)
+        assert found == [], filters
+    # a second correction: the machine's labels stay the first ones
+    labels = {"topic": "comfort", "nature": "complaint", "urgency": "high"}
+    counts = {"topic_staff": -1, "topic_comfort": 1}
+    assert relabel(stores.messages.get_message(record["id"]), by="Lou", note=None) is True
+    got = stores.messages.get_message(record["id"])
+    assert got["corrections"] == 2 and got["topic"] == "comfort" and got["corrected_by"] == "Lou"
+    assert "correction_note" not in got
+    assert got["machine"] == {"topic": "comfort", "nature": "complaint", "urgency": "normal"}
+
+
 # -- counters --------------------------------------------------------------------------------------
 def test_a_message_is_counted_once_in_its_site_and_network_hour_and_day(stores):
     count = {"site": "line-8", "bucket": "H#2026-11-20T10", "fields": ["nature_complaint"], "expires_at": 7}

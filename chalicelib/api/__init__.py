@@ -2,8 +2,8 @@
 
 | module | routes |
 |---|---|
-| ``feedback`` | ``/api/feedback``, ``/api/export.csv``, ``/api/audit/messages/{id}`` |
-| ``metrics`` | ``/api/metrics``, ``/api/scorecards`` |
+| ``feedback`` | ``/api/feedback``, ``PATCH /api/feedback/{id}``, ``/api/export.csv``, ``/api/audit/messages/{id}`` |
+| ``metrics`` | ``/api/metrics``, ``/api/metrics/quality``, ``/api/scorecards`` |
 | ``cases`` | ``/api/cases``, ``/api/cases/{id}/ack``, ``/api/cases/{id}/resolve`` |
 | ``offers`` | ``/api/offers``, ``/api/offers/budget``, ``/api/offers/{code}``, ``/api/offers/{code}/redeem`` |
 | ``surveys`` | ``/api/surveys``, ``/api/surveys/{id}`` |

@@ -1,4 +1,5 @@
-"""``/api/feedback``, ``/api/export.csv`` and ``/api/audit/messages/{id}``: the messages themselves."""
+"""``/api/feedback``, ``PATCH /api/feedback/{id}``, ``/api/export.csv`` and ``/api/audit/messages/{id}``: the
+messages themselves."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 from chalicelib import channels
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
-from chalicelib.api.requests import FeedbackQuery
+from chalicelib.api.requests import FeedbackQuery, Relabel
 from chalicelib.clock import days_between, iso
+from chalicelib.corrections import Corrections
 from chalicelib.errors import ApiError, BadCursor
 from chalicelib.moderation import mask
 
@@ -49,7 +51,9 @@ def public_message(item: dict[str, Any], words: tuple[str, ...] = ()) -> dict[st
         "urgency": item.get("urgency"), "urgency_reason": item.get("urgency_reason"),
         "language": item.get("language"), "from": item.get("from_masked"), "text": mask(item.get("text"), words),
         "reply": item.get("reply"), "offer_code": item.get("offer_code"), "case_id": item.get("case_id"),
-        "rules": item.get("rules", []), "processed": "processed_at" in item,
+        "rules": item.get("rules", []), "processed": "processed_at" in item, "corrected": bool(item.get("corrections")),
+        **({"machine": item.get("machine"), "corrected_by": item.get("corrected_by"),
+            "corrected_at": item.get("corrected_at")} if item.get("corrections") else {}),
     }
 
 
@@ -94,6 +98,21 @@ class FeedbackApi(ApiBase):
             cursor = page["next_cursor"]
             if not cursor:
                 return out.getvalue(), False
+
+    def correct_message(self, message_id: str, body: dict[str, Any] | None, actor: str = "operator"
+                        ) -> dict[str, Any]:
+        """A manager relabels a message (``chalicelib.corrections``): its counts move once; the message as the
+        feed shows it now."""
+        data: Relabel = parse(Relabel, body)
+        changes = {"topic": data.topic, "nature": data.nature, "urgency": data.urgency}
+        if not any(changes.values()):
+            raise ApiError(400, "give a topic, a nature or an urgency")
+        if not channels.is_message_id(message_id):
+            raise ApiError(404, "no such message")
+        by = f"{data.by} [{actor}]" if data.by else actor
+        item = Corrections(config=self._config, messages=self._store.messages, now=self._now).correct(
+            message_id, changes, by=by, note=data.note)
+        return answer(responses.Message, public_message(item, self._words))
 
     def audit_message(self, message_id: str) -> dict[str, Any]:
         """The message as stored, forbidden words unmasked: for the audit token only."""

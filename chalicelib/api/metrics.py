@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from chalicelib import ranking
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
-from chalicelib.api.requests import MetricsQuery, ScorecardQuery
+from chalicelib.api.requests import MetricsQuery, QualityQuery, ScorecardQuery
 from chalicelib.clock import day_key, hour_key, iso
 from chalicelib.configuration import ACK_BOUNDS, LANGUAGES, NATURES, URGENCIES
+from chalicelib.corrections import DIMENSIONS, quality
 from chalicelib.errors import ApiError
 from chalicelib.ports import NO_SITE
 
@@ -63,6 +64,24 @@ class MetricsApi(ApiBase):
             "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
             "sites_ranked": ranked,
         })
+
+    def quality(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Observed quality over a period (at most 31 days), corrections taken as ground truth
+        (``chalicelib.corrections``): read from the correction tally of the counter items (a site's, or the
+        network's), never from the messages."""
+        query: QualityQuery = parse(QualityQuery, params)
+        now = self._now()
+        since, until = query.period(now, default_days=MAX_HOURLY_DAYS - 1)
+        if until - since > timedelta(days=MAX_HOURLY_DAYS):
+            raise ApiError(400, f"quality covers at most {MAX_HOURLY_DAYS} days")
+        site = self._site(query.site)
+        labels = {"topic": tuple(self._config.topics), "nature": NATURES, "urgency": URGENCIES}
+        fields = ["q_n"] + [f"q_{d}_{m}_{c}" for d in DIMENSIONS for m in labels[d] for c in labels[d]]
+        buckets = period_buckets(since, until, "day", now)
+        counters = self._store.counters
+        rows = counters.site_counts(site, buckets, fields) if site else counters.network_counts(buckets, fields)
+        return answer(responses.Quality, {"since": iso(since), "until": iso(until), "site": query.site,
+                                          **quality(rows.values(), labels)})
 
     def _listed(self, site: str | None, since: datetime, until: datetime) -> tuple[list[str], dict[str, Any] | None]:
         """The sites a view breaks down: the one asked, every site of a small network, or the ranked ones."""

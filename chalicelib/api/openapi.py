@@ -46,12 +46,18 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/feedback", "Messages, newest first, filtered and paged", rs.FeedbackPage,
           query=rq.FeedbackQuery, errors=(400,), tags=("feedback",)),
+    Route("PATCH", "/api/feedback/{message_id}", "Relabel a message (operator only): its counts move once, the "
+          "machine's labels are kept beside the correction", rs.Message, body=rq.Relabel, body_required=True,
+          errors=(400, 404, 409, 503), tags=("feedback",)),
     Route("GET", "/api/export.csv", "The filtered messages as CSV (spreadsheet-safe cells)", None,
           query=rq.ExportQuery, errors=(400,), media="text/csv", tags=("feedback",)),
     Route("GET", "/api/audit/messages/{message_id}", "A message with its unmasked text (audit token too)",
           rs.AuditedMessage, errors=(404,), headers=(("X-Audit-Token", "The audit token"),), tags=("feedback",)),
     Route("GET", "/api/metrics", "Totals, a series per hour or day, per-site totals", rs.Metrics,
           query=rq.MetricsQuery, errors=(400, 503), tags=("figures",)),
+    Route("GET", "/api/metrics/quality", "Observed quality, corrections taken as ground truth: confusion "
+          "matrices, precision and recall over the corrected messages only (at most 31 days)", rs.Quality,
+          query=rq.QualityQuery, errors=(400, 503), tags=("figures",)),
     Route("GET", "/api/scorecards", "Per site and per member of staff on duty (at most 31 days)", rs.Scorecards,
           query=rq.ScorecardQuery, errors=(400, 503), tags=("figures",)),
     Route("GET", "/api/cases", "Cases in one status (open: most urgent, then soonest due, first)", rs.CasePage,

@@ -70,6 +70,29 @@ class ScorecardQuery(_Query):
     site: str | None = Field(default=None, max_length=40)
 
 
+class QualityQuery(_Query):
+    site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
+
+
+class Relabel(BaseModel):
+    """A manager's correction of a message's labels (``PATCH /api/feedback/{id}``): at least one of the three."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    topic: str | None = Field(default=None, max_length=32, description="One of the configured topics")
+    nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
+    urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
+    by: str | None = Field(default=None, max_length=80, description="The name of the person correcting it")
+    note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("by", "note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise ValueError("control characters are not allowed")
+        return value
+
+
 class CasesQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

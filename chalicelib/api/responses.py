@@ -35,6 +35,12 @@ class Error(_Out):
 
 
 # -- feedback -------------------------------------------------------------------------------------
+class Labels(_Out):
+    topic: str | None
+    nature: str | None
+    urgency: str | None
+
+
 class Message(_Out):
     """A message as the dashboard shows it: the customer's number masked, forbidden words masked."""
 
@@ -54,6 +60,11 @@ class Message(_Out):
     case_id: str | None
     rules: list[str]
     processed: bool = Field(description="Counted, and its case opened if it needs one")
+    corrected: bool = Field(default=False, description="Relabelled by a manager: topic, nature and urgency are "
+                            "the manager's, ``machine`` the classifier's")
+    machine: Labels | None = Field(default=None, description="The classifier's labels, when corrected")
+    corrected_by: str | None = None
+    corrected_at: str | None = None
 
 
 class FeedbackPage(_Out):
@@ -163,6 +174,32 @@ class SiteScorecard(Scorecard):
 class StaffScorecard(Scorecard):
     site: str
     name: str
+
+
+class LabelQuality(_Out):
+    predicted: int = Field(description="Corrected messages the classifier gave this label")
+    actual: int = Field(description="Corrected messages whose label (after correction) is this one")
+    precision: float | None = Field(description="Of those predicted, the share right; null if none predicted")
+    recall: float | None = Field(description="Of those actual, the share predicted; null if none actual")
+
+
+class DimensionQuality(_Out):
+    confusion: dict[str, dict[str, int]] = Field(description="machine label -> corrected label -> messages")
+    labels: dict[str, LabelQuality]
+
+
+class Quality(_Out):
+    """Observed quality over a period, corrections taken as ground truth. Only corrected messages count:
+    a message nobody corrected is not taken as confirmed. A corrected message counts in all three
+    dimensions: one its correction left as it was counts as confirmed. By the hour each message was received."""
+
+    since: str
+    until: str
+    site: str | None
+    corrected: int = Field(description="Messages corrected (received in the period)")
+    topic: DimensionQuality
+    nature: DimensionQuality
+    urgency: DimensionQuality
 
 
 class Scorecards(_Out):

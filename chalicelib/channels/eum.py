@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +62,9 @@ class EndUserMessagingSender:
     def __init__(self, client: Any, configuration_set: str | None = None):
         self._client = client
         self._configuration_set = configuration_set
+        # a configuration set's event destination reports delivery (chalicelib/channels/eum_events.py); without
+        # one, a reply End User Messaging took is "sent" and stays so
+        self.reports_delivery = bool(configuration_set)
 
     def send(self, *, to: str, origin: str, text: str, reference: str) -> str | None:
         kwargs: dict[str, Any] = dict(
@@ -100,3 +105,57 @@ CHANNEL = register(Channel(
                  "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE": InvalidRecipient,
                  "ThrottlingException": Throttled, "ServiceQuotaExceededException": Throttled},
 ))
+
+
+# -- delivery events of staff replies (issue 21) -------------------------------------------------------------
+# A configuration set's event destination publishes each SMS event to an SNS topic; Voix points it at the
+# inbound topic, so the same function reads both (an event has an ``eventType``, an inbound SMS has not). The
+# documented shape (AWS End User Messaging SMS user guide, "SMS example log"): {"eventType": "TEXT_DELIVERED",
+# "eventVersion": "1.0", "eventTimestamp": ..., "isFinal": true, "originationPhoneNumber", "destinationPhoneNumber",
+# "messageId", "messageStatus": "DELIVERED", "messageStatusDescription", "context": {"voix_message": ...}, ...}.
+# Only events whose ``context`` names a staff reply (``<case id>.<reply id>``, given to SendTextMessage by
+# ``EndUserMessagingSender``) are read; the others (alerts, survey questions) are not conversations.
+# eventType -> a reply's status (TEXT_UNKNOWN, and anything new, change nothing)
+STATUSES = {"TEXT_PENDING": "queued", "TEXT_QUEUED": "queued", "TEXT_SUCCESSFUL": "sent",
+            "TEXT_DELIVERED": "delivered", **dict.fromkeys((
+                "TEXT_INVALID", "TEXT_INVALID_MESSAGE", "TEXT_UNREACHABLE", "TEXT_CARRIER_UNREACHABLE",
+                "TEXT_BLOCKED", "TEXT_CARRIER_BLOCKED", "TEXT_SPAM", "TEXT_TTL_EXPIRED", "TEXT_OPTED_OUT",
+                "TEXT_PROTECT_BLOCKED"), "undelivered")}
+_REFERENCE = re.compile(r"^([A-Z0-9]{8})\.(r\w{1,60})$")
+
+
+@dataclass(frozen=True)
+class DeliveryEvent:
+    case_id: str
+    reply_id: str
+    status: str
+    provider_id: str | None
+    error: str | None
+
+
+def is_event(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("eventType"), str)
+
+
+def delivery_event(body: str | bytes) -> tuple[bool, DeliveryEvent | None]:
+    """(whether ``body`` is a delivery event at all, the reply's event if it concerns one). Never raises."""
+    try:
+        data = untrusted_json(body, max_depth=6)
+    except Unreadable:
+        return False, None
+    if not is_event(data):
+        return False, None
+    status = STATUSES.get(data["eventType"])
+    context = data.get("context")
+    reference = context.get("voix_message") if isinstance(context, dict) else None
+    found = _REFERENCE.match(reference) if isinstance(reference, str) else None
+    if status is None or found is None:
+        return True, None
+    error = None
+    if status == "undelivered":
+        words = data.get("messageStatusDescription")
+        error = " ".join(str(x) for x in (data.get("messageStatus") or data["eventType"],
+                                          words if isinstance(words, str) else "") if x).strip()[:200]
+    provider = data.get("messageId")
+    return True, DeliveryEvent(case_id=found[1], reply_id=found[2], status=status,
+                               provider_id=provider if isinstance(provider, str) else None, error=error)

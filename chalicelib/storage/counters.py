@@ -12,6 +12,10 @@ network day shard      NET#<shard>#D / D#<date>              every site's counts
 ranking                RANK#<window> / RANK                  the busiest and quietest sites of a window
 =====================  ====================================  ============================================
 
+A manager's correction of a message's labels (``MessageStore.relabel_message``) moves its counts in the
+same four items, once (a counted mark ``CNT#relabel#<message id>#<n>``, n the correction's number), and
+keeps the quality tally there too: ``q_n`` corrected messages and ``q_<dimension>_<machine>_<corrected>``.
+
 A message is counted with one ``TransactWriteItems``: the put of its counted mark, refused if the
 mark is there (a duplicate, a redelivery, a retry), and an ``ADD`` of its fields to its site's hour
 and day items and to one shard of the network's hour and day items (the shard picked by the
@@ -40,7 +44,8 @@ from chalicelib.errors import Unavailable
 from chalicelib.storage.dynamo import NO_SITE, Dynamo, to_item
 
 COUNTER_FIELD = re.compile(
-    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed)|reopened|first_reply_(n|s))$")
+    r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed)|reopened|first_reply_(n|s)"
+    r"|q_n|q_(topic|nature|urgency)_[a-z0-9-]+_[a-z0-9-]+)$")
 BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
 
 
@@ -109,6 +114,40 @@ def _add_update(table: str, key: dict[str, str], counts: dict[str, int], expires
                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
 
+def count_writes(table: str, site: str | None, bucket: str, shard: int, counts: dict[str, int],
+                 expires_at: int) -> list[dict[str, Any]]:
+    """The ``ADD`` of counts (negative ones take away) to the four items of an hour: for a transaction that
+    writes more than counters (a message's correction)."""
+    return [_add_update(table, key, _checked(counts), expires_at) for key in counter_targets(site, bucket, shard)]
+
+
+def mark_write(table: str, batch_id: str, bucket: str, expires_at: int) -> dict[str, Any]:
+    """The put of a counted mark, refused if it is there: what makes a count happen once."""
+    expiry = expires_at if expires_at > 0 else None  # none rather than 0, which TTL would take at once
+    return {"Put": {"TableName": table, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expiry}),
+                    "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def transact(db: Any, writes: list[dict[str, Any]]) -> bool:
+    """One all-or-nothing write: False if a write's condition refused it (already done, or changed meanwhile);
+    met another transaction on an item, it is tried again; any other refusal is :class:`Unavailable`."""
+    for attempt in range(CONFLICT_TRIES):
+        try:
+            db.transact_write_items(TransactItems=writes)
+            return True
+        except ClientError as exc:
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if "ConditionalCheckFailed" in codes:
+                return False
+            if "TransactionConflict" in codes and attempt + 1 < CONFLICT_TRIES:
+                time.sleep(random.uniform(0.01, 0.05) * 2 ** attempt)
+                continue
+            raise Unavailable(f"DynamoDB transact_write_items failed: {exc} {codes}") from exc
+        except BotoCoreError as exc:
+            raise Unavailable(f"DynamoDB transact_write_items failed: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
 def _checked(counts: dict[str, int]) -> dict[str, int]:
     for field in counts:
         if not COUNTER_FIELD.match(field):
@@ -145,14 +184,11 @@ class CounterStore(Dynamo):
         for counts in per_site.values():
             for field, value in _checked(counts).items():
                 total[field] = total.get(field, 0) + int(value)
-        expiry = expires_at if expires_at > 0 else None  # none rather than 0, which TTL would take at once
-        mark = {"TableName": self._counters, "Item": to_item({**counted_key(batch_id, bucket), "ttl": expiry}),
-                "ConditionExpression": "attribute_not_exists(pk)"}
         sites = [_add_update(self._counters, key, counts, expires_at)
                  for site, counts in per_site.items() for key in counter_targets(site, bucket, 0)[:2]]
         network = [_add_update(self._counters, key, total, expires_at)
                    for key in counter_targets(None, bucket, shard_of(batch_id))[2:]]
-        return self._transact([{"Put": mark}, *sites, *network])
+        return self._transact([mark_write(self._counters, batch_id, bucket, expires_at), *sites, *network])
 
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
         """Plain additions (statistics that have no duplicate to fear) to the same four items, all or none."""
@@ -164,23 +200,7 @@ class CounterStore(Dynamo):
                         for key in counter_targets(site, bucket, shard)])
 
     def _transact(self, writes: list[dict[str, Any]]) -> bool:
-        """One all-or-nothing write: False if the first write's condition refused it (already done);
-        met another transaction on an item, it is tried again; any other refusal is :class:`Unavailable`."""
-        for attempt in range(CONFLICT_TRIES):
-            try:
-                self._db.transact_write_items(TransactItems=writes)
-                return True
-            except ClientError as exc:
-                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    return False
-                if "TransactionConflict" in codes and attempt + 1 < CONFLICT_TRIES:
-                    time.sleep(random.uniform(0.01, 0.05) * 2 ** attempt)
-                    continue
-                raise Unavailable(f"DynamoDB transact_write_items failed: {exc} {codes}") from exc
-            except BotoCoreError as exc:
-                raise Unavailable(f"DynamoDB transact_write_items failed: {exc}") from exc
-        raise AssertionError("unreachable")
+        return transact(self._db, writes)
 
     def site_counts(self, site: str | None, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
         """One site's counts by bucket (``H#...`` hours, ``D#...`` days); buckets with none are absent.

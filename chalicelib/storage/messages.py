@@ -5,6 +5,10 @@ Drill-down indexes (keys, urgency and language only), one per combination of sit
 nature, each partitioned by day and sorted like ``gsi2``: ``day_site`` (``<date>#<site>``),
 ``day_topic``, ``day_nature``, ``day_site_topic`` (``<date>#<site>#<topic>``), ``day_site_nature``,
 ``day_topic_nature``, ``day_site_topic_nature``. A drill-down reads one small partition per day.
+
+A manager's correction (``relabel_message``) rewrites the labels and these index attributes, keeps the
+machine's labels once (``machine``) and numbers the corrections (``corrections``), in one transaction
+with the move of the message's counts (``chalicelib/storage/counters.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import itertools
 from typing import Any
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
+from chalicelib.storage.counters import count_writes, mark_write, shard_of, transact
 from chalicelib.storage.dynamo import (
     NO_SITE,
     Dynamo,
@@ -101,6 +106,35 @@ class MessageStore(Dynamo):
                        ExpressionAttributeValues=to_item(values), ConditionExpression="attribute_exists(pk)")
         except Conflict as exc:
             raise NotFound(message_id) from exc
+
+    def relabel_message(self, message: dict[str, Any], *, labels: dict[str, str], by: str, at: str,
+                        note: str | None, counts: dict[str, int]) -> bool:
+        """Give a counted message (``message`` as read) a manager's labels, keep the machine's once, and move its
+        counts by ``counts`` in its own hour and day: one transaction, once (the mark ``relabel#<id>#<n>`` of
+        its n-th correction, and a condition on n). False if the message changed meanwhile (corrected again,
+        erased) or is not counted yet: nothing is written then."""
+        n = int(message.get("corrections") or 0) + 1
+        bucket, expires = f"H#{message['hour']}", int(message.get("ttl") or 0)
+        fields = {**labels, "machine": message.get("machine") or {d: message.get(d) for d in labels},
+                  "corrections": n, "corrected_by": by, "corrected_at": at,
+                  **drill_keys(message["day"], {**message, **labels})}
+        names = {f"#a{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(fields.values())}
+        sets = [f"#a{i} = :a{i}" if name != "machine" else f"#a{i} = if_not_exists(#a{i}, :a{i})"
+                for i, name in enumerate(fields)]
+        names.update({"#note": "correction_note", "#done": "processed_at", "#n": "corrections"})
+        if note:
+            values[":note"] = note
+        update = "SET " + ", ".join([*sets, *(["#note = :note"] if note else [])]) + ("" if note else " REMOVE #note")
+        condition = "attribute_exists(#done) AND " + ("#n = :prev" if n > 1 else "attribute_not_exists(#n)")
+        if n > 1:
+            values[":prev"] = n - 1
+        relabel = {"Update": {"TableName": self._table, "Key": to_item(message_key(message["id"])),
+                              "UpdateExpression": update, "ConditionExpression": condition,
+                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_item(values)}}
+        mark = mark_write(self._counters, f"relabel#{message['id']}#{n}", bucket, expires)
+        writes = count_writes(self._counters, message.get("site"), bucket, shard_of(message["id"]), counts, expires)
+        return transact(self._db, [mark, relabel, *writes])
 
     def set_reply_status(self, message_id: str, status: str) -> None:
         self._call("update_item", Key=to_item(message_key(message_id)), UpdateExpression="SET reply_status = :s",
