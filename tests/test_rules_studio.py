@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import access, services
 from chalicelib.clock import day_key, iso, utcnow
-from tests.conftest import auth, post_sms, twilio_params
+from tests.conftest import auth, drain, post_sms, twilio_params
 
 
 def call(client, method, path, body=None, headers=None):
@@ -120,3 +120,26 @@ def test_a_viewer_may_not_use_the_studio(client):
                                ("post", "/api/config/rules/explain", {"text": "hello"}),
                                ("get", "/api/config/rules/suggestions", None)):
         assert call(client, method, path, body, headers=headers).status_code == 403, path
+
+
+def test_a_correction_becomes_a_suggestion_and_the_backtest_measures_the_draft_on_it(client):
+    """The loop of issue 22: a manager corrects two messages (PATCH /api/feedback/{id}), their phrase is
+    suggested, and a draft adding it is backtested against the corrections."""
+    for n in range(2):
+        post_sms(client, twilio_params(body=f"L8 wobbly thing rattled {n}", sid=f"SM{n + 20:032d}",
+                                       frm=f"+44770090014{n}"))
+    drain()
+    for n in range(2):
+        fixed = call(client, "patch", f"/api/feedback/twilio-SM{n + 20:032d}", {"topic": "comfort", "by": "Marie"})
+        assert fixed.status_code == 200, fixed.body
+    found = call(client, "get", "/api/config/rules/suggestions").json_body
+    assert found["corrected"] == 2
+    wobbly = next(s for s in found["items"] if s["phrase"] == "wobbly")
+    assert wobbly == {"phrase": "wobbly", "kind": "topic", "label": "comfort", "count": 2,
+                      "messages": [f"twilio-SM{21:032d}", f"twilio-SM{20:032d}"], "group": "comfort"}
+    assert not any(s["kind"] == "nature" for s in found["items"])  # the nature was left as it was
+    rules = call(client, "get", "/api/config/rules").json_body["data"]
+    draft = with_phrase(rules, wobbly["group"], wobbly["phrase"])
+    quality = call(client, "post", "/api/config/rules/preview", {"data": draft}).json_body["quality"]
+    assert quality["corrected"] == 2
+    assert quality["topic"] == {"before": 0.0, "after": 1.0, "right_before": 0, "right_after": 2}
