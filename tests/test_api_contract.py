@@ -170,8 +170,8 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     line_8 = next(i for i, s in enumerate(sites["data"]["sites"]) if s["id"] == "line-8")
     changed = json.loads(json.dumps(sites["data"]))
     changed["sites"][line_8]["callback_minutes"] = 12
-    published = call("PUT", "/api/config/{section}", "/api/config/sites",
-                     json={"data": changed, "base_version": sites["version"], "comment": "contract", "by": "Sam"}).json()
+    body = {"data": changed, "base_version": sites["version"], "comment": "contract", "by": "Sam"}
+    published = call("PUT", "/api/config/{section}", "/api/config/sites", json=body).json()
     assert published["changes"] == [{"path": f"sites[{line_8}].callback_minutes", "old": 10, "new": 12}]
     call("PUT", "/api/config/{section}", "/api/config/sites", expect=409,
          json={"data": changed, "base_version": sites["version"]})
