@@ -118,6 +118,8 @@ def make_handler(api_url: str, root: Path = DASHBOARD,
             else:
                 self._send(405, b"method not allowed", "text/plain")
 
+        do_PUT = do_POST  # the settings pages publish with PUT /api/config/{section}
+
     return Handler
 
 
