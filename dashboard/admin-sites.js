@@ -231,7 +231,20 @@ export const sitesPage = {
       block.querySelector("input").focus();
       ctx.changed();
     });
-    root.append(el("p", { class: "muted", text: `${(data.sites || []).length} sites. Open one to change it.` }),
+    const find = el("input", { id: "admin-find-site", type: "search", autocomplete: "off", spellcheck: "false",
+      "aria-describedby": "admin-find-help" });
+    const fold = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+    find.addEventListener("input", () => {
+      const wanted = fold(find.value.trim());
+      for (const block of list.children) {
+        const site = data.sites[Number(block.dataset.index)];
+        const words = fold([site.id, site.name, ...(site.codes || [])].join(" "));
+        block.hidden = Boolean(wanted) && !words.includes(wanted) && !block.open;
+      }
+    });
+    root.append(el("div", { class: "field" }, el("label", { for: find.id, text: "Find a site" }), find,
+      el("p", { class: "muted help", id: "admin-find-help",
+        text: `${(data.sites || []).length} sites: type part of a name, identifier or code, then open one to change it.` })),
       el("datalist", { id: "admin-timezones" }, ...timeZones().map((z) => el("option", { value: z }))), list, add);
   },
   // an error on sites[i]: open that site's block so that its field can be shown

@@ -85,7 +85,7 @@ function build(root) {
       el("ul", { class: "admin-tabs" }, ...Object.entries(PAGES).map(([key, p]) =>
         el("li", {}, el("a", { href: `#settings=${key}`, "data-tab": key, text: p.title }))))),
     el("p", { id: "admin-status", class: "admin-status", role: "status" }),
-    el("div", { id: "admin-problems", class: "admin-problems", role: "alert" }),
+    el("div", { id: "admin-problems", class: "admin-problems", role: "alert", tabindex: "-1" }),
     el("div", { id: "admin-body", class: "admin-body" }),
     el("form", { id: "admin-publish", class: "card admin-publish", novalidate: "" },
       el("label", { for: "admin-comment", text: "What changed, and why (kept in the history)" }),

@@ -226,6 +226,9 @@ def test_a_viewer_is_told_settings_need_the_operator_token_and_the_pages_fit_375
     page.click("#signout")
     page.evaluate("document.getElementById('admin').removeAttribute('data-loaded')")
     settings(page, stack, "sites", go=False)
+    page.fill("#admin-find-site", "ligne8")  # a code
+    shown = page.locator("#admin-sites > details:visible").evaluate_all("ds => ds.map(d => d.dataset.site)")
+    assert shown == ["line-8"]
     page.click('details[data-site="line-8"] summary')
     for tab in ("sites", "replies"):
         if tab != "sites":
