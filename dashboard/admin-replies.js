@@ -40,7 +40,8 @@ function checkOne(entry) {
   if (!node.value.trim()) entry.problem = "The reply is empty.";
   else if (unknown.length) entry.problem = `${unknown.join(" ")} is not a placeholder Voix fills in.`;
   else if (m.segments > 1) {
-    entry.problem = `Too long for one SMS: ${m.units} characters in ${m.encoding}, one SMS holds ${limit}. `
+    entry.problem = `Too long for one SMS: ${m.units} characters in ${m.encoding}, one SMS holds ${limit}`
+      + `${m.encoding === "UCS-2" ? " (a character outside the GSM alphabet, such as ê ç or an emoji, makes it 70)" : ""}. `
       + `Shorten it by ${m.units - limit}.`;
   }
   if (entry.problem) message = entry.problem;

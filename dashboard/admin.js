@@ -314,7 +314,7 @@ async function historyPage() {
   const answer = await deps.api("/api/config/history?limit=50");
   if (admin.tab !== "history") return;
   const when = (iso) => (iso ? new Intl.DateTimeFormat(navigator.language || "en-GB",
-    { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)) : "");
+    { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" }).format(new Date(iso)) : "");
   const items = answer.items.map((v) => {
     const changes = el("ul", { class: "changes" }, ...v.changes.slice(0, 20).map((c) =>
       el("li", {}, el("code", { text: c.path }), ` ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`)));
