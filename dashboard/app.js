@@ -2,6 +2,7 @@
 // set with textContent, never parsed as HTML.
 
 import { caseIsOpen, initCasePage, route as routeCase, stopCase } from "./case.js";
+import { adminIsOpen, initAdmin, route as routeAdmin } from "./admin.js";
 
 const TOKEN_KEY = "voix.operatorToken";
 const NAME_KEY = "voix.name"; // who acknowledges from this browser, recorded with the credential's identity
@@ -52,7 +53,7 @@ async function api(path, options = {}) {
   if (!response.ok) {
     let message = response.statusText;
     try { message = (await response.json()).error || message; } catch { /* not JSON */ }
-    throw new Error(message);
+    throw Object.assign(new Error(message), { status: response.status });
   }
   if (path.endsWith(".csv") || path.includes(".csv?")) {
     return { blob: await response.blob(), truncated: response.headers.get("X-Voix-Truncated") === "true" };
@@ -697,11 +698,13 @@ async function showApp() {
     throw error;
   }
   routeCase(); // a link to a case (#case=<id>) opens it as soon as the sites are known
+  routeAdmin(true); // and a link to the settings (#settings=<page>)
   const failure = await first;
   if (failure) handle(failure);
   // the case page polls its own case; the dashboard behind it waits
-  state.timers.push(setInterval(() => caseIsOpen() || poll().catch(handle), LIVE_MS));
-  state.timers.push(setInterval(() => caseIsOpen() || load(true).catch(handle), REFRESH_MS));
+  const away = () => caseIsOpen() || adminIsOpen();
+  state.timers.push(setInterval(() => away() || poll().catch(handle), LIVE_MS));
+  state.timers.push(setInterval(() => away() || load(true).catch(handle), REFRESH_MS));
 }
 
 function fillSelect(select, options) {
@@ -732,6 +735,8 @@ function init() {
   initCasePage({ api, el, handle, siteName, zone, locale, ready: () => !$("app").hidden,
     signedOut: (error) => error instanceof SignedOut, afterClose: () => load(true).catch(handle),
     who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
+  initAdmin({ api, el, handle, ready: () => !$("app").hidden, signedOut: (error) => error instanceof SignedOut,
+    who: () => $("who").value.trim() });
   $("export").addEventListener("click", exportCsv);
   $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";

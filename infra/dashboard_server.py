@@ -118,6 +118,8 @@ def make_handler(api_url: str, root: Path = DASHBOARD,
             else:
                 self._send(405, b"method not allowed", "text/plain")
 
+        do_PUT = do_PATCH = do_DELETE = do_POST  # the live configuration, corrections, erasure: the API's own
+
     return Handler
 
 

@@ -174,6 +174,23 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     call("GET", "/api/scorecards", "/api/scorecards?site=line-8")
     call("GET", "/api/config")
     call("GET", "/api/status")
+    sites = call("GET", "/api/config/{section}", "/api/config/sites").json()
+    call("GET", "/api/config/{section}", "/api/config/nowhere", expect=404)
+    line_8 = next(i for i, s in enumerate(sites["data"]["sites"]) if s["id"] == "line-8")
+    changed = json.loads(json.dumps(sites["data"]))
+    changed["sites"][line_8]["callback_minutes"] = 12
+    body = {"data": changed, "base_version": sites["version"], "comment": "contract", "by": "Sam"}
+    published = call("PUT", "/api/config/{section}", "/api/config/sites", json=body).json()
+    assert published["changes"] == [{"path": f"sites[{line_8}].callback_minutes", "old": 10, "new": 12}]
+    call("PUT", "/api/config/{section}", "/api/config/sites", expect=409,
+         json={"data": changed, "base_version": sites["version"]})
+    changed["sites"][line_8]["staff_sms"] = ["+4477"]
+    call("PUT", "/api/config/{section}", "/api/config/sites", expect=400,
+         json={"data": changed, "base_version": published["version"]})
+    history = call("GET", "/api/config/history").json()
+    assert [v["version"] for v in history["items"]] == [published["version"], sites["version"]]
+    call("POST", "/api/config/rollback", json={"version": sites["version"], "by": "Sam"})
+    call("POST", "/api/config/rollback", json={"version": 99}, expect=404)
 
     cases = wait_until(lambda: call("GET", "/api/cases").json()["items"], seconds=60)
     case_id = cases[0]["id"]

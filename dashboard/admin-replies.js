@@ -1,0 +1,97 @@
+// Settings, replies: each automatic reply's text per language, with a live one-SMS check per language. A reply
+// is sent as one SMS only if it fits 160 GSM-7 characters (70 in UCS-2, when one character is outside the GSM
+// alphabet); its placeholders are counted filled with a sample value (shown on the page), and typographic
+// quotes are counted as sent (plain). A reply too long is an error next to its field and Publish waits.
+
+import { measure, plain } from "./sms.js";
+
+// what each placeholder is counted as: long values of the demo's sites, per language
+export const SAMPLES = {
+  en: { site: "Leeds Briggate store", staff: "store manager", team: "store team", minutes: "10", hours: "2",
+    offer_code: "VABCDEF", emergency: "999", example_code: "LEEDS", delay: "10 minutes" },
+  fr: { site: "magasin de Leeds", staff: "responsable du magasin", team: "equipe du magasin", minutes: "10", hours: "2",
+    offer_code: "VABCDEF", emergency: "112", example_code: "LEEDS", delay: "10 minutes" },
+};
+const LANGUAGES = { en: "English", fr: "French" };
+
+let ctx;
+const fields = []; // [{ node, note, language }]
+
+// the text as the customer receives it, or { unknown } for a placeholder Voix cannot fill
+export function filled(text, language) {
+  const values = SAMPLES[language] || SAMPLES.en;
+  const unknown = [];
+  const out = text.replace(/\{(\w*)\}/g, (m, key) => {
+    if (key in values) return values[key];
+    unknown.push(m);
+    return m;
+  });
+  return { text: plain(out), unknown };
+}
+
+function checkOne(entry) {
+  const { node, note, language } = entry;
+  const { text, unknown } = filled(node.value, language);
+  const m = measure(text);
+  const limit = m.encoding === "GSM-7" ? 160 : 70;
+  let message = `${m.units} of ${limit} characters (${m.encoding})${m.encoding === "UCS-2"
+    ? ": a character outside the GSM alphabet (ê â ô ç, an emoji) makes an SMS hold 70, not 160" : ""}.`;
+  entry.problem = "";
+  if (!node.value.trim()) entry.problem = "The reply is empty.";
+  else if (unknown.length) entry.problem = `${unknown.join(" ")} is not a placeholder Voix fills in.`;
+  else if (m.segments > 1) {
+    entry.problem = `Too long for one SMS: ${m.units} characters in ${m.encoding}, one SMS holds ${limit}`
+      + `${m.encoding === "UCS-2" ? " (a character outside the GSM alphabet, such as ê ç or an emoji, makes it 70)" : ""}. `
+      + `Shorten it by ${m.units - limit}.`;
+  }
+  if (entry.problem) message = entry.problem;
+  note.textContent = message;
+  note.classList.toggle("error", Boolean(entry.problem));
+  note.dataset.segments = String(m.segments);
+  if (entry.problem) node.setAttribute("aria-invalid", "true"); else node.removeAttribute("aria-invalid");
+}
+
+function textField(rule, i, key, language) {
+  const { el } = ctx;
+  const id = `reply-${i}-${key}-${language}`;
+  const node = el("textarea", { id, rows: "3", maxlength: "1000", "data-path": `replies[${i}].${key}.${language}`,
+    "data-language": language, "aria-describedby": `${id}-count` });
+  node.value = rule[key][language] || "";
+  const note = el("p", { id: `${id}-count`, class: "counter", "aria-live": "polite" });
+  const entry = { node, note, language };
+  fields.push(entry);
+  node.addEventListener("input", () => {
+    rule[key] = { ...rule[key], [language]: node.value };
+    checkOne(entry);
+    ctx.changed();
+  });
+  checkOne(entry);
+  const label = key === "text" ? LANGUAGES[language] || language : `${LANGUAGES[language] || language}, when no offer is left`;
+  return el("div", { class: "field" }, el("label", { for: id, text: label }), node, note);
+}
+
+const conditions = (when) => Object.entries(when || {}).map(([k, v]) => `${k.replaceAll("_", " ")}: ${
+  Array.isArray(v) ? v.join(" or ") : v}`).join(", ") || "any message";
+
+export const repliesPage = {
+  render(root, data, context) {
+    ctx = context;
+    fields.length = 0;
+    const { el } = ctx;
+    const samples = Object.entries(SAMPLES.en).map(([k, v]) => `{${k}} = “${v}”`).join(", ");
+    root.append(
+      el("p", { class: "muted", id: "replies-help",
+        text: "The first reply whose conditions match a message is sent. Each text must fit one SMS. The length is "
+          + `counted with each placeholder filled with a sample value: ${samples} (French: {staff} = “${SAMPLES.fr.staff}”).` }),
+      el("div", { id: "admin-replies", class: "admin-list" }, ...(data.replies || []).map((rule, i) =>
+        el("fieldset", { class: "card admin-item", "data-reply": rule.name },
+          el("legend", { text: rule.name }),
+          el("p", { class: "muted meta", text: `When: ${conditions(rule.when)}` }),
+          ...Object.keys(rule.text || {}).map((language) => textField(rule, i, "text", language)),
+          ...Object.keys(rule.no_offer || {}).map((language) => textField(rule, i, "no_offer", language))))));
+  },
+  blocked() {
+    const bad = fields.filter((f) => f.problem).length;
+    return bad ? `${bad === 1 ? "One reply needs" : `${bad} replies need`} fixing before publishing (marked in red).` : "";
+  },
+};

@@ -1,0 +1,246 @@
+"""The dashboard's settings pages in Chromium (Playwright), on one running local stack (issue 22): replies with the
+one-SMS check, sites and staff (a staff number, a store added, a roster from CSV), 400s shown next to their field,
+409 when another manager published meanwhile, the history with rollback, a viewer token refused."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import access
+from chalicelib.clock import utcnow
+from tests.conftest import stack_api
+
+pytestmark = pytest.mark.browser
+
+LINK_KEY = "admin-pages-test-link-signing-key-0123456789"
+OLD, NEW = "+447700900801", "+447700900812"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    from tests.conftest import CHROMIUM, running_stack
+
+    if not CHROMIUM:
+        pytest.skip("no Chromium on this machine: `make test` installs Debian's chromium package (apt-get)")
+    with running_stack(tmp_path_factory.mktemp("admin-pages"), LINK_SIGNING_KEY=LINK_KEY) as (state, _output):
+        yield state
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    errors = list(page.errors)
+    context.close()
+    assert not errors
+
+
+def settings(page, state, tab, token=None, go=True):
+    if go:
+        page.goto(f"{state['dashboard_url']}/?period=today#settings={tab}")
+    page.fill("#token", token or state["operator_token"])
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#admin[data-loaded]", timeout=15_000)
+    page.fill("#who", "Marie Curie")
+
+
+def put(state, path, body):
+    request = urllib.request.Request(state["api_url"] + path, data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Authorization": f"Bearer {state['operator_token']}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as res:
+        return json.loads(res.read())
+
+
+def publish(page, comment):
+    before = page.get_attribute("#admin", "data-loaded")
+    page.fill("#admin-comment", comment)
+    page.click("#admin-submit")
+    page.wait_for_function("b => document.getElementById('admin').dataset.loaded !== b"
+                           " || document.querySelector('#admin-problems').childElementCount"
+                           " || /another manager/i.test(document.getElementById('admin-status').textContent)",
+                           arg=before)
+
+
+def reply_text(data, name, language="en"):
+    return next(r for r in data["replies"] if r["name"] == name)["text"][language]
+
+
+def test_the_csv_roster_reader_and_the_error_words(page, stack):
+    """parseRoster (admin-sites.js) and the 400 message's problems (admin.js), in the browser."""
+    page.goto(stack["dashboard_url"] + "/")
+    read = page.evaluate("""async () => {
+        const { parseRoster } = await import('/admin-sites.js');
+        const { problems } = await import('/admin.js');
+        return [parseRoster('name,days,start,end\\nDave Smith,mon tue wed,6,14\\n\\n"Smith, Jo",Saturday sun,22,6\\n'),
+                parseRoster('Amy,mon,7,15\\nBen,mon funday,7,15\\nCy,tue,25,3\\nDi,wed\\n'),
+                problems("invalid configuration: sites[2].staff_sms[0]: '+4477' is not valid; a; b; "
+                         + "sites[1].timezone: unknown time zone 'X'; (top level): code 'L8' is used twice")];
+    }""")
+    good, bad, problems = read
+    assert good == {"shifts": [{"name": "Dave Smith", "days": ["mon", "tue", "wed"], "start": 6, "end": 14},
+                               {"name": "Smith, Jo", "days": ["sat", "sun"], "start": 22, "end": 6}], "errors": []}
+    assert bad["shifts"] == [{"name": "Amy", "days": ["mon"], "start": 7, "end": 15}]
+    assert [e["line"] for e in bad["errors"]] == [2, 3, 4]
+    assert "“funday” is not a day" in bad["errors"][0]["message"]
+    assert "start “25” is not an hour" in bad["errors"][1]["message"]
+    assert "expected 4 columns" in bad["errors"][2]["message"]
+    assert problems == [{"path": "sites[2].staff_sms[0]", "message": "'+4477' is not valid; a; b"},
+                        {"path": "sites[1].timezone", "message": "unknown time zone 'X'"},
+                        {"path": "(top level)", "message": "code 'L8' is used twice"}]
+
+
+def test_replies_too_long_is_an_error_and_a_valid_text_is_published(page, stack):
+    settings(page, stack, "replies")
+    before = stack_api(stack, "/api/config/replies")
+    box = page.locator('[data-reply="compliment"] textarea[data-language="en"]')
+    count = page.locator("#" + box.get_attribute("aria-describedby").split()[0])
+    assert box.input_value() == reply_text(before["data"], "compliment")
+    assert "of 160 characters (GSM-7)" in count.text_content()
+    box.fill("Thank you! " + "So kind. " * 17)  # 164 characters
+    assert "Too long for one SMS: 164 characters in GSM-7, one SMS holds 160" in count.text_content()
+    assert box.get_attribute("aria-invalid") == "true" and page.is_disabled("#admin-submit")
+    assert "One reply needs fixing" in page.text_content("#admin-blocked")
+    box.fill("Merci, vous êtes très gentil ! " + "a" * 40)  # ê: UCS-2, 71 characters
+    assert "one SMS holds 70" in count.text_content() and page.is_disabled("#admin-submit")
+    box.fill("Thanks! Your kind words for the {team} are recorded.")
+    assert "of 160 characters (GSM-7)" in count.text_content() and page.is_enabled("#admin-submit")
+    assert box.get_attribute("aria-invalid") is None
+    publish(page, "warmer thanks")
+    assert "Published version" in page.text_content("#admin-status")
+    after = stack_api(stack, "/api/config/replies")
+    assert after["version"] == before["version"] + 1
+    assert reply_text(after["data"], "compliment") == "Thanks! Your kind words for the {team} are recorded."
+    assert reply_text(after["data"], "compliment", "fr") == reply_text(before["data"], "compliment", "fr")
+    latest = stack_api(stack, "/api/config/history?limit=1")["items"][0]
+    assert latest["author"].startswith("Marie Curie") and latest["comment"] == "warmer thanks"
+
+
+def test_sites_a_bad_number_is_shown_next_to_its_field_then_staff_roster_and_a_new_store_are_published(page, stack):
+    settings(page, stack, "sites")
+    before = stack_api(stack, "/api/config/sites")
+    i = next(n for n, s in enumerate(before["data"]["sites"]) if s["id"] == "line-8")
+    page.click('details[data-site="line-8"] summary')
+    number = page.locator(f'[data-path="sites[{i}].staff_sms[0]"]')
+    assert number.input_value() == OLD and page.get_attribute(f'label[for="{number.get_attribute("id")}"]', "for")
+    number.fill("+4477")
+    publish(page, "a typo")
+    error = page.locator(".field-error")
+    assert error.count() == 1 and "staff SMS number 1: '+4477' is not a valid phone number" in error.text_content()
+    assert error.get_attribute("id") in number.get_attribute("aria-describedby")
+    assert number.get_attribute("aria-invalid") == "true"
+    assert "marked next to the fields" in page.text_content("#admin-problems")
+    assert stack_api(stack, "/api/config/sites")["version"] == before["version"]  # nothing published
+    number.fill(NEW)
+    # a roster: a file with mistakes is refused line by line, a good one is read and shown
+    roster = page.locator('details[data-site="line-8"] input[type=file]')
+    roster.set_input_files(files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                   "buffer": b"name,days,start,end\nDave Smith,mon tue wed,6,14\nEve,mon,9\n"}])
+    page.wait_for_selector(".roster-errors li")
+    assert page.locator(".roster-errors li").all_text_contents() == [
+        "Line 3: expected 4 columns (name, days, start, end), found 3"]
+    roster.set_input_files(files=[{"name": "line8.csv", "mimeType": "text/csv",
+                                   "buffer": b"Dave Smith,mon tue wed,6,14\nEve Jones,thu fri sat sun,14,22\n"}])
+    page.wait_for_selector("text=Read 2 shifts from line8.csv")
+    assert "Eve Jones" in page.text_content('details[data-site="line-8"] table.roster')
+    # a new store
+    page.click("#admin-add-site")
+    n = len(before["data"]["sites"])
+    for path, value in ((f"sites[{n}].id", "store-york"), (f"sites[{n}].name", "York Stonegate store"),
+                        (f"sites[{n}].short_name.en", "York store"), (f"sites[{n}].short_name.fr", "magasin de York"),
+                        (f"sites[{n}].numbers", "+447700900150"), (f"sites[{n}].codes", "YORK"),
+                        (f"sites[{n}].manager_email", "york@example.com")):
+        page.fill(f'[data-path="{path}"]', value)
+    page.click(f'details[data-index="{n}"] .add')
+    page.fill(f'[data-path="sites[{n}].staff_sms[0]"]', "+447700900951")
+    publish(page, "line 8 driver's new phone, York opens")
+    assert "Published version" in page.text_content("#admin-status"), page.text_content("#admin-problems")
+    after = stack_api(stack, "/api/config/sites")
+    assert after["version"] == before["version"] + 1
+    line8 = after["data"]["sites"][i]
+    assert line8["staff_sms"] == [NEW]
+    assert line8["roster"] == [{"name": "Dave Smith", "days": ["mon", "tue", "wed"], "start": 6, "end": 14},
+                               {"name": "Eve Jones", "days": ["thu", "fri", "sat", "sun"], "start": 14, "end": 22}]
+    york = after["data"]["sites"][n]
+    assert (york["id"], york["kind"], york["codes"], york["staff_sms"]) == ("store-york", "store", ["YORK"],
+                                                                           ["+447700900951"])
+
+
+def test_another_managers_publish_meanwhile_is_a_409_with_a_reload(page, stack):
+    settings(page, stack, "routing")
+    read = stack_api(stack, "/api/config/routing")
+    when = page.locator('[data-path="routing[3].when"]')
+    when.fill('{"nature": ["question"')
+    assert page.is_disabled("#admin-submit") and "not valid JSON" in page.text_content("#admin-body")
+    when.fill('{"nature": ["question", "suggestion"]}')
+    page.check("#rt-3-sms-care")
+    changed = json.loads(json.dumps(read["data"]))
+    changed["routing"][0]["name"] = "high urgency (everyone)"
+    assert put(stack, "/api/config/routing", {"data": changed, "base_version": read["version"]})["version"]
+    publish(page, "questions by SMS too")
+    assert "Another manager published a change meanwhile" in page.text_content("#admin-status")
+    assert page.is_visible("#admin-reload")
+    page.click("#admin-reload")
+    page.wait_for_function("() => document.querySelector('[data-path=\"routing[0].name\"]')?.value"
+                           " === 'high urgency (everyone)'")
+    page.check("#rt-3-sms-care")
+    publish(page, "questions by SMS too")
+    assert "Published version" in page.text_content("#admin-status")
+    rule = stack_api(stack, "/api/config/routing")["data"]["routing"][3]
+    assert rule["sms"] == ["care"] and rule["email"] == ["care"]
+
+
+def test_the_history_lists_the_versions_and_rolls_back(page, stack):
+    settings(page, stack, "history")
+    history = stack_api(stack, "/api/config/history")
+    shown = page.locator("#admin-history > li")
+    assert shown.count() == len(history["items"]) >= 4
+    assert [int(v) for v in shown.evaluate_all("ls => ls.map(l => l.dataset.version)")] == \
+        [v["version"] for v in history["items"]]
+    staff = next(v for v in history["items"] if any(c["new"] == NEW for c in v["changes"]))
+    item = page.locator(f'#admin-history > li[data-version="{staff["version"]}"]')
+    assert "Marie Curie" in item.text_content() and "line 8 driver's new phone" in item.text_content()
+    target = staff["version"] - 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f'#admin-history > li[data-version="{target}"] button')
+    page.wait_for_selector("text=Rolled back")
+    sites = stack_api(stack, "/api/config/sites")
+    assert sites["version"] == history["latest"] + 1
+    assert next(s for s in sites["data"]["sites"] if s["id"] == "line-8")["staff_sms"] == [OLD]
+    assert page.locator("#admin-history > li").first.get_attribute("data-version") == str(sites["version"])
+
+
+def test_a_viewer_is_told_settings_need_the_operator_token_and_the_pages_fit_375_px(browser, stack):
+    viewer = access.mint(LINK_KEY.encode(), "viewer", timedelta(hours=1), utcnow())[0]
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    settings(page, stack, "sites", token=viewer)
+    assert page.text_content("#admin-body") == "Settings need the operator token." and page.is_hidden("#admin-publish")
+    page.click("#signout")
+    page.evaluate("document.getElementById('admin').removeAttribute('data-loaded')")
+    settings(page, stack, "sites", go=False)
+    page.fill("#admin-find-site", "ligne8")  # a code
+    shown = page.locator("#admin-sites > details:visible").evaluate_all("ds => ds.map(d => d.dataset.site)")
+    assert shown == ["line-8"]
+    page.click('details[data-site="line-8"] summary')
+    for tab in ("sites", "replies"):
+        if tab != "sites":
+            page.click(f'a[data-tab="{tab}"]')
+            page.wait_for_selector("#admin-replies")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, tab
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+            '#admin input, #admin textarea, #admin select')]
+            .filter(n => !n.labels.length && !n.getAttribute('aria-label')).map(n => n.outerHTML)""")
+        assert unlabelled == [], unlabelled
+    page.click("#admin-back")
+    assert page.is_hidden("#admin") and page.evaluate("document.activeElement.id") == "settings-link"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#admin:not([hidden])")
+    context.close()
