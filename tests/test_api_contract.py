@@ -258,10 +258,8 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     assert erased["items"] >= 1
     call("DELETE", "/api/customers/{number}", "/api/customers/07700900556", expect=400)
 
-    # the live configuration and the rules studio (issue 22)
+    # the rules studio (issue 22): a draft backtested, a text explained, suggestions; nothing published
     rules = call("GET", "/api/config/{section}", "/api/config/rules").json()
-    call("GET", "/api/config/{section}", "/api/config/secrets", expect=404)
-    call("GET", "/api/config/history")
     draft = {**rules["data"], "lexicon": [*rules["data"]["lexicon"], {"name": "contract", "topic": "comfort",
                                                                       "phrases": ["wobbly"]}]}
     preview = call("POST", "/api/config/rules/preview", json={"data": draft, "days": 1}).json()
@@ -273,12 +271,7 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     assert call("GET", "/api/config/rules/suggestions").json()["items"] == []
     call("GET", "/api/config/rules/suggestions", "/api/config/rules/suggestions?days=31", expect=400)
     call("POST", "/api/config/rules/explain", json={"text": "hello"}, expect=403, headers=viewer)
-    published = call("PUT", "/api/config/{section}", "/api/config/rules",
-                     json={"data": draft, "base_version": rules["version"], "by": "contract"}).json()
-    call("PUT", "/api/config/{section}", "/api/config/rules", expect=409,
-         json={"data": draft, "base_version": rules["version"]})
-    call("POST", "/api/config/rollback", json={"version": rules["version"]})
-    call("POST", "/api/config/rollback", json={"version": published["version"] + 5}, expect=404)
+    assert call("GET", "/api/config/history").json()["latest"] == rules["version"]
 
     assert called == {(r.method, r.path) for r in ROUTES}  # every documented route was called
 
