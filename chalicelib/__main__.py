@@ -2,7 +2,8 @@
 ``python -m chalicelib config export|import|diff`` (the live configuration: :mod:`chalicelib.config_cli`).
 
 With no text, reads JSON lines ``{"to": ..., "text": ...}`` on standard input and
-writes one JSON line of classification for each, in order.
+writes one JSON line of classification for each, in order. ``--explain`` adds the normal words the rules read
+and each lexicon group that fired with what it adds (the rules studio's explanation).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     classify = commands.add_parser("classify", help="classify a message, or JSON lines on stdin")
     classify.add_argument("--to", default=None, help="the number the customer wrote to (E.164)")
     classify.add_argument("--config", default=None, help="configuration folder (default: the shipped one)")
+    classify.add_argument("--explain", action="store_true", help="also the words the rules read and each lexicon "
+                          "group that fired, with what it adds (as POST /api/config/rules/explain)")
     classify.add_argument("text", nargs="?", help="the SMS text; omit to read JSON lines on stdin")
     from chalicelib import config_cli
 
@@ -29,12 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         return config_cli.run(args)
     try:
-        classifier = Classifier(load_config(args.config))
+        config = load_config(args.config)
+        classifier = Classifier(config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+
+    def classify_one(text: str, to: str | None) -> dict:
+        if args.explain:
+            from chalicelib.backtest import explain
+
+            return explain(classifier, config, text, to)
+        return classifier.classify(text, to).as_dict()
+
     if args.text is not None:
-        print(json.dumps(classifier.classify(args.text, args.to).as_dict(), ensure_ascii=False))
+        print(json.dumps(classify_one(args.text, args.to), ensure_ascii=False))
         return 0
     status = 0
     for number, line in enumerate(sys.stdin, start=1):
@@ -45,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise ValueError('expected {"to": ..., "text": ...}')
             to = item.get("to")
-            result = classifier.classify(item["text"], to if isinstance(to, str) else None).as_dict()
+            result = classify_one(item["text"], to if isinstance(to, str) else None)
         except ValueError as exc:
             print(f"line {number}: {exc}", file=sys.stderr)
             result = {"error": str(exc), "line": number}

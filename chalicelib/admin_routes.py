@@ -1,6 +1,6 @@
 """The operator's administration routes (a Chalice blueprint, registered by ``app.py``): the live configuration,
-corrections of a message's labels and the quality figures they give (issue 22). Wiring only: each route calls
-one method of the operator API (``chalicelib.api``)."""
+the rules studio, corrections of a message's labels and the quality figures they give (issue 22). Wiring only:
+each route calls one method of the operator API (``chalicelib.api``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ def config_history():
 @json_errors
 def config_rollback():
     return services().api.rollback_config(json_body(admin.current_request), actor=actor(admin.current_request))
+
+
+@admin.route("/api/config/rules/preview", methods=["POST"])
+@json_errors
+def preview_rules():
+    return services().api.preview_rules(json_body(admin.current_request))
+
+
+@admin.route("/api/config/rules/explain", methods=["POST"])
+@json_errors
+def explain_rules():
+    return services().api.explain_rules(json_body(admin.current_request))
+
+
+@admin.route("/api/config/rules/suggestions", methods=["GET"])
+@json_errors
+def rules_suggestions():
+    return services().api.rules_suggestions(admin.current_request.query_params)
 
 
 @admin.route("/api/config/{section}", methods=["GET"])

@@ -299,6 +299,12 @@ class Classifier:
         """The normal words of ``text``: lower case, no accents, SMS spellings expanded."""
         return self._words_of(text)[0]
 
+    def knows(self, words: list[str]) -> bool:
+        """Whether normal ``words`` are already a phrase of the rules (one word: a phrase or a stem's match)."""
+        if tuple(words) in self._exact:
+            return True
+        return len(words) == 1 and any(words[0][:end] in self._stems for end in range(len(words[0]), 2, -1))
+
     # -- classification --------------------------------------------------------------
     def site_for(self, text: str, to_number: str | None) -> tuple[Site | None, str, str]:
         """The site, how it was found, and the text without a leading site code."""

@@ -53,6 +53,15 @@ def test_every_route_documents_its_errors_with_the_one_error_shape_and_needs_the
                     assert spec["content"]["application/json"]["schema"] == error, (method, path, status)
 
 
+def test_no_two_models_of_the_document_share_a_name():
+    """A request and an answer of the same name would share one schema in the document (one of them lost)."""
+    seen: dict[str, type] = {}
+    for route in ROUTES:
+        for model in (route.answer, route.query, route.body):
+            if model is not None:
+                assert seen.setdefault(model.__name__, model) is model, (route.path, model.__name__)
+
+
 def test_the_documented_bounds_are_the_models_bounds():
     params = {p["name"]: p for p in document()["paths"]["/api/feedback"]["get"]["parameters"]}
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
@@ -248,6 +257,21 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     erased = call("DELETE", "/api/customers/{number}", "/api/customers/" + quote("+447700900556", safe="")).json()
     assert erased["items"] >= 1
     call("DELETE", "/api/customers/{number}", "/api/customers/07700900556", expect=400)
+
+    # the rules studio (issue 22): a draft backtested, a text explained, suggestions; nothing published
+    rules = call("GET", "/api/config/{section}", "/api/config/rules").json()
+    draft = {**rules["data"], "lexicon": [*rules["data"]["lexicon"], {"name": "contract", "topic": "comfort",
+                                                                      "phrases": ["wobbly"]}]}
+    preview = call("POST", "/api/config/rules/preview", json={"data": draft, "days": 1}).json()
+    assert preview["read"] == 2 and preview["complete"]  # the third message's customer was erased
+    call("POST", "/api/config/rules/preview", json={"data": {**draft, "topics": []}}, expect=400)
+    explained = call("POST", "/api/config/rules/explain", json={"text": "L8 wobbly seat", "data": draft}).json()
+    assert {"group": "contract", "phrase": "wobbly", "negated": False, "effect": {"topic": "comfort"}} in \
+        explained["fired"]
+    assert call("GET", "/api/config/rules/suggestions").json()["items"] == []
+    call("GET", "/api/config/rules/suggestions", "/api/config/rules/suggestions?days=31", expect=400)
+    call("POST", "/api/config/rules/explain", json={"text": "hello"}, expect=403, headers=viewer)
+    assert call("GET", "/api/config/history").json()["latest"] == rules["version"]
 
     assert called == {(r.method, r.path) for r in ROUTES}  # every documented route was called
 

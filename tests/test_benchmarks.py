@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks import classification, cost, run, write_units
+from benchmarks import backtest, classification, cost, run, write_units
 from chalicelib import classification as engine
 from chalicelib.config_loader import load_config
 
@@ -27,6 +27,21 @@ def test_the_corpus_is_distinct_and_the_ten_times_rules_change_only_the_size():
     assert naive.classify(f"well {group.phrases[0].upper()} again", None)["topic"] != "other"
     assert naive.classify("zzz qqq", None) == {"topic": "other", "score": 0}
     assert classification.rate(small_engine, texts[:50], 1) > 0
+
+
+def test_the_backtest_reads_every_message_through_the_port_and_times_a_pass():
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.backtest import read_messages
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    items = backtest.stored(2500, now)
+    assert len({m["text"] for m in items}) == 2500 and items[0]["received_at"] > items[-1]["received_at"]
+    read, complete = read_messages(backtest.ListMessages(items), since=now - timedelta(days=30), until=now)
+    assert complete and [m["id"] for m in read] == [m["id"] for m in items]  # three pages of 1,000
+    result = backtest.run(300, 1)
+    assert result["messages"] == 300 and result["complete"] and result["cpu_s"] > 0 and result["median_s"] > 0
+    assert sum(result["changes"].values()) >= result["changed"]
 
 
 CALLS = {
@@ -103,8 +118,14 @@ def test_the_results_page_marks_each_bar():
             "cases": n, "per_case": 3, "target_messages": 1000, "table_items": 4 * n + 1001, "median_s": 0.0102,
             "requests": {"GetItem": 1, "Query": 1}, "request_count": 2, "items": 51, "item_bytes": 14_739,
             "read_units": 3.0} for size, n in (("small", 10), ("big", 100_000))}},
+        "backtest": {"messages": 50_000, "complete": True, "repeats": 3, "read_s": 0.01, "median_s": 5.4,
+                     "range_s": [3.7, 6.5], "cpu_s": 2.16, "per_second": 9_259.0, "changed": 46,
+                     "changes": {"topic": 0, "nature": 36, "urgency": 0, "language": 10}, "added_phrases": 4},
     }
     page = run.render(results)
+    assert re.search(r"backtest of 50,000 messages ≤ 5 s on one core \(CPU time\) \| 2.2 s \(wall clock 5.4 s\) "
+                     r"\| \*\*pass\*\*", page)
+    assert "it changes 46 messages (topic 0, nature 36, urgency 0, language 10)" in page
     assert re.search(r"at 100,000 vs 10 cases: same requests and items, time ≤ 1.5 \| 2 vs 2 requests, 51 vs 51 "
                      r"items, time 1.60 \| \*\*FAIL\*\*", page)
     assert "| 100,000 | 401,001 | 10.2 ms | 2: GetItem 1, Query 1 | 51 | 14,739 | 3 |" in page

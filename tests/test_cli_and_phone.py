@@ -27,6 +27,14 @@ def test_cli_classifies_one_message_as_one_json_object():
     assert data["site"] == "line-8" and data["topic"] == "comfort" and data["nature"] == "complaint"
 
 
+def test_cli_explains_which_groups_fired_and_what_they_add():
+    result = run_cli("classify", "--explain", "--to", "+447700900008", "it's freezing on this coach")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["topic"] == "comfort" and "freezing" in data["words"]
+    assert any(f["phrase"] == "freezing" and f["effect"].get("topic") == "comfort" for f in data["fired"])
+
+
 def test_cli_reads_json_lines_and_answers_in_order():
     lines = [{"to": "+33639980012", "text": "merci au chauffeur"}, {"to": "+447700900000", "text": "LEEDS rude staff"},
              {"text": "what time is the last coach?"}]

@@ -7,6 +7,7 @@ template is parsed and each function's role is held to its row: nothing more, no
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -334,6 +335,13 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
                                              body='{"topic": "cleanliness", "by": "Sam"}')  # one transaction
             assert relabelled.status_code == 200, relabelled.body
             assert client.http.get("/api/metrics/quality", headers=auth()).status_code == 200
+            rules = client.http.get("/api/config/rules", headers=auth()).json_body["data"]  # the rules studio
+            for path, body in (("/api/config/rules/preview", {"data": rules}),
+                               ("/api/config/rules/explain", {"text": "L8 too hot", "data": rules})):
+                studio = client.http.post(path, headers={**auth(), "Content-Type": "application/json"},
+                                          body=json.dumps(body))
+                assert studio.status_code == 200, studio.body
+            assert client.http.get("/api/config/rules/suggestions", headers=auth()).status_code == 200
         with lambda_of("TwilioWebhook"):  # the driver answers the customer by SMS: R <code> <text>
             relay = post_sms(client, twilio_params(f"R {case['code']} Coming to your seat", sid="SM" + "7" * 32,
                                                    frm="+447700900801"))

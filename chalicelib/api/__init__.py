@@ -11,6 +11,7 @@
 | ``tokens`` | ``/api/tokens`` |
 | ``settings`` | ``/api/config``, ``/api/status`` |
 | ``config_api`` | ``/api/config/{section}``, ``/api/config/history``, ``/api/config/rollback`` (live configuration) |
+| ``studio`` | ``/api/config/rules/preview``, ``/api/config/rules/explain``, ``/api/config/rules/suggestions`` |
 
 ``requests`` and ``responses`` hold the pydantic models of what each route takes and answers;
 ``openapi`` builds the OpenAPI 3.1 document (``/api/openapi.json``) from them.
@@ -19,18 +20,18 @@
 from __future__ import annotations
 
 from chalicelib.api.cases import CasesApi
-from chalicelib.api.config_api import ConfigApi
 from chalicelib.api.customers import CustomersApi
 from chalicelib.api.feedback import FeedbackApi
 from chalicelib.api.metrics import MetricsApi
 from chalicelib.api.offers import OffersApi
 from chalicelib.api.settings import SettingsApi
+from chalicelib.api.studio import StudioApi
 from chalicelib.api.surveys import SurveysApi
 from chalicelib.api.tokens import TokensApi
 
 
 class OperatorApi(FeedbackApi, MetricsApi, CasesApi, OffersApi, SurveysApi, CustomersApi, TokensApi, SettingsApi,
-                  ConfigApi):
+                  StudioApi):
     """Every operator route's domain side: validates the query or body, reads or acts through the store
     and the case and offer services it is given (``chalicelib.services`` builds them), and answers
     through the response models. ``app.py`` maps each route to one method."""

@@ -100,6 +100,16 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/config/rollback", "Publish an earlier version's configuration as the next version",
           rs.ConfigVersion, body=rq.ConfigRollback, body_required=True, errors=(400, 404, 409),
           tags=("configuration",)),
+    Route("POST", "/api/config/rules/preview", "Backtest a draft of the rules on the stored messages of the last "
+          "days (at most 50,000, the newest): what would change, examples, accuracy on corrected messages; "
+          "nothing stored", rs.RulesPreview, body=rq.BacktestRequest, body_required=True, errors=(400,),
+          tags=("configuration",)),
+    Route("POST", "/api/config/rules/explain", "Classify one text with the live rules or a draft: which rules "
+          "fired and why", rs.RulesExplanation, body=rq.ExplainRequest, body_required=True, errors=(400,),
+          tags=("configuration",)),
+    Route("GET", "/api/config/rules/suggestions", "Phrases frequent in the corrected messages of a label and "
+          "absent from the rules", rs.RulesSuggestions, query=rq.SuggestionsQuery, errors=(400,),
+          tags=("configuration",)),
     Route("GET", "/api/config/{section}", "A section (sites, rules, replies, routing) of the latest version",
           rs.ConfigSection, errors=(404,), tags=("configuration",)),
     Route("PUT", "/api/config/{section}", "Publish a section's new data as the next version (validated; 409 if "

@@ -203,3 +203,31 @@ class ConfigHistoryQuery(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=200)
     before: int | None = Field(default=None, ge=1, le=10**7, description="Versions before this one (paging)")
+
+
+class BacktestRequest(BaseModel):
+    """A draft of the rules to backtest (``POST /api/config/rules/preview``): nothing is stored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    data: dict = Field(description="A draft rules section, in the structure of GET /api/config/rules data")
+    days: int = Field(default=30, ge=1, le=30, description="The stored messages of the last days (at most 30)")
+    site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
+    examples: int = Field(default=5, ge=1, le=20, description="Examples of each kind of change")
+
+
+class ExplainRequest(BaseModel):
+    """One text to explain (``POST /api/config/rules/explain``), with the live rules or a draft."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=1600, description="The message as the customer wrote it")
+    to: str | None = Field(default=None, max_length=32, description="The number written to (E.164): its site")
+    data: dict | None = Field(default=None, description="A draft rules section (default: the live rules)")
+
+
+class SuggestionsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    days: int = Field(default=30, ge=1, le=30, description="The corrected messages of the last days")
+    site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")

@@ -19,6 +19,9 @@ from chalicelib.api.case_models import CasePage as CasePage
 from chalicelib.api.case_models import ConversationEntry as ConversationEntry
 from chalicelib.api.case_models import Escalation as Escalation
 from chalicelib.api.case_models import ReplyQueued as ReplyQueued
+from chalicelib.api.studio_models import RulesExplanation as RulesExplanation
+from chalicelib.api.studio_models import RulesPreview as RulesPreview
+from chalicelib.api.studio_models import RulesSuggestions as RulesSuggestions
 
 
 class _Out(BaseModel):
