@@ -1,7 +1,8 @@
 """Does reading one case with its conversation cost more when more cases are stored?  (moto in process)
 
 What ``GET /api/cases/{id}`` does, through the operator API in process (``OperatorApi.case``: one
-GetItem of the case, then one Query of its latest 50 conversation messages), on moto with the local
+GetItem of the case, then one Query of its latest 50 conversation messages, and one Query of the customer's
+history of cases, then a BatchGetItem of those it names), on moto with the local
 stack's speed-ups. Two sizes, 10 and 100,000 stored cases (``--quick``: 10 and 5,000), each case with
 a few conversation messages, plus one target case with 1,000. The target's read is timed as the
 median of ``reads`` reads, and every DynamoDB call of a read is counted (a botocore ``after-call``

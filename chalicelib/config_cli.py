@@ -28,20 +28,18 @@ def add_parser(commands: Any) -> None:
         sub = action.add_parser(name, help=text)
         sub.add_argument("folder", nargs="?", default=None, help="default: the shipped files")
         if name == "import":
-            sub.add_argument("--by", default=os.environ.get("USER", "cli"), help="who publishes (the history says)")
+            sub.add_argument("--by", default="cli", help="who publishes (the history says)")
             sub.add_argument("--comment", default="imported from TOML files")
 
 
 def _service() -> Any:
-    from chalicelib import aws_clients
     from chalicelib.config_loader import read_raw
     from chalicelib.live_config import ConfigService
-    from chalicelib.storage.config_versions import ConfigVersionStore
+    from chalicelib.services import Services
 
-    table = os.environ.get("TABLE_NAME")
-    if not table:
+    if not os.environ.get("TABLE_NAME"):
         raise SystemExit("TABLE_NAME is not set: the deployment's table (make run's is voix-dev)")
-    return ConfigService(store=ConfigVersionStore(aws_clients.client("dynamodb"), table), seed=read_raw)
+    return ConfigService(store=Services().store.config, seed=read_raw)
 
 
 def run(args: argparse.Namespace, out: Any = None) -> int:

@@ -7,7 +7,7 @@ whole configuration cross-checked and its rules compiled, before anything is sto
 comment and the diff against the version before, and the manifest saying which version holds each section.
 A publish names the version it was based on: if another was published since, it is refused (409) and
 nothing is lost. Rollback to any version is a publish of that version's sections. Until the first publish
-the shipped files are version 1 (stored on the first change, or by ``python -m chalicelib config import``).
+the shipped files are version 1 (stored with the first change; reading stores nothing).
 
 Pure Python over the ``ConfigVersions`` port: the DynamoDB layout is in ``chalicelib/storage/config_versions.py``.
 """
@@ -32,6 +32,7 @@ SECTIONS: dict[str, tuple[str, Any, str]] = {
     "replies": ("replies", RepliesFile, "replies.toml"),
     "routing": ("routing", RoutingFile, "routing.toml"),
 }
+SEED_AUTHOR, SEED_COMMENT = "the shipped files", "version 1: the shipped files"
 DIFF_KEPT = 100  # changed paths kept with a version (the count says how many there were)
 MAX_ERRORS = 50
 
@@ -137,22 +138,24 @@ class ConfigService:
         self._now = now
 
     def head(self) -> tuple[int, dict[str, int]]:
-        """The latest version and which version holds each section; the shipped files are version 1 (stored
-        on first use, so history and rollback can name them)."""
+        """The latest version and which version holds each section: the shipped files are version 1 until
+        something is published (they are stored then, with the first change, so history and rollback name them;
+        reading stores nothing)."""
         head = self._store.head()
         if head is None:
-            self._publish_all(self._seed(), base=0, author="the shipped files", comment="version 1: the shipped files")
-            head = self._store.head()
+            return 1, dict.fromkeys(SECTIONS, 1)
         return int(head["version"]), dict(head["sections"])
 
     def sections(self, manifest: dict[str, int]) -> dict[str, dict[str, Any]]:
+        if self._store.head() is None:  # nothing published: the shipped files
+            return {s: data for s, data in self._seed().items() if s in manifest}
         return self._store.section_data(manifest)
 
     def section(self, name: str) -> tuple[int, dict[str, Any]]:
         if name not in SECTIONS:
             raise ApiError(404, f"no configuration section {name!r} (sites, rules, replies, routing)")
         version, manifest = self.head()
-        return version, self._store.section_data({name: manifest[name]})[name]
+        return version, self.sections({name: manifest[name]})[name]
 
     def publish(self, name: str, data: Any, *, base_version: int, author: str, comment: str = "") -> dict[str, Any]:
         """Publish a section's new data as the next version; InvalidConfig (400) or StaleVersion (409)."""
@@ -163,11 +166,12 @@ class ConfigService:
         latest, manifest = self.head()
         if base_version != latest:
             raise StaleVersion(base_version, latest)
-        current = self._store.section_data(manifest)
+        current = self.sections(manifest)
         build({**current, name: data})  # the whole configuration must hold with it
         changes = diff(current[name], data)
         if not changes:
             raise ApiError(409, f"nothing changed in {name} since version {latest}")
+        self._store_seed()
         return self._store.publish(
             version=latest + 1, base=latest, sections={name: data}, manifest=manifest, author=author[:120],
             at=iso(self._now()), comment=(comment or "")[:500], changes=changes[:DIFF_KEPT], changed=len(changes))
@@ -179,7 +183,7 @@ class ConfigService:
         if old is None:
             raise ApiError(404, f"no configuration version {version}")
         then = self._store.section_data(old["sections"])
-        now = self._store.section_data(manifest)
+        now = self.sections(manifest)
         build(then)  # still valid (the models may have moved on since)
         changed = {s: then[s] for s in SECTIONS if then[s] != now[s]}
         if not changed:
@@ -191,10 +195,19 @@ class ConfigService:
             changes=changes[:DIFF_KEPT], changed=len(changes), rollback_of=version)
 
     def history(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        if self._store.head() is None:  # nothing published: the shipped files, not stored yet
+            return [] if before is not None and before <= 1 else [{
+                "version": 1, "author": SEED_AUTHOR, "at": None, "comment": SEED_COMMENT, "changed": 0,
+                "changes": [], "sections": dict.fromkeys(SECTIONS, 1), "touched": sorted(SECTIONS),
+                "rollback_of": None}]
         return self._store.history(limit, before)
 
-    def _publish_all(self, raw: dict[str, dict[str, Any]], *, base: int, author: str, comment: str) -> None:
+    def _store_seed(self) -> None:
+        """Before the first change: the shipped files stored as version 1 (once, whoever comes first)."""
+        if self._store.head() is not None:
+            return
+        raw = self._seed()
         build(raw)
         with contextlib.suppress(StaleVersion):  # seeded meanwhile by another container: the same files
-            self._store.publish(version=base + 1, base=base, sections=raw, manifest={}, author=author,
-                                at=iso(self._now()), comment=comment, changes=[], changed=0)
+            self._store.publish(version=1, base=0, sections=raw, manifest={}, author=SEED_AUTHOR,
+                                at=iso(self._now()), comment=SEED_COMMENT, changes=[], changed=0)

@@ -43,6 +43,10 @@ ALLOWED = {
         "how long `make simulate --watch` keeps answering staff replies: an elapsed time, not a date",
     ("infra/moto_speedups.py", "time.time"):
         "moto's own SQS visibility check, sped up: AWS-side time, which the real SQS keeps on its own clock",
+    ("chalicelib/services.py", "time.monotonic"):
+        "how long since a warm process asked for the configuration's version: an elapsed time, not a date",
+    ("chalicelib/api/studio.py", "time.perf_counter"):
+        "how long a backtest took, logged: an elapsed time, not a date",
     ("infra/deploy.py", "time.time"):
         "a unique CloudFormation change-set name and CloudFront CallerReference: identifiers, not dates",
 }
