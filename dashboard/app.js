@@ -3,6 +3,7 @@
 
 import { caseIsOpen, initCasePage, route as routeCase, stopCase } from "./case.js";
 import { adminIsOpen, initAdmin, route as routeAdmin } from "./admin.js";
+import { decorate, initCorrections, quality } from "./corrections.js";
 
 const TOKEN_KEY = "voix.operatorToken";
 const NAME_KEY = "voix.name"; // who acknowledges from this browser, recorded with the credential's identity
@@ -334,13 +335,13 @@ function badge(kind, value) {
 
 function feedItem(m) {
   const site = filters().site; // one zone down the list: the view's (the site's, else the network's)
-  return el("li", { class: `item${m.urgency === "high" ? " urgent" : ""}`, "data-id": m.id },
+  return decorate(el("li", { class: `item${m.urgency === "high" ? " urgent" : ""}`, "data-id": m.id },
     el("div", { class: "meta" },
       badge("site", siteName(m.site)), badge("topic", m.topic), badge("nature", m.nature),
       ...(m.urgency === "high" ? [badge("urgency", "urgent")] : []),
       el("span", { class: "who", text: m.from || "" }),
       el("time", { datetime: m.received_at, text: maskedTime(m.received_at, site) })),
-    el("p", { class: "text", text: m.text }));
+    el("p", { class: "text", text: m.text })), m); // + its "Correct" control (corrections.js)
 }
 
 const FEED_SIZE = 60; // messages kept on screen
@@ -517,6 +518,7 @@ async function render(seq) {
   renderFeed(feed.items, true);
   renderScorecards(metrics, previous);
   renderSurveys(held.reports);
+  quality(f.site, since, until); // the Label quality card reads its own answer
   renderCrumbs(f);
   document.body.dataset.view = location.search;
   document.body.dataset.loaded = String(Date.now());
@@ -737,6 +739,8 @@ function init() {
     who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
   initAdmin({ api, el, handle, ready: () => !$("app").hidden, signedOut: (error) => error instanceof SignedOut,
     who: () => $("who").value.trim() });
+  initCorrections({ api, el, handle, signedOut: (error) => error instanceof SignedOut, item: feedItem,
+    config: () => state.config, who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
   $("export").addEventListener("click", exportCsv);
   $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";
