@@ -1,5 +1,6 @@
 """Operator CLI: ``python -m chalicelib classify --to +447700900008 "text"``, and
-``python -m chalicelib config export|import|diff`` (the live configuration: :mod:`chalicelib.config_cli`).
+``python -m chalicelib config export|import|diff`` (the live configuration: :mod:`chalicelib.config_cli`),
+``python -m chalicelib model train|evaluate`` (the learned model: :mod:`chalicelib.model_cli`).
 
 With no text, reads JSON lines ``{"to": ..., "text": ...}`` on standard input and
 writes one JSON line of classification for each, in order.
@@ -22,12 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("--to", default=None, help="the number the customer wrote to (E.164)")
     classify.add_argument("--config", default=None, help="configuration folder (default: the shipped one)")
     classify.add_argument("text", nargs="?", help="the SMS text; omit to read JSON lines on stdin")
-    from chalicelib import config_cli
+    from chalicelib import config_cli, model_cli
 
     config_cli.add_parser(commands)
+    model_cli.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "config":
         return config_cli.run(args)
+    if args.command == "model":
+        return model_cli.run(args)
     try:
         classifier = Classifier(load_config(args.config))
     except ConfigError as exc:
