@@ -197,8 +197,8 @@ class LexiconGroup(_Strict):
     sentiment: Literal[-1, 0, 1] = 0
     urgency: Literal["churn", "safety"] | None = None
     cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem", "on_duty", "driving"] | None = Field(
-        default=None, description="on_duty: the phrase names the staff on duty or their conduct (driver, at the wheel); "
-        "driving: the phrase names someone driving (see while_driving)")
+        default=None, description="on_duty: the phrase names the staff on duty or their conduct (driver, at the "
+        "wheel); driving: the phrase names someone driving (see while_driving)")
     language: Language | None = Field(default=None, description="Phrases are words of this language")
     negated_only: bool = Field(default=False, description="The urgency counts only when negated: 'won't come back'")
     while_driving: bool = Field(default=False, description="The group counts only in a message naming someone "

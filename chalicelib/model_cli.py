@@ -8,7 +8,6 @@ hybrid measured on the one left out. ``evaluate`` prints the evaluation only.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 

@@ -4,7 +4,6 @@ them, and no reply promises what nobody can do (issue 13, findings 3, 4 and 5)."
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import itertools
 import json
