@@ -346,9 +346,11 @@ class Classifier:
         # a question mark in a sentence of its own is evidence of a question ("le bus passe par Macon ?")
         asked = ev.question and len(tokens) - sum(map(_BREAKERS.__contains__, tokens)) >= _QUESTION_WORDS
         nature = self._rule_nature(ev, reason, asked, language)
-        opinions = self._opinions(tokens)
+        other = language == "other"  # words the rules cannot read: the model decides
+        wanted = (not topics or nature is None or (nature == "unclear" and other)
+                  or (not reason and nature == "complaint"))
+        opinions = self._opinions(tokens) if wanted else None  # the model asked only when it may count
         if opinions is not None:
-            other = language == "other"  # words the rules cannot read: the model decides
             if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY):
                 topic = opinions["topic"].label  # no topic rule fired
                 rules.append(opinions["topic"].explain("topic"))

@@ -17,7 +17,6 @@ import functools
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from operator import add
 from pathlib import Path
 
@@ -104,16 +103,24 @@ def _spans(labels: dict[str, list[str]]) -> list[tuple[int, int]]:
     return spans
 
 
-@dataclass(frozen=True)
 class Opinion:
-    """One head's answer: the label, its probability, and the words that weighed most for it."""
+    """One head's answer: the label, its probability, and (worked out when asked) the words that
+    weighed most for it over the runner-up."""
 
-    label: str
-    probability: float
-    because: tuple[tuple[str, float], ...]
+    __slots__ = ("label", "probability", "_vectors", "_names", "_best", "_second")
+
+    def __init__(self, label: str, probability: float, vectors: list, names: list[str], best: int, second: int):
+        self.label, self.probability = label, probability
+        self._vectors, self._names, self._best, self._second = vectors, names, best, second
+
+    def because(self, count: int = 3) -> list[tuple[str, float]]:
+        a, b = self._best, self._second
+        margins = sorted(((v[a] - v[b], name) for v, name in zip(self._vectors, self._names, strict=True)),
+                         key=lambda m: -m[0])[:count]
+        return [(name, round(d, 1)) for d, name in margins if d > 0]
 
     def explain(self, head: str) -> str:
-        words = ", ".join(f"{w} {v:+.1f}" for w, v in self.because)
+        words = ", ".join(f"{w} {v:+.1f}" for w, v in self.because())
         return f"model:{head}={self.label} ({self.probability:.2f}{'; ' + words if words else ''})"
 
 
@@ -130,47 +137,39 @@ class Model:
         self._cache_size = cache_size
 
     def _vector(self, word: str) -> list[float]:
-        vector = self._words.get(word)
-        if vector is None:
-            vector = self._zero
-            weights = self._weights
-            for f in word_features(word):
-                w = weights.get(f)
-                if w is not None:
-                    vector = list(map(add, vector, w))
-            if len(self._words) < self._cache_size:
-                self._words[word] = vector
+        vector = self._zero
+        weights = self._weights
+        for f in word_features(word):
+            w = weights.get(f)
+            if w is not None:
+                vector = list(map(add, vector, w))
+        if len(self._words) < self._cache_size:
+            self._words[word] = vector
         return vector
 
     def predict(self, words: list[str]) -> dict[str, Opinion]:
         """Each head's opinion on a message given as its normal words."""
-        vectors = [self._vector(w) for w in words]
+        known = self._words.get
+        vectors = [known(w) or self._vector(w) for w in words]
         names = list(words)
         keys = [_key(w) for w in words]
         weights = self._weights
-        for a, b in zip(keys, keys[1:], strict=False):
-            w = weights.get(f"b:{a} {b}")
+        for pair in map(" ".join, zip(keys, keys[1:], strict=False)):
+            w = weights.get("b:" + pair)
             if w is not None:
                 vectors.append(w)
-                names.append(f"{a} {b}")
-        total = self._priors
-        for v in vectors:
-            total = list(map(add, total, v))
+                names.append(pair)
+        total = list(map(sum, zip(self._priors, *vectors, strict=True)))
         scale = 1.0 / math.sqrt(len(vectors) + 1)  # many correlated n-grams: probabilities kept sober
-        return {head: self._opinion(total[start:end], labels, start, vectors, names, scale)
-                for head, labels, (start, end) in zip(HEADS, self._labels, self._spans, strict=True)}
-
-    @staticmethod
-    def _opinion(scores: list[float], labels: list[str], start: int, vectors: list[list[float]],
-                 names: list[str], scale: float) -> Opinion:
-        order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-        best, second = order[0], order[min(1, len(order) - 1)]
-        top = scores[best]
-        probability = 1.0 / sum(math.exp((s - top) * scale) for s in scores)
-        a, b = start + best, start + second
-        margins = sorted(((v[a] - v[b], name) for v, name in zip(vectors, names, strict=True)),
-                         key=lambda m: -m[0])[:3]
-        return Opinion(labels[best], probability, tuple((name, round(d, 1)) for d, name in margins if d > 0))
+        out = {}
+        for head, labels, (start, end) in zip(HEADS, self._labels, self._spans, strict=True):
+            scores = total[start:end]
+            order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+            best, second = order[0], order[min(1, len(order) - 1)]
+            top = scores[best]
+            probability = 1.0 / sum(math.exp((s - top) * scale) for s in scores)
+            out[head] = Opinion(labels[best], probability, vectors, names, start + best, start + second)
+        return out
 
 
 @functools.cache

@@ -51,11 +51,9 @@ class Stub:
     """A model with fixed opinions."""
 
     def __init__(self, topic="comfort", nature="compliment", urgency="normal", probability=1.0):
-        self.opinions = {
-            "topic": learned.Opinion(topic, probability, (("word", 1.0),)),
-            "nature": learned.Opinion(nature, probability, ()),
-            "urgency": learned.Opinion(urgency, probability, (("word", 2.0),)),
-        }
+        vectors, names = [[2.0, 0.0]], ["word"]
+        self.opinions = {h: learned.Opinion(label, probability, vectors, names, 0, 1)
+                         for h, label in (("topic", topic), ("nature", nature), ("urgency", urgency))}
 
     def predict(self, words):
         return self.opinions
