@@ -15,6 +15,7 @@ from chalicelib.config_loader import load_config
 # held per left-out corpus by the hybrid (README, "The learned model"); recall and raised come first
 CROSS_BARS = {"topic": 0.90, "nature": 0.90, "recall": 0.95}
 MAX_RAISED = 0.05
+PORTUGUESE = "O motorista estava a falar ao telemóvel e conduzia muito depressa"  # no sentiment word listed
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +81,9 @@ def test_the_explanation_names_the_deciding_part(config):
     c = Classifier(config)
     by_rules = c.classify("L8 coach 45 min late again", "+447700900000")
     assert by_rules.topic == "punctuality" and not any(r.startswith("model:") for r in by_rules.rules)
-    by_model = c.classify("Hola, el conductor es muy amable", "+447700900008")
-    assert by_model.nature == "compliment"
-    assert any(r.startswith("model:nature=compliment (") and "amable" in r for r in by_model.rules), by_model.rules
+    by_model = c.classify(PORTUGUESE, "+447700900008")
+    assert by_model.nature == "complaint"
+    assert any(r.startswith("model:nature=complaint (0.") and "depressa" in r for r in by_model.rules), by_model.rules
 
 
 def test_a_store_worker_on_her_phone_is_a_staff_complaint_not_urgent_safety(config):
@@ -99,7 +100,7 @@ def test_rules_alone_without_a_model(config, monkeypatch, tmp_path):
     monkeypatch.setattr(learned, "PATH", tmp_path / "missing.json")
     learned.shipped.cache_clear()
     try:
-        result = Classifier(config).classify("Hola, el conductor es muy amable", "+447700900008")
+        result = Classifier(config).classify(PORTUGUESE, "+447700900008")
         assert result.nature == "unclear"
     finally:
         learned.shipped.cache_clear()
@@ -112,3 +113,18 @@ def test_the_command_trains_and_evaluates(tmp_path, capsys):
     assert json.loads(out.read_text())["labels"]["urgency"] == ["high", "normal"]
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "| `holdout2.jsonl` | 266 | hybrid |" in printed
+
+
+@pytest.mark.parametrize("text,topic,nature", [
+    ("El autobús llegó con una hora de retraso otra vez", "punctuality", "complaint"),
+    ("La tienda estaba muy sucia y nadie limpiaba", "cleanliness", "complaint"),
+    ("Der Fahrer war sehr unfreundlich zu meiner Mutter", "staff", "complaint"),
+    ("Vielen Dank an den Fahrer, sehr hilfsbereit", "staff", "compliment"),
+    ("Il pullman era in ritardo di quaranta minuti", "punctuality", "complaint"),
+    ("Il biglietto è troppo costoso per questo servizio", "price", "complaint"),
+    ("A loja estava suja e o ar condicionado não funciona", "cleanliness", "complaint"),
+    ("Muito obrigado, o motorista foi muito atencioso", "staff", "compliment"),
+])
+def test_spanish_german_italian_portuguese_are_classified_not_dropped(config, text, topic, nature):
+    result = Classifier(config).classify(text, "+447700900008")
+    assert (result.language, result.topic, result.nature) == ("other", topic, nature), result.rules
