@@ -40,6 +40,7 @@ def test_cross_corpus_figures_are_printed_and_meet_the_bars(capsys):
     results = model_cli.cross_corpus()
     with capsys.disabled():
         print("\n" + model_cli.report(results))
+    assert model_cli.REPORT.read_text(encoding="utf-8") == model_cli.HEADER + model_cli.report(results) + "\n"
     for r in results:
         hybrid = r["hybrid"]
         for field, bar in CROSS_BARS.items():
@@ -107,8 +108,9 @@ def test_rules_alone_without_a_model(config, monkeypatch, tmp_path):
 
 
 def test_the_command_trains_and_evaluates(tmp_path, capsys):
-    out = tmp_path / "model.json"
-    assert main(["model", "train", "--out", str(out)]) == 0
+    out, report = tmp_path / "model.json", tmp_path / "model.md"
+    assert main(["model", "train", "--out", str(out), "--report", str(report)]) == 0
+    assert report.read_text(encoding="utf-8") == model_cli.REPORT.read_text(encoding="utf-8")
     assert out.read_text(encoding="utf-8") == learned.PATH.read_text(encoding="utf-8")
     assert json.loads(out.read_text())["labels"]["urgency"] == ["high", "normal"]
     printed = capsys.readouterr().out
@@ -128,3 +130,8 @@ def test_the_command_trains_and_evaluates(tmp_path, capsys):
 def test_spanish_german_italian_portuguese_are_classified_not_dropped(config, text, topic, nature):
     result = Classifier(config).classify(text, "+447700900008")
     assert (result.language, result.topic, result.nature) == ("other", topic, nature), result.rules
+
+
+def test_evaluate_prints_without_writing(capsys):
+    assert main(["model", "evaluate"]) == 0
+    assert "wrote" not in capsys.readouterr().out
