@@ -36,6 +36,7 @@ _SHIPPED = object()  # the model shipped in the package, loaded on the first mes
 URGENT_PROBABILITY = 0.99  # the model raises a normal message to high from this (never lowers one)
 SURE_PROBABILITY = 0.99  # in English or French, the model's topic overrides no rule below this
 NATURE_PROBABILITY = 0.9  # a topic word alone: the model's nature from this, else a complaint
+RULE_SHARE = 4.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
@@ -347,13 +348,24 @@ class Classifier:
         asked = ev.question and len(tokens) - sum(map(_BREAKERS.__contains__, tokens)) >= _QUESTION_WORDS
         nature = self._rule_nature(ev, reason, asked, language)
         other = language == "other"  # words the rules cannot read: the model decides
-        wanted = (not topics or nature is None or (nature == "unclear" and other)
+        several = len(topics) > 1 and reason != "safety"  # a safety phrase's topic always stands
+        wanted = (not topics or several or nature is None or (nature == "unclear" and other)
                   or (not reason and nature == "complaint"))
         opinions = self._opinions(tokens) if wanted else None  # the model asked only when it may count
         if opinions is not None:
             if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY):
                 topic = opinions["topic"].label  # no topic rule fired
                 rules.append(opinions["topic"].explain("topic"))
+            elif several:  # the model arbitrates between the topics the rules found
+                said = opinions["topic"]
+                total = sum(topics.values())
+                blend = {t: RULE_SHARE * w / total + said.probability_of(t) for t, w in topics.items()}
+                chosen = max(blend, key=lambda t: (blend[t], topics[t], -self._priority[t]))
+                if chosen != topic:
+                    rules.append(f"model:topic={chosen} ({said.probability_of(chosen):.2f} against {topic} "
+                                 f"{said.probability_of(topic):.2f}; rules {topics[chosen]:g} "
+                                 f"against {topics[topic]:g})")
+                    topic = chosen
             said = opinions["nature"]
             if (nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY):
                 nature = said.label  # no evidence of a nature the rules can read

@@ -107,11 +107,19 @@ class Opinion:
     """One head's answer: the label, its probability, and (worked out when asked) the words that
     weighed most for it over the runner-up."""
 
-    __slots__ = ("label", "probability", "_vectors", "_names", "_best", "_second")
+    __slots__ = ("label", "probability", "_vectors", "_names", "_best", "_second", "_scores")
 
-    def __init__(self, label: str, probability: float, vectors: list, names: list[str], best: int, second: int):
+    def __init__(self, label: str, probability: float, vectors: list, names: list[str], best: int, second: int,
+                 scores: dict[str, float] | None = None):
         self.label, self.probability = label, probability
         self._vectors, self._names, self._best, self._second = vectors, names, best, second
+        self._scores = scores or {label: 0.0}  # label -> score less the best's, times the scale
+
+    def probability_of(self, label: str) -> float:
+        """The probability of any label of this head (0 for one it does not know)."""
+        if label not in self._scores:
+            return 0.0
+        return math.exp(self._scores[label]) * self.probability
 
     def because(self, count: int = 3) -> list[tuple[str, float]]:
         a, b = self._best, self._second
@@ -168,7 +176,8 @@ class Model:
             best, second = order[0], order[min(1, len(order) - 1)]
             top = scores[best]
             probability = 1.0 / sum(math.exp((s - top) * scale) for s in scores)
-            out[head] = Opinion(labels[best], probability, vectors, names, start + best, start + second)
+            out[head] = Opinion(labels[best], probability, vectors, names, start + best, start + second,
+                                {label: (s - top) * scale for label, s in zip(labels, scores, strict=True)})
         return out
 
 

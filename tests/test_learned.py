@@ -135,3 +135,15 @@ def test_spanish_german_italian_portuguese_are_classified_not_dropped(config, te
 def test_evaluate_prints_without_writing(capsys):
     assert main(["model", "evaluate"]) == 0
     assert "wrote" not in capsys.readouterr().out
+
+
+def test_the_model_arbitrates_between_the_topics_the_rules_found_but_never_a_safety_one(config):
+    c = Classifier(config)
+    text = "staff member on the shoe section was so helpful, found me my size from the back"
+    assert Classifier(config, model=None).classify(text, "+447700900101").topic == "product"
+    result = c.classify(text, "+447700900101")
+    assert result.topic == "staff"
+    assert any(r.startswith("model:topic=staff (") and "against product" in r for r in result.rules), result.rules
+    sure = Classifier(config, model=Stub(topic="comfort", urgency="normal"))
+    danger = sure.classify("the seats are filthy and the driver was speeding", "+447700900008")
+    assert danger.topic == "safety" and danger.urgency == "high"
