@@ -37,6 +37,7 @@ URGENT_PROBABILITY = 0.99  # the model raises a normal message to high from this
 SURE_PROBABILITY = 0.99  # in English or French, the model's topic overrides no rule below this
 NATURE_PROBABILITY = 0.9  # a topic word alone: the model's nature from this, else a complaint
 RULE_SHARE = 4.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
+OTHER_PROBABILITY = 0.9  # the model's "another language" over the rules' English or French (3 words or more)
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
@@ -344,19 +345,21 @@ class Classifier:
         urgency = "high" if reason else "normal"
 
         language, language_rule = self._language(tokens, body, site, ev)
+        opinions = self._opinions(tokens)
+        decided: set[str] = set()  # what the model decided, for the explanation
+        if opinions is not None and language != "other" and len(tokens) >= _QUESTION_WORDS:
+            said = opinions["language"]
+            if said.label == "other" and said.probability >= OTHER_PROBABILITY:
+                language, language_rule = "other", said.explain("language")
         # a question mark in a sentence of its own is evidence of a question ("le bus passe par Macon ?")
         asked = ev.question and len(tokens) - sum(map(_BREAKERS.__contains__, tokens)) >= _QUESTION_WORDS
         nature = self._rule_nature(ev, reason, asked, language)
-        other = language == "other"  # words the rules cannot read: the model decides
-        several = len(topics) > 1 and reason != "safety"  # a safety phrase's topic always stands
-        wanted = (not topics or several or nature is None or (nature == "unclear" and other)
-                  or (not reason and nature == "complaint"))
-        opinions = self._opinions(tokens) if wanted else None  # the model asked only when it may count
         if opinions is not None:
+            other = language == "other"  # words the rules cannot read: the model decides
             if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY):
                 topic = opinions["topic"].label  # no topic rule fired
                 rules.append(opinions["topic"].explain("topic"))
-            elif several:  # the model arbitrates between the topics the rules found
+            elif len(topics) > 1 and reason != "safety":  # the model arbitrates between the rules' topics
                 said = opinions["topic"]
                 total = sum(topics.values())
                 blend = {t: RULE_SHARE * w / total + said.probability_of(t) for t, w in topics.items()}
@@ -370,10 +373,11 @@ class Classifier:
             if (nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY):
                 nature = said.label  # no evidence of a nature the rules can read
                 rules.append(said.explain("nature"))
+                decided.add("nature")
             urgent = opinions["urgency"]
-            if (not reason and urgent.label == "high" and urgent.probability >= URGENT_PROBABILITY
-                    and nature == "complaint"):
-                reason = "safety" if topic == "safety" else "churn"
+            if (not reason and not ev.conduct and urgent.label == "high" and nature == "complaint"
+                    and urgent.probability >= URGENT_PROBABILITY):  # staff conduct is the rules' to judge
+                reason = "safety" if "safety" in (topic, opinions["topic"].label) else "churn"
                 urgency = "high"
                 rules.append(urgent.explain("urgency"))
         nature = nature or "complaint"
@@ -381,7 +385,7 @@ class Classifier:
         if nature == "unclear":
             rules.append("nature: unclear (no evidence of a topic, sentiment, urgency or request"
                          + (" in English or French)" if ev.fired else ")"))
-        elif not rules[-1].startswith("model:nature"):
+        elif "nature" not in decided:
             rules.append(f"nature: {nature} (positive {ev.positive:g}, negative {ev.negative:g})")
         if reason:
             rules.append(f"urgency: high ({reason})")

@@ -1,7 +1,7 @@
 """A small learned model for what nobody listed: naive Bayes over words, word pairs and character n-grams.
 
 Pure Python. ``train`` counts the features of labelled messages (the classifier's normal words,
-numbers folded to ``0``), per head (topic, nature, urgency): binary multinomial naive Bayes with
+numbers folded to ``0``), per head (topic, nature, urgency, language): binary multinomial naive Bayes with
 add-``ALPHA`` smoothing, features seen in fewer than ``MIN_COUNT`` messages pruned, log-probabilities
 centred per feature and rounded. The file is JSON, written with sorted keys: training is a counting
 pass in sorted order, so the same data always gives the same bytes.
@@ -21,7 +21,7 @@ from operator import add
 from pathlib import Path
 
 PATH = Path(__file__).parent / "model" / "voix-model.json"
-HEADS = ("topic", "nature", "urgency")
+HEADS = ("topic", "nature", "urgency", "language")
 ALPHA = 0.5
 MIN_COUNT = 2
 DIGITS = 2

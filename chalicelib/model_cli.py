@@ -26,7 +26,7 @@ corpus, so not an unseen figure), the model alone, and the hybrid the classifier
 raised": the share of normal messages the engine made high. See README, "The learned model".
 
 """
-FIELDS = ("topic", "nature", "urgency")
+FIELDS = ("topic", "nature", "urgency", "language")
 
 
 def add_parser(commands) -> None:
@@ -100,13 +100,13 @@ def cross_corpus(folder: Path | str = DATA) -> list[dict]:
 
 
 def report(results: list[dict]) -> str:
-    lines = ["| left out | messages | engine | topic | nature | urgency | high-urgency recall | normal raised |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| left out | messages | engine | topic | nature | urgency | language | high-urgency recall "
+             "| normal raised |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for engine in ("rules", "model", "hybrid"):
             s = r[engine]
             lines.append(f"| `{r['corpus']}` | {r['messages']} | {engine} | {s['topic']:.1%} | {s['nature']:.1%} "
-                         f"| {s['urgency']:.1%} | {s['recall']:.1%} | {s['raised']:.1%} |")
+                         f"| {s['urgency']:.1%} | {s['language']:.1%} | {s['recall']:.1%} | {s['raised']:.1%} |")
     return "\n".join(lines)
 
 
