@@ -382,10 +382,12 @@ class Classifier:
                 rules.append(urgent.explain("urgency"))
         nature = nature or "complaint"
 
-        if nature == "unclear":
+        if "nature" in decided:
+            pass  # the model's line says why
+        elif nature == "unclear":
             rules.append("nature: unclear (no evidence of a topic, sentiment, urgency or request"
                          + (" in English or French)" if ev.fired else ")"))
-        elif "nature" not in decided:
+        else:
             rules.append(f"nature: {nature} (positive {ev.positive:g}, negative {ev.negative:g})")
         if reason:
             rules.append(f"urgency: high ({reason})")

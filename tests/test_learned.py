@@ -152,3 +152,11 @@ def test_the_model_arbitrates_between_the_topics_the_rules_found_but_never_a_saf
     sure = Classifier(config, model=Stub(topic="comfort", urgency="normal"))
     danger = sure.classify("the seats are filthy and the driver was speeding", "+447700900008")
     assert danger.topic == "safety" and danger.urgency == "high"
+
+
+def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(config):
+    stub = Stub(topic="other", nature="unclear")
+    stub.opinions["language"] = stub.opinions["topic"]  # not "other": the rules' language stands
+    result = Classifier(config, model=stub).classify("Hola, buenos días, muchas cosas", "+447700900008")
+    assert (result.language, result.nature) == ("other", "unclear"), result.rules
+    assert [r for r in result.rules if "nature" in r] == ["model:nature=unclear (1.00; word +2.0)"]
