@@ -1,10 +1,11 @@
 """A small learned model for what nobody listed: naive Bayes over words, word pairs and character n-grams.
 
 Pure Python. ``train`` counts the features of labelled messages (the classifier's normal words,
-numbers folded to ``0``), per head (topic, nature, urgency, language): binary multinomial naive Bayes with
-add-``ALPHA`` smoothing, features seen in fewer than ``MIN_COUNT`` messages pruned, log-probabilities
-centred per feature and rounded. The file is JSON, written with sorted keys: training is a counting
-pass in sorted order, so the same data always gives the same bytes.
+numbers folded to ``0``), per head (topic, nature, urgency, language): binary multinomial naive Bayes
+with add-``ALPHA`` smoothing, features seen in fewer than ``MIN_COUNT`` messages pruned,
+log-probabilities centred per feature and kept in whole hundredths. The file is JSON, written with
+sorted keys: training is a counting pass in sorted order (no randomness, no seed), so the same data
+always gives the same bytes.
 
 ``Model.predict`` sums, per word, one precomputed vector (its own weight and its character
 3-5-grams' weights, all heads side by side, kept per word), adds the word pairs' weights, and
@@ -24,7 +25,7 @@ PATH = Path(__file__).parent / "model" / "voix-model.json"
 HEADS = ("topic", "nature", "urgency", "language")
 ALPHA = 0.5
 MIN_COUNT = 2
-DIGITS = 2
+UNIT = 100  # weights are stored as whole hundredths: small, exact, quick to read and add
 GRAMS = (3, 4, 5)
 _MAX_CACHE = 50_000
 
@@ -62,7 +63,7 @@ def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
             seen[f] = seen.get(f, 0) + 1
     kept = sorted(f for f, n in seen.items() if n >= MIN_COUNT)
     index = {f: i for i, f in enumerate(kept)}
-    document: dict = {"version": 1, "alpha": ALPHA, "min_count": MIN_COUNT, "messages": len(rows),
+    document: dict = {"version": 2, "alpha": ALPHA, "min_count": MIN_COUNT, "messages": len(rows),
                       "labels": labels, "priors": [], "features": {}}
     columns: list[list[float]] = []
     for k, head in enumerate(HEADS):
@@ -78,15 +79,15 @@ def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
                             counts[i] += 1
             total = sum(counts) + ALPHA * len(kept)
             columns.append([math.log((c + ALPHA) / total) for c in counts])
-            document["priors"].append(round(math.log(docs / len(rows)), DIGITS))
+            document["priors"].append(round(math.log(docs / len(rows)) * UNIT))
     spans = _spans(labels)
     for i, f in enumerate(kept):
         vector: list[float] = []
         for start, end in spans:
             column = [columns[c][i] for c in range(start, end)]
             mean = sum(column) / len(column)
-            vector += [round(v - mean, DIGITS) for v in column]
-        if any(abs(v) >= 0.05 for v in vector):
+            vector += [round((v - mean) * UNIT) for v in column]
+        if any(abs(v) >= 5 for v in vector):
             document["features"][f] = vector
     return document
 
@@ -125,7 +126,7 @@ class Opinion:
         a, b = self._best, self._second
         margins = sorted(((v[a] - v[b], name) for v, name in zip(self._vectors, self._names, strict=True)),
                          key=lambda m: -m[0])[:count]
-        return [(name, round(d, 1)) for d, name in margins if d > 0]
+        return [(name, round(d / UNIT, 1)) for d, name in margins if d > 0]
 
     def explain(self, head: str) -> str:
         words = ", ".join(f"{w} {v:+.1f}" for w, v in self.because())
@@ -140,7 +141,7 @@ class Model:
         self._spans = _spans(document["labels"])
         self._weights: dict[str, list[float]] = document["features"]
         self._priors: list[float] = document["priors"]
-        self._zero = [0.0] * len(self._priors)
+        self._zero = [0] * len(self._priors)
         self._words: dict[str, list[float]] = {}
         self._cache_size = cache_size
 
@@ -168,7 +169,7 @@ class Model:
                 vectors.append(w)
                 names.append(pair)
         total = list(map(sum, zip(self._priors, *vectors, strict=True)))
-        scale = 1.0 / math.sqrt(len(vectors) + 1)  # many correlated n-grams: probabilities kept sober
+        scale = 1.0 / UNIT / math.sqrt(len(vectors) + 1)  # many correlated n-grams: probabilities kept sober
         out = {}
         for head, labels, (start, end) in zip(HEADS, self._labels, self._spans, strict=True):
             scores = total[start:end]

@@ -55,7 +55,7 @@ class Stub:
     """A model with fixed opinions."""
 
     def __init__(self, topic="comfort", nature="compliment", urgency="normal", probability=1.0):
-        vectors, names = [[2.0, 0.0]], ["word"]
+        vectors, names = [[200, 0]], ["word"]  # hundredths, as a trained model keeps them
         self.opinions = {h: learned.Opinion(label, probability, vectors, names, 0, 1)
                          for h, label in (("topic", topic), ("nature", nature), ("urgency", urgency),
                                           ("language", "en"))}
