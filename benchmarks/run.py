@@ -148,7 +148,8 @@ def render(r: dict) -> str:
         st = c["stages_us"]
         lines += [f"Per message: {1e6 / c['engine']:.1f} µs in all; the site and the normal words "
                   f"{st['words']:.1f} µs, the evidence {st['evidence']:.1f} µs (both timed apart, message by "
-                  "message), the rest (language, nature, the explanation and the result) the remainder. "
+                  "message), the rest (language, nature, the learned model where its answer may count, the "
+                  "explanation and the result) the remainder. "
                   "The 50,000/s bar leaves 20 µs. On this "
                   f"machine a plain `sum(range(10**7))` takes {c['reference_loop_ms']:.0f} ms; compare it with "
                   "yours to scale these figures.", ""]

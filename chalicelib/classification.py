@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 
+from chalicelib import learned
 from chalicelib.configuration import Config, LexiconGroup, Site
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
@@ -31,6 +32,12 @@ _MAX_CACHE = 50_000
 _FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
 _QUESTION_WORDS = 3  # a "?" after this many words or more asks something; "ok?" does not
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
+_SHIPPED = object()  # the model shipped in the package, loaded on the first message classified
+URGENT_PROBABILITY = 0.99  # the model raises a normal message to high from this (never lowers one)
+SURE_PROBABILITY = 0.99  # in English or French, the model's topic overrides no rule below this
+NATURE_PROBABILITY = 0.9  # a topic word alone: the model's nature from this, else a complaint
+RULE_SHARE = 4.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
+OTHER_PROBABILITY = 0.9  # the model's "another language" over the rules' English or French (3 words or more)
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
@@ -105,13 +112,14 @@ class _Rule:
     negated_only: bool
     topic_only: bool  # a topic without sentiment: a negator just before it reads as a problem
     conduct: bool  # a sentiment about the staff (the staff topic): negative, it is about their conduct
+    while_driving: bool  # counts only in a message naming someone driving
 
     @classmethod
     def of(cls, group: LexiconGroup, staff_topic: str | None = None) -> _Rule:
         return cls(group.name, group.topic, group.weight, 0 if group.negated_only else group.sentiment,
                    group.urgency, group.cue, group.language, group.negated_only,
                    bool(group.topic and not group.sentiment),
-                   bool(staff_topic and group.topic == staff_topic and group.sentiment))
+                   bool(staff_topic and group.topic == staff_topic and group.sentiment), group.while_driving)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +158,9 @@ class Classifier:
     once and kept (up to ``cache_size`` words), so the cost does not grow with the rule set.
     """
 
-    def __init__(self, config: Config, cache_size: int = _MAX_CACHE):
+    def __init__(self, config: Config, cache_size: int = _MAX_CACHE, model: object = _SHIPPED):
         rules = config.rules
+        self._model = model  # a learned.Model, None for the rules alone, or _SHIPPED until first needed
         self._config = config
         self._cache_size = cache_size
         self._site_by_code = {code: site for site in config.sites for code in site.codes}
@@ -342,28 +351,46 @@ class Classifier:
         urgency = "high" if reason else "normal"
 
         language, language_rule = self._language(tokens, body, site, ev)
+        opinions = self._opinions(tokens)
+        decided: set[str] = set()  # what the model decided, for the explanation
+        if opinions is not None and language != "other" and len(tokens) >= _QUESTION_WORDS:
+            said = opinions["language"]
+            if said.label == "other" and said.probability >= OTHER_PROBABILITY:
+                language, language_rule = "other", said.explain("language")
         # a question mark in a sentence of its own is evidence of a question ("le bus passe par Macon ?")
         asked = ev.question and len(tokens) - sum(map(_BREAKERS.__contains__, tokens)) >= _QUESTION_WORDS
-        if not ev.fired and not asked:
-            nature = "unclear"  # "ok", "hi", "test", "5", "ok?", an empty text: nothing to act on
-        elif language == "other" and not (reason or ev.positive or ev.negative):
-            nature = "unclear"  # a topic word shared with another language ("conductor") is no complaint
-        elif reason:
-            nature = "complaint"
-        elif ev.asks and ev.question and ev.negative <= 1 and not ev.suggestion:
-            nature = "question"
-        elif ev.negative > 0:
-            nature = "complaint"
-        elif ev.suggestion:
-            nature = "suggestion"
-        elif ev.question or ev.asks:
-            nature = "question"
-        elif ev.positive > 0:
-            nature = "compliment"
-        else:
-            nature = "complaint"
+        nature = self._rule_nature(ev, reason, asked, language)
+        if opinions is not None:
+            other = language == "other"  # words the rules cannot read: the model decides
+            if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY):
+                topic = opinions["topic"].label  # no topic rule fired
+                rules.append(opinions["topic"].explain("topic"))
+            elif len(topics) > 1 and reason != "safety":  # the model arbitrates between the rules' topics
+                said = opinions["topic"]
+                total = sum(topics.values())
+                blend = {t: RULE_SHARE * w / total + said.probability_of(t) for t, w in topics.items()}
+                chosen = max(blend, key=lambda t: (blend[t], topics[t], -self._priority[t]))
+                if chosen != topic:
+                    rules.append(f"model:topic={chosen} ({said.probability_of(chosen):.2f} against {topic} "
+                                 f"{said.probability_of(topic):.2f}; rules {topics[chosen]:g} "
+                                 f"against {topics[topic]:g})")
+                    topic = chosen
+            said = opinions["nature"]
+            if (nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY):
+                nature = said.label  # no evidence of a nature the rules can read
+                rules.append(said.explain("nature"))
+                decided.add("nature")
+            urgent = opinions["urgency"]
+            if (not reason and not ev.conduct and urgent.label == "high" and nature == "complaint"
+                    and urgent.probability >= URGENT_PROBABILITY):  # staff conduct is the rules' to judge
+                reason = "safety" if "safety" in (topic, opinions["topic"].label) else "churn"
+                urgency = "high"
+                rules.append(urgent.explain("urgency"))
+        nature = nature or "complaint"
 
-        if nature == "unclear":
+        if "nature" in decided:
+            pass  # the model's line says why
+        elif nature == "unclear":
             rules.append("nature: unclear (no evidence of a topic, sentiment, urgency or request"
                          + (" in English or French)" if ev.fired else ")"))
         else:
@@ -371,17 +398,45 @@ class Classifier:
         if reason:
             rules.append(f"urgency: high ({reason})")
         about_staff = False
-        if nature == "complaint" and ev.conduct:
-            about_staff = True
-            rules.append(f"about: the staff on duty (conduct: {', '.join(ev.conduct)})")
-        elif reason == "safety" and ev.on_duty:
+        if reason == "safety" and ev.on_duty:
             about_staff = True
             rules.append(f"about: the staff on duty (safety: {', '.join(ev.on_duty)})")
+        elif nature == "complaint" and ev.conduct:
+            about_staff = True
+            rules.append(f"about: the staff on duty (conduct: {', '.join(ev.conduct)})")
         rules.append(language_rule)
         return Classification(
             site=site.id if site else None, topic=topic, nature=nature, urgency=urgency,
             language=language, rules=rules, urgency_reason=reason, about_staff=about_staff,
         )
+
+    def _rule_nature(self, ev: _Evidence, reason: str | None, asked: bool, language: str) -> str | None:
+        """The nature the rules read, ``None`` when they found no evidence of one (a topic word alone)."""
+        if not ev.fired and not asked:
+            return "unclear"  # "ok", "hi", "test", "5", "ok?", an empty text: nothing to act on
+        if language == "other" and not (reason or ev.positive or ev.negative):
+            return "unclear"  # a topic word shared with another language ("conductor") is no complaint
+        if reason:
+            return "complaint"
+        if ev.asks and ev.question and ev.negative <= 1 and not ev.suggestion:
+            return "question"
+        if ev.negative > 0:
+            return "complaint"
+        if ev.suggestion:
+            return "suggestion"
+        if ev.question or ev.asks:
+            return "question"
+        if ev.positive > 0:
+            return "compliment"
+        return None
+
+    def _opinions(self, tokens: list[str]) -> dict[str, learned.Opinion] | None:
+        if self._model is _SHIPPED:
+            self._model = learned.shipped()
+        model = self._model
+        if model is None:
+            return None
+        return model.predict(tokens)  # type: ignore[attr-defined]
 
     def _evidence(self, tokens: list[str], lookup: Callable) -> _Evidence:
         """Walk the words that matter, in order: phrases, negation, punctuation, cues."""
@@ -397,6 +452,8 @@ class Classifier:
         en = fr = 0
         negator_at = -100
         breaker_at = -1
+        driving = False
+        deferred: list[tuple[_Rule, str]] = []  # while_driving rules, counted at the end if someone drives
         pending: int | None = None  # position of a negator awaiting a topic word
         pending_word = ""
         shift = 0  # words merged into earlier phrases: position = index - shift
@@ -439,6 +496,9 @@ class Classifier:
                     negator_at > breaker_at and position - negator_at <= window + 2
                 ) or (i + length < n and tokens[i + length] in _AFTER_NEGATORS)
                 for rule in matched:
+                    if rule.while_driving:
+                        deferred.append((rule, phrase))
+                        continue
                     rule_negated = negated_near if rule.negated_only else negated
                     counts = False
                     if rule.topic:
@@ -479,6 +539,8 @@ class Classifier:
                     elif cue == "on_duty":
                         on_duty.append(phrase)
                         counts = True
+                    elif cue == "driving":
+                        driving = True
                     if rule.language == "en":
                         en += 1
                     elif rule.language == "fr":
@@ -491,6 +553,12 @@ class Classifier:
                         negative += 1
                         fired.append(f"problem: {pending_word} ... {phrase}")
                         pending = None
+        for rule, phrase in deferred if driving else ():
+            if rule.topic:
+                topics[rule.topic] = topics.get(rule.topic, 0.0) + rule.weight
+            negative += rule.sentiment < 0
+            safety = safety or rule.urgency == "safety"
+            fired.append(f"{rule.name}: {phrase} (someone driving)")
         return _Evidence(topics, positive, negative, churn, safety, suggestion, question, asks, en, fr, fired,
                          on_duty, conduct)
 

@@ -196,10 +196,14 @@ class LexiconGroup(_Strict):
     weight: float = Field(default=1.0, gt=0, le=10)
     sentiment: Literal[-1, 0, 1] = 0
     urgency: Literal["churn", "safety"] | None = None
-    cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem", "on_duty"] | None = Field(
-        default=None, description="on_duty: the phrase names the staff on duty or their conduct (driver, at the wheel)")
+    cue: Literal["suggestion", "question", "ask", "negator", "breaker", "problem", "on_duty", "driving"] | None = Field(
+        default=None, description="on_duty: the phrase names the staff on duty or their conduct (driver, at the "
+        "wheel); driving: the phrase names someone driving (see while_driving)")
     language: Language | None = Field(default=None, description="Phrases are words of this language")
     negated_only: bool = Field(default=False, description="The urgency counts only when negated: 'won't come back'")
+    while_driving: bool = Field(default=False, description="The group counts only in a message naming someone "
+                                "driving (cue driving): a phone in a driver's hand is a safety matter, not in a "
+                                "shop assistant's")
 
 
 class LanguageWords(_Strict):

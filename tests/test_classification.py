@@ -16,7 +16,9 @@ from tests.conftest import jsonl
 DATA = Path(__file__).parent / "data"
 CORPORA = sorted(DATA.glob("*.jsonl"))
 FIELDS = ("site", "topic", "nature", "urgency", "language")
-BARS = {"topic": 0.90, "nature": 0.90, "language": 0.98, "site": 1.0}
+BARS = {"topic": 0.90, "nature": 0.90, "language": 0.98, "site": 1.0, "recall": 0.95}
+# the fresh corpus with other languages (issue 23), seen by the shipped model: its own, lower bars (README)
+CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.85, "nature": 0.85, "recall": 0.93}}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def classifier():
 def test_corpora_are_large_and_well_formed():
     rows = [row for path in CORPORA for row in jsonl(path)]
     assert len(jsonl(DATA / "corpus.jsonl")) >= 200
-    assert {row["language"] for row in rows} == {"en", "fr"}
+    assert {row["language"] for row in rows} == {"en", "fr", "other"}
     for row in rows:
         assert set(row) == {"to", "text", *FIELDS}, row
 
@@ -54,10 +56,12 @@ def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, ca
     record_property("accuracy", report)
     with capsys.disabled():
         print(f"\n{path.name} ({len(rows)} messages): {report}")
-    for field, bar in BARS.items():
+    bars = {**BARS, **CORPUS_BARS.get(path.name, {})}
+    for field in FIELDS:
+        bar = bars.get(field, 0)
         assert accuracy[field] >= bar, f"{field} {accuracy[field]:.1%} < {bar:.0%}\n" + "\n".join(
             m for m in misses if m.startswith(field))
-    assert recall >= 0.95
+    assert recall >= bars["recall"]
 
 
 @pytest.mark.parametrize("text,to,expected", [

@@ -290,6 +290,7 @@ def test_the_zip_is_small_and_holds_the_app_not_the_sdk(packages):
     assert path.stat().st_size < 10 * 1024 * 1024
     names = zipfile.ZipFile(path).namelist()
     assert "app.py" in names and "chalicelib/config/rules.toml" in names and "pydantic/__init__.py" in names
+    assert "chalicelib/model/voix-model.json" in names  # the learned model ships with the code
     assert not any(n.startswith(("botocore/", "boto3/")) for n in names)
 
 

@@ -1,0 +1,191 @@
+"""A small learned model for what nobody listed: naive Bayes over words, word pairs and character n-grams.
+
+Pure Python. ``train`` counts the features of labelled messages (the classifier's normal words,
+numbers folded to ``0``), per head (topic, nature, urgency, language): binary multinomial naive Bayes
+with add-``ALPHA`` smoothing, features seen in fewer than ``MIN_COUNT`` messages pruned,
+log-probabilities centred per feature and kept in whole hundredths. The file is JSON, written with
+sorted keys: training is a counting pass in sorted order (no randomness, no seed), so the same data
+always gives the same bytes.
+
+``Model.predict`` sums, per word, one precomputed vector (its own weight and its character
+3-5-grams' weights, all heads side by side, kept per word), adds the word pairs' weights, and
+returns per head the label, a probability and the words that weighed most for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterable
+from operator import add
+from pathlib import Path
+
+PATH = Path(__file__).parent / "model" / "voix-model.json"
+HEADS = ("topic", "nature", "urgency", "language")
+ALPHA = 0.5
+MIN_COUNT = 2
+UNIT = 100  # weights are stored as whole hundredths: small, exact, quick to read and add
+GRAMS = (3, 4, 5)
+_MAX_CACHE = 50_000
+
+
+def word_features(word: str) -> list[str]:
+    """A word's own features: the word, and the character 3-5-grams of ``<word>`` for words of letters."""
+    if word.isdigit():
+        return ["w:0"]
+    features = [f"w:{word}"]
+    if word.isalpha() and len(word) > 2:
+        padded = f"<{word}>"
+        features += [padded[i:i + n] for n in GRAMS for i in range(len(padded) - n + 1)]
+    return features
+
+
+def _key(word: str) -> str:
+    return "0" if word.isdigit() else word
+
+
+def features(words: list[str]) -> list[str]:
+    """Every feature of a message (its normal words, in order): words' own, then word pairs."""
+    out = [f for w in words for f in word_features(w)]
+    keys = [_key(w) for w in words]
+    out += [f"b:{a} {b}" for a, b in zip(keys, keys[1:], strict=False)]
+    return out
+
+
+def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
+    """The model document from (normal words, labels) pairs: deterministic, whatever the order given."""
+    rows = sorted((sorted(set(features(words))), tuple(labels[h] for h in HEADS)) for words, labels in examples)
+    labels = {h: sorted({row[1][k] for row in rows}) for k, h in enumerate(HEADS)}
+    seen: dict[str, int] = {}
+    for feats, _ in rows:
+        for f in feats:
+            seen[f] = seen.get(f, 0) + 1
+    kept = sorted(f for f, n in seen.items() if n >= MIN_COUNT)
+    index = {f: i for i, f in enumerate(kept)}
+    document: dict = {"version": 2, "alpha": ALPHA, "min_count": MIN_COUNT, "messages": len(rows),
+                      "labels": labels, "priors": [], "features": {}}
+    columns: list[list[float]] = []
+    for k, head in enumerate(HEADS):
+        for label in labels[head]:
+            counts = [0] * len(kept)
+            docs = 0
+            for feats, row_labels in rows:
+                if row_labels[k] == label:
+                    docs += 1
+                    for f in feats:
+                        i = index.get(f)
+                        if i is not None:
+                            counts[i] += 1
+            total = sum(counts) + ALPHA * len(kept)
+            columns.append([math.log((c + ALPHA) / total) for c in counts])
+            document["priors"].append(round(math.log(docs / len(rows)) * UNIT))
+    spans = _spans(labels)
+    for i, f in enumerate(kept):
+        vector: list[float] = []
+        for start, end in spans:
+            column = [columns[c][i] for c in range(start, end)]
+            mean = sum(column) / len(column)
+            vector += [round((v - mean) * UNIT) for v in column]
+        if any(abs(v) >= 5 for v in vector):
+            document["features"][f] = vector
+    return document
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def _spans(labels: dict[str, list[str]]) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for head in HEADS:
+        spans.append((start, start + len(labels[head])))
+        start += len(labels[head])
+    return spans
+
+
+class Opinion:
+    """One head's answer: the label, its probability, and (worked out when asked) the words that
+    weighed most for it over the runner-up."""
+
+    __slots__ = ("label", "probability", "_vectors", "_names", "_best", "_second", "_scores")
+
+    def __init__(self, label: str, probability: float, vectors: list, names: list[str], best: int, second: int,
+                 scores: dict[str, float] | None = None):
+        self.label, self.probability = label, probability
+        self._vectors, self._names, self._best, self._second = vectors, names, best, second
+        self._scores = scores or {label: 0.0}  # label -> score less the best's, times the scale
+
+    def probability_of(self, label: str) -> float:
+        """The probability of any label of this head (0 for one it does not know)."""
+        if label not in self._scores:
+            return 0.0
+        return math.exp(self._scores[label]) * self.probability
+
+    def because(self, count: int = 3) -> list[tuple[str, float]]:
+        a, b = self._best, self._second
+        margins = sorted(((v[a] - v[b], name) for v, name in zip(self._vectors, self._names, strict=True)),
+                         key=lambda m: -m[0])[:count]
+        return [(name, round(d / UNIT, 1)) for d, name in margins if d > 0]
+
+    def explain(self, head: str) -> str:
+        words = ", ".join(f"{w} {v:+.1f}" for w, v in self.because())
+        return f"model:{head}={self.label} ({self.probability:.2f}{'; ' + words if words else ''})"
+
+
+class Model:
+    """A trained document, ready to score: word vectors worked out once per distinct word."""
+
+    def __init__(self, document: dict, cache_size: int = _MAX_CACHE):
+        self._labels = [document["labels"][h] for h in HEADS]
+        self._spans = _spans(document["labels"])
+        self._weights: dict[str, list[float]] = document["features"]
+        self._priors: list[float] = document["priors"]
+        self._zero = [0] * len(self._priors)
+        self._words: dict[str, list[float]] = {}
+        self._cache_size = cache_size
+
+    def _vector(self, word: str) -> list[float]:
+        vector = self._zero
+        weights = self._weights
+        for f in word_features(word):
+            w = weights.get(f)
+            if w is not None:
+                vector = list(map(add, vector, w))
+        if len(self._words) < self._cache_size:
+            self._words[word] = vector
+        return vector
+
+    def predict(self, words: list[str]) -> dict[str, Opinion]:
+        """Each head's opinion on a message given as its normal words."""
+        known = self._words.get
+        vectors = [known(w) or self._vector(w) for w in words]
+        names = list(words)
+        keys = [_key(w) for w in words]
+        weights = self._weights
+        for pair in map(" ".join, zip(keys, keys[1:], strict=False)):
+            w = weights.get("b:" + pair)
+            if w is not None:
+                vectors.append(w)
+                names.append(pair)
+        total = list(map(sum, zip(self._priors, *vectors, strict=True)))
+        scale = 1.0 / UNIT / math.sqrt(len(vectors) + 1)  # many correlated n-grams: probabilities kept sober
+        out = {}
+        for head, labels, (start, end) in zip(HEADS, self._labels, self._spans, strict=True):
+            scores = total[start:end]
+            order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+            best, second = order[0], order[min(1, len(order) - 1)]
+            top = scores[best]
+            probability = 1.0 / sum(math.exp((s - top) * scale) for s in scores)
+            out[head] = Opinion(labels[best], probability, vectors, names, start + best, start + second,
+                                {label: (s - top) * scale for label, s in zip(labels, scores, strict=True)})
+        return out
+
+
+@functools.cache
+def shipped() -> Model | None:
+    """The model shipped in the package, loaded once per container (None if the file is missing)."""
+    try:
+        return Model(json.loads(PATH.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None

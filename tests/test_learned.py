@@ -1,0 +1,162 @@
+"""The learned model (issue 23): rebuilt byte for byte, honest cross-corpus figures, rules first."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from chalicelib import learned, model_cli
+from chalicelib.__main__ import main
+from chalicelib.classification import Classifier
+from chalicelib.config_loader import load_config
+
+# held per left-out corpus by the hybrid (README, "The learned model"); recall and raised come first
+CROSS_BARS = {"topic": 0.90, "nature": 0.90, "recall": 0.95}
+# the fresh corpus, a quarter in languages no other corpus has: what it gave before any tuning (README)
+CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.72, "nature": 0.77, "recall": 0.63}}
+MAX_RAISED = 0.05
+ITALIAN = "L'autista ci ha lasciati alla fermata sotto la pioggia senza aprire le porte"  # no sentiment word listed
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config()
+
+
+def test_the_shipped_model_is_the_one_the_command_builds_from_the_shipped_data():
+    assert learned.PATH.read_text(encoding="utf-8") == model_cli.build()
+
+
+def test_training_is_deterministic_whatever_the_order(config):
+    rules = Classifier(config, model=None)
+    rows = [row for corpus in model_cli.corpora(model_cli.DATA).values() for row in corpus][:150]
+    shuffled = list(rows)
+    random.Random(7).shuffle(shuffled)
+    first = learned.dumps(learned.train(model_cli.examples(rules, rows)))
+    assert first == learned.dumps(learned.train(model_cli.examples(rules, shuffled)))
+
+
+def test_cross_corpus_figures_are_printed_and_meet_the_bars(capsys):
+    results = model_cli.cross_corpus()
+    with capsys.disabled():
+        print("\n" + model_cli.report(results))
+    assert model_cli.REPORT.read_text(encoding="utf-8") == model_cli.HEADER + model_cli.report(results) + "\n"
+    for r in results:
+        hybrid = r["hybrid"]
+        for field, bar in {**CROSS_BARS, **CORPUS_BARS.get(r["corpus"], {})}.items():
+            assert hybrid[field] >= bar, (r["corpus"], field, hybrid[field])
+        assert hybrid["raised"] <= MAX_RAISED, (r["corpus"], hybrid["raised"])
+        assert hybrid["recall"] >= r["rules"]["recall"]  # the model never costs an urgent message
+
+
+class Stub:
+    """A model with fixed opinions."""
+
+    def __init__(self, topic="comfort", nature="compliment", urgency="normal", probability=1.0):
+        vectors, names = [[200, 0]], ["word"]  # hundredths, as a trained model keeps them
+        self.opinions = {h: learned.Opinion(label, probability, vectors, names, 0, 1)
+                         for h, label in (("topic", topic), ("nature", nature), ("urgency", urgency),
+                                          ("language", "en"))}
+
+    def predict(self, words):
+        return self.opinions
+
+
+def test_a_safety_phrase_always_wins_over_the_model(config):
+    c = Classifier(config, model=Stub(topic="price", nature="compliment", urgency="normal"))
+    result = c.classify("smoke coming from the engine!", "+447700900008")
+    assert (result.topic, result.nature, result.urgency, result.urgency_reason) == (
+        "safety", "complaint", "high", "safety")
+    assert not any(r.startswith("model:") for r in result.rules)
+
+
+def test_the_model_raises_urgency_only_when_sure_and_says_so(config):
+    text = "third time this week the coach just never turned up, had to get a taxi"
+    sure = Classifier(config, model=Stub(nature="complaint", urgency="high", probability=0.995)).classify(text)
+    assert sure.urgency == "high" and sure.urgency_reason == "churn"
+    assert "model:urgency=high (0.99; word +2.0)" in sure.rules
+    unsure = Classifier(config, model=Stub(nature="complaint", urgency="high", probability=0.9)).classify(text)
+    assert unsure.urgency == "normal"
+
+
+def test_the_explanation_names_the_deciding_part(config):
+    c = Classifier(config)
+    by_rules = c.classify("L8 coach 45 min late again", "+447700900000")
+    assert by_rules.topic == "punctuality" and not any(r.startswith("model:") for r in by_rules.rules)
+    by_model = c.classify(ITALIAN, "+447700900008")
+    assert (by_model.topic, by_model.nature, by_model.language) == ("staff", "complaint", "other")
+    assert any(r.startswith("model:nature=complaint (") and "fermata" in r for r in by_model.rules), by_model.rules
+    assert by_model.rules[-1].startswith("model:language=other ("), by_model.rules
+
+
+def test_a_store_worker_on_her_phone_is_a_staff_complaint_not_urgent_safety(config):
+    c = Classifier(config)
+    store = c.classify("the woman at the till carried on on her phone while I waited", "+447700900101")
+    assert (store.nature, store.urgency, store.about_staff) == ("complaint", "normal", True), store.rules
+    assert store.topic != "safety"
+    coach = c.classify("driver on his phone the whole way", "+447700900008")
+    assert (coach.topic, coach.urgency, coach.about_staff) == ("safety", "high", True), coach.rules
+    assert "phone-at-the-wheel: on his phone (someone driving)" in coach.rules
+
+
+def test_rules_alone_without_a_model(config, monkeypatch, tmp_path):
+    monkeypatch.setattr(learned, "PATH", tmp_path / "missing.json")
+    learned.shipped.cache_clear()
+    try:
+        result = Classifier(config).classify(ITALIAN, "+447700900008")
+        assert (result.language, result.nature) == ("fr", "complaint")  # the rules alone misread the language
+        assert not any(r.startswith("model:") for r in result.rules)
+    finally:
+        learned.shipped.cache_clear()
+
+
+def test_the_command_trains_and_evaluates(tmp_path, capsys):
+    out, report = tmp_path / "model.json", tmp_path / "model.md"
+    assert main(["model", "train", "--out", str(out), "--report", str(report)]) == 0
+    assert report.read_text(encoding="utf-8") == model_cli.REPORT.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == learned.PATH.read_text(encoding="utf-8")
+    assert json.loads(out.read_text())["labels"]["urgency"] == ["high", "normal"]
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "| `holdout2.jsonl` | 266 | hybrid |" in printed
+
+
+@pytest.mark.parametrize("text,topic,nature", [
+    ("El autobús llegó con una hora de retraso otra vez", "punctuality", "complaint"),
+    ("La tienda estaba muy sucia y nadie limpiaba", "cleanliness", "complaint"),
+    ("Der Fahrer war sehr unfreundlich zu meiner Mutter", "staff", "complaint"),
+    ("Vielen Dank an den Fahrer, sehr hilfsbereit", "staff", "compliment"),
+    ("Il pullman era in ritardo di quaranta minuti", "punctuality", "complaint"),
+    ("Il biglietto è troppo costoso per questo servizio", "price", "complaint"),
+    ("A casa de banho da loja estava muito suja", "cleanliness", "complaint"),
+    ("Muito obrigado, o motorista foi muito atencioso", "staff", "compliment"),
+])
+def test_spanish_german_italian_portuguese_are_classified_not_dropped(config, text, topic, nature):
+    result = Classifier(config).classify(text, "+447700900008")
+    assert (result.language, result.topic, result.nature) == ("other", topic, nature), result.rules
+
+
+def test_evaluate_prints_without_writing(capsys):
+    assert main(["model", "evaluate"]) == 0
+    assert "wrote" not in capsys.readouterr().out
+
+
+def test_the_model_arbitrates_between_the_topics_the_rules_found_but_never_a_safety_one(config):
+    c = Classifier(config)
+    text = "staff member on the shoe section was so helpful, found me my size from the back"
+    assert Classifier(config, model=None).classify(text, "+447700900101").topic == "product"
+    result = c.classify(text, "+447700900101")
+    assert result.topic == "staff"
+    assert any(r.startswith("model:topic=staff (") and "against product" in r for r in result.rules), result.rules
+    sure = Classifier(config, model=Stub(topic="comfort", urgency="normal"))
+    danger = sure.classify("the seats are filthy and the driver was speeding", "+447700900008")
+    assert danger.topic == "safety" and danger.urgency == "high"
+
+
+def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(config):
+    stub = Stub(topic="other", nature="unclear")
+    stub.opinions["language"] = stub.opinions["topic"]  # not "other": the rules' language stands
+    result = Classifier(config, model=stub).classify("Hola, buenos días, muchas cosas", "+447700900008")
+    assert (result.language, result.nature) == ("other", "unclear"), result.rules
+    assert [r for r in result.rules if "nature" in r] == ["model:nature=unclear (1.00; word +2.0)"]
