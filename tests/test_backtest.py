@@ -64,13 +64,15 @@ def test_a_draft_adding_a_phrase_changes_exactly_the_messages_holding_it(raw, cu
     result = backtest.backtest(items, Classifier(current), Classifier(draft), words=("rivalbus",))
     assert result["read"] == 6 and result["changed"] == 3
     topic = result["changes"]["topic"]
-    assert topic["count"] == 3 and topic["transitions"] == [{"from": "other", "to": "comfort", "count": 3}]
+    # the old topic is the learned model's guess for a word nobody listed (issue 23): anything but comfort
+    assert topic["count"] == 3 and {t["to"] for t in topic["transitions"]} == {"comfort"}
+    assert sum(t["count"] for t in topic["transitions"]) == 3 and "comfort" not in {t["from"] for t in topic["transitions"]}
     assert {e["id"] for e in topic["examples"]} == holding
     assert not any(e["id"] in others for kind in backtest.KINDS for e in result["changes"][kind]["examples"])
     example = next(e for e in topic["examples"] if "WOBBLY" in e["text"])
     assert example["text"] == "so WOBBLY today, r******* is better"  # masked as the feed masks it
     assert "comfort: wobbly" in example["new"]["rules"] and "comfort: wobbly" not in example["old"]["rules"]
-    assert example["old"]["topic"] == "other" and example["new"]["topic"] == "comfort"
+    assert example["old"]["topic"] != "comfort" and example["new"]["topic"] == "comfort"
     assert result["quality"] == {"corrected": 0}
 
 
@@ -120,8 +122,8 @@ def test_corrected_messages_give_the_accuracy_before_and_after(raw, current):
     quality = backtest.backtest(items, Classifier(current), draft)["quality"]
     assert quality["corrected"] == 2
     assert quality["topic"] == {"before": 0.5, "after": 1.0, "right_before": 1, "right_after": 2}
-    assert quality["urgency"]["before"] == quality["urgency"]["after"] == 1.0
-    assert quality["nature"]["right_after"] == 2 and quality["net_fixed"] == 1
+    assert quality["urgency"]["before"] == 1.0  # after: the learned model's second opinion may raise a complaint
+    assert quality["nature"]["right_after"] == 2
 
 
 def test_an_invalid_draft_names_each_field(raw):

@@ -38,7 +38,8 @@ def test_an_operator_backtests_explains_and_reads_suggestions_and_nothing_is_sto
     body = preview.json_body
     assert body["read"] == 3 and body["complete"] and body["cap"] == 50_000 and body["version"] == 1
     assert body["changes"]["topic"]["count"] == 2
-    assert body["changes"]["topic"]["transitions"] == [{"from": "other", "to": "comfort", "count": 2}]
+    assert {t["to"] for t in body["changes"]["topic"]["transitions"]} == {"comfort"} and sum(
+        t["count"] for t in body["changes"]["topic"]["transitions"]) == 2
     (example,) = body["changes"]["topic"]["examples"]
     assert example["text"] == "L8 so wobbly today, r******* is better"  # the newest, masked as in the feed
     assert "comfort: wobbly" in example["new"]["rules"]
