@@ -66,7 +66,8 @@ def test_a_draft_adding_a_phrase_changes_exactly_the_messages_holding_it(raw, cu
     topic = result["changes"]["topic"]
     # the old topic is the learned model's guess for a word nobody listed (issue 23): anything but comfort
     assert topic["count"] == 3 and {t["to"] for t in topic["transitions"]} == {"comfort"}
-    assert sum(t["count"] for t in topic["transitions"]) == 3 and "comfort" not in {t["from"] for t in topic["transitions"]}
+    assert sum(t["count"] for t in topic["transitions"]) == 3
+    assert "comfort" not in {t["from"] for t in topic["transitions"]}
     assert {e["id"] for e in topic["examples"]} == holding
     assert not any(e["id"] in others for kind in backtest.KINDS for e in result["changes"][kind]["examples"])
     example = next(e for e in topic["examples"] if "WOBBLY" in e["text"])
