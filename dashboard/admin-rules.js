@@ -232,7 +232,7 @@ function kindSection(kind, changes) {
   if (!changes.count) return el("section", { "data-kind": kind }, el("h4", { text: title }));
   return el("section", { "data-kind": kind }, el("h4", { text: title }),
     el("div", { class: "table-wrap" }, el("table", { class: "transitions" },
-      el("caption", { class: "muted", text: `${KINDS[kind]}: from the rules in force to the draft` }),
+      el("caption", { class: "muted", text: "In force → draft" }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "From" }), el("th", { scope: "col", text: "To" }),
         el("th", { scope: "col", text: "Messages" }))),
       el("tbody", {}, ...changes.transitions.map((t) => el("tr", {}, el("td", { text: t.from }), el("td", { text: t.to }),
