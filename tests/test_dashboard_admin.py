@@ -76,17 +76,23 @@ def reply_text(data, name, language="en"):
 
 
 def test_the_csv_roster_reader_and_the_error_words(page, stack):
-    """parseRoster (admin-sites.js) and the 400 message's problems (admin.js), in the browser."""
+    """parseRoster (admin-sites.js), the 400 message's problems and their words (admin.js), and what a rules draft
+    changes (admin-rules.js), in the browser."""
     page.goto(stack["dashboard_url"] + "/")
     read = page.evaluate("""async () => {
         const { parseRoster } = await import('/admin-sites.js');
-        const { problems } = await import('/admin.js');
+        const { problems, words } = await import('/admin.js');
+        const { draftChanges, effect } = await import('/admin-rules.js');
         return [parseRoster('name,days,start,end\\nDave Smith,mon tue wed,6,14\\n\\n"Smith, Jo",Saturday sun,22,6\\n'),
                 parseRoster('Amy,mon,7,15\\nBen,mon funday,7,15\\nCy,tue,25,3\\nDi,wed\\n'),
                 problems("invalid configuration: sites[2].staff_sms[0]: '+4477' is not valid; a; b; "
-                         + "sites[1].timezone: unknown time zone 'X'; (top level): code 'L8' is used twice")];
+                         + "sites[1].timezone: unknown time zone 'X'; (top level): code 'L8' is used twice"),
+                words("lexicon[3].phrases", "List should have at least 1 item after validation, not 0"),
+                draftChanges({ lexicon: [{ name: "comfort", phrases: ["cold", "hot"] }] },
+                             { lexicon: [{ name: "comfort", phrases: ["hot", "wobbly"] }] }),
+                effect({ topic: "safety", weight: 3, urgency: "safety", sentiment: -1 })];
     }""")
-    good, bad, problems = read
+    good, bad, problems, lexicon, changes, safety = read
     assert good == {"shifts": [{"name": "Dave Smith", "days": ["mon", "tue", "wed"], "start": 6, "end": 14},
                                {"name": "Smith, Jo", "days": ["sat", "sun"], "start": 22, "end": 6}], "errors": []}
     assert bad["shifts"] == [{"name": "Amy", "days": ["mon"], "start": 7, "end": 15}]
@@ -97,6 +103,10 @@ def test_the_csv_roster_reader_and_the_error_words(page, stack):
     assert problems == [{"path": "sites[2].staff_sms[0]", "message": "'+4477' is not valid; a; b"},
                         {"path": "sites[1].timezone", "message": "unknown time zone 'X'"},
                         {"path": "(top level)", "message": "code 'L8' is used twice"}]
+    assert lexicon == "Group “4”, phrases: needs at least one entry"
+    assert changes == [{"group": "comfort", "phrase": "wobbly", "added": True},
+                       {"group": "comfort", "phrase": "cold", "added": False}]
+    assert safety == "topic safety (weight 3), a problem, urgency: safety"
 
 
 def test_replies_too_long_is_an_error_and_a_valid_text_is_published(page, stack):
