@@ -1,17 +1,19 @@
-// The settings pages (operator token only): sites and staff, replies, routing, and the history of the live
-// configuration with rollback. Opened from the header's "Settings" link by URL (#settings=<page>), closed by
-// "← Dashboard". Each page edits a copy of one section (GET /api/config/{section}) and publishes it whole
+// The settings pages (operator token only): sites and staff, replies, routing, the rules studio (admin-rules.js),
+// and the history of the live configuration with rollback. Opened from the header's "Settings" link by URL
+// (#settings=<page>), closed by "← Dashboard". Each page edits a copy of one section (GET /api/config/{section}) and publishes it whole
 // (PUT with the version it was read at): 409 means another manager published meanwhile, 400 lists every
 // invalid field by its path (sites[2].staff_sms[0]), shown next to that field when the page has one.
 // Every text from the configuration is set with textContent or as a control's value.
 
 import { sitesPage } from "./admin-sites.js";
 import { repliesPage } from "./admin-replies.js";
+import { rulesPage } from "./admin-rules.js";
 
 const PAGES = {
   sites: { title: "Sites and staff", section: "sites", page: sitesPage },
   replies: { title: "Replies", section: "replies", page: repliesPage },
   routing: { title: "Routing", section: "routing", page: null }, // set below: routingPage
+  rules: { title: "Rules", section: "rules", page: rulesPage },
   history: { title: "History", section: null, page: null },
 };
 
@@ -33,7 +35,7 @@ const FIELD_NAMES = {
   timezone: "time zone", numbers: "phone number", codes: "code", staff_sms: "staff SMS number",
   manager_email: "manager e-mail", manager_sms: "manager SMS number", roster: "roster", text: "text",
   no_offer: "text without an offer", when: "conditions", sms: "SMS recipients", email: "e-mail recipients",
-  en: "English", fr: "French", days: "days", start: "start hour", end: "end hour",
+  en: "English", fr: "French", days: "days", start: "start hour", end: "end hour", phrases: "phrases",
 };
 
 const MESSAGES = [
@@ -55,12 +57,13 @@ export function words(path, message) {
     const s = admin.data?.sites?.[Number(site[1])];
     parts.push(s ? `Site “${s.name || s.id || `new site ${Number(site[1]) + 1}`}”` : `Site ${Number(site[1]) + 1}`);
   }
-  const rule = /^(replies|routing)\[(\d+)\]/.exec(path);
+  const rule = /^(replies|routing|lexicon)\[(\d+)\]/.exec(path);
   if (rule) {
     const r = admin.data?.[rule[1]]?.[Number(rule[2])];
-    parts.push(`${rule[1] === "replies" ? "Reply" : "Routing rule"} “${r?.name || Number(rule[2]) + 1}”`);
+    const kind = { replies: "Reply", routing: "Routing rule", lexicon: "Group" }[rule[1]];
+    parts.push(`${kind} “${r?.name || Number(rule[2]) + 1}”`);
   }
-  const rest = path.replace(/^(sites|replies|routing)\[\d+\]\.?/, "");
+  const rest = path.replace(/^(sites|replies|routing|lexicon)\[\d+\]\.?/, "");
   const field = rest.split(/[.[\]]+/).filter(Boolean).map((p) => (/^\d+$/.test(p) ? `${Number(p) + 1}` : FIELD_NAMES[p] || p));
   if (field.length) parts.push(field.join(" "));
   return `${parts.join(", ") || path}: ${text}`;
@@ -186,7 +189,8 @@ async function load(tab, message = "") {
     admin.data = read.data;
     admin.page = info.page;
     $("admin-body").replaceChildren();
-    info.page.render($("admin-body"), read.data, { el: deps.el, changed: check, mark: markField });
+    info.page.render($("admin-body"), read.data, { el: deps.el, changed: check, mark: markField, api: deps.api, failed,
+      describe: (message) => problems(message).map((p) => words(p.path, p.message)) });
     $("admin-version").textContent = `Editing version ${read.version}`;
     $("admin-comment").value = "";
     check();

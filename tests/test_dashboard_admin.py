@@ -1,6 +1,7 @@
 """The dashboard's settings pages in Chromium (Playwright), on one running local stack (issue 22): replies with the
 one-SMS check, sites and staff (a staff number, a store added, a roster from CSV), 400s shown next to their field,
-409 when another manager published meanwhile, the history with rollback, a viewer token refused."""
+409 when another manager published meanwhile, the history with rollback, the rules studio (a suggested phrase
+explained, backtested and published), a viewer token refused."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from chalicelib import access
 from chalicelib.clock import utcnow
-from tests.conftest import stack_api
+from infra.simulate import send_twilio
+from tests.conftest import stack_api, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -51,8 +53,8 @@ def settings(page, state, tab, token=None, go=True):
     page.fill("#who", "Marie Curie")
 
 
-def put(state, path, body):
-    request = urllib.request.Request(state["api_url"] + path, data=json.dumps(body).encode(), method="PUT",
+def put(state, path, body, method="PUT"):
+    request = urllib.request.Request(state["api_url"] + path, data=json.dumps(body).encode(), method=method,
                                      headers={"Authorization": f"Bearer {state['operator_token']}",
                                               "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as res:
@@ -74,17 +76,23 @@ def reply_text(data, name, language="en"):
 
 
 def test_the_csv_roster_reader_and_the_error_words(page, stack):
-    """parseRoster (admin-sites.js) and the 400 message's problems (admin.js), in the browser."""
+    """parseRoster (admin-sites.js), the 400 message's problems and their words (admin.js), and what a rules draft
+    changes (admin-rules.js), in the browser."""
     page.goto(stack["dashboard_url"] + "/")
     read = page.evaluate("""async () => {
         const { parseRoster } = await import('/admin-sites.js');
-        const { problems } = await import('/admin.js');
+        const { problems, words } = await import('/admin.js');
+        const { draftChanges, effect } = await import('/admin-rules.js');
         return [parseRoster('name,days,start,end\\nDave Smith,mon tue wed,6,14\\n\\n"Smith, Jo",Saturday sun,22,6\\n'),
                 parseRoster('Amy,mon,7,15\\nBen,mon funday,7,15\\nCy,tue,25,3\\nDi,wed\\n'),
                 problems("invalid configuration: sites[2].staff_sms[0]: '+4477' is not valid; a; b; "
-                         + "sites[1].timezone: unknown time zone 'X'; (top level): code 'L8' is used twice")];
+                         + "sites[1].timezone: unknown time zone 'X'; (top level): code 'L8' is used twice"),
+                words("lexicon[3].phrases", "List should have at least 1 item after validation, not 0"),
+                draftChanges({ lexicon: [{ name: "comfort", phrases: ["cold", "hot"] }] },
+                             { lexicon: [{ name: "comfort", phrases: ["hot", "wobbly"] }] }),
+                effect({ topic: "safety", weight: 3, urgency: "safety", sentiment: -1 })];
     }""")
-    good, bad, problems = read
+    good, bad, problems, lexicon, changes, safety = read
     assert good == {"shifts": [{"name": "Dave Smith", "days": ["mon", "tue", "wed"], "start": 6, "end": 14},
                                {"name": "Smith, Jo", "days": ["sat", "sun"], "start": 22, "end": 6}], "errors": []}
     assert bad["shifts"] == [{"name": "Amy", "days": ["mon"], "start": 7, "end": 15}]
@@ -95,6 +103,10 @@ def test_the_csv_roster_reader_and_the_error_words(page, stack):
     assert problems == [{"path": "sites[2].staff_sms[0]", "message": "'+4477' is not valid; a; b"},
                         {"path": "sites[1].timezone", "message": "unknown time zone 'X'"},
                         {"path": "(top level)", "message": "code 'L8' is used twice"}]
+    assert lexicon == "Group “4”, phrases: needs at least one entry"
+    assert changes == [{"group": "comfort", "phrase": "wobbly", "added": True},
+                       {"group": "comfort", "phrase": "cold", "added": False}]
+    assert safety == "topic safety (weight 3), a problem, urgency: safety"
 
 
 def test_replies_too_long_is_an_error_and_a_valid_text_is_published(page, stack):
@@ -230,10 +242,10 @@ def test_a_viewer_is_told_settings_need_the_operator_token_and_the_pages_fit_375
     shown = page.locator("#admin-sites > details:visible").evaluate_all("ds => ds.map(d => d.dataset.site)")
     assert shown == ["line-8"]
     page.click('details[data-site="line-8"] summary')
-    for tab in ("sites", "replies"):
-        if tab != "sites":
+    for tab, shown in (("sites", None), ("replies", "#admin-replies"), ("rules", "#rules-groups")):
+        if shown:
             page.click(f'a[data-tab="{tab}"]')
-            page.wait_for_selector("#admin-replies")
+            page.wait_for_selector(shown)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, tab
         unlabelled = page.evaluate("""() => [...document.querySelectorAll(
             '#admin input, #admin textarea, #admin select')]
@@ -244,3 +256,72 @@ def test_a_viewer_is_told_settings_need_the_operator_token_and_the_pages_fit_375
     page.keyboard.press("Enter")
     page.wait_for_selector("#admin:not([hidden])")
     context.close()
+
+
+def test_the_rules_studio_explains_backtests_and_publishes_a_suggested_phrase(page, stack):
+    """A phrase no rule knows ("wobbly": topic other), in three line 8 messages, two of them corrected to comfort:
+    suggested, added to the draft in one click, explained live, backtested (the three change), published."""
+    line8 = "+447700900008"
+    assert put(stack, "/api/config/rules/explain", {"text": "L8 the wobbly thing moved"}, "POST")["topic"] == "other"
+    sids = [f"SM{n:032d}" for n in range(700, 703)]
+    for n, sid in enumerate(sids):
+        assert send_twilio(stack, line8, f"L8 the wobbly thing moved again {n}", f"+44770090017{n}", sid=sid)[0] == 200
+    wait_until(lambda: sum(i["processed"] and "wobbly" in (i.get("text") or "")
+                           for i in stack_api(stack, "/api/feedback?site=line-8")["items"]) == 3, seconds=30)
+    for sid in sids[:2]:
+        put(stack, f"/api/feedback/twilio-{sid}", {"topic": "comfort", "by": "Marie"}, "PATCH")
+    before = stack_api(stack, "/api/config/rules")
+    settings(page, stack, "rules")
+    suggestion = page.locator('#rules-suggestions li[data-phrase="wobbly"]')
+    suggestion.wait_for()
+    assert "topic comfort in 2 corrected messages, would join comfort" in suggestion.text_content()
+    # explain, live, with the draft: nothing known yet
+    page.fill("#explain-text", "the wobbly thing moved")
+    page.select_option("#explain-to", line8)
+    page.wait_for_function("() => /line-8/.test("
+                           "document.querySelector('#explain-result [data-label=site]')?.textContent)")
+    assert page.text_content("#explain-result [data-label=topic] strong") == "other"
+    assert "No phrase of the rules fired" in page.text_content("#explain-result")
+    # a phrase added by hand and removed again, a duplicate refused
+    comfort = page.locator('#rules-groups details[data-group="comfort"]')
+    comfort.locator("summary").click()
+    add = comfort.locator('input[type="text"]')
+    add.fill("  Rickety ")
+    add.press("Enter")
+    assert comfort.locator('li[data-phrase="rickety"]').count() == 1
+    assert "+ “rickety” (comfort)" in page.text_content("#rules-draft")
+    add.fill("rickety")
+    add.press("Enter")
+    assert "“rickety” is already in comfort" in comfort.locator(".help").text_content()
+    comfort.locator('li[data-phrase="rickety"] button').click()
+    assert comfort.locator('li[data-phrase="rickety"]').count() == 0
+    assert "no change yet" in page.text_content("#rules-draft")
+    # the suggestion, in one click: the explanation changes, the backtest shows what it would change
+    suggestion.locator("button").click()
+    assert suggestion.locator("button").is_disabled() and page.evaluate("document.activeElement.id") == "rules-backtest"
+    assert "+ “wobbly” (comfort)" in page.text_content("#rules-draft")
+    page.wait_for_function("() => document.querySelector('#explain-result [data-label=topic] strong')?.textContent"
+                           " === 'comfort'")
+    assert "comfort: “wobbly” → topic comfort" in page.text_content("#explain-result .fired")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#rules-backtest-result[data-done]")
+    topic = page.locator('#rules-backtest-result section[data-kind="topic"]')
+    assert topic.locator("h4").text_content() == "Topic: 3 messages would change"
+    assert topic.locator("tbody tr").all_inner_texts() == ["other\tcomfort\t3"]
+    shown = topic.locator(".examples .text").all_text_contents()
+    assert sorted(shown) == [f"L8 the wobbly thing moved again {n}" for n in range(3)]
+    assert "Topic: other → comfort" in topic.locator(".examples li").first.text_content()
+    # comfort is a problem: the nature moves too, against the two corrections that kept the machine's nature
+    assert page.text_content('#rules-backtest-result section[data-kind="nature"] h4') == \
+        "Nature: 3 messages would change"
+    quality = {kind: page.locator(f'#rules-quality tr[data-kind="{kind}"] td').all_text_contents()
+               for kind in ("topic", "nature")}
+    assert quality == {"topic": ["0% (0 of 2)", "100% (2 of 2)"], "nature": ["100% (2 of 2)", "0% (0 of 2)"]}
+    assert "The draft gets as many corrected messages entirely right" in page.text_content("#rules-quality")
+    publish(page, "wobbly is comfort")
+    assert "Published version" in page.text_content("#admin-status")
+    after = stack_api(stack, "/api/config/rules")
+    assert after["version"] == before["version"] + 1
+    phrases = next(g for g in after["data"]["lexicon"] if g["name"] == "comfort")["phrases"]
+    assert "wobbly" in phrases and "rickety" not in phrases
+    assert put(stack, "/api/config/rules/explain", {"text": "L8 the wobbly thing moved"}, "POST")["topic"] == "comfort"

@@ -1,0 +1,348 @@
+// Settings, rules: the rules studio (issue 22). The lexicon groups with their phrases, edited as a draft kept in
+// this page until it is published (admin.js publishes the whole rules section); "Explain" classifies a text with
+// the draft as it is typed (POST /api/config/rules/explain); "Backtest the draft" runs it over the stored
+// messages of the last 30 days (POST /api/config/rules/preview); suggestions are phrases frequent in the messages
+// managers corrected that no rule knows (GET /api/config/rules/suggestions), each added to the draft in one click.
+
+const KINDS = { topic: "Topic", nature: "Nature", urgency: "Urgency", language: "Language" };
+const DEBOUNCE_MS = 300;
+
+let ctx; // from admin.js: el, changed, mark, api, failed, describe
+let data; // the draft: the rules section as read, edited in place (admin.js publishes it)
+let original; // the section as read, to say what the draft changes
+let timer = null;
+let explainSeq = 0;
+let backtested = false;
+const $ = (id) => document.getElementById(id);
+
+const norm = (text) => text.trim().replace(/\s+/g, " ").toLowerCase();
+const quote = (text) => `“${text}”`;
+const pct = (share) => `${Math.round(share * 100)}%`;
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+// what a group adds when one of its phrases is found
+export function effect(group) {
+  const parts = [];
+  if (group.topic) parts.push(`topic ${group.topic}${group.weight && group.weight !== 1 ? ` (weight ${group.weight})` : ""}`);
+  if (group.sentiment === 1) parts.push("praise");
+  if (group.sentiment === -1) parts.push("a problem");
+  if (group.urgency) parts.push(`urgency: ${group.urgency}${group.negated_only ? " (only when negated)" : ""}`);
+  if (group.cue) parts.push(`cue: ${group.cue.replaceAll("_", " ")}`);
+  if (group.language) parts.push(`${group.language} words`);
+  return parts.join(", ") || "no effect";
+}
+
+// the draft against the section as read: [{ group, phrase, added }]
+export function draftChanges(before, after) {
+  const out = [];
+  const was = new Map((before.lexicon || []).map((g) => [g.name, g.phrases || []]));
+  for (const group of after.lexicon || []) {
+    const old = was.get(group.name) || [];
+    for (const phrase of group.phrases) if (!old.includes(phrase)) out.push({ group: group.name, phrase, added: true });
+    for (const phrase of old) if (!group.phrases.includes(phrase)) out.push({ group: group.name, phrase, added: false });
+  }
+  return out;
+}
+
+function problemText(error) {
+  if (error.status === 400 && /^invalid configuration/.test(error.message)) {
+    return `The draft is not valid: ${ctx.describe(error.message).join("; ")}`;
+  }
+  return error.message;
+}
+
+function failedHere(error, node) {
+  if (error.status === 400) node.replaceChildren(ctx.el("p", { class: "error", text: problemText(error) }));
+  else ctx.failed(error);
+}
+
+// -- the draft ----------------------------------------------------------------------------------------
+function drafted() {
+  const changes = draftChanges(original, data);
+  const { el } = ctx;
+  $("rules-draft").replaceChildren(changes.length
+    ? el("p", {}, `Draft: ${plural(changes.length, "change", "changes")} not published yet: `,
+      ...changes.flatMap((c, i) => [i ? ", " : "", el("span", { class: c.added ? "added" : "removed",
+        text: `${c.added ? "+" : "−"} ${quote(c.phrase)} (${c.group})` })]))
+    : el("p", { class: "muted", text: "Draft: no change yet. Add or remove phrases below, or add a suggestion." }));
+  if (backtested) $("rules-stale").hidden = false;
+  drawSuggestions();
+  explainSoon();
+  ctx.changed();
+}
+
+function addPhrase(i, text) {
+  const group = data.lexicon[i];
+  const phrase = norm(text);
+  if (!phrase) return "Type a phrase first.";
+  if (group.phrases.some((p) => p.toLowerCase() === phrase)) return `${quote(phrase)} is already in ${group.name}.`;
+  group.phrases.push(phrase);
+  drawPhrases(i);
+  drafted();
+  return "";
+}
+
+function removePhrase(i, j) {
+  data.lexicon[i].phrases.splice(j, 1);
+  drawPhrases(i);
+  const buttons = $(`rg-${i}-phrases`).querySelectorAll("button");
+  (buttons[Math.min(j, buttons.length - 1)] || $(`rg-${i}-add`)).focus();
+  drafted();
+}
+
+function drawPhrases(i) {
+  const { el } = ctx;
+  const group = data.lexicon[i];
+  $(`rg-${i}-phrases`).replaceChildren(...group.phrases.map((phrase, j) => {
+    const remove = el("button", { type: "button", class: "secondary small", "aria-label": `Remove ${quote(phrase)} from ${group.name}`,
+      text: "×" });
+    remove.addEventListener("click", () => removePhrase(i, j));
+    return el("li", { "data-phrase": phrase, "data-path": `lexicon[${i}].phrases[${j}]` }, el("span", { text: phrase }), remove);
+  }));
+  $(`rg-${i}-count`).textContent = plural(group.phrases.length, "phrase", "phrases");
+}
+
+function groupItem(group, i) {
+  const { el } = ctx;
+  const id = `rg-${i}`;
+  const input = el("input", { id: `${id}-add`, type: "text", maxlength: "80", autocomplete: "off", spellcheck: "false",
+    "data-path": `lexicon[${i}].phrases`, "aria-describedby": `${id}-note` });
+  const note = el("p", { id: `${id}-note`, class: "muted help", "aria-live": "polite" });
+  const add = el("button", { type: "button", class: "secondary small", text: "Add" });
+  const submit = () => {
+    const problem = addPhrase(i, input.value);
+    note.textContent = problem || `Added ${quote(norm(input.value))} to the draft.`;
+    note.classList.toggle("error", Boolean(problem));
+    if (!problem) input.value = "";
+    input.focus();
+  };
+  add.addEventListener("click", submit);
+  input.addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); submit(); } });
+  return el("details", { class: "card admin-item rule-group", "data-group": group.name, "data-path": `lexicon[${i}]` },
+    el("summary", {}, `${group.name} `, el("span", { class: "muted", text: `(${effect(group)}) · ` }),
+      el("span", { class: "muted", id: `${id}-count` })),
+    el("ul", { class: "phrases", id: `${id}-phrases`, "aria-label": `Phrases of ${group.name}` }),
+    el("div", { class: "field row" }, el("label", { for: input.id, text: `Add a phrase to ${group.name}` }), input, add),
+    note);
+}
+
+function findGroups(text) {
+  const q = norm(text);
+  for (const node of $("rules-groups").children) {
+    const group = data.lexicon[Number(node.dataset.path.slice(8, -1))];
+    node.hidden = Boolean(q) && !group.name.toLowerCase().includes(q) && !group.phrases.some((p) => p.includes(q));
+  }
+}
+
+// -- explain ------------------------------------------------------------------------------------------
+function explainSoon() {
+  clearTimeout(timer);
+  timer = setTimeout(explain, DEBOUNCE_MS);
+}
+
+async function explain() {
+  const text = $("explain-text")?.value || "";
+  const out = $("explain-result");
+  if (!out) return;
+  const seq = ++explainSeq;
+  if (!text.trim()) { out.replaceChildren(); delete out.dataset.seq; return; }
+  const to = $("explain-to").value;
+  try {
+    const answer = await ctx.api("/api/config/rules/explain", { method: "POST",
+      body: JSON.stringify({ text, data, ...(to ? { to } : {}) }) });
+    if (seq !== explainSeq) return;
+    const { el } = ctx;
+    const fired = answer.fired.map((f) => el("li", {}, el("strong", { text: f.group }), `: ${quote(f.phrase)}${
+      f.negated ? " (negated)" : ""} → ${Object.entries(f.effect).map(([k, v]) => `${k} ${v}`).join(", ")}`));
+    out.replaceChildren(
+      el("p", { class: "explained" }, ...[["Topic", answer.topic], ["Nature", answer.nature],
+        ["Urgency", `${answer.urgency}${answer.urgency_reason ? ` (${answer.urgency_reason})` : ""}`],
+        ["Language", answer.language], ["Site", answer.site || "unknown"]].map(([k, v]) =>
+        el("span", { "data-label": k.toLowerCase() }, `${k}: `, el("strong", { text: v })))),
+      el("h4", { text: "Rules that fired" }),
+      fired.length ? el("ul", { class: "fired" }, ...fired) : el("p", { class: "muted", text: "No phrase of the rules fired." }),
+      el("details", {}, el("summary", { text: "Every decision, and the words the rules read" }),
+        el("ol", { class: "decisions" }, ...answer.rules.map((r) => el("li", { text: r }))),
+        el("p", { class: "muted help", text: `Words: ${answer.words.join(" ")}` })));
+    out.dataset.seq = String(seq);
+  } catch (error) {
+    if (seq === explainSeq) failedHere(error, out);
+  }
+}
+
+async function fillNumbers(select) {
+  try {
+    const sites = (await ctx.api("/api/config/sites")).data.sites || [];
+    for (const site of sites) {
+      for (const number of site.numbers || []) {
+        select.append(ctx.el("option", { value: number, text: `${number} (${site.name || site.id})` }));
+      }
+    }
+  } catch { /* the text's own site code still works */ }
+}
+
+// -- suggestions --------------------------------------------------------------------------------------
+let suggested = null;
+
+async function loadSuggestions() {
+  try {
+    suggested = await ctx.api("/api/config/rules/suggestions");
+  } catch (error) {
+    failedHere(error, $("rules-suggestions"));
+    return;
+  }
+  drawSuggestions();
+}
+
+function drawSuggestions() {
+  const node = $("rules-suggestions");
+  if (!node || !suggested) return;
+  const { el } = ctx;
+  if (!suggested.items.length) {
+    node.replaceChildren(el("p", { class: "muted", text: suggested.corrected
+      ? `No suggestion: the ${plural(suggested.corrected, "corrected message holds", "corrected messages hold")} no `
+        + "phrase, frequent in one label, that the rules do not know."
+      : "No corrected message yet: correct a message's labels from the feed, and its phrases are suggested here." }));
+    return;
+  }
+  node.replaceChildren(el("ul", { class: "suggestions" }, ...suggested.items.map((s, n) => {
+    const index = data.lexicon.findIndex((g) => g.name === s.group);
+    const inDraft = index >= 0 && data.lexicon[index].phrases.includes(s.phrase);
+    const id = `suggestion-${n}`;
+    const button = el("button", { type: "button", class: "secondary small", "aria-describedby": id,
+      text: inDraft ? "In the draft" : "Add to draft" });
+    if (index < 0 || inDraft) button.disabled = true;
+    button.addEventListener("click", () => {
+      addPhrase(index, s.phrase);
+      $("rules-backtest-note").textContent = `Added ${quote(s.phrase)} to ${s.group}: backtest the draft to see what it changes.`;
+      $("rules-backtest").focus();
+    });
+    return el("li", { "data-phrase": s.phrase },
+      el("span", { id, text: `${quote(s.phrase)}: ${s.kind} ${s.label} in ${plural(s.count, "corrected message", "corrected messages")}, `
+        + (index < 0 ? "no group gives that label" : `would join ${s.group}`) }), button);
+  })));
+}
+
+// -- backtest -----------------------------------------------------------------------------------------
+const labels = (l) => Object.keys(KINDS).map((k) => `${k} ${l[k]}`).join(", ");
+
+function kindSection(kind, changes) {
+  const { el } = ctx;
+  const title = `${KINDS[kind]}: ${changes.count ? `${plural(changes.count, "message", "messages")} would change` : "no change"}`;
+  if (!changes.count) return el("section", { "data-kind": kind }, el("h4", { text: title }));
+  return el("section", { "data-kind": kind }, el("h4", { text: title }),
+    el("div", { class: "table-wrap" }, el("table", { class: "transitions" },
+      el("caption", { class: "muted", text: "In force → draft" }),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "From" }), el("th", { scope: "col", text: "To" }),
+        el("th", { scope: "col", text: "Messages" }))),
+      el("tbody", {}, ...changes.transitions.map((t) => el("tr", {}, el("td", { text: t.from }), el("td", { text: t.to }),
+        el("td", { text: String(t.count) })))))),
+    el("ul", { class: "examples", "aria-label": `${KINDS[kind]}: examples` }, ...changes.examples.map((e) =>
+      el("li", { "data-id": e.id || "" },
+        el("p", { class: "meta", text: [e.site || "unknown site", e.received_at ? e.received_at.slice(0, 16).replace("T", " ") : ""]
+          .filter(Boolean).join(" · ") }),
+        el("p", { class: "text", text: e.text || "" }),
+        el("p", { class: "change" }, `${KINDS[kind]}: ${e.old[kind]} → `, el("strong", { text: e.new[kind] })),
+        el("p", { class: "muted help", text: `Now ${labels(e.old)}; with the draft ${labels(e.new)}.` })))));
+}
+
+function qualitySection(quality) {
+  const { el } = ctx;
+  const head = el("h4", { text: "Quality on the corrected messages" });
+  if (!quality.corrected) {
+    return el("section", { id: "rules-quality" }, head,
+      el("p", { class: "muted", text: "No corrected message yet: the quality before and after is measured on the messages managers corrected." }));
+  }
+  const cell = (share, right) => `${pct(share)} (${right} of ${quality.corrected})`;
+  return el("section", { id: "rules-quality" }, head,
+    el("div", { class: "table-wrap" }, el("table", {},
+      el("caption", { class: "muted", text: `Labels right on ${plural(quality.corrected, "corrected message", "corrected messages")}` }),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Label" }), el("th", { scope: "col", text: "In force" }),
+        el("th", { scope: "col", text: "Draft" }))),
+      el("tbody", {}, ...["topic", "nature", "urgency"].map((k) => el("tr", { "data-kind": k }, el("th", { scope: "row", text: KINDS[k] }),
+        el("td", { text: cell(quality[k].before, quality[k].right_before) }),
+        el("td", { text: cell(quality[k].after, quality[k].right_after) })))))),
+    el("p", { text: quality.net_fixed > 0 ? `The draft gets ${plural(quality.net_fixed, "more corrected message", "more corrected messages")} entirely right.`
+      : quality.net_fixed < 0 ? `The draft gets ${plural(-quality.net_fixed, "fewer corrected message", "fewer corrected messages")} entirely right.`
+        : "The draft gets as many corrected messages entirely right." }));
+}
+
+async function runBacktest() {
+  const button = $("rules-backtest");
+  const out = $("rules-backtest-result");
+  button.disabled = true;
+  button.textContent = "Backtesting…";
+  try {
+    const r = await ctx.api("/api/config/rules/preview", { method: "POST", body: JSON.stringify({ data }) });
+    const { el } = ctx;
+    out.replaceChildren(
+      el("p", { id: "rules-changed", text: `${plural(r.changed, "message", "messages")} of ${r.read} would change `
+        + `(the last 30 days${r.complete ? "" : `, the newest ${r.cap} only`}, compared with version ${r.version}).` }),
+      ...Object.keys(KINDS).map((kind) => kindSection(kind, r.changes[kind])),
+      qualitySection(r.quality));
+    backtested = true;
+    $("rules-stale").hidden = true;
+    out.dataset.done = String(Date.now());
+  } catch (error) {
+    failedHere(error, out);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Backtest the draft";
+  }
+}
+
+// -- the page -----------------------------------------------------------------------------------------
+export const rulesPage = {
+  render(root, section, context) {
+    ctx = context;
+    data = section;
+    original = structuredClone(section);
+    backtested = false;
+    suggested = null;
+    const { el } = ctx;
+    const text = el("textarea", { id: "explain-text", rows: "2", maxlength: "1600", spellcheck: "false" });
+    text.addEventListener("input", explainSoon);
+    const to = el("select", { id: "explain-to" }, el("option", { value: "", text: "No number: the site from a code in the text" }));
+    to.addEventListener("change", explainSoon);
+    const find = el("input", { id: "rules-find", type: "search", autocomplete: "off" });
+    find.addEventListener("input", () => findGroups(find.value));
+    const backtest = el("button", { id: "rules-backtest", type: "button", text: "Backtest the draft" });
+    backtest.addEventListener("click", runBacktest);
+    root.append(
+      el("div", { id: "rules-draft", class: "rules-draft", "aria-live": "polite" }),
+      el("section", { class: "card studio", "aria-labelledby": "explain-title" },
+        el("h3", { id: "explain-title", text: "Explain a message" }),
+        el("div", { class: "field" }, el("label", { for: text.id, text: "A message, as a customer would write it (classified with the draft as you type)" }), text),
+        el("div", { class: "field" }, el("label", { for: to.id, text: "Written to" }), to),
+        el("div", { id: "explain-result", class: "explain-result", "aria-live": "polite" })),
+      el("section", { class: "card studio", "aria-labelledby": "suggestions-title" },
+        el("h3", { id: "suggestions-title", text: "Suggestions from corrected messages" }),
+        el("p", { class: "muted help", text: "Phrases frequent in the messages managers corrected (last 30 days) that no rule knows, with the group they would join." }),
+        el("div", { id: "rules-suggestions" }, el("p", { class: "muted", text: "Loading…" }))),
+      el("section", { class: "card studio", "aria-labelledby": "backtest-title" },
+        el("h3", { id: "backtest-title", text: "Backtest the draft" }),
+        el("p", { class: "muted help", text: "Runs the draft over the stored messages of the last 30 days and compares it with the rules in force. Nothing is published." }),
+        el("p", { id: "rules-backtest-note", class: "help", "aria-live": "polite" }),
+        backtest,
+        el("p", { id: "rules-stale", class: "help", hidden: "", text: "The draft changed since this backtest: run it again." }),
+        el("div", { id: "rules-backtest-result", class: "backtest-result", "aria-live": "polite" })),
+      el("h3", { class: "rules-groups-title", text: "Lexicon groups" }),
+      el("div", { class: "field" }, el("label", { for: find.id, text: "Find a group or a phrase" }), find),
+      el("div", { id: "rules-groups", class: "admin-list" }, ...(data.lexicon || []).map(groupItem)));
+    (data.lexicon || []).forEach((_, i) => drawPhrases(i));
+    drafted();
+    fillNumbers(to);
+    loadSuggestions();
+  },
+  // a 400's path (lexicon[3].phrases[2]): open its group
+  reveal(path) {
+    const match = /^lexicon\[(\d+)\]/.exec(path);
+    const node = match && document.querySelector(`#rules-groups > [data-path="lexicon[${match[1]}]"]`);
+    if (node) { node.open = true; node.hidden = false; }
+  },
+  blocked() {
+    const empty = (data?.lexicon || []).filter((g) => !g.phrases.length).map((g) => g.name);
+    return empty.length ? `${empty.length === 1 ? "Group" : "Groups"} ${empty.join(", ")} ${empty.length === 1 ? "has" : "have"} no phrase left: `
+      + "add one, or put one back." : "";
+  },
+};
