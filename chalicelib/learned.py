@@ -157,7 +157,18 @@ class Model:
         return vector
 
     def predict(self, words: list[str]) -> dict[str, Opinion]:
-        """Each head's opinion on a message given as its normal words."""
+        """Each head's opinion on a message given as its normal words. The last answer is kept: the rules
+        studio's backtest asks twice in a row for each message (live rules, then the draft; the model is the
+        same), and the second time costs nothing."""
+        key = tuple(words)
+        last = self.__dict__.get("_last")
+        if last is not None and last[0] == key:
+            return last[1]
+        out = self._predict(words)
+        self._last = (key, out)
+        return out
+
+    def _predict(self, words: list[str]) -> dict[str, Opinion]:
         known = self._words.get
         vectors = [known(w) or self._vector(w) for w in words]
         names = list(words)
