@@ -164,7 +164,8 @@ def message_of(twiml: str) -> str:
 def test_noise_is_stored_and_counted_but_opens_no_case_and_texts_nobody(day):
     state, _, _, _ = day
     before_sms, before_cases = sms_sent(state), {c["id"] for c in stack_api(state, "/api/cases")["items"]}
-    noise = ["ok", "", "hi", "test", "5", "OK 2042", "Hola, el autobús llega tarde y hace mucho calor"]
+    # (a Spanish complaint is no longer noise: the learned model reads it, issue 23: tests/test_learned.py)
+    noise = ["ok", "", "hi", "test", "5", "OK 2042", "Hallo, guten Tag"]
     for i, text in enumerate(noise):
         status, body = send_twilio(state, LINE8, text, f"+4477009007{i:02d}")
         assert status == 200 and message_of(body) == INVITE_EN, (text, body)  # answered in line 8's English
@@ -176,7 +177,6 @@ def test_noise_is_stored_and_counted_but_opens_no_case_and_texts_nobody(day):
 
     items = wait_until(stored, seconds=60)
     assert {i["nature"] for i in items} == {"unclear"}
-    assert [i["language"] for i in items if i["text"].startswith("Hola")] == ["other"]
     assert {c["id"] for c in stack_api(state, "/api/cases")["items"]} == before_cases  # no case opened
     assert sms_sent(state) == before_sms  # nobody paged
     assert stack_api(state, "/api/metrics?site=line-8&nature=unclear")["totals"]["messages"] >= len(noise)
