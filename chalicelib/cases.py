@@ -260,7 +260,9 @@ class CaseService:
                               "attempts": [], "escalation": to_level} for rid, r in new.items()})
         if updated is None:  # acknowledged or escalated meanwhile
             return False
-        if level == 0 and case.get("promise") == "reply":  # counted once, by this or the late reply
+        if level == 0 and case.get("reopened_at"):
+            pass  # a reopened case's promise was counted the first time (as its acknowledgement was)
+        elif level == 0 and case.get("promise") == "reply":  # counted once, by this or the late reply
             self._count_once(case, {"promise_missed": 1})
         elif level == 0:  # the first deadline was missed: the promise is broken, once
             try:

@@ -362,7 +362,8 @@ class Classifier:
         nature = self._rule_nature(ev, reason, asked, language)
         if opinions is not None:
             other = language == "other"  # words the rules cannot read: the model decides
-            if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY):
+            if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY) \
+                    and opinions["topic"].label in self._priority:  # a topic the configuration still has
                 topic = opinions["topic"].label  # no topic rule fired
                 rules.append(opinions["topic"].explain("topic"))
             elif len(topics) > 1 and reason != "safety":  # the model arbitrates between the rules' topics

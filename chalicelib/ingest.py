@@ -207,7 +207,8 @@ class IngestService:
         command = staff_command(message.body)
         try:
             if command and command.action == "reply":
-                reply = self._relay.relay(message.from_number, command) if self._relay else STAFF_NO_RELAY
+                reply = self._relay.relay(message.from_number, command, message.id) if self._relay \
+                    else STAFF_NO_RELAY
             else:
                 reply = self._cases.staff_reply(message.from_number, command) if command else STAFF_HELP
         except Unavailable as exc:

@@ -11,6 +11,7 @@ sender's role, never their number.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,14 +25,18 @@ from chalicelib.keywords import StaffCommand
 from chalicelib.observability import logger as log
 from chalicelib.ports import Stores
 
+RELAY_MARK_SECONDS = 7 * 86400  # a staff SMS redelivered within a week relays nothing more
+
 
 def sender_name(config: Config, number: str, case: dict[str, Any]) -> str:
-    """Who relayed, as the conversation shows it: a role at a site, never a number."""
+    """Who relayed, as the conversation shows it: a role at a site, never a number (nor five digits in a row,
+    which a reply's author may not hold: a site named "Gare 75001" is written "Gare 7500…")."""
     site = config.site(case.get("site"))
+    name = re.sub(r"\d{5,}", lambda m: m.group()[:4] + "…", site.name) if site else ""
     if site and number in site.staff_sms:
-        return f"{config.site_kind(site).staff.en.capitalize()}, {site.name} (by SMS)"
+        return f"{config.site_kind(site).staff.en.capitalize()}, {name} (by SMS)"
     if site and number in site.manager_sms:
-        return f"Manager, {site.name} (by SMS)"
+        return f"Manager, {name} (by SMS)"
     if number in config.deployment.care_sms:
         return "Customer care (by SMS)"
     return "Staff (by SMS)"
@@ -47,7 +52,9 @@ class StaffRelay:
         self._replies = replies
         self._now = now
 
-    def relay(self, number: str, command: StaffCommand) -> str:
+    def relay(self, number: str, command: StaffCommand, message_id: str | None = None) -> str:
+        """``message_id``: the staff SMS's own id; a redelivery of it (Twilio's retry, End User Messaging's
+        event run again) relays nothing more."""
         code = command.code
         case_id = self._store.cases.case_for_code(code, int(self._now().timestamp()))
         case = self._store.cases.get_case(case_id) if case_id else None
@@ -58,12 +65,22 @@ class StaffRelay:
                     "the customer.")
         if not may_act(self._config, number, case):
             return f"Voix: case {code} is not one of yours."
+        once = self._store.offers
+        expires = int(self._now().timestamp()) + RELAY_MARK_SECONDS
+        if message_id and not once.claim_marker("relay", message_id, expires_at=expires):
+            return f"Voix: your answer to case {code} was taken already."
         try:
             message = self._replies().reply(case["id"], command.text, sender_name(self._config, number, case),
                                             via="sms")
         except ApiError as exc:
+            if message_id:
+                once.release_marker("relay", message_id)
             log.info("staff relay refused", extra={"case_id": case["id"], "status": exc.status})
             return f"Voix: not sent to the customer of case {code}: {exc.message}"[:300]
+        except Exception:
+            if message_id:
+                once.release_marker("relay", message_id)
+            raise
         if message.scheduled_for:
             site = self._config.site(case.get("site"))
             local = parse_time(message.scheduled_for).astimezone(ZoneInfo(site.timezone if site else "UTC"))

@@ -53,11 +53,22 @@ def encoding(text: str) -> str:
     return "GSM-7" if is_gsm7(text) else "UCS-2"
 
 
+_NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
+
+
+def without_numbers(text: str) -> str:
+    """A carrier's words as the case shows them: a phone number in them masked (Twilio's 21211 names the
+    customer's number), so no API answer carries it."""
+    from chalicelib.phone import mask as mask_number
+
+    return _NUMBER.sub(lambda m: mask_number(re.sub(r"[^\d+]", "", m.group())) or "•••", text)
+
+
 def carrier_error(code: str | None, message: str | None = None) -> str | None:
     if not code and not message:
         return None
     words = CARRIER_ERRORS.get(code or "") or message or ""
-    return f"{code} {words}".strip()[:200] if code else words[:200]
+    return without_numbers(f"{code} {words}".strip() if code else words)[:200]
 
 
 class ConversationService:
@@ -188,12 +199,14 @@ class ConversationService:
                                       reference=f"{case_id}.{reply_id}")
         except (channels.RecipientOptedOut, channels.InvalidRecipient) as exc:
             self._store.conversations.release_send(message)
-            self._store.conversations.set_status(message, "failed", at=iso(self._now()), error=str(exc)[:200])
+            self._store.conversations.set_status(message, "failed", at=iso(self._now()),
+                                                 error=without_numbers(str(exc))[:200])
             return "refused"
         except channels.ReplyFailed as exc:
             self._store.conversations.release_send(message)
             if final:
-                self._store.conversations.set_status(message, "failed", at=iso(self._now()), error=str(exc)[:200])
+                self._store.conversations.set_status(message, "failed", at=iso(self._now()),
+                                                     error=without_numbers(str(exc))[:200])
             raise
         except Exception:
             self._store.conversations.release_send(message)
@@ -224,8 +237,9 @@ class ConversationService:
         if provider_id and message.provider_id and provider_id != message.provider_id:
             log.warning("status report for reply %s names another carrier message: ignored", reply_id)
             return False
-        return self._store.conversations.set_status(message, status, at=iso(self._now()),
-                                                    error=error if status in ("failed", "undelivered") else None)
+        return self._store.conversations.set_status(
+            message, status, at=iso(self._now()),
+            error=without_numbers(error)[:200] if error and status in ("failed", "undelivered") else None)
 
 
 def reply_job(message: ConversationMessage) -> dict[str, Any]:

@@ -7,6 +7,7 @@ start all depend on it). ``reset()`` forgets everything, for tests.
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -54,11 +55,16 @@ class Services:
             if head is None:
                 return None, get_config()
             return int(head["version"]), build(self.store.config.section_data(head["sections"]))
-        except (Unavailable, InvalidConfig) as exc:  # keep serving with the files rather than not at all
+        except Unavailable as exc:  # keep serving with the files rather than not at all (read again next check)
             from chalicelib.observability import logger
 
             logger.warning("live configuration not read, the shipped files serve: %s", exc)
             return None, get_config()
+        except InvalidConfig as exc:  # that version no longer validates: the files serve until the next one
+            from chalicelib.observability import logger
+
+            logger.warning("live configuration version %s refused, the shipped files serve: %s", head["version"], exc)
+            return int(head["version"]), get_config()
 
     @cached_property
     def config(self) -> Config:
@@ -269,6 +275,7 @@ class Services:
 
 
 _services: Services | None = None
+_LOCK = threading.Lock()  # one thread builds or renews the services (the local stack serves threads)
 _checked = 0.0  # when this process last asked which configuration version is the latest (time.monotonic)
 
 
@@ -286,20 +293,31 @@ def services() -> Services:
 
     now = time.monotonic()
     if _services is None:
-        _services, _checked = Services(), now
-    elif now - _checked >= check_seconds() and "live" in _services.__dict__:
-        _checked = now
-        current = _services.live[0]
+        with _LOCK:
+            if _services is None:
+                _services, _checked = Services(), now
+    elif now - _checked >= check_seconds() and "live" in _services.__dict__ and \
+            env("VOIX_LIVE_CONFIG", "true").lower() != "false" and _LOCK.acquire(blocking=False):
         try:
-            latest = _services.store.config.head_version() if os.environ.get("TABLE_NAME") else None
-        except Exception as exc:  # DynamoDB down: keep the configuration in force
-            from chalicelib.observability import logger
-
-            logger.warning("configuration version not checked: %s", exc)
-            latest = current
-        if latest is not None and latest != current:
-            _services = _services.renewed()
+            _renew_if_published(now)
+        finally:
+            _LOCK.release()
     return _services
+
+
+def _renew_if_published(now: float) -> None:
+    global _services, _checked
+    _checked = now
+    current = _services.live[0]
+    try:
+        latest = _services.store.config.head_version() if os.environ.get("TABLE_NAME") else None
+    except Exception as exc:  # DynamoDB down: keep the configuration in force
+        from chalicelib.observability import logger
+
+        logger.warning("configuration version not checked: %s", exc)
+        latest = current
+    if latest is not None and latest != current:
+        _services = _services.renewed()
 
 
 def reset() -> None:

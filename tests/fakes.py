@@ -26,7 +26,8 @@ from chalicelib.storage.counters import BUCKET, COUNTER_FIELD, SITES_PER_BATCH, 
 from chalicelib.storage.customers import HISTORY_KEPT
 from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
 
-MARKER_KINDS = {"digest": "digest", "survey_sent": "surveysent"}  # what erasure reports per marker kind
+# what erasure reports per marker kind
+MARKER_KINDS = {"digest": "digest", "survey_sent": "surveysent", "relay": "relayed"}
 
 
 def _copy(value: Any) -> Any:

@@ -446,3 +446,17 @@ def test_the_status_url_is_the_webhook_s_unless_configured_and_no_reply_without_
     with pytest.raises(ApiError) as caught:
         api.reply("CASE0001", {"text": "hello", "by": "Sam"})
     assert caught.value.status == 503
+
+
+def test_a_carrier_s_words_keep_no_phone_number(world):
+    from chalicelib.replying import carrier_error, without_numbers
+
+    said = "The 'To' number +447700900642 is not a valid phone number."
+    assert "+447700900642" not in without_numbers(said) and "642" in without_numbers(said)
+    assert "0642" not in carrier_error("21999", said)
+    failing = ConversationService(config=world.config, store=world.store, jobs=world.jobs, secret=SECRET,
+                                  senders=lambda channel: Sender(channels.InvalidRecipient(said)), now=world.clock)
+    reply = failing.reply("CASE0001", "Sorry", "Sam")
+    assert failing.send("CASE0001", reply.id) == "refused"
+    [stored] = world.store.conversations.conversation("CASE0001")
+    assert stored.status == "failed" and "7700900642" not in stored.error and "900642" not in stored.error

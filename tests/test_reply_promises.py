@@ -97,3 +97,17 @@ def test_the_metrics_give_first_reply_time_and_reopenings(world):  # noqa: F811
     assert totals["reopened"] == 0
     card = api.scorecards({"site": "line-8", "since": "2026-12-01T00:00:00Z"})["sites"][0]
     assert card["replied"] == 1 and card["average_seconds_to_first_reply"] == 15 * 60
+
+
+def test_a_reopened_case_is_not_counted_missed_after_being_kept(world):  # noqa: F811
+    world.store.cases.put_case(a_case("CASE0003", promised_at=iso(NOON + timedelta(minutes=115))))
+    cases = CaseService(config=world.config, cases=world.store.cases, counters=world.store.counters, now=world.clock,
+                        jobs=world.jobs)
+    cases.act("CASE0003", "acknowledged", by="Sam")  # in time: kept
+    world.clock.now = NOON + timedelta(minutes=30)
+    cases.act("CASE0003", "resolved", by="Sam")
+    world.store.cases.reopen_case("CASE0003", at=iso(NOON), promised_at=iso(NOON + timedelta(minutes=10)))
+    assert promise_kept(world.store.cases.get_case("CASE0003")) is None  # open again: the new one is not measured
+    world.clock.now = NOON + timedelta(hours=3)
+    assert cases.escalate_due() == 1  # the reopened case, past its new deadline, goes up to its manager
+    assert counts(world, "promise_kept", "promise_missed") == {"promise_kept": 1, "promise_missed": 0}

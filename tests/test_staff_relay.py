@@ -80,3 +80,24 @@ def test_the_sender_is_named_by_role(world):  # noqa: F811
     assert sender_name(world.config, DRIVER, case) == "Driver, Coach line 8 Leeds–London (by SMS)"
     assert sender_name(world.config, STRANGER, case) == "Staff (by SMS)"
     assert sender_name(world.config, STRANGER, {"site": None}) == "Staff (by SMS)"
+
+
+def test_a_redelivered_staff_sms_relays_nothing_more(world, relay):  # noqa: F811
+    first = relay.relay(DRIVER, staff_command("R 4821 Coming now"), "twilio-SMstaff1")
+    again = relay.relay(DRIVER, staff_command("R 4821 Coming now"), "twilio-SMstaff1")
+    assert first.startswith("Voix: sent") and again == "Voix: your answer to case 4821 was taken already."
+    assert len(world.jobs.sent) == 1 and len(world.store.conversations.conversation("CASE0001")) == 1
+    refused = relay.relay(DRIVER, staff_command("R 4821"), "twilio-SMstaff2")  # refused: its mark is given back
+    assert "empty" in refused and "empty" in relay.relay(DRIVER, staff_command("R 4821"), "twilio-SMstaff2")
+
+
+def test_a_site_name_with_five_digits_still_names_the_sender(world):  # noqa: F811
+    from chalicelib.replying import ReplyRefused  # noqa: F401  (the check the name must pass)
+
+    site = world.config.site("line-8")
+    renamed = world.config.model_copy(update={})
+    object.__setattr__(site, "name", "Gare 75001 Paris")
+    try:
+        assert sender_name(renamed, DRIVER, {"site": "line-8"}) == "Driver, Gare 7500… Paris (by SMS)"
+    finally:
+        object.__setattr__(site, "name", "Coach line 8 Leeds–London")

@@ -58,8 +58,8 @@ def promise_kept(case: dict[str, Any]) -> bool | None:
     """Kept: acknowledged (or, a reply promise, answered by a staff reply sent) by its time and never escalated;
     None while it can still be kept."""
     done = case.get("first_reply_at") if case.get("promise") == "reply" else case.get("acknowledged_at")
-    if not case.get("promised_at"):
-        return None
+    if not case.get("promised_at") or (case.get("reopened_at") and case.get("status") == "open"):
+        return None  # none, or reopened: the first promise was measured, the new one is not yet
     if done:
         return done <= case["promised_at"] and not case.get("escalation_level")
     if case.get("escalation_level") or (case.get("promise") == "reply" and case.get("status") == "resolved"):

@@ -17,11 +17,12 @@ def quota_key(name: str) -> dict[str, str]:
     return {"pk": f"QUOTA#{name}", "sk": "QUOTA"}
 
 
-MARKER_PREFIX = {"digest": "DIGEST", "survey_sent": "SURVEYSENT"}
+MARKER_PREFIX = {"digest": "DIGEST", "survey_sent": "SURVEYSENT", "relay": "RELAYED"}
 
 
 def marker_key(kind: str, name: str) -> dict[str, str]:
-    """A once-only marker: ``DIGEST#<day>#<recipient>``, ``SURVEYSENT#<survey>#<customer key>``."""
+    """A once-only marker: ``DIGEST#<day>#<recipient>``, ``SURVEYSENT#<survey>#<customer key>``,
+    ``RELAYED#<staff SMS id>``."""
     if kind not in MARKER_PREFIX:
         raise ValueError(f"unknown marker kind {kind!r}")
     return {"pk": f"{MARKER_PREFIX[kind]}#{name}", "sk": "MARKER"}
