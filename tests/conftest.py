@@ -342,6 +342,35 @@ def stack_api(state, path):
         return json.loads(res.read())
 
 
+def stack_call(state, method, path, body=None):
+    """Any operator API route of a running local stack over HTTP, as the operator token: (status, JSON)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(state["api_url"] + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {state['operator_token']}",
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as res:
+            return res.status, json.loads(res.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@contextmanager
+def browser_page(browser, **options):
+    """A page in a fresh browser context (1280 x 900 unless told), its script errors kept in ``page.errors``."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **options})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 def wait_until(check, seconds=30):
     """Poll ``check`` until it returns something true; return that, or fail after ``seconds``."""
     import time

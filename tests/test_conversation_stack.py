@@ -12,7 +12,7 @@ import pytest
 
 from infra.simulate import answer_replies, send_twilio
 from infra.twilio_standin import FAILING_NUMBER
-from tests.conftest import running_stack, stack_api, wait_until
+from tests.conftest import running_stack, stack_api, stack_call, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -26,14 +26,7 @@ def stack(tmp_path_factory):
 
 
 def post(state, path, body):
-    request = urllib.request.Request(state["api_url"] + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {state['operator_token']}",
-                                              "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as res:
-            return res.status, json.loads(res.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return stack_call(state, "POST", path, body)
 
 
 def urgent_case(state, customer, text="L8 the driver is drunk and swerving, I'm scared"):

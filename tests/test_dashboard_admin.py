@@ -34,13 +34,11 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, stack):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
-    errors = list(page.errors)
-    context.close()
+    from tests.conftest import browser_page
+
+    with browser_page(browser) as page:
+        yield page
+        errors = list(page.errors)
     assert not errors
 
 

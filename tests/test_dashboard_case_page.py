@@ -87,12 +87,10 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, stack):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
-    context.close()
+    from tests.conftest import browser_page
+
+    with browser_page(browser) as page:
+        yield page
 
 
 def sign_in(page, state, path="/?period=today", name="Aline Martin"):

@@ -37,12 +37,10 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, stack):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
-    context.close()
+    from tests.conftest import browser_page
+
+    with browser_page(browser) as page:
+        yield page
 
 
 def sign_in(page, state, token=None, path="/?period=today&site=line-8", name="Aline Martin"):

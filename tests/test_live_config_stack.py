@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from infra.simulate import send_twilio
-from tests.conftest import running_stack, wait_until
+from tests.conftest import running_stack, stack_call, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -29,15 +29,7 @@ def stack(tmp_path_factory):
 
 
 def api(state, method, path, body=None):
-    request = urllib.request.Request(state["api_url"] + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {state['operator_token']}",
-                                              "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as res:
-            return res.status, json.loads(res.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return stack_call(state, method, path, body)
 
 
 def sms_alerts(state):

@@ -17,6 +17,13 @@ from chalicelib.configuration import LANGUAGES, NATURES, URGENCIES
 from chalicelib.errors import ApiError
 
 MAX_PERIOD_DAYS = 400
+
+
+def printable(value: str | None) -> str | None:
+    """A name or a note as typed: new lines and tabs allowed, no other control character."""
+    if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
 EARLIEST, LATEST = 2000, 2100  # beyond these, date arithmetic overflows long before any data exists
 TIME = "An ISO 8601 time, e.g. 2026-11-22T08:00:00Z"
 
@@ -88,9 +95,7 @@ class Relabel(BaseModel):
     @field_validator("by", "note")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
-            raise ValueError("control characters are not allowed")
-        return value
+        return printable(value)
 
 
 class CasesQuery(BaseModel):
@@ -160,9 +165,7 @@ class CaseAction(BaseModel):
     @field_validator("by", "note")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
-            raise ValueError("control characters are not allowed")
-        return value
+        return printable(value)
 
 
 class OfferRequest(BaseModel):
