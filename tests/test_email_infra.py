@@ -90,6 +90,10 @@ def test_the_rehearsal_creates_the_receipt_rules_and_ses_s_policies_through_clou
         assert store["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
         assert store["Condition"]["ArnLike"]["aws:SourceArn"] == \
             "arn:aws:ses:eu-west-2:123456789012:receipt-rule-set/voix-dev-inbound:receipt-rule/*"
+        # moto leaves out the HttpsOnly deny, whose condition it cannot read: objects are stored and read
+        boto3.client("s3").put_object(Bucket=bucket, Key="inbound/0f1e2d3c", Body=b"Subject: hi\r\n\r\nhello")
+        assert boto3.client("s3").get_object(Bucket=bucket, Key="inbound/0f1e2d3c")["Body"].read().endswith(b"hello")
+        boto3.client("s3").delete_object(Bucket=bucket, Key="inbound/0f1e2d3c")
         sns = boto3.client("sns")
         attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
         [publish] = json.loads(attributes["Policy"])["Statement"]
