@@ -463,6 +463,7 @@ def test_the_inbound_email_function_is_wired_as_the_inbound_sms_one(packages, st
     [event] = properties["Events"].values()
     assert event["Type"] == "SNS" and event["Properties"]["Topic"]["Fn::Sub"].endswith(f":voix-{stage}-inbound-email")
     assert "InboundEmailTopic" in function["DependsOn"]
+    assert properties["Timeout"] == 30  # a mail of up to 10 MB read from S3 and parsed (the others have 10 s)
     assert properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"] == \
         {"Fn::GetAtt": ["InboundEmailFailedQueue", "Arn"]}
     variables = properties["Environment"]["Variables"]
