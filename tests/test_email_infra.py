@@ -112,7 +112,7 @@ def test_the_rehearsal_creates_the_receipt_rules_and_ses_s_policies_through_clou
 
 
 def test_make_deploy_activates_the_rule_set_but_never_silently_replaces_another():
-    from infra.deploy import activate_rule_set
+    from infra.deploy import activate_rule_set, deactivate_rule_set
 
     with mock_aws():
         ses = boto3.client("ses")
@@ -130,6 +130,11 @@ def test_make_deploy_activates_the_rule_set_but_never_silently_replaces_another(
         assert "ACTIVATE_RULE_SET=1" in out.getvalue() and "someone-elses" in out.getvalue()
         assert activate_rule_set(ses, "voix-prod-inbound", replace=True, out=out) is True
         assert ses.describe_active_receipt_rule_set()["Metadata"]["Name"] == "voix-prod-inbound"
+        # EMAIL_RECEIVING=false: SES refuses to delete the active rule set, so ours is made inactive first
+        assert deactivate_rule_set(ses, "dev", out=out) is False  # another stage's: left
+        assert deactivate_rule_set(ses, "prod", out=out) is True
+        assert not ses.describe_active_receipt_rule_set().get("Metadata")
+        ses.delete_receipt_rule_set(RuleSetName="voix-prod-inbound")
 
 
 class _Stack:
