@@ -123,8 +123,8 @@ def test_feedback_and_the_csv_filter_by_channel_and_show_it(by_channel):
 
 def test_a_correction_moves_the_channel_counts_too(by_channel, svc):
     [item] = by_channel.http.get("/api/feedback?channel=eum", headers=auth()).json_body["items"]
-    response = by_channel.http.patch(f"/api/feedback/{item['id']}", headers={**auth(), "Content-Type": "application/json"},
-                                     body=json.dumps({"nature": "suggestion"}))
+    response = by_channel.http.patch(f"/api/feedback/{item['id']}", body=json.dumps({"nature": "suggestion"}),
+                                     headers={**auth(), "Content-Type": "application/json"})
     assert response.status_code == 200
     eum = by_channel.http.get("/api/metrics?channel=eum", headers=auth()).json_body["totals"]
     assert eum["messages"] == 1 and eum["nature"]["complaint"] == 0 and eum["nature"]["suggestion"] == 1
