@@ -230,6 +230,7 @@ class Settings(_Out):
     timezone: str
     topics: list[str]
     natures: list[str]
+    channels: dict[str, str] = Field(default_factory=dict, description="Each channel's name and its label")
 
 
 class QueueDepth(_Out):
