@@ -100,6 +100,11 @@ def test_metrics_break_down_and_filter_by_channel(by_channel):
     topic = by_channel.http.get("/api/metrics?topic=comfort", headers=auth()).json_body
     assert topic["totals"]["channel"] is None  # channels are not counted per topic
 
+    empty = by_channel.http.get("/api/metrics?channel=eum&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z",
+                                headers=auth()).json_body["totals"]
+    assert empty["messages"] == 0 and empty["topic"] is None  # null even with nothing counted
+    assert by_channel.http.get("/api/metrics?topic=comfort&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z",
+                               headers=auth()).json_body["totals"]["channel"] is None
     refused = by_channel.http.get("/api/metrics?channel=pigeon", headers=auth())
     assert refused.status_code == 400 and "unknown channel 'pigeon'" in refused.json_body["error"]
     both = by_channel.http.get("/api/metrics?channel=eum&topic=comfort", headers=auth())

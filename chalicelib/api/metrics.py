@@ -48,6 +48,8 @@ class MetricsApi(ApiBase):
         filtered = any(wanted)
         totals = _Tally(self._config.topics)
         totals.filtered = filtered  # even with no rows at all
+        totals.topic = None if query.channel else totals.topic
+        totals.channel = None if query.topic else totals.channel
         series: dict[str, _Tally] = {}
         buckets = period_buckets(since, until, query.bucket, now)
         fields = self._config.counter_fields() + channel_fields(known)
@@ -206,14 +208,15 @@ class _Tally:
             count = int(value or 0)
             self.messages += count
             self.nature[nature] = self.nature.get(nature, 0) + count
-            if self.topic is not None:
-                self.topic[topic] = self.topic.get(topic, 0) + count
+            topics = self.topic if self.topic is not None else {}  # None only with a channel, returned above
+            topics[topic] = topics.get(topic, 0) + count
             self.urgency[urgency] = self.urgency.get(urgency, 0) + count
 
     def _add_channels(self, row: dict[str, Any], wanted: tuple[str | None, ...]) -> None:
         """The channel × nature × urgency counts of a row matching a nature, urgency or channel filter (with
         a channel filter, they are the messages, natures and urgencies)."""
         _, nature_wanted, urgency_wanted, channel_wanted = wanted
+        by_channel = self.channel if self.channel is not None else {}  # None only with a topic: not called then
         for field, value in row.items():
             parts = field.split("_")
             if parts[0] != "ch" or len(parts) != 4:
@@ -223,8 +226,7 @@ class _Tally:
                                                             (nature, urgency, channel), strict=True)):
                 continue
             count = int(value or 0)
-            if self.channel is not None:
-                self.channel[channel] = self.channel.get(channel, 0) + count
+            by_channel[channel] = by_channel.get(channel, 0) + count
             if channel_wanted is not None:
                 self.messages += count
                 self.nature[nature] = self.nature.get(nature, 0) + count
