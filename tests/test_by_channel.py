@@ -151,3 +151,16 @@ def test_the_digest_breaks_down_by_channel_with_each_channel_s_label():
     assert section[0].strip().startswith("SMS (End User Messaging)") and section[1].strip().startswith("SMS (Twilio)")
     _, quiet = compose("Leeds", "2026-12-03", metrics({"twilio": 0}), metrics({"twilio": 0}), [], [], labels=labels)
     assert "By channel" not in quiet
+
+
+def test_a_message_counted_before_channels_were_is_in_no_channel_count_nor_is_its_correction(svc):
+    import boto3
+
+    now = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+    record = {k: v for k, v in record_of("twilio", 9999, now, nature="complaint").items() if k != "counted_by_channel"}
+    svc.store.messages.put_message(record)
+    svc.worker.process(record)
+    svc.api.correct_message(record["id"], {"nature": "suggestion"})
+    fields = counter_fields(boto3.client("dynamodb"), "line-8", f"H#{hour_key(now)}")
+    assert fields["n"] == 1 and fields["nature_suggestion"] == 1 and fields["nature_complaint"] == 0
+    assert not [f for f in fields if f.startswith("ch_")]
