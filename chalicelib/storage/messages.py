@@ -161,9 +161,11 @@ class MessageStore(Dynamo):
         Each day is read through the index keyed on that day and the site, topic and nature
         asked for (``drill_index``), so a page reads only matching messages: no FilterExpression
         drops items it has read (and billed). Only ``urgency``, ``language`` and ``channel``, which no
-        index is keyed on, are left to a filter on the index's own (projected) attributes: the channel
-        on the message's key (``MSG#<channel>-``), which every index holds. Such a page reads at most
-        ``_MAX_PAGES`` queries of ``limit`` entries, and may come back short with a cursor.
+        index is keyed on, are left to a filter: ``urgency`` and ``language`` a FilterExpression on the
+        index's own (projected) attributes; ``channel`` the entries whose table key starts ``MSG#<channel>-``
+        (every index holds it), kept here from the entries read, which a query bills either way (DynamoDB
+        refuses key attributes in a FilterExpression). Such a page reads at most ``_MAX_PAGES`` queries of
+        ``limit`` entries, and may come back short with a cursor.
         """
         keyed = {"site": site, **{d: filters.get(d) for d in DRILL_DIMENSIONS if d != "site"}}
         index, pk_name, pk_of = drill_index({k: v for k, v in keyed.items() if v is not None})
@@ -173,10 +175,12 @@ class MessageStore(Dynamo):
         names: dict[str, str] = {}
         values: dict[str, Any] = {":since": since, ":until": until + "\uffff"}
         conditions = []
-        for i, (field, value) in enumerate(sorted((f, v) for f, v in filters.items() if f not in DRILL_DIMENSIONS)):
-            names[f"#f{i}"] = "pk" if field == "channel" else field
-            values[f":f{i}"] = message_key(f"{value}-")["pk"] if field == "channel" else value
-            conditions.append(f"begins_with(#f{i}, :f{i})" if field == "channel" else f"#f{i} = :f{i}")
+        channel = message_key(f"{filters['channel']}-")["pk"] if filters.get("channel") else "MSG#"
+        for i, (field, value) in enumerate(sorted((f, v) for f, v in filters.items()
+                                                  if f not in (*DRILL_DIMENSIONS, "channel"))):
+            names[f"#f{i}"] = field
+            values[f":f{i}"] = value
+            conditions.append(f"#f{i} = :f{i}")
         base: dict[str, Any] = {"ScanIndexForward": False, "IndexName": index}
         if conditions:
             base["FilterExpression"] = " AND ".join(conditions)
@@ -208,7 +212,7 @@ class MessageStore(Dynamo):
                     kwargs["ExclusiveStartKey"] = start_key
                 page = self._call("query", **kwargs)
                 queries += 1
-                keys.extend(page.get("Items", []))
+                keys.extend(i for i in page.get("Items", []) if i["pk"]["S"].startswith(channel))
                 start_key = page.get("LastEvaluatedKey")
                 if len(keys) >= limit:
                     if start_key:
