@@ -175,7 +175,7 @@ class MessageStore(Dynamo):
         names: dict[str, str] = {}
         values: dict[str, Any] = {":since": since, ":until": until + "\uffff"}
         conditions = []
-        channel = message_key(f"{filters['channel']}-")["pk"] if filters.get("channel") else "MSG#"
+        channel = message_key(f"{filters['channel']}-")["pk"] if filters.get("channel") else ""
         for i, (field, value) in enumerate(sorted((f, v) for f, v in filters.items()
                                                   if f not in (*DRILL_DIMENSIONS, "channel"))):
             names[f"#f{i}"] = field
@@ -212,7 +212,7 @@ class MessageStore(Dynamo):
                     kwargs["ExclusiveStartKey"] = start_key
                 page = self._call("query", **kwargs)
                 queries += 1
-                keys.extend(i for i in page.get("Items", []) if i["pk"]["S"].startswith(channel))
+                keys.extend(i for i in page.get("Items", []) if not channel or i["pk"]["S"].startswith(channel))
                 start_key = page.get("LastEvaluatedKey")
                 if len(keys) >= limit:
                     if start_key:
