@@ -198,7 +198,7 @@ def _sender(msg: Message) -> tuple[str, str]:
             address = normalise_address(address)
         except InvalidAddress:
             continue
-        return address, _decode_words(name)[:_MAX_NAME]
+        return address, squeeze(_decode_words(name))[:_MAX_NAME]
     return "", ""
 
 
@@ -308,7 +308,7 @@ def parse(raw: bytes, *, envelope_sender: str | None = None, own_addresses: Coll
     except Exception:  # noqa: BLE001 - policy.default's header parsers raise on some crafted values; compat32 reads all
         msg = BytesParser(policy=policy.compat32).parsebytes(data[:MAX_RAW_BYTES])
     sender, sender_name = _sender(msg)
-    subject = _header(msg, "Subject")[:MAX_SUBJECT]
+    subject = squeeze(_header(msg, "Subject"))[:MAX_SUBJECT]
     message_ids = _msg_ids(_header(msg, "Message-ID"))
     references = _msg_ids(_header(msg, "References")) + _msg_ids(_header(msg, "In-Reply-To"))
     text, attachments, cut = _body(msg)

@@ -214,14 +214,14 @@ def strip_reply(text: str) -> str:
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")  # and lone surrogates (UTF-7 can make them)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def squeeze(text: str) -> str:
     """Line breaks kept (one blank line at most), runs of spaces made one, invisible and control characters
-    removed, each line and the whole trimmed."""
+    (and lone surrogates, which no store can encode) removed, each line and the whole trimmed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE)
     text = _CONTROL.sub("", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))

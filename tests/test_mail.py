@@ -162,6 +162,13 @@ def test_an_unknown_or_missing_charset_falls_back_to_utf8_then_latin1():
     assert parse(raw_mail("déjà vu".encode(), content_type="text/plain; charset=punycode")).text == "déjà vu"
 
 
+def test_control_characters_and_lone_surrogates_never_reach_the_store():
+    got = parse(raw_mail(b"caf+2AA-\x00 ok", content_type="text/plain; charset=utf-7",
+                         headers={"Subject": "=?utf-7?q?a+2AA-b?=", "From": "=?utf-8?q?A=00nn?= <ann@x.com>"}))
+    assert got.text == "caf ok" and got.subject == "ab" and got.sender_name == "Ann"
+    got.text.encode("utf-8")
+
+
 def test_a_header_in_an_unknown_encoding_is_still_read():
     got = parse(raw_mail("ok", headers={"Subject": "=?x-martian?q?Caf=E9?=", "From": "=?utf-8?q?Ren=C3=A9?= <r@x.fr>"}))
     assert got.sender == "r@x.fr" and got.sender_name == "René" and "Caf" in got.subject
