@@ -38,6 +38,7 @@ from chalicelib.mail_text import (
     reply_subject,
     squeeze,
     strip_reply,
+    unflow,
     wants_unsubscribe,
 )
 
@@ -249,6 +250,8 @@ def _text_of(part: Message, limit: int) -> tuple[str, bool]:
     payload = part.get_payload(decode=True) or b""  # a leaf text part: its parser already read its headers
     read = payload[: limit * 4]
     text = _decode(read, part.get_content_charset(), final=len(read) == len(payload))
+    if str(part.get_param("format", "")).lower() == "flowed":
+        text = unflow(text, delete_space=str(part.get_param("delsp", "")).lower() == "yes")
     return text[:limit], len(text) > limit or len(read) < len(payload)
 
 
@@ -284,14 +287,15 @@ def _automatic(msg: Message, sender: str, subject: str, envelope_sender: str | N
     return_path = _header(msg, "Return-Path")
     if (envelope_sender is not None and not envelope_sender.strip("<> ")) or return_path.replace(" ", "") == "<>":
         return "null-sender"
-    owned = {a.lower() for a in own}
-    if sender in owned or (envelope_sender or "").strip("<> ").lower() in owned:
+    envelope = (envelope_sender or "").strip("<> ").lower()
+    owned = {a.strip().lower() for a in own}
+    if sender in owned or envelope in owned:
         return "own-address"
     plain_subject = PREFIX.sub("", subject)
     if AUTO_SUBJECT.match(subject) or AUTO_SUBJECT.match(plain_subject):
         return "auto-reply-subject"
     if (msg.get_content_type() == "multipart/report" or sender.partition("@")[0] in _BOUNCE_SENDERS
-            or BOUNCE_SUBJECT.match(plain_subject)):
+            or envelope.partition("@")[0] in _BOUNCE_SENDERS or BOUNCE_SUBJECT.match(plain_subject)):
         return "bounce"
     return None
 

@@ -187,6 +187,22 @@ def _header_block(lines: list[str], index: int) -> bool:
     return False
 
 
+def unflow(text: str, delete_space: bool = False) -> str:
+    """RFC 3676 ``format=flowed`` text with its soft line breaks (a line ending in a space) joined;
+    the signature delimiter "-- " and quoted lines are never joined."""
+    out: list[str] = []
+    joining = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if joining and not line.startswith(">"):
+            out[-1] += line
+        else:
+            out.append(line)
+        joining = line.endswith(" ") and line != "-- " and not line.startswith(">")
+        if joining and delete_space:
+            out[-1] = out[-1][:-1]
+    return "\n".join(out)
+
+
 def strip_reply(text: str) -> str:
     """``text`` without the quoted mail it answers (from the attribution line or Outlook's header block
     on), lines starting with ``>``, and a signature. An answer written below the quote (nothing above

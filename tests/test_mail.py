@@ -334,6 +334,16 @@ def test_quoted_replies_and_signatures_are_stripped(body, expected):
     assert parse(raw_mail(body)).text == expected
 
 
+def test_format_flowed_paragraphs_are_joined_and_the_signature_still_found():
+    body = "The coach left without \r\nus at 9:40 and the \r\ndriver did not wait.\r\n> quoted \r\nline\r\n-- \r\nAnn"
+    got = parse(raw_mail(body, content_type="text/plain; charset=utf-8; format=flowed"))
+    assert got.text == "The coach left without us at 9:40 and the driver did not wait.\nline"
+    delsp = parse(raw_mail("Le car est par \r\nti sans nous.", content_type="text/plain; format=flowed; delsp=yes"))
+    assert delsp.text == "Le car est parti sans nous."
+    fixed = parse(raw_mail("Two \r\nlines", content_type="text/plain; charset=utf-8"))
+    assert fixed.text == "Two\nlines"
+
+
 def test_quoted_replies_in_html_are_dropped():
     html = ('<div dir="ltr">Great, thanks.<br></div><br><div class="gmail_quote"><div class="gmail_attr">On Mon, '
             'Voix wrote:<br></div><blockquote class="gmail_quote">Thank you<div>nested</div></blockquote></div>'
@@ -400,6 +410,9 @@ def test_a_null_envelope_sender_and_our_own_address_are_never_answered():
     assert parse(spoof, own_addresses=ours).automatic == "own-address"
     assert parse(raw_mail("x"), envelope_sender="line8@feedback.example.com", own_addresses=ours).automatic == (
         "own-address")
+    assert parse(spoof, own_addresses=[" LINE8@feedback.example.com "]).automatic == "own-address"
+    bounce = parse(raw_mail("x"), envelope_sender="MAILER-DAEMON@eu-west-1.amazonses.com")
+    assert bounce.automatic == "bounce"
 
 
 def test_two_auto_responders_stop_after_one_message():
