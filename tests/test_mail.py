@@ -541,6 +541,17 @@ def test_a_mailto_only_unsubscribe_has_no_one_click_post():
     assert str(msg["References"]) == "<m@x>"
 
 
+def test_a_reply_from_an_accented_name_reads_back_and_lists_each_id_once():
+    raw = reply_message(sender="Voix – Ligne 12 <ligne12@feedback.example.com>", to="claire@orange.fr",
+                        subject="Re: Car trop chaud ☀", text="Bien reçu.", message_id="<r4@feedback.example.com>",
+                        in_reply_to="<b@x>", references=["<a@x> <b@x>"])
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["From"].addresses[0].display_name == "Voix – Ligne 12"
+    assert str(msg["Subject"]) == "Re: Car trop chaud ☀"
+    assert str(msg["References"]).split() == ["<a@x>", "<b@x>"]
+    assert parse(raw).text == "Bien reçu."
+
+
 def test_a_long_thread_keeps_its_root_and_the_latest_references():
     refs = [f"<m{i}@x.com>" for i in range(30)]
     raw = reply_message(sender="a@x.com", to="b@y.com", subject="Re: x", text="x", message_id="<r@x.com>",
