@@ -37,7 +37,7 @@ URGENT_PROBABILITY = 0.6  # the model raises a normal message to high from this 
 SURE_PROBABILITY = 0.8  # in English or French, the model's topic overrides no rule below this
 NATURE_PROBABILITY = 0.9  # a topic word alone: the model's nature from this, else a complaint
 RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
-OTHER_PROBABILITY = 0.9  # the model's "another language" over the rules' English or French (3 words or more)
+OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' English or French (3 words or more)
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
