@@ -29,6 +29,21 @@ def test_the_shipped_model_is_the_one_the_command_builds_from_the_shipped_data()
     assert learned.PATH.read_text(encoding="utf-8") == model_cli.build()
 
 
+def test_the_shipped_model_is_logistic_regression_with_softer_probabilities_than_naive_bayes(config):
+    document = json.loads(learned.PATH.read_text(encoding="utf-8"))
+    assert (document["kind"], document["seed"], document["epochs"]) == ("logistic", learned_train.SEED,
+                                                                           learned_train.EPOCHS)
+    rules, model = Classifier(config, model=None), learned.shipped()
+    rows = model_cli.corpora(model_cli.DATA)["holdout.jsonl"]
+    unsure = [w for w, _ in model_cli.examples(rules, rows) if model.predict(w)["nature"].probability < 0.9]
+    assert len(unsure) > 20  # naive Bayes was sure of nearly everything (0.99 was its urgency threshold)
+
+
+def test_training_and_evaluation_happen_once_per_process_for_the_same_inputs():
+    assert model_cli.cross_corpus() is model_cli.cross_corpus()
+    assert model_cli.build() is model_cli.build()
+
+
 def test_training_is_deterministic_whatever_the_order(config):
     rules = Classifier(config, model=None)
     rows = [row for corpus in model_cli.corpora(model_cli.DATA).values() for row in corpus][:150]
