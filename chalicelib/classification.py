@@ -33,11 +33,11 @@ _FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
 _QUESTION_WORDS = 3  # a "?" after this many words or more asks something; "ok?" does not
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 _SHIPPED = object()  # the model shipped in the package, loaded on the first message classified
-URGENT_PROBABILITY = 0.99  # the model raises a normal message to high from this (never lowers one)
-SURE_PROBABILITY = 0.99  # in English or French, the model's topic overrides no rule below this
+URGENT_PROBABILITY = 0.6  # the model raises a normal message to high from this (never lowers one)
+SURE_PROBABILITY = 0.8  # in English or French, the model's topic overrides no rule below this
 NATURE_PROBABILITY = 0.9  # a topic word alone: the model's nature from this, else a complaint
-RULE_SHARE = 4.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
-OTHER_PROBABILITY = 0.9  # the model's "another language" over the rules' English or French (3 words or more)
+RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
+OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' English or French (3 words or more)
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))

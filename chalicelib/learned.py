@@ -1,15 +1,13 @@
-"""A small learned model for what nobody listed: naive Bayes over words, word pairs and character n-grams.
+"""A small learned model for what nobody listed: a linear model over words, word pairs and character n-grams.
 
-Pure Python. ``train`` counts the features of labelled messages (the classifier's normal words,
-numbers folded to ``0``), per head (topic, nature, urgency, language): binary multinomial naive Bayes
-with add-``ALPHA`` smoothing, features seen in fewer than ``MIN_COUNT`` messages pruned,
-log-probabilities centred per feature and kept in whole hundredths. The file is JSON, written with
-sorted keys: training is a counting pass in sorted order (no randomness, no seed), so the same data
-always gives the same bytes.
+Pure Python. The model (trained by :mod:`chalicelib.learned_train`: multinomial logistic regression,
+one softmax per head: topic, nature, urgency, language) keeps, per feature, one weight per label of
+every head, side by side, in whole hundredths. The file is JSON, written with sorted keys.
 
 ``Model.predict`` sums, per word, one precomputed vector (its own weight and its character
-3-5-grams' weights, all heads side by side, kept per word), adds the word pairs' weights, and
-returns per head the label, a probability and the words that weighed most for it.
+3-5-grams' weights, kept per word), adds the word pairs' weights, scales the sum by
+``1/sqrt(vectors + 1)`` as in training, adds the bias, and returns per head the label, a probability
+(softmax) and the words that weighed most for it.
 """
 
 from __future__ import annotations
@@ -17,14 +15,11 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable
 from operator import add
 from pathlib import Path
 
 PATH = Path(__file__).parent / "model" / "voix-model.json"
 HEADS = ("topic", "nature", "urgency", "language")
-ALPHA = 0.5
-MIN_COUNT = 2
 UNIT = 100  # weights are stored as whole hundredths: small, exact, quick to read and add
 GRAMS = (3, 4, 5)
 _MAX_CACHE = 50_000
@@ -51,45 +46,6 @@ def features(words: list[str]) -> list[str]:
     keys = [_key(w) for w in words]
     out += [f"b:{a} {b}" for a, b in zip(keys, keys[1:], strict=False)]
     return out
-
-
-def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
-    """The model document from (normal words, labels) pairs: deterministic, whatever the order given."""
-    rows = sorted((sorted(set(features(words))), tuple(labels[h] for h in HEADS)) for words, labels in examples)
-    labels = {h: sorted({row[1][k] for row in rows}) for k, h in enumerate(HEADS)}
-    seen: dict[str, int] = {}
-    for feats, _ in rows:
-        for f in feats:
-            seen[f] = seen.get(f, 0) + 1
-    kept = sorted(f for f, n in seen.items() if n >= MIN_COUNT)
-    index = {f: i for i, f in enumerate(kept)}
-    document: dict = {"version": 2, "alpha": ALPHA, "min_count": MIN_COUNT, "messages": len(rows),
-                      "labels": labels, "priors": [], "features": {}}
-    columns: list[list[float]] = []
-    for k, head in enumerate(HEADS):
-        for label in labels[head]:
-            counts = [0] * len(kept)
-            docs = 0
-            for feats, row_labels in rows:
-                if row_labels[k] == label:
-                    docs += 1
-                    for f in feats:
-                        i = index.get(f)
-                        if i is not None:
-                            counts[i] += 1
-            total = sum(counts) + ALPHA * len(kept)
-            columns.append([math.log((c + ALPHA) / total) for c in counts])
-            document["priors"].append(round(math.log(docs / len(rows)) * UNIT))
-    spans = _spans(labels)
-    for i, f in enumerate(kept):
-        vector: list[float] = []
-        for start, end in spans:
-            column = [columns[c][i] for c in range(start, end)]
-            mean = sum(column) / len(column)
-            vector += [round((v - mean) * UNIT) for v in column]
-        if any(abs(v) >= 5 for v in vector):
-            document["features"][f] = vector
-    return document
 
 
 def dumps(document: dict) -> str:
@@ -179,8 +135,10 @@ class Model:
             if w is not None:
                 vectors.append(w)
                 names.append(pair)
-        total = list(map(sum, zip(self._priors, *vectors, strict=True)))
-        scale = 1.0 / UNIT / math.sqrt(len(vectors) + 1)  # many correlated n-grams: probabilities kept sober
+        shrink = 1.0 / math.sqrt(len(vectors) + 1)  # as trained: features scaled, the bias apart
+        summed = map(sum, zip(self._zero, *vectors, strict=True))
+        total = [p + shrink * v for p, v in zip(self._priors, summed, strict=True)]
+        scale = 1.0 / UNIT
         out = {}
         for head, labels, (start, end) in zip(HEADS, self._labels, self._spans, strict=True):
             scores = total[start:end]

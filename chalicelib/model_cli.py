@@ -4,15 +4,19 @@
 the model into the package (:data:`chalicelib.learned.PATH`) and writes (``docs/model.md``) and prints
 the cross-corpus evaluation:
 for each corpus, a model trained on all the others, then the rules alone, the model alone and the
-hybrid measured on the one left out. ``evaluate`` prints the evaluation only.
+hybrid measured on the one left out. ``evaluate`` prints the evaluation only. Training takes seconds,
+so the models and the evaluation are kept for the process, by the digest of the corpora and the
+configuration: the same inputs are not trained on twice.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from pathlib import Path
 
-from chalicelib import learned
+from chalicelib import learned, learned_train
 from chalicelib.classification import Classifier
 from chalicelib.config_loader import load_config
 
@@ -50,11 +54,24 @@ def examples(rules: Classifier, rows: list[dict]) -> list[tuple[list[str], dict[
     return [(rules.tokens(rules.site_for(r["text"], r["to"])[2]), r) for r in rows]
 
 
+def _digest(folder: Path | str) -> str:
+    """What training depends on: every corpus of ``folder`` (names and bytes) and the configuration."""
+    digest = hashlib.sha256(load_config().model_dump_json().encode())
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def build(folder: Path | str = DATA) -> str:
     """The model file's text, from every corpus of ``folder``."""
+    return _build(str(folder), _digest(folder))
+
+
+@functools.cache
+def _build(folder: str, digest: str) -> str:
     rules = Classifier(load_config(), model=None)
     rows = [row for corpus in corpora(Path(folder)).values() for row in corpus]
-    return learned.dumps(learned.train(examples(rules, rows)))
+    return learned.dumps(learned_train.train(examples(rules, rows)))
 
 
 def score(classify, rows: list[dict]) -> dict[str, float]:
@@ -79,13 +96,18 @@ def score(classify, rows: list[dict]) -> dict[str, float]:
 
 def cross_corpus(folder: Path | str = DATA) -> list[dict]:
     """For each corpus: trained on all the others, scored on it (rules alone, model alone, hybrid)."""
+    return _cross_corpus(str(folder), _digest(folder))
+
+
+@functools.cache
+def _cross_corpus(folder: str, digest: str) -> list[dict]:
     config = load_config()
     rules = Classifier(config, model=None)
     data = corpora(Path(folder))
     results = []
     for name, rows in data.items():
         training = [row for other, corpus in data.items() if other != name for row in corpus]
-        model = learned.Model(learned.train(examples(rules, training)))
+        model = learned.Model(learned_train.train(examples(rules, training)))
         hybrid = Classifier(config, model=model)
         words = dict(zip((r["text"] for r in rows), (w for w, _ in examples(rules, rows)), strict=True))
 

@@ -1,0 +1,100 @@
+"""Training the learned model: multinomial logistic regression per head, pure Python, deterministic.
+
+The features are :func:`chalicelib.learned.features` (a message's words, their character 3-5-grams,
+word pairs; numbers folded to ``0``), counted as ``Model.predict`` counts them and scaled by
+``1/sqrt(vectors + 1)`` (its words plus its known pairs), features seen in fewer than ``MIN_COUNT``
+messages pruned. One softmax per head (topic, nature, urgency, language), trained together by
+stochastic gradient descent with a per-feature AdaGrad step, ``EPOCHS`` passes over the messages in an
+order drawn from a fixed seed, weight decay ``L2`` after each pass; a high-urgency message weighs
+``HIGH_WEIGHT`` times in the urgency head (recall first). Weights are kept in whole hundredths and a
+feature whose weights all round below ``MIN_WEIGHT`` is dropped. The messages are sorted first, so the
+same data gives the same bytes whatever the order given.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+
+from chalicelib.learned import HEADS, UNIT, _spans, features
+
+MIN_COUNT = 2
+EPOCHS = 6
+RATE = 0.2
+L2 = 1e-5
+HIGH_WEIGHT = 3.0
+SEED = 23
+MIN_WEIGHT = 2  # hundredths
+
+
+def _rows(examples, labels, spans):
+    """Each message as (sorted (feature, scaled count) pairs, its label's column per head)."""
+    seen: dict[str, int] = {}
+    for feats, _, _ in examples:
+        for f in set(feats):
+            seen[f] = seen.get(f, 0) + 1
+    kept = sorted(f for f, n in seen.items() if n >= MIN_COUNT)
+    index = {f: i for i, f in enumerate(kept)}
+    rows = []
+    for feats, words, row_labels in examples:
+        counts: dict[int, int] = {}
+        for f in feats:
+            i = index.get(f)
+            if i is not None:
+                counts[i] = counts.get(i, 0) + 1
+        vectors = len(words) + sum(1 for f in feats if f.startswith("b:") and f in index)
+        shrink = 1.0 / math.sqrt(vectors + 1)
+        targets = [start + labels[h].index(label)
+                   for h, (start, _), label in zip(HEADS, spans, row_labels, strict=True)]
+        rows.append((sorted((i, c * shrink) for i, c in counts.items()), targets))
+    return kept, rows
+
+
+def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
+    """The model document from (normal words, labels) pairs: deterministic, whatever the order given."""
+    given = sorted((list(words), tuple(labels[h] for h in HEADS)) for words, labels in examples)
+    labels = {h: sorted({row[1][k] for row in given}) for k, h in enumerate(HEADS)}
+    spans = _spans(labels)
+    width = spans[-1][1]
+    kept, rows = _rows([(features(words), words, row_labels) for words, row_labels in given], labels, spans)
+    weights = [[0.0] * width for _ in kept]
+    squares = [1e-8] * len(kept)
+    bias = [0.0] * width
+    urgency = spans[HEADS.index("urgency")]
+    high = urgency[0] + labels["urgency"].index("high") if "high" in labels["urgency"] else -1
+    order = list(range(len(rows)))
+    rng = random.Random(SEED)
+    for _ in range(EPOCHS):
+        rng.shuffle(order)
+        for n in order:
+            xs, targets = rows[n]
+            total = bias
+            for i, c in xs:
+                total = [t + c * v for t, v in zip(total, weights[i], strict=True)]
+            gradient = [0.0] * width
+            for start, end in spans:
+                top = max(total[start:end])
+                e = [math.exp(v - top) for v in total[start:end]]
+                z = sum(e)
+                gradient[start:end] = [v / z for v in e]
+            for j in targets:
+                gradient[j] -= 1.0
+            if high in targets:
+                gradient[urgency[0]:urgency[1]] = [v * HIGH_WEIGHT for v in gradient[urgency[0]:urgency[1]]]
+            bias = [b - RATE * g for b, g in zip(bias, gradient, strict=True)]
+            norm = sum(g * g for g in gradient)
+            for i, c in xs:
+                squares[i] += c * c * norm
+                step = RATE * c / math.sqrt(squares[i])
+                weights[i] = [w - step * g for w, g in zip(weights[i], gradient, strict=True)]
+        decay = 1.0 - L2 * len(rows) * RATE
+        weights = [[w * decay for w in vector] for vector in weights]
+    document: dict = {"version": 3, "kind": "logistic", "min_count": MIN_COUNT, "epochs": EPOCHS, "seed": SEED,
+                      "messages": len(rows), "labels": labels, "priors": [round(b * UNIT) for b in bias],
+                      "features": {}}
+    for f, vector in zip(kept, weights, strict=True):
+        rounded = [round(w * UNIT) for w in vector]
+        if any(abs(w) >= MIN_WEIGHT for w in rounded):
+            document["features"][f] = rounded
+    return document
