@@ -34,10 +34,12 @@ _QUESTION_WORDS = 3  # a "?" after this many words or more asks something; "ok?"
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 _SHIPPED = object()  # the model shipped in the package, loaded on the first message classified
 URGENT_PROBABILITY = 0.6  # the model raises a normal message to high from this (never lowers one)
-SURE_PROBABILITY = 0.8  # in English or French, the model's topic overrides no rule below this
-NATURE_PROBABILITY = 0.9  # a topic word alone: the model's nature from this, else a complaint
+SURE_PROBABILITY = 0.5  # in English or French, the model's topic overrides no rule below this
+NATURE_PROBABILITY = 0.5  # a topic word alone: the model's nature from this, else a complaint
 RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
 OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' English or French (3 words or more)
+TOPIC_OVERRIDE = 0.6  # one topic rule fired (no safety phrase): the model's other topic wins from this
+NATURE_OVERRIDE = 0.8  # the rules read a nature (not urgent, not the staff's conduct): the model's wins from this
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
@@ -376,10 +378,24 @@ class Classifier:
                                  f"{said.probability_of(topic):.2f}; rules {topics[chosen]:g} "
                                  f"against {topics[topic]:g})")
                     topic = chosen
+            said = opinions["topic"]
+            if (topics and reason != "safety" and said.label != topic and said.probability >= TOPIC_OVERRIDE
+                    and said.label in self._priority):  # a topic word read in a sentence about something else
+                words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
+                rules.append(f"model:topic={said.label} ({said.probability:.2f} against {topic} "
+                             f"{said.probability_of(topic):.2f}{'; ' + words if words else ''})")
+                topic = said.label
             said = opinions["nature"]
             if (nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY):
                 nature = said.label  # no evidence of a nature the rules can read
                 rules.append(said.explain("nature"))
+                decided.add("nature")
+            elif (nature not in (None, "unclear") and not reason and not ev.conduct and said.label != nature
+                    and said.label != "unclear" and said.probability >= NATURE_OVERRIDE):
+                words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
+                rules.append(f"model:nature={said.label} ({said.probability:.2f} against {nature} "
+                             f"{said.probability_of(nature):.2f}{'; ' + words if words else ''})")
+                nature = said.label  # the rules' sentiment words read against the sentence's intent
                 decided.add("nature")
             urgent = opinions["urgency"]
             if (not reason and not ev.conduct and urgent.label == "high" and nature == "complaint"

@@ -14,8 +14,12 @@ from chalicelib.config_loader import load_config
 
 # held per left-out corpus by the hybrid (README, "The learned model"); recall and raised come first
 CROSS_BARS = {"topic": 0.90, "nature": 0.90, "recall": 0.95}
-# the fresh corpus, a quarter in languages no other corpus has: what it gave before any tuning (README)
-CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.72, "nature": 0.77, "recall": 0.63}}
+# corpora by authors who saw only the label definitions, held to what they gave left out (README): corpus3
+# (a quarter in languages no other corpus has) before any tuning; corpus4 and corpus5 with the thresholds
+# chosen on the cross-corpus mean once they were added
+CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.72, "nature": 0.77, "recall": 0.63},
+               "corpus4.jsonl": {"topic": 0.76, "nature": 0.87, "recall": 0.80},
+               "corpus5.jsonl": {"topic": 0.76, "nature": 0.84, "recall": 0.77}}
 MAX_RAISED = 0.05
 ITALIAN = "L'autista ci ha lasciati alla fermata sotto la pioggia senza aprire le porte"  # no sentiment word listed
 
@@ -94,6 +98,35 @@ def test_the_model_raises_urgency_only_when_sure_and_says_so(config):
     assert "model:urgency=high (0.99; word +2.0)" in sure.rules
     unsure = Classifier(config, model=Stub(nature="complaint", urgency="high", probability=0.55)).classify(text)
     assert unsure.urgency == "normal"
+
+
+def test_a_sure_model_overrides_a_topic_word_read_in_a_sentence_about_something_else(config):
+    text = "thanks for the lovely 50 minute wait at the stop, the driver was nice"  # one topic rule: waiting
+    rules = Classifier(config, model=None).classify(text, "+447700900008")
+    result = Classifier(config, model=Stub(topic="punctuality", nature="complaint", probability=0.7)).classify(
+        text, "+447700900008")
+    assert rules.topic == "waiting" and result.topic == "punctuality", result.rules
+    line = next(r for r in result.rules if r.startswith("model:topic=punctuality (0.70 against waiting "))
+    assert line.endswith("; word +2.0)"), line
+    unsure = Classifier(config, model=Stub(topic="punctuality", nature="complaint", probability=0.55))
+    assert unsure.classify(text, "+447700900008").topic == rules.topic
+
+
+def test_a_sure_model_overrides_the_rules_nature_but_not_an_urgent_one_nor_the_staffs_conduct(config):
+    text = "thanks for the lovely 50 minute wait at the stop"  # sarcasm: "thanks", "lovely" read as praise
+    rules = Classifier(config, model=None).classify(text, "+447700900008")
+    result = Classifier(config, model=Stub(topic="waiting", nature="complaint", probability=0.85)).classify(
+        text, "+447700900008")
+    assert rules.nature == "compliment" and result.nature == "complaint", result.rules
+    assert any(r.startswith("model:nature=complaint (0.85 against compliment ") for r in result.rules)
+    assert Classifier(config, model=Stub(topic="waiting", nature="complaint", probability=0.75)).classify(
+        text, "+447700900008").nature == "compliment"
+    rude = Classifier(config, model=Stub(topic="staff", nature="compliment", probability=0.95)).classify(
+        "the driver was so rude to my mum", "+447700900008")
+    assert (rude.nature, rude.about_staff) == ("complaint", True), rude.rules
+    fire = Classifier(config, model=Stub(topic="comfort", nature="suggestion", probability=0.99)).classify(
+        "smoke coming from the engine!", "+447700900008")
+    assert (fire.topic, fire.nature, fire.urgency) == ("safety", "complaint", "high")
 
 
 def test_the_explanation_names_the_deciding_part(config):
@@ -177,22 +210,26 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
     assert [r for r in result.rules if "nature" in r] == ["model:nature=unclear (1.00; word +2.0)"]
 
 
-def test_the_fresh_corpus_written_after_the_work_holds_its_measured_figures(capsys):
-    """tests/data/unseen/: a corpus written after the work by an author who saw only the label definitions,
-    never used for training or tuning. Its figures as first measured are a floor (the README gives them)."""
-    import json
+# tests/data/unseen/: corpora written after the work by authors who saw only the label definitions, never
+# used for training or tuning; their figures as first measured with the shipped classifier are floors (README)
+UNSEEN = {
+    "fresh-2026-12-04.jsonl": (320, {"topic": 0.86, "nature": 0.88, "language": 0.97, "recall": 0.91}, 0.03),
+    "fresh-2026-12-04b.jsonl": (400, {"topic": 0.82, "nature": 0.87, "language": 0.98, "recall": 0.90}, 0.06),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSEEN))
+def test_the_fresh_corpora_written_after_the_work_hold_their_measured_figures(name, config, capsys):
     from pathlib import Path
 
-    from chalicelib.config_loader import load_config
-    from chalicelib.model_cli import score
-
-    path = Path(__file__).parent / "data" / "unseen" / "fresh-2026-12-04.jsonl"
+    size, floors, raised = UNSEEN[name]
+    path = Path(__file__).parent / "data" / "unseen" / name
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) == 320
-    classifier = Classifier(load_config())
-    figures = score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
+    assert len(rows) == size
+    classifier = Classifier(config)
+    figures = model_cli.score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
     with capsys.disabled():
-        print("\nfresh corpus (unseen):", {k: f"{v:.1%}" for k, v in figures.items()})
-    # the logistic model (README): nature 82.8%, language 97.5% (the naive Bayes one gave 85.6%, 98.1%)
-    assert figures["topic"] >= 0.79 and figures["nature"] >= 0.82 and figures["language"] >= 0.97
-    assert figures["recall"] >= 0.91 and figures["raised"] <= 0.03
+        print(f"\n{name} (unseen):", {k: f"{v:.1%}" for k, v in figures.items()})
+    for field, floor in floors.items():
+        assert figures[field] >= floor, (field, figures[field])
+    assert figures["raised"] <= raised
