@@ -60,6 +60,8 @@ class Message(_Out):
     case_id: str | None
     rules: list[str]
     processed: bool = Field(description="Counted, and its case opened if it needs one")
+    withheld: str | None = Field(default=None, description="An e-mail stored but never answered, cased nor counted, "
+                                 "and why: suspect:<failed SES verdict>, automatic:<auto-reply, bounce, list...>")
     corrected: bool = Field(default=False, description="Relabelled by a manager: topic, nature and urgency are "
                             "the manager's, ``machine`` the classifier's")
     machine: Labels | None = Field(default=None, description="The classifier's labels, when corrected")

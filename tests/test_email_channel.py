@@ -1,0 +1,192 @@
+"""The e-mail channel (issue 24): SES receiving's notification on SNS in, SES v2 raw mail out, in the thread.
+
+Through the ``inbound_email`` Lambda (Chalice's test client) on moto: the notification has the exact shape SES
+receiving publishes (``infra.simulate.ses_notification``), and moto's SES keeps the raw mails sent.
+"""
+
+from __future__ import annotations
+
+from email import message_from_string, policy
+
+import boto3
+import pytest
+
+from chalicelib.channels import BadRequest, InvalidRecipient, RecipientOptedOut, Throttled
+from infra.simulate import raw_mail, ses_notification
+from tests.conftest import auth, drain, sent_emails, table_items
+
+ANN, LEEDS, CENTRAL = "ann.smith@gmail.com", "leeds@feedback.voix.example", "feedback@feedback.voix.example"
+COMPLAINT = "The shop was filthy and the staff were rude, I will not come back"
+
+
+@pytest.fixture
+def mail_client(client):
+    boto3.client("sesv2").create_email_identity(EmailIdentity="feedback.voix.example")
+    return client
+
+
+def receive(client, text=COMPLAINT, *, subject="Visit today", sender="Ann Smith <Ann.Smith@Gmail.com>", to=LEEDS,
+            ses_id="ses0001", message_id="<m1@mail.gmail.com>", verdicts=None, headers=None, in_reply_to=None, s3=None):
+    raw = raw_mail(sender, to, subject, text, message_id=message_id, headers=headers, in_reply_to=in_reply_to)
+    if s3:
+        boto3.client("s3").put_object(Bucket=s3[0], Key=s3[1], Body=raw)
+    note = ses_notification(raw, sender=ANN, to=to, ses_id=ses_id, verdicts=verdicts, s3=s3)
+    client.lambda_.invoke("inbound_email", client.events.generate_sns_event(message=note, subject=""))
+
+
+def replies_to(address=ANN):
+    """The mails moto's SES took for ``address``, parsed."""
+    return [message_from_string(m.raw_data, policy=policy.default) for m in sent_emails()
+            if hasattr(m, "raw_data") and any(address in d for d in m.destinations)]
+
+
+def messages():
+    return table_items("MSG#")
+
+
+def test_a_mail_to_a_sites_address_is_classified_answered_in_its_thread_and_alerted(mail_client):
+    receive(mail_client)
+    [message] = messages()
+    assert message["channel"] == "email" and message["id"] == "email-ses0001" and message["site"] == "store-leeds"
+    assert message["from_masked"] == "a•••@gmail.com" and message["nature"] == "complaint"
+    assert message["reply_status"] == "sent"
+    [reply] = replies_to()
+    assert reply["In-Reply-To"] == "<m1@mail.gmail.com>" and "<m1@mail.gmail.com>" in reply["References"]
+    assert reply["Subject"] == "Re: Visit today" and reply["From"] == LEEDS
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and "/unsubscribe/" in \
+        reply["List-Unsubscribe"]
+    drain()
+    [case] = table_items("CASE#")
+    assert case["site"] == "store-leeds" and case["recipients"]
+    listed = mail_client.http.get("/api/feedback?site=store-leeds", headers=auth()).json_body
+    assert [(m["channel"], m["from"]) for m in listed["items"]] == [("email", "a•••@gmail.com")]
+    assert ANN not in mail_client.http.get("/api/feedback?site=store-leeds", headers=auth()).body.decode()
+
+
+def test_a_redelivered_notification_stores_and_sends_nothing_new(mail_client):
+    receive(mail_client)
+    receive(mail_client)
+    assert len(messages()) == 1 and len(replies_to()) == 1
+
+
+def test_the_central_address_takes_the_site_from_the_code_leading_the_first_line(mail_client):
+    receive(mail_client, "LEEDS the fitting rooms were dirty", subject="Complaint", to=CENTRAL)
+    [message] = messages()
+    assert message["site"] == "store-leeds" and message["to_number"] == CENTRAL
+
+
+@pytest.mark.parametrize("verdict", ["dmarc", "spam", "virus"])
+def test_a_suspect_mail_is_stored_never_answered_cased_nor_counted(mail_client, verdict):
+    receive(mail_client, verdicts={verdict: "FAIL"})
+    [message] = messages()
+    assert message["withheld"] == f"suspect:{verdict}" and message["reply_status"] == "withheld"
+    drain()
+    assert replies_to() == [] and table_items("CASE#") == []
+    assert "processed_at" in messages()[0] and "from_number" not in messages()[0]
+
+
+def test_an_auto_reply_is_stored_and_never_answered(mail_client):
+    receive(mail_client, "I am out of the office until Monday.", subject="Automatic reply: Visit today",
+            headers={"Auto-Submitted": "auto-replied"})
+    [message] = messages()
+    assert message["withheld"].startswith("automatic:") and replies_to() == []
+
+
+def test_stop_by_mail_opts_out_silently_and_no_mail_follows(mail_client):
+    receive(mail_client, "STOP", subject="Re: Visit today", ses_id="ses0002")
+    assert replies_to() == [] and messages() == []
+    receive(mail_client, ses_id="ses0003")  # feedback after the opt-out: stored, not answered
+    [message] = messages()
+    assert message["reply_status"] == "opted_out" and replies_to() == []
+
+
+def test_one_click_unsubscribe_opts_the_customer_out_and_a_fetch_changes_nothing(mail_client):
+    receive(mail_client)
+    [reply] = replies_to()
+    path = "/unsubscribe/" + reply["List-Unsubscribe"].split("/unsubscribe/")[1].split(">")[0]
+    shown = mail_client.http.get(path)
+    assert shown.status_code == 200 and b"Unsubscribe" in shown.body
+    assert table_items("CONSENT#") == []
+    posted = mail_client.http.post(path, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                   body="List-Unsubscribe=One-Click")
+    assert posted.status_code == 200 and b"unsubscribed" in posted.body
+    [consent] = table_items("CONSENT#")
+    assert consent["status"] == "opted_out"
+    assert mail_client.http.post(path[:-3] + "xyz").status_code == 403
+    receive(mail_client, ses_id="ses0004")
+    assert len(replies_to()) == 1  # nothing more sent
+
+
+def test_a_staff_reply_goes_by_mail_in_the_customers_thread(mail_client):
+    receive(mail_client)
+    drain()
+    [case] = table_items("CASE#")
+    answer = mail_client.http.post(f"/api/cases/{case['id']}/reply", headers={**auth(), "Content-Type":
+                                   "application/json"}, body='{"text": "We are sorry, we will clean it.", "by": "Sam"}')
+    assert answer.status_code == 202, answer.body
+    drain()
+    first, staff = replies_to()
+    assert staff["In-Reply-To"] == "<m1@mail.gmail.com>" and staff["Subject"] == "Re: Visit today"
+    assert staff["Auto-Submitted"] is None and "clean it" in staff.get_body(("plain",)).get_content()
+
+
+def test_a_large_mail_is_read_from_the_inbound_bucket_under_its_prefix_only(mail_client, monkeypatch, aws):
+    bucket = aws.get("InboundEmailBucketName") or "voix-test-inbound-email"
+    if "InboundEmailBucketName" not in aws:
+        boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    monkeypatch.setenv("INBOUND_EMAIL_BUCKET", bucket)
+    receive(mail_client, s3=(bucket, "inbound/ses0005"), ses_id="ses0005")
+    assert [m["site"] for m in messages()] == ["store-leeds"]
+    receive(mail_client, s3=(bucket, "elsewhere/ses0006"), ses_id="ses0006")
+    assert len(messages()) == 1
+
+
+def test_erasure_by_address_removes_the_customer_and_answers_masked(mail_client):
+    receive(mail_client)
+    drain()
+    for refused in ("Ann%20%3Cann.smith%40gmail.com%3E", "ann.smith%40", "%40gmail.com"):  # exactly an address
+        assert mail_client.http.delete(f"/api/customers/{refused}", headers=auth()).status_code == 400
+    assert messages()
+    erased = mail_client.http.delete("/api/customers/Ann.Smith%40gmail.com", headers=auth())  # any case
+    assert erased.status_code == 200 and erased.json_body["customer"] == "a•••@gmail.com"
+    assert messages() == [] and table_items("CASE#") == []
+    receive(mail_client)  # the erased message delivered again: nothing kept
+    assert messages() == []
+
+
+def test_unreadable_notifications_are_dropped(mail_client):
+    for body in ("not json", "{}", '{"notificationType": "Received", "mail": {"messageId": "../x"}}'):
+        mail_client.lambda_.invoke("inbound_email", mail_client.events.generate_sns_event(message=body, subject=""))
+    assert messages() == []
+
+
+def test_the_sender_maps_ses_refusals():
+    from botocore.stub import Stubber
+
+    from chalicelib.channels.email import EmailSender
+
+    ses = boto3.client("sesv2", region_name="eu-west-2")
+    sender = EmailSender(ses)
+    with Stubber(ses) as stub:
+        for code, error in (("MessageRejected", InvalidRecipient), ("TooManyRequestsException", Throttled)):
+            stub.add_client_error("send_email", code)
+            with pytest.raises(error):
+                sender.send(to=ANN, origin=LEEDS, text="hi", reference="email-x")
+    with pytest.raises(RecipientOptedOut):
+        EmailSender(ses, opted_out=lambda a: True).send(to=ANN, origin=LEEDS, text="hi", reference="email-x")
+
+
+def test_an_address_is_a_customer_on_the_email_channel_only():
+    from datetime import UTC, datetime
+
+    from chalicelib.models import InboundMessage
+
+    now = datetime.now(UTC)
+    with pytest.raises(ValueError):
+        InboundMessage(channel="twilio", channel_message_id="SM1", from_number=ANN, to_number=LEEDS, body="x",
+                       received_at=now)
+    with pytest.raises(ValueError):
+        InboundMessage(channel="email", channel_message_id="e1", from_number="+447700900123", to_number=LEEDS,
+                       body="x", received_at=now)
+    assert BadRequest  # the channel turns these into BadRequest (dropped, logged)
