@@ -51,19 +51,16 @@ def wait_for(url: str, seconds: float) -> None:
 
 
 def inbound_email(boto3: Any, sqs: Any, sns: Any, outputs: dict[str, str]) -> tuple[str, str, str]:
-    """SES receiving, locally: the inbound e-mail topic (subscribed through a queue, as SMS), its bucket, and
-    the sending identities of the configured addresses (moto's SES refuses an unverified sender)."""
+    """SES receiving, locally: the template's inbound e-mail topic (subscribed through a queue, as SMS), its
+    bucket, and the sending identities of the configured addresses (moto's SES refuses an unverified sender)."""
     from chalicelib.channels.email import own_addresses
     from chalicelib.config_loader import get_config
 
-    topic = outputs.get("InboundEmailTopicArn") or sns.create_topic(Name="voix-dev-inbound-email")["TopicArn"]
-    bucket = outputs.get("InboundEmailBucketName") or "voix-dev-inbound-email"
-    if "InboundEmailBucketName" not in outputs:
-        boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={
-            "LocationConstraint": os.environ["AWS_REGION"]})
+    topic, bucket = outputs["InboundEmailTopicArn"], outputs["InboundEmailBucketName"]
     os.environ.update(INBOUND_EMAIL_BUCKET=bucket, INBOUND_EMAIL_TOPIC=topic.rpartition(":")[2])
     for domain in sorted({a.rpartition("@")[2] for a in own_addresses(get_config())}):
-        boto3.client("sesv2").create_email_identity(EmailIdentity=domain)
+        if domain != "example.com":  # the alerts' identity is there already
+            boto3.client("sesv2").create_email_identity(EmailIdentity=domain)
     url = sqs.create_queue(QueueName=INBOUND_QUEUE + "-email")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, topic, sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]

@@ -132,9 +132,7 @@ def test_a_staff_reply_goes_by_mail_in_the_customers_thread(mail_client):
 
 
 def test_a_large_mail_is_read_from_the_inbound_bucket_under_its_prefix_only(mail_client, monkeypatch, aws):
-    bucket = aws.get("InboundEmailBucketName") or "voix-test-inbound-email"
-    if "InboundEmailBucketName" not in aws:
-        boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    bucket = aws["InboundEmailBucketName"]
     monkeypatch.setenv("INBOUND_EMAIL_BUCKET", bucket)
     receive(mail_client, s3=(bucket, "inbound/ses0005"), ses_id="ses0005")
     assert [m["site"] for m in messages()] == ["store-leeds"]
