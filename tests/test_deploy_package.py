@@ -34,7 +34,9 @@ OPTIONAL = {
     "PORT": "the local stack only",
     "TWILIO_API_URL": "the local Twilio stand-in (infra/twilio_standin.py); Twilio's own API when unset",
     "TWILIO_STATUS_URL": "the webhook's URL and /status when unset (the status route is on the same domain)",
-    "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); elsewhere not used",
+    "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); the e-mail replies' "
+                      "unsubscribe link has only its mailto: where it is unset",
+    "INBOUND_EMAIL_PREFIX": "where SES receiving stores large mail in the inbound bucket: inbound/ when unset",
     "VOIX_LOCAL": "the local stack only (infra/local.py): there alone the webhook URL may be derived",
     "AWS_LAMBDA_FUNCTION_NAME": "set by Lambda itself",
     "POWERTOOLS_TRACE_DISABLED": "Powertools' own switch: traces are off unless the function has active tracing",

@@ -188,3 +188,41 @@ def test_an_address_is_a_customer_on_the_email_channel_only():
         InboundMessage(channel="email", channel_message_id="e1", from_number="+447700900123", to_number=LEEDS,
                        body="x", received_at=now)
     assert BadRequest  # the channel turns these into BadRequest (dropped, logged)
+
+
+def _publish(client, raw, ses_id, *, s3=None, sender=ANN):
+    if s3:
+        boto3.client("s3").put_object(Bucket=s3[0], Key=s3[1], Body=raw)
+    note = ses_notification(raw, sender=sender, to=LEEDS, ses_id=ses_id, s3=s3)
+    for _ in range(2):  # delivered twice, as SNS may
+        client.lambda_.invoke("inbound_email", client.events.generate_sns_event(message=note, subject=""))
+
+
+HEAD = f"From: {ANN}\r\nTo: {LEEDS}\r\nSubject: Visit\r\nMessage-ID: <bad@mail.gmail.com>\r\n".encode()
+BAD_MAILS = {
+    "malformed MIME": HEAD + b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nno end: the staff were rude",
+    "wrong charset": HEAD + b"Content-Type: text/plain; charset=klingon\r\n\r\nle personnel \xe9tait d\xe9sagr\xe9able",
+    "no charset, 8-bit": HEAD + b"Content-Type: text/plain\r\n\r\nthe caf\xc3\xa9 was dirty",
+    "HTML only": HEAD + b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>The <b>toilets</b> were dirty</p>",
+    "empty": HEAD + b"\r\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_MAILS))
+def test_a_bad_mail_is_stored_once_and_answered_once(mail_client, kind):
+    _publish(mail_client, BAD_MAILS[kind], "bad0001")
+    assert len(messages()) == 1 and len(replies_to()) == 1
+
+
+def test_a_10_mb_mail_from_the_bucket_is_stored_once_and_answered_once(mail_client, monkeypatch, aws):
+    monkeypatch.setenv("INBOUND_EMAIL_BUCKET", aws["InboundEmailBucketName"])
+    raw = HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe shop was dirty. " + b"x" * (10 * 1024 * 1024)
+    _publish(mail_client, raw, "big0001", s3=(aws["InboundEmailBucketName"], "inbound/big0001"))
+    [message] = messages()
+    assert message["text"].startswith("Visit\nThe shop was dirty") and len(replies_to()) == 1
+
+
+def test_a_mail_from_our_own_address_is_never_answered(mail_client):
+    _publish(mail_client, raw_mail(LEEDS, LEEDS, "Visit", "A loop of our own"), "own0001", sender=LEEDS)
+    [message] = messages()
+    assert message["withheld"] == "automatic:own-address" and replies_to(LEEDS) == []

@@ -341,7 +341,7 @@ class Token(_Out):
 
 
 class Erased(_Out):
-    customer: str = Field(description="The number, masked")
+    customer: str = Field(description="The number (or e-mail address), masked")
     erased: dict[str, int] = Field(description="Items erased, per kind")
     items: int
 
