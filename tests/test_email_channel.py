@@ -226,3 +226,82 @@ def test_a_mail_from_our_own_address_is_never_answered(mail_client):
     _publish(mail_client, raw_mail(LEEDS, LEEDS, "Visit", "A loop of our own"), "own0001", sender=LEEDS)
     [message] = messages()
     assert message["withheld"] == "automatic:own-address" and replies_to(LEEDS) == []
+
+
+class _Failing:
+    """An S3 client whose GetObject fails with ``code``."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def get_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "GetObject")
+
+
+def _inbound(raw=None, *, sender=ANN, to=LEEDS, s3=None, client=None):
+    from datetime import UTC, datetime
+
+    from chalicelib.channels.email import to_inbound
+    from chalicelib.config_loader import get_config
+
+    note = ses_notification(raw if raw is not None else raw_mail(sender, to, "Visit", COMPLAINT), sender=sender,
+                            to=to, s3=s3)
+    return to_inbound(note, datetime.now(UTC), config=get_config(), client=client or (lambda name: None))
+
+
+def test_a_stored_mail_that_is_gone_is_dropped_and_a_passing_s3_error_is_retried(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setenv("INBOUND_EMAIL_BUCKET", "inbound")
+    with pytest.raises(BadRequest):
+        _inbound(b"", s3=("inbound", "inbound/gone"), client=lambda name: _Failing("NoSuchKey"))
+    with pytest.raises(ClientError):  # not BadRequest: the Lambda fails, SNS delivers it again
+        _inbound(b"", s3=("inbound", "inbound/later"), client=lambda name: _Failing("InternalError"))
+
+
+def test_a_mail_without_a_sender_or_with_an_impossible_recipient_is_refused():
+    with pytest.raises(BadRequest):
+        _inbound(b"Subject: hi\r\n\r\nno sender anywhere", sender="")
+    with pytest.raises(BadRequest):
+        _inbound(to="x" * 300 + "@feedback.voix.example")
+
+
+def test_a_code_leading_the_subject_at_the_central_address_is_not_repeated():
+    message = _inbound(raw_mail(ANN, CENTRAL, "LEEDS dirty floor", "and no staff"), to=CENTRAL)
+    assert message.body == "LEEDS dirty floor\nand no staff"
+
+
+def test_a_connection_error_to_ses_is_a_failure_to_retry():
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.channels import ReplyFailed
+    from chalicelib.channels.email import EmailSender
+
+    class Down:
+        def send_email(self, **kwargs):
+            raise EndpointConnectionError(endpoint_url="https://email.eu-west-2.amazonaws.com")
+
+    with pytest.raises(ReplyFailed):
+        EmailSender(Down()).send(to=ANN, origin=LEEDS, text="hi", reference="email-x")
+
+
+def test_without_a_public_url_the_reply_has_only_the_mailto_unsubscribe(monkeypatch):
+    from chalicelib.channels import email as channel
+
+    monkeypatch.setattr(channel, "_services", lambda: (_ for _ in ()).throw(RuntimeError("no URL here")))
+    assert channel._unsubscribe_url(ANN) is None
+
+
+def test_an_opt_out_kept_through_an_erasure_still_stops_mail():
+    from chalicelib.erasure import mark
+    from chalicelib.phone import customer_key
+    from chalicelib.unsubscribe import opted_out
+    from tests.fakes import fake_stores
+
+    customers = fake_stores().customers
+    assert not opted_out(customers, b"s", ANN)
+    customers.suppress(mark(b"s", "opt-out", customer_key(ANN, b"s")), since="2026-01-01T00:00:00Z",
+                       expires_at=2_000_000_000)
+    assert opted_out(customers, b"s", ANN)
