@@ -129,8 +129,9 @@ def test_triggers_wait_for_their_queue_and_topic_which_end_user_messaging_may_pu
     triggered = {name: {e["Type"] for e in r["Properties"].get("Events", {}).values()}
                  for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert "JobsQueue" in resources["Worker"]["DependsOn"]
-    [inbound] = [name for name, kinds in triggered.items() if "SNS" in kinds]
-    assert "InboundSmsTopic" in resources[inbound]["DependsOn"]
+    assert sorted(name for name, kinds in triggered.items() if "SNS" in kinds) == ["InboundEmail", "InboundSms"]
+    assert "InboundSmsTopic" in resources["InboundSms"]["DependsOn"]
+    assert "InboundEmailTopic" in resources["InboundEmail"]["DependsOn"]
     [statement] = resources["InboundSmsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "sms-voice.amazonaws.com"} and statement["Action"] == "sns:Publish"
     assert statement["Resource"] == {"Ref": "InboundSmsTopic"}
@@ -274,7 +275,7 @@ def test_every_function_has_its_log_group_with_a_retention_and_no_role_creates_o
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"] for r in resources.values()
               if r["Type"] == "AWS::Logs::LogGroup" and "Fn::Sub" in r["Properties"]["LogGroupName"]}
-    assert len(functions) == 8  # Chalice's seven and the webhook's own (infra/webhook_split.py)
+    assert len(functions) == 9  # Chalice's eight and the webhook's own (infra/webhook_split.py)
     for function in functions:
         assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
     assert resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
