@@ -362,7 +362,9 @@ def test_the_api_is_throttled_per_stage_and_per_route_and_logs_every_request(pac
     assert settings == {("/*", "*"): ("ApiRateLimit", "ApiBurstLimit"),
                         ("/~1sms~1twilio", "POST"): ("WebhookRateLimit", "WebhookBurstLimit"),
                         ("/~1ack~1{token}", "GET"): ("AckLinkRateLimit", "AckLinkBurstLimit"),
-                        ("/~1ack~1{token}", "POST"): ("AckLinkRateLimit", "AckLinkBurstLimit")}
+                        ("/~1ack~1{token}", "POST"): ("AckLinkRateLimit", "AckLinkBurstLimit"),
+                        ("/~1unsubscribe~1{token}", "GET"): ("AckLinkRateLimit", "AckLinkBurstLimit"),
+                        ("/~1unsubscribe~1{token}", "POST"): ("AckLinkRateLimit", "AckLinkBurstLimit")}
     paths = api["Properties"]["DefinitionBody"]["paths"]
     assert {"post"} <= set(paths["/sms/twilio"]) and {"get", "post"} <= set(paths["/ack/{token}"])
     for name in ("ApiRateLimit", "WebhookRateLimit", "AckLinkRateLimit"):

@@ -19,6 +19,15 @@ ANN, LEEDS, CENTRAL = "ann.smith@gmail.com", "leeds@feedback.voix.example", "fee
 COMPLAINT = "The shop was filthy and the staff were rude, I will not come back"
 
 
+def stored_mail(bucket, key, raw):
+    """SES receiving's S3 action: the raw mail in the inbound bucket. moto reads the bucket policy's HttpsOnly deny
+    without its condition (every request denied), so the policy is lifted here: the function's own rights are
+    tested by tests/test_least_privilege.py."""
+    s3 = boto3.client("s3")
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=raw)
+
+
 @pytest.fixture
 def mail_client(client):
     boto3.client("sesv2").create_email_identity(EmailIdentity="feedback.voix.example")
@@ -29,7 +38,7 @@ def receive(client, text=COMPLAINT, *, subject="Visit today", sender="Ann Smith 
             ses_id="ses0001", message_id="<m1@mail.gmail.com>", verdicts=None, headers=None, in_reply_to=None, s3=None):
     raw = raw_mail(sender, to, subject, text, message_id=message_id, headers=headers, in_reply_to=in_reply_to)
     if s3:
-        boto3.client("s3").put_object(Bucket=s3[0], Key=s3[1], Body=raw)
+        stored_mail(s3[0], s3[1], raw)
     note = ses_notification(raw, sender=ANN, to=to, ses_id=ses_id, verdicts=verdicts, s3=s3)
     client.lambda_.invoke("inbound_email", client.events.generate_sns_event(message=note, subject=""))
 
@@ -192,7 +201,7 @@ def test_an_address_is_a_customer_on_the_email_channel_only():
 
 def _publish(client, raw, ses_id, *, s3=None, sender=ANN):
     if s3:
-        boto3.client("s3").put_object(Bucket=s3[0], Key=s3[1], Body=raw)
+        stored_mail(s3[0], s3[1], raw)
     note = ses_notification(raw, sender=sender, to=LEEDS, ses_id=ses_id, s3=s3)
     for _ in range(2):  # delivered twice, as SNS may
         client.lambda_.invoke("inbound_email", client.events.generate_sns_event(message=note, subject=""))
