@@ -48,6 +48,8 @@ class InboundMessage(BaseModel):
 
     @model_validator(mode="after")
     def _addresses_on_email_only(self) -> InboundMessage:
+        if self.channel != "email" and "@" not in self.from_number:  # an SMS: nothing of e-mail is loaded
+            return self
         from chalicelib.mail import is_address
 
         if (self.channel == "email") != is_address(self.from_number):
