@@ -131,7 +131,7 @@ class EmailSender:
             sender=sender, to=to, subject=mail.reply_subject(thread.subject, thread.language), text=text,
             message_id=f"<{local}@{sender.rpartition('@')[2]}>", in_reply_to=thread.message_id,
             references=list(thread.references), unsubscribe_url=self._unsubscribe_url(to),
-            unsubscribe_mailto=f"mailto:{origin}?subject=unsubscribe",
+            unsubscribe_mailto=origin,  # mail to it saying "unsubscribe" opts out
             automatic=not _STAFF_REFERENCE.match(reference))  # a staff member's reply is not automatic
         try:
             return self._client.send_email(FromEmailAddress=sender, Destination={"ToAddresses": [to]},
