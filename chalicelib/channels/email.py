@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from chalicelib.configuration import Config
 
 MAX_REFERENCES = 10  # the latest ids of the customer's thread, enough for any mail client to thread
+MAX_ID = 250  # a Message-ID longer than this is no one's: dropped (the stored message stays small)
 _STAFF_REFERENCE = re.compile(r"^[A-Z0-9]{8}\.r\w{1,60}$")  # a staff reply's "<case id>.<reply id>"
 
 
@@ -100,11 +101,15 @@ def to_inbound(sns_message: str, received_at: datetime, *, config: Config,
             body=body[:MAX_SMS_CHARS], received_at=received_at, num_media=min(found.attachments, 10),
             carrier_keyword="opt_out" if not withheld and mail.wants_unsubscribe(subject, text) else None,
             withheld=withheld,
-            thread=MailThread(subject=subject[:200], message_id=found.message_id_header,
-                              references=tuple(found.references[-MAX_REFERENCES:])))
+            thread=MailThread(subject=subject[:200], message_id=_short(found.message_id_header),
+                              references=tuple(filter(_short, found.references))[-MAX_REFERENCES:]))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise BadRequest(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def _short(message_id: str | None) -> str | None:
+    return message_id if message_id and len(message_id) <= MAX_ID else None
 
 
 class EmailSender:
