@@ -6,6 +6,7 @@ receiving publishes (``infra.simulate.ses_notification``), and moto's SES keeps 
 
 from __future__ import annotations
 
+import json
 from email import message_from_string, policy
 
 import boto3
@@ -314,3 +315,36 @@ def test_an_opt_out_kept_through_an_erasure_still_stops_mail():
     customers.suppress(mark(b"s", "opt-out", customer_key(ANN, b"s")), since="2026-01-01T00:00:00Z",
                        expires_at=2_000_000_000)
     assert opted_out(customers, b"s", ANN)
+
+
+SAMPLES = __import__("pathlib").Path(__file__).with_name("data") / "ses"
+
+
+def _sample(name):
+    """One of SES receiving's sample notifications (tests/data/ses), to this deployment's addresses."""
+    return (SAMPLES / name).read_text(encoding="utf-8").replace("feedback.example.com", "feedback.voix.example")
+
+
+def test_ses_s_own_notification_of_a_mail_to_a_site_is_answered_in_its_thread(mail_client):
+    mail_client.lambda_.invoke("inbound_email", mail_client.events.generate_sns_event(
+        message=_sample("received_sns_action.json"), subject="Amazon SES Email Receipt Notification"))
+    [message] = messages()
+    assert message["site"] == "line-8" and message["from_masked"] == "a•••@gmail.com"
+    [reply] = replies_to()
+    assert reply["In-Reply-To"] == "<CAKx9f2bq7TnN1d0mQ3X8u=Zk4e@mail.gmail.com>"
+    assert reply["Subject"] == "Re: Coach this morning" and reply["From"] == "line8@feedback.voix.example"
+
+
+def test_ses_s_own_notification_of_a_stored_mail_to_the_central_address_finds_the_site_by_its_code(mail_client,
+                                                                                                  aws, monkeypatch):
+    bucket = aws["InboundEmailBucketName"]
+    monkeypatch.setenv("INBOUND_EMAIL_BUCKET", bucket)
+    note = json.loads(_sample("received_s3_action.json"))
+    note["receipt"]["action"]["bucketName"] = bucket  # the stack's bucket (the sample names its own account's)
+    stored_mail(bucket, note["receipt"]["action"]["objectKey"], (SAMPLES / "received_s3_action.eml").read_bytes())
+    mail_client.lambda_.invoke("inbound_email", mail_client.events.generate_sns_event(message=json.dumps(note),
+                                                                                      subject=""))
+    [message] = messages()
+    assert message["site"] == "line-12" and message["language"] == "fr" and message["num_media"] >= 1
+    [reply] = replies_to("claire.martin@orange.fr")
+    assert reply["In-Reply-To"] == "<1796288549812.41027@orange.fr>" and reply["From"] == CENTRAL
