@@ -154,6 +154,17 @@ def activate_rule_set(ses: Any, rule_set: str | None, *, replace: bool = False, 
     return True
 
 
+def deactivate_rule_set(ses: Any, stage: str, out=sys.stdout) -> bool:
+    """Before EMAIL_RECEIVING=false deletes the stack's rule set: SES refuses to delete the active rule set (the
+    update would fail and roll back), so ours, if active, is made inactive first. True when it was."""
+    ours = f"voix-{stage}-inbound"
+    if (ses.describe_active_receipt_rule_set().get("Metadata") or {}).get("Name") != ours:
+        return False
+    ses.set_active_receipt_rule_set()  # no name: no rule set active
+    print(f"e-mail receiving: rule set {ours} made inactive, to be deleted", file=out)
+    return True
+
+
 def publish_dashboard(s3: Any, bucket: str, folder: Path = ROOT / "dashboard") -> list[str]:
     """Upload every dashboard file with its content type; returns the keys written."""
     keys = []
@@ -181,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (out / "sam.yaml").exists():
         sys.exit(f"run `make package STAGE={args.stage}` first")
     s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+    if os.environ.get("EMAIL_RECEIVING") == "false":
+        deactivate_rule_set(boto3.client("ses"), args.stage)
     body = point_at(out / "sam.yaml", upload_artefact(s3, args.artifact_bucket, args.stage, out / "deployment.zip"))
     outputs = deploy_stack(cfn, f"voix-{args.stage}", upload_template(s3, args.artifact_bucket, args.stage, body),
                            args.stage, {**{k: os.environ.get(v) for k, v in OPERATOR_PARAMETERS.items()},

@@ -5,6 +5,8 @@ moto 5 skips, with a warning, a resource type it has no model for: SES receipt r
 policies and SNS topic policies among them. Each class below is such a model, created and deleted through moto's
 own backends (``create_receipt_rule`` checks, as SES does, that the rule's bucket and topic exist); moto finds a
 model among ``CloudFormationModel``'s subclasses, whose list it caches: :func:`apply` defines them and clears it.
+One difference: a bucket policy's conditional Deny statements are left out in moto, which would apply them
+unconditionally (the packaged template's are checked by tests/test_deploy_package.py).
 """
 
 from __future__ import annotations
@@ -90,8 +92,12 @@ def apply() -> None:
         def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
                                             region_name: str, **kwargs: Any) -> BucketPolicy:
             properties = cloudformation_json["Properties"]
-            _s3(account_id, region_name).put_bucket_policy(properties["Bucket"],
-                                                           json.dumps(properties["PolicyDocument"]).encode())
+            document = dict(properties["PolicyDocument"])
+            # moto checks a bucket's Deny statements on every object request but reads no condition: the cloud's
+            # HttpsOnly deny (aws:SecureTransport false) would refuse every request. Conditional denies are left out
+            document["Statement"] = [s for s in document["Statement"]
+                                     if s.get("Effect") != "Deny" or "Condition" not in s]
+            _s3(account_id, region_name).put_bucket_policy(properties["Bucket"], json.dumps(document).encode())
             return cls(properties["Bucket"])
 
         def delete(self, account_id: str, region_name: str) -> None:
