@@ -87,8 +87,10 @@ def ses_notification(raw: bytes, *, sender: str, to: str, topic_arn: str = "", s
     parsed = message_from_bytes(raw, policy=policy.default)
     now = iso(utcnow())
     verdicts = {"spam": "PASS", "virus": "PASS", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS", **(verdicts or {})}
-    action = {"type": "S3", "topicArn": topic_arn, "bucketName": s3[0], "objectKey": s3[1]} if s3 else \
-        {"type": "SNS", "topicArn": topic_arn, "encoding": "UTF8"}
+    action = {"type": "SNS", "topicArn": topic_arn, "encoding": "UTF8"}
+    if s3:
+        action = {"type": "S3", "topicArn": topic_arn, "bucketName": s3[0],
+                  "objectKeyPrefix": s3[1].rpartition("/")[0] + "/", "objectKey": s3[1]}
     note = {
         "notificationType": "Received",
         "mail": {"timestamp": now, "source": sender, "messageId": ses_id or uuid.uuid4().hex[:20],
@@ -106,16 +108,24 @@ def ses_notification(raw: bytes, *, sender: str, to: str, topic_arn: str = "", s
 
 
 def send_email(state: dict, to: str, subject: str, text: str, sender: str, **options: Any) -> str:
-    """Publish one mail the way SES receiving does, on the inbound e-mail topic; SES's message id."""
+    """One mail as SES receiving takes it with the stack's receipt rules: stored in the inbound bucket under
+    inbound/ (S3 action), then notified on the inbound e-mail topic; SES's message id. ``inline=True``: the raw
+    mail in the notification instead (SNS action)."""
     import boto3
 
-    sns = boto3.client("sns", endpoint_url=state["moto_endpoint"], region_name="eu-west-2",
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    def client(name: str) -> Any:
+        return boto3.client(name, endpoint_url=state["moto_endpoint"], region_name="eu-west-2",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
     ses_id = options.pop("ses_id", None) or uuid.uuid4().hex[:20]
-    verdicts = options.pop("verdicts", None)
+    verdicts, inline = options.pop("verdicts", None), options.pop("inline", False)
     raw = raw_mail(sender, to, subject, text, **options)
-    sns.publish(TopicArn=state["inbound_email_topic_arn"], Message=ses_notification(
-        raw, sender=sender, to=to, topic_arn=state["inbound_email_topic_arn"], ses_id=ses_id, verdicts=verdicts))
+    stored = None if inline else (state["inbound_email_bucket"], f"inbound/{ses_id}")
+    if stored:
+        client("s3").put_object(Bucket=stored[0], Key=stored[1], Body=raw)
+    client("sns").publish(TopicArn=state["inbound_email_topic_arn"], Message=ses_notification(
+        raw, sender=sender, to=to, topic_arn=state["inbound_email_topic_arn"], ses_id=ses_id, verdicts=verdicts,
+        s3=stored))
     return ses_id
 
 

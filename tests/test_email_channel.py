@@ -21,12 +21,8 @@ COMPLAINT = "The shop was filthy and the staff were rude, I will not come back"
 
 
 def stored_mail(bucket, key, raw):
-    """SES receiving's S3 action: the raw mail in the inbound bucket. moto reads the bucket policy's HttpsOnly deny
-    without its condition (every request denied), so the policy is lifted here: the function's own rights are
-    tested by tests/test_least_privilege.py."""
-    s3 = boto3.client("s3")
-    s3.delete_bucket_policy(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=raw)
+    """SES receiving's S3 action: the raw mail in the inbound bucket."""
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=raw)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""E-mail on `make run` for real (issue 24), over HTTP and SNS: mails published on the inbound e-mail topic as SES
-receiving publishes them, replies read from moto's SES (``/moto-api/data.json``) as raw mails.
+"""E-mail on `make run` for real (issue 24), over HTTP and SNS: mails stored in the inbound bucket and notified on
+the inbound e-mail topic as SES receiving does (``infra.simulate.send_email``), replies read from moto's SES
+(``/moto-api/data.json``) as raw mails.
 
 A mail to a site's address is classified, answered in its thread, alerted and listed with its channel and the
 sender masked; a staff reply from the dashboard's API goes by mail in the same thread; a redelivered notification
@@ -83,7 +84,7 @@ def test_a_mail_is_answered_in_its_thread_alerted_listed_and_a_staff_reply_follo
 def test_an_auto_responder_answering_the_reply_gets_no_answer_the_loop_stops_after_one(stack):
     state, _ = stack
     send_email(state, LEEDS, "Opening hours", "When do you open on Sundays?", BOT, ses_id="0002bot",
-               message_id="<q-1@corp.example.org>")
+               message_id="<q-1@corp.example.org>", inline=True)  # a small mail in the notification itself
     [ours] = wait_until(lambda: mails_to(state, BOT), seconds=30)
     # the customer's mailbox answers it automatically, as an auto-responder does
     send_email(state, LEEDS, f"Automatic reply: {ours['Subject']}", "I am away until Monday.", BOT,
