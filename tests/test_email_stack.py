@@ -113,3 +113,13 @@ def test_erasure_by_address_leaves_nothing_of_the_customer(stack):
     assert status == 200 and erased["customer"] == "a•••@gmail.com" and erased["items"] > 0
     assert not [m for m in feedback(state) if m["from"] == "a•••@gmail.com"]
     assert not [c for c in stack_api(state, "/api/cases")["items"] if c["customer"] == "a•••@gmail.com"]
+
+
+def test_make_simulate_sends_e_mails_as_ses_does(stack):
+    from infra.simulate import send_demo
+
+    state, _ = stack
+    before = {m["id"] for m in stack_api(state, "/api/feedback?limit=200")["items"] if m["channel"] == "email"}
+    assert send_demo(state, 3, email_share=1.0, seed=3) == 3
+    wait_until(lambda: len({m["id"] for m in stack_api(state, "/api/feedback?limit=200")["items"]
+                            if m["channel"] == "email"} - before) >= 2, seconds=30)
