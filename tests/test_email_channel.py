@@ -177,6 +177,12 @@ def test_the_sender_maps_ses_refusals():
             stub.add_client_error("send_email", code)
             with pytest.raises(error):
                 sender.send(to=ANN, origin=LEEDS, text="hi", reference="email-x")
+    with Stubber(ses) as stub:  # the SES sandbox names the address it refused: the error keeps it masked
+        stub.add_client_error("send_email", "MessageRejected", service_message="Email address is not verified. The "
+                              "following identities failed the check in region EU-WEST-2: Ann.Smith@gmail.com")
+        with pytest.raises(InvalidRecipient) as refused:
+            sender.send(to=ANN, origin=LEEDS, text="hi", reference="email-x")
+    assert "a•••@gmail.com" in str(refused.value) and "ann.smith" not in str(refused.value).lower()
     with pytest.raises(RecipientOptedOut):
         EmailSender(ses, opted_out=lambda a: True).send(to=ANN, origin=LEEDS, text="hi", reference="email-x")
 

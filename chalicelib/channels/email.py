@@ -108,6 +108,15 @@ def to_inbound(sns_message: str, received_at: datetime, *, config: Config,
         raise BadRequest(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
 
+_ADDRESS = re.compile(r"[^\s@<>()\[\]\"',;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def without_addresses(text: str) -> str:
+    """SES's words with every address in them masked (in the sandbox SES names the recipient it refused): a
+    reply's error is shown on its case and logged, never an address."""
+    return _ADDRESS.sub(lambda found: mail.mask_address(found.group().lower()), text)
+
+
 def _short(message_id: str | None) -> str | None:
     return message_id if message_id and len(message_id) <= MAX_ID else None
 
@@ -142,9 +151,9 @@ class EmailSender:
             return self._client.send_email(FromEmailAddress=sender, Destination={"ToAddresses": [to]},
                                            Content={"Raw": {"Data": raw}}).get("MessageId")
         except ClientError as exc:
-            raise CHANNEL.failure(exc.response.get("Error", {}).get("Code"), str(exc)) from exc
+            raise CHANNEL.failure(exc.response.get("Error", {}).get("Code"), without_addresses(str(exc))) from exc
         except BotoCoreError as exc:
-            raise ReplyFailed(str(exc)) from exc
+            raise ReplyFailed(without_addresses(str(exc))) from exc
 
 
 def _services() -> Any:
