@@ -200,12 +200,13 @@ Voix is running locally (moto {endpoint}).
   API URL            http://127.0.0.1:{port}
   API docs           http://127.0.0.1:{dashboard_port}/api.html   (OpenAPI 3.1: /api/openapi.json)
   Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
+  E-mail (SES)       topic {email_topic_arn.rpartition(":")[2]}, bucket {os.environ["INBOUND_EMAIL_BUCKET"]}/inbound/
   Operator token     {operator_token}
   Twilio auth token  {twilio_token}
   Twilio account     {twilio_account}  (requests from another account are refused)
   Twilio API         {os.environ["TWILIO_API_URL"]}   (a local stand-in: staff replies, status callbacks)
 Try:  curl -H "Authorization: Bearer {operator_token}" http://127.0.0.1:{port}/api/feedback
-      make simulate      (a signed stream of realistic SMS)
+      make simulate      (a signed stream of realistic SMS, and e-mails as SES receiving delivers them)
 Stop with Ctrl-C.  (Details in {STATE_FILE})
 READY""", flush=True)
         while not stopping.wait(0.5):
