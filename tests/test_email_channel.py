@@ -350,3 +350,23 @@ def test_ses_s_own_notification_of_a_stored_mail_to_the_central_address_finds_th
     assert message["site"] == "line-12" and message["language"] == "fr" and message["num_media"] >= 1
     [reply] = replies_to("claire.martin@orange.fr")
     assert reply["In-Reply-To"] == "<1796288549812.41027@orange.fr>" and reply["From"] == CENTRAL
+
+
+def test_replies_come_from_reply_from_email_when_configured_and_thread_an_empty_subject_in_the_language():
+    from chalicelib.channels.email import EmailSender
+    from chalicelib.conversations import MailThread
+
+    class Ses:
+        def send_email(self, **kwargs):
+            self.sent = kwargs
+            return {"MessageId": "ses-1"}
+
+    ses = Ses()
+    sender = EmailSender(ses, reply_from=lambda: "avis@feedback.voix.example",
+                         unsubscribe_url=lambda address: "https://voix.example/unsubscribe/t0ken")
+    assert sender.send(to=ANN, origin=LEEDS, text="Merci", reference="email-x",
+                       thread=MailThread(subject="", message_id="<m@x.example>", language="fr")) == "ses-1"
+    mail = message_from_string(ses.sent["Content"]["Raw"]["Data"].decode(), policy=policy.default)
+    assert ses.sent["FromEmailAddress"] == "avis@feedback.voix.example" == mail["From"]
+    assert mail["Subject"] == "Re: Votre avis" and mail["In-Reply-To"] == "<m@x.example>"
+    assert "<https://voix.example/unsubscribe/t0ken>" in mail["List-Unsubscribe"] and LEEDS in mail["List-Unsubscribe"]
