@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import json
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.header import decode_header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -36,6 +38,7 @@ from chalicelib.mail_text import (
     reply_subject,
     squeeze,
     strip_reply,
+    unflow,
     wants_unsubscribe,
 )
 
@@ -48,6 +51,7 @@ __all__ = [
 MAX_TEXT_CHARS = 1600  # the text kept of a mail (the SMS limit); the rest dropped, `truncated` says so
 MAX_RAW_BYTES = 10 * 1024 * 1024
 _MAX_BODY_CHARS = 64 * 1024  # decoded text looked at before quotes are cut: enough for any reply, linear work
+_MAX_HTML_CHARS = 512 * 1024
 _MAX_PARTS = 200
 _MAX_DEPTH = 12
 _MAX_NAME = 100
@@ -55,6 +59,7 @@ _MAX_REFERENCES = 10
 
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
 _SUSPECT_ORDER = ("virus", "spam", "dmarc", "spf", "dkim")
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes the parser could not read as ASCII
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
@@ -160,15 +165,27 @@ class Mail:
     automatic: str | None
 
 
-def _header(msg: Message, name: str) -> str:
-    """A header's decoded value, one line; "" when absent or unreadable."""
-    try:
-        value = msg.get(name)
-        text = "" if value is None else str(value)
-    except Exception:  # noqa: BLE001 - the email package's header parser has raised on crafted headers
-        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
-        text = str(raw)
+def _raw_header(msg: Message, name: str) -> str:
+    """A header as it came, 8-bit bytes read as UTF-8 else Latin-1; "" when absent. Read from the raw
+    headers: the email package's structured header parsers have raised on crafted values."""
+    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+    if _ESCAPED.search(raw):
+        raw = _decode(raw.encode("utf-8", "surrogateescape"), None)
+    return " ".join(raw.split())
+
+
+def _decode_words(text: str) -> str:
+    """RFC 2047 encoded words decoded, one line; a broken word or an unknown charset left as it came."""
+    if "=?" in text:
+        with contextlib.suppress(Exception):  # a broken base64 word raises HeaderParseError
+            text = "".join(chunk if isinstance(chunk, str)
+                           else chunk.decode("raw-unicode-escape", "replace") if charset is None
+                           else _decode(chunk, charset) for chunk, charset in decode_header(text))
     return " ".join(text.split())
+
+
+def _header(msg: Message, name: str) -> str:
+    return _decode_words(_raw_header(msg, name))
 
 
 def _msg_ids(text: str) -> list[str]:
@@ -176,17 +193,14 @@ def _msg_ids(text: str) -> list[str]:
 
 
 def _sender(msg: Message) -> tuple[str, str]:
-    raw = _header(msg, "From")
-    try:
-        pairs = getaddresses([raw])
-    except Exception:  # noqa: BLE001
-        pairs = []
-    name, address = pairs[0] if pairs else ("", "")
-    try:
-        address = normalise_address(address)
-    except InvalidAddress:
-        address = ""
-    return address, " ".join(name.split())[:_MAX_NAME]
+    """The first readable mailbox of From (addresses split before encoded words are decoded)."""
+    for name, address in getaddresses([_raw_header(msg, "From")])[:10]:
+        try:
+            address = normalise_address(address)
+        except InvalidAddress:
+            continue
+        return address, squeeze(_decode_words(name))[:_MAX_NAME]
+    return "", ""
 
 
 def _leaves(msg: Message) -> Iterator[tuple[Message, bool]]:
@@ -206,8 +220,8 @@ def _leaves(msg: Message) -> Iterator[tuple[Message, bool]]:
                 continue
             attached = (part.get_content_disposition() == "attachment" or bool(part.get_filename())
                         or ctype == "message/rfc822" or part.get_content_maintype() not in ("text", "message"))
-        except Exception:  # noqa: BLE001 - a part whose headers cannot be read is not read
-            continue
+        except Exception:  # noqa: BLE001 - a part whose headers cannot be read is never read as text
+            attached = True
         yield part, attached
 
 
@@ -231,40 +245,31 @@ def _decode(payload: bytes, charset: str | None, final: bool = True) -> str:
     return payload.decode("latin-1")
 
 
-def _text_of(part: Message) -> str:
-    try:
-        payload = part.get_payload(decode=True)
-        charset = part.get_content_charset()
-    except Exception:  # noqa: BLE001
-        return ""
-    if not isinstance(payload, bytes):
-        return ""
-    limit = _MAX_BODY_CHARS * 4
-    return _decode(payload[:limit], charset, final=len(payload) <= limit)[:_MAX_BODY_CHARS]
+def _text_of(part: Message, limit: int) -> tuple[str, bool]:
+    """The part's text, at most ``limit`` characters, and whether there was more."""
+    payload = part.get_payload(decode=True) or b""  # a leaf text part: its parser already read its headers
+    read = payload[: limit * 4]
+    text = _decode(read, part.get_content_charset(), final=len(read) == len(payload))
+    if str(part.get_param("format", "")).lower() == "flowed":
+        text = unflow(text, delete_space=str(part.get_param("delsp", "")).lower() == "yes")
+    return text[:limit], len(text) > limit or len(read) < len(payload)
 
 
 def _body(msg: Message) -> tuple[str, int, bool]:
-    """(text, attachments, cut): text/plain preferred, else HTML as text."""
-    plain: str | None = None
-    html: str | None = None
+    """(text, attachments, cut): text/plain preferred, else HTML as text (its markup may be long: Outlook
+    puts tens of kilobytes of styles before the first word)."""
+    plain, html = ("", False), ("", False)
     attachments = 0
     for part, attached in _leaves(msg):
         if attached:
             attachments += 1
-            continue
-        ctype = part.get_content_type()
-        if ctype == "text/plain" and not (plain and plain.strip()):
-            plain = _text_of(part)
-        elif ctype == "text/html" and html is None:
-            html = _text_of(part)
-    if plain and plain.strip():
-        text = plain
-    elif html:
-        text = html_to_text(html)
-    else:
-        text = plain or ""
-    cut = len(text) >= _MAX_BODY_CHARS
-    return text, attachments, cut
+        elif part.get_content_type() == "text/plain" and not plain[0].strip():
+            plain = _text_of(part, _MAX_BODY_CHARS)
+        elif part.get_content_type() == "text/html" and not html[0].strip():
+            html = _text_of(part, _MAX_HTML_CHARS)
+    if plain[0].strip() or not html[0].strip():
+        return plain[0], attachments, plain[1]
+    return html_to_text(html[0]), attachments, html[1]
 
 
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
@@ -282,14 +287,15 @@ def _automatic(msg: Message, sender: str, subject: str, envelope_sender: str | N
     return_path = _header(msg, "Return-Path")
     if (envelope_sender is not None and not envelope_sender.strip("<> ")) or return_path.replace(" ", "") == "<>":
         return "null-sender"
-    owned = {a.lower() for a in own}
-    if sender in owned or (envelope_sender or "").strip("<> ").lower() in owned:
+    envelope = (envelope_sender or "").strip("<> ").lower()
+    owned = {a.strip().lower() for a in own}
+    if sender in owned or envelope in owned:
         return "own-address"
     plain_subject = PREFIX.sub("", subject)
     if AUTO_SUBJECT.match(subject) or AUTO_SUBJECT.match(plain_subject):
         return "auto-reply-subject"
     if (msg.get_content_type() == "multipart/report" or sender.partition("@")[0] in _BOUNCE_SENDERS
-            or BOUNCE_SUBJECT.match(plain_subject)):
+            or envelope.partition("@")[0] in _BOUNCE_SENDERS or BOUNCE_SUBJECT.match(plain_subject)):
         return "bounce"
     return None
 
@@ -301,9 +307,12 @@ def parse(raw: bytes, *, envelope_sender: str | None = None, own_addresses: Coll
     ``envelope_sender`` is SES's ``mail.source`` ("" for a null sender, a bounce); None when unknown."""
     data = bytes(raw or b"")
     over = len(data) > MAX_RAW_BYTES
-    msg = BytesParser(policy=policy.default).parsebytes(data[:MAX_RAW_BYTES])
+    try:
+        msg: Message = BytesParser(policy=policy.default).parsebytes(data[:MAX_RAW_BYTES])
+    except Exception:  # noqa: BLE001 - policy.default's header parsers raise on some crafted values; compat32 reads all
+        msg = BytesParser(policy=policy.compat32).parsebytes(data[:MAX_RAW_BYTES])
     sender, sender_name = _sender(msg)
-    subject = _header(msg, "Subject")[:MAX_SUBJECT]
+    subject = squeeze(_header(msg, "Subject"))[:MAX_SUBJECT]
     message_ids = _msg_ids(_header(msg, "Message-ID"))
     references = _msg_ids(_header(msg, "References")) + _msg_ids(_header(msg, "In-Reply-To"))
     text, attachments, cut = _body(msg)

@@ -85,6 +85,13 @@ class _TextOf(HTMLParser):
         self.parts: list[str] = []
         self._skip_tag: str | None = None
         self._skip_depth = 0
+        self._breaks = 2  # line breaks the text ends with (none are written before the first word)
+
+    def _block(self, breaks: int) -> None:
+        """A block's edge: at least ``breaks`` line breaks, shared with the edges next to it."""
+        if breaks > self._breaks:
+            self.parts.append("\n" * (breaks - self._breaks))
+            self._breaks = breaks
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip_tag is not None:
@@ -97,8 +104,9 @@ class _TextOf(HTMLParser):
             return
         if tag == "br":
             self.parts.append("\n")
+            self._breaks += 1
         elif tag in _BLOCK or tag == "hr":
-            self.parts.append("\n\n" if tag == "p" else "\n")
+            self._block(2 if tag == "p" else 1)
         elif tag in ("td", "th"):
             self.parts.append(" ")
 
@@ -114,11 +122,12 @@ class _TextOf(HTMLParser):
                     self._skip_tag = None
             return
         if tag in _BLOCK:
-            self.parts.append("\n\n" if tag == "p" else "\n")
+            self._block(2 if tag == "p" else 1)
 
     def handle_data(self, data: str) -> None:
-        if self._skip_tag is None:
+        if self._skip_tag is None and (data.strip() or not self._breaks):
             self.parts.append(re.sub(r"[ \t\r\n\f]+", " ", data))
+            self._breaks = 0
 
 
 def html_to_text(html: str) -> str:
@@ -151,52 +160,84 @@ _SIGNATURE = re.compile(
 _MAX_SIGNATURE_LINE = 60
 
 
-def _quote_starts(lines: list[str], index: int) -> bool:
+def _attribution(lines: list[str], index: int) -> int:
+    """How many lines the "On ... wrote:" / "Le ... a écrit :" line at ``index`` takes (0: it is not one)."""
+    line = lines[index].strip()
+    if len(line) > 400:
+        return 0
+    if _ON_WROTE.match(line):
+        return 1
+    if _ON_START.match(line) and index + 1 < len(lines):  # wrapped onto a second line
+        nxt = lines[index + 1].strip()
+        if len(nxt) <= 200 and _ON_WROTE.match(line + " " + nxt):
+            return 2
+    return 0
+
+
+def _header_block(lines: list[str], index: int) -> bool:
+    """Whether an Outlook-style quoted mail starts at ``index``: its separator, or "From:" then "Sent:"..."""
     line = lines[index].strip()
     if _QUOTE_START.match(line):
         return True
-    if len(line) > 400:
-        return False
-    if _ON_WROTE.match(line):
-        return True
-    if _ON_START.match(line) and index + 1 < len(lines):  # the attribution wrapped onto a second line
-        nxt = lines[index + 1].strip()
-        if len(nxt) <= 200 and _ON_WROTE.match(line + " " + nxt):
-            return True
     following = [lines[i].strip() for i in range(index + 1, min(index + 4, len(lines)))]
     if _RULE.match(line):
         return any(_HEADER_FROM.match(other) for other in following[:2])
-    if _HEADER_FROM.match(line):  # Outlook's header block: "From: ...", then "Sent:"/"To:"/"Subject:"
+    if _HEADER_FROM.match(line):
         return any(_HEADER_NEXT.match(other) for other in following)
     return False
 
 
+def unflow(text: str, delete_space: bool = False) -> str:
+    """RFC 3676 ``format=flowed`` text with its soft line breaks (a line ending in a space) joined;
+    the signature delimiter "-- " and quoted lines are never joined."""
+    out: list[str] = []
+    joining = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if joining and not line.startswith(">"):
+            out[-1] += line
+        else:
+            out.append(line)
+        joining = line.endswith(" ") and line != "-- " and not line.startswith(">")
+        if joining and delete_space:
+            out[-1] = out[-1][:-1]
+    return "\n".join(out)
+
+
 def strip_reply(text: str) -> str:
     """``text`` without the quoted mail it answers (from the attribution line or Outlook's header block
-    on), lines starting with ``>``, and a signature."""
+    on), lines starting with ``>``, and a signature. An answer written below the quote (nothing above
+    the attribution) is kept."""
     lines = text.split("\n")
     kept: list[str] = []
-    for index, line in enumerate(lines):
+    index = 0
+    while index < len(lines):
+        line = lines[index]
         stripped = line.strip()
-        if _quote_starts(lines, index):
+        attribution = _attribution(lines, index)
+        if attribution and any(k.strip() for k in kept):
+            break
+        if attribution:  # bottom-posted: skip the attribution, the quoted lines go below
+            index += attribution
+            continue
+        if _header_block(lines, index):
             break
         if len(stripped) <= _MAX_SIGNATURE_LINE and _SIGNATURE.match(stripped):
             break
-        if stripped.startswith(">"):
-            continue
-        kept.append(line)
+        if not stripped.startswith(">"):
+            kept.append(line)
+        index += 1
     return "\n".join(kept)
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")  # and lone surrogates (UTF-7 can make them)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def squeeze(text: str) -> str:
     """Line breaks kept (one blank line at most), runs of spaces made one, invisible and control characters
-    removed, each line and the whole trimmed."""
+    (and lone surrogates, which no store can encode) removed, each line and the whole trimmed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE)
     text = _CONTROL.sub("", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))

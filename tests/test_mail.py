@@ -162,6 +162,13 @@ def test_an_unknown_or_missing_charset_falls_back_to_utf8_then_latin1():
     assert parse(raw_mail("déjà vu".encode(), content_type="text/plain; charset=punycode")).text == "déjà vu"
 
 
+def test_control_characters_and_lone_surrogates_never_reach_the_store():
+    got = parse(raw_mail(b"caf+2AA-\x00 ok", content_type="text/plain; charset=utf-7",
+                         headers={"Subject": "=?utf-7?q?a+2AA-b?=", "From": "=?utf-8?q?A=00nn?= <ann@x.com>"}))
+    assert got.text == "caf ok" and got.subject == "ab" and got.sender_name == "Ann"
+    got.text.encode("utf-8")
+
+
 def test_a_header_in_an_unknown_encoding_is_still_read():
     got = parse(raw_mail("ok", headers={"Subject": "=?x-martian?q?Caf=E9?=", "From": "=?utf-8?q?Ren=C3=A9?= <r@x.fr>"}))
     assert got.sender == "r@x.fr" and got.sender_name == "René" and "Caf" in got.subject
@@ -175,11 +182,41 @@ def test_a_header_in_an_unknown_encoding_is_still_read():
     b"From: a@b.c\r\nContent-Type: text/plain; charset=\"\r\n\r\nhello",
     b"Content-Type: multipart/alternative; boundary=x\r\n\r\n"
     + b"--x\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" * 400,
-])
+    b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(60))
+    + b"Content-Type: text/plain\r\n\r\ntoo deep",
+], ids=["empty", "binary", "empty From", "no boundary", "unterminated", "bad base64", "broken headers",
+        "open quote", "same boundary 400 times", "nested 60 deep"])
 def test_malformed_mime_never_raises(raw):
     got = parse(raw)
     assert isinstance(got.text, str) and len(got.text) <= MAX_TEXT_CHARS
     assert got.attachments >= 0
+
+
+def test_headers_that_crash_the_email_packages_parsers_are_still_read():
+    """Python 3.11's policy.default raises IndexError on these values (found by fuzzing): the mail is read anyway."""
+    crashing_type = raw_mail("the text", content_type="text/plain; .*", headers={"Subject": "=?utf-8?q?Caf=C3=A9?="})
+    got = parse(crashing_type)
+    assert got.text == "the text" and got.subject == "Café" and got.sender == "ann.smith@gmail.com"
+    crashing_from = raw_mail("x", headers={"From": ',],=?x?b?, :"?', "Message-ID": "<[@a"})
+    assert parse(crashing_from).sender == "" and parse(crashing_from).message_id_header is None
+    crashing_disposition = raw_mail(
+        "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: image/png\r\n"
+        "Content-Disposition: attachment; [.filenameboundary%;filename*\r\n\r\nxx\r\n--b--\r\n",
+        content_type="multipart/mixed; boundary=b")
+    got = parse(crashing_disposition)
+    assert got.text == "hi" and got.attachments == 1
+
+
+def test_headers_in_raw_8bit_or_unknown_charsets_are_decoded():
+    got = parse(raw_mail("x", headers={"Subject": "Caf\xe9 cr\xe8me"}).replace(b"Caf\xc3\xa9 cr\xc3\xa8me",
+                                                                             b"Caf\xe9 cr\xe8me"))
+    assert got.subject == "Café crème"
+    got = parse(raw_mail("x", headers={"Subject": "Re: =?x-martian?q?Caf=E9?= froid \u20ac",
+                                       "From": "=?utf-8?q?Smith=2C_Ann?= <Ann@X.com>"}))
+    assert got.subject == "Re: Café froid €" and got.sender == "ann@x.com" and got.sender_name == "Smith, Ann"
+    folded = parse(raw_mail("x", headers={"Subject": "=?utf-8?q?one?=\r\n =?utf-8?q?_two?="}))
+    assert folded.subject == "one two"
+    assert parse(raw_mail("x", headers={"Subject": "=?utf-8?b?broken"})).subject == "=?utf-8?b?broken"
 
 
 def test_an_empty_mail_has_empty_text():
@@ -224,10 +261,16 @@ def test_a_huge_html_only_mail_is_read_in_linear_time():
 def test_an_html_only_mail_is_turned_into_text():
     html = ("<html><head><title>Hi</title><style>p {color: red}</style></head><body>"
             "<script>alert('x')</script><p>The seat was <b>broken</b> &amp; dirty&nbsp;!</p>"
-            "<p>Caf&eacute; &#233;t&#xE9;<br>second line<br/>third</p><div>fourth</div></body></html>")
+            "<p>Caf&eacute; &#233;t&#xE9;<br>second line<br/>third<span/></p><div>fourth</div>"
+            "<table><tr><td>seat</td><td>12</td></tr></table></body></html>")
     got = parse(raw_mail(html, content_type="text/html; charset=utf-8"))
-    assert got.text == "The seat was broken & dirty !\n\nCafé été\nsecond line\nthird\n\nfourth"
+    assert got.text == "The seat was broken & dirty !\n\nCafé été\nsecond line\nthird\n\nfourth\nseat 12"
     assert "alert" not in got.text and "color" not in got.text and "Hi" not in got.text
+
+
+def test_html_the_parser_gives_up_on_keeps_what_was_read():
+    got = parse(raw_mail("<p>The toilet was locked.</p><![x]><p>never read</p>", content_type="text/html"))
+    assert got.text == "The toilet was locked."
 
 
 def test_multipart_alternative_prefers_the_plain_text():
@@ -240,7 +283,8 @@ def test_multipart_alternative_prefers_the_plain_text():
 
 def test_an_empty_plain_alternative_falls_back_to_the_html():
     raw = raw_mail("--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n \r\n"
-                   "--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>only here</p>\r\n--a--\r\n",
+                   "--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>only here</p>\r\n"
+                   "--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>a second html part</p>\r\n--a--\r\n",
                    content_type="multipart/alternative; boundary=a")
     assert parse(raw).text == "only here"
 
@@ -283,9 +327,21 @@ def test_attachments_are_counted_never_kept():
     ("From: my seat I could see the driver on the phone.\nIt lasted an hour.",
      "From: my seat I could see the driver on the phone.\nIt lasted an hour."),
     ("  lots   of \t spaces  \n\n\n\n\nand lines\u200b  ", "lots of spaces\n\nand lines"),
+    ("On Mon, 30 Nov 2026 at 09:12, Voix <line8@feedback.example.com> wrote:\n> Thank you for your feedback\n\n"
+     "My answer is below the quote.", "My answer is below the quote."),
 ])
 def test_quoted_replies_and_signatures_are_stripped(body, expected):
     assert parse(raw_mail(body)).text == expected
+
+
+def test_format_flowed_paragraphs_are_joined_and_the_signature_still_found():
+    body = "The coach left without \r\nus at 9:40 and the \r\ndriver did not wait.\r\n> quoted \r\nline\r\n-- \r\nAnn"
+    got = parse(raw_mail(body, content_type="text/plain; charset=utf-8; format=flowed"))
+    assert got.text == "The coach left without us at 9:40 and the driver did not wait.\nline"
+    delsp = parse(raw_mail("Le car est par \r\nti sans nous.", content_type="text/plain; format=flowed; delsp=yes"))
+    assert delsp.text == "Le car est parti sans nous."
+    fixed = parse(raw_mail("Two \r\nlines", content_type="text/plain; charset=utf-8"))
+    assert fixed.text == "Two\nlines"
 
 
 def test_quoted_replies_in_html_are_dropped():
@@ -354,6 +410,9 @@ def test_a_null_envelope_sender_and_our_own_address_are_never_answered():
     assert parse(spoof, own_addresses=ours).automatic == "own-address"
     assert parse(raw_mail("x"), envelope_sender="line8@feedback.example.com", own_addresses=ours).automatic == (
         "own-address")
+    assert parse(spoof, own_addresses=[" LINE8@feedback.example.com "]).automatic == "own-address"
+    bounce = parse(raw_mail("x"), envelope_sender="MAILER-DAEMON@eu-west-1.amazonses.com")
+    assert bounce.automatic == "bounce"
 
 
 def test_two_auto_responders_stop_after_one_message():
@@ -480,6 +539,17 @@ def test_a_mailto_only_unsubscribe_has_no_one_click_post():
     assert str(msg["List-Unsubscribe"]).strip() == "<mailto:unsubscribe@feedback.example.com?subject=unsubscribe>"
     assert msg["List-Unsubscribe-Post"] is None
     assert str(msg["References"]) == "<m@x>"
+
+
+def test_a_reply_from_an_accented_name_reads_back_and_lists_each_id_once():
+    raw = reply_message(sender="Voix – Ligne 12 <ligne12@feedback.example.com>", to="claire@orange.fr",
+                        subject="Re: Car trop chaud ☀", text="Bien reçu.", message_id="<r4@feedback.example.com>",
+                        in_reply_to="<b@x>", references=["<a@x> <b@x>"])
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["From"].addresses[0].display_name == "Voix – Ligne 12"
+    assert str(msg["Subject"]) == "Re: Car trop chaud ☀"
+    assert str(msg["References"]).split() == ["<a@x>", "<b@x>"]
+    assert parse(raw).text == "Bien reçu."
 
 
 def test_a_long_thread_keeps_its_root_and_the_latest_references():
