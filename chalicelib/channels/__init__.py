@@ -111,9 +111,9 @@ class Channel:
     answer: Callable[[str | None], Answer] | None = None
     sender: Callable[[Callable[[str], Any]], ReplySender] | None = None
     outbound: Callable[[Callable[[str], Any]], ReplySender] | None = None  # staff replies, where ``sender`` is None
+    logs_locally: bool = True  # REPLY_SENDER=log stands in for its API (moto has none); e-mail goes to moto's SES
     send_errors: Mapping[str, type[ReplyFailed]] = field(default_factory=dict)
     carrier_handles_stop: Callable[[Config], bool] = _never
-    logs_locally: bool = True  # REPLY_SENDER=log stands in for its API (moto has none); e-mail goes to moto's SES
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
