@@ -159,6 +159,20 @@ def ack_link_post(token):
     return _html(services().ack_page.acknowledge(token))
 
 
+@app.route("/unsubscribe/{token}", methods=["GET"])
+@json_errors
+def unsubscribe_page(token):
+    """The List-Unsubscribe link of a reply by e-mail: a button, so that a fetch changes nothing."""
+    return _html(services().unsubscribe_page.show(token))
+
+
+@app.route("/unsubscribe/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
+@json_errors
+def unsubscribe(token):
+    """One-click unsubscribe (RFC 8058): the mail client posts List-Unsubscribe=One-Click."""
+    return _html(services().unsubscribe_page.confirm(token))
+
+
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"))  # 06:00 UTC every day
 def send_digests(event):
     """Yesterday's digest to each site manager and to central care (once each)."""
@@ -228,7 +242,7 @@ def mint_token():
 @app.route("/api/customers/{number}", methods=["DELETE"])
 @json_errors
 def erase_customer(number):
-    """Right to erasure: every message, case, consent and survey record of one number."""
+    """Right to erasure: every message, case, consent and survey record of one number (or e-mail address)."""
     svc = services()
     return svc.api.erase_customer(number, svc.customer_secret, int(os.environ.get("RETENTION_DAYS", "396")))
 

@@ -166,7 +166,8 @@ class Classifier:
         self._config = config
         self._cache_size = cache_size
         self._site_by_code = {code: site for site in config.sites for code in site.codes}
-        self._site_by_number = {number: site for site in config.sites for number in site.numbers}
+        self._site_by_number = {number: site for site in config.sites  # numbers, and addresses of e-mail
+                                for number in [*site.numbers, *(a.lower() for a in site.email_addresses)]}
         self._groups: list[LexiconGroup] = list(rules.lexicon)
         self._rules = [_Rule.of(g, rules.staff_topic) for g in self._groups]
         self._window = rules.negation_window

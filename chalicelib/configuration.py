@@ -14,6 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from chalicelib.conversations import ConversationSettings
 from chalicelib.phone import InvalidNumber, normalise
+from chalicelib.shifts import WEEKDAYS as WEEKDAYS
+from chalicelib.shifts import Shift
 from chalicelib.texts import Localised, ReplyTemplate
 
 DEFAULT_TOPICS = (
@@ -61,32 +63,6 @@ class SiteKind(_Strict):
     team: Localised
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class Shift(_Strict):
-    """Who is on duty at a site, every week, in the site's time zone; whole hours."""
-
-    name: str = Field(min_length=1, max_length=80)
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
-    start: int = Field(ge=0, le=23, description="First hour on duty, 0-23")
-    end: int = Field(ge=1, le=24, description="Hour the shift ends, 1-24; before start: it runs past midnight")
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Shift:
-        if self.start == self.end:
-            raise ValueError(f"shift of {self.name!r} starts and ends at {self.start}h")
-        return self
-
-    def on_duty(self, weekday: int, hour: int) -> bool:
-        """Is the shift on at ``hour`` (local) of ``weekday`` (0 = Monday)? A night shift belongs to its start day."""
-        if self.start < self.end:
-            return WEEKDAYS[weekday] in self.days and self.start <= hour < self.end
-        started_today = WEEKDAYS[weekday] in self.days and hour >= self.start
-        started_yesterday = WEEKDAYS[(weekday - 1) % 7] in self.days and hour < self.end
-        return started_today or started_yesterday
-
-
 class Site(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     name: str
@@ -95,6 +71,8 @@ class Site(_Strict):
     language: Language
     timezone: str = "UTC"
     numbers: list[PhoneNumber] = Field(default_factory=list)
+    email_addresses: list[Email] = Field(default_factory=list, description="Addresses customers write to "
+                                         "(SES receiving): the e-mail channel's numbers")
     codes: list[str] = Field(min_length=1)
     staff_sms: list[PhoneNumber] = Field(default_factory=list)
     manager_email: list[Email] = Field(default_factory=list)
@@ -129,6 +107,10 @@ class Site(_Strict):
 class Deployment(_Strict):
     name: str
     central_numbers: list[PhoneNumber] = Field(default_factory=list)
+    central_email: Email | None = Field(default=None, description="One address for every site: the site's code "
+                                        "leads the subject or the first line")
+    reply_from_email: Email | None = Field(default=None, description="Replies by e-mail come from this address "
+                                           "(else from the address the customer wrote to)")
     care_email: list[Email] = Field(min_length=1)
     alert_from_email: Email
     care_reply_hours: int = Field(default=2, ge=1, le=168)
@@ -180,8 +162,9 @@ class SitesFile(_Strict):
                 if code in seen_codes:
                     raise ValueError(f"code {code!r} is used by {seen_codes[code]!r} and {site.id!r}")
                 seen_codes[code] = site.id
-            for number in site.numbers:
-                if number in seen_numbers or number in self.deployment.central_numbers:
+            for number in [*site.numbers, *site.email_addresses]:
+                if number in seen_numbers or number in [*self.deployment.central_numbers,
+                                                        self.deployment.central_email]:
                     raise ValueError(f"number {number!r} of site {site.id!r} is used twice")
                 seen_numbers[number] = site.id
         return self
@@ -380,6 +363,10 @@ class Config(BaseModel):
     def site_by_number(self, number: str) -> Site | None:
         return self._sites_by_number.get(number)
 
+    def site_by_address(self, address: str) -> Site | None:
+        """The site an e-mail address belongs to (None for the central address or an unknown one)."""
+        return self._sites_by_number.get((address or "").lower())
+
     def is_staff(self, number: str) -> bool:
         return number in self._staff_numbers
 
@@ -389,7 +376,7 @@ class Config(BaseModel):
     def model_post_init(self, __context: object) -> None:
         sites = self.sites_file.sites
         self._sites_by_id = {s.id: s for s in sites}
-        self._sites_by_number = {n: s for s in sites for n in s.numbers}
+        self._sites_by_number = {n: s for s in sites for n in [*s.numbers, *(a.lower() for a in s.email_addresses)]}
         self._staff_numbers = frozenset([n for s in sites for n in [*s.staff_sms, *s.manager_sms]]
                                         + self.sites_file.deployment.staff_numbers
                                         + self.sites_file.deployment.care_sms)

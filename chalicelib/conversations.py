@@ -40,10 +40,21 @@ class ConversationSettings(BaseModel):
                               "message staff may still text them (their number is kept that long, no longer)")
 
 
+class MailThread(BaseModel):
+    """The customer's mail a reply answers: its subject and ids (``In-Reply-To``, ``References``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str = Field(default="", max_length=200)
+    message_id: str | None = Field(default=None, max_length=998)
+    references: tuple[str, ...] = Field(default=(), max_length=20)
+    language: str = Field(default="en", max_length=5)
+
+
 @dataclass(frozen=True)
 class Contact:
-    """How to reach the customer of a case: their number, the number they wrote to (the reply comes from
-    it) and the channel. Kept on its own item until ``expires_at`` (epoch seconds), erased with the customer;
+    """How to reach the customer of a case: their number (or address), the number they wrote to (the reply
+    comes from it) and the channel. Kept on its own item until ``expires_at`` (epoch seconds), erased with the customer;
     never shown by the API."""
 
     case_id: str
@@ -52,6 +63,7 @@ class Contact:
     channel: str
     customer_key: str
     expires_at: int
+    thread: MailThread | None = None  # e-mail: the customer's latest mail, which a staff reply answers
 
 
 _REPLY_ID = re.compile(r"^r(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z([0-9a-f]{8})$")

@@ -12,6 +12,7 @@ from chalicelib.cases import CaseService, promises_call_back
 from chalicelib.classification import Classifier
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
+from chalicelib.conversations import MailThread
 from chalicelib.erasure import mark
 from chalicelib.errors import Unavailable
 from chalicelib.jobs import JobQueue, QueueError
@@ -23,7 +24,7 @@ from chalicelib.observability import record_message
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.ports import Messages, Stores
-from chalicelib.replies import build_reply, without_offer
+from chalicelib.replies import Reply, build_reply, reply_language, without_offer
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
         "reply_status": reply_status,
         "offer_code": reply.offer_code,
         "ttl": int((received + timedelta(days=retention_days)).timestamp()),
+        **({"withheld": message.withheld} if message.withheld else {}),
+        **({"thread": message.thread.model_dump(mode="json")} if message.thread else {}),
     }
 
 
@@ -138,21 +141,22 @@ class IngestService:
                 except channels.RecipientOptedOut:  # a STOP the carrier answered already: recorded, nothing to add
                     log.info("reply not sent: the number opted out at the carrier")
             return
-        if result.record.get("reply_status") in ("sent", "opted_out"):
+        if result.record.get("reply_status") in ("sent", "opted_out", "withheld"):
             return
         status = "sent"
         try:
-            self._send(message, result.reply)
+            self._send(message, result.reply, result.record.get("thread"))
         except channels.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
             status = "opted_out"
         if not result.parked:
             self._store.messages.set_reply_status(message.id, status)
 
-    def _send(self, message: InboundMessage, text: str) -> None:
+    def _send(self, message: InboundMessage, text: str, thread: dict[str, Any] | None = None) -> None:
         if self._senders is None:
             raise RuntimeError(f"no sender for channel {message.channel}")
+        found = MailThread.model_validate(thread) if thread else message.thread
         self._senders(message.channel).send(to=message.from_number, origin=message.to_number, text=text,
-                                            reference=message.id)
+                                            reference=message.id, **({"thread": found} if found else {}))
 
     def ingest(self, message: InboundMessage, *, reply_status: str = "twiml") -> IngestResult:
         """Store ``message`` once and return the reply to send.
@@ -166,13 +170,14 @@ class IngestService:
         if self._erased(message):  # a replay of an erased customer's message: answered with nothing, nothing kept
             log.warning("message %s was erased: not stored again", message.id)
             return IngestResult(message.id, "", duplicate=True, record={"id": message.id}, kind="erased")
-        found = message.carrier_keyword or keyword(message.body)
+        # a suspect or automatic e-mail is stored, never answered: no keyword in it is acted on
+        found = None if message.withheld else message.carrier_keyword or keyword(message.body)
         if found:  # before the flood window: a STOP is always heard
             return self._keyword(message, found)
         if not self._window.allow(message.from_number, message.received_at.timestamp(), message.id):
             log.warning("flood from %s: message %s dropped", mask(message.from_number), message.id)
             return IngestResult(message.id, "", duplicate=False, record={"id": message.id}, kind="dropped")
-        if self._surveys is not None:
+        if self._surveys is not None and not message.withheld:
             try:
                 answer = self._surveys.answer(message.from_number, message.body, message.id)
             except Unavailable as exc:  # kept as feedback (parked if DynamoDB stays down): never lost
@@ -183,8 +188,13 @@ class IngestService:
                                     kind="survey")
         classification = self._classifier.classify(message.body, message.to_number)
         reply = build_reply(self._config, classification, message.id, self._secret)
-        if reply.offer_code:
+        if message.withheld:
+            reply, reply_status = Reply(text="", rule="withheld"), "withheld"
+        elif reply.offer_code:
             reply = self._with_offer(message, classification, reply)
+        if message.thread:  # the reply's subject is in the customer's language when theirs has none
+            message = message.model_copy(update={"thread": message.thread.model_copy(
+                update={"language": reply_language(self._config, classification)})})
         record = message_record(message, classification, reply, secret=self._secret,
                                 retention_days=self._retention_days, reply_status=reply_status)
         try:

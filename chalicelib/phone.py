@@ -1,4 +1,4 @@
-"""Phone numbers: E.164 normalisation, masking for display, keyed linking."""
+"""Phone numbers: E.164 normalisation, masking for display (e-mail addresses too), keyed linking."""
 
 from __future__ import annotations
 
@@ -50,6 +50,10 @@ def mask(number: str | None) -> str:
     five digits hidden: 100,000 numbers fit)."""
     if not number:
         return ""
+    if "@" in number:  # the e-mail channel's customer: a•••@gmail.com
+        from chalicelib.mail import mask_address
+
+        return mask_address(number)
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
@@ -76,5 +80,5 @@ def mask(number: str | None) -> str:
 
 
 def customer_key(number: str, secret: bytes) -> str:
-    """A keyed HMAC of the number: links one customer's messages without storing it."""
+    """A keyed HMAC of the number (or normalised address): links one customer's messages without storing it."""
     return hmac.new(secret, number.encode(), hashlib.sha256).hexdigest()[:32]

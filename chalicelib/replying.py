@@ -196,7 +196,8 @@ class ConversationService:
             if sender is None:
                 raise channels.ReplyFailed(f"no sender for channel {contact.channel}")
             provider_id = sender.send(to=contact.number, origin=contact.origin, text=message.text,
-                                      reference=f"{case_id}.{reply_id}")
+                                      reference=f"{case_id}.{reply_id}",
+                                      **({"thread": contact.thread} if contact.thread else {}))
         except (channels.RecipientOptedOut, channels.InvalidRecipient) as exc:
             self._store.conversations.release_send(message)
             self._store.conversations.set_status(message, "failed", at=iso(self._now()),

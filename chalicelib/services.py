@@ -160,6 +160,25 @@ class Services:
 
         return f"{self.public_api_url}/ack/{links.sign(self.link_key, case_id, recipient_id)}"
 
+    def unsubscribe_url(self, address: str) -> str:
+        """The one-click unsubscribe link (RFC 8058) of a reply by e-mail to ``address``: it names the customer
+        by their key, never their address (chalicelib/unsubscribe.py)."""
+        from chalicelib.clock import utcnow
+        from chalicelib.phone import customer_key
+        from chalicelib.unsubscribe import token
+
+        signed = token(self.link_key, customer_key(address, self.customer_secret), utcnow())
+        return f"{self.public_api_url}/unsubscribe/{signed}"
+
+    @property  # per request, as the acknowledge page
+    def unsubscribe_page(self) -> Any:
+        from chalicelib.clock import utcnow
+        from chalicelib.unsubscribe import UnsubscribePage, opt_out
+
+        days = int(env("RETENTION_DAYS", "396"))
+        return UnsubscribePage(link_key=self.link_key, now=utcnow,
+                               opt_out=lambda key, now: opt_out(self.store, key, now, days))
+
     @property  # per request: the link key is read through get_secret's five-minute cache (rotation)
     def ack_page(self) -> Any:
         from chalicelib.ack_page import AckPage
@@ -212,8 +231,8 @@ class Services:
 
     def sender(self, channel: str) -> ReplySender:
         """How a reply goes out on ``channel``: the reply sender for the outbound channel (every channel with
-        REPLY_SENDER=log), else that channel's own, built once."""
-        if env("REPLY_SENDER", "eum") in ("log", channel):
+        REPLY_SENDER=log, but e-mail: moto's SES records it), else that channel's own, built once."""
+        if env("REPLY_SENDER", "eum") in ("log", channel) and channels.get(channel).logs_locally:
             return self.reply_sender
         return self._channel_sender(channel)
 

@@ -21,7 +21,7 @@ from chalicelib.cases import call_back_until, promised_at
 from chalicelib.classification import Classification
 from chalicelib.clock import hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config
-from chalicelib.conversations import Contact, ConversationMessage
+from chalicelib.conversations import Contact, ConversationMessage, MailThread
 from chalicelib.errors import Unavailable
 from chalicelib.jobs import JobQueue
 from chalicelib.observability import logger as log
@@ -56,9 +56,10 @@ class Threads:
         if not record.get("from_number"):  # parked without it (not urgent) or processed already
             return
         until = parse_time(record["received_at"]) + timedelta(days=self._settings.contact_days)
+        thread = MailThread.model_validate(record["thread"]) if record.get("thread") else None
         self._store.conversations.set_contact(Contact(
             case_id=case_id, number=record["from_number"], origin=record["to_number"], channel=record["channel"],
-            customer_key=record["customer_key"], expires_at=int(until.timestamp())))
+            customer_key=record["customer_key"], expires_at=int(until.timestamp()), thread=thread))
 
     def join(self, record: dict[str, Any]) -> str | None:
         """Add ``record`` to the conversation of its customer's live case and return that case's id, or None

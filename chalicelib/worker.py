@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -166,6 +167,11 @@ class Worker:
         """
         if self._tombstone("message", record["id"]):  # erased while this job waited on the queue
             log.warning("message %s was erased: not counted, cased or alerted", record["id"])
+            return None
+        if record.get("withheld"):  # a suspect or automatic e-mail: kept, never cased, alerted nor counted
+            with suppress(NotFound):  # erased meanwhile: nothing left to do
+                self._store.messages.mark_processed(record["id"], iso(self._now()), None)
+            log.info("message %s withheld (%s): not cased nor counted", record["id"], record["withheld"])
             return None
         # the customer's answer to a live case joins its conversation; anything else may open a case
         case_id = self._threads.join(record) or self._open_case(record)

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = Path(os.environ.get("VOIX_STATE_FILE") or ROOT / ".local" / "stack.json")
@@ -47,6 +48,22 @@ def wait_for(url: str, seconds: float) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def inbound_email(boto3: Any, sqs: Any, sns: Any, outputs: dict[str, str]) -> tuple[str, str, str]:
+    """SES receiving, locally: the template's inbound e-mail topic (subscribed through a queue, as SMS), its
+    bucket, and the sending identities of the configured addresses (moto's SES refuses an unverified sender)."""
+    from chalicelib.channels.email import own_addresses
+    from chalicelib.config_loader import get_config
+
+    topic, bucket = outputs["InboundEmailTopicArn"], outputs["InboundEmailBucketName"]
+    os.environ.update(INBOUND_EMAIL_BUCKET=bucket, INBOUND_EMAIL_TOPIC=topic.rpartition(":")[2])
+    for domain in sorted({a.rpartition("@")[2] for a in own_addresses(get_config())}):
+        if domain != "example.com":  # the alerts' identity is there already
+            boto3.client("sesv2").create_email_identity(EmailIdentity=domain)
+    url = sqs.create_queue(QueueName=INBOUND_QUEUE + "-email")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, topic, sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
 
 
 def main() -> int:
@@ -108,6 +125,7 @@ def main() -> int:
     inbound_arn = sqs.get_queue_attributes(QueueUrl=inbound_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     topic_arn = outputs["InboundSmsTopicArn"]
     subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbound_arn)["SubscriptionArn"]
+    email_url, email_topic_arn, email_subscription = inbound_email(boto3, sqs, sns, outputs)
 
     chalice = subprocess.Popen(
         [sys.executable, "-m", "infra.chalice_local", "local", "--host", "127.0.0.1", "--port", str(port),
@@ -137,17 +155,20 @@ def main() -> int:
                     log.exception("local worker error")
                     time.sleep(1)
 
-        def inbound_loop():
+        def inbound_loop(url, handler, subscription, function):
             while not stopping.is_set():
                 try:
-                    drain_sns_queue(sqs, inbound_url, voix.inbound_sms, wait=1, subscription_arn=subscription_arn)
+                    drain_sns_queue(sqs, url, handler, wait=1, subscription_arn=subscription, function_name=function)
                 except Exception:
-                    log.exception("local inbound SMS error")
+                    log.exception("local inbound error", extra={"function": function})
                     time.sleep(1)
 
         # EventBridge: every @app.schedule of app.py, fired when due (infra/local_scheduler.py)
         scheduler = Scheduler(schedules_of(voix.app, voix), region=env["AWS_REGION"])
-        for target in (jobs_loop, inbound_loop, lambda: scheduler.run(stopping)):
+        for target in (jobs_loop, lambda: scheduler.run(stopping),
+                       lambda: inbound_loop(inbound_url, voix.inbound_sms, subscription_arn, "voix-dev-inbound_sms"),
+                       lambda: inbound_loop(email_url, voix.inbound_email, email_subscription,
+                                            "voix-dev-inbound_email")):
             threading.Thread(target=target, daemon=True).start()
 
         from infra.dashboard_server import serve
@@ -161,6 +182,7 @@ def main() -> int:
             "operator_token": operator_token, "twilio_auth_token": twilio_token,
             "twilio_account_sid": twilio_account, "moto_endpoint": endpoint,
             "inbound_sms_topic_arn": topic_arn, "jobs_queue_url": outputs["JobsQueueUrl"],
+            "inbound_email_topic_arn": email_topic_arn, "inbound_email_bucket": os.environ["INBOUND_EMAIL_BUCKET"],
             "twilio_api_url": os.environ["TWILIO_API_URL"],
         }, indent=2))
         os.chmod(STATE_FILE, 0o600)
@@ -178,12 +200,13 @@ Voix is running locally (moto {endpoint}).
   API URL            http://127.0.0.1:{port}
   API docs           http://127.0.0.1:{dashboard_port}/api.html   (OpenAPI 3.1: /api/openapi.json)
   Twilio webhook     {env["TWILIO_WEBHOOK_URL"]}
+  E-mail (SES)       topic {email_topic_arn.rpartition(":")[2]}, bucket {os.environ["INBOUND_EMAIL_BUCKET"]}/inbound/
   Operator token     {operator_token}
   Twilio auth token  {twilio_token}
   Twilio account     {twilio_account}  (requests from another account are refused)
   Twilio API         {os.environ["TWILIO_API_URL"]}   (a local stand-in: staff replies, status callbacks)
 Try:  curl -H "Authorization: Bearer {operator_token}" http://127.0.0.1:{port}/api/feedback
-      make simulate      (a signed stream of realistic SMS)
+      make simulate      (a signed stream of realistic SMS, and e-mails as SES receiving delivers them)
 Stop with Ctrl-C.  (Details in {STATE_FILE})
 READY""", flush=True)
         while not stopping.wait(0.5):

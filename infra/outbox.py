@@ -1,12 +1,12 @@
 """The local outbox: every SMS and e-mail the local stack sent, newest first, with its case.
 
-Local mode only. Nothing leaves the machine locally: staff SMS go to moto's SNS, e-mails to
-moto's SES, and replies through End User Messaging are only logged (``REPLY_SENDER=log``;
-moto has no SendTextMessage). ``Outbox.install`` records each as moto (or the log sender)
-accepts it, with the time; ``listing`` names the case each belongs to (an alert by the
-provider's message id the worker recorded on the case, a reply by the message it answers;
-a daily digest belongs to none). Replies in TwiML (the Twilio webhook's answer) are not
-sent by the stack: they are in each message's ``reply``, on the dashboard.
+Local mode only. Nothing leaves the machine locally: staff SMS go to moto's SNS, e-mails to moto's SES
+(replies by e-mail too, with the customer's mail they answer: their thread), and replies through End User
+Messaging are only logged (``REPLY_SENDER=log``; moto has no SendTextMessage). ``Outbox.install`` records each
+as moto (or the log sender) accepts it, with the time; ``listing`` names the case each belongs to (an alert by
+the provider's message id the worker recorded on the case, a reply by the message it answers; a daily digest
+belongs to none). Replies in TwiML (the Twilio webhook's answer) are not sent by the stack: they are in each
+message's ``reply``, on the dashboard.
 
 The dashboard server shows it at ``/outbox`` (``/outbox.json`` for scripts), and
 
@@ -85,6 +85,21 @@ class Outbox:
             outbox.record(channel="email", to=", ".join(to), subject=call["subject"], text=call["body"],
                           id=message.id)
 
+        def email_reply(message: Any, call: dict[str, Any]) -> None:
+            """A reply by e-mail (SES v2 raw content): to the customer, in their thread."""
+            from email import message_from_string, policy
+
+            from chalicelib.phone import mask
+
+            parsed = message_from_string(call["raw_data"], policy=policy.default)
+            ours = str(parsed.get("Message-ID") or "").strip("<>").partition("@")[0]  # the reply's reference
+            body = parsed.get_body(("plain",))
+            outbox.record(channel="reply", to=mask(str(parsed.get("To") or "")), subject=str(parsed["Subject"]),
+                          text=body.get_content() if body else "", id=message.id,
+                          message=ours if ours.startswith("email-") else None,
+                          case_id=ours.partition(".")[0] if "." in ours else None,
+                          thread=str(parsed.get("In-Reply-To") or ""))
+
         def reply(provider_id: str | None, call: dict[str, Any]) -> None:
             from chalicelib.phone import mask
 
@@ -93,6 +108,7 @@ class Outbox:
 
         wrap(SNSBackend, "publish", sms)
         wrap(SESBackend, "send_email", email)
+        wrap(SESBackend, "send_raw_email", email_reply)
         wrap(LogReplySender, "send", reply)
 
 
@@ -139,6 +155,7 @@ def render_html(items: list[dict[str, Any]]) -> bytes:
         case = item.get("case") or {}
         label = case.get("code") or case.get("id") or ("digest" if item["kind"] == "digest" else "")
         content = (f"<strong>{html.escape(item['subject'])}</strong><br>" if item.get("subject") else "") + \
+            (f"<small>in reply to {html.escape(item['thread'])}</small><br>" if item.get("thread") else "") + \
             f"<pre>{html.escape(item.get('text') or '')}</pre>"
         rows.append(f"<tr><td>{html.escape(item['at'])}</td><td>{html.escape(item['kind'])}</td>"
                     f"<td>{html.escape(item.get('to') or '')}</td><td title=\"{html.escape(case.get('id') or '')}\">"

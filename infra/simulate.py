@@ -1,4 +1,6 @@
-"""Send a realistic, properly signed stream of SMS to the running local stack (`make simulate`)."""
+"""Send a realistic stream of customer messages to the running local stack (`make simulate`): signed SMS on the
+Twilio webhook, SMS published as End User Messaging publishes them, and e-mails published as SES receiving
+publishes them (the JSON notification on the inbound e-mail topic)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,20 +58,106 @@ def send_eum(state: dict, to: str, text: str, sender: str) -> None:
     }))
 
 
+def raw_mail(sender: str, to: str, subject: str, text: str, *, message_id: str | None = None,
+             in_reply_to: str | None = None, headers: dict[str, str] | None = None) -> bytes:
+    """A customer's mail as their client sends it (plain text, UTF-8)."""
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, to, subject
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@mail.example.net>"
+    if in_reply_to:
+        mail["In-Reply-To"] = mail["References"] = in_reply_to
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content(text)
+    return bytes(mail)
+
+
+def ses_notification(raw: bytes, *, sender: str, to: str, topic_arn: str = "", ses_id: str | None = None,
+                     verdicts: dict[str, str] | None = None, s3: tuple[str, str] | None = None) -> str:
+    """The JSON SES receiving publishes to SNS for one mail (notificationType Received): the raw mail in
+    ``content`` (SNS action, UTF-8 encoding), or named in S3 (S3 action: ``bucketName`` / ``objectKey``)."""
+    from email import message_from_bytes, policy
+
+    from chalicelib.clock import iso, utcnow
+
+    parsed = message_from_bytes(raw, policy=policy.default)
+    now = iso(utcnow())
+    verdicts = {"spam": "PASS", "virus": "PASS", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS", **(verdicts or {})}
+    action = {"type": "SNS", "topicArn": topic_arn, "encoding": "UTF8"}
+    if s3:
+        action = {"type": "S3", "topicArn": topic_arn, "bucketName": s3[0],
+                  "objectKeyPrefix": s3[1].rpartition("/")[0] + "/", "objectKey": s3[1]}
+    note = {
+        "notificationType": "Received",
+        "mail": {"timestamp": now, "source": sender, "messageId": ses_id or uuid.uuid4().hex[:20],
+                 "destination": [to], "headersTruncated": False,
+                 "headers": [{"name": k, "value": str(v)} for k, v in parsed.items()],
+                 "commonHeaders": {"returnPath": sender, "from": [str(parsed["From"])], "to": [to],
+                                   "messageId": str(parsed["Message-ID"]), "subject": str(parsed["Subject"])}},
+        "receipt": {"timestamp": now, "processingTimeMillis": 120, "recipients": [to],
+                    **{f"{name}Verdict": {"status": status} for name, status in verdicts.items()},
+                    **({"dmarcPolicy": "reject"} if verdicts["dmarc"] == "FAIL" else {}), "action": action},
+    }
+    if not s3:
+        note["content"] = raw.decode("utf-8", "replace")
+    return json.dumps(note)
+
+
+def send_email(state: dict, to: str, subject: str, text: str, sender: str, **options: Any) -> str:
+    """One mail as SES receiving takes it with the stack's receipt rules: stored in the inbound bucket under
+    inbound/ (S3 action), then notified on the inbound e-mail topic; SES's message id. ``inline=True``: the raw
+    mail in the notification instead (SNS action)."""
+    import boto3
+
+    def client(name: str) -> Any:
+        return boto3.client(name, endpoint_url=state["moto_endpoint"], region_name="eu-west-2",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    ses_id = options.pop("ses_id", None) or uuid.uuid4().hex[:20]
+    verdicts, inline = options.pop("verdicts", None), options.pop("inline", False)
+    raw = raw_mail(sender, to, subject, text, **options)
+    stored = None if inline else (state["inbound_email_bucket"], f"inbound/{ses_id}")
+    if stored:
+        client("s3").put_object(Bucket=stored[0], Key=stored[1], Body=raw)
+    client("sns").publish(TopicArn=state["inbound_email_topic_arn"], Message=ses_notification(
+        raw, sender=sender, to=to, topic_arn=state["inbound_email_topic_arn"], ses_id=ses_id, verdicts=verdicts,
+        s3=stored))
+    return ses_id
+
+
+EMAIL_CUSTOMERS = [f"customer{n}@mail.example.net" for n in range(1, 30)]
+
+
 def demo_messages() -> list[dict]:
     with DEMO.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def site_address(to: str) -> str | None:
+    """The e-mail address of the site whose number is ``to``, if it has one."""
+    from chalicelib.config_loader import get_config
+
+    site = get_config().site_by_number(to)
+    return site.email_addresses[0] if site and site.email_addresses else None
+
+
 def send_demo(state: dict, count: int, rate: float = 0.0, eum_share: float = 0.0, seed: int | None = 7,
-              verbose: bool = False) -> int:
+              verbose: bool = False, email_share: float = 0.0) -> int:
     rng = random.Random(seed)
     messages = demo_messages()
     sent = 0
     for _ in range(count):
         m = rng.choice(messages)
         sender = rng.choice(CUSTOMERS)
-        if rng.random() < eum_share:
+        address = site_address(m["to"]) if state.get("inbound_email_topic_arn") else None
+        if address and rng.random() < email_share:
+            send_email(state, address, m["text"][:60], m["text"], rng.choice(EMAIL_CUSTOMERS))
+            status, reply = 202, "(e-mail published on SNS as SES does)"
+        elif rng.random() < eum_share:
             send_eum(state, m["to"], m["text"], sender)
             status, reply = 202, "(published on SNS)"
         else:
@@ -107,11 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2.0, help="messages per second (0: as fast as possible)")
     parser.add_argument("--eum-share", type=float, default=0.25, help="share sent through End User Messaging/SNS")
+    parser.add_argument("--email-share", type=float, default=0.2, help="share sent as e-mails (SES receiving/SNS)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--watch", type=float, default=0, help="then keep answering staff replies this many seconds")
     args = parser.parse_args(argv)
     state = load_state()
-    sent = send_demo(state, args.count, args.rate, args.eum_share, args.seed, verbose=True)
+    sent = send_demo(state, args.count, args.rate, args.eum_share, args.seed, verbose=True,
+                     email_share=args.email_share)
     print(f"{sent}/{args.count} accepted")
     deadline = time.monotonic() + args.watch
     while True:  # the customers answer the staff replies sent meanwhile

@@ -264,6 +264,9 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     erased = call("DELETE", "/api/customers/{number}", "/api/customers/" + quote("+447700900556", safe="")).json()
     assert erased["items"] >= 1
     call("DELETE", "/api/customers/{number}", "/api/customers/07700900556", expect=400)
+    by_address = call("DELETE", "/api/customers/{number}", "/api/customers/" + quote("ann@example.com", safe="")).json()
+    assert by_address["customer"] == "a•••@example.com"  # an e-mail channel's customer (issue 24)
+    call("DELETE", "/api/customers/{number}", "/api/customers/" + quote("Ann <ann@example.com>", safe=""), expect=400)
 
     # the rules studio (issue 22): a draft backtested, a text explained, suggestions; nothing published
     rules = call("GET", "/api/config/{section}", "/api/config/rules").json()

@@ -151,6 +151,10 @@ CASES = [
     ("erase: letters", "DELETE", "/api/customers/abc", None, 400),
     ("erase: national number", "DELETE", "/api/customers/07700900123", None, 400),
     ("erase: too short", "DELETE", "/api/customers/%2B1", None, 400),
+    ("erase: address without domain", "DELETE", "/api/customers/ann%40", None, 400),
+    ("erase: address with a name", "DELETE", "/api/customers/Ann%20%3Cann%40example.com%3E", None, 400),
+    ("erase: two addresses", "DELETE", "/api/customers/a%40b.com%2Cc%40d.com", None, 400),
+    ("erase: huge address", "DELETE", "/api/customers/" + "a" * 300 + "%40example.com", None, 400),
 ]
 
 
@@ -206,11 +210,12 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(deployment, name, method
 
 @pytest.mark.parametrize("token", ["not-a-token", "x" * 5000, "a.b", "..%2F..%2Fetc"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_bad_acknowledge_links_are_refused_without_changing_anything(deployment, token, method):
+@pytest.mark.parametrize("page", ["ack", "unsubscribe"])  # an alert's acknowledge link; a reply mail's unsubscribe
+def test_bad_acknowledge_and_unsubscribe_links_are_refused_without_changing_anything(deployment, token, method, page):
     client, _ = deployment
     before = table_items()
-    response = getattr(client.http, method.lower())(f"/ack/{token}", headers={"Content-Type": FORM}, body="") \
-        if method == "POST" else client.http.get(f"/ack/{token}")
+    response = getattr(client.http, method.lower())(f"/{page}/{token}", headers={"Content-Type": FORM}, body="") \
+        if method == "POST" else client.http.get(f"/{page}/{token}")
     assert response.status_code == 403 and b"not valid" in response.body
     assert table_items() == before
 

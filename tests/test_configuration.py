@@ -44,6 +44,11 @@ def edit(path: Path, old: str, new: str) -> None:
     ("sites.toml", 'staff_sms = ["+447700900801"]', 'staff_sms = ["07700900801"]', "international format"),
     ("sites.toml", 'numbers = ["+447700900008"]', 'numbers = ["+44 77OO 900008"]', "international format"),
     ("sites.toml", 'alert_from_email = "alerts@example.com"', 'alert_from_email = "alerts"', "not an e-mail"),
+    ("sites.toml", 'email_addresses = ["paris@feedback.voix.example"]',
+     'email_addresses = ["leeds@feedback.voix.example"]', "is used twice"),
+    ("sites.toml", 'email_addresses = ["paris@feedback.voix.example"]',
+     'email_addresses = ["feedback@feedback.voix.example"]', "is used twice"),
+    ("sites.toml", 'email_addresses = ["paris@feedback.voix.example"]', 'email_addresses = ["paris"]', "not an e-mail"),
 ])
 def test_a_bad_file_fails_fast_naming_the_file_the_key_and_the_problem(config_dir, filename, old, new, expected):
     edit(config_dir / filename, old, new)
@@ -79,6 +84,16 @@ def test_a_number_that_is_no_phone_number_is_refused_at_load(config_dir, number)
         load_config(config_dir)
     assert "sites.toml" in str(caught.value) and "sites.0.numbers.0" in str(caught.value)
     assert f"{number!r} is not a" in str(caught.value) and "phone number" in str(caught.value)
+
+
+def test_a_site_is_found_by_its_e_mail_address_in_any_case_and_the_central_address_is_no_site(config_dir):
+    edit(config_dir / "sites.toml", 'email_addresses = ["leeds@feedback.voix.example"]',
+         'email_addresses = ["Leeds@Feedback.Voix.Example"]')
+    config = load_config(config_dir)
+    assert config.site_by_address("leeds@feedback.voix.example").id == "store-leeds"
+    assert config.site_by_address("LEEDS@feedback.voix.example").id == "store-leeds"
+    assert config.site_by_address(config.deployment.central_email) is None
+    assert Classifier(config).classify("dirty floor", "leeds@feedback.voix.example").site == "store-leeds"
 
 
 def test_a_missing_file_is_named(config_dir):

@@ -34,7 +34,9 @@ OPTIONAL = {
     "PORT": "the local stack only",
     "TWILIO_API_URL": "the local Twilio stand-in (infra/twilio_standin.py); Twilio's own API when unset",
     "TWILIO_STATUS_URL": "the webhook's URL and /status when unset (the status route is on the same domain)",
-    "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); elsewhere not used",
+    "PUBLIC_API_URL": "set on the worker by infra/package.py (the dashboard's domain); the e-mail replies' "
+                      "unsubscribe link has only its mailto: where it is unset",
+    "INBOUND_EMAIL_PREFIX": "where SES receiving stores large mail in the inbound bucket: inbound/ when unset",
     "VOIX_LOCAL": "the local stack only (infra/local.py): there alone the webhook URL may be derived",
     "AWS_LAMBDA_FUNCTION_NAME": "set by Lambda itself",
     "POWERTOOLS_TRACE_DISABLED": "Powertools' own switch: traces are off unless the function has active tracing",
@@ -360,7 +362,9 @@ def test_the_api_is_throttled_per_stage_and_per_route_and_logs_every_request(pac
     assert settings == {("/*", "*"): ("ApiRateLimit", "ApiBurstLimit"),
                         ("/~1sms~1twilio", "POST"): ("WebhookRateLimit", "WebhookBurstLimit"),
                         ("/~1ack~1{token}", "GET"): ("AckLinkRateLimit", "AckLinkBurstLimit"),
-                        ("/~1ack~1{token}", "POST"): ("AckLinkRateLimit", "AckLinkBurstLimit")}
+                        ("/~1ack~1{token}", "POST"): ("AckLinkRateLimit", "AckLinkBurstLimit"),
+                        ("/~1unsubscribe~1{token}", "GET"): ("AckLinkRateLimit", "AckLinkBurstLimit"),
+                        ("/~1unsubscribe~1{token}", "POST"): ("AckLinkRateLimit", "AckLinkBurstLimit")}
     paths = api["Properties"]["DefinitionBody"]["paths"]
     assert {"post"} <= set(paths["/sms/twilio"]) and {"get", "post"} <= set(paths["/ack/{token}"])
     for name in ("ApiRateLimit", "WebhookRateLimit", "AckLinkRateLimit"):

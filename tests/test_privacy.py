@@ -486,3 +486,34 @@ def test_a_message_erased_while_its_job_waits_is_not_processed_and_the_job_ends(
     drain()
     assert table_items("MSG#") == [] and table_items("CASE#") == []
     assert sent_sms() == [] and sent_emails() == []
+
+
+def test_an_e_mail_customer_s_address_appears_only_in_alerts_and_the_way_back_and_erasure_takes_it(client, capsys):
+    """Issue 24: the e-mail channel's customer is their address, keyed, masked and erased as a number is."""
+    import boto3
+
+    from infra.simulate import raw_mail, ses_notification
+
+    carol, leeds = "carol.jones@mail.example.net", "leeds@feedback.voix.example"
+    boto3.client("sesv2").create_email_identity(EmailIdentity="feedback.voix.example")
+    for n, text in enumerate(("The staff were rude and the floor was filthy, I am never coming back", "STOP")):
+        note = ses_notification(raw_mail(f"Carol <{carol}>", leeds, "Visit", text), sender=carol, to=leeds,
+                                ses_id=f"carol{n}")
+        client.lambda_.invoke("inbound_email", client.events.generate_sns_event(message=note, subject=""))
+    drain()
+    key = customer_key(carol, SECRET)
+    assert {m["customer_key"] for m in table_items("MSG#")} == {key}
+    stored = [i for i in everything_but_the_way_back() if carol in i and not json.loads(i)["pk"].startswith("CASE#")]
+    assert stored == []
+    for path in ("/api/feedback", "/api/cases", "/api/metrics", "/api/export.csv", "/api/scorecards"):
+        response = client.http.get(path, headers=auth())
+        text = response.body.decode() if isinstance(response.body, bytes) else str(response.body)
+        assert response.status_code == 200 and carol not in text, path
+    assert [m["from"] for m in client.http.get("/api/feedback", headers=auth()).json_body["items"]] == [
+        "c•••@mail.example.net"]
+    out = capsys.readouterr()
+    assert carol not in out.out + out.err
+    erased = client.http.delete("/api/customers/carol.jones%40mail.example.net", headers=auth())
+    assert erased.status_code == 200 and erased.json_body["customer"] == "c•••@mail.example.net"
+    assert not [i for i in everything() if key in i or carol in i]
+    assert table_items("SUPPRESS#")  # her STOP outlives the erasure

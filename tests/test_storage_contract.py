@@ -690,6 +690,17 @@ def test_the_way_back_to_a_customer_expires_and_a_thread_names_the_latest_case(s
     assert stores.conversations.thread("cust-b", "+447700900008", now=10) == "C0009"
 
 
+def test_the_way_back_to_an_e_mail_customer_keeps_their_thread(stores):
+    from chalicelib.conversations import Contact, MailThread
+
+    thread = MailThread(subject="Visit", message_id="<b@mail.example>", references=("<a@mail.example>",),
+                        language="fr")
+    contact = Contact(case_id="C0002", number="ann@mail.example", origin="leeds@feedback.voix.example",
+                      channel="email", customer_key="cust-e", expires_at=2_000, thread=thread)
+    stores.conversations.set_contact(contact)
+    assert stores.conversations.contact("C0002", now=1_000) == contact
+
+
 def test_a_case_keeps_its_first_reply_reopens_once_and_is_raised_once(stores):
     stores.cases.put_case(case(1, status="resolved", resolved_at="2026-11-20T11:00:00.000Z", resolved_by="Sam",
                                urgency="normal"))

@@ -1,4 +1,4 @@
-"""``DELETE /api/customers/{number}``: the right to erasure."""
+"""``DELETE /api/customers/{number}``: the right to erasure (a number, or an e-mail channel's address)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,21 @@ class CustomersApi(ApiBase):
         Keyed tombstones stay for ``retention_days`` (``chalicelib.erasure``): a replayed message
         or a send still queued is refused, and an opt-out is kept as a suppression entry.
         """
-        from functools import partial
         from urllib.parse import unquote
 
-        from chalicelib.erasure import mark
-        from chalicelib.phone import InvalidNumber, customer_key, normalise
-        from chalicelib.phone import mask as mask_number
+        from chalicelib.phone import InvalidNumber, normalise
 
         raw = unquote(number or "")
+        if "@" in raw:  # an e-mail channel's customer
+            from chalicelib.mail import InvalidAddress, normalise_address
+
+            try:
+                address = normalise_address(raw) if len(raw) <= 254 else ""
+            except InvalidAddress:
+                address = ""
+            if not address or address != raw.strip().lower():  # irreversible: exactly an address, nothing forgiven
+                raise ApiError(400, "not an e-mail address: exactly the address, e.g. ann@example.com")
+            return self._erase(address, secret, retention_days)
         # irreversible: exactly a number, nothing forgiven
         if len(raw) > 32 or not ERASABLE.fullmatch(raw) or sum(c.isdigit() for c in raw) < DIGITS_MIN:
             raise ApiError(400, "not a phone number: digits, spaces, ( ) - . and one leading + only, "
@@ -43,10 +50,20 @@ class CustomersApi(ApiBase):
             e164 = normalise(raw)
         except InvalidNumber as exc:
             raise ApiError(400, "not a phone number; use the international format, e.g. +447700900123") from exc
+        return self._erase(e164, secret, retention_days)
+
+    def _erase(self, customer: str, secret: bytes, retention_days: int) -> dict[str, Any]:
+        """Erase the customer with this number (E.164) or normalised address."""
+        from functools import partial
+
+        from chalicelib.erasure import mark
+        from chalicelib.phone import customer_key
+        from chalicelib.phone import mask as mask_number
+
         now = self._now()
         erased = self._store.customers.erase_customer(
-            customer_key(e164, secret), mark=partial(mark, secret), at=iso(now),
+            customer_key(customer, secret), mark=partial(mark, secret), at=iso(now),
             expires_at=int((now + timedelta(days=retention_days)).timestamp()))
-        log.warning("customer %s erased on request: %s", mask_number(e164), erased)
-        return answer(responses.Erased, {"customer": mask_number(e164), "erased": erased,
+        log.warning("customer %s erased on request: %s", mask_number(customer), erased)
+        return answer(responses.Erased, {"customer": mask_number(customer), "erased": erased,
                                          "items": sum(erased.values())})

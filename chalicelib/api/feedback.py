@@ -52,6 +52,7 @@ def public_message(item: dict[str, Any], words: tuple[str, ...] = ()) -> dict[st
         "language": item.get("language"), "from": item.get("from_masked"), "text": mask(item.get("text"), words),
         "reply": item.get("reply"), "offer_code": item.get("offer_code"), "case_id": item.get("case_id"),
         "rules": item.get("rules", []), "processed": "processed_at" in item, "corrected": bool(item.get("corrections")),
+        **({"withheld": item["withheld"]} if item.get("withheld") else {}),
         **({"machine": item.get("machine"), "corrected_by": item.get("corrected_by"),
             "corrected_at": item.get("corrected_at")} if item.get("corrections") else {}),
     }

@@ -89,7 +89,8 @@ ROUTES: tuple[Route, ...] = (
           tags=("surveys",)),
     Route("POST", "/api/tokens", "Mint an expiring read-only token (operator only)", rs.Token, status=201,
           body=rq.TokenRequest, errors=(400,), tags=("access",)),
-    Route("DELETE", "/api/customers/{number}", "Erase everything about one customer (international number)",
+    Route("DELETE", "/api/customers/{number}", "Erase everything about one customer (international number, or "
+          "e-mail address)",
           rs.Erased, errors=(400,), tags=("access",)),
     Route("GET", "/api/config", "Sites, topics and natures, to label the dashboard", rs.Settings,
           tags=("settings",)),

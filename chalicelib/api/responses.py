@@ -60,6 +60,8 @@ class Message(_Out):
     case_id: str | None
     rules: list[str]
     processed: bool = Field(description="Counted, and its case opened if it needs one")
+    withheld: str | None = Field(default=None, description="An e-mail stored but never answered, cased nor counted, "
+                                 "and why: suspect:<failed SES verdict>, automatic:<auto-reply, bounce, list...>")
     corrected: bool = Field(default=False, description="Relabelled by a manager: topic, nature and urgency are "
                             "the manager's, ``machine`` the classifier's")
     machine: Labels | None = Field(default=None, description="The classifier's labels, when corrected")
@@ -345,7 +347,7 @@ class Token(_Out):
 
 
 class Erased(_Out):
-    customer: str = Field(description="The number, masked")
+    customer: str = Field(description="The number (or e-mail address), masked")
     erased: dict[str, int] = Field(description="Items erased, per kind")
     items: int
 

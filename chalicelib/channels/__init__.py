@@ -61,6 +61,8 @@ class Throttled(ReplyFailed):
 
 
 class ReplySender(Protocol):
+    """Sends one text; a threading channel (e-mail) is given ``thread=`` too (a MailThread), the others never."""
+
     def send(self, *, to: str, origin: str, text: str, reference: str) -> str | None: ...
 
 
@@ -109,6 +111,7 @@ class Channel:
     answer: Callable[[str | None], Answer] | None = None
     sender: Callable[[Callable[[str], Any]], ReplySender] | None = None
     outbound: Callable[[Callable[[str], Any]], ReplySender] | None = None  # staff replies, where ``sender`` is None
+    logs_locally: bool = True  # REPLY_SENDER=log stands in for its API (moto has none); e-mail goes to moto's SES
     send_errors: Mapping[str, type[ReplyFailed]] = field(default_factory=dict)
     carrier_handles_stop: Callable[[Config], bool] = _never
     label: str = ""  # what people read (the digest, the dashboard): "SMS (Twilio)"; the name if not given

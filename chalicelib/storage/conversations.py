@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.conversations import STATUS_RANK, Contact, ConversationMessage
+from chalicelib.conversations import STATUS_RANK, Contact, ConversationMessage, MailThread
 from chalicelib.errors import Conflict
 from chalicelib.storage.dynamo import Dynamo, from_item, plain_numbers, to_item
 
@@ -115,15 +115,18 @@ class ConversationStore(Dynamo):
         self._call("put_item", Item=to_item({**contact_key(contact.case_id), "type": "contact",
                                              "number": contact.number, "origin": contact.origin,
                                              "channel": contact.channel, "customer_key": contact.customer_key,
-                                             "ttl": contact.expires_at}))
+                                             "ttl": contact.expires_at,
+                                             **({"thread": contact.thread.model_dump(mode="json")}
+                                                if contact.thread else {})}))
 
     def contact(self, case_id: str, now: int) -> Contact | None:
         """The way back to the customer of a case, unless it has expired (by ``now``, epoch seconds)."""
         item = self._get(contact_key(case_id))
         if item is None or int(item.get("ttl") or 0) <= now:
             return None
+        thread = MailThread.model_validate(item["thread"]) if item.get("thread") else None
         return Contact(case_id=case_id, number=item["number"], origin=item["origin"], channel=item["channel"],
-                       customer_key=item["customer_key"], expires_at=int(item["ttl"]))
+                       customer_key=item["customer_key"], expires_at=int(item["ttl"]), thread=thread)
 
     def set_thread(self, customer_key: str, origin: str, case_id: str, *, expires_at: int) -> None:
         """The case the customer's next message to ``origin`` joins (the latest case opened wins)."""
