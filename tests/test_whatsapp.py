@@ -72,7 +72,7 @@ def test_on_the_webhook_a_whatsapp_message_is_answered_in_twiml_stored_and_cased
 
 
 def test_an_unknown_channel_on_the_twilio_webhook_is_refused_and_nothing_stored(client):
-    params = twilio_params(frm="messenger:1234567890", to=f"whatsapp:{LINE_8}")
+    params = twilio_params(frm="messenger:1234567890", to="messenger:1234567891")
     response = post_sms(client, params)
     assert response.status_code == 400 and "messenger" in response.json_body["error"]
     assert table_items("MSG#") == []

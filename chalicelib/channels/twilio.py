@@ -215,7 +215,9 @@ def parse(request: Request, received_at: datetime) -> InboundMessage:
     """An SMS; a message of another channel Twilio carries on the same webhook (``From=whatsapp:+44…``) is read
     by that channel's module, one whose requests are checked as this one's are."""
     params = parse_form(_raw(request))
-    prefix = _ADDRESS_PREFIX.match(next((value for name, value in params if name == "From"), ""))
+    prefix, to = (_ADDRESS_PREFIX.match(next((v for n, v in params if n == name), "")) for name in ("From", "To"))
+    if (prefix and prefix[1]) != (to and to[1]):
+        raise Refused(403, "not a Twilio request: From and To are not of one channel")
     if prefix:
         from chalicelib import channels
 
