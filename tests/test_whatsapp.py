@@ -71,6 +71,19 @@ def test_on_the_webhook_a_whatsapp_message_is_answered_in_twiml_stored_and_cased
     assert contact["channel"] == "whatsapp" and contact["number"] == CUSTOMER  # staff replies go back on WhatsApp
 
 
+def test_erasing_the_number_erases_its_whatsapp_messages_and_sms_alike(client):
+    from tests.conftest import auth
+
+    post_sms(client, wa())
+    post_sms(client, twilio_params(frm=CUSTOMER, body="L8 still far too hot", sid="SM" + "7" * 32))
+    assert drain()["failed"] == 0
+    assert len(table_items("MSG#")) == 2 and len({m["customer_key"] for m in table_items("MSG#")}) == 1
+    erased = client.http.delete(f"/api/customers/%2B{CUSTOMER[1:]}", headers=auth()).json_body
+    assert erased["erased"]["msg"] == 2 and table_items("MSG#") == []
+    replayed = post_sms(client, wa())  # Twilio replays the erased WhatsApp message: nothing kept
+    assert reply_text(replayed) is None and table_items("MSG#") == []
+
+
 def test_an_unknown_channel_on_the_twilio_webhook_is_refused_and_nothing_stored(client):
     params = twilio_params(frm="messenger:1234567890", to="messenger:1234567891")
     response = post_sms(client, params)
@@ -278,3 +291,22 @@ def test_twilio_s_refusal_of_a_whatsapp_send_means_what_whatsapp_s_codes_say(sta
                                      status_url="https://voix.example.com/api/sms/twilio/status")
     with pytest.raises(Exception, match="20003"):
         sender.send(to=CUSTOMER, origin=LINE_8, text="Sorry", reference="CASEEN01.r1")
+
+
+def test_the_channel_s_staff_sender_reads_the_configured_templates(monkeypatch):
+    monkeypatch.setenv("TWILIO_API_URL", "http://127.0.0.1:9")
+    sender = whatsapp.outbound(lambda name: None)
+    assert sender.window_hours == 24 and sender.template("en").content_sid == "HX" + "0" * 31 + "1"
+    assert sender.template("fr") is None and whatsapp.settings() is whatsapp.settings()  # read once
+
+
+@pytest.mark.parametrize(("case", "language"), [
+    ({"language": "fr", "site": "line-8"}, "fr"),
+    ({"language": "other", "site": "line-12"}, "fr"),  # Spanish, say: their site's language, as Voix answers them
+    ({"language": "other", "site": None}, "en"),  # no site: the deployment's
+])
+def test_a_template_is_chosen_in_the_language_voix_writes_to_the_customer_in(domain, case, language):
+    from chalicelib.reply_window import language_of, template_for
+
+    assert language_of(domain.config, case) == language
+    assert template_for(object(), domain.config, case, [], NOON, "text") is None  # a channel with no window
