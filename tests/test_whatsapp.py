@@ -105,6 +105,13 @@ def test_a_media_only_message_is_stored_asked_for_words_no_case_and_answered_the
     assert table_items("CASE#") == []
 
 
+def test_an_mms_alone_is_asked_for_words_too(client):
+    response = post_sms(client, twilio_params(body="", sid="MM" + "8" * 32, NumMedia="2"))
+    assert response.status_code == 200 and "in words" in reply_text(response)
+    [message] = table_items("MSG#")
+    assert (message["channel"], message["num_media"], message["reply_rule"]) == ("twilio", 2, "media only")
+
+
 def test_stop_on_whatsapp_opts_out_as_an_sms_stop_voix_handles(client):
     response = post_sms(client, wa(body="STOP", sid="SM" + "2" * 32))
     assert "unsubscribed" in reply_text(response)
