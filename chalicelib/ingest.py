@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib import channels
 from chalicelib.cases import CaseService, promises_call_back
-from chalicelib.classification import Classifier
+from chalicelib.classification import Classifier, media_only
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.erasure import mark
@@ -23,7 +23,7 @@ from chalicelib.observability import record_message
 from chalicelib.offers import OfferRefused, OfferService
 from chalicelib.phone import customer_key, mask
 from chalicelib.ports import Messages, Stores
-from chalicelib.replies import Reply, build_reply, reply_language, without_offer
+from chalicelib.replies import build_reply, without_offer
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,6 @@ CONSENT_REPLIES = {
         en="You are subscribed again to our surveys and offers. Reply STOP to opt out.",
         fr="Vous etes de nouveau inscrit a nos enquetes et offres. Repondez STOP pour vous desinscrire."),
 }
-# a photo, a video or a voice message with no words (WhatsApp, MMS): never fetched; stored, no case, and asked for words
-MEDIA_ONLY = Localised(
-    en="Thanks. We cannot open photos, videos or voice messages here: could you tell us in words what happened, "
-       "and where?",
-    fr="Merci. Nous ne pouvons pas ouvrir les photos, vidéos ou messages vocaux ici : pouvez-vous nous écrire ce "
-       "qui s'est passé, et où ?")
 RETRY_AFTER_SECONDS = 15  # Twilio's webhook timeout: a redelivery before it is a concurrent duplicate
 STAFF_RETRY = "Voix: that could not be recorded just now. Please send it again in a minute."
 STAFF_HELP = ("Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it); "
@@ -186,9 +180,9 @@ class IngestService:
             if answer is not None:
                 return IngestResult(message.id, answer.reply, duplicate=False, record={"id": message.id},
                                     kind="survey")
-        classification = self._classifier.classify(message.body, message.to_number)
-        reply = build_reply(self._config, classification, message.id, self._secret) if message.body or not \
-            message.num_media else Reply(MEDIA_ONLY.get(reply_language(self._config, classification)), "media only")
+        classification = media_only(self._classifier.classify(message.body, message.to_number), message.body,
+                                    message.num_media)
+        reply = build_reply(self._config, classification, message.id, self._secret)
         if reply.offer_code:
             reply = self._with_offer(message, classification, reply)
         record = message_record(message, classification, reply, secret=self._secret,

@@ -112,6 +112,13 @@ def test_an_mms_alone_is_asked_for_words_too(client):
     assert (message["channel"], message["num_media"], message["reply_rule"]) == ("twilio", 2, "media only")
 
 
+def test_the_invitation_to_write_fits_one_sms_in_each_language():
+    from chalicelib.replies import MEDIA_ONLY
+    from chalicelib.sms_segments import is_gsm7, segments
+
+    assert all(is_gsm7(text) and segments(text) == 1 for text in (MEDIA_ONLY.en, MEDIA_ONLY.fr))
+
+
 def test_stop_on_whatsapp_opts_out_as_an_sms_stop_voix_handles(client):
     response = post_sms(client, wa(body="STOP", sid="SM" + "2" * 32))
     assert "unsubscribed" in reply_text(response)
