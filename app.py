@@ -106,6 +106,14 @@ def inbound_sms(event):
     channel_event("eum", event.message, services())
 
 
+@app.on_sns_message(topic=os.environ.get("INBOUND_EMAIL_TOPIC", "voix-dev-inbound-email"))
+def inbound_email(event):
+    """SES receiving: each mail to a site's address, published to SNS; the reply goes out by SES, threaded."""
+    from chalicelib.inbound import event as channel_event
+
+    channel_event("email", event.message, services())
+
+
 # -- worker ------------------------------------------------------------------------------------
 @app.on_sqs_message(queue=os.environ.get("JOBS_QUEUE", "voix-dev-jobs"), batch_size=10)
 def worker(event):

@@ -26,20 +26,25 @@ from chalicelib.ports import Messages
 DIMENSIONS = ("topic", "nature", "urgency")
 
 
-def label_fields(labels: dict[str, str]) -> list[str]:
-    """The counter fields a message with these labels adds one to (besides ``n`` and its language)."""
-    return [f"{d}_{labels[d]}" for d in DIMENSIONS] + [f"x_{labels['topic']}_{labels['nature']}_{labels['urgency']}"]
+def label_fields(labels: dict[str, str], channel: str | None = None) -> list[str]:
+    """The counter fields a message with these labels adds one to (besides ``n``, its language and ``ch_<channel>``):
+    with its channel, the channel × nature × urgency count too."""
+    return ([f"{d}_{labels[d]}" for d in DIMENSIONS] + [f"x_{labels['topic']}_{labels['nature']}_{labels['urgency']}"]
+            + ([f"ch_{channel}_{labels['nature']}_{labels['urgency']}"] if channel else []))
 
 
 def quality_fields(machine: dict[str, str], final: dict[str, str]) -> list[str]:
     return [f"q_{d}_{machine[d]}_{final[d]}" for d in DIMENSIONS]
 
 
-def moves(machine: dict[str, str], current: dict[str, str], new: dict[str, str], first: bool) -> dict[str, int]:
-    """The counts a correction from ``current`` to ``new`` labels moves (those that net to zero left out)."""
+def moves(machine: dict[str, str], current: dict[str, str], new: dict[str, str], first: bool,
+          channel: str | None = None) -> dict[str, int]:
+    """The counts a correction from ``current`` to ``new`` labels moves (those that net to zero left out);
+    ``channel``: the message's channel, counted by channel (``counted_by_channel``)."""
     out: dict[str, int] = {"q_n": 1} if first else {}
-    gone = label_fields(current) + ([] if first else quality_fields(machine, current))
-    for field, step in [*((f, -1) for f in gone), *((f, 1) for f in label_fields(new) + quality_fields(machine, new))]:
+    gone = label_fields(current, channel) + ([] if first else quality_fields(machine, current))
+    added = label_fields(new, channel) + quality_fields(machine, new)
+    for field, step in [*((f, -1) for f in gone), *((f, 1) for f in added)]:
         out[field] = out.get(field, 0) + step
     return {field: value for field, value in out.items() if value}
 
@@ -74,7 +79,8 @@ class Corrections:
         if new == current:
             raise ApiError(409, "nothing to change: the message has these labels already")
         machine = message.get("machine") or current
-        counts = moves(machine, current, new, first=not message.get("corrections"))
+        counts = moves(machine, current, new, first=not message.get("corrections"),
+                       channel=message.get("channel") if message.get("counted_by_channel") else None)
         if not self._messages.relabel_message(message, labels=new, by=by, at=iso(self._now()), note=note,
                                               counts=counts):
             raise ApiError(409, "the message changed meanwhile: reload it and correct it again")

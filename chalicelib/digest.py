@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import channels
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.notify import DeliveryFailed, EmailAlerts
@@ -41,9 +42,10 @@ def _change(now: int, before: int) -> str:
 
 def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str, Any],
             open_cases: list[dict[str, Any]], verbatims: list[dict[str, Any]],
-            sites: dict[str, int] | None = None, ranked: dict[str, Any] | None = None) -> tuple[str, str]:
+            sites: dict[str, int] | None = None, ranked: dict[str, Any] | None = None,
+            labels: dict[str, str] | None = None) -> tuple[str, str]:
     """The digest's subject and plain-text body (pure); ``ranked``: ``sites`` holds only the busiest and
-    quietest of a large network (``sites_ranked`` of the metrics)."""
+    quietest of a large network (``sites_ranked`` of the metrics); ``labels``: each channel's name for people."""
     totals, before = current["totals"], week_before["totals"]
     n, complaints, compliments = totals["messages"], totals["nature"]["complaint"], totals["nature"]["compliment"]
     subject = f"[Voix] {title}, {day}: {n} messages, {complaints} complaints, {len(open_cases)} open cases"
@@ -68,6 +70,7 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
     if promises["share_kept"] is not None:
         lines.append(f"{'Promises kept':28} {round(100 * promises['share_kept'])}% "
                      f"({promises['kept']} of {promises['kept'] + promises['missed']})")
+    lines += _by_channel(totals.get("channel") or {}, before.get("channel") or {}, labels or {})
     if ranked:
         lines += ["", f"By site: the {len(ranked['top'])} busiest and the {len(ranked['bottom'])} quietest "
                       f"of {ranked['of']} sites with messages"
@@ -87,6 +90,15 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
         lines += ["", "In their words:"]
         lines += [f'  [{v["nature"]}] "{v["text"]}"' for v in verbatims]
     return subject, "\n".join(lines) + "\n"
+
+
+def _by_channel(now: dict[str, int], then: dict[str, int], labels: dict[str, str]) -> list[str]:
+    """Messages by channel, yesterday against the week before: the channels that had any."""
+    used = [c for c in sorted({*now, *then}) if now.get(c) or then.get(c)]
+    if not used:
+        return []
+    return ["", "By channel:"] + [f"  {labels.get(c, c):26}{now.get(c, 0):>6}{then.get(c, 0):>13}"
+                                  f"{_change(now.get(c, 0), then.get(c, 0)):>9}" for c in used]
 
 
 class DigestService:
@@ -124,7 +136,7 @@ class DigestService:
             sites = {(self._config.site(k).name if self._config.site(k) else k): v
                      for k, v in current["totals"]["site"].items()}
         return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites,
-                       current.get("sites_ranked"))
+                       current.get("sites_ranked"), {name: channels.get(name).label for name in channels.names()})
 
     def _open_cases(self, pages: int = 50) -> list[dict[str, Any]]:
         """Every open case (network-wide, newest first), page by page: a site's count is then whole."""

@@ -60,6 +60,7 @@ def message_record(message: InboundMessage, classification: Any, reply: Any, *,
         "id": message.id,
         "channel": message.channel,
         "channel_message_id": message.channel_message_id,
+        "counted_by_channel": True,  # its count carries ch_<channel> fields (its corrections move them)
         "received_at": stamp,
         "hour": hour_key(received),
         "day": day_key(received),

@@ -175,6 +175,8 @@ class Worker:
             self._surveys.note_text(record["customer_key"], record["id"], record["text"], record["received_at"])
         fields = [f"nature_{record['nature']}", f"topic_{record['topic']}", f"urgency_{record['urgency']}",
                   f"language_{record['language']}", f"x_{record['topic']}_{record['nature']}_{record['urgency']}"]
+        if record.get("counted_by_channel") and record.get("channel"):
+            fields += [f"ch_{record['channel']}", f"ch_{record['channel']}_{record['nature']}_{record['urgency']}"]
         try:
             counted = self._store.counters.count_message(site=record.get("site"), bucket=f"H#{record['hour']}",
                                                          message_id=record["id"], fields=fields,

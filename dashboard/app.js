@@ -68,6 +68,7 @@ function filters() {
   return {
     site: q.get("site") || "", period: q.get("period") || "7d", topic: q.get("topic") || "",
     nature: q.get("nature") || "", since: q.get("since") || "", until: q.get("until") || "",
+    channel: q.get("channel") || "",
   };
 }
 
@@ -121,6 +122,10 @@ function duration(seconds) {
   if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function channelName(name) {
+  return state.config?.channels?.[name] || name;
 }
 
 function siteName(id) {
@@ -339,6 +344,7 @@ function feedItem(m) {
     el("div", { class: "meta" },
       badge("site", siteName(m.site)), badge("topic", m.topic), badge("nature", m.nature),
       ...(m.urgency === "high" ? [badge("urgency", "urgent")] : []),
+      el("span", { class: "badge channel", text: channelName(m.channel) }),
       el("span", { class: "who", text: m.from || "" }),
       el("time", { datetime: m.received_at, text: maskedTime(m.received_at, site) })),
     el("p", { class: "text", text: m.text })), m); // + its "Correct" control (corrections.js)
@@ -497,7 +503,7 @@ async function render(seq) {
   if (f.period === "today" || f.period === "custom") await state.configReady; // its days are the site's
   const { since, until, bucket } = period(f);
   const span = until - since;
-  const common = { site: f.site, topic: f.topic, nature: f.nature };
+  const common = { site: f.site, topic: f.topic, nature: f.nature, channel: f.channel };
   const [metrics, previous, open, feed] = await Promise.all([
     api(`/api/metrics?${query({ ...common, since: since.toISOString(), until: until.toISOString(), bucket })}`),
     api(`/api/metrics?${query({ ...common, since: new Date(since - span).toISOString(), until: since.toISOString(), bucket: "day" })}`),
@@ -510,7 +516,11 @@ async function render(seq) {
   const openCases = open.items.filter((c) => !f.site || c.site === f.site);
   renderKpis(metrics, open.next_cursor ? `${openCases.length}+` : openCases.length);
   renderChart(metrics, since, until, f.site);
-  renderBars($("topics"), metrics.totals.topic, (topic) => setFilters({ topic }), (t) => t);
+  // topics are not counted per channel (a channel's view has none), nor channels per topic
+  $("topics-note").hidden = metrics.totals.topic !== null;
+  renderBars($("topics"), metrics.totals.topic || {}, (topic) => setFilters({ topic, channel: "" }), (t) => t);
+  renderBars($("channels"), metrics.totals.channel || {}, (channel) => setFilters({ channel, topic: "" }),
+    channelName);
   renderSiteBars(metrics);
   renderCases(openCases);
   state.seen.clear();
@@ -529,7 +539,7 @@ async function poll() {
   const seq = state.seq;
   const since = state.newest || period(f).since.toISOString();
   // as many as the feed shows: a burst of more than a page between two polls is not skipped
-  const data = await api(`/api/feedback?${query({ site: f.site, topic: f.topic, nature: f.nature, since, limit: FEED_SIZE })}`);
+  const data = await api(`/api/feedback?${query({ site: f.site, topic: f.topic, nature: f.nature, channel: f.channel, since, limit: FEED_SIZE })}`);
   if (seq !== state.seq) return; // asked for an older view
   renderFeed(data.items, false);
 }
@@ -550,7 +560,7 @@ async function exportCsv() {
   const f = filters();
   const { since, until } = period(f);
   try {
-    const { blob, truncated } = await api(`/api/export.csv?${query({ site: f.site, topic: f.topic, nature: f.nature, since: since.toISOString(), until: until.toISOString() })}`);
+    const { blob, truncated } = await api(`/api/export.csv?${query({ site: f.site, topic: f.topic, nature: f.nature, channel: f.channel, since: since.toISOString(), until: until.toISOString() })}`);
     const link = el("a", { href: URL.createObjectURL(blob), download: `voix-${since.toISOString().slice(0, 10)}.csv` });
     document.body.append(link);
     link.click();
@@ -688,6 +698,7 @@ async function showApp() {
       codes: [s.id, ...(s.codes || [])].map(fold) }));
     fillSelect($("f-topic"), config.topics.map((t) => [t, t]));
     fillSelect($("f-nature"), config.natures.map((n) => [n, plural(n)]));
+    fillSelect($("f-channel"), Object.entries(config.channels || {}));
     renderNatureKpis();
     syncForm();
   });
@@ -716,7 +727,7 @@ function fillSelect(select, options) {
 
 function syncForm() {
   const f = filters();
-  for (const key of ["period", "topic", "nature", "since", "until"]) $(`f-${key}`).value = f[key];
+  for (const key of ["period", "topic", "nature", "channel", "since", "until"]) $(`f-${key}`).value = f[key];
   $("f-site").dataset.value = f.site;
   if (document.activeElement !== $("f-site")) $("f-site").value = f.site ? siteName(f.site) : "";
   document.body.classList.toggle("custom-period", f.period === "custom");
@@ -731,7 +742,10 @@ function init() {
   });
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showSignin(); });
   $("filters").addEventListener("change", (event) => {
-    if (event.target.name) setFilters({ [event.target.name]: event.target.value }); // the site picker sets its own
+    const { name, value } = event.target;
+    // topics are not counted per channel: a channel clears the topic, a topic the channel
+    const other = value && { channel: { topic: "" }, topic: { channel: "" } }[name];
+    if (name) setFilters({ [name]: value, ...other }); // the site picker sets its own
   });
   initPicker();
   initCasePage({ api, el, handle, siteName, zone, locale, ready: () => !$("app").hidden,

@@ -94,7 +94,8 @@ def generate(config: Config, count: int, days: int, *, now: datetime | None = No
         messages.append(record)
         for bucket in buckets:
             for field in ("n", f"nature_{c.nature}", f"topic_{c.topic}", f"urgency_{c.urgency}",
-                          f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}"):
+                          f"language_{c.language}", f"x_{c.topic}_{c.nature}_{c.urgency}",
+                          f"ch_{message.channel}", f"ch_{message.channel}_{c.nature}_{c.urgency}"):
                 bucket["counts"][field] += 1
             bucket["ttl"] = record["ttl"]
     # one batch per site-hour, counted once under an id of this run (a retried write never counts twice)

@@ -9,7 +9,9 @@ ACM certificate in us-east-1 (DASHBOARD_DOMAIN, DASHBOARD_CERTIFICATE_ARN; later
    and goes there too (it is over CloudFormation's 51,200-byte limit for an inline template);
 3. CloudFormation creates or updates the stack ``voix-<stage>`` (change set, SAM transform, IAM);
 4. the dashboard's files are uploaded to the stack's private bucket and CloudFront's cache is
-   invalidated; the stack's outputs (API URL, dashboard URL, alarm topic) are printed.
+   invalidated; the stack's outputs (API URL, dashboard URL, alarm topic) are printed;
+5. with EMAIL_RECEIVING=true, SES receiving's rule set is made the active one (SES has one per region:
+   another already active is left so unless ACTIVATE_RULE_SET=1).
 
 Not run in CI (nothing here can reach AWS); ``tests/test_deploy_package.py`` checks the package
 and ``publish_dashboard`` is tested against moto's S3.
@@ -78,18 +80,23 @@ def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str,
                  parameters: dict[str, str | None] | None = None) -> dict[str, str]:
     """``parameters``: template parameters beyond Stage; one given as None keeps the stack's current value."""
     parameters = parameters or {}
-    exists = True
+    exists, current = True, set()
     try:
-        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     except cfn.exceptions.ClientError:
         exists = False
     else:
+        status = described["StackStatus"]
+        current = {p["ParameterKey"] for p in described.get("Parameters", [])}
         if status in UNUSABLE:  # a first deploy that failed: CloudFormation cannot update it
             raise SystemExit(
                 f"stack {stack} is {status} after a failed first deploy: delete it (aws cloudformation "
                 f"delete-stack --stack-name {stack}), and the empty tables voix-{stage} and voix-{stage}-counters "
                 "it kept (they are retained so that data is never lost), then deploy again")
-    missing = sorted(OPERATOR_PARAMETERS.get(k, k) for k, v in parameters.items() if not v)
+    missing = sorted(OPERATOR_PARAMETERS.get(k, k) for k, v in parameters.items() if not v and k in OPERATOR_PARAMETERS)
+    # a kept parameter the stack does not have yet (a first deploy, or a parameter this version added) takes the
+    # template's default: CloudFormation refuses UsePreviousValue for it
+    parameters = {k: v for k, v in parameters.items() if v or k in OPERATOR_PARAMETERS or k in current}
     if missing and not exists:
         raise SystemExit(f"a first deploy needs {', '.join(missing)} (the dashboard's domain, and its ACM certificate "
                          "in us-east-1: CloudFront serves it over TLS 1.2 or later only; see docs/deploy.md)")
@@ -113,6 +120,49 @@ def deploy_stack(cfn: Any, stack: str, template_url: str, stage: str,
             StackName=stack, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
     outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+# Kept from one deploy to the next once given (like the operator's), defaulting to the template's on the first
+KEPT_PARAMETERS = {"EmailReceiving": "EMAIL_RECEIVING", "InboundEmailRetentionDays": "INBOUND_EMAIL_RETENTION_DAYS"}
+
+
+def kept_parameters() -> dict[str, str | None]:
+    """EMAIL_RECEIVING=true creates SES receiving's rule set and rules (only in a region where SES receives mail,
+    docs/deploy.md), =false deletes them; INBOUND_EMAIL_RETENTION_DAYS, how long SES's raw mail stays in its bucket
+    (default 7). Unset, each keeps the stack's current value."""
+    return {name: os.environ.get(variable) or None for name, variable in KEPT_PARAMETERS.items()}
+
+
+def activate_rule_set(ses: Any, rule_set: str | None, *, replace: bool = False, out=sys.stdout) -> bool:
+    """SES receives with one active receipt rule set per account and region, which CloudFormation cannot choose:
+    make the stack's active. Another one already active (another stage's, another application's) is left so
+    unless ``replace`` (ACTIVATE_RULE_SET=1): activating ours deactivates it. True when ours is active."""
+    if not rule_set:
+        print("e-mail receiving: off (EMAIL_RECEIVING=true creates the receipt rules; docs/deploy.md)", file=out)
+        return False
+    active = (ses.describe_active_receipt_rule_set().get("Metadata") or {}).get("Name")
+    if active == rule_set:
+        print(f"e-mail receiving: rule set {rule_set} is active", file=out)
+        return True
+    if active and not replace:
+        print(f"e-mail receiving: SES's active rule set is {active}, not {rule_set}, so no mail reaches Voix. "
+              f"ACTIVATE_RULE_SET=1 make deploy makes {rule_set} active (and {active} inactive: SES has one active "
+              "rule set per region); or copy its rules into the active set (docs/deploy.md)", file=out)
+        return False
+    ses.set_active_receipt_rule_set(RuleSetName=rule_set)
+    print(f"e-mail receiving: rule set {rule_set} made active", file=out)
+    return True
+
+
+def deactivate_rule_set(ses: Any, stage: str, out=sys.stdout) -> bool:
+    """Before EMAIL_RECEIVING=false deletes the stack's rule set: SES refuses to delete the active rule set (the
+    update would fail and roll back), so ours, if active, is made inactive first. True when it was."""
+    ours = f"voix-{stage}-inbound"
+    if (ses.describe_active_receipt_rule_set().get("Metadata") or {}).get("Name") != ours:
+        return False
+    ses.set_active_receipt_rule_set()  # no name: no rule set active
+    print(f"e-mail receiving: rule set {ours} made inactive, to be deleted", file=out)
+    return True
 
 
 def publish_dashboard(s3: Any, bucket: str, folder: Path = ROOT / "dashboard") -> list[str]:
@@ -142,16 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     if not (out / "sam.yaml").exists():
         sys.exit(f"run `make package STAGE={args.stage}` first")
     s3, cfn = boto3.client("s3"), boto3.client("cloudformation")
+    if os.environ.get("EMAIL_RECEIVING") == "false":
+        deactivate_rule_set(boto3.client("ses"), args.stage)
     body = point_at(out / "sam.yaml", upload_artefact(s3, args.artifact_bucket, args.stage, out / "deployment.zip"))
     outputs = deploy_stack(cfn, f"voix-{args.stage}", upload_template(s3, args.artifact_bucket, args.stage, body),
                            args.stage, {**{k: os.environ.get(v) for k, v in OPERATOR_PARAMETERS.items()},
-                                        **optional_parameters()})
+                                        **optional_parameters(), **kept_parameters()})
+    activate_rule_set(boto3.client("ses"), outputs.get("InboundEmailRuleSetName"),
+                      replace=os.environ.get("ACTIVATE_RULE_SET") == "1")
     written = publish_dashboard(s3, outputs["DashboardBucketName"])
     boto3.client("cloudfront").create_invalidation(
         DistributionId=outputs["DashboardDistributionId"],
         InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())})
     print(f"dashboard: {len(written)} files published")
-    for key in ("WebhookUrl", "DashboardUrl", "DashboardDistributionDomain", "AlarmTopicArn", "InboundSmsTopicArn"):
+    for key in ("WebhookUrl", "DashboardUrl", "DashboardDistributionDomain", "AlarmTopicArn", "InboundSmsTopicArn",
+                "InboundEmailTopicArn", "InboundEmailBucketName", "InboundEmailRuleSetName"):
         print(f"{key:28} {outputs.get(key, '-')}")
     print("Twilio webhook: WebhookUrl (on the dashboard's domain, through CloudFront: TLS 1.2 or later)")
     return 0

@@ -2,19 +2,21 @@
 
 1. Merge ``infra/template.yaml`` (data, queues, topics: also created by the local stack)
    and ``infra/cloud.yaml`` (dashboard CDN, alarms) into one merge template, its ``Stage``
-   parameter defaulting to the stage packaged.
+   parameter defaulting to the stage packaged, with SES receiving's receipt rules for the
+   configuration's addresses (``infra/email_rules.py``).
 2. ``chalice package --merge-template`` into ``out/<stage>/`` (``sam.yaml``, ``deployment.zip``).
 3. Finish what Chalice cannot say: the worker reports partial batch failures per record
    (``FunctionResponseTypes: ReportBatchItemFailures`` and ``SQS_PARTIAL_BATCH=true``);
    API Gateway's own answers (unknown route, throttling, its errors) are JSON in the API's
    error shape, an unknown route a 404, never a stack trace (gateway responses in the API
    definition, where cfn-lint wants them for an API defined by its OpenAPI body); the API's throttling
-   (the stage's, and the webhook's and the acknowledge links' own) and its access log; the inbound SMS
-   function's asynchronous invocations end, after their retries, in an on-failure queue (SQS) instead
-   of being dropped (a queue encrypted with the inbound topic's key, which the function's role may use); the SQS
+   (the stage's, and the webhook's and the links' own) and its access log; the inbound SMS and e-mail
+   functions' asynchronous invocations end, after their retries, in an on-failure queue (SQS) each instead
+   of being dropped (a queue encrypted with its inbound topic's key, which the function's role may use); the SQS
    trigger never runs more workers than the worker's reserved concurrency; each function's log group, with a
    retention (``LogRetentionDays``); the URL Twilio signs and the acknowledge links' base, on the dashboard's
-   domain (CloudFront, TLS 1.2 or later), never the execute-api endpoint.
+   domain (CloudFront, TLS 1.2 or later), never the execute-api endpoint; every function is told SES
+   receiving's bucket (``INBOUND_EMAIL_BUCKET``, a name with the account and region in it).
 4. Take out of the zip what every Python Lambda runtime ships (boto3, botocore and their
    dependencies: aws-xray-sdk pulls them in), and fail if the zip is 10 MB or more.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import yaml
 
+from infra.email_rules import add_receipt_rules
 from infra.webhook_split import split_webhook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +75,7 @@ def merge_template(stage: str) -> dict:
         if base.get(section) or cloud.get(section):
             merged[section] = {**base.get(section, {}), **cloud.get(section, {})}
     merged["Parameters"]["Stage"] = {**merged["Parameters"]["Stage"], "Default": stage}
-    return merged
+    return add_receipt_rules(merged)  # SES receiving: one rule per site with addresses, and the central address
 
 
 GATEWAY_RESPONSES = {
@@ -106,31 +109,57 @@ def finish_template(path: Path) -> None:
     limit_and_log(template["Resources"]["RestAPI"])
     # Chalice names the queue and topic of its triggers by ARN, so CloudFormation does not know
     # the trigger needs them: on a first deploy it could subscribe before they exist
-    sources = {"SQS": "JobsQueue", "SNS": "InboundSmsTopic"}
     for resource in template["Resources"].values():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        needed = {sources[e["Type"]] for e in resource["Properties"].get("Events", {}).values() if e["Type"] in sources}
+        needed = {_source(e) for e in resource["Properties"].get("Events", {}).values() if e["Type"] in ("SQS", "SNS")}
         if needed:
             resource["DependsOn"] = sorted(needed | set(resource.get("DependsOn", [])))
-    # End User Messaging SMS reach the inbound function through SNS, an asynchronous invocation: after
-    # Lambda's retries the event goes to the on-failure queue (never dropped), replayed by infra/replay_failed.py
-    [inbound] = [r["Properties"] for r in template["Resources"].values()
-                 if r.get("Type") == "AWS::Serverless::Function"
-                 and any(e["Type"] == "SNS" for e in r["Properties"].get("Events", {}).values())]
-    inbound["EventInvokeConfig"] = {
-        "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
-        "DestinationConfig": {"OnFailure": {"Type": "SQS",
-                                            "Destination": {"Fn::GetAtt": ["InboundSmsFailedQueue", "Arn"]}}}}
+    fail_to_queues(template)
     split_webhook(template, template["Parameters"]["Stage"]["Default"])
     serve_through_cloudfront(template)
     declare_log_groups(template)
-    # the inbound failure queue is encrypted with the topic's key: Lambda sends to it with the function's role
-    inbound_role = inbound["Role"]["Fn::GetAtt"][0]
-    template["Resources"][inbound_role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
-        {"Sid": "InboundSmsFailedQueueKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-         "Resource": {"Fn::GetAtt": ["InboundSmsKey", "Arn"]}})
+    for resource in template["Resources"].values():  # SES receiving's bucket: its name is the stack's
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource["Properties"]["Environment"]["Variables"]["INBOUND_EMAIL_BUCKET"] = {"Ref": "InboundEmailBucket"}
     path.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+
+
+# The topic (SNS) or queue (SQS) of a trigger, by the name the template gives it, and what each SNS-triggered
+# function's asynchronous invocations fall back on: its on-failure queue and that queue's key
+SOURCES = {"jobs": "JobsQueue", "inbound-sms": "InboundSmsTopic", "inbound-email": "InboundEmailTopic"}
+ON_FAILURE = {"InboundSmsTopic": ("InboundSmsFailedQueue", "InboundSmsKey"),
+              "InboundEmailTopic": ("InboundEmailFailedQueue", "InboundEmailKey")}
+
+
+def _source(event: dict) -> str:
+    arn = event["Properties"]["Queue" if event["Type"] == "SQS" else "Topic"]
+    name = (arn.get("Fn::Sub", "") if isinstance(arn, dict) else arn).rsplit(":", 1)[-1]  # voix-<stage>-<what>
+    if name.startswith("voix-") and name.split("-", 2)[-1] in SOURCES:
+        return SOURCES[name.split("-", 2)[-1]]
+    raise SystemExit(f"a trigger on {arn}, which the template does not define (infra/package.py SOURCES)")
+
+
+def fail_to_queues(template: dict) -> None:
+    """End User Messaging SMS and SES receiving reach their functions through SNS, an asynchronous invocation:
+    after Lambda's retries the event goes to the function's on-failure queue (never dropped), replayed by
+    infra/replay_failed.py. Each queue is encrypted with its topic's key: Lambda sends to it with the
+    function's role, which may use that key."""
+    resources = template["Resources"]
+    triggered = [(name, _source(event)) for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"
+                 for event in r["Properties"].get("Events", {}).values() if event["Type"] == "SNS"]
+    if sorted(topic for _, topic in triggered) != sorted(ON_FAILURE):
+        raise SystemExit(f"SNS triggers {triggered}: each of {sorted(ON_FAILURE)} has one function")
+    for name, topic in triggered:
+        queue, key = ON_FAILURE[topic]
+        function = resources[name]["Properties"]
+        function["EventInvokeConfig"] = {
+            "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [queue, "Arn"]}}}}
+        role = resources[function["Role"]["Fn::GetAtt"][0]]
+        role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+            {"Sid": f"{queue}Key", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+             "Resource": {"Fn::GetAtt": [key, "Arn"]}})
 
 
 def serve_through_cloudfront(template: dict) -> None:
@@ -196,6 +225,11 @@ def limit_and_log(api: dict) -> None:
         _throttle("/ack/{token}", "GET", "AckLinkRateLimit", "AckLinkBurstLimit"),
         _throttle("/ack/{token}", "POST", "AckLinkRateLimit", "AckLinkBurstLimit"),
     ]
+    paths = api["Properties"]["DefinitionBody"]["paths"]
+    for method in paths.get("/unsubscribe/{token}", {}):  # a reply by e-mail's one-click unsubscribe link
+        if method in ("get", "post"):  # (RFC 8058): the acknowledge links' budget, a link being as public
+            api["Properties"]["MethodSettings"].append(
+                _throttle("/unsubscribe/{token}", method.upper(), "AckLinkRateLimit", "AckLinkBurstLimit"))
     api["Properties"]["AccessLogSetting"] = {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]},
                                              "Format": ACCESS_LOG_FORMAT}
     api["DependsOn"] = sorted({"ApiGatewayAccount", *api.get("DependsOn", [])})  # the role is set first

@@ -1,4 +1,4 @@
-"""`make replay-failed STAGE=prod`: give the inbound SMS function another try at the SMS it gave up on.
+"""`make replay-failed STAGE=prod`: give the inbound SMS and e-mail functions another try at what they gave up on.
 
 End User Messaging publishes each inbound SMS to the SNS topic ``voix-<stage>-inbound-sms``, and SNS invokes
 the inbound SMS function asynchronously. When the function fails (DynamoDB or SQS down, a bug), Lambda tries
@@ -17,6 +17,11 @@ and publishes each SNS message of ``requestPayload`` to its topic again, so that
 it first did (and, failing again, comes back to the queue). The record is deleted only once every message in it
 is published. A message already stored is not stored twice (End User Messaging's message id is the key). A
 record of another shape is left in the queue and named; the command then exits 1. ``--dry-run`` only lists.
+
+The inbound e-mail function is the same: SES receiving notifies ``voix-<stage>-inbound-email``, a failure ends in
+``voix-<stage>-inbound-email-failed`` (alarm ``InboundEmailFailedAlarm``) and is replayed to its topic the same
+way (the mail itself waits in the bucket, until it expires: ``InboundEmailRetentionDays``; SES's message id is
+the key). Both queues are replayed, SMS first.
 
 Uses your AWS credentials (like ``make deploy``); AWS_ENDPOINT_URL points it at the local stack's moto.
 """
@@ -62,7 +67,8 @@ def sns_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def replay(sqs: Any, sns: Any, queue_url: str, *, dry_run: bool = False, out=sys.stdout) -> dict[str, int]:
+def replay(sqs: Any, sns: Any, queue_url: str, *, dry_run: bool = False, out=sys.stdout,
+           noun: str = "SMS") -> dict[str, int]:
     """Replay every record of the on-failure queue; returns counts of records replayed and left."""
     counts = {"replayed": 0, "messages": 0, "left": 0}
     hidden = []
@@ -81,7 +87,7 @@ def replay(sqs: Any, sns: Any, queue_url: str, *, dry_run: bool = False, out=sys
                 print(f"left in the queue: message {message['MessageId']}: {exc}", file=out)
                 continue
             context = record["requestContext"]
-            print(f"{'would replay' if dry_run else 'replaying'} {len(messages)} SMS of request "
+            print(f"{'would replay' if dry_run else 'replaying'} {len(messages)} {noun} of request "
                   f"{context.get('requestId', '?')} ({context.get('condition', '?')}, "
                   f"{context.get('approximateInvokeCount', '?')} tries, failed {record.get('timestamp', '?')})",
                   file=out)
@@ -107,17 +113,19 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     parser.add_argument("--dry-run", action="store_true", help="list the records, replay nothing")
     args = parser.parse_args(argv)
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    queue = f"voix-{args.stage}-inbound-sms-failed"
-    try:
-        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        print(f"no queue {queue}: is the stack voix-{args.stage} deployed in this account and region?", file=out)
-        return 2
-    counts = replay(sqs, sns, url, dry_run=args.dry_run, out=out)
-    print(f"{counts['replayed']} record(s) replayed ({counts['messages']} SMS), {counts['left']} left in {queue}",
-          file=out)
-    return 1 if counts["left"] and not args.dry_run else 0
-
+    left = False
+    for queue, noun in ((f"voix-{args.stage}-inbound-sms-failed", "SMS"),
+                        (f"voix-{args.stage}-inbound-email-failed", "mail")):
+        try:
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            print(f"no queue {queue}: is the stack voix-{args.stage} deployed in this account and region?", file=out)
+            return 2
+        counts = replay(sqs, sns, url, dry_run=args.dry_run, out=out, noun=noun)
+        print(f"{counts['replayed']} record(s) replayed ({counts['messages']} {noun}), {counts['left']} left in "
+              f"{queue}", file=out)
+        left = left or bool(counts["left"])
+    return 1 if left and not args.dry_run else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -160,6 +160,13 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     filtered = call("GET", "/api/metrics", "/api/metrics?bucket=day&nature=complaint").json()
     assert filtered["totals"]["promises"] is None
     call("GET", "/api/metrics", "/api/metrics?since=yesterday", expect=400)
+    # by channel: the three SMS came by Twilio, counted as such in the counters
+    assert metrics["totals"]["channel"]["twilio"] == 3
+    assert sum(v for k, v in metrics["totals"]["channel"].items() if k != "twilio") == 0
+    sms = call("GET", "/api/metrics", "/api/metrics?bucket=day&channel=twilio&nature=complaint").json()
+    assert sms["totals"]["messages"] == filtered["totals"]["messages"] and sms["totals"]["topic"] is None
+    call("GET", "/api/metrics", "/api/metrics?channel=pigeon", expect=400)
+    assert len(call("GET", "/api/feedback", "/api/feedback?channel=twilio&site=line-8").json()["items"]) == 2
     corrected = call("PATCH", "/api/feedback/{message_id}", f"/api/feedback/{message_id}",
                      json={"urgency": "high" if page["items"][0]["urgency"] == "normal" else "normal", "by": "Sam"})
     relabelled = corrected.json()

@@ -436,3 +436,36 @@ def test_natures_come_from_the_configuration(page, stack):
     options = page.locator("#f-nature option").evaluate_all("os => os.map(o => o.value)")
     assert options == ["", *stack_api(stack, "/api/config")["natures"], "praise"]
     assert page.errors == []
+
+
+def test_a_channel_filter_and_the_counts_by_channel(page, stack):
+    """Counts by channel, labelled as the channel modules name them; a channel narrows the figures, the feed and
+    the link, and its view says topics are not counted per channel."""
+    from infra.simulate import send_eum
+
+    tag = time.time_ns()
+    send_eum(stack, "+33639980012", f"L12 le car est sale {tag}", "+33612345699")
+    wait_until(lambda: stack_api(stack, "/api/metrics?channel=eum")["totals"]["messages"] >= 1
+               and all(i["processed"] for i in stack_api(stack, "/api/feedback?channel=eum")["items"]))
+    eum = stack_api(stack, "/api/metrics?channel=eum")["totals"]["messages"]
+    sign_in(page, stack)
+    labels = stack_api(stack, "/api/config")["channels"]
+    assert labels["eum"] == "SMS (End User Messaging)" and labels["twilio"] == "SMS (Twilio)"
+    bars = page.locator("#channels .bar-label").all_inner_texts()
+    assert "SMS (End User Messaging)" in bars and "SMS (Twilio)" in bars
+    options = page.locator("#f-channel option").evaluate_all("os => os.map(o => o.value)")
+    assert options[0] == "" and sorted(options[1:]) == sorted(labels)
+    assert not page.is_visible("#topics-note")
+    page.locator("#channels button", has_text="SMS (End User Messaging)").click()  # a bar narrows to its channel
+    page.wait_for_selector("body[data-view*='channel=eum']")
+    assert page.input_value("#f-channel") == "eum" and int(page.text_content("#k-messages")) == eum
+    assert page.is_visible("#topics-note")
+    page.wait_for_selector(f"#feed li:has-text('{tag}')")
+    assert set(page.locator("#feed li .badge.channel").all_inner_texts()) == {"SMS (End User Messaging)"}
+    page.select_option("#f-channel", "twilio")
+    page.wait_for_selector("body[data-view*='channel=twilio']")
+    assert set(page.locator("#feed li .badge.channel").all_inner_texts()) == {"SMS (Twilio)"}
+    page.select_option("#f-channel", "")
+    page.wait_for_selector("body[data-view='?period=today']")
+    assert not page.is_visible("#topics-note") and int(page.text_content("#k-messages")) > eum
+    assert page.errors == []

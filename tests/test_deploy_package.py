@@ -127,8 +127,9 @@ def test_triggers_wait_for_their_queue_and_topic_which_end_user_messaging_may_pu
     triggered = {name: {e["Type"] for e in r["Properties"].get("Events", {}).values()}
                  for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert "JobsQueue" in resources["Worker"]["DependsOn"]
-    [inbound] = [name for name, kinds in triggered.items() if "SNS" in kinds]
-    assert "InboundSmsTopic" in resources[inbound]["DependsOn"]
+    assert sorted(name for name, kinds in triggered.items() if "SNS" in kinds) == ["InboundEmail", "InboundSms"]
+    assert "InboundSmsTopic" in resources["InboundSms"]["DependsOn"]
+    assert "InboundEmailTopic" in resources["InboundEmail"]["DependsOn"]
     [statement] = resources["InboundSmsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "sms-voice.amazonaws.com"} and statement["Action"] == "sns:Publish"
     assert statement["Resource"] == {"Ref": "InboundSmsTopic"}
@@ -272,7 +273,7 @@ def test_every_function_has_its_log_group_with_a_retention_and_no_role_creates_o
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"] for r in resources.values()
               if r["Type"] == "AWS::Logs::LogGroup" and "Fn::Sub" in r["Properties"]["LogGroupName"]}
-    assert len(functions) == 8  # Chalice's seven and the webhook's own (infra/webhook_split.py)
+    assert len(functions) == 9  # Chalice's eight and the webhook's own (infra/webhook_split.py)
     for function in functions:
         assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
     assert resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -449,3 +450,91 @@ def test_make_deploy_passes_the_api_domain_and_log_retention_only_when_set(monke
     monkeypatch.setenv("API_CERTIFICATE_ARN", "arn:aws:acm:eu-west-2:123456789012:certificate/abc")
     assert optional_parameters() == {"ApiDomainName": "api.voix.example.com",
                                      "ApiCertificateArn": "arn:aws:acm:eu-west-2:123456789012:certificate/abc"}
+
+
+# -- issue 24: the e-mail channel's cloud side ------------------------------------------------------------------
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_inbound_email_function_is_wired_as_the_inbound_sms_one(packages, stage):
+    """Fails on the old code: there was no InboundEmail function. SNS on the e-mail topic (created first), its
+    failures in its own queue under its topic's key, told the stack's bucket (a name with the account in it)."""
+    resources = load(packages[stage] / "sam.yaml")["Resources"]
+    function = resources["InboundEmail"]
+    properties = function["Properties"]
+    [event] = properties["Events"].values()
+    assert event["Type"] == "SNS" and event["Properties"]["Topic"]["Fn::Sub"].endswith(f":voix-{stage}-inbound-email")
+    assert "InboundEmailTopic" in function["DependsOn"]
+    assert properties["Timeout"] == 30  # a mail of up to 10 MB read from S3 and parsed (the others have 10 s)
+    assert properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"] == \
+        {"Fn::GetAtt": ["InboundEmailFailedQueue", "Arn"]}
+    variables = properties["Environment"]["Variables"]
+    assert variables["INBOUND_EMAIL_TOPIC"] == f"voix-{stage}-inbound-email" and variables["INBOUND_EMAIL_PREFIX"] == \
+        "inbound/"
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert resource["Properties"]["Environment"]["Variables"]["INBOUND_EMAIL_BUCKET"] == \
+                {"Ref": "InboundEmailBucket"}, name
+    assert resources["InboundEmailFailedQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "InboundEmailKey"}
+    alarm = resources["InboundEmailFailedAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["InboundEmailFailedQueue", "QueueName"]}
+
+
+def test_ses_alone_stores_and_publishes_the_inbound_mail_for_this_account_s_rules(packages):
+    """The bucket: encrypted, never public, HTTPS only, its raw mail expired; SES may put objects under inbound/
+    only for this account's rule set; the topic is under its own rotated key, which SES may use to publish."""
+    template = load(packages["prod"] / "sam.yaml")
+    resources = template["Resources"]
+    bucket = resources["InboundEmailBucket"]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == \
+        {"SSEAlgorithm": "AES256"}
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    [expiry] = [r for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    assert expiry["Prefix"] == "inbound/" and expiry["ExpirationInDays"] == {"Ref": "InboundEmailRetentionDays"}
+    rule_set_arn = ("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:receipt-rule-set/voix-${Stage}-inbound"
+                    ":receipt-rule/*")
+    statements = resources["InboundEmailBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [store] = [s for s in statements if s["Effect"] == "Allow"]
+    assert store["Principal"] == {"Service": "ses.amazonaws.com"} and store["Action"] == "s3:PutObject"
+    assert store["Resource"] == {"Fn::Sub": "${InboundEmailBucket.Arn}/inbound/*"}
+    assert store["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                                  "ArnLike": {"aws:SourceArn": {"Fn::Sub": rule_set_arn}}}
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)
+    [publish] = resources["InboundEmailTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert publish["Principal"] == {"Service": "ses.amazonaws.com"} and publish["Action"] == "sns:Publish"
+    assert publish["Condition"]["ArnLike"] == {"aws:SourceArn": {"Fn::Sub": rule_set_arn}}
+    assert resources["InboundEmailTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "InboundEmailKey"}
+    key = resources["InboundEmailKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [ses] = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "ses.amazonaws.com"}]
+    assert set(ses["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    # receiving only where asked (a region without SES receiving still deploys); the rule set then made active
+    assert template["Parameters"]["EmailReceiving"]["Default"] == "false"
+    assert resources["InboundEmailRuleSet"]["Condition"] == "ReceivesEmail"
+    assert template["Outputs"]["InboundEmailRuleSetName"]["Condition"] == "ReceivesEmail"
+    # the configuration's addresses are the rules' (infra/email_rules.py)
+    from chalicelib.config_loader import load_config
+    from infra.email_rules import receipt_rules
+
+    rules = {n: r for n, r in resources.items() if r["Type"] == "AWS::SES::ReceiptRule"}
+    assert rules == receipt_rules(load_config())
+    # a reply by e-mail's unsubscribe link reaches the API through CloudFront, like the acknowledge links
+    distribution = resources["DashboardDistribution"]["Properties"]["DistributionConfig"]
+    [unsubscribe] = [b for b in distribution["CacheBehaviors"] if b["PathPattern"] == "/unsubscribe/*"]
+    assert unsubscribe["TargetOriginId"] == "api" and "POST" in unsubscribe["AllowedMethods"]
+
+
+def test_receipt_rules_for_sites_and_the_central_address_pass_cfn_lint(packages, tmp_path):
+    """The rules of a configuration with addresses (the shipped one may have none), in the packaged template."""
+    import yaml
+
+    from infra.email_rules import receipt_rules
+    from tests.test_email_infra import SITES
+
+    template = load(packages["prod"] / "sam.yaml")
+    template["Resources"].update(receipt_rules(SITES))
+    path = tmp_path / "sam.yaml"
+    path.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+    lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0 and lint.stdout.strip() == "", lint.stdout + lint.stderr

@@ -294,6 +294,7 @@ def test_demo_data_read_back_equals_what_was_generated(client, svc):
     assert by_day["totals"]["messages"] == by_hour["totals"]["messages"] == len(messages)
     natures = by_day["totals"]["nature"]
     assert natures == {n: sum(m["nature"] == n for m in messages) for n in natures}
+    assert by_day["totals"]["channel"]["twilio"] == len(messages)  # by channel too, as the worker counts
     assert {p["t"]: p["messages"] for p in by_day["series"]} == dict(Counter(m["day"] for m in messages))
     per_site = Counter(m.get("site") or "unknown" for m in messages)
     assert by_day["totals"]["site"] == dict(per_site) and by_day["sites_ranked"] is None  # 4 sites: all listed

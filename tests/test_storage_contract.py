@@ -100,6 +100,29 @@ def test_feedback_pages_through_every_matching_message_once_newest_first(stores)
     assert urgent == []
 
 
+def test_feedback_by_channel_pages_through_a_rare_channel_once_whatever_the_other_filters(stores):
+    for n in range(1, 13):  # one message in four by End User Messaging, the rest by Twilio
+        record = message(n, nature="compliment" if n % 2 else "complaint")
+        if n % 4 == 0:
+            record = {**record, "id": f"eum-M{n:04d}", "channel": "eum"}
+        stores.messages.put_message(record)
+    period = {"since": "2026-11-20T00:00:00.000Z", "until": "2026-11-20T23:59:59.999Z", "days": ["2026-11-20"]}
+    for site, filters, expected in ((None, {"channel": "eum"}, ["eum-M0012", "eum-M0008", "eum-M0004"]),
+                                    ("line-8", {"channel": "eum", "nature": "complaint"}, ["eum-M0012", "eum-M0008",
+                                                                                          "eum-M0004"]),
+                                    ("line-8", {"channel": "eum", "nature": "compliment"}, []),
+                                    (None, {"channel": "twilio", "urgency": "normal"}, [
+                                        f"twilio-SM{n:04d}" for n in range(11, 0, -1) if n % 4])):
+        seen, cursor = [], None
+        for _ in range(20):
+            page, cursor = stores.messages.feedback(site=site, filters=filters, limit=2, cursor=cursor, **period)
+            assert len(page) <= 2
+            seen += [m["id"] for m in page]
+            if cursor is None:
+                break
+        assert seen == expected, filters
+
+
 def test_feedback_refuses_a_cursor_it_did_not_write_or_of_another_query(stores):
     for n in range(1, 4):
         stores.messages.put_message(message(n))

@@ -63,8 +63,11 @@ class FeedbackApi(ApiBase):
         since, until = query.period(self._now(), default_days=7)
         if query.topic is not None and query.topic not in self._config.topics:
             raise ApiError(400, f"topic: unknown topic {query.topic!r}")
-        filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature),
-                                     ("urgency", query.urgency), ("language", query.language)) if v}
+        known = channels.names()
+        if query.channel is not None and query.channel not in known:
+            raise ApiError(400, f"channel: unknown channel {query.channel!r} (one of {', '.join(known)})")
+        filters = {k: v for k, v in (("topic", query.topic), ("nature", query.nature), ("urgency", query.urgency),
+                                     ("language", query.language), ("channel", query.channel)) if v}
         try:
             items, cursor = self._store.messages.feedback(
                 site=self._site(query.site), since=iso(since), until=iso(until),
@@ -84,7 +87,8 @@ class FeedbackApi(ApiBase):
         query.pop("cursor", None)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id"]
+        columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id",
+                   "channel"]  # channel last: the columns before it keep their place
         writer.writerow(columns)
         rows, cursor = 0, None
         while True:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import ranking
+from chalicelib import channels, ranking
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer, parse
 from chalicelib.api.requests import MetricsQuery, QualityQuery, ScorecardQuery
@@ -27,7 +27,9 @@ class MetricsApi(ApiBase):
         network's items. Per-site figures: every site of a small network, else the busiest and the
         quietest of the period's standard window (``ranking``), each read exactly for the period.
         ``topic``, ``nature`` and ``urgency`` filters are answered exactly from the cross
-        counts; the language split is only known without them (``null`` otherwise).
+        counts; the language split is only known without them (``null`` otherwise). ``channel`` is
+        answered from the channel × nature × urgency counts: with it, the topic split is ``null`` and
+        a topic filter is refused (topics are not counted per channel).
         """
         query: MetricsQuery = parse(MetricsQuery, params)
         now = self._now()
@@ -36,14 +38,21 @@ class MetricsApi(ApiBase):
             raise ApiError(400, f"hourly buckets are limited to {MAX_HOURLY_DAYS} days; use bucket=day")
         if query.topic is not None and query.topic not in self._config.topics:
             raise ApiError(400, f"topic: unknown topic {query.topic!r}")
+        known = channels.names()
+        if query.channel is not None and query.channel not in known:
+            raise ApiError(400, f"channel: unknown channel {query.channel!r} (one of {', '.join(known)})")
+        if query.channel is not None and query.topic is not None:
+            raise ApiError(400, "channel: topics are not counted per channel; filter a channel by nature or urgency")
         site = self._site(query.site)
-        wanted = (query.topic, query.nature, query.urgency)
+        wanted = (query.topic, query.nature, query.urgency, query.channel)
         filtered = any(wanted)
         totals = _Tally(self._config.topics)
         totals.filtered = filtered  # even with no rows at all
+        totals.topic = None if query.channel else totals.topic
+        totals.channel = None if query.topic else totals.channel
         series: dict[str, _Tally] = {}
         buckets = period_buckets(since, until, query.bucket, now)
-        fields = self._config.counter_fields()
+        fields = self._config.counter_fields() + channel_fields(known)
         counters = self._store.counters
         counts = counters.site_counts(site, buckets, fields) if site else counters.network_counts(buckets, fields)
         for key in sorted(counts):
@@ -58,7 +67,8 @@ class MetricsApi(ApiBase):
                 by_site.setdefault(_label(site_id), _Tally(self._config.topics)).add(row, wanted, filtered)
         return answer(responses.Metrics, {
             "since": iso(since), "until": iso(until), "bucket": query.bucket, "site": query.site,
-            "filters": {"topic": query.topic, "nature": query.nature, "urgency": query.urgency},
+            "filters": {"topic": query.topic, "nature": query.nature, "urgency": query.urgency,
+                        "channel": query.channel},
             "totals": totals.as_dict() | {"site": {k: v.messages for k, v in by_site.items()}},
             "series": [{"t": t, **series[t].as_dict()} for t in sorted(series)],
             "sites": {k: v.as_dict() for k, v in sorted(by_site.items())},
@@ -118,7 +128,7 @@ class MetricsApi(ApiBase):
             # a roster needs the hours (who was on duty); otherwise the days of the period say the same
             per_bucket = self._store.counters.site_counts(site_id, hours if site or cfg.roster else days, fields)
             for bucket, row in per_bucket.items():
-                sites.setdefault(site_id, _Tally(self._config.topics)).add(row, (None, None, None), False)
+                sites.setdefault(site_id, _Tally(self._config.topics)).add(row, _NONE, False)
                 if not cfg.roster:
                     continue
                 local = datetime.strptime(bucket[2:], "%Y-%m-%dT%H").replace(tzinfo=UTC).astimezone(
@@ -126,7 +136,7 @@ class MetricsApi(ApiBase):
                 for shift in cfg.roster:
                     if shift.on_duty(local.weekday(), local.hour):
                         staff.setdefault((site_id, shift.name), _Tally(self._config.topics)).add(
-                            row, (None, None, None), False)
+                            row, _NONE, False)
         return answer(responses.Scorecards, {
             "since": iso(since), "until": iso(until),
             "sites": [{"site": k, **_scorecard(v)} for k, v in sorted(sites.items())],
@@ -135,17 +145,26 @@ class MetricsApi(ApiBase):
         })
 
 
+def channel_fields(names: list[str]) -> list[str]:
+    """The counts by channel: ``ch_<channel>`` (its messages) and ``ch_<channel>_<nature>_<urgency>``."""
+    return [f"ch_{c}" for c in names] + [f"ch_{c}_{n}_{u}" for c in names for n in NATURES for u in URGENCIES]
+
+
+_NONE: tuple[str | None, ...] = (None, None, None, None)  # no topic, nature, urgency or channel asked
+
+
 def _label(site_id: str) -> str:
     return "unknown" if site_id == NO_SITE else site_id
 
 
 class _Tally:
-    """Adds up hour-counter rows, optionally restricted to a topic, nature and urgency."""
+    """Adds up hour-counter rows, optionally restricted to a topic, nature, urgency and channel."""
 
     def __init__(self, topics: list[str]):
         self.messages = 0
         self.nature = dict.fromkeys(NATURES, 0)
-        self.topic = dict.fromkeys(topics, 0)
+        self.topic: dict[str, int] | None = dict.fromkeys(topics, 0)
+        self.channel: dict[str, int] | None = dict.fromkeys(channels.names(), 0)
         self.urgency = dict.fromkeys(URGENCIES, 0)
         self.language: dict[str, int] | None = dict.fromkeys(LANGUAGES, 0)
         self.acks: dict[str, int] = {"n": 0}
@@ -153,7 +172,7 @@ class _Tally:
         self.replies = {"n": 0, "s": 0, "reopened": 0}  # first staff replies, their seconds, reopenings
         self.filtered = False  # by topic, nature or urgency: acknowledgements are counted per site only
 
-    def add(self, row: dict[str, Any], wanted: tuple[str | None, str | None, str | None], filtered: bool) -> None:
+    def add(self, row: dict[str, Any], wanted: tuple[str | None, ...], filtered: bool) -> None:
         for field, value in row.items():
             if field.startswith("ack_"):
                 self.acks[field[4:]] = self.acks.get(field[4:], 0) + int(value or 0)
@@ -166,27 +185,56 @@ class _Tally:
         self.filtered = self.filtered or filtered
         if not filtered:
             self.messages += int(row.get("n") or 0)
-            for group in ("nature", "topic", "urgency", "language"):
+            for group in ("nature", "topic", "urgency", "language", "channel"):
                 counts = getattr(self, group)
                 for name in counts:
-                    counts[name] += int(row.get(f"{group}_{name}") or 0)
+                    counts[name] += int(row.get(f"{'ch' if group == 'channel' else group}_{name}") or 0)
             return
         self.language = None
+        topic_wanted, channel_wanted = wanted[0], wanted[3]
+        if topic_wanted is not None:
+            self.channel = None  # topics are not counted per channel
+        else:
+            self._add_channels(row, wanted)
+        if channel_wanted is not None:
+            self.topic = None  # nor channels per topic
+            return
         for field, value in row.items():
             if not field.startswith("x_"):
                 continue
             topic, nature, urgency = field[2:].rsplit("_", 2)
-            if any(w is not None and w != v for w, v in zip(wanted, (topic, nature, urgency), strict=True)):
+            if any(w is not None and w != v for w, v in zip(wanted, (topic, nature, urgency), strict=False)):
                 continue
             count = int(value or 0)
             self.messages += count
             self.nature[nature] = self.nature.get(nature, 0) + count
-            self.topic[topic] = self.topic.get(topic, 0) + count
+            topics = self.topic if self.topic is not None else {}  # None only with a channel, returned above
+            topics[topic] = topics.get(topic, 0) + count
             self.urgency[urgency] = self.urgency.get(urgency, 0) + count
+
+    def _add_channels(self, row: dict[str, Any], wanted: tuple[str | None, ...]) -> None:
+        """The channel × nature × urgency counts of a row matching a nature, urgency or channel filter (with
+        a channel filter, they are the messages, natures and urgencies)."""
+        _, nature_wanted, urgency_wanted, channel_wanted = wanted
+        by_channel = self.channel if self.channel is not None else {}  # None only with a topic: not called then
+        for field, value in row.items():
+            parts = field.split("_")
+            if parts[0] != "ch" or len(parts) != 4:
+                continue
+            _, channel, nature, urgency = parts
+            if any(w is not None and w != v for w, v in zip((nature_wanted, urgency_wanted, channel_wanted),
+                                                            (nature, urgency, channel), strict=True)):
+                continue
+            count = int(value or 0)
+            by_channel[channel] = by_channel.get(channel, 0) + count
+            if channel_wanted is not None:
+                self.messages += count
+                self.nature[nature] = self.nature.get(nature, 0) + count
+                self.urgency[urgency] = self.urgency.get(urgency, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
         out = {"messages": self.messages, "nature": self.nature, "topic": self.topic,
-               "urgency": self.urgency, "language": self.language,
+               "urgency": self.urgency, "language": self.language, "channel": self.channel,
                "acknowledged": self.acks["n"], "median_seconds_to_acknowledge": self.median_ack(),
                "promises": {**self.promises, "share_kept": round(
                    self.promises["kept"] / (self.promises["kept"] + self.promises["missed"]), 3)

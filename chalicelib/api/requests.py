@@ -26,6 +26,7 @@ def printable(value: str | None) -> str | None:
     return value
 EARLIEST, LATEST = 2000, 2100  # beyond these, date arithmetic overflows long before any data exists
 TIME = "An ISO 8601 time, e.g. 2026-11-22T08:00:00Z"
+CHANNEL = "A channel's name (twilio, eum...: the channels of chalicelib.channels)"
 
 
 class _Query(BaseModel):
@@ -57,6 +58,7 @@ class FeedbackQuery(_Query):
     nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
     urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
     language: Literal[LANGUAGES] | None = None  # type: ignore[valid-type]
+    channel: str | None = Field(default=None, max_length=16, description=CHANNEL)
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=2048, description="next_cursor of the previous page")
 
@@ -71,6 +73,7 @@ class MetricsQuery(_Query):
     topic: str | None = Field(default=None, max_length=32)
     nature: Literal[NATURES] | None = None  # type: ignore[valid-type]
     urgency: Literal[URGENCIES] | None = None  # type: ignore[valid-type]
+    channel: str | None = Field(default=None, max_length=16, description=CHANNEL + "; not with topic")
 
 
 class ScorecardQuery(_Query):

@@ -89,14 +89,18 @@ class Promises(_Out):
 
 
 class Tally(_Out):
-    """Counts over a period (or one bucket, or one site). With a topic, nature or urgency filter,
+    """Counts over a period (or one bucket, or one site). With a topic, nature, urgency or channel filter,
     ``language``, ``acknowledged``, ``median_seconds_to_acknowledge`` and ``promises`` are null."""
 
     messages: int
     nature: dict[str, int]
-    topic: dict[str, int]
+    topic: dict[str, int] | None = Field(description="null with a channel filter (topics are not counted per "
+                                                     "channel)")
     urgency: dict[str, int]
     language: dict[str, int] | None
+    channel: dict[str, int] | None = Field(
+        default=None, description="Messages per channel (twilio, eum...), counted since channels were; null with a "
+                                  "topic filter")
     acknowledged: int | None
     median_seconds_to_acknowledge: int | None
     promises: Promises | None
@@ -118,6 +122,7 @@ class MetricsFilters(_Out):
     topic: str | None
     nature: str | None
     urgency: str | None
+    channel: str | None = None
 
 
 class RankedSite(_Out):
@@ -225,6 +230,7 @@ class Settings(_Out):
     timezone: str
     topics: list[str]
     natures: list[str]
+    channels: dict[str, str] = Field(default_factory=dict, description="Each channel's name and its label")
 
 
 class QueueDepth(_Out):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import channels
 from chalicelib.api import responses
 from chalicelib.api.base import ApiBase, answer
 from chalicelib.configuration import NATURES, Config
@@ -17,13 +18,14 @@ def _deployment_zone(config: Config) -> str:
 
 class SettingsApi(ApiBase):
     def settings(self) -> dict[str, Any]:
-        """What a dashboard needs to label things: sites, topics, natures."""
+        """What a dashboard needs to label things: sites, topics, natures, channels."""
         return answer(responses.Settings, {
             "deployment": self._config.deployment.name,
             "sites": [{"id": s.id, "name": s.name, "kind": s.kind, "codes": s.codes, "timezone": s.timezone}
                       for s in self._config.sites],
             "timezone": _deployment_zone(self._config),
             "topics": list(self._config.topics), "natures": list(NATURES),
+            "channels": {name: channels.get(name).label for name in channels.names()},
         })
 
     @staticmethod

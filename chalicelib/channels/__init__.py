@@ -111,10 +111,13 @@ class Channel:
     outbound: Callable[[Callable[[str], Any]], ReplySender] | None = None  # staff replies, where ``sender`` is None
     send_errors: Mapping[str, type[ReplyFailed]] = field(default_factory=dict)
     carrier_handles_stop: Callable[[Config], bool] = _never
+    label: str = ""  # what people read (the digest, the dashboard): "SMS (Twilio)"; the name if not given
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
             raise ValueError(f"channel name {self.name!r} must match {NAME.pattern}")
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
         if (self.answer is None) == (self.sender is None):
             raise ValueError(f"channel {self.name}: the reply goes in the answer or by API (one of the two)")
 

@@ -97,7 +97,7 @@ def carrier_handles_stop(config: Config) -> bool:
 
 
 CHANNEL = register(Channel(
-    name="eum", parse=parse, sender=sender, carrier_handles_stop=carrier_handles_stop,
+    name="eum", label="SMS (End User Messaging)", parse=parse, sender=sender, carrier_handles_stop=carrier_handles_stop,
     # SendTextMessage's refusals: the reason End User Messaging gives, else the error's code
     send_errors={"DESTINATION_PHONE_NUMBER_OPTED_OUT": RecipientOptedOut,
                  "DESTINATION_COUNTRY_BLOCKED": InvalidRecipient,

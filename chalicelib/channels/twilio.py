@@ -367,7 +367,7 @@ def status_report(raw: bytes, headers: Mapping[str, str], query: Mapping[str, st
 
 
 CHANNEL = register(Channel(
-    name="twilio", verify=verify, parse=parse, answer=answer, outbound=outbound,
+    name="twilio", label="SMS (Twilio)", verify=verify, parse=parse, answer=answer, outbound=outbound,
     # Twilio's error codes (the REST API's, and a message's ErrorCode in its status callback)
     send_errors={"21610": RecipientOptedOut,  # the number replied STOP: Twilio sends it nothing more
                  "21211": InvalidRecipient, "21614": InvalidRecipient,  # not a valid (mobile) number

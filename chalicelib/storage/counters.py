@@ -16,6 +16,10 @@ A manager's correction of a message's labels (``MessageStore.relabel_message``) 
 same four items, once (a counted mark ``CNT#relabel#<message id>#<n>``, n the correction's number), and
 keeps the quality tally there too: ``q_n`` corrected messages and ``q_<dimension>_<machine>_<corrected>``.
 
+A message's channel is counted in the same items, as two more fields of the same ``ADD``: ``ch_<channel>``
+(its messages) and ``ch_<channel>_<nature>_<urgency>``, at most ``1 + 5 × 2`` fields per channel whatever the
+number of messages, so a channel costs no item and no request.
+
 A message is counted with one ``TransactWriteItems``: the put of its counted mark, refused if the
 mark is there (a duplicate, a redelivery, a retry), and an ``ADD`` of its fields to its site's hour
 and day items and to one shard of the network's hour and day items (the shard picked by the
@@ -45,7 +49,8 @@ from chalicelib.storage.dynamo import NO_SITE, Dynamo, to_item
 
 COUNTER_FIELD = re.compile(
     r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed)|reopened|first_reply_(n|s)"
-    r"|q_n|q_(topic|nature|urgency)_[a-z0-9-]+_[a-z0-9-]+)$")
+    r"|q_n|q_(topic|nature|urgency)_[a-z0-9-]+_[a-z0-9-]+"
+    r"|ch_[a-z][a-z0-9]{1,15}(_[a-z]+_[a-z]+)?)$")  # by channel: its messages, and channel × nature × urgency
 BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
 
 

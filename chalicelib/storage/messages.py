@@ -160,8 +160,12 @@ class MessageStore(Dynamo):
 
         Each day is read through the index keyed on that day and the site, topic and nature
         asked for (``drill_index``), so a page reads only matching messages: no FilterExpression
-        drops items it has read (and billed). Only ``urgency`` and ``language``, which no index
-        is keyed on, are left to a filter on the index's own (projected) attributes.
+        drops items it has read (and billed). Only ``urgency``, ``language`` and ``channel``, which no
+        index is keyed on, are left to a filter: ``urgency`` and ``language`` a FilterExpression on the
+        index's own (projected) attributes; ``channel`` the entries whose table key starts ``MSG#<channel>-``
+        (every index holds it), kept here from the entries read, which a query bills either way (DynamoDB
+        refuses key attributes in a FilterExpression). Such a page reads at most ``_MAX_PAGES`` queries of
+        ``limit`` entries, and may come back short with a cursor.
         """
         keyed = {"site": site, **{d: filters.get(d) for d in DRILL_DIMENSIONS if d != "site"}}
         index, pk_name, pk_of = drill_index({k: v for k, v in keyed.items() if v is not None})
@@ -171,7 +175,9 @@ class MessageStore(Dynamo):
         names: dict[str, str] = {}
         values: dict[str, Any] = {":since": since, ":until": until + "\uffff"}
         conditions = []
-        for i, (field, value) in enumerate(sorted((f, v) for f, v in filters.items() if f not in DRILL_DIMENSIONS)):
+        channel = message_key(f"{filters['channel']}-")["pk"] if filters.get("channel") else ""
+        for i, (field, value) in enumerate(sorted((f, v) for f, v in filters.items()
+                                                  if f not in (*DRILL_DIMENSIONS, "channel"))):
             names[f"#f{i}"] = field
             values[f":f{i}"] = value
             conditions.append(f"#f{i} = :f{i}")
@@ -206,7 +212,7 @@ class MessageStore(Dynamo):
                     kwargs["ExclusiveStartKey"] = start_key
                 page = self._call("query", **kwargs)
                 queries += 1
-                keys.extend(page.get("Items", []))
+                keys.extend(i for i in page.get("Items", []) if not channel or i["pk"]["S"].startswith(channel))
                 start_key = page.get("LastEvaluatedKey")
                 if len(keys) >= limit:
                     if start_key:
