@@ -79,6 +79,9 @@ def test_a_whatsapp_message_is_answered_alerted_and_listed_with_its_channel_once
     assert f"OK {case['code']}" in alert["text"]
     [listed] = [m for m in stack_api(stack, "/api/feedback?site=line-8")["items"] if m["id"] == f"whatsapp-{sid}"]
     assert listed["channel"] == "whatsapp" and customer not in json.dumps(listed)
+    assert stack_api(stack, "/api/config")["channels"]["whatsapp"] == "WhatsApp"
+    wait_until(lambda: (stack_api(stack, "/api/metrics?channel=whatsapp")["totals"]["channel"] or {}).get(
+        "whatsapp", 0) >= 1, seconds=30)  # counted by channel once the worker is done
     # Twilio delivers it again: the same answer, nothing new stored, cased or alerted
     assert send_whatsapp(stack, LINE_8, "L8 there's a fight at the back of the coach", customer, sid=sid) == (
         200, twiml)

@@ -182,6 +182,6 @@ SEND_ERRORS: Mapping[str, Any] = {
 }
 
 CHANNEL = register(Channel(
-    name="whatsapp", verify=_twilio.verify, parse=parse, answer=_twilio.answer, outbound=outbound,
+    name="whatsapp", label="WhatsApp", verify=_twilio.verify, parse=parse, answer=_twilio.answer, outbound=outbound,
     send_errors=SEND_ERRORS,
 ))
