@@ -324,3 +324,50 @@ def test_a_template_is_chosen_in_the_language_voix_writes_to_the_customer_in(dom
 
     assert language_of(domain.config, case) == language
     assert template_for(object(), domain.config, case, [], NOON, "text") is None  # a channel with no window
+
+
+# -- on moto: a staff reply on WhatsApp through the stand-in, and its signed status callbacks -------------------
+@pytest.fixture
+def twilio_api(monkeypatch, standin):
+    fake, url = standin
+    monkeypatch.setenv("TWILIO_API_URL", url)
+    return fake
+
+
+def test_a_staff_reply_goes_on_whatsapp_and_its_status_moves_forward_only_read_included(client, twilio_api):
+    from urllib.parse import urlencode
+
+    from tests.conftest import WEBHOOK_URL, auth, sign
+
+    post_sms(client, wa(body="L8 the driver is drunk and dangerous"))
+    drain()
+    [case] = client.http.get("/api/cases", headers=auth()).json_body["items"]
+
+    def reply(text):
+        response = client.http.post(f"/api/cases/{case['id']}/reply", body=json.dumps({"text": text, "by": "Sam"}),
+                                    headers={**auth(), "Content-Type": "application/json"})
+        assert response.status_code == 202
+        drain()
+        return response.json_body["id"], twilio_api.sent[-1]
+
+    def callback(sent, status, **extra):
+        ref = sent["StatusCallback"].partition("?ref=")[2]
+        params = {"AccountSid": TWILIO_ACCOUNT, "ApiVersion": "2010-04-01", "From": sent["From"], "To": sent["To"],
+                  "MessageSid": sent["sid"], "MessageStatus": status, "SmsSid": sent["sid"], "SmsStatus": status,
+                  "ChannelPrefix": "whatsapp", **extra}
+        return client.http.post(f"/sms/twilio/status?ref={ref}", body=urlencode(params), headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign(params, f"{WEBHOOK_URL}/status?ref={ref}")}).status_code
+
+    def shown(reply_id):
+        conversation = client.http.get(f"/api/cases/{case['id']}", headers=auth()).json_body["conversation"]
+        return next((m["status"], m["error"]) for m in conversation if m["id"] == reply_id)
+
+    first, sent = reply("Sorry, a manager is on the way")
+    assert (sent["To"], sent["From"], sent["Body"]) == (f"whatsapp:{CUSTOMER}", f"whatsapp:{LINE_8}",
+                                                        "Sorry, a manager is on the way")
+    assert [callback(sent, s) for s in ("sent", "read", "delivered", "sent")] == [204] * 4  # out of order, repeated
+    assert shown(first) == ("delivered", None)  # read is delivered; nothing moves it back
+    second, sent = reply("Are you safe now?")
+    assert callback(sent, "failed", ErrorCode="63016") == 204
+    assert shown(second) == ("failed", "63016 Outside WhatsApp's 24-hour window: only a template may be sent")
