@@ -297,13 +297,13 @@ def test_the_sender_posts_free_text_and_templates_with_whatsapp_addresses(standi
 
 
 def test_twilio_s_refusal_of_a_whatsapp_send_means_what_whatsapp_s_codes_say(standin):
-    from chalicelib.channels import InvalidRecipient
+    from chalicelib.channels import InvalidRecipient, ReplyFailed
 
     assert isinstance(whatsapp.CHANNEL.failure("63016", "outside the window"), InvalidRecipient)
     fake, url = standin
     sender = whatsapp.WhatsAppSender(account_sid=lambda: TWILIO_ACCOUNT, auth_token=lambda: "wrong", api_url=url,
                                      status_url="https://voix.example.com/api/sms/twilio/status")
-    with pytest.raises(Exception, match="20003"):
+    with pytest.raises(ReplyFailed, match="20003"):
         sender.send(to=CUSTOMER, origin=LINE_8, text="Sorry", reference="CASEEN01.r1")
 
 
