@@ -14,7 +14,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import compress, repeat
 
 from chalicelib import learned
@@ -611,3 +611,14 @@ class Classifier:
         if site is not None:
             return site.language
         return self._config.deployment.default_language
+
+
+MEDIA_ONLY_RULE = "media only: a photo, a video or a voice message with no text"  # its reply asks for words
+
+
+def media_only(classification: Classification, text: str, num_media: int) -> Classification:
+    """``classification`` of a message's ``text``, noting a message that is media alone (a WhatsApp photo, an MMS):
+    nothing to read, so its reply asks for words (:func:`chalicelib.replies.build_reply`). Media are never fetched."""
+    if num_media <= 0 or text.strip():
+        return classification
+    return replace(classification, rules=[*classification.rules, MEDIA_ONLY_RULE])

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib import channels
 from chalicelib.cases import CaseService, promises_call_back
-from chalicelib.classification import Classifier
+from chalicelib.classification import Classifier, media_only
 from chalicelib.clock import day_key, hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import Config, Localised
 from chalicelib.conversations import MailThread
@@ -186,7 +186,8 @@ class IngestService:
             if answer is not None:
                 return IngestResult(message.id, answer.reply, duplicate=False, record={"id": message.id},
                                     kind="survey")
-        classification = self._classifier.classify(message.body, message.to_number)
+        classification = media_only(self._classifier.classify(message.body, message.to_number), message.body,
+                                    message.num_media)
         reply = build_reply(self._config, classification, message.id, self._secret)
         if message.withheld:
             reply, reply_status = Reply(text="", rule="withheld"), "withheld"

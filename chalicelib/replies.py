@@ -6,8 +6,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from chalicelib.classification import Classification
-from chalicelib.configuration import Config, ReplyRule, Site
+from chalicelib.classification import MEDIA_ONLY_RULE, Classification
+from chalicelib.configuration import Config, Localised, ReplyRule, Site
 from chalicelib.sms_segments import plain, truncate
 
 MAX_REPLY_SEGMENTS = 3
@@ -89,8 +89,18 @@ def render(config: Config, rule: ReplyRule, site: Site | None, language: str, of
     return truncate(plain(text), MAX_REPLY_SEGMENTS)
 
 
+# a photo, a video or a voice message with no words (WhatsApp, MMS): stored, no case, and asked for words
+MEDIA_ONLY = Localised(
+    en="Thanks. We cannot open photos, videos or voice messages here: could you tell us in words what happened, "
+       "and where?",
+    fr="Merci. Nous ne pouvons pas ouvrir les photos, vidéos ou messages vocaux ici : pouvez-vous nous écrire ce "
+       "qui s'est passé, et où ?")
+
+
 def build_reply(config: Config, classification: Classification, message_id: str, secret: bytes) -> Reply:
-    """The reply for a classified message, in the customer's language."""
+    """The reply for a classified message, in the customer's language (media alone: an invitation to write)."""
+    if MEDIA_ONLY_RULE in classification.rules:
+        return Reply(text=MEDIA_ONLY.get(reply_language(config, classification)), rule="media only")
     rule = matching_rule(config, classification)
     offer = offer_code(message_id, secret) if rule.offer else None
     language = reply_language(config, classification)

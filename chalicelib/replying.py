@@ -28,6 +28,7 @@ from chalicelib.jobs import JobQueue, QueueError
 from chalicelib.moderation import mask
 from chalicelib.observability import logger as log
 from chalicelib.ports import Stores
+from chalicelib.reply_window import Templated, WindowClosed, template_for
 from chalicelib.sms_segments import is_gsm7, segments
 from chalicelib.surveys import quiet_delay
 
@@ -38,7 +39,9 @@ MAX_DELAY = 900  # SQS holds a job back 15 minutes at most: a reply held longer 
 CARRIER_ERRORS = {"30003": "Unreachable destination handset", "30005": "Unknown destination handset",
                   "30006": "Landline or unreachable carrier", "30007": "Message filtered by the carrier",
                   "30008": "Unknown error", "21610": "The customer opted out (STOP)",
-                  "21211": "Not a valid phone number", "21614": "Not a mobile number"}
+                  "21211": "Not a valid phone number", "21614": "Not a mobile number",
+                  "63016": "Outside WhatsApp's 24-hour window: only a template may be sent",
+                  "63024": "Not a WhatsApp user"}
 
 
 class ReplyRefused(ApiError):
@@ -110,6 +113,7 @@ class ConversationService:
         if contact is None:
             raise ReplyRefused(409, f"the customer's number is no longer kept ({self._settings.contact_days} days "
                                     "after their last message): they cannot be texted from this case")
+        self._window(case, contact.channel, text, now)  # outside WhatsApp's window: a template, else 409
         limit = self._settings.replies_per_case_per_hour
         if self._store.conversations.sent_since(case_id, iso(now - timedelta(hours=1))) >= limit:
             raise ReplyRefused(429, f"this case had {limit} replies in the last hour, the most allowed: "
@@ -161,6 +165,18 @@ class ConversationService:
             return 409, "the customer opted out (STOP): no reply is sent"
         return None
 
+    def _window(self, case: dict[str, Any], channel: str, text: str, now: datetime) -> Any:
+        """The template a reply goes out as outside the channel's customer-service window (None: the text as it
+        is); :class:`ReplyRefused` (409) when the window closed and no template fits (chalicelib/reply_window.py)."""
+        sender = self._senders(channel) if self._senders else None
+        if not getattr(sender, "window_hours", 0):
+            return None
+        try:
+            return template_for(sender, self._config, case, self._store.conversations.conversation(case["id"]), now,
+                                text)
+        except WindowClosed as exc:
+            raise ReplyRefused(409, str(exc)) from exc
+
     # -- the worker ----------------------------------------------------------------------------------
     def send(self, case_id: str, reply_id: str, *, final: bool = False) -> str:
         """Send one queued reply, once; what became of it (for the log and the tests)."""
@@ -192,6 +208,14 @@ class ConversationService:
         if message.status == "scheduled":
             self._store.conversations.set_status(message, "queued", at=iso(now))
         sender = self._senders(contact.channel) if self._senders else None
+        try:  # WhatsApp's window may have closed since the reply was written (held by quiet hours)
+            template = self._window(case, contact.channel, message.text, now)
+        except ReplyRefused as exc:
+            self._store.conversations.release_send(message)
+            self._store.conversations.set_status(message, "failed", at=iso(now), error=exc.message[:200])
+            return "refused"
+        sender = Templated(sender, template) if template else sender
+
         try:
             if sender is None:
                 raise channels.ReplyFailed(f"no sender for channel {contact.channel}")

@@ -53,6 +53,7 @@ const STRINGS = {
     length: "{segments} SMS · {encoding}",
     replyTitle: "Reply to the customer",
     replyLabel: "Your reply (sent by SMS from the site's number)",
+    replyLabelWhatsApp: "Your reply (sent on WhatsApp from the site's number: after 24 hours without a message from the customer, only as an approved template)",
     template: "Template",
     noTemplate: "Choose a template…",
     nameMissingInTemplate: "Type your name in “Your name” to fill in {name}.",
@@ -179,6 +180,9 @@ function renderHead(c) {
   $("case-resolve").hidden = c.status === "resolved";
   renderTemplates(c.templates || []);
   renderHistory(c.history || []);
+  // the reply goes back on the channel of the customer's latest message (WhatsApp: its 24-hour rule)
+  const last = (c.conversation || []).filter((m) => m.direction === "in").pop();
+  $("case-text").labels[0].textContent = t(last?.channel === "whatsapp" ? "replyLabelWhatsApp" : "replyLabel");
 }
 
 function renderTemplates(templates) {

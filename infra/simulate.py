@@ -46,6 +46,45 @@ def send_twilio(state: dict, to: str, text: str, sender: str, sid: str | None = 
         return exc.code, exc.read().decode()
 
 
+def send_whatsapp(state: dict, to: str, text: str, sender: str, sid: str | None = None,
+                  media: str | None = None) -> tuple[int, str]:
+    """A WhatsApp message through Twilio, signed and shaped as Twilio posts it (``whatsapp:`` addresses, the
+    sender's WhatsApp id and profile name); ``media`` (a content type) sends a photo alone, with no text."""
+    from chalicelib.channels.twilio import compute_signature
+
+    sid = sid or ("MM" if media else "SM") + uuid.uuid4().hex
+    params = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": state["twilio_account_sid"],
+              "From": f"whatsapp:{sender}", "To": f"whatsapp:{to}", "Body": "" if media else text,
+              "NumMedia": "1" if media else "0", "NumSegments": "1", "SmsStatus": "received",
+              "ApiVersion": "2010-04-01", "ProfileName": "Demo Customer", "WaId": sender.lstrip("+"),
+              "MessageType": (media or "text").partition("/")[0]}
+    if media:
+        params["MediaContentType0"] = media
+        params["MediaUrl0"] = f"https://api.twilio.com/2010-04-01/Accounts/AC/Messages/{sid}/Media/ME0"
+    signature = compute_signature(state["twilio_auth_token"], state["webhook_url"], list(params.items()))
+    request = urllib.request.Request(
+        state["webhook_url"], data=urlencode(params).encode(), method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as res:
+            return res.status, res.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def send_whatsapp_demo(state: dict, count: int, rng: random.Random, verbose: bool = False) -> int:
+    """A few demo messages by WhatsApp, the last a photo alone; how many were accepted."""
+    messages = demo_messages()
+    accepted = 0
+    for n in range(count):
+        m, sender = rng.choice(messages), rng.choice(CUSTOMERS)
+        status, reply = send_whatsapp(state, m["to"], m["text"], sender, media="image/jpeg" if n == count - 1 else None)
+        accepted += status == 200
+        if verbose:
+            print(f"{status} whatsapp {m['to']} {m['text'][:50] if n < count - 1 else '(a photo)'!r} -> {reply[:120]}")
+    return accepted
+
+
 def send_eum(state: dict, to: str, text: str, sender: str) -> None:
     """Publish an inbound SMS the way AWS End User Messaging does, on the SNS topic."""
     import boto3
@@ -198,12 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eum-share", type=float, default=0.25, help="share sent through End User Messaging/SNS")
     parser.add_argument("--email-share", type=float, default=0.2, help="share sent as e-mails (SES receiving/SNS)")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--whatsapp", type=int, default=3, help="then this many WhatsApp messages (the last a photo)")
     parser.add_argument("--watch", type=float, default=0, help="then keep answering staff replies this many seconds")
     args = parser.parse_args(argv)
     state = load_state()
     sent = send_demo(state, args.count, args.rate, args.eum_share, args.seed, verbose=True,
                      email_share=args.email_share)
     print(f"{sent}/{args.count} accepted")
+    if args.whatsapp:
+        print(f"{send_whatsapp_demo(state, args.whatsapp, random.Random(args.seed), verbose=True)}/{args.whatsapp} "
+              "WhatsApp messages accepted")
     deadline = time.monotonic() + args.watch
     while True:  # the customers answer the staff replies sent meanwhile
         answered = answer_replies(state, random.Random(args.seed))

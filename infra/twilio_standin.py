@@ -1,10 +1,12 @@
 """A local stand-in for Twilio's Messages API: `make run` and the stack tests send staff replies to it.
 
 It answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` as Twilio does (basic auth with the
-account SID and auth token, a form with ``To``, ``From``, ``Body`` and ``StatusCallback``; 201 and the message
-as JSON, with an ``SM…`` sid), records each text in the local outbox (with its case), then posts the status
-callbacks Twilio would, signed with the auth token as Twilio signs them: ``sent``, then ``delivered`` (for
-:data:`FAILING_NUMBER`, always ``undelivered`` with error 30003, to show a failed delivery). ``GET
+account SID and auth token, a form with ``To``, ``From``, ``Body`` and ``StatusCallback``, or for WhatsApp
+``whatsapp:`` addresses and a ``Body`` or a template's ``ContentSid`` and ``ContentVariables``; 201 and the message
+as JSON, with an ``SM…`` sid), records each text in the local outbox (with its case; a template as its SID and
+values), then posts the status callbacks Twilio would, signed with the auth token as Twilio signs them: ``sent``,
+then ``delivered`` (and ``read`` on WhatsApp; for :data:`FAILING_NUMBER`, always ``undelivered`` with error 30003,
+to show a failed delivery). ``GET
 /local/replies`` hands `make simulate` the texts sent since it last asked, which its customers answer. Nothing
 leaves the machine. The functions find it through ``TWILIO_API_URL``; in the cloud that is unset and Twilio's own
 API is called.
@@ -65,22 +67,27 @@ class TwilioStandIn:
         reference = dict(parse_qsl(urlsplit(fields.get("StatusCallback") or "").query)).get("ref", "")
         self.sent.append({**fields, "sid": sid})
         if self.outbox is not None:
-            self.outbox.record(channel="reply", to=mask(fields["To"]), subject=None, text=fields["Body"], id=sid,
-                               message=None, case_id=reference.split(".")[0] or None)
+            to = fields["To"]
+            prefix = "whatsapp:" if to.startswith("whatsapp:") else ""
+            self.outbox.record(channel="reply", to=prefix + mask(to.removeprefix(prefix)), subject=None,
+                               text=text_of(fields), id=sid, message=None, case_id=reference.split(".")[0] or None)
         if fields.get("StatusCallback") and self.report:
             threading.Thread(target=self._report, args=(sid, fields), daemon=True).start()
         return {"sid": sid, "account_sid": self.account_sid, "to": fields["To"], "from": fields["From"],
-                "body": fields["Body"], "status": "queued", "api_version": "2010-04-01", "error_code": None}
+                "body": text_of(fields), "status": "queued", "api_version": "2010-04-01", "error_code": None}
 
     def unanswered(self) -> list[dict[str, str]]:
         """The texts sent since the last call, for `make simulate` to answer as the customers would."""
         new, self.handed = self.sent[self.handed:], len(self.sent)
-        return [{"sid": m["sid"], "to": m["To"], "from": m["From"], "body": m["Body"]} for m in new]
+        return [{"sid": m["sid"], "to": m["To"], "from": m["From"], "body": text_of(m)} for m in new]
 
     def _report(self, sid: str, fields: dict[str, str]) -> None:
-        """The status callbacks of one message, in order, each signed for the callback URL."""
-        final = "undelivered" if fields["To"] == FAILING_NUMBER else "delivered"
-        for status in ("sent", final):
+        """The status callbacks of one message, in order, each signed for the callback URL (a WhatsApp message is
+        read after it is delivered)."""
+        failing = fields["To"].removeprefix("whatsapp:") == FAILING_NUMBER
+        final = ["undelivered"] if failing else ["delivered", "read"] if fields["To"].startswith("whatsapp:") \
+            else ["delivered"]
+        for status in ("sent", *final):
             time.sleep(self.step_seconds)
             params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "From": fields["From"],
                       "MessageSid": sid, "MessageStatus": status, "SmsSid": sid, "SmsStatus": status,
@@ -95,6 +102,18 @@ class TwilioStandIn:
             except OSError as exc:  # Twilio does not retry a failed status callback either
                 answered = getattr(exc, "code", None) or str(exc)
             self.callbacks.append({"sid": sid, "status": status, "answered": answered})
+
+
+def text_of(fields: dict[str, str]) -> str:
+    """A message's text: its body, or the template it names (WhatsApp outside the 24-hour window) and the values
+    of its variables."""
+    if fields.get("Body") or not fields.get("ContentSid"):
+        return fields.get("Body") or ""
+    try:
+        values = json.loads(fields.get("ContentVariables") or "{}")
+    except ValueError:
+        values = {}
+    return f"[template {fields['ContentSid']}] " + " | ".join(str(v) for v in dict(values).values())
 
 
 def _handler(standin: TwilioStandIn) -> type[BaseHTTPRequestHandler]:
@@ -128,10 +147,11 @@ def _handler(standin: TwilioStandIn) -> type[BaseHTTPRequestHandler]:
                 self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
             else:
                 fields = dict(parse_qsl(raw, keep_blank_values=True))
-                missing = [name for name in ("To", "From", "Body") if not fields.get(name)]
-                if missing:
-                    self._answer(400, {"code": 21604 if missing[0] == "To" else 21602,
-                                       "message": f"A '{missing[0]}' phone number is required.", "status": 400})
+                missing = [name for name in ("To", "From") if not fields.get(name)]
+                if missing or not (fields.get("Body") or fields.get("ContentSid")):
+                    name = missing[0] if missing else "Body"
+                    self._answer(400, {"code": {"To": 21604, "From": 21603}.get(name, 21602),
+                                       "message": f"A '{name}' is required.", "status": 400})
                 else:
                     self._answer(201, standin.take(fields))
 

@@ -278,3 +278,32 @@ def test_only_mine_lists_the_open_cases_assigned_to_the_name_typed(page, stack):
     assert page.locator("#cases li.case").count() == 1
     assert [c["id"] for c in stack_api(stack, "/api/cases?assignee=Nadia%20Brun")["items"]] == [case["id"]]
     assert page.errors == []
+
+
+def test_a_whatsapp_case_says_so_and_a_reply_after_the_window_with_no_template_shows_why(page, stack):
+    import boto3
+
+    from infra.simulate import send_whatsapp
+    from tests.conftest import stack_api, wait_until
+
+    customer = "+33639980557"
+    assert send_whatsapp(stack, "+33639980012", "L12 il y a de la fumée qui sort du moteur, j'ai peur", customer)[0] \
+        == 200
+    case = wait_until(lambda: next((c for c in stack_api(stack, "/api/cases?status=open")["items"]
+                                    if c["text"].startswith("L12 il y a de la fum")), None), seconds=60)
+    sign_in(page, stack, f"/?period=today#case={case['id']}")
+    page.wait_for_selector("#case[data-loaded]")
+    assert page.text_content("label[for=case-text]").startswith("Your reply (sent on WhatsApp")
+    db = boto3.client("dynamodb", endpoint_url=stack["moto_endpoint"], region_name="eu-west-2",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    then = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # the customer wrote then
+    db.update_item(TableName="voix-dev", Key={"pk": {"S": f"CASE#{case['id']}"}, "sk": {"S": "CASE"}},
+                   UpdateExpression="SET received_at = :t", ExpressionAttributeValues={":t": {"S": then}})
+    page.fill("#case-text", "Désolé, nous arrivons")
+    page.click("#case-send")
+    page.wait_for_selector("#case-error:has-text('24-hour window closed')")
+    assert page.text_content("#case-error") == (
+        "WhatsApp's 24-hour window closed (the customer last wrote 2 days ago) and no approved template exists for "
+        "fr: nothing can be sent until they write again")
+    assert page.input_value("#case-text") == "Désolé, nous arrivons"  # kept, to send when the customer writes again
+    assert page.errors == []

@@ -150,8 +150,8 @@ def is_valid_signature(auth_token: str, url: str, params: list[tuple[str, str]],
     return ok
 
 
-def to_inbound(params: list[tuple[str, str]], received_at: datetime) -> InboundMessage:
-    """Turn Twilio's form fields into an :class:`InboundMessage` or raise :class:`BadRequest`."""
+def to_inbound(params: list[tuple[str, str]], received_at: datetime, channel: str = "twilio") -> InboundMessage:
+    """Turn Twilio's form fields into an :class:`InboundMessage` of ``channel`` or raise :class:`BadRequest`."""
     fields: dict[str, str] = {}
     for name, value in params:
         fields.setdefault(name, value)
@@ -171,7 +171,7 @@ def to_inbound(params: list[tuple[str, str]], received_at: datetime) -> InboundM
 
     try:
         return InboundMessage(
-            channel="twilio", channel_message_id=fields["MessageSid"].strip(), from_number=from_number,
+            channel=channel, channel_message_id=fields["MessageSid"].strip(), from_number=from_number,
             to_number=to_number, body=fields["Body"], received_at=received_at, num_media=num_media,
             carrier_keyword=CARRIER_TYPES.get((fields.get("OptOutType") or "").strip().upper()),
         )
@@ -208,8 +208,27 @@ def verify(request: Request, secrets: Any) -> None:
         raise Refused(403, f"not a Twilio request: {exc}") from exc
 
 
+_ADDRESS_PREFIX = re.compile(r"^([a-z]{2,15}):")  # "whatsapp:+447700900123": a channel Twilio carries besides SMS
+
+
 def parse(request: Request, received_at: datetime) -> InboundMessage:
-    return to_inbound(parse_form(_raw(request)), received_at)
+    """An SMS; a message of another channel Twilio carries on the same webhook (``From=whatsapp:+44…``) is read
+    by that channel's module, one whose requests are checked as this one's are."""
+    params = parse_form(_raw(request))
+    prefix, to = (_ADDRESS_PREFIX.match(next((v for n, v in params if n == name), "")) for name in ("From", "To"))
+    if (prefix and prefix[1]) != (to and to[1]):
+        raise Refused(403, "not a Twilio request: From and To are not of one channel")
+    if prefix:
+        from chalicelib import channels
+
+        try:
+            carried = channels.get(prefix[1])
+        except KeyError:
+            carried = None
+        if carried is None or carried is CHANNEL or carried.verify is not verify:
+            raise BadRequest(f"{prefix[1]} messages are not taken on this webhook")
+        return carried.parse(request, received_at)
+    return to_inbound(params, received_at)
 
 
 def answer(reply: str | None) -> Answer:
@@ -244,11 +263,15 @@ class TwilioMessagesSender:
         self._timeout = timeout
 
     def send(self, *, to: str, origin: str, text: str, reference: str) -> str:
+        return self.post({"To": to, "From": origin, "Body": text}, reference)
+
+    def post(self, fields: Mapping[str, str], reference: str) -> str:
+        """Create one message of ``fields`` (``To``, ``From`` and ``Body`` or ``ContentSid``), its status reported
+        for ``reference``; the carrier's id."""
         if not REFERENCE.fullmatch(reference):
             raise ValueError(f"reference {reference!r} cannot ride in a callback URL")
         sid = self._account_sid()
-        form = urlencode({"To": to, "From": origin, "Body": text,
-                          "StatusCallback": f"{self._status_url}?ref={reference}"})
+        form = urlencode({**fields, "StatusCallback": f"{self._status_url}?ref={reference}"})
         credentials = base64.b64encode(f"{sid}:{self._auth_token()}".encode()).decode()
         request = urllib.request.Request(
             f"{self._api_url}/2010-04-01/Accounts/{sid}/Messages.json", data=form.encode(), method="POST",
@@ -261,13 +284,17 @@ class TwilioMessagesSender:
             code = str(refusal.get("code") or "")
             if exc.code == 429:
                 raise Throttled(f"Twilio refused: too many requests ({code})") from exc
-            raise CHANNEL.failure(code, f"Twilio refused ({exc.code}): {code} {refusal.get('message') or ''}".strip()
-                                  ) from exc
+            raise self.failure(code, f"Twilio refused ({exc.code}): {code} {refusal.get('message') or ''}".strip()
+                               ) from exc
         except (OSError, ValueError) as exc:  # unreachable, timed out, not JSON
             raise ReplyFailed(f"Twilio's Messages API did not answer: {exc}") from exc
         if not isinstance(body.get("sid"), str):
             raise ReplyFailed("Twilio's answer has no message sid")
         return body["sid"]
+
+    def failure(self, code: str | None, detail: str) -> ReplyFailed:
+        """What Twilio's error ``code`` means (the channel's ``send_errors``)."""
+        return CHANNEL.failure(code, detail)
 
 
 def _json(raw: bytes) -> dict[str, Any]:
