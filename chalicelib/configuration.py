@@ -14,6 +14,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from chalicelib.conversations import ConversationSettings
 from chalicelib.phone import InvalidNumber, normalise
+from chalicelib.readers import HELP, Readers, unknown
+from chalicelib.shifts import WEEKDAYS as WEEKDAYS
+from chalicelib.shifts import Shift
 from chalicelib.texts import Localised, ReplyTemplate
 
 DEFAULT_TOPICS = (
@@ -61,32 +64,6 @@ class SiteKind(_Strict):
     team: Localised
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class Shift(_Strict):
-    """Who is on duty at a site, every week, in the site's time zone; whole hours."""
-
-    name: str = Field(min_length=1, max_length=80)
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
-    start: int = Field(ge=0, le=23, description="First hour on duty, 0-23")
-    end: int = Field(ge=1, le=24, description="Hour the shift ends, 1-24; before start: it runs past midnight")
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Shift:
-        if self.start == self.end:
-            raise ValueError(f"shift of {self.name!r} starts and ends at {self.start}h")
-        return self
-
-    def on_duty(self, weekday: int, hour: int) -> bool:
-        """Is the shift on at ``hour`` (local) of ``weekday`` (0 = Monday)? A night shift belongs to its start day."""
-        if self.start < self.end:
-            return WEEKDAYS[weekday] in self.days and self.start <= hour < self.end
-        started_today = WEEKDAYS[weekday] in self.days and hour >= self.start
-        started_yesterday = WEEKDAYS[(weekday - 1) % 7] in self.days and hour < self.end
-        return started_today or started_yesterday
-
-
 class Site(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     name: str
@@ -103,6 +80,7 @@ class Site(_Strict):
     ack_minutes: int = Field(default=120, ge=1, le=10080, description="Promise for the other cases")
     manager_sms: list[PhoneNumber] = Field(default_factory=list, description="Escalation level 1 by SMS")
     roster: list[Shift] = Field(default_factory=list, description="Who is on duty when, for scorecards")
+    languages: Readers = Field(default_factory=dict, description=HELP + " (default: the site's language)")
     offer_daily_budget: int = Field(default=0, ge=0, le=100_000, description="Goodwill offers a day, at most")
     emergency_number: str = "112"
 
@@ -116,6 +94,12 @@ class Site(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {zone!r} (an IANA name such as Europe/London)") from exc
         return zone
+
+    @model_validator(mode="after")
+    def _known_readers(self) -> Site:
+        if reader := unknown(self.languages, self.staff_sms, self.manager_sms, self.manager_email):
+            raise ValueError(f"languages: {reader!r} is none of the site's staff_sms, manager_sms, manager_email")
+        return self
 
     @field_validator("codes")
     @classmethod
@@ -156,6 +140,7 @@ class Deployment(_Strict):
         en="Voix customer feedback: text us your comments. Reply STOP to opt out. Msg&data rates may apply.",
         fr="Voix avis clients : envoyez-nous vos remarques. Repondez STOP pour ne plus recevoir de SMS.")
     default_language: Language = "en"
+    languages: Readers = Field(default_factory=dict, description=HELP + " (default: default_language)")
     emergency_number: str = "112"
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
 
@@ -167,6 +152,9 @@ class SitesFile(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SitesFile:
+        d = self.deployment
+        if reader := unknown(d.languages, d.care_email, d.care_sms, d.staff_numbers):
+            raise ValueError(f"deployment.languages: {reader!r} is none of care_email, care_sms, staff_numbers")
         seen_codes: dict[str, str] = {}
         seen_numbers: dict[str, str] = {}
         ids = set()
