@@ -40,8 +40,8 @@ def page(status: int, code: str, text: str, form: bool = False, token: str = "",
     button = (f'<form method="post" action="{escape(token)}"><button type="submit" '
               f'style="font-size: 1.2rem; padding: .6rem 1.2rem">{escape(t("ack.button", lang))}</button></form>'
               ) if form else ""
-    return Page(status, TEMPLATE.format(lang=lang, title=escape(t("ack.title", lang, code=code)),
-                                        heading=escape(t("ack.heading", lang, code=code)), text=escape(text),
+    title, heading = (t("ack.title", lang, code=code), t("ack.heading", lang, code=code)) if code else ("Voix",) * 2
+    return Page(status, TEMPLATE.format(lang=lang, title=escape(title), heading=escape(heading), text=escape(text),
                                         form=button))
 
 

@@ -2,7 +2,8 @@
 
 Yesterday's numbers (the site's local day; the network's: where most sites are, UTC past 50 sites as its
 ranking of the busiest and quietest sites is by UTC day) against the same day a week before, the cases still
-open, and a few verbatims (the latest complaints and compliments, forbidden words masked). Each recipient reads it in their language (``chalicelib/locales``), times in the section's time zone.
+open, and a few verbatims (the latest complaints and compliments, forbidden words masked). Each recipient
+reads it in their language (``chalicelib/locales``), times in the section's time zone.
 Everything is read through the operator API, so the digest says what the dashboard says.
 A digest is sent once per recipient and day: a marker item is claimed before sending
 and released if the sending fails, so a re-run sends only what is missing.
@@ -55,18 +56,18 @@ def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str
     subject = t("digest.subject", lang, title=title, day=day, messages=n, complaints=complaints,
                 open=len(open_cases))
     rows = [
-        ("messages", n, before["messages"]),
-        ("complaints", complaints, before["nature"]["complaint"]),
-        ("compliments", compliments, before["nature"]["compliment"]),
-        ("suggestions", totals["nature"]["suggestion"], before["nature"]["suggestion"]),
-        ("questions", totals["nature"]["question"], before["nature"]["question"]),
-        ("urgent", totals["urgency"]["high"], before["urgency"]["high"]),
-        ("acknowledged", totals["acknowledged"], before["acknowledged"]),
+        ("digest.messages", n, before["messages"]),
+        ("digest.complaints", complaints, before["nature"]["complaint"]),
+        ("digest.compliments", compliments, before["nature"]["compliment"]),
+        ("digest.suggestions", totals["nature"]["suggestion"], before["nature"]["suggestion"]),
+        ("digest.questions", totals["nature"]["question"], before["nature"]["question"]),
+        ("digest.urgent", totals["urgency"]["high"], before["urgency"]["high"]),
+        ("digest.acknowledged", totals["acknowledged"], before["acknowledged"]),
     ]
     lines = [t("digest.header", lang, title=title, day=format_date(date.fromisoformat(day), lang), zone=zone), "",
              f"{'':14}{t('digest.yesterday', lang):>10}{t('digest.week_before', lang):>13}"
              f"{t('digest.change', lang):>9}"]
-    lines += [f"{t('digest.' + key, lang):14}{now:>10}{then:>13}{_change(now, then, lang):>9}"
+    lines += [f"{t(key, lang):14}{now:>10}{then:>13}{_change(now, then, lang):>9}"
               for key, now, then in rows]
     median = totals["median_seconds_to_acknowledge"]
     lines.append(f"{t('digest.median', lang):28} {round(median / 60) if median is not None else '-'} min")

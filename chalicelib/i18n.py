@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.configuration import Config
 
 LOCALES = Path(__file__).resolve().parent / "locales"
+DASHBOARD_LOCALES = LOCALES.parent.parent / "dashboard" / "locales"  # the same files, served to the browser
 LANGUAGES = ("en", "fr")
 DEFAULT = "en"
 
@@ -41,6 +42,18 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
 def catalogue(language: str) -> dict[str, str]:
     """The language's texts, by dotted key (read once per process)."""
     return flatten(json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8")))
+
+
+def copy_catalogues(folder: str | Path | None = None) -> list[Path]:
+    """Copy each catalogue, byte for byte, to ``folder`` (the dashboard's ``locales/``); the files written."""
+    target = Path(folder) if folder else DASHBOARD_LOCALES
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for language in LANGUAGES:
+        path = target / f"{language}.json"
+        path.write_bytes((LOCALES / f"{language}.json").read_bytes())
+        written.append(path)
+    return written
 
 
 def chain(language: str | None) -> tuple[str, ...]:
