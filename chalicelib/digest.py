@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from chalicelib import ranking
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
-from chalicelib.i18n import format_date, format_datetime, label, network_zone, reader_language, t
+from chalicelib.i18n import LANGUAGES, format_date, format_datetime, label, network_zone, reader_language, t
 from chalicelib.notify import DeliveryFailed, EmailAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.ports import Offers
@@ -36,6 +36,11 @@ class Section:
     site: str | None
     recipients: list[str]
     zone: str = "UTC"
+
+
+def is_digest(text: str) -> bool:
+    """Is this e-mail body a daily digest (in any language)? Its first line says so."""
+    return text.startswith(tuple(t("digest.header", lang).split("{")[0] for lang in LANGUAGES))
 
 
 def _change(now: int, before: int, lang: str = "en") -> str:

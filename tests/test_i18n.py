@@ -20,7 +20,7 @@ from chalicelib.alert_texts import alert_email, alert_sms
 from chalicelib.api import OperatorApi
 from chalicelib.config_loader import DEFAULT_CONFIG_DIR, ConfigError, get_config, load_config
 from chalicelib.configuration import DEFAULT_TOPICS, NATURES, URGENCIES
-from chalicelib.digest import DigestService
+from chalicelib.digest import DigestService, is_digest
 from chalicelib.i18n import format_date, format_datetime, from_header, reader_language, t
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,3 +271,5 @@ def test_the_digest_is_by_the_sites_local_day_in_each_readers_language(domain, c
     assert "(Europe/London)" in line_8[1]
     assert mail["Soins@Example.com"][0].startswith("[Voix] Réseau Voix demo, 2026-12-03:")
     assert mail["care@example.com"][0].startswith("[Voix] Voix demo network, 2026-12-03:")
+    assert all(is_digest(body) for _, _, body in Outbox.sent)  # what the outbox and stack tests tell apart
+    assert not is_digest(alert_email(config, CASE, to="ligne12@example.com")[1])
