@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from chalicelib.configuration import Config
+    from chalicelib.configuration import Config, Site
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 DASHBOARD_LOCALES = LOCALES.parent.parent / "dashboard" / "locales"  # the same files, served to the browser
@@ -133,21 +133,24 @@ def format_datetime(value: str | datetime | None, language: str | None, zone: st
 
 # -- who reads which language ----------------------------------------------------------------------------------
 def reader_language(config: Config, to: str | None, site_id: str | None = None) -> str:
-    """The language of the one an alert or digest goes to: as ``languages`` names them, else central care's
-    (care_email, care_sms, staff_numbers) is the deployment's default language and a site's staff's and
-    managers' is the site's language (a reader of neither: the site's, else the deployment's)."""
+    """The language of the one an alert, digest or answer goes to: as ``languages`` names them; else a site's staff
+    and managers read their site's ``language`` (the site they belong to, whichever site the case is at), central
+    care (care_email, care_sms, staff_numbers) the deployment's ``default_language``, and anyone else the case's
+    site's language (the deployment's with no site)."""
     deployment = config.deployment
     key = (to or "").strip()
     key = key if key.startswith("+") else key.lower()
-    care = {*(a.lower() for a in deployment.care_email), *deployment.care_sms, *deployment.staff_numbers}
     if key in deployment.languages:
         return deployment.languages[key]
     site = config.site(site_id)
-    if site is not None and key in site.languages:
-        return site.languages[key]
-    if key in care or site is None:
-        return deployment.default_language
-    return site.language
+    if site is None or not _staff_of(site, key):
+        care = key in {*(a.lower() for a in deployment.care_email), *deployment.care_sms, *deployment.staff_numbers}
+        site = next((s for s in config.sites if _staff_of(s, key)), None if care else site)
+    return site.languages.get(key, site.language) if site is not None else deployment.default_language
+
+
+def _staff_of(site: Site, key: str) -> bool:
+    return key in site.staff_sms or key in site.manager_sms or key in (a.lower() for a in site.manager_email)
 
 
 def network_zone(config: Config) -> str:

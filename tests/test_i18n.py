@@ -43,7 +43,7 @@ def test_no_key_is_missing_in_either_catalogue_and_placeholders_match():
 def test_every_key_the_code_names_is_in_the_catalogues_and_every_name_has_a_label():
     named = set()
     for path in [*(ROOT / "chalicelib").rglob("*.py"), ROOT / "app.py"]:
-        named |= set(re.findall(r"""["']((?:alert|digest|ack|format|language)\.[a-z0-9_.]+)["']""",
+        named |= set(re.findall(r"""["']((?:alert|digest|ack|format|language|staff)\.[a-z0-9_.]+)["']""",
                                 path.read_text(encoding="utf-8")))
     assert len(named) > 50  # the grep finds the keys (alert_texts, digest, ack_page)
     assert sorted(named - set(i18n.catalogue("en"))) == []
@@ -121,6 +121,8 @@ def test_readers_languages_default_to_the_sites_and_the_deployments(config_dir):
     assert reader_language(config, "boss@example.com", "line-12") == "en"
     assert reader_language(config, "+33639980801", "line-12") == "en"
     assert reader_language(config, "line8@example.com", "line-8") == "en"
+    assert reader_language(config, "+447700900801", "line-12") == "en"  # line 8's driver: their own site's
+    assert reader_language(config, "+33639980901", None) == "fr"  # the Paris store's, with no case
     assert reader_language(config, "care@example.com", "line-12") == "en"  # care: the deployment's default
     assert reader_language(config, "soins@example.com", "line-8") == "fr"
     assert reader_language(config, None, "store-paris") == "fr" and reader_language(config, None, None) == "en"
@@ -273,3 +275,20 @@ def test_the_digest_is_by_the_sites_local_day_in_each_readers_language(domain, c
     assert mail["care@example.com"][0].startswith("[Voix] Voix demo network, 2026-12-03:")
     assert all(is_digest(body) for _, _, body in Outbox.sent)  # what the outbox and stack tests tell apart
     assert not is_digest(alert_email(config, CASE, to="ligne12@example.com")[1])
+
+
+def test_staff_commands_are_answered_in_the_staff_members_language(domain):
+    from chalicelib.keywords import StaffCommand
+
+    now = int(datetime.now(UTC).timestamp())
+    assert domain.store.cases.put_case({**CASE, "created_at": "2026-12-04T13:05:00.000Z"})
+    assert domain.store.cases.claim_code("4821", "C00042", now=now, until=now + 3600)
+    french, english = "+33639980801", "+447700900801"  # line 12's driver; line 8's, not one of this case's
+    assert domain.cases.staff_reply(english, StaffCommand("acknowledged", "4821")) == \
+        "Voix: case 4821 is not one of yours."
+    assert domain.cases.staff_reply(french, StaffCommand("acknowledged", "9999")).startswith("Voix : aucun dossier")
+    assert domain.cases.staff_reply(french, StaffCommand("acknowledged", "4821")) == \
+        "Voix : dossier 4821 pris en charge. Merci. Client : +33612345123."
+    assert domain.cases.staff_reply(french, StaffCommand("resolved", "4821")) == "Voix : dossier 4821 résolu. Merci."
+    assert domain.cases.staff_reply(french, StaffCommand("resolved", "4821")) == \
+        "Voix : le dossier 4821 est déjà résolu."
