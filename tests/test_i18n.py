@@ -191,6 +191,8 @@ def test_an_english_driver_gets_english_and_a_french_one_french():
     french = alert_sms(config, {**CASE, "escalation_level": 1, "assignee": "Paul"}, "+33639980801")
     assert french.startswith('ESCALADE VOIX URGENT L12 plainte/propreté: "') and "Repondez OK 4821" in french
     assert "Assigne a Paul." in french
+    codeless = alert_sms(config, {**CASE, "code": None, "urgency": "normal"}, "ligne12@example.com")
+    assert codeless.endswith('" Client +33******123. Dossier C00042')
 
 
 def test_the_worker_writes_each_alert_in_its_recipients_language():
