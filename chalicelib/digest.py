@@ -17,13 +17,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import ranking
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
 from chalicelib.i18n import LANGUAGES, format_date, format_datetime, label, network_zone, reader_language, t
 from chalicelib.notify import DeliveryFailed, EmailAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.ports import Offers
+from chalicelib.ranking import is_small
 
 VERBATIMS = {"complaint": 3, "compliment": 2}
 
@@ -120,7 +120,7 @@ class DigestService:
 
     def sections(self) -> list[Section]:
         out = [Section(s.name, s.id, list(s.manager_email), s.timezone) for s in self._config.sites if s.manager_email]
-        zone = network_zone(self._config) if ranking.is_small(self._config) else "UTC"  # ranked by UTC day
+        zone = network_zone(self._config) if is_small(self._config) else "UTC"  # ranked by UTC day
         out.append(Section(self._config.deployment.name, None, list(self._config.deployment.care_email), zone))
         return out
 
