@@ -150,13 +150,13 @@ def _html(page) -> Response:
 @json_errors
 def ack_link_page(token):
     """Shows the case and a button: link scanners that fetch every URL acknowledge nothing."""
-    return _html(services().ack_page.show(token))
+    return _html(services().ack_page.show(token, app.current_request.headers.get("accept-language", "")))
 
 
 @app.route("/ack/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
 @json_errors
 def ack_link_post(token):
-    return _html(services().ack_page.acknowledge(token))
+    return _html(services().ack_page.acknowledge(token, app.current_request.headers.get("accept-language", "")))
 
 
 @app.route("/unsubscribe/{token}", methods=["GET"])

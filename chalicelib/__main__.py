@@ -1,6 +1,7 @@
 """Operator CLI: ``python -m chalicelib classify --to +447700900008 "text"``, and
 ``python -m chalicelib config export|import|diff`` (the live configuration: :mod:`chalicelib.config_cli`),
-``python -m chalicelib model train|evaluate`` (the learned model: :mod:`chalicelib.model_cli`).
+``python -m chalicelib model train|evaluate`` (the learned model: :mod:`chalicelib.model_cli`),
+``python -m chalicelib locales`` (the catalogues ``chalicelib/locales/*.json`` copied to ``dashboard/locales/``).
 
 With no text, reads JSON lines ``{"to": ..., "text": ...}`` on standard input and
 writes one JSON line of classification for each, in order. ``--explain`` adds the normal words the rules read
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("--explain", action="store_true", help="also the words the rules read and each lexicon "
                           "group that fired, with what it adds (as POST /api/config/rules/explain)")
     classify.add_argument("text", nargs="?", help="the SMS text; omit to read JSON lines on stdin")
+    locales = commands.add_parser("locales", help="copy the catalogues to the dashboard's files")
+    locales.add_argument("--out", default=None, help="folder (default: dashboard/locales)")
     from chalicelib import config_cli, model_cli
 
     config_cli.add_parser(commands)
@@ -35,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         return config_cli.run(args)
     if args.command == "model":
         return model_cli.run(args)
+    if args.command == "locales":
+        from chalicelib.i18n import copy_catalogues
+
+        print("\n".join(str(path) for path in copy_catalogues(args.out)))
+        return 0
     try:
         config = load_config(args.config)
         classifier = Classifier(config)

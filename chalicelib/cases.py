@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.clock import hour_key, iso, parse_time, utcnow
 from chalicelib.configuration import ACK_BOUNDS, Config
 from chalicelib.errors import ApiError, Conflict, NotFound, Unavailable
+from chalicelib.i18n import label, reader_language, t
 from chalicelib.jobs import JobQueue
 from chalicelib.keywords import StaffCommand
 from chalicelib.observability import logger as log  # JSON, with the correlation id
@@ -177,29 +178,29 @@ class CaseService:
             log.warning("could not record the acknowledgement of case %s", case["id"])
 
     def staff_reply(self, number: str, command: StaffCommand) -> str:
-        """Carry out "OK 4821" from a staff number; the answer to text back."""
-        now = self._now()
-        case_id = self._cases.case_for_code(command.code, int(now.timestamp()))
+        """Carry out "OK 4821" from a staff number; the answer to text back, in their language."""
+        now, code = self._now(), command.code
+        case_id = self._cases.case_for_code(code, int(now.timestamp()))
         case = self._cases.get_case(case_id) if case_id else None
+        lang = reader_language(self._config, number, case.get("site") if case else None)
         if case is None:
-            return f"Voix: no case {command.code}. Check the code in the alert."
+            return t("staff.no_case", lang, code=code)
         if is_about(case, number):
-            return (f"Voix: case {command.code} is a complaint about you: the site manager and customer care "
-                    "handle it.")
+            return t("staff.about_you", lang, code=code)
         if not self._may_act(number, case):
-            return f"Voix: case {command.code} is not one of yours."
+            return t("staff.not_yours", lang, code=code)
         verb = "acknowledged" if command.action == "acknowledged" else "resolved"
         try:
             self.act(case["id"], command.action, by=f"SMS {number}")
         except OwnCase:
-            return f"Voix: case {command.code} is a complaint about you."
+            return t("staff.about_you_short", lang, code=code)
         except NotFound:
-            return f"Voix: no case {command.code}."
+            return t("staff.gone", lang, code=code)
         except Conflict as exc:
-            return f"Voix: case {command.code} is already {exc.args[0]}."
-        callback = f" Customer: {case['customer_number']}." if case.get("urgency") == "high" and \
-            command.action == "acknowledged" and case.get("customer_number") else ""
-        return f"Voix: case {command.code} {verb}. Thank you.{callback}"
+            return t("staff.already", lang, code=code, status=label("status", exc.args[0], lang))
+        callback = " " + t("staff.customer", lang, number=case["customer_number"]) if case.get("urgency") == "high" \
+            and command.action == "acknowledged" and case.get("customer_number") else ""
+        return t("staff.done", lang, code=code, status=label("status", verb, lang)) + callback
 
     def _may_act(self, number: str, case: dict[str, Any]) -> bool:
         return may_act(self._config, number, case)

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from chalicelib.conversations import ConversationSettings
 from chalicelib.phone import InvalidNumber, normalise
+from chalicelib.readers import HELP, Readers, unknown
 from chalicelib.shifts import WEEKDAYS as WEEKDAYS
 from chalicelib.shifts import Shift
 from chalicelib.texts import Localised, ReplyTemplate
@@ -81,6 +82,7 @@ class Site(_Strict):
     ack_minutes: int = Field(default=120, ge=1, le=10080, description="Promise for the other cases")
     manager_sms: list[PhoneNumber] = Field(default_factory=list, description="Escalation level 1 by SMS")
     roster: list[Shift] = Field(default_factory=list, description="Who is on duty when, for scorecards")
+    languages: Readers = Field(default_factory=dict, description=HELP + " (default: the site's language)")
     offer_daily_budget: int = Field(default=0, ge=0, le=100_000, description="Goodwill offers a day, at most")
     emergency_number: str = "112"
 
@@ -94,6 +96,12 @@ class Site(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {zone!r} (an IANA name such as Europe/London)") from exc
         return zone
+
+    @model_validator(mode="after")
+    def _known_readers(self) -> Site:
+        if reader := unknown(self.languages, self.staff_sms, self.manager_sms, self.manager_email):
+            raise ValueError(f"languages: {reader!r} is none of the site's staff_sms, manager_sms, manager_email")
+        return self
 
     @field_validator("codes")
     @classmethod
@@ -138,6 +146,7 @@ class Deployment(_Strict):
         en="Voix customer feedback: text us your comments. Reply STOP to opt out. Msg&data rates may apply.",
         fr="Voix avis clients : envoyez-nous vos remarques. Repondez STOP pour ne plus recevoir de SMS.")
     default_language: Language = "en"
+    languages: Readers = Field(default_factory=dict, description=HELP + " (default: default_language)")
     emergency_number: str = "112"
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
 
@@ -149,6 +158,9 @@ class SitesFile(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SitesFile:
+        d = self.deployment
+        if reader := unknown(d.languages, d.care_email, d.care_sms, d.staff_numbers):
+            raise ValueError(f"deployment.languages: {reader!r} is none of care_email, care_sms, staff_numbers")
         seen_codes: dict[str, str] = {}
         seen_numbers: dict[str, str] = {}
         ids = set()

@@ -1,7 +1,9 @@
 """The daily digest: one e-mail per site manager and one for central care, sent each morning.
 
-Yesterday's numbers (UTC day) against the same day a week before, the cases still open,
-and a few verbatims (the latest complaints and compliments, forbidden words masked).
+Yesterday's numbers (the site's local day; the network's: where most sites are, UTC past 50 sites as its
+ranking of the busiest and quietest sites is by UTC day) against the same day a week before, the cases still
+open, and a few verbatims (the latest complaints and compliments, forbidden words masked). Each recipient
+reads it in their language (``chalicelib/locales``), times in the section's time zone.
 Everything is read through the operator API, so the digest says what the dashboard says.
 A digest is sent once per recipient and day: a marker item is claimed before sending
 and released if the sending fails, so a re-run sends only what is missing.
@@ -11,94 +13,108 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from chalicelib import channels
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
+from chalicelib.i18n import LANGUAGES, format_date, format_datetime, label, network_zone, reader_language, t
 from chalicelib.notify import DeliveryFailed, EmailAlerts
 from chalicelib.observability import logger as log  # JSON, with the correlation id
 from chalicelib.ports import Offers
+from chalicelib.ranking import is_small
 
 VERBATIMS = {"complaint": 3, "compliment": 2}
 
 
 @dataclass(frozen=True)
 class Section:
-    """What one digest covers: a site, or the whole network (``site`` None)."""
+    """What one digest covers: a site, or the whole network (``site`` None), and the zone of its day."""
 
     title: str
     site: str | None
     recipients: list[str]
+    zone: str = "UTC"
 
 
-def _change(now: int, before: int) -> str:
+def is_digest(text: str) -> bool:
+    """Is this e-mail body a daily digest (in any language)? Its first line says so."""
+    return text.startswith(tuple(t("digest.header", lang).split("{")[0] for lang in LANGUAGES))
+
+
+def _change(now: int, before: int, lang: str = "en") -> str:
     if before == 0:
-        return "new" if now else "="
+        return t("digest.new", lang) if now else "="
     delta = round(100 * (now - before) / before)
     return f"{delta:+d}%"
 
 
 def compose(title: str, day: str, current: dict[str, Any], week_before: dict[str, Any],
             open_cases: list[dict[str, Any]], verbatims: list[dict[str, Any]],
-            sites: dict[str, int] | None = None, ranked: dict[str, Any] | None = None,
-            labels: dict[str, str] | None = None) -> tuple[str, str]:
-    """The digest's subject and plain-text body (pure); ``ranked``: ``sites`` holds only the busiest and
-    quietest of a large network (``sites_ranked`` of the metrics); ``labels``: each channel's name for people."""
+            sites: dict[str, int] | None = None, ranked: dict[str, Any] | None = None, *,
+            lang: str = "en", zone: str = "UTC") -> tuple[str, str]:
+    """The digest's subject and plain-text body (pure), in ``lang``, times in ``zone``; ``ranked``: ``sites``
+    holds only the busiest and quietest of a large network (``sites_ranked`` of the metrics)."""
     totals, before = current["totals"], week_before["totals"]
     n, complaints, compliments = totals["messages"], totals["nature"]["complaint"], totals["nature"]["compliment"]
-    subject = f"[Voix] {title}, {day}: {n} messages, {complaints} complaints, {len(open_cases)} open cases"
+    subject = t("digest.subject", lang, title=title, day=day, messages=n, complaints=complaints,
+                open=len(open_cases))
     rows = [
-        ("Messages", n, before["messages"]),
-        ("Complaints", complaints, before["nature"]["complaint"]),
-        ("Compliments", compliments, before["nature"]["compliment"]),
-        ("Suggestions", totals["nature"]["suggestion"], before["nature"]["suggestion"]),
-        ("Questions", totals["nature"]["question"], before["nature"]["question"]),
-        ("Urgent", totals["urgency"]["high"], before["urgency"]["high"]),
-        ("Acknowledged", totals["acknowledged"], before["acknowledged"]),
+        ("digest.messages", n, before["messages"]),
+        ("digest.complaints", complaints, before["nature"]["complaint"]),
+        ("digest.compliments", compliments, before["nature"]["compliment"]),
+        ("digest.suggestions", totals["nature"]["suggestion"], before["nature"]["suggestion"]),
+        ("digest.questions", totals["nature"]["question"], before["nature"]["question"]),
+        ("digest.urgent", totals["urgency"]["high"], before["urgency"]["high"]),
+        ("digest.acknowledged", totals["acknowledged"], before["acknowledged"]),
     ]
-    lines = [f"Voix daily digest - {title} - {day} (UTC)", "",
-             f"{'':14}{'yesterday':>10}{'week before':>13}{'change':>9}"]
-    lines += [f"{label:14}{now:>10}{then:>13}{_change(now, then):>9}" for label, now, then in rows]
+    lines = [t("digest.header", lang, title=title, day=format_date(date.fromisoformat(day), lang), zone=zone), "",
+             f"{'':14}{t('digest.yesterday', lang):>10}{t('digest.week_before', lang):>13}"
+             f"{t('digest.change', lang):>9}"]
+    lines += [f"{t(key, lang):14}{now:>10}{then:>13}{_change(now, then, lang):>9}"
+              for key, now, then in rows]
     median = totals["median_seconds_to_acknowledge"]
-    lines.append(f"{'Median time to acknowledge':28} {round(median / 60) if median is not None else '-'} min")
+    lines.append(f"{t('digest.median', lang):28} {round(median / 60) if median is not None else '-'} min")
     first = totals.get("average_seconds_to_first_reply")
-    lines.append(f"{'Time to first reply':28} {round(first / 60) if first is not None else '-'} min "
-                 f"({totals.get('replied') or 0} cases answered)")
+    lines.append(f"{t('digest.first_reply', lang):28} {round(first / 60) if first is not None else '-'} min "
+                 + t("digest.answered", lang, count=totals.get("replied") or 0))
     promises = totals["promises"]
     if promises["share_kept"] is not None:
-        lines.append(f"{'Promises kept':28} {round(100 * promises['share_kept'])}% "
-                     f"({promises['kept']} of {promises['kept'] + promises['missed']})")
-    lines += _by_channel(totals.get("channel") or {}, before.get("channel") or {}, labels or {})
+        lines.append(f"{t('digest.promises', lang):28} {round(100 * promises['share_kept'])}% "
+                     + t("digest.kept", lang, kept=promises["kept"], total=promises["kept"] + promises["missed"]))
+    lines += _by_channel(totals.get("channel") or {}, before.get("channel") or {}, lang)
     if ranked:
-        lines += ["", f"By site: the {len(ranked['top'])} busiest and the {len(ranked['bottom'])} quietest "
-                      f"of {ranked['of']} sites with messages"
-                      + (f" (ranked at {ranked['as_of'][11:16]} UTC)" if ranked["as_of"] else " (not ranked yet)")
-                      + ":"] + [f"  {name:30} {count:>6}" for name, count in
-                                sorted((sites or {}).items(), key=lambda kv: -kv[1])]
+        when = t("digest.ranked_at", lang, time=ranked["as_of"][11:16]) if ranked["as_of"] else \
+            t("digest.not_ranked", lang)
+        lines += ["", t("digest.ranked", lang, top=len(ranked["top"]), bottom=len(ranked["bottom"]), of=ranked["of"])
+                  + f" ({when}):"] + [f"  {name:30} {count:>6}" for name, count in
+                                      sorted((sites or {}).items(), key=lambda kv: -kv[1])]
     elif sites:
-        lines += ["", "By site:"] + [f"  {name:30} {count:>6}" for name, count in
-                                     sorted(sites.items(), key=lambda kv: -kv[1])]
-    lines += ["", f"Open cases: {len(open_cases)}"]
+        lines += ["", t("digest.by_site", lang)] + [f"  {name:30} {count:>6}" for name, count in
+                                                    sorted(sites.items(), key=lambda kv: -kv[1])]
+    lines += ["", t("digest.open", lang, count=len(open_cases))]
     for case in open_cases[:10]:
-        lines.append(f"  {case.get('code') or case['id']}  {case.get('site') or 'unknown'}  {case['urgency']:6}  "
-                     f"opened {case['created_at'][:16].replace('T', ' ')}  {case['nature']}/{case['topic']}")
+        lines.append(f"  {case.get('code') or case['id']}  {case.get('site') or t('digest.unknown_site', lang)}  "
+                     f"{label('urgency', case['urgency'], lang):6}  "
+                     f"{t('digest.opened', lang, when=format_datetime(case['created_at'], lang, zone))}  "
+                     f"{label('nature', case['nature'], lang)}/{label('topic', case['topic'], lang)}")
     if len(open_cases) > 10:
-        lines.append(f"  ... and {len(open_cases) - 10} more on the dashboard")
+        lines.append("  " + t("digest.more", lang, count=len(open_cases) - 10))
     if verbatims:
-        lines += ["", "In their words:"]
-        lines += [f'  [{v["nature"]}] "{v["text"]}"' for v in verbatims]
+        lines += ["", t("digest.verbatims", lang)]
+        lines += [f'  [{label("nature", v["nature"], lang)}] "{v["text"]}"' for v in verbatims]
     return subject, "\n".join(lines) + "\n"
 
 
-def _by_channel(now: dict[str, int], then: dict[str, int], labels: dict[str, str]) -> list[str]:
+def _by_channel(now: dict[str, int], then: dict[str, int], lang: str) -> list[str]:
     """Messages by channel, yesterday against the week before: the channels that had any."""
     used = [c for c in sorted({*now, *then}) if now.get(c) or then.get(c)]
     if not used:
         return []
-    return ["", "By channel:"] + [f"  {labels.get(c, c):26}{now.get(c, 0):>6}{then.get(c, 0):>13}"
-                                  f"{_change(now.get(c, 0), then.get(c, 0)):>9}" for c in used]
+    return ["", t("digest.by_channel", lang)] + [
+        f"  {label('channel', c, lang):26}{now.get(c, 0):>6}{then.get(c, 0):>13}"
+        f"{_change(now.get(c, 0), then.get(c, 0), lang):>9}" for c in used]
 
 
 class DigestService:
@@ -114,17 +130,23 @@ class DigestService:
         self._now = now
 
     def sections(self) -> list[Section]:
-        out = [Section(s.name, s.id, list(s.manager_email)) for s in self._config.sites if s.manager_email]
-        out.append(Section(f"{self._config.deployment.name} network", None, list(self._config.deployment.care_email)))
+        out = [Section(s.name, s.id, list(s.manager_email), s.timezone) for s in self._config.sites if s.manager_email]
+        zone = network_zone(self._config) if is_small(self._config) else "UTC"  # ranked by UTC day
+        out.append(Section(self._config.deployment.name, None, list(self._config.deployment.care_email), zone))
         return out
 
-    def build(self, section: Section, day: datetime,
-              open_cases: list[dict[str, Any]] | None = None) -> tuple[str, str]:
-        since, until = day, day + timedelta(days=1) - timedelta(milliseconds=1)
+    def build(self, section: Section, day: datetime | date, open_cases: list[dict[str, Any]] | None = None,
+              lang: str | None = None) -> tuple[str, str]:
+        """The digest of ``day`` (a date of the section's zone) in ``lang`` (the section's readers' by default)."""
+        day = day.date() if isinstance(day, datetime) else day
+        lang = lang or reader_language(self._config, None, section.site)
+        since, until = _local_day(day, section.zone), _local_day(day + timedelta(days=1), section.zone)
+        until -= timedelta(milliseconds=1)
         common = {"site": section.site} if section.site else {}
         current = self._api.metrics({**common, "since": iso(since), "until": iso(until), "bucket": "day"})
-        before = self._api.metrics({**common, "since": iso(since - timedelta(days=7)),
-                                    "until": iso(until - timedelta(days=7)), "bucket": "day"})
+        week = _local_day(day - timedelta(days=7), section.zone)
+        week_end = _local_day(day - timedelta(days=6), section.zone) - timedelta(milliseconds=1)
+        before = self._api.metrics({**common, "since": iso(week), "until": iso(week_end), "bucket": "day"})
         cases = [c for c in (open_cases if open_cases is not None else self._open_cases())
                  if section.site is None or c.get("site") == section.site]
         verbatims = []
@@ -135,8 +157,9 @@ class DigestService:
         if section.site is None:
             sites = {(self._config.site(k).name if self._config.site(k) else k): v
                      for k, v in current["totals"]["site"].items()}
-        return compose(section.title, day.date().isoformat(), current, before, cases, verbatims, sites,
-                       current.get("sites_ranked"), {name: channels.get(name).label for name in channels.names()})
+        title = section.title if section.site else t("digest.network", lang, name=section.title)
+        return compose(title, day.isoformat(), current, before, cases, verbatims, sites,
+                       current.get("sites_ranked"), lang=lang, zone=section.zone)
 
     def _open_cases(self, pages: int = 50) -> list[dict[str, Any]]:
         """Every open case (network-wide, newest first), page by page: a site's count is then whole."""
@@ -150,16 +173,22 @@ class DigestService:
                 break
         return cases
 
-    def send_all(self, day: datetime | None = None) -> dict[str, int]:
-        """Send yesterday's digests (or ``day``'s) that were not sent yet; returns sent and failed counts."""
-        day = (day or self._now() - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    def send_all(self, day: datetime | date | None = None) -> dict[str, int]:
+        """Send yesterday's digests (each section's local yesterday, or ``day``'s) that were not sent yet, each
+        recipient's in their language; returns sent and failed counts."""
         sent = failed = 0
         open_cases = self._open_cases()  # once for every section: 2,000 sites are 2,000 digests
         for section in self.sections():
-            subject, body = self.build(section, day, open_cases)
+            local = (day.date() if isinstance(day, datetime) else day) if day else \
+                self._now().astimezone(ZoneInfo(section.zone)).date() - timedelta(days=1)
+            texts: dict[str, tuple[str, str]] = {}
             for to in section.recipients:
-                marker = f"{day.date().isoformat()}#{to}"
-                kept = int((day + timedelta(days=30)).timestamp())
+                lang = reader_language(self._config, to, section.site)
+                if lang not in texts:
+                    texts[lang] = self.build(section, local, open_cases, lang)
+                subject, body = texts[lang]
+                marker = f"{local.isoformat()}#{to}"
+                kept = int((_local_day(local, section.zone) + timedelta(days=30)).timestamp())
                 if not self._markers.claim_marker("digest", marker, expires_at=kept):
                     continue  # sent by an earlier run
                 try:
@@ -170,3 +199,8 @@ class DigestService:
                     log.warning("digest for %s not sent: %s", to, exc)
                     failed += 1
         return {"sent": sent, "failed": failed}
+
+
+def _local_day(day: date, zone: str) -> datetime:
+    """The instant (UTC) ``day`` starts in ``zone``."""
+    return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)

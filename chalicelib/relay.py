@@ -21,6 +21,7 @@ from chalicelib.cases import is_about, may_act
 from chalicelib.clock import parse_time, utcnow
 from chalicelib.configuration import Config
 from chalicelib.errors import ApiError
+from chalicelib.i18n import reader_language, t
 from chalicelib.keywords import StaffCommand
 from chalicelib.observability import logger as log
 from chalicelib.ports import Stores
@@ -58,17 +59,17 @@ class StaffRelay:
         code = command.code
         case_id = self._store.cases.case_for_code(code, int(self._now().timestamp()))
         case = self._store.cases.get_case(case_id) if case_id else None
+        lang = reader_language(self._config, number, case.get("site") if case else None)
         if case is None:
-            return f"Voix: no case {code}. Check the code in the alert."
+            return t("staff.no_case", lang, code=code)
         if is_about(case, number):
-            return (f"Voix: case {code} is a complaint about you: the site manager and customer care answer "
-                    "the customer.")
+            return t("staff.relay_about_you", lang, code=code)
         if not may_act(self._config, number, case):
-            return f"Voix: case {code} is not one of yours."
+            return t("staff.not_yours", lang, code=code)
         once = self._store.offers
         expires = int(self._now().timestamp()) + RELAY_MARK_SECONDS
         if message_id and not once.claim_marker("relay", message_id, expires_at=expires):
-            return f"Voix: your answer to case {code} was taken already."
+            return t("staff.relay_taken", lang, code=code)
         try:
             message = self._replies().reply(case["id"], command.text, sender_name(self._config, number, case),
                                             via="sms")
@@ -76,7 +77,7 @@ class StaffRelay:
             if message_id:
                 once.release_marker("relay", message_id)
             log.info("staff relay refused", extra={"case_id": case["id"], "status": exc.status})
-            return f"Voix: not sent to the customer of case {code}: {exc.message}"[:300]
+            return t("staff.relay_refused", lang, code=code, reason=exc.message)[:300]
         except Exception:
             if message_id:
                 once.release_marker("relay", message_id)
@@ -84,6 +85,5 @@ class StaffRelay:
         if message.scheduled_for:
             site = self._config.site(case.get("site"))
             local = parse_time(message.scheduled_for).astimezone(ZoneInfo(site.timezone if site else "UTC"))
-            return (f"Voix: quiet hours: your answer to case {code} goes to the customer at "
-                    f"{local:%H:%M} ({message.segments} SMS).")
-        return f"Voix: sent to the customer of case {code} ({message.segments} SMS). Thank you."
+            return t("staff.relay_quiet", lang, code=code, time=f"{local:%H:%M}", segments=message.segments)
+        return t("staff.relay_sent", lang, code=code, segments=message.segments)

@@ -182,9 +182,12 @@ class Services:
     @property  # per request: the link key is read through get_secret's five-minute cache (rotation)
     def ack_page(self) -> Any:
         from chalicelib.ack_page import AckPage
+        from chalicelib.i18n import reader_language
 
+        config = self.config
         return AckPage(link_key=self.link_key, find_case=self.store.cases.get_case, acknowledge=self.cases.act,
-                       forbidden_words=self.config.deployment.forbidden_words)
+                       forbidden_words=config.deployment.forbidden_words,
+                       reader=lambda case, to: reader_language(config, to, case.get("site")))
 
     @cached_property
     def digest(self) -> Any:

@@ -308,9 +308,9 @@ class Worker:
             raise AlertBusy(f"alert {case_id}/{recipient_id} is being sent by another worker: retry later")
         try:
             if recipient["channel"] == "sms":
-                provider_id = self._sms.send(recipient["to"], alert_sms(self._config, case))
+                provider_id = self._sms.send(recipient["to"], alert_sms(self._config, case, recipient["to"]))
             else:
-                subject, body = alert_email(self._config, case, self._ack_url(case_id, recipient_id))
+                subject, body = alert_email(self._config, case, self._ack_url(case_id, recipient_id), recipient["to"])
                 provider_id = self._email.send(recipient["to"], subject, body)
         except DeliveryFailed as exc:
             final = receive_count >= self._max_receives

@@ -136,6 +136,8 @@ def case_index(store: Any, pages: int = 3) -> tuple[dict[str, dict], dict[str, d
 
 def listing(outbox: Outbox, store: Any | None, limit: int = 200) -> list[dict[str, Any]]:
     """The newest ``limit`` items, newest first, each with ``case`` (id, code, status) or None."""
+    from chalicelib.digest import is_digest  # a digest, in any language
+
     items = sorted(outbox.items(), key=lambda i: i["at"], reverse=True)[:limit]
     by_provider, by_message = case_index(store) if store is not None and items else ({}, {})
     out = []
@@ -143,7 +145,7 @@ def listing(outbox: Outbox, store: Any | None, limit: int = 200) -> list[dict[st
         case = by_provider.get(item.get("id") or "") or by_message.get(item.get("message") or "") or \
             by_message.get(f"case:{item.get('case_id')}")
         kind = "digest" if item["channel"] == "email" and case is None and \
-            "daily digest" in (item.get("text") or "")[:80].lower() else item["channel"]
+            is_digest(item.get("text") or "") else item["channel"]
         out.append({**item, "kind": kind, "case": case})
     return out
 

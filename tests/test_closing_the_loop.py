@@ -254,6 +254,8 @@ def test_an_expired_link_gets_410_through_the_api(client, svc):
     case = urgent_case(client)
     old = links.sign(svc.link_key, case["id"], "r", now=datetime.now(UTC) - timedelta(days=30))
     assert client.http.get(f"/ack/{old}").status_code == 410
+    french = client.http.get(f"/ack/{old}", headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"})
+    assert french.status_code == 410 and "Ce lien a expir\u00e9" in french.body.decode()  # the browser's language
     assert client.http.post(f"/ack/{old}", headers={"Content-Type": "application/x-www-form-urlencoded"},
                             body="").status_code == 410
 

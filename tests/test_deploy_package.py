@@ -294,6 +294,7 @@ def test_the_zip_is_small_and_holds_the_app_not_the_sdk(packages):
     names = zipfile.ZipFile(path).namelist()
     assert "app.py" in names and "chalicelib/config/rules.toml" in names and "pydantic/__init__.py" in names
     assert "chalicelib/model/voix-model.json" in names  # the learned model ships with the code
+    assert {"chalicelib/locales/en.json", "chalicelib/locales/fr.json"} <= set(names)  # what staff read
     assert not any(n.startswith(("botocore/", "boto3/")) for n in names)
 
 

@@ -140,7 +140,9 @@ def test_the_digest_is_sent_once_however_often_the_scheduler_fires_it(aws):
         assert scheduler.run_due() == ["send_digests"]
         clock.now += timedelta(days=1)
     recipients = [to for section in services().digest.sections() for to in section.recipients]
-    sent = [m for m in sent_emails() if "daily digest" in m.body]
+    from chalicelib.digest import is_digest
+
+    sent = [m for m in sent_emails() if is_digest(m.body)]
     assert sorted(to for m in sent for to in m.destinations["ToAddresses"]) == sorted(recipients)
 
 

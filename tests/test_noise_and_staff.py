@@ -303,8 +303,9 @@ def _sms_sent(state):
 
 def _emails_sent(state):
     """E-mails about cases: the daily digests the scheduler sends at the stack's start are not alerts."""
-    return [m for m in _moto(state).get("ses", {}).get("Message", [])
-            if not (m.get("body") or "").startswith("Voix daily digest")]
+    from chalicelib.digest import is_digest
+
+    return [m for m in _moto(state).get("ses", {}).get("Message", []) if not is_digest(m.get("body") or "")]
 
 
 def _post(state, path, body):
