@@ -150,6 +150,19 @@ class _Evidence:
     conduct: list[str] = field(default_factory=list)  # problems with the staff's conduct ("rude", "not friendly")
 
 
+@functools.cache
+def _shipped_phrases() -> frozenset[tuple[str, str]]:
+    """(group, phrase) of the package's own ``rules.toml``, the rules the shipped model was trained beside."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        data = tomllib.loads((Path(__file__).parent / "config" / "rules.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return frozenset()
+    return frozenset((g.get("name"), p) for g in data.get("lexicon", []) for p in g.get("phrases", []))
+
+
 class Classifier:
     """Compiles the configured rules once; ``classify`` is then pure and fast.
 
@@ -188,6 +201,15 @@ class Classifier:
             for phrase in group.phrases:
                 self._add_phrase(index, group, phrase)
         self._phrases = {key: tuple(self._rules[i] for i in indices) for key, indices in self._exact.items()}
+        # "group: phrase" of the phrases an operator added since the model was trained beside the shipped rules:
+        # where one fires, the rules' topic and nature are not the model's to overrule
+        shipped = _shipped_phrases()
+        self._operator = frozenset(
+            f"{g.name}: {' '.join(self._expand(_raw_tokens(p.rstrip('*'))))}"
+            for g in self._groups for p in g.phrases if (g.name, p) not in shipped and not p.endswith("*"))
+        self._operator_stems = tuple(  # a stem fires with the whole word: "wobbl*" as "wobbly"
+            f"{g.name}: {self._expand(_raw_tokens(p.rstrip('*')))[0]}"
+            for g in self._groups for p in g.phrases if (g.name, p) not in shipped and p.endswith("*"))
         self._en = frozenset(self._words(rules.language_words.en))
         self._fr = frozenset(self._words(rules.language_words.fr))
         # word -> +1 if English only, -1 if French only: the sum over a message leans one way or the other
@@ -365,11 +387,13 @@ class Classifier:
         nature = self._rule_nature(ev, reason, asked, language)
         if opinions is not None:
             other = language == "other"  # words the rules cannot read: the model decides
+            mine = bool(self._operator or self._operator_stems) and any(  # an operator's phrase: the rules'
+                f.removesuffix(" (negated)") in self._operator or f.startswith(self._operator_stems) for f in ev.fired)
             if not topics and (other or opinions["topic"].probability >= SURE_PROBABILITY) \
                     and opinions["topic"].label in self._priority:  # a topic the configuration still has
                 topic = opinions["topic"].label  # no topic rule fired
                 rules.append(opinions["topic"].explain("topic"))
-            elif len(topics) > 1 and reason != "safety":  # the model arbitrates between the rules' topics
+            elif len(topics) > 1 and reason != "safety" and not mine:  # the model arbitrates the rules' topics
                 said = opinions["topic"]
                 total = sum(topics.values())
                 blend = {t: RULE_SHARE * w / total + said.probability_of(t) for t, w in topics.items()}
@@ -380,8 +404,8 @@ class Classifier:
                                  f"against {topics[topic]:g})")
                     topic = chosen
             said = opinions["topic"]
-            if (topics and reason != "safety" and said.label != topic and said.probability >= TOPIC_OVERRIDE
-                    and said.label in self._priority):  # a topic word read in a sentence about something else
+            if (topics and reason != "safety" and not mine and said.label != topic
+                    and said.probability >= TOPIC_OVERRIDE and said.label in self._priority):  # a topic word read in a sentence about something else
                 words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
                 rules.append(f"model:topic={said.label} ({said.probability:.2f} against {topic} "
                              f"{said.probability_of(topic):.2f}{'; ' + words if words else ''})")
@@ -391,7 +415,8 @@ class Classifier:
                 nature = said.label  # no evidence of a nature the rules can read
                 rules.append(said.explain("nature"))
                 decided.add("nature")
-            elif (nature not in (None, "unclear") and not reason and not ev.conduct and said.label != nature
+            elif (nature not in (None, "unclear") and not reason and not ev.conduct and not mine
+                    and said.label != nature
                     and said.label != "unclear" and said.probability >= NATURE_OVERRIDE):
                 words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
                 rules.append(f"model:nature={said.label} ({said.probability:.2f} against {nature} "

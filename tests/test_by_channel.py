@@ -145,12 +145,15 @@ def test_the_digest_breaks_down_by_channel_with_each_channel_s_label():
     labels = {name: channels.get(name).label for name in channels.names()}
     assert labels["twilio"] == "SMS (Twilio)" and labels["eum"] == "SMS (End User Messaging)"
     _, body = compose("Leeds", "2026-12-03", metrics({"twilio": 6, "eum": 0}), metrics({"twilio": 4, "eum": 2}),
-                      [], [], labels=labels)
+                      [], [])
     section = body.split("By channel:\n")[1].split("\n\n")[0].splitlines()
     assert [line.split()[-3:] for line in section] == [["0", "2", "-100%"], ["6", "4", "+50%"]]
     assert section[0].strip().startswith("SMS (End User Messaging)") and section[1].strip().startswith("SMS (Twilio)")
-    _, quiet = compose("Leeds", "2026-12-03", metrics({"twilio": 0}), metrics({"twilio": 0}), [], [], labels=labels)
+    _, quiet = compose("Leeds", "2026-12-03", metrics({"twilio": 0}), metrics({"twilio": 0}), [], [])
     assert "By channel" not in quiet
+    _, french = compose("Leeds", "2026-12-03", metrics({"twilio": 6, "eum": 0}), metrics({"twilio": 4, "eum": 2}),
+                        [], [], lang="fr")
+    assert "Par canal :\n  SMS (End User Messaging)" in french
 
 
 def test_a_message_counted_before_channels_were_is_in_no_channel_count_nor_is_its_correction(svc):

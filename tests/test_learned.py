@@ -21,6 +21,9 @@ CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.72, "nature": 0.77, "recall": 0.63},
                "corpus4.jsonl": {"topic": 0.76, "nature": 0.87, "recall": 0.80},
                "corpus5.jsonl": {"topic": 0.76, "nature": 0.84, "recall": 0.77}}
 MAX_RAISED = 0.05
+# training the model and the six cross-corpus folds takes about 100 s of CPU once per process: on a loaded
+# 2-core machine the first test to ask for them may wait several minutes
+pytestmark = pytest.mark.timeout(900)
 ITALIAN = "L'autista ci ha lasciati alla fermata sotto la pioggia senza aprire le porte"  # no sentiment word listed
 
 
@@ -233,3 +236,26 @@ def test_the_fresh_corpora_written_after_the_work_hold_their_measured_figures(na
     for field, floor in floors.items():
         assert figures[field] >= floor, (field, figures[field])
     assert figures["raised"] <= raised
+
+
+def test_an_operators_phrase_is_never_overruled_by_the_model(tmp_path):
+    """A phrase added after the model was trained (rules studio, live configuration) is the operator's word:
+    the model neither overrules nor arbitrates the topic it gives, nor the nature."""
+    import shutil
+    from pathlib import Path
+
+    folder = tmp_path / "config"
+    shutil.copytree(Path(learned.__file__).parent / "config", folder)
+    rules = folder / "rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8") + '\n[[lexicon]]\nname = "comfort-mine"\ntopic = "comfort"\n'
+                     'weight = 1\nphrases = ["wobbl*", "rickety"]\n\n[[lexicon]]\nname = "praise-mine"\nsentiment = 1\n'
+                     'phrases = ["smashing"]\n', encoding="utf-8")
+    config = load_config(folder)
+    sure = Stub(topic="price", nature="complaint", probability=0.99)
+    for text in ("the seat is rickety", "so wobbly today"):
+        result = Classifier(config, model=sure).classify(text, "+447700900008")
+        assert result.topic == "comfort" and not any(r.startswith("model:topic") for r in result.rules), result.rules
+    praise = Classifier(config, model=sure).classify("smashing service on the coach today", "+447700900008")
+    assert praise.nature == "compliment" and not any(r.startswith("model:nature") for r in praise.rules), praise.rules
+    shipped = Classifier(load_config(), model=sure).classify("the seats are really comfy", "+447700900008")
+    assert shipped.topic == "price", shipped.rules  # the shipped phrases stay the model's to overrule
