@@ -403,9 +403,9 @@ class Classifier:
                                  f"{said.probability_of(topic):.2f}; rules {topics[chosen]:g} "
                                  f"against {topics[topic]:g})")
                     topic = chosen
-            said = opinions["topic"]
+            said = opinions["topic"]  # a topic word read in a sentence about something else
             if (topics and reason != "safety" and not mine and said.label != topic
-                    and said.probability >= TOPIC_OVERRIDE and said.label in self._priority):  # a topic word read in a sentence about something else
+                    and said.probability >= TOPIC_OVERRIDE and said.label in self._priority):
                 words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
                 rules.append(f"model:topic={said.label} ({said.probability:.2f} against {topic} "
                              f"{said.probability_of(topic):.2f}{'; ' + words if words else ''})")
