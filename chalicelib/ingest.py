@@ -188,7 +188,8 @@ class IngestService:
                                     kind="survey")
         classification = media_only(self._classifier.classify(message.body, message.to_number), message.body,
                                     message.num_media)
-        reply = build_reply(self._config, classification, message.id, self._secret)
+        reply = build_reply(self._config, classification, message.id, self._secret,
+                            can_call=channels.get(message.channel).can_call)
         if message.withheld:
             reply, reply_status = Reply(text="", rule="withheld"), "withheld"
         elif reply.offer_code:

@@ -370,3 +370,19 @@ def test_replies_come_from_reply_from_email_when_configured_and_thread_an_empty_
     assert ses.sent["FromEmailAddress"] == "avis@feedback.voix.example" == mail["From"]
     assert mail["Subject"] == "Re: Votre avis" and mail["In-Reply-To"] == "<m@x.example>"
     assert "<https://voix.example/unsubscribe/t0ken>" in mail["List-Unsubscribe"] and LEEDS in mail["List-Unsubscribe"]
+
+
+def test_a_mail_is_promised_a_written_answer_never_a_call_and_staff_are_told_to_write_back(mail_client):
+    """Review of issue 24: an e-mail customer has no number to call back; the promise is of a written reply."""
+    from tests.conftest import sent_sms
+
+    receive(mail_client)
+    [reply] = replies_to()
+    body = reply.get_body(("plain",)).get_content()
+    assert "write back to you within" in body and "call" not in body
+    drain()
+    [case] = table_items("CASE#")
+    assert case["urgency"] == "high" and case["promise"] == "reply" and not case.get("customer_number")
+    alerts = [m.body for m in sent_emails() if hasattr(m, "body")] + [m[1] for m in sent_sms()]
+    assert alerts and not any("Call the customer" in a or ANN in a for a in alerts)
+    assert any("written answer" in a for a in alerts)
