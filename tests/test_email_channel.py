@@ -386,3 +386,45 @@ def test_a_mail_is_promised_a_written_answer_never_a_call_and_staff_are_told_to_
     alerts = [m.body for m in sent_emails() if hasattr(m, "body")] + [m[1] for m in sent_sms()]
     assert alerts and not any("Call the customer" in a or ANN in a for a in alerts)
     assert any("written answer" in a for a in alerts)
+
+
+def test_two_overlapping_deliveries_of_one_mail_answer_it_once(mail_client, monkeypatch):
+    """Review of issue 24: SNS delivers a notification again while the first delivery is still sending."""
+    import chalicelib.channels.email as email_channel
+
+    real, calls = email_channel.EmailSender.send, []
+
+    def send(self, **kw):
+        calls.append(1)
+        if len(calls) == 1:  # the second delivery arrives while the first is sending
+            receive(mail_client)
+        return real(self, **kw)
+
+    monkeypatch.setattr(email_channel.EmailSender, "send", send)
+    receive(mail_client)
+    assert len(replies_to()) == 1 and len(messages()) == 1 and messages()[0]["reply_status"] == "sent"
+
+
+def test_a_failed_send_releases_its_claim_so_the_redelivery_answers(mail_client, monkeypatch):
+    import chalicelib.channels.email as email_channel
+    from chalicelib.channels import ReplyFailed
+
+    real = email_channel.EmailSender.send
+    monkeypatch.setattr(email_channel.EmailSender, "send", lambda self, **kw: (_ for _ in ()).throw(ReplyFailed("x")))
+    with pytest.raises(ReplyFailed):
+        receive(mail_client)
+    assert messages()[0]["reply_status"] == "pending"
+    monkeypatch.setattr(email_channel.EmailSender, "send", real)
+    receive(mail_client)
+    assert len(replies_to()) == 1 and messages()[0]["reply_status"] == "sent"
+
+
+def test_a_reply_claim_outlives_every_function_that_sends_replies():
+    from pathlib import Path
+
+    from chalicelib.ingest import REPLY_CLAIM_SECONDS
+
+    config = json.loads((Path(__file__).parents[1] / ".chalice" / "config.json").read_text())
+    timeouts = [f.get("lambda_timeout", config.get("lambda_timeout", 60)) for stage in config["stages"].values()
+                for name, f in stage.get("lambda_functions", {}).items() if name.startswith("inbound")]
+    assert timeouts and REPLY_CLAIM_SECONDS >= max(timeouts)
