@@ -428,3 +428,10 @@ def test_a_reply_claim_outlives_every_function_that_sends_replies():
     timeouts = [f.get("lambda_timeout", config.get("lambda_timeout", 60)) for stage in config["stages"].values()
                 for name, f in stage.get("lambda_functions", {}).items() if name.startswith("inbound")]
     assert timeouts and max(timeouts) <= REPLY_CLAIM_SECONDS
+
+
+def test_a_complaint_whose_subject_is_cancel_is_feedback_and_opts_nobody_out(mail_client):
+    """Review of issue 24: a subject or first line "Cancel" no longer loses the complaint."""
+    receive(mail_client, "My coach to London was cancelled and nobody told us. I want a refund.", subject="Cancel")
+    [message] = messages()
+    assert message["reply_status"] == "sent" and table_items("CONSENT#") == [] and len(replies_to()) == 1
