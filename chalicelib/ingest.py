@@ -207,6 +207,8 @@ class IngestService:
                             can_call=channels.get(message.channel).can_call)
         if message.withheld:
             reply, reply_status = Reply(text="", rule="withheld"), "withheld"
+        elif message.answers_our_reply:  # joins its case as any answer does; answering it could loop
+            reply, reply_status = Reply(text="", rule="answers our automatic reply"), "withheld"
         elif reply.offer_code:
             reply = self._with_offer(message, classification, reply)
         if message.thread:  # the reply's subject is in the customer's language when theirs has none

@@ -163,6 +163,7 @@ class Mail:
     attachments: int
     truncated: bool
     automatic: str | None
+    answers: tuple[str, ...] = ()  # the mail it answers: In-Reply-To's id and the last of References
 
 
 def _raw_header(msg: Message, name: str) -> str:
@@ -314,14 +315,15 @@ def parse(raw: bytes, *, envelope_sender: str | None = None, own_addresses: Coll
     sender, sender_name = _sender(msg)
     subject = squeeze(_header(msg, "Subject"))[:MAX_SUBJECT]
     message_ids = _msg_ids(_header(msg, "Message-ID"))
-    references = _msg_ids(_header(msg, "References")) + _msg_ids(_header(msg, "In-Reply-To"))
+    parents, references = _msg_ids(_header(msg, "In-Reply-To")), _msg_ids(_header(msg, "References"))
+    answers, references = tuple(dict.fromkeys(parents[:1] + references[-1:])), references + parents
     text, attachments, cut = _body(msg)
     text = squeeze(strip_reply(squeeze(text)))
     truncated = over or cut or len(text) > MAX_TEXT_CHARS
     return Mail(sender=sender, sender_name=sender_name, subject=subject, text=text[:MAX_TEXT_CHARS].rstrip(),
                 message_id_header=message_ids[0] if message_ids else None,
                 references=tuple(dict.fromkeys(references)), attachments=attachments, truncated=truncated,
-                automatic=_automatic(msg, sender, subject, envelope_sender, own_addresses))
+                automatic=_automatic(msg, sender, subject, envelope_sender, own_addresses), answers=answers)
 
 
 def _angled(message_id: str) -> str | None:

@@ -435,3 +435,22 @@ def test_a_complaint_whose_subject_is_cancel_is_feedback_and_opts_nobody_out(mai
     receive(mail_client, "My coach to London was cancelled and nobody told us. I want a refund.", subject="Cancel")
     [message] = messages()
     assert message["reply_status"] == "sent" and table_items("CONSENT#") == [] and len(replies_to()) == 1
+
+
+def test_a_loop_of_header_less_auto_responders_stops_after_one_reply(mail_client):
+    """Review of issue 24: an auto-responder with no telltale header answering our automatic reply (its
+    In-Reply-To names our ``<auto-…@our domain>`` id) is stored and joins its case, and is never answered."""
+    receive(mail_client, "When do you open on Sundays?", subject="Opening hours", ses_id="q1")
+    drain()
+    [ours] = replies_to()
+    assert ours["Message-ID"].startswith("<auto-") and ours["Message-ID"].endswith("@feedback.voix.example>")
+    for i in range(3):  # the customer's auto-responder answers our reply; ours would answer it, and so on
+        receive(mail_client, "Thank you for your message, we will get back to you.", subject=f"Re: {ours['Subject']}",
+                ses_id=f"loop{i}", message_id=f"<loop{i}@corp>", in_reply_to=replies_to()[-1]["Message-ID"])
+    drain()
+    assert len(replies_to()) == 1
+    stored = messages()
+    assert len(stored) == 4 and all(m["reply_status"] == "withheld" and not m.get("withheld")
+                                    for m in stored if m["id"].startswith("email-loop"))
+    [case] = table_items("CASE#")  # each answer joined the question's case, as a customer's answer does
+    assert {m.get("case_id") for m in stored} == {case["id"]}

@@ -56,6 +56,17 @@ def own_addresses(config: Config) -> set[str]:
     return {a.lower() for a in found}
 
 
+AUTOMATIC_ID = "auto-"  # leads the Message-ID of each automatic reply: "<auto-email-…@feedback.voix.example>"
+
+
+def answers_our_automatic_reply(answered: tuple[str, ...], own: set[str]) -> bool:
+    """Whether the mail answers one of our automatic replies (its In-Reply-To or last Reference is ours): an
+    auto-responder with no telltale header answering it gets no answer, and the loop stops."""
+    domains = {address.rpartition("@")[2] for address in own}
+    return any(found.startswith(f"<{AUTOMATIC_ID}") and found[:-1].rpartition("@")[2].lower() in domains
+               for found in answered)
+
+
 def fetch(location: tuple[str, str], client: Callable[[str], Any]) -> bytes:
     """The raw mail SES stored in the inbound bucket (S3 action): only our bucket, only under our prefix."""
     bucket, key = location
@@ -100,7 +111,7 @@ def to_inbound(sns_message: str, received_at: datetime, *, config: Config,
             channel="email", channel_message_id=note.message_id, from_number=sender, to_number=to,
             body=body[:MAX_SMS_CHARS], received_at=received_at, num_media=min(found.attachments, 10),
             carrier_keyword="opt_out" if not withheld and mail.wants_unsubscribe(subject, text) else None,
-            withheld=withheld,
+            withheld=withheld, answers_our_reply=answers_our_automatic_reply(found.answers, own),
             thread=MailThread(subject=subject[:200], message_id=_short(found.message_id_header),
                               references=tuple(filter(_short, found.references))[-MAX_REFERENCES:]))
     except ValidationError as exc:
@@ -140,13 +151,14 @@ class EmailSender:
             raise RecipientOptedOut("the customer unsubscribed: no e-mail is sent")
         thread = thread or MailThread()
         sender = self._reply_from() or origin
-        local = re.sub(r"[^A-Za-z0-9._-]", "-", reference)[:120]
+        automatic = not _STAFF_REFERENCE.match(reference)  # a staff member's reply is not automatic
+        local = (AUTOMATIC_ID if automatic else "") + re.sub(r"[^A-Za-z0-9._-]", "-", reference)[:120]
         raw = mail.reply_message(
             sender=sender, to=to, subject=mail.reply_subject(thread.subject, thread.language), text=text,
             message_id=f"<{local}@{sender.rpartition('@')[2]}>", in_reply_to=thread.message_id,
             references=list(thread.references), unsubscribe_url=self._unsubscribe_url(to),
             unsubscribe_mailto=origin,  # mail to it saying "unsubscribe" opts out
-            automatic=not _STAFF_REFERENCE.match(reference))  # a staff member's reply is not automatic
+            automatic=automatic)
         try:
             return self._client.send_email(FromEmailAddress=sender, Destination={"ToAddresses": [to]},
                                            Content={"Raw": {"Data": raw}}).get("MessageId")
