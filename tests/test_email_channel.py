@@ -454,3 +454,16 @@ def test_a_loop_of_header_less_auto_responders_stops_after_one_reply(mail_client
                                     for m in stored if m["id"].startswith("email-loop"))
     [case] = table_items("CASE#")  # each answer joined the question's case, as a customer's answer does
     assert {m.get("case_id") for m in stored} == {case["id"]}
+
+
+def test_one_click_unsubscribe_posted_as_multipart_form_data_opts_out(mail_client):
+    """Review of issue 24: RFC 8058 lets the mail client post multipart/form-data; the body is not read."""
+    receive(mail_client)
+    [reply] = replies_to()
+    path = "/unsubscribe/" + reply["List-Unsubscribe"].split("/unsubscribe/")[1].split(">")[0]
+    posted = mail_client.http.post(path, headers={"Content-Type": "multipart/form-data; boundary=b"},
+                                   body=b'--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+                                        b'One-Click\r\n--b--\r\n')
+    assert posted.status_code == 200 and b"unsubscribed" in posted.body
+    [consent] = table_items("CONSENT#")
+    assert consent["status"] == "opted_out"
