@@ -334,18 +334,21 @@ def _angled(message_id: str) -> str | None:
 def reply_message(*, sender: str, to: str, subject: str, text: str, message_id: str,
                   in_reply_to: str | None, references: Sequence[str],
                   unsubscribe_url: str | None = None, unsubscribe_mailto: str | None = None,
-                  automatic: bool = True) -> bytes:
+                  automatic: bool = True, reply_to: str | None = None) -> bytes:
     """A threaded plain-text reply, raw MIME for SES v2 ``send_email(Content={"Raw": ...})``.
 
     ``In-Reply-To`` and ``References`` (theirs, then the mail answered, at most ten) put it in the customer's
     thread; ``Auto-Submitted: auto-replied`` (RFC 3834) when automatic; ``List-Unsubscribe`` with RFC 8058's
-    one-click ``List-Unsubscribe-Post`` when an unsubscribe URL is given."""
+    one-click ``List-Unsubscribe-Post`` when an unsubscribe URL is given; ``Reply-To`` when the customer's answer
+    must reach another address than the sender (one our receipt rules accept)."""
     own_id = _angled(message_id)
     if own_id is None:
         raise ValueError("reply without a Message-ID")
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = _one_line(sender)
     msg["To"] = Address(addr_spec=normalise_address(to))
+    if reply_to:
+        msg["Reply-To"] = Address(addr_spec=normalise_address(reply_to))
     msg["Subject"] = _one_line(subject)
     msg["Date"] = format_datetime(clock.utcnow().astimezone(UTC))
     msg["Message-ID"] = own_id

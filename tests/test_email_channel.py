@@ -269,13 +269,17 @@ def test_a_stored_mail_that_is_gone_is_dropped_and_a_passing_s3_error_is_retried
     monkeypatch.setenv("INBOUND_EMAIL_BUCKET", "inbound")
     with pytest.raises(BadRequest):
         _inbound(b"", s3=("inbound", "inbound/gone"), client=lambda name: _Failing("NoSuchKey"))
-    with pytest.raises(ClientError):  # not BadRequest: the Lambda fails, SNS delivers it again
-        _inbound(b"", s3=("inbound", "inbound/later"), client=lambda name: _Failing("InternalError"))
+    for code in ("InternalError", "AccessDenied"):  # not BadRequest: the Lambda fails, SNS delivers it again
+        with pytest.raises(ClientError):  # (a policy denying the read is fixed, then the failure queue replayed)
+            _inbound(b"", s3=("inbound", "inbound/later"), client=lambda name, code=code: _Failing(code))
 
 
 def test_a_mail_without_a_sender_or_with_an_impossible_recipient_is_refused():
     with pytest.raises(BadRequest):
-        _inbound(b"Subject: hi\r\n\r\nno sender anywhere", sender="")
+        _inbound(b"Subject: hi\r\n\r\nno sender anywhere", sender="nobody")
+    # a bounce: a null envelope sender and no From is stored as automatic, never answered (review of issue 24)
+    bounce = _inbound(b"Subject: Undeliverable\r\n\r\nno sender anywhere", sender="")
+    assert bounce.withheld == "automatic:null-sender" and bounce.from_number.endswith(".invalid")
     with pytest.raises(BadRequest):
         _inbound(to="x" * 300 + "@feedback.voix.example")
 
@@ -370,6 +374,10 @@ def test_replies_come_from_reply_from_email_when_configured_and_thread_an_empty_
     assert ses.sent["FromEmailAddress"] == "avis@feedback.voix.example" == mail["From"]
     assert mail["Subject"] == "Re: Votre avis" and mail["In-Reply-To"] == "<m@x.example>"
     assert "<https://voix.example/unsubscribe/t0ken>" in mail["List-Unsubscribe"] and LEEDS in mail["List-Unsubscribe"]
+    assert mail["Reply-To"] == LEEDS  # the customer's answer reaches an address our receipt rules accept
+    sender = EmailSender(ses)
+    sender.send(to=ANN, origin=LEEDS, text="Thanks", reference="email-y")
+    assert message_from_string(ses.sent["Content"]["Raw"]["Data"].decode(), policy=policy.default)["Reply-To"] is None
 
 
 def test_a_mail_is_promised_a_written_answer_never_a_call_and_staff_are_told_to_write_back(mail_client):
