@@ -262,8 +262,7 @@ class Match(_Strict):
     kind: list[str] | None = Field(default=None, description="Site kinds (coach, store...)")
     site_known: bool | None = None
     about_staff: bool | None = Field(default=None, description="The complaint is about the staff on duty")
-    can_call: bool | None = Field(default=None, description="The customer wrote by a channel with a phone number "
-                                  "to call back (SMS, WhatsApp); false: e-mail, so promise a written answer")
+    can_call: bool | None = Field(default=None, description="The channel has a number to call back (not e-mail)")
 
     def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
                 site_kind: str | None, site_known: bool, about_staff: bool = False, can_call: bool = True) -> bool:
