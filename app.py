@@ -166,7 +166,8 @@ def unsubscribe_page(token):
     return _html(services().unsubscribe_page.show(token))
 
 
-@app.route("/unsubscribe/{token}", methods=["POST"], content_types=[FORM, "application/json", "text/plain"])
+@app.route("/unsubscribe/{token}", methods=["POST"],  # RFC 8058 lets the mail client post either form encoding
+           content_types=[FORM, "multipart/form-data", "application/json", "text/plain"])
 @json_errors
 def unsubscribe(token):
     """One-click unsubscribe (RFC 8058): the mail client posts List-Unsubscribe=One-Click."""

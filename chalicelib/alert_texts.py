@@ -1,4 +1,5 @@
-"""What staff read in an alert: the SMS (what, where, the customer's words, the call-back or the masked number,
+"""What staff read in an alert: the SMS (what, where, the customer's words, the call-back, a written answer to
+give (a reply promise: an e-mail customer has no number to call) or the masked number,
 how to acknowledge and answer by SMS) and the e-mail; an escalation names the case's assignee.
 
 Each in its reader's language (:func:`chalicelib.i18n.reader_language`), topic and nature named in it, times in
@@ -25,6 +26,8 @@ def alert_sms(config: Config, case: dict[str, Any], to: str | None = None) -> st
              topic=label("topic", case["topic"], lang))
     if urgent and case.get("customer_number"):
         call = t("alert.sms.call_back", lang, number=case["customer_number"])
+    elif case.get("promise") == "reply":  # a written answer promised (an e-mail has no number to call)
+        call = t("alert.sms.write_back", lang, masked=case["customer_masked"])
     else:
         call = t("alert.sms.customer", lang, masked=case["customer_masked"])
     if case.get("code"):
@@ -70,7 +73,8 @@ def alert_email(config: Config, case: dict[str, Any], ack_url: str | None = None
     if case.get("code"):
         lines.append(t("alert.email.by_sms", lang, code=case["code"]))
     if case.get("promised_at"):
-        lines.append(t("alert.email.promised", lang, when=format_datetime(case["promised_at"], lang, zone)))
+        promised = "alert.email.promised_reply" if case.get("promise") == "reply" else "alert.email.promised"
+        lines.append(t(promised, lang, when=format_datetime(case["promised_at"], lang, zone)))
     if case.get("about"):
         who = ", ".join(case["about"].get("names") or []) or t("alert.email.on_duty", lang)
         lines.append(t("alert.email.about", lang, who=who))

@@ -262,9 +262,10 @@ class Match(_Strict):
     kind: list[str] | None = Field(default=None, description="Site kinds (coach, store...)")
     site_known: bool | None = None
     about_staff: bool | None = Field(default=None, description="The complaint is about the staff on duty")
+    can_call: bool | None = Field(default=None, description="The channel has a number to call back (not e-mail)")
 
     def matches(self, *, nature: str, topic: str, urgency: str, urgency_reason: str | None,
-                site_kind: str | None, site_known: bool, about_staff: bool = False) -> bool:
+                site_kind: str | None, site_known: bool, about_staff: bool = False, can_call: bool = True) -> bool:
         return (
             (self.nature is None or nature in self.nature)
             and (self.topic is None or topic in self.topic)
@@ -273,6 +274,7 @@ class Match(_Strict):
             and (self.kind is None or site_kind in self.kind)
             and (self.site_known is None or site_known == self.site_known)
             and (self.about_staff is None or about_staff == self.about_staff)
+            and (self.can_call is None or can_call == self.can_call)
         )
 
 

@@ -45,6 +45,7 @@ CONSENT_REPLIES = {
         en="You are subscribed again to our surveys and offers. Reply STOP to opt out.",
         fr="Vous etes de nouveau inscrit a nos enquetes et offres. Repondez STOP pour vous desinscrire."),
 }
+REPLY_CLAIM_SECONDS = 30  # the longest timeout of a function sending replies (inbound_email, .chalice/config.json)
 RETRY_AFTER_SECONDS = 15  # Twilio's webhook timeout: a redelivery before it is a concurrent duplicate
 STAFF_RETRY = "Voix: that could not be recorded just now. Please send it again in a minute."
 STAFF_HELP = ("Voix: to acknowledge a case, reply OK and its code, e.g. OK 4821 (RESOLU 4821 to close it); "
@@ -143,13 +144,27 @@ class IngestService:
             return
         if result.record.get("reply_status") in ("sent", "opted_out", "withheld"):
             return
+        if not result.parked and not self._claim_reply(message.id):
+            log.info("reply to message %s is being sent by another delivery", message.id)
+            return
         status = "sent"
         try:
             self._send(message, result.reply, result.record.get("thread"))
         except channels.RecipientOptedOut:  # the feedback is kept; the carrier will not deliver an answer
             status = "opted_out"
+        except channels.ReplyFailed:  # released: the redelivery tries again
+            if not result.parked:
+                self._store.messages.set_reply_status(message.id, "pending")
+            raise
         if not result.parked:
             self._store.messages.set_reply_status(message.id, status)
+
+    def _claim_reply(self, message_id: str) -> bool:
+        """One delivery sends the reply: two overlapping deliveries of one message (SNS's at-least-once) race
+        for a conditional claim; a claim older than a function's timeout is a dead one's, and taken over."""
+        now = self._now()
+        return self._store.messages.claim_reply(message_id, at=iso(now),
+                                                stale_before=iso(now - timedelta(seconds=REPLY_CLAIM_SECONDS)))
 
     def _send(self, message: InboundMessage, text: str, thread: dict[str, Any] | None = None) -> None:
         if self._senders is None:
@@ -188,9 +203,12 @@ class IngestService:
                                     kind="survey")
         classification = media_only(self._classifier.classify(message.body, message.to_number), message.body,
                                     message.num_media)
-        reply = build_reply(self._config, classification, message.id, self._secret)
+        reply = build_reply(self._config, classification, message.id, self._secret,
+                            can_call=channels.get(message.channel).can_call)
         if message.withheld:
             reply, reply_status = Reply(text="", rule="withheld"), "withheld"
+        elif message.answers_our_reply:  # joins its case as any answer does; answering it could loop
+            reply, reply_status = Reply(text="", rule="answers our automatic reply"), "withheld"
         elif reply.offer_code:
             reply = self._with_offer(message, classification, reply)
         if message.thread:  # the reply's subject is in the customer's language when theirs has none

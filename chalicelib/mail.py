@@ -163,6 +163,7 @@ class Mail:
     attachments: int
     truncated: bool
     automatic: str | None
+    answers: tuple[str, ...] = ()  # the mail it answers: In-Reply-To's id and the last of References
 
 
 def _raw_header(msg: Message, name: str) -> str:
@@ -314,14 +315,15 @@ def parse(raw: bytes, *, envelope_sender: str | None = None, own_addresses: Coll
     sender, sender_name = _sender(msg)
     subject = squeeze(_header(msg, "Subject"))[:MAX_SUBJECT]
     message_ids = _msg_ids(_header(msg, "Message-ID"))
-    references = _msg_ids(_header(msg, "References")) + _msg_ids(_header(msg, "In-Reply-To"))
+    parents, references = _msg_ids(_header(msg, "In-Reply-To")), _msg_ids(_header(msg, "References"))
+    answers, references = tuple(dict.fromkeys(parents[:1] + references[-1:])), references + parents
     text, attachments, cut = _body(msg)
     text = squeeze(strip_reply(squeeze(text)))
     truncated = over or cut or len(text) > MAX_TEXT_CHARS
     return Mail(sender=sender, sender_name=sender_name, subject=subject, text=text[:MAX_TEXT_CHARS].rstrip(),
                 message_id_header=message_ids[0] if message_ids else None,
                 references=tuple(dict.fromkeys(references)), attachments=attachments, truncated=truncated,
-                automatic=_automatic(msg, sender, subject, envelope_sender, own_addresses))
+                automatic=_automatic(msg, sender, subject, envelope_sender, own_addresses), answers=answers)
 
 
 def _angled(message_id: str) -> str | None:
@@ -332,18 +334,21 @@ def _angled(message_id: str) -> str | None:
 def reply_message(*, sender: str, to: str, subject: str, text: str, message_id: str,
                   in_reply_to: str | None, references: Sequence[str],
                   unsubscribe_url: str | None = None, unsubscribe_mailto: str | None = None,
-                  automatic: bool = True) -> bytes:
+                  automatic: bool = True, reply_to: str | None = None) -> bytes:
     """A threaded plain-text reply, raw MIME for SES v2 ``send_email(Content={"Raw": ...})``.
 
     ``In-Reply-To`` and ``References`` (theirs, then the mail answered, at most ten) put it in the customer's
     thread; ``Auto-Submitted: auto-replied`` (RFC 3834) when automatic; ``List-Unsubscribe`` with RFC 8058's
-    one-click ``List-Unsubscribe-Post`` when an unsubscribe URL is given."""
+    one-click ``List-Unsubscribe-Post`` when an unsubscribe URL is given; ``Reply-To`` when the customer's answer
+    must reach another address than the sender (one our receipt rules accept)."""
     own_id = _angled(message_id)
     if own_id is None:
         raise ValueError("reply without a Message-ID")
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = _one_line(sender)
     msg["To"] = Address(addr_spec=normalise_address(to))
+    if reply_to:
+        msg["Reply-To"] = Address(addr_spec=normalise_address(reply_to))
     msg["Subject"] = _one_line(subject)
     msg["Date"] = format_datetime(clock.utcnow().astimezone(UTC))
     msg["Message-ID"] = own_id

@@ -278,11 +278,18 @@ _UNSUBSCRIBE = re.compile(
 
 
 def wants_unsubscribe(subject: str, text: str) -> bool:
-    """"STOP", "unsubscribe", "désabonner", "désinscrire"... alone as the subject or the first line."""
-    for line in (PREFIX.sub("", subject or "").strip(), _first_line(text)):
-        if line and (keyword(line) == "opt_out" or _UNSUBSCRIBE.match(line)):
-            return True
-    return False
+    """Whether the whole mail asks to unsubscribe: "STOP", "unsubscribe", "désabonner", "désinscrire"... is all
+    its text (quotes and signature stripped) and its subject is that too, empty, or a reply's ("Re: ..."), or
+    the subject is that and there is no text. "Cancel" leading a complaint is feedback, never an opt-out."""
+    words = " ".join((text or "").split())
+    title = PREFIX.sub("", subject or "").strip()
+    if not words:
+        return _opts_out(title)
+    return _opts_out(words) and (not title or bool(PREFIX.match(subject or "")) or _opts_out(title))
+
+
+def _opts_out(line: str) -> bool:
+    return bool(line) and (keyword(line) == "opt_out" or bool(_UNSUBSCRIBE.match(line)))
 
 
 def reply_subject(subject: str, language: str) -> str:

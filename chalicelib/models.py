@@ -34,6 +34,8 @@ class InboundMessage(BaseModel):
                                  description="Stored, never answered, cased nor counted, and why: suspect:dmarc "
                                  "(a failed SES verdict), automatic:auto-submitted (an auto-reply, bounce, list mail)")
     thread: MailThread | None = Field(default=None, description="E-mail: how to answer in the customer's thread")
+    answers_our_reply: bool = Field(default=False, description="E-mail: it answers one of our automatic replies: "
+                                    "stored and joined to its case, never answered automatically (no mail loop)")
 
     @field_validator("channel")
     @classmethod

@@ -28,13 +28,15 @@ def offer_code(message_id: str, secret: bytes) -> str:
     return f"V{letters}"
 
 
-def matching_rule(config: Config, classification: Classification) -> ReplyRule:
+def matching_rule(config: Config, classification: Classification, can_call: bool = True) -> ReplyRule:
+    """The first reply rule for the message; ``can_call`` is false where the channel has no phone number to call
+    back (e-mail): rules promising a call give way to those promising a written answer."""
     site = config.site(classification.site)
     for rule in config.replies.replies:
         if rule.when.matches(
             nature=classification.nature, topic=classification.topic, urgency=classification.urgency,
             urgency_reason=classification.urgency_reason, site_kind=site.kind if site else None,
-            site_known=site is not None, about_staff=classification.about_staff,
+            site_known=site is not None, about_staff=classification.about_staff, can_call=can_call,
         ):
             return rule
     raise LookupError("no reply rule matched")  # the config validator forbids this
@@ -97,11 +99,13 @@ MEDIA_ONLY = Localised(
        "qui s'est passé, et où ?")
 
 
-def build_reply(config: Config, classification: Classification, message_id: str, secret: bytes) -> Reply:
-    """The reply for a classified message, in the customer's language (media alone: an invitation to write)."""
+def build_reply(config: Config, classification: Classification, message_id: str, secret: bytes,
+                can_call: bool = True) -> Reply:
+    """The reply for a classified message, in the customer's language (media alone: an invitation to write);
+    ``can_call``: whether the customer's channel has a number to call back (see :func:`matching_rule`)."""
     if MEDIA_ONLY_RULE in classification.rules:
         return Reply(text=MEDIA_ONLY.get(reply_language(config, classification)), rule="media only")
-    rule = matching_rule(config, classification)
+    rule = matching_rule(config, classification, can_call)
     offer = offer_code(message_id, secret) if rule.offer else None
     language = reply_language(config, classification)
     text = render(config, rule, config.site(classification.site), language, offer, classification.urgency)

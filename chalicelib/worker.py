@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from chalicelib import channels
 from chalicelib.alert_texts import MAX_ALERT_SEGMENTS as MAX_ALERT_SEGMENTS
 from chalicelib.alert_texts import alert_email as alert_email
 from chalicelib.alert_texts import alert_sms as alert_sms
@@ -256,7 +257,7 @@ class Worker:
         now = self._now()  # one instant: the promise is exactly its minutes after the opening
         about = about_whom(self._config, classification_of(record), parse_time(record["received_at"]))
         # the full number only where someone must call back, and only until that lapses
-        call_back = promises_call_back(record["urgency"]) and number is not None
+        call_back = promises_call_back(record["urgency"]) and number is not None and _can_call(record)
         until = call_back_until(self._config, record.get("site"), record["urgency"], now) if call_back else None
         return {
             "id": case_id,
@@ -327,3 +328,8 @@ class Worker:
             "at": iso(self._now()), "ok": True, "id": provider_id, "try": receive_count,
         })
         record_alert(recipient["channel"], ok=True)
+
+
+def _can_call(record: dict[str, Any]) -> bool:
+    """Whether staff can call the customer back: a number's channel, not an address's (e-mail is written to)."""
+    return channels.get(record["channel"]).can_call if record.get("channel") else True

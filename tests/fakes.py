@@ -117,6 +117,14 @@ class FakeMessages:
     def set_reply_status(self, message_id: str, status: str) -> None:
         self._db.messages.setdefault(message_id, {})["reply_status"] = status
 
+    def claim_reply(self, message_id: str, *, at: str, stale_before: str) -> bool:
+        found = self._db.messages.get(message_id, {})
+        if found.get("reply_status") == "pending" or (
+                found.get("reply_status") == "sending" and found.get("reply_claimed_at", "") < stale_before):
+            found.update(reply_status="sending", reply_claimed_at=at)
+            return True
+        return False
+
     def pending_messages(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
         pending = sorted((f"{m['received_at']}#{m['id']}", m) for m in self._db.messages.values()
                          if "id" in m and "processed_at" not in m)

@@ -495,6 +495,8 @@ def test_ses_alone_stores_and_publishes_the_inbound_mail_for_this_account_s_rule
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     [expiry] = [r for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
     assert expiry["Prefix"] == "inbound/" and expiry["ExpirationInDays"] == {"Ref": "InboundEmailRetentionDays"}
+    # an erased customer's raw mail stays at most a day (review of issue 24; it was 7)
+    assert template["Parameters"]["InboundEmailRetentionDays"]["Default"] == 1
     rule_set_arn = ("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:receipt-rule-set/voix-${Stage}-inbound"
                     ":receipt-rule/*")
     statements = resources["InboundEmailBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]

@@ -269,13 +269,17 @@ def test_a_stored_mail_that_is_gone_is_dropped_and_a_passing_s3_error_is_retried
     monkeypatch.setenv("INBOUND_EMAIL_BUCKET", "inbound")
     with pytest.raises(BadRequest):
         _inbound(b"", s3=("inbound", "inbound/gone"), client=lambda name: _Failing("NoSuchKey"))
-    with pytest.raises(ClientError):  # not BadRequest: the Lambda fails, SNS delivers it again
-        _inbound(b"", s3=("inbound", "inbound/later"), client=lambda name: _Failing("InternalError"))
+    for code in ("InternalError", "AccessDenied"):  # not BadRequest: the Lambda fails, SNS delivers it again
+        with pytest.raises(ClientError):  # (a policy denying the read is fixed, then the failure queue replayed)
+            _inbound(b"", s3=("inbound", "inbound/later"), client=lambda name, code=code: _Failing(code))
 
 
 def test_a_mail_without_a_sender_or_with_an_impossible_recipient_is_refused():
     with pytest.raises(BadRequest):
-        _inbound(b"Subject: hi\r\n\r\nno sender anywhere", sender="")
+        _inbound(b"Subject: hi\r\n\r\nno sender anywhere", sender="nobody")
+    # a bounce: a null envelope sender and no From is stored as automatic, never answered (review of issue 24)
+    bounce = _inbound(b"Subject: Undeliverable\r\n\r\nno sender anywhere", sender="")
+    assert bounce.withheld == "automatic:null-sender" and bounce.from_number.endswith(".invalid")
     with pytest.raises(BadRequest):
         _inbound(to="x" * 300 + "@feedback.voix.example")
 
@@ -370,3 +374,104 @@ def test_replies_come_from_reply_from_email_when_configured_and_thread_an_empty_
     assert ses.sent["FromEmailAddress"] == "avis@feedback.voix.example" == mail["From"]
     assert mail["Subject"] == "Re: Votre avis" and mail["In-Reply-To"] == "<m@x.example>"
     assert "<https://voix.example/unsubscribe/t0ken>" in mail["List-Unsubscribe"] and LEEDS in mail["List-Unsubscribe"]
+    assert mail["Reply-To"] == LEEDS  # the customer's answer reaches an address our receipt rules accept
+    sender = EmailSender(ses)
+    sender.send(to=ANN, origin=LEEDS, text="Thanks", reference="email-y")
+    assert message_from_string(ses.sent["Content"]["Raw"]["Data"].decode(), policy=policy.default)["Reply-To"] is None
+
+
+def test_a_mail_is_promised_a_written_answer_never_a_call_and_staff_are_told_to_write_back(mail_client):
+    """Review of issue 24: an e-mail customer has no number to call back; the promise is of a written reply."""
+    from tests.conftest import sent_sms
+
+    receive(mail_client)
+    [reply] = replies_to()
+    body = reply.get_body(("plain",)).get_content()
+    assert "write back to you within" in body and "call" not in body
+    drain()
+    [case] = table_items("CASE#")
+    assert case["urgency"] == "high" and case["promise"] == "reply" and not case.get("customer_number")
+    alerts = [m.body for m in sent_emails() if hasattr(m, "body")] + [m[1] for m in sent_sms()]
+    assert alerts and not any("Call the customer" in a or ANN in a for a in alerts)
+    assert any("written answer" in a for a in alerts)
+
+
+def test_two_overlapping_deliveries_of_one_mail_answer_it_once(mail_client, monkeypatch):
+    """Review of issue 24: SNS delivers a notification again while the first delivery is still sending."""
+    import chalicelib.channels.email as email_channel
+
+    real, calls = email_channel.EmailSender.send, []
+
+    def send(self, **kw):
+        calls.append(1)
+        if len(calls) == 1:  # the second delivery arrives while the first is sending
+            receive(mail_client)
+        return real(self, **kw)
+
+    monkeypatch.setattr(email_channel.EmailSender, "send", send)
+    receive(mail_client)
+    assert len(replies_to()) == 1 and len(messages()) == 1 and messages()[0]["reply_status"] == "sent"
+
+
+def test_a_failed_send_releases_its_claim_so_the_redelivery_answers(mail_client, monkeypatch):
+    import chalicelib.channels.email as email_channel
+    from chalicelib.channels import ReplyFailed
+
+    real = email_channel.EmailSender.send
+    monkeypatch.setattr(email_channel.EmailSender, "send", lambda self, **kw: (_ for _ in ()).throw(ReplyFailed("x")))
+    with pytest.raises(ReplyFailed):
+        receive(mail_client)
+    assert messages()[0]["reply_status"] == "pending"
+    monkeypatch.setattr(email_channel.EmailSender, "send", real)
+    receive(mail_client)
+    assert len(replies_to()) == 1 and messages()[0]["reply_status"] == "sent"
+
+
+def test_a_reply_claim_outlives_every_function_that_sends_replies():
+    from pathlib import Path
+
+    from chalicelib.ingest import REPLY_CLAIM_SECONDS
+
+    config = json.loads((Path(__file__).parents[1] / ".chalice" / "config.json").read_text())
+    timeouts = [f.get("lambda_timeout", config.get("lambda_timeout", 60)) for stage in config["stages"].values()
+                for name, f in stage.get("lambda_functions", {}).items() if name.startswith("inbound")]
+    assert timeouts and max(timeouts) <= REPLY_CLAIM_SECONDS
+
+
+def test_a_complaint_whose_subject_is_cancel_is_feedback_and_opts_nobody_out(mail_client):
+    """Review of issue 24: a subject or first line "Cancel" no longer loses the complaint."""
+    receive(mail_client, "My coach to London was cancelled and nobody told us. I want a refund.", subject="Cancel")
+    [message] = messages()
+    assert message["reply_status"] == "sent" and table_items("CONSENT#") == [] and len(replies_to()) == 1
+
+
+def test_a_loop_of_header_less_auto_responders_stops_after_one_reply(mail_client):
+    """Review of issue 24: an auto-responder with no telltale header answering our automatic reply (its
+    In-Reply-To names our ``<auto-…@our domain>`` id) is stored and joins its case, and is never answered."""
+    receive(mail_client, "When do you open on Sundays?", subject="Opening hours", ses_id="q1")
+    drain()
+    [ours] = replies_to()
+    assert ours["Message-ID"].startswith("<auto-") and ours["Message-ID"].endswith("@feedback.voix.example>")
+    for i in range(3):  # the customer's auto-responder answers our reply; ours would answer it, and so on
+        receive(mail_client, "Thank you for your message, we will get back to you.", subject=f"Re: {ours['Subject']}",
+                ses_id=f"loop{i}", message_id=f"<loop{i}@corp>", in_reply_to=replies_to()[-1]["Message-ID"])
+    drain()
+    assert len(replies_to()) == 1
+    stored = messages()
+    assert len(stored) == 4 and all(m["reply_status"] == "withheld" and not m.get("withheld")
+                                    for m in stored if m["id"].startswith("email-loop"))
+    [case] = table_items("CASE#")  # each answer joined the question's case, as a customer's answer does
+    assert {m.get("case_id") for m in stored} == {case["id"]}
+
+
+def test_one_click_unsubscribe_posted_as_multipart_form_data_opts_out(mail_client):
+    """Review of issue 24: RFC 8058 lets the mail client post multipart/form-data; the body is not read."""
+    receive(mail_client)
+    [reply] = replies_to()
+    path = "/unsubscribe/" + reply["List-Unsubscribe"].split("/unsubscribe/")[1].split(">")[0]
+    posted = mail_client.http.post(path, headers={"Content-Type": "multipart/form-data; boundary=b"},
+                                   body=b'--b\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+                                        b'One-Click\r\n--b--\r\n')
+    assert posted.status_code == 200 and b"unsubscribed" in posted.body
+    [consent] = table_items("CONSENT#")
+    assert consent["status"] == "opted_out"

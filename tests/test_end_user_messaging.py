@@ -124,3 +124,22 @@ def test_a_survey_to_a_number_opted_out_at_the_carrier_is_skipped_and_awaits_no_
     report = client.http.get(f"/api/surveys/{survey['id']}", headers=auth())
     assert report.json_body["skipped"]["opted_out"] == 1 and report.json_body["sent"] == 0
     assert all(parse_time(c["expires_at"]).year == 1970 for c in table_items("SURVEYCUST#"))
+
+
+def test_two_overlapping_deliveries_of_one_sms_answer_it_once(client, stubbed_sender, monkeypatch):
+    """Review of issue 24: SNS delivers the message again while the first delivery is still sending its reply;
+    the first claimed the reply, so the second sends nothing (no second response is queued)."""
+    stubbed_sender.add_response("send_text_message", {"MessageId": "reply-1"})
+    payload = eum_payload(message_id="6d4d5a3e-0a25-4b9f-9c47-8cbf1d3a0009")
+    real, calls = EndUserMessagingSender.send, []
+
+    def send(self, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            invoke(client, payload)
+        return real(self, **kw)
+
+    monkeypatch.setattr(EndUserMessagingSender, "send", send)
+    invoke(client, payload)
+    [message] = table_items("MSG#")
+    assert message["reply_status"] == "sent" and len(calls) == 1

@@ -476,6 +476,10 @@ def test_a_site_code_leads_the_subject_or_the_first_line(subject, text, expected
     ("", "Désabonnez-moi", True), ("Re: Coach", "STOP please", True),
     ("Re: Coach", "The bus did not stop at Leeds", False), ("Stop the music", "", False), ("", "", False),
     ("Re: Coach", "Hello\nSTOP", False),
+    # the whole mail, never its first line or subject alone (review of issue 24)
+    ("Cancel", "My coach to London was cancelled and nobody told us. I want a refund.", False),
+    ("Visit", "Stop\nThe driver was rude", False), ("Stop", "The driver was rude", False),
+    ("Stop", "Stop", True), ("Quit", "", True), ("Coach", "STOP", False),
 ])
 def test_a_mail_asking_to_unsubscribe_is_recognised(subject, text, expected):
     assert wants_unsubscribe(subject, text) is expected

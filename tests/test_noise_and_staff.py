@@ -255,7 +255,9 @@ def test_a_reply_promises_a_text_answer_only_where_a_staff_reply_keeps_the_promi
             if promising.search(text):
                 assert rule.promise == "reply" and "{delay}" in text, (rule.name, text)
                 promised_by_text.add(rule.name)
-    assert promised_by_text == {"question"}
+    # and every rule for a channel with no number to call (e-mail): a written answer, never a call (issue 24 review)
+    written = {rule.name for rule in CONFIG.replies.replies if rule.when.can_call is False}
+    assert written and promised_by_text == {"question"} | written
 
 
 def test_a_call_back_is_promised_only_where_the_caller_gets_the_full_number():
@@ -275,6 +277,28 @@ def test_a_call_back_is_promised_only_where_the_caller_gets_the_full_number():
         for r in recipients:
             text = alert_sms(CONFIG, case) if r.channel == "sms" else alert_email(CONFIG, case)[1]
             assert "+447700900555" in text, (r, reply)
+
+
+def test_a_channel_with_no_number_to_call_is_promised_a_written_answer_and_staff_are_told_so():
+    """Review of issue 24: e-mail (``can_call`` false) never gets "will call you"; its rule promises a reply (kept
+    by a staff reply in time), and the alert says a written answer is awaited, never "Call the customer back"."""
+    from chalicelib.alert_texts import alert_email, alert_sms
+
+    written = 0
+    for c in _all_classifications():
+        reply = build_reply(CONFIG, c, "email-x", SECRET, can_call=False).text
+        assert not re.search(r"call you|vous appelle|rappel", reply, re.I), (c, reply)
+        rule = matching_rule(CONFIG, c, can_call=False)
+        if rule.when.can_call is False:
+            written += 1
+            assert rule.promise == "reply" and "write back" in rule.text.en and "par écrit" in rule.text.fr
+    assert written
+    case = {"site": "line-8", "nature": "complaint", "topic": "staff", "urgency": "high", "text": "x", "id": "C",
+            "customer_masked": "a•••@gmail.com", "received_at": "2026-12-04T08:00:00.000Z", "code": "4821",
+            "promise": "reply", "promised_at": "2026-12-04T08:10:00.000Z"}
+    sms, (_, mail) = alert_sms(CONFIG, case), alert_email(CONFIG, case)
+    assert "awaits a written answer" in sms and "Call the customer" not in sms  # (GSM-7: • is sent as -)
+    assert "a written answer by" in mail and "acknowledged by" not in mail
 
 
 def test_every_time_a_reply_names_is_the_promise_its_case_measures():

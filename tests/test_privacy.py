@@ -497,7 +497,8 @@ def test_an_e_mail_customer_s_address_appears_only_in_alerts_and_the_way_back_an
     carol, leeds = "carol.jones@mail.example.net", "leeds@feedback.voix.example"
     boto3.client("sesv2").create_email_identity(EmailIdentity="feedback.voix.example")
     for n, text in enumerate(("The staff were rude and the floor was filthy, I am never coming back", "STOP")):
-        note = ses_notification(raw_mail(f"Carol <{carol}>", leeds, "Visit", text), sender=carol, to=leeds,
+        subject = "Re: Visit" if text == "STOP" else "Visit"  # the whole mail asks to unsubscribe (a reply's subject)
+        note = ses_notification(raw_mail(f"Carol <{carol}>", leeds, subject, text), sender=carol, to=leeds,
                                 ses_id=f"carol{n}")
         client.lambda_.invoke("inbound_email", client.events.generate_sns_event(message=note, subject=""))
     drain()

@@ -76,6 +76,15 @@ def test_the_reply_status_of_a_message_is_kept(stores):
     assert stores.messages.get_message("twilio-SM0001")["reply_status"] == "sent"
 
 
+def test_one_delivery_claims_a_reply_at_a_time_and_a_dead_ones_claim_is_taken_over(stores):
+    stores.messages.put_message({**message(1), "reply_status": "pending"})
+    assert stores.messages.claim_reply("twilio-SM0001", at="T10:00:00", stale_before="T09:59:30")
+    assert not stores.messages.claim_reply("twilio-SM0001", at="T10:00:05", stale_before="T09:59:35")  # held
+    assert stores.messages.claim_reply("twilio-SM0001", at="T10:00:31", stale_before="T10:00:01")  # the claim is stale
+    stores.messages.set_reply_status("twilio-SM0001", "sent")
+    assert not stores.messages.claim_reply("twilio-SM0001", at="T11:00:00", stale_before="T10:59:30")  # sent
+
+
 def test_feedback_pages_through_every_matching_message_once_newest_first(stores):
     for n in range(1, 6):
         stores.messages.put_message(message(n, day="2026-11-19" if n < 3 else "2026-11-20"))
@@ -658,7 +667,7 @@ def test_a_reply_is_read_back_by_its_id_claimed_once_and_sent_once(stores):
     stores.conversations.release_send(reply)  # nothing was sent: a retry may claim it at once
     assert stores.conversations.claim_send(reply, now=121, until=181) is True
     assert stores.conversations.record_sent(reply, "SM" + "a" * 32) is True
-    assert stores.conversations.claim_send(reply, now=999, until=1059) is False  # sent: never again
+    assert stores.conversations.claim_send(reply, now=999, until=1059) is False  # sent
     stored = stores.conversations.get_message("C0001", reply.at, reply_id)
     assert stored.provider_id == "SM" + "a" * 32 and stored.status == "queued"
     assert stores.conversations.conversation("C0001")[0].provider_id == "SM" + "a" * 32

@@ -114,6 +114,7 @@ class Channel:
     logs_locally: bool = True  # REPLY_SENDER=log stands in for its API (moto has none); e-mail goes to moto's SES
     send_errors: Mapping[str, type[ReplyFailed]] = field(default_factory=dict)
     carrier_handles_stop: Callable[[Config], bool] = _never
+    can_call: bool = True  # the customer is a phone number staff can call back; False (e-mail): a written answer
     label: str = ""  # what people read (the digest, the dashboard): "SMS (Twilio)"; the name if not given
 
     def __post_init__(self) -> None:

@@ -43,6 +43,7 @@ from chalicelib.models import MAX_SMS_CHARS, InboundMessage
 if TYPE_CHECKING:
     from chalicelib.configuration import Config
 
+NO_SENDER = "null-sender@mailer-daemon.invalid"  # the customer of a bounce naming no one (.invalid: RFC 2606)
 MAX_REFERENCES = 10  # the latest ids of the customer's thread, enough for any mail client to thread
 MAX_ID = 250  # a Message-ID longer than this is no one's: dropped (the stored message stays small)
 _STAFF_REFERENCE = re.compile(r"^[A-Z0-9]{8}\.r\w{1,60}$")  # a staff reply's "<case id>.<reply id>"
@@ -56,6 +57,17 @@ def own_addresses(config: Config) -> set[str]:
     return {a.lower() for a in found}
 
 
+AUTOMATIC_ID = "auto-"  # leads the Message-ID of each automatic reply: "<auto-email-…@feedback.voix.example>"
+
+
+def answers_our_automatic_reply(answered: tuple[str, ...], own: set[str]) -> bool:
+    """Whether the mail answers one of our automatic replies (its In-Reply-To or last Reference is ours): an
+    auto-responder with no telltale header answering it gets no answer, and the loop stops."""
+    domains = {address.rpartition("@")[2] for address in own}
+    return any(found.startswith(f"<{AUTOMATIC_ID}") and found[:-1].rpartition("@")[2].lower() in domains
+               for found in answered)
+
+
 def fetch(location: tuple[str, str], client: Callable[[str], Any]) -> bytes:
     """The raw mail SES stored in the inbound bucket (S3 action): only our bucket, only under our prefix."""
     bucket, key = location
@@ -65,9 +77,9 @@ def fetch(location: tuple[str, str], client: Callable[[str], Any]) -> bytes:
     try:
         found = client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{mail.MAX_RAW_BYTES - 1}")
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             raise BadRequest("the stored mail cannot be read") from exc
-        raise  # a passing error: the notification is delivered again
+        raise  # passing, or AccessDenied (a policy to fix): delivered again, then kept in the failure queue
     return found["Body"].read(mail.MAX_RAW_BYTES)
 
 
@@ -84,7 +96,9 @@ def to_inbound(sns_message: str, received_at: datetime, *, config: Config,
     try:
         sender = mail.normalise_address(found.sender or note.source)
     except mail.InvalidAddress as exc:
-        raise BadRequest("the mail has no sender to answer or link") from exc
+        if not found.automatic:
+            raise BadRequest("the mail has no sender to answer or link") from exc
+        sender = NO_SENDER  # a bounce with a null sender and no From: stored as automatic, never answered
     ours = [a for a in note.destination if a in own]
     to = ours[0] if ours else (note.destination[0] if note.destination else "")
     subject, text = found.subject, found.text
@@ -100,7 +114,7 @@ def to_inbound(sns_message: str, received_at: datetime, *, config: Config,
             channel="email", channel_message_id=note.message_id, from_number=sender, to_number=to,
             body=body[:MAX_SMS_CHARS], received_at=received_at, num_media=min(found.attachments, 10),
             carrier_keyword="opt_out" if not withheld and mail.wants_unsubscribe(subject, text) else None,
-            withheld=withheld,
+            withheld=withheld, answers_our_reply=answers_our_automatic_reply(found.answers, own),
             thread=MailThread(subject=subject[:200], message_id=_short(found.message_id_header),
                               references=tuple(filter(_short, found.references))[-MAX_REFERENCES:]))
     except ValidationError as exc:
@@ -139,14 +153,16 @@ class EmailSender:
         if self._opted_out(to):  # no carrier keeps an e-mail opt-out list: Voix's own is checked
             raise RecipientOptedOut("the customer unsubscribed: no e-mail is sent")
         thread = thread or MailThread()
-        sender = self._reply_from() or origin
-        local = re.sub(r"[^A-Za-z0-9._-]", "-", reference)[:120]
+        sender = self._reply_from() or origin  # from reply_from_email, the answer comes back to the site's address
+        automatic = not _STAFF_REFERENCE.match(reference)  # a staff member's reply is not automatic
+        local = (AUTOMATIC_ID if automatic else "") + re.sub(r"[^A-Za-z0-9._-]", "-", reference)[:120]
         raw = mail.reply_message(
             sender=sender, to=to, subject=mail.reply_subject(thread.subject, thread.language), text=text,
             message_id=f"<{local}@{sender.rpartition('@')[2]}>", in_reply_to=thread.message_id,
             references=list(thread.references), unsubscribe_url=self._unsubscribe_url(to),
             unsubscribe_mailto=origin,  # mail to it saying "unsubscribe" opts out
-            automatic=not _STAFF_REFERENCE.match(reference))  # a staff member's reply is not automatic
+            reply_to=origin if sender != origin else None,
+            automatic=automatic)
         try:
             return self._client.send_email(FromEmailAddress=sender, Destination={"ToAddresses": [to]},
                                            Content={"Raw": {"Data": raw}}).get("MessageId")
@@ -188,6 +204,7 @@ def sender(client: Callable[[str], Any]) -> EmailSender:
 
 CHANNEL = register(Channel(
     name="email", parse=parse, sender=sender, logs_locally=False,
+    can_call=False,  # the customer is an address: replies promise a written answer, never a call
     carrier_handles_stop=lambda config: True,  # an unsubscribe by mail is recorded, never answered by mail
     # SendEmail's refusals (SES v2 error codes)
     send_errors={"MessageRejected": InvalidRecipient, "BadRequestException": InvalidRecipient,

@@ -140,6 +140,17 @@ class MessageStore(Dynamo):
         self._call("update_item", Key=to_item(message_key(message_id)), UpdateExpression="SET reply_status = :s",
                    ExpressionAttributeValues=to_item({":s": status}))
 
+    def claim_reply(self, message_id: str, *, at: str, stale_before: str) -> bool:
+        """Take the sending of the message's automatic reply: ``pending`` becomes ``sending`` at ``at``, or a claim
+        older than ``stale_before`` (its function died) is taken over; False if another delivery holds it or the
+        reply went already."""
+        return self._if(
+            "update_item", Key=to_item(message_key(message_id)),
+            UpdateExpression="SET reply_status = :sending, reply_claimed_at = :at",
+            ConditionExpression="reply_status = :pending OR (reply_status = :sending AND reply_claimed_at < :stale)",
+            ExpressionAttributeValues=to_item({":sending": "sending", ":pending": "pending", ":at": at,
+                                               ":stale": stale_before}))
+
     def pending_messages(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
         """Messages stored but not yet processed by the worker, received before ``before``."""
         items = []
