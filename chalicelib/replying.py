@@ -119,7 +119,7 @@ class ConversationService:
             raise ReplyRefused(429, f"this case had {limit} replies in the last hour, the most allowed: "
                                     "wait before texting the customer again")
         delay = 0
-        if case.get("urgency") != "high":  # an urgent case is answered at any hour
+        if case.get("urgency") != "high" and _rings(contact.channel):  # urgent, or a mail: at any hour
             site = self._config.site(case.get("site"))
             deployment = self._config.deployment
             delay = quiet_delay(now, site.timezone if site else "UTC", deployment.quiet_hours_start,
@@ -270,3 +270,12 @@ class ConversationService:
 def reply_job(message: ConversationMessage) -> dict[str, Any]:
     """The worker's job for a reply: ids only (the number is read from the case's contact when it is sent)."""
     return {"type": "reply", "case_id": message.case_id, "reply_id": message.id}
+
+
+def _rings(channel: str | None) -> bool:
+    """Whether a reply by ``channel`` makes the customer's phone ring (held for quiet hours): yes unless the
+    channel says otherwise (e-mail waits in the inbox)."""
+    try:
+        return channels.get(channel or "").rings
+    except KeyError:
+        return True

@@ -460,3 +460,13 @@ def test_a_carrier_s_words_keep_no_phone_number(world):
     assert failing.send("CASE0001", reply.id) == "refused"
     [stored] = world.store.conversations.conversation("CASE0001")
     assert stored.status == "failed" and "7700900642" not in stored.error and "900642" not in stored.error
+
+
+def test_a_reply_by_mail_is_not_held_for_quiet_hours_a_mail_waits_in_the_inbox(world):
+    world.store.cases.put_case(a_case("CASE0009", message_id="email-m9"))
+    world.threads.opened("CASE0009", record("email-m9", channel="email", from_number="ann@mail.example.net",
+                                            to_number="leeds@feedback.voix.example", site="store-leeds"))
+    world.clock.now = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)  # 22:30 in London: an SMS would wait until 09:00
+    reply = world.service.reply("CASE0009", "We are sorry: the fitting rooms are being cleaned now", "Sam")
+    assert (reply.status, reply.scheduled_for) == ("queued", None)
+    assert channels.get("email").rings is False and channels.get("twilio").rings is True

@@ -115,6 +115,7 @@ class Channel:
     send_errors: Mapping[str, type[ReplyFailed]] = field(default_factory=dict)
     carrier_handles_stop: Callable[[Config], bool] = _never
     can_call: bool = True  # the customer is a phone number staff can call back; False (e-mail): a written answer
+    rings: bool = True  # a text makes the customer's phone ring: quiet hours hold a staff reply; False (e-mail)
     label: str = ""  # what people read (the digest, the dashboard): "SMS (Twilio)"; the name if not given
 
     def __post_init__(self) -> None:
