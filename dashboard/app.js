@@ -338,6 +338,12 @@ function badge(kind, value) {
   return el("span", { class: `badge ${kind}-${value}`, text: value });
 }
 
+// why a mail was withheld (chalicelib/channels/email.py): suspect:<verdict> or automatic:<why>
+function withheldName(withheld) {
+  const [kind, why] = withheld.split(":");
+  return kind === "suspect" ? `suspect (${why.toUpperCase()} failed)` : `automatic (${why.replace(/-/g, " ")})`;
+}
+
 function feedItem(m) {
   const site = filters().site; // one zone down the list: the view's (the site's, else the network's)
   return decorate(el("li", { class: `item${m.urgency === "high" ? " urgent" : ""}`, "data-id": m.id },
@@ -345,6 +351,8 @@ function feedItem(m) {
       badge("site", siteName(m.site)), badge("topic", m.topic), badge("nature", m.nature),
       ...(m.urgency === "high" ? [badge("urgency", "urgent")] : []),
       el("span", { class: "badge channel", text: channelName(m.channel) }),
+      ...(m.withheld ? [el("span", { class: "badge withheld", text: withheldName(m.withheld),
+        title: "Stored, never answered, cased, alerted nor counted" })] : []),
       el("span", { class: "who", text: m.from || "" }),
       el("time", { datetime: m.received_at, text: maskedTime(m.received_at, site) })),
     el("p", { class: "text", text: m.text })), m); // + its "Correct" control (corrections.js)

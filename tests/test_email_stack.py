@@ -106,6 +106,25 @@ def test_a_mail_failing_dmarc_is_stored_never_answered_nor_alerted(stack):
     assert not [c for c in stack_api(state, "/api/cases")["items"] if c["customer"] == "c•••@bank.example.com"]
 
 
+def test_the_dashboard_filters_mail_by_its_channel_and_marks_what_was_withheld(stack, browser):
+    from tests.conftest import browser_page
+
+    state, _ = stack
+    with browser_page(browser) as page:
+        page.goto(state["dashboard_url"] + "/?period=today")
+        page.fill("#token", state["operator_token"])
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_selector("body[data-loaded]", timeout=15_000)
+        assert "E-mail" in page.locator("#channels .bar-label").all_inner_texts()
+        page.select_option("#f-channel", "email")
+        page.wait_for_selector("body[data-view*='channel=email']")
+        spoofed = page.locator("#feed li", has_text="c•••@bank.example.com")
+        spoofed.first.wait_for()
+        assert spoofed.first.locator(".badge.withheld").inner_text() == "suspect (DMARC failed)"
+        assert set(page.locator("#feed li .badge.channel").all_inner_texts()) == {"E-mail"}
+        assert "ann.smith@gmail.com" not in page.content() and page.errors == []
+
+
 def test_erasure_by_address_leaves_nothing_of_the_customer(stack):
     state, _ = stack
     assert [m for m in feedback(state) if m["from"] == "a•••@gmail.com"]

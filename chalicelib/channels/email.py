@@ -203,7 +203,7 @@ def sender(client: Callable[[str], Any]) -> EmailSender:
 
 
 CHANNEL = register(Channel(
-    name="email", parse=parse, sender=sender, logs_locally=False,
+    name="email", label="E-mail", parse=parse, sender=sender, logs_locally=False,
     rings=False,  # a mail waits in the inbox: a staff reply is not held for the site's quiet hours
     can_call=False,  # the customer is an address: replies promise a written answer, never a call
     carrier_handles_stop=lambda config: True,  # an unsubscribe by mail is recorded, never answered by mail
