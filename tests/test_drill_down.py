@@ -116,6 +116,18 @@ def test_a_drill_down_cursor_only_continues_its_own_query(client, svc, history):
         assert response.status_code == 400 and "cursor" in response.json_body["error"], other
 
 
+def test_a_cursor_that_names_only_a_day_is_refused_it_could_continue_any_query(client, svc, history):
+    """A page that ends with its day ends with no DynamoDB key: its cursor names the query it continues."""
+    from chalicelib.storage.dynamo import encode_cursor
+
+    now, _ = history
+    since = f"{(now - timedelta(days=4)).isoformat()[:19]}Z"
+    day_only = encode_cursor({"d": (now - timedelta(days=1)).strftime("%Y-%m-%d"), "k": None})
+    response = client.http.get(f"/api/feedback?site=line-8&nature=complaint&since={since}&cursor={day_only}",
+                               headers=auth())
+    assert response.status_code == 400 and "cursor" in response.json_body["error"]
+
+
 def test_a_message_sent_through_the_webhook_is_found_by_every_drill_down(client, svc):
     from tests.conftest import drain, post_sms, twilio_params
 

@@ -65,7 +65,7 @@ def decode_cursor(cursor: str, allowed_keys: set[str]) -> dict[str, Any]:
         state = untrusted_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), max_depth=3)
     except (binascii.Error, ValueError) as exc:  # Unreadable is a ValueError: nesting, NaN, bad UTF-8
         raise BadCursor("cursor is not one this API returned") from exc
-    if not isinstance(state, dict) or not set(state) <= {"d", "k"}:
+    if not isinstance(state, dict) or not set(state) <= {"d", "k", "q"} or not isinstance(state.get("q", ""), str):
         raise BadCursor("cursor is not one this API returned")
     key = state.get("k")
     if key is not None and (not isinstance(key, dict) or set(key) - allowed_keys or not all(

@@ -13,7 +13,9 @@ with the move of the message's counts (``chalicelib/storage/counters.py``).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from typing import Any
 
 from chalicelib.errors import BadCursor, Conflict, NotFound
@@ -183,6 +185,10 @@ class MessageStore(Dynamo):
         sk_name = "gsi2sk"
         allowed = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", *DRILL_INDEXES}
         state = decode_cursor(cursor, allowed) if cursor else {}
+        query = hashlib.sha256(json.dumps([index, keyed, filters], sort_keys=True, default=str).encode()
+                               ).hexdigest()[:16]  # what the cursor continues: its index, keys and filters
+        if cursor and state.get("q") != query:  # a page that ended with a day holds no key to tell its query by
+            raise BadCursor("cursor does not belong to this query")
         names: dict[str, str] = {}
         values: dict[str, Any] = {":since": since, ":until": until + "\uffff"}
         conditions = []
@@ -213,7 +219,7 @@ class MessageStore(Dynamo):
         for n, day in enumerate(todo):
             while True:
                 if queries >= _MAX_PAGES:
-                    return self._messages(keys, index), encode_cursor({"d": day, "k": start_key})
+                    return self._messages(keys, index), encode_cursor({"d": day, "k": start_key, "q": query})
                 kwargs = dict(
                     base, Limit=limit - len(keys),
                     KeyConditionExpression=f"{pk_name} = :pk AND {sk_name} BETWEEN :since AND :until",
@@ -227,9 +233,9 @@ class MessageStore(Dynamo):
                 start_key = page.get("LastEvaluatedKey")
                 if len(keys) >= limit:
                     if start_key:
-                        return self._messages(keys, index), encode_cursor({"d": day, "k": start_key})
+                        return self._messages(keys, index), encode_cursor({"d": day, "k": start_key, "q": query})
                     following = todo[n + 1:]
-                    after = encode_cursor({"d": following[0], "k": None}) if following else None
+                    after = encode_cursor({"d": following[0], "k": None, "q": query}) if following else None
                     return self._messages(keys, index), after
                 if not start_key:
                     break
