@@ -18,6 +18,7 @@ from chalicelib.errors import ApiError
 from chalicelib.replying import ConversationService
 from chalicelib.threads import Threads
 from tests.conftest import TWILIO_ACCOUNT, TWILIO_TOKEN, drain, post_sms, table_items, twilio_params
+from tests.test_conversation_rules import Clock, Jobs  # the same doubles: a queue and a clock
 
 SECRET = b"test-customer-key-secret"
 CUSTOMER, LINE_8, LINE_12 = "+447700900642", "+447700900008", "+33639980012"
@@ -128,17 +129,6 @@ def test_stop_on_whatsapp_opts_out_as_an_sms_stop_voix_handles(client):
 
 
 # -- the 24-hour window on staff replies (fakes) ---------------------------------------------------------------
-class Jobs:
-    def __init__(self):
-        self.sent = []
-
-    def send(self, job, delay_seconds=0):
-        self.sent.append((job, delay_seconds))
-
-    def send_many(self, jobs):
-        self.sent += [(job, 0) for job in jobs]
-
-
 class Sender:
     """A WhatsApp staff sender: its window, its templates (English only), what it sent."""
 
@@ -155,14 +145,6 @@ class Sender:
     def send(self, *, to, origin, text, reference, template=None):
         self.sent.append({"to": to, "text": text, "template": template})
         return f"SM{len(self.sent):032d}"
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
