@@ -231,7 +231,7 @@ function kindSection(kind, changes) {
   const title = `${KINDS[kind]}: ${changes.count ? `${plural(changes.count, "message", "messages")} would change` : "no change"}`;
   if (!changes.count) return el("section", { "data-kind": kind }, el("h4", { text: title }));
   return el("section", { "data-kind": kind }, el("h4", { text: title }),
-    el("div", { class: "table-wrap" }, el("table", { class: "transitions" },
+    el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "transitions" },
       el("caption", { class: "muted", text: "In force → draft" }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "From" }), el("th", { scope: "col", text: "To" }),
         el("th", { scope: "col", text: "Messages" }))),
@@ -255,7 +255,7 @@ function qualitySection(quality) {
   }
   const cell = (share, right) => `${pct(share)} (${right} of ${quality.corrected})`;
   return el("section", { id: "rules-quality" }, head,
-    el("div", { class: "table-wrap" }, el("table", {},
+    el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
       el("caption", { class: "muted", text: `Labels right on ${plural(quality.corrected, "corrected message", "corrected messages")}` }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Label" }), el("th", { scope: "col", text: "In force" }),
         el("th", { scope: "col", text: "Draft" }))),

@@ -137,7 +137,7 @@ function staffNumbers(site, i) {
 function rosterTable(shifts) {
   const { el } = ctx;
   if (!shifts.length) return el("p", { class: "muted", text: "No roster." });
-  return el("div", { class: "table-wrap" }, el("table", { class: "roster" },
+  return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "roster" },
     el("thead", {}, el("tr", {}, ...["Name", "Days", "From", "To"].map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, ...shifts.map((s) => el("tr", {}, el("td", { text: s.name }), el("td", { text: s.days.join(" ") }),
       el("td", { text: `${s.start}:00` }), el("td", { text: `${s.end}:00` }))))));

@@ -149,7 +149,8 @@ function dimensionBlock(name, figures) {
   const named = (label) => term(name, label);
   return el("div", { class: "q-dim", "data-dimension": name },
     el("h3", { text: caption }),
-    rows.length ? el("div", { class: "table-wrap" }, el("table", { class: "q-labels" },
+    rows.length ? el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
+      el("table", { class: "q-labels" },
       el("caption", { class: "visually-hidden", text: t("quality.caption", { dimension: caption }) }),
       el("thead", {}, el("tr", {}, ...["label", "machine", "right", "precision", "recall"]
         .map((h) => el("th", { scope: "col", text: t(`quality.${h}`) })))),

@@ -514,17 +514,33 @@ def other_language_on(page, lang):
 
 
 def header_overlaps(page):
-    """Pairs of header items whose boxes overlap, and how far the page scrolls sideways."""
+    """Pairs of header items whose drawn parts overlap (text as drawn, not its box), and the sideways scroll."""
     return page.evaluate("""() => {
+        const drawn = (item) => {
+          const rects = [];
+          const walker = document.createTreeWalker(item, NodeFilter.SHOW_TEXT);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            const parent = n.parentElement;
+            if (!n.textContent.trim() || !parent.offsetParent || parent.closest('.visually-hidden, .sr-only')) continue;
+            const range = document.createRange();
+            range.selectNodeContents(n);
+            rects.push(...range.getClientRects());
+          }
+          const controls = [...item.querySelectorAll('input, select, button, textarea')];
+          rects.push(...controls.map((e) => e.getBoundingClientRect()));
+          if (item.matches('input, select, button')) rects.push(item.getBoundingClientRect());
+          return rects.filter((r) => r.width && r.height);
+        };
         const items = [...document.querySelectorAll('header.top > *')].filter((e) => e.offsetParent !== null)
-          .flatMap((e) => e.matches('label, nav') ? [...e.children].filter((c) => c.offsetParent !== null) : [e]);
-        const boxes = items.map((e) => [e.id || e.className || e.tagName, e.getBoundingClientRect()])
-          .filter(([, r]) => r.width && r.height);
+          .flatMap((e) => (e.matches('label') ? [...e.children] : [e]))
+          .map((e) => [e.id || e.className || e.tagName, drawn(e)]);
         const out = [];
-        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-          const [a, r] = boxes[i]; const [b, s] = boxes[j];
-          const apart = r.right - 1 <= s.left || s.right - 1 <= r.left || r.bottom - 1 <= s.top || s.bottom - 1 <= r.top;
-          if (!apart) out.push([a, b]);
+        for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) {
+          const [a, rs] = items[i];
+          const [b, ss] = items[j];
+          const hit = rs.some((r) => ss.some((s) => !(r.right <= s.left + 1 || s.right <= r.left + 1
+            || r.bottom <= s.top + 1 || s.bottom <= r.top + 1)));
+          if (hit) out.push([a, b]);
         }
         return { overlaps: out, scroll: document.documentElement.scrollWidth - innerWidth };
     }""")
@@ -591,5 +607,5 @@ def test_no_serious_accessibility_problem_and_no_overlap_at_375_px_on_every_page
             problems[name] = {**layout, "axe": found}
         if scheme == "dark":
             assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(245, 246, 248)"
-    assert problems == {}
+    assert problems == {}, json.dumps(problems, indent=1)
     context.close()

@@ -7,8 +7,8 @@ export function renderBars(list, counts, onPick, labelOf) {
   const entries = Object.entries(counts).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
   const max = Math.max(1, ...entries.map(([, v]) => v));
   list.replaceChildren(...entries.map(([key, value]) => el("li", {},
-    el("button", { type: "button", class: "bar", onclick: () => onPick(key), "aria-label": `${labelOf(key)}: ${number(value)}` },
-      el("span", { class: "bar-label", text: labelOf(key) }),
+    el("button", { type: "button", class: "bar", onclick: () => onPick(key) }, // named by its text: "staff: 2"
+      el("span", { class: "bar-label", text: labelOf(key) }), el("span", { class: "visually-hidden", text: ": " }),
       el("span", { class: "bar-track" }, el("span", { class: "bar-fill", width: `${(100 * value) / max}%` })),
       el("span", { class: "bar-value", text: number(value) })))));
   if (!entries.length) list.append(el("li", { class: "muted", text: t("nothing_yet") }));
@@ -64,12 +64,14 @@ export function renderSiteBars(metrics) {
   }
   const max = Math.max(1, ...ends.top.map((r) => r.messages));
   const bar = (r) => el("li", {},
-    el("button", { type: "button", class: "bar", onclick: () => pick(r.id), "data-site": r.id,
-      "aria-label": `${siteName(r.id)}: ${tn("sites.messages", r.messages)}, ${complaints(r.complaints)}` },
+    // named by its text, the words a screen reader needs hidden in it: "Leeds: 120 messages, 4 complaints"
+    el("button", { type: "button", class: "bar", onclick: () => pick(r.id), "data-site": r.id },
     el("span", { class: "bar-label", text: siteName(r.id), title: siteName(r.id) }),
+    el("span", { class: "visually-hidden", text: ": " }),
     el("span", { class: "bar-track" }, el("span", { class: "bar-fill", width: `${(100 * r.messages) / max}%` },
       el("span", { class: "bar-complaints", width: `${(100 * r.complaints) / Math.max(1, r.messages)}%` }))),
     el("span", { class: "bar-value", text: number(r.messages) }),
+    el("span", { class: "visually-hidden", text: ` ${t("sites.messages_word")}, ` }),
     el("span", { class: "bar-extra", text: r.complaints ? complaints(r.complaints) : "" })));
   list.replaceChildren(
     el("li", { class: "bars-group", text: t("sites.busiest", { n: number(EDGE) }) }), ...ends.top.map(bar),
