@@ -246,7 +246,7 @@ async function publish() {
 }
 
 // -- routing: who is alerted ------------------------------------------------------------------------
-const RECIPIENTS = { site_staff: "the site's staff on duty", site_manager: "the site's manager", care: "customer care" };
+const RECIPIENTS = { site_staff: () => t("to_staff"), site_manager: () => t("to_manager"), care: () => t("to_care") };
 
 const routingPage = {
   render(root, data, { el, changed }) {
@@ -281,7 +281,7 @@ const routingPage = {
               rule[channel] = Object.keys(RECIPIENTS).filter((v) => (v === value ? box.checked : (rule[channel] || []).includes(v)));
               changed();
             });
-            return el("label", { for: box.id }, box, ` ${text}`);
+            return el("label", { for: box.id }, box, ` ${text()}`);
           }));
         const name = el("input", { id: `${id}-name`, type: "text", "data-path": `routing[${i}].name` });
         name.value = rule.name || "";

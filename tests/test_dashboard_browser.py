@@ -560,6 +560,8 @@ def views(stack, business):
     return [("dashboard", "/?period=7d", "body[data-loaded]"),
             ("case", f"/?period=7d#case={case}", "#case:not([hidden]) .thread"),
             ("settings", "/?period=7d#settings", "#admin:not([hidden]) h2"),
+            *((f"settings={tab}", f"/?period=7d#settings={tab}", "#admin[data-loaded]")
+              for tab in ("replies", "routing", "history")),
             ("api", "/api.html", "#operations > *")]
 
 
@@ -575,6 +577,15 @@ def test_every_page_reads_in_the_browsers_language_with_no_word_of_the_other(bro
     words = {"fr": ["Derniers messages", "Dossiers ouverts", "Par sujet"],
              "en": ["Latest messages", "Open cases", "By topic"]}[short]
     assert all(w in page.inner_text("main") for w in words)
+    # the other pages: a case, the settings (the rules studio and the API page are English still)
+    for name, path, ready in views(stack, business):
+        if name in ("dashboard", "api"):
+            continue
+        page.goto(stack["dashboard_url"] + path)
+        page.wait_for_selector(ready, timeout=15_000)
+        assert (name, other_language_on(page, short)) == (name, [])
+    page.goto(stack["dashboard_url"] + "/?period=7d")
+    page.wait_for_selector("body[data-loaded]", timeout=15_000)
     if short == "fr":
         # topic and nature names translated; numbers and dates in the reader's locale, Paris times
         assert page.locator("#feed .badge[class*='nature-complaint']").first.inner_text() == "plainte"
