@@ -246,6 +246,9 @@ async function publish() {
 }
 
 // -- routing: who is alerted ------------------------------------------------------------------------
+// version 1's author and comment, as the API gives them (chalicelib/live_config.py): shown in the reader's language
+const SEED_AUTHOR = "the shipped files";
+const SEED_COMMENT = "version 1: the shipped files";
 const RECIPIENTS = { site_staff: () => t("to_staff"), site_manager: () => t("to_manager"), care: () => t("to_care") };
 
 const routingPage = {
@@ -325,11 +328,11 @@ async function historyPage() {
     if (v.changed > 20) changes.append(el("li", { class: "muted", text: t("more", { n: v.changed - 20 }) }));
     const item = el("li", { class: "card admin-version", "data-version": String(v.version) },
       el("h3", { text: t(v.version === answer.latest ? "version_in_force" : "version", { version: v.version }) }),
-      el("p", { class: "meta", text: [when(v.at), v.author || t("shipped"),
-        v.touched.length ? t("changed", { what: v.touched.join(", ") }) : "",
+      el("p", { class: "meta", text: [when(v.at), !v.author || v.author === SEED_AUTHOR ? t("shipped") : v.author,
+        v.touched.length ? t("changed", { what: v.touched.map((s) => PAGES[s]?.title() || s).join(", ") }) : "",
         v.rollback_of ? t("rollback_to", { version: v.rollback_of }) : ""]
         .filter(Boolean).join(" · ") }),
-      ...(v.comment ? [el("p", { class: "comment", text: v.comment })] : []),
+      ...(v.comment ? [el("p", { class: "comment", text: v.comment === SEED_COMMENT ? t("seed_comment") : v.comment })] : []),
       changes);
     if (v.version !== answer.latest) {
       const button = el("button", { type: "button", class: "secondary", text: t("roll_back", { version: v.version }) });
