@@ -49,7 +49,7 @@ def take(state: dict, folder: Path) -> list[Path]:
                 page.wait_for_selector("#case:not([hidden]) .thread", timeout=30_000)
             page.wait_for_timeout(500)
             path = folder / name
-            page.screenshot(path=str(path), full_page=width < 500)
+            page.screenshot(path=str(path))
             written.append(path)
             context.close()
         browser.close()
