@@ -4,7 +4,12 @@
 // messages of the last 30 days (POST /api/config/rules/preview); suggestions are phrases frequent in the messages
 // managers corrected that no rule knows (GET /api/config/rules/suggestions), each added to the draft in one click.
 
-const KINDS = { topic: "Topic", nature: "Nature", urgency: "Urgency", language: "Language" };
+import { t as tr, term, tn } from "./i18n.js";
+
+const t = (key, vars) => tr(`admin.${key}`, vars);
+
+const KINDS = { topic: () => t("kind_topic"), nature: () => t("kind_nature"), urgency: () => t("kind_urgency"),
+  language: () => t("kind_language") };
 const DEBOUNCE_MS = 300;
 
 let ctx; // from admin.js: el, changed, mark, api, failed, describe
@@ -19,17 +24,21 @@ const norm = (text) => text.trim().replace(/\s+/g, " ").toLowerCase();
 const quote = (text) => `“${text}”`;
 const pct = (share) => `${Math.round(share * 100)}%`;
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const count = (key, n) => tn(`admin.${key}`, n);
 
 // what a group adds when one of its phrases is found
 export function effect(group) {
   const parts = [];
-  if (group.topic) parts.push(`topic ${group.topic}${group.weight && group.weight !== 1 ? ` (weight ${group.weight})` : ""}`);
-  if (group.sentiment === 1) parts.push("praise");
-  if (group.sentiment === -1) parts.push("a problem");
-  if (group.urgency) parts.push(`urgency: ${group.urgency}${group.negated_only ? " (only when negated)" : ""}`);
-  if (group.cue) parts.push(`cue: ${group.cue.replaceAll("_", " ")}`);
-  if (group.language) parts.push(`${group.language} words`);
-  return parts.join(", ") || "no effect";
+  if (group.topic) {
+    parts.push(t(group.weight && group.weight !== 1 ? "fx_topic_weight" : "fx_topic",
+      { topic: term("topic", group.topic), weight: group.weight }));
+  }
+  if (group.sentiment === 1) parts.push(t("fx_praise"));
+  if (group.sentiment === -1) parts.push(t("fx_problem"));
+  if (group.urgency) parts.push(t(group.negated_only ? "fx_urgency_negated" : "fx_urgency", { urgency: term("urgency", group.urgency) }));
+  if (group.cue) parts.push(t("fx_cue", { cue: group.cue.replaceAll("_", " ") }));
+  if (group.language) parts.push(t("fx_words", { language: group.language }));
+  return parts.join(", ") || t("fx_none");
 }
 
 // the draft against the section as read: [{ group, phrase, added }]
@@ -61,10 +70,10 @@ function drafted() {
   const changes = draftChanges(original, data);
   const { el } = ctx;
   $("rules-draft").replaceChildren(changes.length
-    ? el("p", {}, `Draft: ${plural(changes.length, "change", "changes")} not published yet: `,
+    ? el("p", {}, t("draft", { changes: count("draft_changes", changes.length) }),
       ...changes.flatMap((c, i) => [i ? ", " : "", el("span", { class: c.added ? "added" : "removed",
         text: `${c.added ? "+" : "−"} ${quote(c.phrase)} (${c.group})` })]))
-    : el("p", { class: "muted", text: "Draft: no change yet. Add or remove phrases below, or add a suggestion." }));
+    : el("p", { class: "muted", text: t("draft_none") }));
   if (backtested) $("rules-stale").hidden = false;
   drawSuggestions();
   explainSoon();
@@ -74,8 +83,8 @@ function drafted() {
 function addPhrase(i, text) {
   const group = data.lexicon[i];
   const phrase = norm(text);
-  if (!phrase) return "Type a phrase first.";
-  if (group.phrases.some((p) => p.toLowerCase() === phrase)) return `${quote(phrase)} is already in ${group.name}.`;
+  if (!phrase) return t("phrase_first");
+  if (group.phrases.some((p) => p.toLowerCase() === phrase)) return t("phrase_there", { phrase: quote(phrase), group: group.name });
   group.phrases.push(phrase);
   drawPhrases(i);
   drafted();
@@ -94,12 +103,12 @@ function drawPhrases(i) {
   const { el } = ctx;
   const group = data.lexicon[i];
   $(`rg-${i}-phrases`).replaceChildren(...group.phrases.map((phrase, j) => {
-    const remove = el("button", { type: "button", class: "secondary small", "aria-label": `Remove ${quote(phrase)} from ${group.name}`,
+    const remove = el("button", { type: "button", class: "secondary small", "aria-label": t("phrase_remove", { phrase: quote(phrase), group: group.name }),
       text: "×" });
     remove.addEventListener("click", () => removePhrase(i, j));
     return el("li", { "data-phrase": phrase, "data-path": `lexicon[${i}].phrases[${j}]` }, el("span", { text: phrase }), remove);
   }));
-  $(`rg-${i}-count`).textContent = plural(group.phrases.length, "phrase", "phrases");
+  $(`rg-${i}-count`).textContent = count("phrases", group.phrases.length);
 }
 
 function groupItem(group, i) {
@@ -108,10 +117,10 @@ function groupItem(group, i) {
   const input = el("input", { id: `${id}-add`, type: "text", maxlength: "80", autocomplete: "off", spellcheck: "false",
     "data-path": `lexicon[${i}].phrases`, "aria-describedby": `${id}-note` });
   const note = el("p", { id: `${id}-note`, class: "muted help", "aria-live": "polite" });
-  const add = el("button", { type: "button", class: "secondary small", text: "Add" });
+  const add = el("button", { type: "button", class: "secondary small", text: t("add") });
   const submit = () => {
     const problem = addPhrase(i, input.value);
-    note.textContent = problem || `Added ${quote(norm(input.value))} to the draft.`;
+    note.textContent = problem || t("phrase_added", { phrase: quote(norm(input.value)) });
     note.classList.toggle("error", Boolean(problem));
     if (!problem) input.value = "";
     input.focus();
@@ -121,8 +130,8 @@ function groupItem(group, i) {
   return el("details", { class: "card admin-item rule-group", "data-group": group.name, "data-path": `lexicon[${i}]` },
     el("summary", {}, `${group.name} `, el("span", { class: "muted", text: `(${effect(group)}) · ` }),
       el("span", { class: "muted", id: `${id}-count` })),
-    el("ul", { class: "phrases", id: `${id}-phrases`, "aria-label": `Phrases of ${group.name}` }),
-    el("div", { class: "field row" }, el("label", { for: input.id, text: `Add a phrase to ${group.name}` }), input, add),
+    el("ul", { class: "phrases", id: `${id}-phrases`, "aria-label": t("phrases_of", { group: group.name }) }),
+    el("div", { class: "field row" }, el("label", { for: input.id, text: t("phrase_add", { group: group.name }) }), input, add),
     note);
 }
 
@@ -155,15 +164,15 @@ async function explain() {
     const fired = answer.fired.map((f) => el("li", {}, el("strong", { text: f.group }), `: ${quote(f.phrase)}${
       f.negated ? " (negated)" : ""} → ${Object.entries(f.effect).map(([k, v]) => `${k} ${v}`).join(", ")}`));
     out.replaceChildren(
-      el("p", { class: "explained" }, ...[["Topic", answer.topic], ["Nature", answer.nature],
-        ["Urgency", `${answer.urgency}${answer.urgency_reason ? ` (${answer.urgency_reason})` : ""}`],
-        ["Language", answer.language], ["Site", answer.site || "unknown"]].map(([k, v]) =>
-        el("span", { "data-label": k.toLowerCase() }, `${k}: `, el("strong", { text: v })))),
-      el("h4", { text: "Rules that fired" }),
-      fired.length ? el("ul", { class: "fired" }, ...fired) : el("p", { class: "muted", text: "No phrase of the rules fired." }),
-      el("details", {}, el("summary", { text: "Every decision, and the words the rules read" }),
+      el("p", { class: "explained" }, ...[["topic", term("topic", answer.topic)], ["nature", term("nature", answer.nature)],
+        ["urgency", `${term("urgency", answer.urgency)}${answer.urgency_reason ? ` (${term("reason", answer.urgency_reason)})` : ""}`],
+        ["language", answer.language], ["site", answer.site || t("unknown")]].map(([k, v]) =>
+        el("span", { "data-label": k }, t("is", { what: t(`kind_${k}`) }), el("strong", { text: v })))),
+      el("h4", { text: t("fired") }),
+      fired.length ? el("ul", { class: "fired" }, ...fired) : el("p", { class: "muted", text: t("fired_none") }),
+      el("details", {}, el("summary", { text: t("decisions") }),
         el("ol", { class: "decisions" }, ...answer.rules.map((r) => el("li", { text: r }))),
-        el("p", { class: "muted help", text: `Words: ${answer.words.join(" ")}` })));
+        el("p", { class: "muted help", text: t("words", { words: answer.words.join(" ") }) })));
     out.dataset.seq = String(seq);
   } catch (error) {
     if (seq === explainSeq) failedHere(error, out);
@@ -200,9 +209,7 @@ function drawSuggestions() {
   const { el } = ctx;
   if (!suggested.items.length) {
     node.replaceChildren(el("p", { class: "muted", text: suggested.corrected
-      ? `No suggestion: the ${plural(suggested.corrected, "corrected message holds", "corrected messages hold")} no `
-        + "phrase, frequent in one label, that the rules do not know."
-      : "No corrected message yet: correct a message's labels from the feed, and its phrases are suggested here." }));
+      ? count("suggest_none", suggested.corrected) : t("suggest_nothing") }));
     return;
   }
   node.replaceChildren(el("ul", { class: "suggestions" }, ...suggested.items.map((s, n) => {
@@ -210,7 +217,7 @@ function drawSuggestions() {
     const inDraft = index >= 0 && data.lexicon[index].phrases.includes(s.phrase);
     const id = `suggestion-${n}`;
     const button = el("button", { type: "button", class: "secondary small", "aria-describedby": id,
-      text: inDraft ? "In the draft" : "Add to draft" });
+      text: inDraft ? t("in_draft") : t("to_draft") });
     if (index < 0 || inDraft) button.disabled = true;
     button.addEventListener("click", () => {
       addPhrase(index, s.phrase);
@@ -228,7 +235,7 @@ const labels = (l) => Object.keys(KINDS).map((k) => `${k} ${l[k]}`).join(", ");
 
 function kindSection(kind, changes) {
   const { el } = ctx;
-  const title = `${KINDS[kind]}: ${changes.count ? `${plural(changes.count, "message", "messages")} would change` : "no change"}`;
+  const title = `${KINDS[kind]()}: ${changes.count ? `${plural(changes.count, "message", "messages")} would change` : "no change"}`;
   if (!changes.count) return el("section", { "data-kind": kind }, el("h4", { text: title }));
   return el("section", { "data-kind": kind }, el("h4", { text: title }),
     el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "transitions" },
@@ -237,12 +244,12 @@ function kindSection(kind, changes) {
         el("th", { scope: "col", text: "Messages" }))),
       el("tbody", {}, ...changes.transitions.map((t) => el("tr", {}, el("td", { text: t.from }), el("td", { text: t.to }),
         el("td", { text: String(t.count) })))))),
-    el("ul", { class: "examples", "aria-label": `${KINDS[kind]}: examples` }, ...changes.examples.map((e) =>
+    el("ul", { class: "examples", "aria-label": `${KINDS[kind]()}: examples` }, ...changes.examples.map((e) =>
       el("li", { "data-id": e.id || "" },
         el("p", { class: "meta", text: [e.site || "unknown site", e.received_at ? e.received_at.slice(0, 16).replace("T", " ") : ""]
           .filter(Boolean).join(" · ") }),
         el("p", { class: "text", text: e.text || "" }),
-        el("p", { class: "change" }, `${KINDS[kind]}: ${e.old[kind]} → `, el("strong", { text: e.new[kind] })),
+        el("p", { class: "change" }, `${KINDS[kind]()}: ${e.old[kind]} → `, el("strong", { text: e.new[kind] })),
         el("p", { class: "muted help", text: `Now ${labels(e.old)}; with the draft ${labels(e.new)}.` })))));
 }
 
@@ -259,7 +266,7 @@ function qualitySection(quality) {
       el("caption", { class: "muted", text: `Labels right on ${plural(quality.corrected, "corrected message", "corrected messages")}` }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Label" }), el("th", { scope: "col", text: "In force" }),
         el("th", { scope: "col", text: "Draft" }))),
-      el("tbody", {}, ...["topic", "nature", "urgency"].map((k) => el("tr", { "data-kind": k }, el("th", { scope: "row", text: KINDS[k] }),
+      el("tbody", {}, ...["topic", "nature", "urgency"].map((k) => el("tr", { "data-kind": k }, el("th", { scope: "row", text: KINDS[k]() }),
         el("td", { text: cell(quality[k].before, quality[k].right_before) }),
         el("td", { text: cell(quality[k].after, quality[k].right_after) })))))),
     el("p", { text: quality.net_fixed > 0 ? `The draft gets ${plural(quality.net_fixed, "more corrected message", "more corrected messages")} entirely right.`
@@ -271,7 +278,7 @@ async function runBacktest() {
   const button = $("rules-backtest");
   const out = $("rules-backtest-result");
   button.disabled = true;
-  button.textContent = "Backtesting…";
+  button.textContent = t("backtesting");
   try {
     const r = await ctx.api("/api/config/rules/preview", { method: "POST", body: JSON.stringify({ data }) });
     const { el } = ctx;
@@ -287,7 +294,7 @@ async function runBacktest() {
     failedHere(error, out);
   } finally {
     button.disabled = false;
-    button.textContent = "Backtest the draft";
+    button.textContent = t("backtest");
   }
 }
 
@@ -302,32 +309,32 @@ export const rulesPage = {
     const { el } = ctx;
     const text = el("textarea", { id: "explain-text", rows: "2", maxlength: "1600", spellcheck: "false" });
     text.addEventListener("input", explainSoon);
-    const to = el("select", { id: "explain-to" }, el("option", { value: "", text: "No number: the site from a code in the text" }));
+    const to = el("select", { id: "explain-to" }, el("option", { value: "", text: t("no_number") }));
     to.addEventListener("change", explainSoon);
     const find = el("input", { id: "rules-find", type: "search", autocomplete: "off" });
     find.addEventListener("input", () => findGroups(find.value));
-    const backtest = el("button", { id: "rules-backtest", type: "button", text: "Backtest the draft" });
+    const backtest = el("button", { id: "rules-backtest", type: "button", text: t("backtest") });
     backtest.addEventListener("click", runBacktest);
     root.append(
       el("div", { id: "rules-draft", class: "rules-draft", "aria-live": "polite" }),
       el("section", { class: "card studio", "aria-labelledby": "explain-title" },
-        el("h3", { id: "explain-title", text: "Explain a message" }),
-        el("div", { class: "field" }, el("label", { for: text.id, text: "A message, as a customer would write it (classified with the draft as you type)" }), text),
-        el("div", { class: "field" }, el("label", { for: to.id, text: "Written to" }), to),
+        el("h3", { id: "explain-title", text: t("explain") }),
+        el("div", { class: "field" }, el("label", { for: text.id, text: t("explain_text") }), text),
+        el("div", { class: "field" }, el("label", { for: to.id, text: t("written_to") }), to),
         el("div", { id: "explain-result", class: "explain-result", "aria-live": "polite" })),
       el("section", { class: "card studio", "aria-labelledby": "suggestions-title" },
-        el("h3", { id: "suggestions-title", text: "Suggestions from corrected messages" }),
-        el("p", { class: "muted help", text: "Phrases frequent in the messages managers corrected (last 30 days) that no rule knows, with the group they would join." }),
-        el("div", { id: "rules-suggestions" }, el("p", { class: "muted", text: "Loading…" }))),
+        el("h3", { id: "suggestions-title", text: t("suggestions") }),
+        el("p", { class: "muted help", text: t("suggestions_help") }),
+        el("div", { id: "rules-suggestions" }, el("p", { class: "muted", text: tr("loading") }))),
       el("section", { class: "card studio", "aria-labelledby": "backtest-title" },
-        el("h3", { id: "backtest-title", text: "Backtest the draft" }),
-        el("p", { class: "muted help", text: "Runs the draft over the stored messages of the last 30 days and compares it with the rules in force. Nothing is published." }),
+        el("h3", { id: "backtest-title", text: t("backtest") }),
+        el("p", { class: "muted help", text: t("backtest_help") }),
         el("p", { id: "rules-backtest-note", class: "help", "aria-live": "polite" }),
         backtest,
-        el("p", { id: "rules-stale", class: "help", hidden: "", text: "The draft changed since this backtest: run it again." }),
+        el("p", { id: "rules-stale", class: "help", hidden: "", text: t("stale") }),
         el("div", { id: "rules-backtest-result", class: "backtest-result", "aria-live": "polite" })),
-      el("h3", { class: "rules-groups-title", text: "Lexicon groups" }),
-      el("div", { class: "field" }, el("label", { for: find.id, text: "Find a group or a phrase" }), find),
+      el("h3", { class: "rules-groups-title", text: t("groups") }),
+      el("div", { class: "field" }, el("label", { for: find.id, text: t("find_group") }), find),
       el("div", { id: "rules-groups", class: "admin-list" }, ...(data.lexicon || []).map(groupItem)));
     (data.lexicon || []).forEach((_, i) => drawPhrases(i));
     drafted();
