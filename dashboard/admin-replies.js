@@ -3,7 +3,7 @@
 // alphabet); its placeholders are counted filled with a sample value (shown on the page), and typographic
 // quotes are counted as sent (plain). A reply too long is an error next to its field and Publish waits.
 
-import { t as tr, tn } from "./i18n.js";
+import { t as tr, term, tn } from "./i18n.js";
 import { measure, plain } from "./sms.js";
 
 const t = (key, vars) => tr(`admin.${key}`, vars);
@@ -72,8 +72,16 @@ function textField(rule, i, key, language) {
   return el("div", { class: "field" }, el("label", { for: id, text: label }), node, note);
 }
 
-const conditions = (when) => Object.entries(when || {}).map(([k, v]) => `${k.replaceAll("_", " ")}: ${
-  Array.isArray(v) ? v.join(t("or")) : v}`).join(", ") || t("any_message");
+// a rule's conditions in the reader's words: "urgency reason: safety, site known: yes"
+const TERMS = { nature: "nature", topic: "topic", urgency: "urgency", urgency_reason: "reason" };
+const condition = (k, v) => {
+  if (Array.isArray(v)) return v.map((x) => (TERMS[k] ? term(TERMS[k], x) : x)).join(t("or"));
+  return typeof v === "boolean" ? t(v ? "yes" : "no") : v;
+};
+const conditions = (when) => Object.entries(when || {}).map(([k, v]) => {
+  const name = t(`cond_${k}`);
+  return `${name === `admin.cond_${k}` ? k.replaceAll("_", " ") : name}: ${condition(k, v)}`;
+}).join(", ") || t("any_message");
 
 export const repliesPage = {
   render(root, data, context) {

@@ -23,7 +23,6 @@ const $ = (id) => document.getElementById(id);
 const norm = (text) => text.trim().replace(/\s+/g, " ").toLowerCase();
 const quote = (text) => `“${text}”`;
 const pct = (share) => `${Math.round(share * 100)}%`;
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 const count = (key, n) => tn(`admin.${key}`, n);
 
 // what a group adds when one of its phrases is found
@@ -55,7 +54,7 @@ export function draftChanges(before, after) {
 
 function problemText(error) {
   if (error.status === 400 && /^invalid configuration/.test(error.message)) {
-    return `The draft is not valid: ${ctx.describe(error.message).join("; ")}`;
+    return t("draft_invalid", { problems: ctx.describe(error.message).join("; ") });
   }
   return error.message;
 }
@@ -128,7 +127,7 @@ function groupItem(group, i) {
   add.addEventListener("click", submit);
   input.addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); submit(); } });
   return el("details", { class: "card admin-item rule-group", "data-group": group.name, "data-path": `lexicon[${i}]` },
-    el("summary", {}, `${group.name} `, el("span", { class: "muted", text: `(${effect(group)}) · ` }),
+    el("summary", {}, el("span", { class: "group-name", text: group.name }), " ", el("span", { class: "muted", text: `(${effect(group)}) · ` }),
       el("span", { class: "muted", id: `${id}-count` })),
     el("ul", { class: "phrases", id: `${id}-phrases`, "aria-label": t("phrases_of", { group: group.name }) }),
     el("div", { class: "field row" }, el("label", { for: input.id, text: t("phrase_add", { group: group.name }) }), input, add),
@@ -221,57 +220,59 @@ function drawSuggestions() {
     if (index < 0 || inDraft) button.disabled = true;
     button.addEventListener("click", () => {
       addPhrase(index, s.phrase);
-      $("rules-backtest-note").textContent = `Added ${quote(s.phrase)} to ${s.group}: backtest the draft to see what it changes.`;
+      $("rules-backtest-note").textContent = t("suggestion_added", { phrase: quote(s.phrase), group: s.group });
       $("rules-backtest").focus();
     });
     return el("li", { "data-phrase": s.phrase },
-      el("span", { id, text: `${quote(s.phrase)}: ${s.kind} ${s.label} in ${plural(s.count, "corrected message", "corrected messages")}, `
-        + (index < 0 ? "no group gives that label" : `would join ${s.group}`) }), button);
+      el("span", { id, text: t("suggestion", { phrase: quote(s.phrase), kind: KINDS[s.kind]?.().toLowerCase() || s.kind,
+        label: named(s.kind, s.label), in: count("in_corrected", s.count),
+        where: index < 0 ? t("no_group") : t("would_join", { group: s.group }) }) }), button);
   })));
 }
 
 // -- backtest -----------------------------------------------------------------------------------------
-const labels = (l) => Object.keys(KINDS).map((k) => `${k} ${l[k]}`).join(", ");
+const named = (kind, value) => (kind === "language" ? value : term(kind, value));
+const labels = (l) => Object.keys(KINDS).map((k) => `${KINDS[k]().toLowerCase()} ${named(k, l[k])}`).join(", ");
 
 function kindSection(kind, changes) {
   const { el } = ctx;
-  const title = `${KINDS[kind]()}: ${changes.count ? `${plural(changes.count, "message", "messages")} would change` : "no change"}`;
+  const title = t("is", { what: KINDS[kind]() }) + (changes.count ? count("would_change", changes.count) : t("no_change"));
   if (!changes.count) return el("section", { "data-kind": kind }, el("h4", { text: title }));
   return el("section", { "data-kind": kind }, el("h4", { text: title }),
     el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "transitions" },
-      el("caption", { class: "muted", text: "In force → draft" }),
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "From" }), el("th", { scope: "col", text: "To" }),
-        el("th", { scope: "col", text: "Messages" }))),
-      el("tbody", {}, ...changes.transitions.map((t) => el("tr", {}, el("td", { text: t.from }), el("td", { text: t.to }),
-        el("td", { text: String(t.count) })))))),
-    el("ul", { class: "examples", "aria-label": `${KINDS[kind]()}: examples` }, ...changes.examples.map((e) =>
+      el("caption", { class: "muted", text: t("in_force_to_draft") }),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: t("from") }), el("th", { scope: "col", text: t("to") }),
+        el("th", { scope: "col", text: t("messages") }))),
+      el("tbody", {}, ...changes.transitions.map((x) => el("tr", {}, el("td", { text: named(kind, x.from) }),
+        el("td", { text: named(kind, x.to) }), el("td", { text: String(x.count) })))))),
+    el("ul", { class: "examples", "aria-label": t("examples", { what: KINDS[kind]() }) }, ...changes.examples.map((e) =>
       el("li", { "data-id": e.id || "" },
-        el("p", { class: "meta", text: [e.site || "unknown site", e.received_at ? e.received_at.slice(0, 16).replace("T", " ") : ""]
+        el("p", { class: "meta", text: [e.site || t("unknown_site"), e.received_at ? e.received_at.slice(0, 16).replace("T", " ") : ""]
           .filter(Boolean).join(" · ") }),
         el("p", { class: "text", text: e.text || "" }),
-        el("p", { class: "change" }, `${KINDS[kind]()}: ${e.old[kind]} → `, el("strong", { text: e.new[kind] })),
-        el("p", { class: "muted help", text: `Now ${labels(e.old)}; with the draft ${labels(e.new)}.` })))));
+        el("p", { class: "change" }, `${t("is", { what: KINDS[kind]() })}${named(kind, e.old[kind])} → `,
+          el("strong", { text: named(kind, e.new[kind]) })),
+        el("p", { class: "muted help", text: t("now_then", { now: labels(e.old), then: labels(e.new) }) })))));
 }
 
 function qualitySection(quality) {
   const { el } = ctx;
-  const head = el("h4", { text: "Quality on the corrected messages" });
+  const head = el("h4", { text: t("quality") });
   if (!quality.corrected) {
     return el("section", { id: "rules-quality" }, head,
-      el("p", { class: "muted", text: "No corrected message yet: the quality before and after is measured on the messages managers corrected." }));
+      el("p", { class: "muted", text: t("quality_none") }));
   }
-  const cell = (share, right) => `${pct(share)} (${right} of ${quality.corrected})`;
+  const cell = (share, right) => t("cell", { share: pct(share), right, of: quality.corrected });
   return el("section", { id: "rules-quality" }, head,
     el("div", { class: "table-wrap", tabindex: "0" }, el("table", {},
-      el("caption", { class: "muted", text: `Labels right on ${plural(quality.corrected, "corrected message", "corrected messages")}` }),
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Label" }), el("th", { scope: "col", text: "In force" }),
-        el("th", { scope: "col", text: "Draft" }))),
+      el("caption", { class: "muted", text: count("right_on", quality.corrected) }),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: t("label") }), el("th", { scope: "col", text: t("in_force") }),
+        el("th", { scope: "col", text: t("draft_col") }))),
       el("tbody", {}, ...["topic", "nature", "urgency"].map((k) => el("tr", { "data-kind": k }, el("th", { scope: "row", text: KINDS[k]() }),
         el("td", { text: cell(quality[k].before, quality[k].right_before) }),
         el("td", { text: cell(quality[k].after, quality[k].right_after) })))))),
-    el("p", { text: quality.net_fixed > 0 ? `The draft gets ${plural(quality.net_fixed, "more corrected message", "more corrected messages")} entirely right.`
-      : quality.net_fixed < 0 ? `The draft gets ${plural(-quality.net_fixed, "fewer corrected message", "fewer corrected messages")} entirely right.`
-        : "The draft gets as many corrected messages entirely right." }));
+    el("p", { text: quality.net_fixed > 0 ? count("more_right", quality.net_fixed)
+      : quality.net_fixed < 0 ? count("fewer_right", -quality.net_fixed) : t("as_many_right") }));
 }
 
 async function runBacktest() {
@@ -283,8 +284,8 @@ async function runBacktest() {
     const r = await ctx.api("/api/config/rules/preview", { method: "POST", body: JSON.stringify({ data }) });
     const { el } = ctx;
     out.replaceChildren(
-      el("p", { id: "rules-changed", text: `${plural(r.changed, "message", "messages")} of ${r.read} would change `
-        + `(the last 30 days${r.complete ? "" : `, the newest ${r.cap} only`}, compared with version ${r.version}).` }),
+      el("p", { id: "rules-changed", text: t(r.complete ? "changed_all" : "changed_capped",
+        { changed: count("messages_n", r.changed), read: r.read, cap: r.cap, version: r.version }) }),
       ...Object.keys(KINDS).map((kind) => kindSection(kind, r.changes[kind])),
       qualitySection(r.quality));
     backtested = true;
@@ -349,7 +350,6 @@ export const rulesPage = {
   },
   blocked() {
     const empty = (data?.lexicon || []).filter((g) => !g.phrases.length).map((g) => g.name);
-    return empty.length ? `${empty.length === 1 ? "Group" : "Groups"} ${empty.join(", ")} ${empty.length === 1 ? "has" : "have"} no phrase left: `
-      + "add one, or put one back." : "";
+    return empty.length ? tn("admin.empty_groups", empty.length, { groups: empty.join(", ") }) : "";
   },
 };

@@ -475,7 +475,9 @@ def test_a_channel_filter_and_the_counts_by_channel(page, stack):
 LOCALES = ROOT / "chalicelib" / "locales"
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 # what the page shows that no catalogue writes: customers' and staff's words, site and survey names
-CONTENT = ".text, .bubble, .who, .survey strong, .alerted, .crumbs, .badge[class*='site-'], .bar-label, th[scope=row]"
+# (and the settings' identifiers: a reply's or a lexicon group's name)
+CONTENT = (".text, .bubble, .who, .survey strong, .alerted, .crumbs, .badge[class*='site-'], .bar-label, "
+           "th[scope=row], .admin-item > legend, .group-name")
 
 
 def _leaves(node, prefix=""):
