@@ -475,9 +475,9 @@ def test_a_channel_filter_and_the_counts_by_channel(page, stack):
 LOCALES = ROOT / "chalicelib" / "locales"
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 # what the page shows that no catalogue writes: customers' and staff's words, site and survey names
-# (and the settings' identifiers: a reply's or a lexicon group's name)
+# (and the settings' own: a reply's or a lexicon group's name, the lexicon's phrases)
 CONTENT = (".text, .bubble, .who, .survey strong, .alerted, .crumbs, .badge[class*='site-'], .bar-label, "
-           "th[scope=row], .admin-item > legend, .group-name")
+           "th[scope=row], .admin-item > legend, .group-name, .phrases, .suggestions span, #explain-to")
 
 
 def _leaves(node, prefix=""):
@@ -503,16 +503,19 @@ def page_text(page):
     """The page's words, as read or heard: text (hidden parts too), placeholders, labels, titles; not content."""
     return page.evaluate("""(content) => {
         const copy = document.body.cloneNode(true);
+        const theirs = [...copy.querySelectorAll(content)].map((node) => node.textContent).join('\\n');
         for (const node of copy.querySelectorAll(content + ', script, style')) node.remove();
         const attrs = [...copy.querySelectorAll('[placeholder], [aria-label], [title]')]
           .flatMap((e) => ['placeholder', 'aria-label', 'title'].map((a) => e.getAttribute(a) || ''));
-        return [copy.textContent, ...attrs, document.title].join('\\n');
+        return [[copy.textContent, ...attrs, document.title].join('\\n'), theirs];
     }""", CONTENT)
 
 
 def other_language_on(page, lang):
-    text = page_text(page)
-    return sorted(w for w in foreign_words(lang) if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text, re.IGNORECASE))
+    """The other language's words on the page, but for words that are the content's own (a group named "praise")."""
+    text, content = page_text(page)
+    return sorted(w for w in foreign_words(lang) if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text, re.IGNORECASE)
+                  and not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", content, re.IGNORECASE))
 
 
 def header_overlaps(page):
@@ -562,8 +565,9 @@ def views(stack, business):
     return [("dashboard", "/?period=7d", "body[data-loaded]"),
             ("case", f"/?period=7d#case={case}", "#case:not([hidden]) .thread"),
             ("settings", "/?period=7d#settings", "#admin:not([hidden]) h2"),
-            *((f"settings={tab}", f"/?period=7d#settings={tab}", "#admin[data-loaded]")
-              for tab in ("replies", "routing", "rules", "history")),
+            *((f"settings={tab}", f"/?period=7d#settings={tab}", ready) for tab, ready in (
+                ("replies", "#admin-replies .counter"), ("routing", "#admin-body fieldset.admin-item"),
+                ("rules", "#rules-groups .rule-group"), ("history", "#admin-history li"))),
             ("api", "/api.html", "#operations > *")]
 
 
