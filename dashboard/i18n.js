@@ -29,6 +29,7 @@ export async function loadLanguage() {
   const response = await fetch(`locales/${lang}.json`);
   catalogue = response.ok ? await response.json() : {};
   document.documentElement.lang = lang;
+  document.documentElement.dataset.catalogue = lang; // the texts are known from now on
   return lang;
 }
 
