@@ -257,6 +257,17 @@ def test_csv_export_for_a_french_reader_opens_in_a_french_excel(loaded):
     assert loaded.http.get("/api/export.csv?locale=de", headers=auth()).status_code == 400
 
 
+def test_a_french_reader_is_known_by_the_locale_asked_else_by_accept_language():
+    from chalicelib.api.feedback import reader_is_french
+    from chalicelib.errors import ApiError
+
+    assert reader_is_french("fr", None) and not reader_is_french("en", "fr-FR")
+    assert reader_is_french(None, "fr") and reader_is_french(None, "fr-CA,en") and reader_is_french(None, "fr;q=1")
+    assert not reader_is_french(None, "en-GB,fr;q=0.9") and not reader_is_french(None, None)
+    with pytest.raises(ApiError):
+        reader_is_french("FR", None)
+
+
 def test_config_lists_sites_and_topics(client):
     data = client.http.get("/api/config", headers=auth()).json_body
     assert [s["id"] for s in data["sites"]] == ["line-8", "line-12", "store-leeds", "store-paris"]
