@@ -564,7 +564,7 @@ def views(stack, business):
     case = business["overdue"]
     return [("dashboard", "/?period=7d", "body[data-loaded]"),
             ("case", f"/?period=7d#case={case}", "#case:not([hidden]) .thread"),
-            ("settings", "/?period=7d#settings", "#admin:not([hidden]) h2"),
+            ("settings", "/?period=7d#settings", "#admin-sites details"),
             *((f"settings={tab}", f"/?period=7d#settings={tab}", ready) for tab, ready in (
                 ("replies", "#admin-replies .counter"), ("routing", "#admin-body fieldset.admin-item"),
                 ("rules", "#rules-groups .rule-group"), ("history", "#admin-history li"))),
