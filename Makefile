@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 PORT ?= 8000
 
-.PHONY: install browser faketime sites run test lint simulate demo-data classify bench clean package deploy outbox replay-failed
+.PHONY: install browser faketime sites run test lint simulate demo-data classify bench clean package deploy outbox replay-failed screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -56,6 +56,10 @@ simulate: install
 # the case of each; also on the dashboard server at /outbox. LIMIT= to show more than 50.
 outbox: install
 	$(BIN)/python -m infra.outbox --limit $${LIMIT:-50}
+
+# the README's pictures (docs/*-en.png, *-fr.png), from a running `make run`
+screenshots: install
+	$(BIN)/python -m infra.screenshots
 
 lint: install
 	$(BIN)/ruff check .

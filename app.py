@@ -334,7 +334,9 @@ def dashboard_config():
 @app.route("/api/export.csv", methods=["GET"])
 @json_errors
 def export_csv():
-    body, truncated = services().api.export_csv(app.current_request.query_params)
+    request = app.current_request
+    body, truncated = services().api.export_csv(request.query_params,
+                                                accept_language=request.headers.get("accept-language"))
     headers = {"Content-Type": "text/csv; charset=utf-8",
                "Content-Disposition": 'attachment; filename="voix-feedback.csv"'}
     if truncated:  # the newest rows only: the dashboard says so, a script can see it

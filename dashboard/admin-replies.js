@@ -3,7 +3,10 @@
 // alphabet); its placeholders are counted filled with a sample value (shown on the page), and typographic
 // quotes are counted as sent (plain). A reply too long is an error next to its field and Publish waits.
 
+import { t as tr, term, tn } from "./i18n.js";
 import { measure, plain } from "./sms.js";
+
+const t = (key, vars) => tr(`admin.${key}`, vars);
 
 // what each placeholder is counted as: long values of the demo's sites, per language
 export const SAMPLES = {
@@ -12,7 +15,7 @@ export const SAMPLES = {
   fr: { site: "magasin de Leeds", staff: "responsable du magasin", team: "equipe du magasin", minutes: "10", hours: "2",
     offer_code: "VABCDEF", emergency: "112", example_code: "LEEDS", delay: "10 minutes" },
 };
-const LANGUAGES = { en: "English", fr: "French" };
+const LANGUAGES = { en: () => t("english"), fr: () => t("french") };
 
 let ctx;
 const fields = []; // [{ node, note, language }]
@@ -34,15 +37,13 @@ function checkOne(entry) {
   const { text, unknown } = filled(node.value, language);
   const m = measure(text);
   const limit = m.encoding === "GSM-7" ? 160 : 70;
-  let message = `${m.units} of ${limit} characters (${m.encoding})${m.encoding === "UCS-2"
-    ? ": a character outside the GSM alphabet (ê â ô ç, an emoji) makes an SMS hold 70, not 160" : ""}.`;
+  let message = t(m.encoding === "UCS-2" ? "count_ucs2" : "count", { units: m.units, limit, encoding: m.encoding });
   entry.problem = "";
-  if (!node.value.trim()) entry.problem = "The reply is empty.";
-  else if (unknown.length) entry.problem = `${unknown.join(" ")} is not a placeholder Voix fills in.`;
+  if (!node.value.trim()) entry.problem = t("reply_empty");
+  else if (unknown.length) entry.problem = t("unknown_placeholder", { names: unknown.join(" ") });
   else if (m.segments > 1) {
-    entry.problem = `Too long for one SMS: ${m.units} characters in ${m.encoding}, one SMS holds ${limit}`
-      + `${m.encoding === "UCS-2" ? " (a character outside the GSM alphabet, such as ê ç or an emoji, makes it 70)" : ""}. `
-      + `Shorten it by ${m.units - limit}.`;
+    entry.problem = t(m.encoding === "UCS-2" ? "too_long_ucs2" : "too_long",
+      { units: m.units, encoding: m.encoding, limit, over: m.units - limit });
   }
   if (entry.problem) message = entry.problem;
   note.textContent = message;
@@ -66,12 +67,21 @@ function textField(rule, i, key, language) {
     ctx.changed();
   });
   checkOne(entry);
-  const label = key === "text" ? LANGUAGES[language] || language : `${LANGUAGES[language] || language}, when no offer is left`;
+  const name = LANGUAGES[language]?.() || language;
+  const label = key === "text" ? name : t("no_offer", { language: name });
   return el("div", { class: "field" }, el("label", { for: id, text: label }), node, note);
 }
 
-const conditions = (when) => Object.entries(when || {}).map(([k, v]) => `${k.replaceAll("_", " ")}: ${
-  Array.isArray(v) ? v.join(" or ") : v}`).join(", ") || "any message";
+// a rule's conditions in the reader's words: "urgency reason: safety, site known: yes"
+const TERMS = { nature: "nature", topic: "topic", urgency: "urgency", urgency_reason: "reason" };
+const condition = (k, v) => {
+  if (Array.isArray(v)) return v.map((x) => (TERMS[k] ? term(TERMS[k], x) : x)).join(t("or"));
+  return typeof v === "boolean" ? t(v ? "yes" : "no") : v;
+};
+const conditions = (when) => Object.entries(when || {}).map(([k, v]) => {
+  const name = t(`cond_${k}`);
+  return `${name === `admin.cond_${k}` ? k.replaceAll("_", " ") : name}: ${condition(k, v)}`;
+}).join(", ") || t("any_message");
 
 export const repliesPage = {
   render(root, data, context) {
@@ -81,17 +91,16 @@ export const repliesPage = {
     const samples = Object.entries(SAMPLES.en).map(([k, v]) => `{${k}} = “${v}”`).join(", ");
     root.append(
       el("p", { class: "muted", id: "replies-help",
-        text: "The first reply whose conditions match a message is sent. Each text must fit one SMS. The length is "
-          + `counted with each placeholder filled with a sample value: ${samples} (French: {staff} = “${SAMPLES.fr.staff}”).` }),
+        text: t("replies_help", { samples, staff_fr: `{staff} = “${SAMPLES.fr.staff}”` }) }),
       el("div", { id: "admin-replies", class: "admin-list" }, ...(data.replies || []).map((rule, i) =>
         el("fieldset", { class: "card admin-item", "data-reply": rule.name },
           el("legend", { text: rule.name }),
-          el("p", { class: "muted meta", text: `When: ${conditions(rule.when)}` }),
+          el("p", { class: "muted meta", text: t("when_is", { conditions: conditions(rule.when) }) }),
           ...Object.keys(rule.text || {}).map((language) => textField(rule, i, "text", language)),
           ...Object.keys(rule.no_offer || {}).map((language) => textField(rule, i, "no_offer", language))))));
   },
   blocked() {
     const bad = fields.filter((f) => f.problem).length;
-    return bad ? `${bad === 1 ? "One reply needs" : `${bad} replies need`} fixing before publishing (marked in red).` : "";
+    return bad ? tn("admin.replies_bad", bad) : "";
   },
 };

@@ -2,6 +2,10 @@
 // and manager e-mails; add a store; a roster uploaded as CSV (name,days,start,end), read in the browser into
 // the site's roster, what was read shown, and the errors by line. The data is sites.toml's structure.
 
+import { t as tr, tn } from "./i18n.js";
+
+const t = (key, vars) => tr(`admin.${key}`, vars);
+
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const DAY_NAMES = { monday: "mon", tuesday: "tue", wednesday: "wed", thursday: "thu", friday: "fri", saturday: "sat",
   sunday: "sun", tues: "tue", thur: "thu", thurs: "thu" };
@@ -105,7 +109,7 @@ function select(site, i, key, options) {
 function staffNumbers(site, i) {
   const { el } = ctx;
   const box = el("fieldset", { class: "numbers", "data-path": `sites[${i}].staff_sms` },
-    el("legend", { text: "Staff SMS numbers (paged for urgent messages)" }));
+    el("legend", { text: t("staff_numbers") }));
   const draw = () => {
     box.querySelectorAll(".field").forEach((n) => n.remove());
     box.querySelector(".add")?.remove();
@@ -115,12 +119,12 @@ function staffNumbers(site, i) {
         "aria-describedby": `site-${i}-staff-help` });
       node.value = number;
       node.addEventListener("input", () => { site.staff_sms[j] = node.value.trim(); ctx.changed(); });
-      const remove = el("button", { type: "button", class: "secondary small", "aria-label": `Remove staff number ${j + 1}`,
-        text: "Remove" });
+      const remove = el("button", { type: "button", class: "secondary small", "aria-label": t("remove_staff", { n: j + 1 }),
+        text: t("remove") });
       remove.addEventListener("click", () => { site.staff_sms.splice(j, 1); draw(); ctx.changed(); box.querySelector("input, .add")?.focus(); });
-      box.append(el("div", { class: "field row" }, el("label", { for: id, text: `Staff number ${j + 1}` }), node, remove));
+      box.append(el("div", { class: "field row" }, el("label", { for: id, text: t("staff_number", { n: j + 1 }) }), node, remove));
     });
-    const add = el("button", { type: "button", class: "secondary small add", text: "Add a staff number" });
+    const add = el("button", { type: "button", class: "secondary small add", text: t("add_staff") });
     add.addEventListener("click", () => {
       site.staff_sms.push("");
       draw();
@@ -129,16 +133,16 @@ function staffNumbers(site, i) {
     });
     box.append(add);
   };
-  box.append(el("p", { class: "muted help", id: `site-${i}-staff-help`, text: "In international form: +447700900801." }));
+  box.append(el("p", { class: "muted help", id: `site-${i}-staff-help`, text: t("international") }));
   draw();
   return box;
 }
 
 function rosterTable(shifts) {
   const { el } = ctx;
-  if (!shifts.length) return el("p", { class: "muted", text: "No roster." });
-  return el("div", { class: "table-wrap" }, el("table", { class: "roster" },
-    el("thead", {}, el("tr", {}, ...["Name", "Days", "From", "To"].map((h) => el("th", { scope: "col", text: h })))),
+  if (!shifts.length) return el("p", { class: "muted", text: t("no_roster") });
+  return el("div", { class: "table-wrap", tabindex: "0" }, el("table", { class: "roster" },
+    el("thead", {}, el("tr", {}, ...["name", "days", "from", "to"].map((h) => el("th", { scope: "col", text: t(`roster_${h}`) })))),
     el("tbody", {}, ...shifts.map((s) => el("tr", {}, el("td", { text: s.name }), el("td", { text: s.days.join(" ") }),
       el("td", { text: `${s.start}:00` }), el("td", { text: `${s.end}:00` }))))));
 }
@@ -154,21 +158,21 @@ function roster(site, i) {
     if (!chosen) return;
     const { shifts, errors } = parseRoster(await chosen.text());
     if (errors.length) {
-      report.replaceChildren(el("p", { class: "error", text: `${chosen.name}: not used, ${errors.length === 1 ? "one line" : `${errors.length} lines`} to fix.` }),
-        el("ul", { class: "error roster-errors" }, ...errors.map((e) => el("li", { text: `Line ${e.line}: ${e.message}` }))));
+      report.replaceChildren(el("p", { class: "error", text: t("roster_bad", { file: chosen.name, lines: tn("admin.lines", errors.length) }) }),
+        el("ul", { class: "error roster-errors" }, ...errors.map((e) => el("li", { text: t("line", { n: e.line, message: e.message }) }))));
     } else {
       site.roster = shifts;
       shown.replaceChildren(rosterTable(shifts));
-      report.replaceChildren(el("p", { class: "ok", text: `Read ${shifts.length === 1 ? "one shift" : `${shifts.length} shifts`} from ${chosen.name}: publish to use this roster.` }));
+      report.replaceChildren(el("p", { class: "ok", text: t("roster_read", { shifts: tn("admin.shifts", shifts.length), file: chosen.name }) }));
       ctx.changed();
     }
     file.value = "";
   });
-  return el("fieldset", { class: "roster-box" }, el("legend", { text: "Roster (who is on duty when, for the scorecards)" }),
+  return el("fieldset", { class: "roster-box" }, el("legend", { text: t("roster") }),
     shown,
-    el("div", { class: "field" }, el("label", { for: id, text: "Replace it with a CSV file" }), file,
+    el("div", { class: "field" }, el("label", { for: id, text: t("roster_file") }), file,
       el("p", { class: "muted help", id: `${id}-help`,
-        text: "One shift a line: name,days,start,end — e.g. Dave Smith,mon tue wed,6,14 (local whole hours; an end before the start runs past midnight)." })),
+        text: t("roster_help") })),
     report);
 }
 
@@ -183,18 +187,18 @@ function siteForm(site, i) {
   const kinds = Object.keys(data.kinds || {});
   const p = `site-${i}`;
   return [
-    field(`${p}-id`, "Identifier", input(site, i, "id", { readonly: Boolean(site.$saved) }),
-      site.$saved ? "Fixed once published: the cases and figures are kept under it." : "Lower-case letters, digits and -: store-york."),
-    field(`${p}-name`, "Name", input(site, i, "name")),
-    field(`${p}-short-en`, "Short name in English (in SMS replies)", input(site, i, "short_name", { sub: "en" })),
-    field(`${p}-short-fr`, "Short name in French (in SMS replies)", input(site, i, "short_name", { sub: "fr" })),
-    field(`${p}-kind`, "Kind", select(site, i, "kind", kinds.map((k) => [k, k]))),
-    field(`${p}-language`, "Language of the replies", select(site, i, "language", [["en", "English"], ["fr", "French"]])),
-    field(`${p}-timezone`, "Time zone", timeZone(site, i), "e.g. Europe/London"),
-    field(`${p}-numbers`, "Phone numbers customers text", input(site, i, "numbers", { list: true }), "Separated by commas."),
-    field(`${p}-codes`, "Codes (the first word a customer may type)", input(site, i, "codes", { list: true }), "Separated by commas: L8, LINE8."),
+    field(`${p}-id`, t("identifier"), input(site, i, "id", { readonly: Boolean(site.$saved) }),
+      site.$saved ? t("id_fixed") : t("id_help")),
+    field(`${p}-name`, t("name"), input(site, i, "name")),
+    field(`${p}-short-en`, t("short_en"), input(site, i, "short_name", { sub: "en" })),
+    field(`${p}-short-fr`, t("short_fr"), input(site, i, "short_name", { sub: "fr" })),
+    field(`${p}-kind`, t("kind"), select(site, i, "kind", kinds.map((k) => [k, k]))),
+    field(`${p}-language`, t("reply_language"), select(site, i, "language", [["en", t("english")], ["fr", t("french")]])),
+    field(`${p}-timezone`, t("timezone"), timeZone(site, i), t("timezone_help")),
+    field(`${p}-numbers`, t("numbers"), input(site, i, "numbers", { list: true }), t("commas")),
+    field(`${p}-codes`, t("codes"), input(site, i, "codes", { list: true }), t("codes_help")),
     staffNumbers(site, i),
-    field(`${p}-email`, "Manager e-mails", input(site, i, "manager_email", { list: true }), "Separated by commas."),
+    field(`${p}-email`, t("emails"), input(site, i, "manager_email", { list: true }), t("commas")),
     roster(site, i),
   ];
 }
@@ -202,7 +206,7 @@ function siteForm(site, i) {
 function siteBlock(site, i) {
   const { el } = ctx;
   const details = el("details", { class: "card admin-item", "data-site": site.id || "", "data-index": String(i) },
-    el("summary", {}, el("span", { class: "site-name", text: site.name || site.id || "New store" }),
+    el("summary", {}, el("span", { class: "site-name", text: site.name || site.id || t("new_store") }),
       el("span", { class: "muted", text: ` ${site.id ? `(${site.id})` : ""} · ${site.kind || ""}` })));
   const fill = () => { if (details.childElementCount === 1) details.append(...siteForm(site, i)); };
   details.addEventListener("toggle", () => { if (details.open) fill(); });
@@ -217,7 +221,7 @@ export const sitesPage = {
     const { el } = ctx;
     for (const site of data.sites || []) Object.defineProperty(site, "$saved", { value: true, enumerable: false });
     list = el("div", { id: "admin-sites", class: "admin-list" }, ...(data.sites || []).map(siteBlock));
-    const add = el("button", { id: "admin-add-site", type: "button", class: "secondary", text: "Add a store" });
+    const add = el("button", { id: "admin-add-site", type: "button", class: "secondary", text: t("add_store") });
     add.addEventListener("click", () => {
       const kind = data.kinds?.store ? "store" : Object.keys(data.kinds || {})[0] || "";
       const site = { id: "", name: "", short_name: { en: "", fr: "" }, kind,
@@ -242,9 +246,9 @@ export const sitesPage = {
         block.hidden = Boolean(wanted) && !words.includes(wanted) && !block.open;
       }
     });
-    root.append(el("div", { class: "field" }, el("label", { for: find.id, text: "Find a site" }), find,
+    root.append(el("div", { class: "field" }, el("label", { for: find.id, text: t("find_site") }), find,
       el("p", { class: "muted help", id: "admin-find-help",
-        text: `${(data.sites || []).length} sites: type part of a name, identifier or code, then open one to change it.` })),
+        text: t("find_help", { n: (data.sites || []).length }) })),
       el("datalist", { id: "admin-timezones" }, ...timeZones().map((z) => el("option", { value: z }))), list, add);
   },
   // an error on sites[i]: open that site's block so that its field can be shown

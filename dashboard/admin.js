@@ -5,16 +5,18 @@
 // invalid field by its path (sites[2].staff_sms[0]), shown next to that field when the page has one.
 // Every text from the configuration is set with textContent or as a control's value.
 
+import { locale, t as tr, tn } from "./i18n.js";
 import { sitesPage } from "./admin-sites.js";
 import { repliesPage } from "./admin-replies.js";
 import { rulesPage } from "./admin-rules.js";
 
+const t = (key, vars) => tr(`admin.${key}`, vars);
 const PAGES = {
-  sites: { title: "Sites and staff", section: "sites", page: sitesPage },
-  replies: { title: "Replies", section: "replies", page: repliesPage },
-  routing: { title: "Routing", section: "routing", page: null }, // set below: routingPage
-  rules: { title: "Rules", section: "rules", page: rulesPage },
-  history: { title: "History", section: null, page: null },
+  sites: { title: () => t("tab_sites"), section: "sites", page: sitesPage },
+  replies: { title: () => t("tab_replies"), section: "replies", page: repliesPage },
+  routing: { title: () => t("tab_routing"), section: "routing", page: null }, // set below: routingPage
+  rules: { title: () => t("tab_rules"), section: "rules", page: rulesPage },
+  history: { title: () => t("tab_history"), section: null, page: null },
 };
 
 let deps; // from app.js: api, el, handle, signedOut, who, ready
@@ -82,21 +84,21 @@ export function problems(error) {
 function build(root) {
   const { el } = deps;
   root.replaceChildren(
-    el("p", { class: "admin-back" }, el("a", { id: "admin-back", href: "#", text: "← Dashboard" })),
-    el("h2", { id: "admin-title", tabindex: "-1", text: "Settings" }),
-    el("nav", { "aria-label": "Settings pages" },
+    el("p", { class: "admin-back" }, el("a", { id: "admin-back", href: "#", text: t("back") })),
+    el("h2", { id: "admin-title", tabindex: "-1", text: t("settings") }),
+    el("nav", { "aria-label": t("pages") },
       el("ul", { class: "admin-tabs" }, ...Object.entries(PAGES).map(([key, p]) =>
-        el("li", {}, el("a", { href: `#settings=${key}`, "data-tab": key, text: p.title }))))),
+        el("li", {}, el("a", { href: `#settings=${key}`, "data-tab": key, text: p.title() }))))),
     el("p", { id: "admin-status", class: "admin-status", role: "status" }),
     el("div", { id: "admin-problems", class: "admin-problems", role: "alert", tabindex: "-1" }),
     el("div", { id: "admin-body", class: "admin-body" }),
     el("form", { id: "admin-publish", class: "card admin-publish", novalidate: "" },
-      el("label", { for: "admin-comment", text: "What changed, and why (kept in the history)" }),
+      el("label", { for: "admin-comment", text: t("comment") }),
       el("input", { id: "admin-comment", type: "text", maxlength: "500", autocomplete: "off" }),
       el("p", { id: "admin-blocked", class: "error", hidden: "" }),
       el("div", { class: "row" },
-        el("button", { id: "admin-submit", type: "submit", text: "Publish" }),
-        el("button", { id: "admin-reload", type: "button", class: "secondary", hidden: "", text: "Reload the latest" }),
+        el("button", { id: "admin-submit", type: "submit", text: t("publish") }),
+        el("button", { id: "admin-reload", type: "button", class: "secondary", hidden: "", text: t("reload") }),
         el("span", { id: "admin-version", class: "muted" }))));
   $("admin-back").addEventListener("click", (event) => {
     event.preventDefault();
@@ -104,7 +106,7 @@ function build(root) {
     route();
   });
   $("admin-publish").addEventListener("submit", (event) => { event.preventDefault(); publish(); });
-  $("admin-reload").addEventListener("click", () => load(admin.tab, "Reloaded the latest version."));
+  $("admin-reload").addEventListener("click", () => load(admin.tab, t("reloaded")));
 }
 
 function say(text, isError = false) {
@@ -156,8 +158,8 @@ function showProblems(message) {
   }
   const { el } = deps;
   $("admin-problems").replaceChildren(
-    el("p", { text: `Not published: ${list.length === 1 ? "one problem" : `${list.length} problems`} to fix${
-      loose.length < list.length ? " (marked next to the fields)" : ""}.` }),
+    el("p", { text: t("not_published", { problems: tn("admin.problems", list.length),
+      marked: loose.length < list.length ? t("marked") : "" }) }),
     ...(loose.length ? [el("ul", {}, ...loose.map((text) => el("li", { text })))] : []));
   (first || $("admin-problems")).focus?.();
 }
@@ -174,7 +176,7 @@ async function load(tab, message = "") {
   const info = PAGES[tab];
   clearProblems();
   $("admin-reload").hidden = true;
-  $("admin-body").replaceChildren(deps.el("p", { class: "muted", text: "Loading…" }));
+  $("admin-body").replaceChildren(deps.el("p", { class: "muted", text: tr("loading") }));
   $("admin-publish").hidden = !info.section;
   say(message);
   try {
@@ -191,7 +193,7 @@ async function load(tab, message = "") {
     $("admin-body").replaceChildren();
     info.page.render($("admin-body"), read.data, { el: deps.el, changed: check, mark: markField, api: deps.api, failed,
       describe: (message) => problems(message).map((p) => words(p.path, p.message)) });
-    $("admin-version").textContent = `Editing version ${read.version}`;
+    $("admin-version").textContent = t("editing", { version: read.version });
     $("admin-comment").value = "";
     check();
   } catch (error) {
@@ -204,7 +206,7 @@ async function load(tab, message = "") {
 function failed(error) {
   if (deps.signedOut(error)) { deps.handle(error); return; }
   if (error.status === 403) {
-    $("admin-body").replaceChildren(deps.el("p", { class: "error", text: "Settings need the operator token." }));
+    $("admin-body").replaceChildren(deps.el("p", { class: "error", text: t("need_token") }));
     $("admin-publish").hidden = true;
     return;
   }
@@ -226,12 +228,10 @@ async function publish() {
   if (by) body.by = by;
   try {
     const done = await deps.api(`/api/config/${section}`, { method: "PUT", body: JSON.stringify(body) });
-    await load(admin.tab, `Published version ${done.version}: ${done.changed === 1 ? "one change" : `${done.changed} changes`}. `
-      + "It is in force within a minute.");
+    await load(admin.tab, t("published", { version: done.version, changes: tn("admin.changes", done.changed) }));
   } catch (error) {
     if (error.status === 409) {
-      say("Another manager published a change meanwhile, so yours was not published. Reload the latest version, "
-        + "then make your change again.", true);
+      say(t("conflict"), true);
       $("admin-reload").hidden = false;
       $("admin-reload").focus();
     } else if (error.status === 400 && /^invalid configuration/.test(error.message)) {
@@ -246,7 +246,10 @@ async function publish() {
 }
 
 // -- routing: who is alerted ------------------------------------------------------------------------
-const RECIPIENTS = { site_staff: "the site's staff on duty", site_manager: "the site's manager", care: "customer care" };
+// version 1's author and comment, as the API gives them (chalicelib/live_config.py): shown in the reader's language
+const SEED_AUTHOR = "the shipped files";
+const SEED_COMMENT = "version 1: the shipped files";
+const RECIPIENTS = { site_staff: () => t("to_staff"), site_manager: () => t("to_manager"), care: () => t("to_care") };
 
 const routingPage = {
   render(root, data, { el, changed }) {
@@ -268,7 +271,7 @@ const routingPage = {
             note.textContent = "";
           } catch {
             when.dataset.bad = "1";
-            note.textContent = "The conditions are not valid JSON: write them as {\"nature\": [\"complaint\"]}.";
+            note.textContent = t("bad_json");
           }
           changed();
         });
@@ -281,34 +284,34 @@ const routingPage = {
               rule[channel] = Object.keys(RECIPIENTS).filter((v) => (v === value ? box.checked : (rule[channel] || []).includes(v)));
               changed();
             });
-            return el("label", { for: box.id }, box, ` ${text}`);
+            return el("label", { for: box.id }, box, ` ${text()}`);
           }));
         const name = el("input", { id: `${id}-name`, type: "text", "data-path": `routing[${i}].name` });
         name.value = rule.name || "";
         name.addEventListener("input", () => { rule.name = name.value; changed(); });
-        const remove = el("button", { type: "button", class: "secondary", text: "Remove this rule" });
+        const remove = el("button", { type: "button", class: "secondary", text: t("remove_rule") });
         remove.addEventListener("click", () => { rules.splice(i, 1); draw(); changed(); });
-        return el("fieldset", { class: "card admin-item" }, el("legend", { text: `Rule ${i + 1}` }),
-          el("div", { class: "field" }, el("label", { for: name.id, text: "Name" }), name),
-          el("div", { class: "field" }, el("label", { for: when.id, text: "When (conditions, JSON)" }), when,
+        return el("fieldset", { class: "card admin-item" }, el("legend", { text: t("rule", { n: i + 1 }) }),
+          el("div", { class: "field" }, el("label", { for: name.id, text: t("name") }), name),
+          el("div", { class: "field" }, el("label", { for: when.id, text: t("when") }), when,
             el("p", { class: "muted help", id: `${id}-when-help`,
-              text: "nature, topic, urgency, urgency_reason, kind: lists; site_known, about_staff: true or false. {} matches every message." }),
+              text: t("when_help") }),
             note),
-          boxes("sms", "Alert by SMS"), boxes("email", "Alert by e-mail"), remove);
+          boxes("sms", t("alert_sms")), boxes("email", t("alert_email")), remove);
       }));
     };
-    const add = el("button", { type: "button", class: "secondary", text: "Add a routing rule" });
+    const add = el("button", { type: "button", class: "secondary", text: t("add_rule") });
     add.addEventListener("click", () => {
       rules.push({ name: "new rule", when: {}, sms: [], email: [] });
       draw();
       changed();
       list.lastElementChild.querySelector("input").focus();
     });
-    root.append(el("p", { class: "muted", text: "Every rule whose conditions match a message adds its recipients (each one once)." }),
+    root.append(el("p", { class: "muted", text: t("routing_help") }),
       list, add);
     draw();
   },
-  blocked: () => ($("admin-body").querySelector("textarea[data-bad]") ? "A rule's conditions are not valid JSON." : ""),
+  blocked: () => ($("admin-body").querySelector("textarea[data-bad]") ? t("rule_bad_json") : ""),
 };
 PAGES.routing.page = routingPage;
 
@@ -317,21 +320,22 @@ async function historyPage() {
   const { el } = deps;
   const answer = await deps.api("/api/config/history?limit=50");
   if (admin.tab !== "history") return;
-  const when = (iso) => (iso ? new Intl.DateTimeFormat(navigator.language || "en-GB",
+  const when = (iso) => (iso ? new Intl.DateTimeFormat(locale(),
     { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" }).format(new Date(iso)) : "");
   const items = answer.items.map((v) => {
     const changes = el("ul", { class: "changes" }, ...v.changes.slice(0, 20).map((c) =>
       el("li", {}, el("code", { text: c.path }), ` ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`)));
-    if (v.changed > 20) changes.append(el("li", { class: "muted", text: `and ${v.changed - 20} more` }));
+    if (v.changed > 20) changes.append(el("li", { class: "muted", text: t("more", { n: v.changed - 20 }) }));
     const item = el("li", { class: "card admin-version", "data-version": String(v.version) },
-      el("h3", { text: `Version ${v.version}${v.version === answer.latest ? " (in force)" : ""}` }),
-      el("p", { class: "meta", text: [when(v.at), v.author || "the shipped files",
-        v.touched.length ? `changed ${v.touched.join(", ")}` : "", v.rollback_of ? `rollback to version ${v.rollback_of}` : ""]
+      el("h3", { text: t(v.version === answer.latest ? "version_in_force" : "version", { version: v.version }) }),
+      el("p", { class: "meta", text: [when(v.at), !v.author || v.author === SEED_AUTHOR ? t("shipped") : v.author,
+        v.touched.length ? t("changed", { what: v.touched.map((s) => PAGES[s]?.title() || s).join(", ") }) : "",
+        v.rollback_of ? t("rollback_to", { version: v.rollback_of }) : ""]
         .filter(Boolean).join(" · ") }),
-      ...(v.comment ? [el("p", { class: "comment", text: v.comment })] : []),
+      ...(v.comment ? [el("p", { class: "comment", text: v.comment === SEED_COMMENT ? t("seed_comment") : v.comment })] : []),
       changes);
     if (v.version !== answer.latest) {
-      const button = el("button", { type: "button", class: "secondary", text: `Roll back to version ${v.version}` });
+      const button = el("button", { type: "button", class: "secondary", text: t("roll_back", { version: v.version }) });
       button.addEventListener("click", () => rollback(v.version));
       item.append(button);
     }
@@ -341,12 +345,12 @@ async function historyPage() {
 }
 
 async function rollback(version) {
-  if (!window.confirm(`Publish version ${version}'s configuration again, replacing the one in force?`)) return;
+  if (!window.confirm(t("confirm_rollback", { version }))) return;
   const by = deps.who();
   try {
     const done = await deps.api("/api/config/rollback", { method: "POST",
       body: JSON.stringify({ version, ...(by ? { by } : {}) }) });
-    await load("history", `Rolled back: version ${done.version} holds version ${version}'s configuration.`);
+    await load("history", t("rolled_back", { version: done.version, old: version }));
   } catch (error) {
     failed(error);
   }
@@ -361,8 +365,8 @@ function open(tab, fresh) {
   for (const link of root.querySelectorAll("[data-tab]")) {
     if (link.dataset.tab === tab) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
-  $("admin-title").textContent = `Settings: ${PAGES[tab].title}`;
-  document.title = `Settings: ${PAGES[tab].title} — Voix`;
+  $("admin-title").textContent = t("title", { page: PAGES[tab].title() });
+  document.title = `${t("title", { page: PAGES[tab].title() })} — Voix`;
   if (admin.tab !== tab || fresh) {
     admin.tab = tab;
     load(tab);

@@ -1,6 +1,11 @@
 // The operator API's reference page: renders /api/openapi.json (OpenAPI 3.1, generated from the
 // API's pydantic models) as a list of routes with their parameters, bodies and answers.
-// No library, no CDN; every text from the document is set with textContent.
+// No library, no CDN; every text from the document is set with textContent. The page's own words are in the
+// reader's language (i18n.js); the document's descriptions are the API's, in English.
+
+import { loadLanguage, t as tr, translatePage } from "./i18n.js";
+
+const t = (key, vars) => tr(`api.${key}`, vars);
 
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
@@ -53,7 +58,7 @@ function schemaTree(schema, seen = new Set()) {
   const required = new Set(target.required || []);
   for (const [field, sub] of Object.entries(target.properties || {})) {
     const item = el("li", {}, el("span", { class: "name", text: field }));
-    if (required.has(field)) item.append(el("span", { class: "req", text: "required" }));
+    if (required.has(field)) item.append(el("span", { class: "req", text: t("required") }));
     item.append(" ", el("span", { class: "type muted", text: typeOf(sub) }));
     const limits = bounds(resolve(sub));
     if (limits) item.append(el("span", { class: "muted", text: ` (${limits})` }));
@@ -72,11 +77,11 @@ function parameters(op) {
   const table = el("table", {}, el("tr", {}, ...["name", "in", "type", "limits", "description"].map((h) => el("th", { text: h }))));
   for (const p of op.parameters) {
     table.append(el("tr", {},
-      el("td", { class: "word" }, el("span", { class: "name", text: p.name }), p.required ? el("span", { class: "req", text: "required" }) : null),
+      el("td", { class: "word" }, el("span", { class: "name", text: p.name }), p.required ? el("span", { class: "req", text: t("required") }) : null),
       el("td", { class: "word", text: p.in }), el("td", { class: "type", text: typeOf(p.schema) }),
       el("td", { class: "muted", text: bounds(p.schema || {}) }), el("td", { text: p.description || "" })));
   }
-  return el("div", {}, el("h4", { text: "Parameters" }), table);
+  return el("div", {}, el("h4", { text: t("parameters") }), table);
 }
 
 function operation(path, method, op) {
@@ -84,14 +89,14 @@ function operation(path, method, op) {
   const box = el("section", { class: "op", id },
     el("h3", {}, el("span", { class: `method ${method}`, text: method.toUpperCase() }), path),
     el("p", { text: op.summary || "" }));
-  if (op.security && op.security.length === 0) box.append(el("p", { class: "muted", text: "No token needed." }));
+  if (op.security && op.security.length === 0) box.append(el("p", { class: "muted", text: t("no_token") }));
   box.append(parameters(op) || "");
   const body = op.requestBody && op.requestBody.content["application/json"];
   if (body) {
-    box.append(el("h4", { text: `JSON body${op.requestBody.required ? "" : " (optional)"}: ${typeOf(body.schema)}` }),
+    box.append(el("h4", { text: t(op.requestBody.required ? "body" : "body_optional", { type: typeOf(body.schema) }) }),
                schemaTree(body.schema));
   }
-  const answers = el("h4", { text: "Answers" });
+  const answers = el("h4", { text: t("answers") });
   const table = el("table", {});
   for (const [status, answer] of Object.entries(op.responses)) {
     const [type, content] = Object.entries(answer.content || {})[0] || ["", {}];
@@ -105,6 +110,9 @@ function operation(path, method, op) {
 }
 
 async function main() {
+  await loadLanguage();
+  translatePage();
+  document.title = t("title");
   let doc;
   try {
     const res = await fetch("/api/openapi.json", { headers: { Accept: "application/json" } });
@@ -112,7 +120,7 @@ async function main() {
     doc = await res.json();
   } catch (error) {
     const shown = document.getElementById("load-error");
-    shown.textContent = `The OpenAPI document could not be read (${error.message}).`;
+    shown.textContent = t("unreadable", { message: error.message });
     shown.hidden = false;
     return;
   }

@@ -3,76 +3,13 @@
 // (#case=<id>); polled every second while open, so a customer's answer shows within two seconds.
 // Customer and staff text is only ever set with textContent.
 
+import { t as tr, term } from "./i18n.js";
 import { measure, plain } from "./sms.js";
 
 const POLL_MS = 1000;
 
-// Every string this page shows, in one catalogue per language ({x} is filled in by t()).
-const STRINGS = {
-  en: {
-    back: "All cases",
-    details: "Case details",
-    title: "Case {code}",
-    docTitle: "Case {code} — Voix",
-    loading: "Loading the case…",
-    gone: "This case does not exist, or no longer does (erased or expired).",
-    urgent: "urgent",
-    status_open: "open", status_acknowledged: "acknowledged", status_resolved: "resolved",
-    customer: "Customer",
-    received: "Received {time}",
-    assignee: "Assigned to",
-    nobody: "nobody",
-    due: "Promised by",
-    firstReply: "First reply",
-    firstReplyAfter: "{time}, {minutes} min after the alert",
-    promiseKept: "Promise kept",
-    promiseMissed: "Promise missed",
-    ackBy: "Acknowledged by",
-    resolvedBy: "Resolved by",
-    reopened: "Reopened {time}",
-    assignLabel: "Assign to",
-    assignPlaceholder: "a name",
-    assign: "Assign",
-    assigned: "Case {code} assigned to {to}.",
-    acknowledge: "Acknowledge",
-    acknowledged: "Case {code} acknowledged by {by}.",
-    resolve: "Resolve",
-    resolved: "Case {code} resolved by {by}.",
-    thread: "Conversation",
-    threadLabel: "Conversation with the customer, oldest first",
-    empty: "No message yet.",
-    staff: "Staff",
-    st_scheduled: "Scheduled for {time}",
-    st_queued: "Queued",
-    st_sent: "Sent",
-    st_delivered: "Delivered",
-    st_failed: "Failed",
-    st_undelivered: "Not delivered",
-    st_received: "",
-    stError: "{status}: {error}",
-    length: "{segments} SMS · {encoding}",
-    replyTitle: "Reply to the customer",
-    replyLabel: "Your reply (sent by SMS from the site's number)",
-    replyLabelWhatsApp: "Your reply (sent on WhatsApp from the site's number: after 24 hours without a message from the customer, only as an approved template)",
-    template: "Template",
-    noTemplate: "Choose a template…",
-    nameMissingInTemplate: "Type your name in “Your name” to fill in {name}.",
-    counter: "{chars} characters · {segments} SMS · {encoding} · {left} left in this SMS",
-    ucs2Why: "UCS-2: an emoji or a character outside the GSM alphabet makes every SMS hold 70 characters, not 160.",
-    keys: "Ctrl+Enter (⌘+Enter on a Mac) sends.",
-    send: "Send",
-    sending: "Sending…",
-    needName: "Type your name in “Your name” first: the reply is recorded with it.",
-    needText: "Write a reply first.",
-    queued: "Reply queued: {segments} SMS, {encoding}.",
-    scheduled: "Reply held by quiet hours: it goes at {time}.",
-    history: "Earlier cases of this customer",
-    noHistory: "None: a first-time case.",
-    historyItem: "{time} · {site} · {topic} · {nature} · {status}",
-  },
-};
-const lang = "en"; // a later issue chooses the language
-const t = (key, vars = {}) => STRINGS[lang][key].replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+// Every string this page shows is in the catalogue (dashboard.case.*), in the reader's language.
+const t = (key, vars = {}) => tr(`case.${key}`, vars);
 
 const TICKS = { scheduled: "◷", queued: "…", sent: "✓", delivered: "✓✓", failed: "✕", undelivered: "✕" };
 
@@ -162,7 +99,7 @@ function renderHead(c) {
   document.title = t("docTitle", { code });
   $("case-badges").replaceChildren(
     badge("status", c.status, t(`status_${c.status}`)), badge("site", deps.siteName(c.site)),
-    badge("topic", c.topic), badge("nature", c.nature),
+    badge("topic", c.topic, term("topic", c.topic)), badge("nature", c.nature, term("nature", c.nature)),
     ...(c.urgency === "high" ? [badge("urgency", "urgent", t("urgent"))] : []),
     el("span", { class: "who", text: c.customer || "" }),
     el("time", { datetime: c.received_at || "", text: t("received", { time: when(c.received_at, c.site) }) }));
@@ -179,10 +116,11 @@ function renderHead(c) {
   $("case-ack").hidden = c.status !== "open";
   $("case-resolve").hidden = c.status === "resolved";
   renderTemplates(c.templates || []);
-  renderHistory(c.history || []);
   // the reply goes back on the channel of the customer's latest message (WhatsApp: its 24-hour rule)
   const last = (c.conversation || []).filter((m) => m.direction === "in").pop();
-  $("case-text").labels[0].textContent = t(last?.channel === "whatsapp" ? "replyLabelWhatsApp" : "replyLabel");
+  const label = { whatsapp: "replyLabelWhatsApp", email: "replyLabelEmail" }[last?.channel] || "replyLabel";
+  $("case-text").labels[0].textContent = t(label);
+  renderHistory(c.history || []);
 }
 
 function renderTemplates(templates) {
@@ -203,7 +141,7 @@ function renderHistory(items) {
   $("case-history").dataset.key = key;
   $("case-history").replaceChildren(...items.map((h) => el("li", {},
     el("a", { href: `#case=${encodeURIComponent(h.id)}`, text: t("historyItem", { time: when(h.created_at, h.site),
-      site: deps.siteName(h.site), topic: h.topic, nature: h.nature, status: t(`status_${h.status}`) }) }))));
+      site: deps.siteName(h.site), topic: term("topic", h.topic), nature: term("nature", h.nature), status: t(`status_${h.status}`) }) }))));
   if (!items.length) $("case-history").append(el("li", { class: "muted", text: t("noHistory") }));
 }
 

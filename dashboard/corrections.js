@@ -2,6 +2,8 @@
 // and the "Label quality" card shows what the corrections say of the classifier (/api/metrics/quality).
 // Customer text is never touched here; labels are set with textContent only.
 
+import { number, t, term, tn } from "./i18n.js";
+
 const DIMENSIONS = ["topic", "nature", "urgency"];
 const URGENCIES = ["normal", "high"]; // the API's (chalicelib/configuration.py)
 const MAX_DAYS = 31; // the longest period /api/metrics/quality answers
@@ -31,13 +33,12 @@ export function decorate(item, m) {
   const note = deps.el("p", { class: "fix-note", id: `${domId(m)}-note`, role: "status" });
   if (m.corrected && m.machine) {
     item.classList.add("corrected");
-    item.querySelector(".meta").append(deps.el("span", { class: "badge corrected", text: "corrected" }),
-      deps.el("span", { class: "was", text: `was: ${m.machine.topic} / ${m.machine.nature}`
-        + `${m.machine.urgency === "high" ? " / urgent" : ""}`,
-      title: m.corrected_by ? `corrected by ${m.corrected_by}` : "" }));
+    item.querySelector(".meta").append(deps.el("span", { class: "badge corrected", text: t("fix.corrected") }),
+      deps.el("span", { class: "was", text: t("fix.was", { labels: labels(m.machine) }),
+      title: m.corrected_by ? t("fix.corrected_by", { name: m.corrected_by }) : "" }));
   }
   const button = deps.el("button", { type: "button", class: "secondary fix-open", "aria-expanded": "false",
-    "aria-controls": `${domId(m)}-form`, "aria-label": "Correct the labels of this message", text: "Correct" });
+    "aria-controls": `${domId(m)}-form`, "aria-label": t("fix.open_label"), text: t("fix.open") });
   const bar = deps.el("div", { class: "fix" }, button, note);
   button.addEventListener("click", () => open(item, m, bar, button));
   item.append(bar);
@@ -53,16 +54,16 @@ function open(item, m, bar, button, kept = null) {
   const selects = DIMENSIONS.map((d) => {
     const list = options(d).includes(m[d]) ? options(d) : [m[d], ...options(d)];
     const select = deps.el("select", { id: `${base}-${d}`, name: d },
-      ...list.map((v) => deps.el("option", { value: v, text: d === "urgency" && v === "high" ? "high (urgent)" : v })));
+      ...list.map((v) => deps.el("option", { value: v, text: d === "urgency" && v === "high" ? t("fix.high_urgent") : term(d, v) })));
     select.value = values[d];
     select.addEventListener("change", () => { values[d] = select.value; });
     select.addEventListener("focus", () => { values.focus = d; });
-    return deps.el("label", { for: select.id, text: `${d[0].toUpperCase()}${d.slice(1)} ` }, select);
+    return deps.el("label", { for: select.id, text: `${t(`fix.${d}`)} ` }, select);
   });
-  const cancel = deps.el("button", { type: "button", class: "secondary", text: "Cancel" });
-  const form = deps.el("form", { class: "fix-form", id: `${base}-form`, "aria-label": "Correct the labels" },
+  const cancel = deps.el("button", { type: "button", class: "secondary", text: t("fix.cancel") });
+  const form = deps.el("form", { class: "fix-form", id: `${base}-form`, "aria-label": t("fix.form_label") },
     ...selects, deps.el("div", { class: "fix-buttons" },
-      deps.el("button", { type: "submit", text: "Save" }), cancel));
+      deps.el("button", { type: "submit", text: t("fix.save") }), cancel));
   const close = () => {
     editing.delete(m.id);
     form.remove();
@@ -94,12 +95,12 @@ async function save(item, m, values, bar) {
   if (values.busy) return;
   const changes = Object.fromEntries(DIMENSIONS.filter((d) => values[d] !== m[d]).map((d) => [d, values[d]]));
   if (!Object.keys(changes).length) {
-    say(bar, "Nothing to change: choose a different label, or Cancel.", true);
+    say(bar, t("fix.nothing"), true);
     return;
   }
   const by = deps.who();
   if (!by) {
-    say(bar, "Type your name in “Your name” first: the correction is recorded with it.", true);
+    say(bar, t("fix.name_first"), true);
     $("who").focus();
     return;
   }
@@ -110,7 +111,7 @@ async function save(item, m, values, bar) {
     editing.delete(m.id);
     const fresh = deps.item(done);
     item.replaceWith(fresh);
-    say(fresh.querySelector(".fix"), `Corrected: ${done.topic} / ${done.nature}${done.urgency === "high" ? " / urgent" : ""}.`);
+    say(fresh.querySelector(".fix"), t("fix.done", { labels: labels(done) }));
     fresh.querySelector(".fix-open").focus();
     if (last) quality(last.site, last.since, last.until);
   } catch (error) {
@@ -121,19 +122,22 @@ async function save(item, m, values, bar) {
 }
 
 function words(error) {
-  if (error.status === 403) return "Corrections need the operator token.";
-  if (error.status === 404) return "This message no longer exists.";
-  if (error.status === 409 && /not counted yet/.test(error.message)) {
-    return "This message is still being counted: try again in a moment.";
-  }
-  if (error.status === 409 && /nothing to change/.test(error.message)) return "The message has these labels already.";
-  if (error.status === 409) return "Someone corrected this message meanwhile: the feed reloads within 15 seconds; check it and correct it again.";
-  if (error.status === 400) return `The API refused the label: ${error.message}.`;
-  return `The correction failed: ${error.message}.`;
+  if (error.status === 403) return t("fix.error_403");
+  if (error.status === 404) return t("fix.error_404");
+  if (error.status === 409 && /not counted yet/.test(error.message)) return t("fix.error_counting");
+  if (error.status === 409 && /nothing to change/.test(error.message)) return t("fix.error_same");
+  if (error.status === 409) return t("fix.error_conflict");
+  if (error.status === 400) return t("fix.error_400", { message: error.message });
+  return t("fix.error", { message: error.message });
 }
 
 // -- the Label quality card ----------------------------------------------------------------------
-const share = (x) => (x == null ? "–" : `${Math.round(100 * x)}%`);
+const share = (x) => (x == null ? "–" : number(x, { style: "percent" }));
+
+// a message's labels in the reader's language: "staff / complaint / urgent"
+function labels(m) {
+  return [term("topic", m.topic), term("nature", m.nature), ...(m.urgency === "high" ? [t("badge.urgent")] : [])].join(" / ");
+}
 
 function dimensionBlock(name, figures) {
   const el = deps.el;
@@ -141,21 +145,23 @@ function dimensionBlock(name, figures) {
   const pairs = Object.entries(figures.confusion).flatMap(([machine, row]) => Object.entries(row)
     .filter(([corrected, n]) => corrected !== machine && n).map(([corrected, n]) => [machine, corrected, n]))
     .sort((a, b) => b[2] - a[2]);
-  const caption = `${name[0].toUpperCase()}${name.slice(1)}`;
+  const caption = t(`fix.${name}`);
+  const named = (label) => term(name, label);
   return el("div", { class: "q-dim", "data-dimension": name },
     el("h3", { text: caption }),
-    rows.length ? el("div", { class: "table-wrap" }, el("table", { class: "q-labels" },
-      el("caption", { class: "visually-hidden", text: `${caption}: precision and recall per label` }),
-      el("thead", {}, el("tr", {}, ...["Label", "Machine gave", "Right after correction", "Precision", "Recall"]
-        .map((h) => el("th", { scope: "col", text: h })))),
+    rows.length ? el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
+      el("table", { class: "q-labels" },
+      el("caption", { class: "visually-hidden", text: t("quality.caption", { dimension: caption }) }),
+      el("thead", {}, el("tr", {}, ...["label", "machine", "right", "precision", "recall"]
+        .map((h) => el("th", { scope: "col", text: t(`quality.${h}`) })))),
       el("tbody", {}, ...rows.map(([label, s]) => el("tr", { "data-label": label },
-        el("th", { scope: "row", text: label }), el("td", { text: s.predicted }), el("td", { text: s.actual }),
+        el("th", { scope: "row", text: named(label) }), el("td", { text: number(s.predicted) }), el("td", { text: number(s.actual) }),
         el("td", { text: share(s.precision) }), el("td", { text: share(s.recall) }))))))
-      : el("p", { class: "muted", text: "No corrected message." }),
-    pairs.length ? el("ul", { class: "q-pairs", "aria-label": `${caption}: corrected labels` },
+      : el("p", { class: "muted", text: t("quality.none") }),
+    pairs.length ? el("ul", { class: "q-pairs", "aria-label": t("quality.pairs", { dimension: caption }) },
       ...pairs.map(([machine, corrected, n]) => el("li", { "data-pair": `${machine}>${corrected}`,
-        text: `${machine} → ${corrected}: ${n} message${n === 1 ? "" : "s"}` })))
-      : el("p", { class: "muted", text: rows.length ? "The machine's labels were all confirmed." : "" }));
+        text: `${named(machine)} → ${named(corrected)}: ${tn("quality.messages", n)}` })))
+      : el("p", { class: "muted", text: rows.length ? t("quality.confirmed") : "" }));
 }
 
 export async function quality(site, since, until) {
@@ -170,11 +176,11 @@ export async function quality(site, since, until) {
     if (mine !== seq) return;
     box.replaceChildren(
       deps.el("p", { class: "q-total" }, deps.el("strong", { id: "q-corrected", text: String(data.corrected) }),
-        ` message${data.corrected === 1 ? "" : "s"} corrected${start > since ? ` in the last ${MAX_DAYS} days of the period` : ""}.`),
+        ` ${tn("quality.corrected", data.corrected)}${start > since ? t("quality.last_days", { n: MAX_DAYS }) : ""}.`),
       ...(data.corrected ? DIMENSIONS.map((d) => dimensionBlock(d, data[d])) : []));
     box.dataset.loaded = String(Date.now());
   } catch (error) {
     if (mine !== seq || deps.signedOut(error)) return;
-    box.replaceChildren(deps.el("p", { class: "error", text: `Label quality could not be read: ${error.message}.` }));
+    box.replaceChildren(deps.el("p", { class: "error", text: t("quality.error", { message: error.message }) }));
   }
 }

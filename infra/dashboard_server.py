@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+# the language catalogues the server's texts come from, served to the dashboard as locales/<lang>.json
+LOCALES = Path(__file__).resolve().parent.parent / "chalicelib" / "locales"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-FORWARDED = ("authorization", "content-type")
+FORWARDED = ("authorization", "content-type", "accept-language")
 # Response headers of the API that the browser (or a script) must see, as CloudFront passes them on.
 RETURNED = ("Content-Disposition", "X-Voix-Truncated", "Retry-After")
 MAX_BODY = 64 * 1024
@@ -72,8 +74,11 @@ def make_handler(api_url: str, root: Path = DASHBOARD,
         def _static(self) -> None:
             path = self.path.split("?", 1)[0]
             relative = "index.html" if path in ("", "/") else path.lstrip("/")
-            target = (root / relative).resolve()
-            if root.resolve() not in target.parents or not target.is_file():
+            base = root
+            if relative.startswith("locales/"):  # as the deploy uploads them: one source of truth
+                base, relative = LOCALES, relative.removeprefix("locales/")
+            target = (base / relative).resolve()
+            if base.resolve() not in target.parents or not target.is_file():
                 self._send(404, b"not found", "text/plain")
                 return
             content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

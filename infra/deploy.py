@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = {".html": "no-cache", ".js": "no-cache", ".css": "no-cache"}  # small files, always fresh
+CACHE = {".html": "no-cache", ".js": "no-cache", ".css": "no-cache", ".json": "no-cache"}  # small files, always fresh
 
 
 def upload_artefact(s3: Any, bucket: str, stage: str, zip_path: Path) -> str:
@@ -165,11 +165,17 @@ def deactivate_rule_set(ses: Any, stage: str, out=sys.stdout) -> bool:
     return True
 
 
+def dashboard_files(folder: Path = ROOT / "dashboard",
+                    locales: Path = ROOT / "chalicelib" / "locales") -> list[tuple[str, Path]]:
+    """The dashboard's files by key: its folder, and the catalogues the server uses too, under ``locales/``."""
+    files = [(p.relative_to(folder).as_posix(), p) for p in sorted(folder.rglob("*")) if p.is_file()]
+    return files + [(f"locales/{p.name}", p) for p in sorted(locales.glob("*.json"))]
+
+
 def publish_dashboard(s3: Any, bucket: str, folder: Path = ROOT / "dashboard") -> list[str]:
-    """Upload every dashboard file with its content type; returns the keys written."""
+    """Upload every dashboard file (and the language catalogues) with its content type; returns the keys written."""
     keys = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        key = path.relative_to(folder).as_posix()
+    for key, path in dashboard_files(folder):
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             content_type += "; charset=utf-8"

@@ -147,6 +147,7 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     call("GET", "/api/feedback", "/api/feedback?nature=praise", expect=400)
     call("GET", "/api/feedback", "/api/feedback?bogus=1", expect=400)
     call("GET", "/api/export.csv", "/api/export.csv?site=line-8")
+    call("GET", "/api/export.csv", "/api/export.csv?site=line-8&locale=fr")
     message_id = page["items"][0]["id"]
     audited = call("GET", "/api/audit/messages/{message_id}", f"/api/audit/messages/{message_id}",
                    headers={"X-Audit-Token": AUDIT_TOKEN}).json()

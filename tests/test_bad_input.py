@@ -113,6 +113,7 @@ CASES = [
     ("cases: unknown status", "GET", "/api/cases?status=deleted", None, 400),
     ("cases: limit 201", "GET", "/api/cases?limit=201", None, 400),
     ("export: unknown site", "GET", "/api/export.csv?site=nowhere", None, 400),
+    ("export: unknown locale", "GET", "/api/export.csv?locale=de", None, 400),
     ("scorecards: unknown site", "GET", "/api/scorecards?site=nowhere", None, 400),
     ("surveys: no site", "GET", "/api/surveys", None, 400),
     ("surveys: traversal id", "GET", "/api/surveys/..%2F..%2Fetc", None, 404),

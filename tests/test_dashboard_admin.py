@@ -77,6 +77,7 @@ def test_the_csv_roster_reader_and_the_error_words(page, stack):
     """parseRoster (admin-sites.js), the 400 message's problems and their words (admin.js), and what a rules draft
     changes (admin-rules.js), in the browser."""
     page.goto(stack["dashboard_url"] + "/")
+    page.wait_for_selector("html[data-catalogue]", state="attached")  # the texts' catalogue is read
     read = page.evaluate("""async () => {
         const { parseRoster } = await import('/admin-sites.js');
         const { problems, words } = await import('/admin.js');

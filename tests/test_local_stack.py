@@ -143,8 +143,10 @@ def test_a_malformed_content_length_is_a_400_not_a_dropped_connection(stack, ser
 def test_the_dashboard_server_passes_the_apis_headers_on():
     """X-Voix-Truncated (a CSV export cut at its newest rows) and Content-Disposition reach the browser."""
     import threading
+    import urllib.error
     import urllib.request
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from pathlib import Path
 
     from infra.dashboard_server import serve
     from tests.conftest import free_port
@@ -172,6 +174,17 @@ def test_the_dashboard_server_passes_the_apis_headers_on():
             assert res.headers["X-Voix-Truncated"] == "true"
             assert res.headers["Content-Disposition"] == 'attachment; filename="voix-feedback.csv"'
             assert res.read() == b"received_at,text\n"
+        # the language catalogues, from chalicelib/locales/ (the server's own), on the dashboard's origin
+        locales = Path(__file__).resolve().parent.parent / "chalicelib" / "locales"
+        for lang in ("en", "fr"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/locales/{lang}.json", timeout=10) as res:
+                assert res.read() == (locales / f"{lang}.json").read_bytes()
+        for outside in ("/locales/../__init__.py", "/locales/%2e%2e/config_loader.py"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{outside}", timeout=10)
+                raise AssertionError(outside)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404
     finally:
         dashboard.shutdown()
         api.shutdown()

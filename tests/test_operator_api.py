@@ -228,6 +228,46 @@ def test_csv_export_follows_the_filters(loaded):
     assert loaded.http.get("/api/export.csv?nature=bad", headers=auth()).status_code == 400
 
 
+def test_csv_export_for_a_french_reader_opens_in_a_french_excel(loaded):
+    # GIVEN messages at line-12 (Europe/Paris); WHEN a French reader exports them
+    english = loaded.http.get("/api/export.csv?site=line-12", headers=auth()).body.decode()
+    french = {**auth(), "Accept-Language": "fr-FR,fr;q=0.9"}
+    for response in (loaded.http.get("/api/export.csv?site=line-12&locale=fr", headers=auth()),
+                     loaded.http.get("/api/export.csv?site=line-12", headers=french)):
+        body = response.body.decode("utf-8")
+        # THEN a BOM (Excel reads UTF-8), ";" between cells, and Paris times as dd/mm/yyyy hh:mm:ss
+        header = "received_at;site;topic;nature;urgency;language;from;text;reply;case_id;channel"
+        assert body.startswith("\ufeff" + header + "\r\n")
+        import csv
+        import io
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
+        iso = list(csv.DictReader(io.StringIO(english)))
+        assert [r["text"] for r in rows] == [r["text"] for r in iso] and len(rows) == 2
+        for fr, en in zip(rows, iso, strict=True):
+            utc = datetime.fromisoformat(en["received_at"].replace("Z", "+00:00"))
+            paris = utc.astimezone(ZoneInfo("Europe/Paris"))
+            assert fr["received_at"] == paris.strftime("%d/%m/%Y %H:%M:%S")
+    # an English reader keeps the CSV as it was: "," and ISO 8601 times, no BOM
+    assert loaded.http.get("/api/export.csv?site=line-12&locale=en", headers={**auth(), "Accept-Language": "fr"}
+                           ).body.decode() == english
+    assert not english.startswith("\ufeff")
+    assert loaded.http.get("/api/export.csv?locale=de", headers=auth()).status_code == 400
+
+
+def test_a_french_reader_is_known_by_the_locale_asked_else_by_accept_language():
+    from chalicelib.api.feedback import reader_is_french
+    from chalicelib.errors import ApiError
+
+    assert reader_is_french("fr", None) and not reader_is_french("en", "fr-FR")
+    assert reader_is_french(None, "fr") and reader_is_french(None, "fr-CA,en") and reader_is_french(None, "fr;q=1")
+    assert not reader_is_french(None, "en-GB,fr;q=0.9") and not reader_is_french(None, None)
+    with pytest.raises(ApiError):
+        reader_is_french("FR", None)
+
+
 def test_config_lists_sites_and_topics(client):
     data = client.http.get("/api/config", headers=auth()).json_body
     assert [s["id"] for s in data["sites"]] == ["line-8", "line-12", "store-leeds", "store-paris"]

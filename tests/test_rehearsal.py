@@ -58,6 +58,8 @@ def test_publish_dashboard_uploads_every_file_with_its_type():
         s3.create_bucket(Bucket="dash", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
         keys = publish_dashboard(s3, "dash")
         assert {"index.html", "app.js", "style.css"} <= set(keys) and any(k.startswith("vendor/") for k in keys)
+        assert {"locales/en.json", "locales/fr.json", "panels/chart.js"} <= set(keys)  # the server's catalogues too
+        assert s3.head_object(Bucket="dash", Key="locales/fr.json")["ContentType"] == "application/json"
         head = s3.head_object(Bucket="dash", Key="index.html")
         assert head["ContentType"] == "text/html; charset=utf-8" and head["CacheControl"] == "no-cache"
         assert s3.head_object(Bucket="dash", Key="app.js")["ContentType"].endswith("javascript; charset=utf-8")

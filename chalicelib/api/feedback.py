@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib import channels
 from chalicelib.api import responses
@@ -79,15 +81,24 @@ class FeedbackApi(ApiBase):
         return answer(responses.FeedbackPage,
                       {"items": [public_message(i, self._words) for i in items], "next_cursor": cursor})
 
-    def export_csv(self, params: dict[str, Any] | None, max_rows: int | None = None) -> tuple[str, bool]:
+    def export_csv(self, params: dict[str, Any] | None, max_rows: int | None = None,
+                   accept_language: str | None = None) -> tuple[str, bool]:
         """The filtered messages as CSV, newest first, safe to open in a spreadsheet; and whether
-        the period held more than ``max_rows`` (the newest are kept: the caller says so)."""
+        the period held more than ``max_rows`` (the newest are kept: the caller says so).
+
+        For a French reader (``locale=fr``, else an Accept-Language asking for French first) it opens
+        as it should in a French Excel: a UTF-8 BOM, ``;`` between cells, times as ``dd/mm/yyyy hh:mm:ss``
+        in the message's site's time zone."""
         max_rows = max_rows or EXPORT_MAX_ROWS
         query = dict(params or {})
         query.pop("limit", None)
         query.pop("cursor", None)
+        french = reader_is_french(query.pop("locale", None), accept_language)
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
+        if french:
+            out.write("\ufeff")
+        writer = csv.writer(out, lineterminator="\r\n", delimiter=";" if french else ",")
+        shown = self._french_time if french else (lambda value, item: value)
         columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id",
                    "channel"]  # channel last: the columns before it keep their place
         writer.writerow(columns)
@@ -98,11 +109,19 @@ class FeedbackApi(ApiBase):
             for item in page["items"]:
                 if rows == max_rows:
                     return out.getvalue(), True
-                writer.writerow([spreadsheet_safe(item.get(c)) for c in columns])
+                writer.writerow([spreadsheet_safe(shown(item.get(c), item) if c == "received_at" else item.get(c))
+                                 for c in columns])
                 rows += 1
             cursor = page["next_cursor"]
             if not cursor:
                 return out.getvalue(), False
+
+    def _french_time(self, value: str | None, item: dict[str, Any]) -> str | None:
+        if not value:
+            return value
+        site = self._config.site(item.get("site") or "")
+        zone = ZoneInfo(site.timezone if site else "UTC")
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone).strftime("%d/%m/%Y %H:%M:%S")
 
     def correct_message(self, message_id: str, body: dict[str, Any] | None, actor: str = "operator"
                         ) -> dict[str, Any]:
@@ -126,3 +145,13 @@ class FeedbackApi(ApiBase):
             raise ApiError(404, "no such message")
         return answer(responses.AuditedMessage, {**public_message(item), "text": item.get("text"),
                                                  "masked_text": mask(item.get("text"), self._words)})
+
+
+def reader_is_french(locale: str | None, accept_language: str | None) -> bool:
+    """``locale`` (``en`` or ``fr``) when given, else the first language of Accept-Language."""
+    if locale is not None:
+        if locale not in ("en", "fr"):
+            raise ApiError(400, "locale must be en or fr")
+        return locale == "fr"
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return first == "fr" or first.startswith("fr-") or first.startswith("fr;")

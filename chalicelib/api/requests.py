@@ -66,6 +66,10 @@ class FeedbackQuery(_Query):
 class ExportQuery(FeedbackQuery):
     """The feedback filters; ``limit`` and ``cursor`` are accepted and ignored (the export pages itself)."""
 
+    locale: Literal["en", "fr"] | None = Field(
+        default=None, description="fr: a UTF-8 BOM, ';' between cells and dd/mm/yyyy times in the site's zone, "
+        "for a French Excel; default: Accept-Language, else en (',' and ISO 8601 times)")
+
 
 class MetricsQuery(_Query):
     site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
