@@ -4,7 +4,7 @@
     python -m infra.demo_data --count 50000 --days 30 --endpoint-url http://127.0.0.1:5000
 
 Messages are classified by the real classifier and stored as the worker leaves them
-(processed, numbers masked); counters are built in memory and added by hour, up to 48
+(processed, numbers masked); counters are built in memory and added by hour, up to 23
 sites a transaction, each batch counted exactly once (as the worker counts a message),
 so that a backfill adds to what live traffic counted, never replaces it, and later
 live traffic keeps counting exactly. Each run's messages have ids of their own: a
