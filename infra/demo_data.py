@@ -160,7 +160,7 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
 
 def count_batches(counters: list[dict]) -> list[dict]:
     """The site-hour batches of ``generate`` grouped by hour, up to ``SITES_PER_BATCH`` sites a transaction
-    (2 writes a site-hour and 2 network writes a batch, rather than 4 writes a site-hour); each batch's id
+    (4 writes a site-hour and 4 network writes a batch, rather than 8 writes a site-hour); each batch's id
     is made of its site-hours' ids, so that writing the same backfill again counts nothing twice."""
     by_hour: dict[str, list[dict]] = defaultdict(list)
     for item in counters:
