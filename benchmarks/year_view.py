@@ -71,7 +71,7 @@ def run(reads: int = 5) -> dict:
 
     from chalicelib import services as services_module
     from chalicelib.api import OperatorApi
-    from chalicelib.api.year import year_months, year_weeks
+    from chalicelib.api.year import year_months
     from infra import moto_speedups
     from infra.resources import create_stack
 
