@@ -4,6 +4,8 @@
 import { caseIsOpen, initCasePage, route as routeCase, stopCase } from "./case.js";
 import { adminIsOpen, initAdmin, route as routeAdmin } from "./admin.js";
 import { decorate, initCorrections, quality } from "./corrections.js";
+import { initYear, resizeYear, year } from "./year.js";
+import { initInsight, insight } from "./insight.js";
 
 const TOKEN_KEY = "voix.operatorToken";
 const NAME_KEY = "voix.name"; // who acknowledges from this browser, recorded with the credential's identity
@@ -529,6 +531,8 @@ async function render(seq) {
   renderScorecards(metrics, previous);
   renderSurveys(held.reports);
   quality(f.site, since, until); // the Label quality card reads its own answer
+  year(f.site).catch(handle); // the year at a glance, and what the API knows: their own answers
+  insight({ metrics, previous, surveys: held.reports, site: f.site, since, until }).catch(handle);
   renderCrumbs(f);
   document.body.dataset.view = location.search;
   document.body.dataset.loaded = String(Date.now());
@@ -755,11 +759,16 @@ function init() {
     who: () => $("who").value.trim() });
   initCorrections({ api, el, handle, signedOut: (error) => error instanceof SignedOut, item: feedItem,
     config: () => state.config, who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
+  const shared = { api, el, locale, siteName, plural, colour, natures, signedOut: (error) => error instanceof SignedOut,
+    sites: () => (state.config?.sites || []).map((s) => s.id) };
+  initYear(shared);
+  initInsight(shared);
   $("export").addEventListener("click", exportCsv);
   $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";
   window.addEventListener("popstate", () => { if (document.body.dataset.view !== location.search) refresh(); });
   window.addEventListener("resize", () => state.chart?.setSize({ width: Math.max(280, $("chart").clientWidth - 8), height: 240 }));
+  window.addEventListener("resize", resizeYear);
   if (sessionStorage.getItem(TOKEN_KEY)) showApp().catch(handle); else showSignin();
 }
 
