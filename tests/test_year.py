@@ -3,7 +3,8 @@ items, in the same transaction, exactly once; corrections move them; ``/api/metr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -99,3 +100,34 @@ def test_the_year_api_reads_months_and_weeks_for_a_site_and_the_network(domain):
     network = api.year(None)
     assert sum(m["messages"] for m in network["months"]) == 3 and network["site"] is None
     assert {m["t"]: m["messages"] for m in network["months"]}["2026-01"] == 1
+
+
+def test_backfill_adds_days_counted_before_weeks_and_months_once(svc, capsys):
+    import boto3
+
+    from chalicelib.__main__ import main
+    from chalicelib.clock import utcnow
+    from chalicelib.storage.counters import SHARDS, counter_key, network_key, rollups
+    from chalicelib.storage.dynamo import to_item
+
+    day = (utcnow() - timedelta(days=3)).date().isoformat()
+    hour = f"H#{day}T10"
+    for n in range(3):
+        svc.store.counters.count_message(site="line-8", bucket=hour, message_id=f"old-{n}", fields=FIELDS,
+                                         expires_at=0)
+    db = boto3.client("dynamodb")
+    week, month = rollups(hour)[2:]
+    for key in [counter_key("line-8", week), counter_key("line-8", month)] + [
+            network_key(s, b) for s in range(SHARDS) for b in (week, month)]:  # as counted before this version
+        db.delete_item(TableName="voix-dev-counters", Key=to_item(key))
+    assert svc.store.counters.site_counts("line-8", [week, month], ["n"]) == {}
+    before = (utcnow() - timedelta(days=1)).date().isoformat()
+    assert main(["backfill-year", "--before", before]) == 0
+    assert json.loads(capsys.readouterr().out)["site_days"] == {"added": 1, "skipped": 0}
+    expected = {week: {"n": 3, "topic_comfort": 3}, month: {"n": 3, "topic_comfort": 3}}
+    assert svc.store.counters.site_counts("line-8", [week, month], ["n", "topic_comfort"]) == expected
+    assert svc.store.counters.network_counts([week, month], ["n", "topic_comfort"]) == expected
+    assert main(["backfill-year", "--before", before]) == 0  # again: nothing twice
+    assert json.loads(capsys.readouterr().out)["site_days"] == {"added": 0, "skipped": 1}
+    assert svc.store.counters.site_counts("line-8", [week, month], ["n", "topic_comfort"]) == expected
+    assert main(["backfill-year", "--before", "2020-01-01"]) == 0  # before the 13 months: nothing to add

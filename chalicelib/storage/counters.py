@@ -267,6 +267,27 @@ class CounterStore(Dynamo):
             add(item)
         return out
 
+    def roll_up_days(self, site: str | None, first: str, last: str) -> tuple[int, int]:
+        """Add each of a site's day items from ``first`` to ``last`` (``yyyy-mm-dd``) to its ISO week and month
+        items and to a network shard's, once per site-day (a mark ``CNT#rollup#<site>#<day>``): for days counted
+        before weeks and months were. Returns (days added, days added before)."""
+        added = skipped = 0
+        for item in list(self._query_pages(
+                self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=to_item({":pk": counter_key(site, f"D#{first}")["pk"],
+                                                   ":a": f"D#{first}", ":b": f"D#{last}"}))):
+            day = item["sk"]["S"][2:]
+            counts = {k: int(v["N"]) for k, v in item.items() if "N" in v and COUNTER_FIELD.match(k)}
+            expires = int(item["ttl"]["N"]) if "N" in item.get("ttl", {}) else 0
+            batch = f"rollup#{site or NO_SITE}#{day}"
+            targets = counter_targets(site, f"H#{day}T00", shard_of(batch))
+            writes = [_add_update(self._counters, key, counts, expires) for key in (*targets[2:4], *targets[6:])]
+            if counts and self._transact([mark_write(self._counters, batch, f"D#{day}", expires), *writes]):
+                added += 1
+            else:
+                skipped += 1
+        return added, skipped
+
     def put_ranking(self, window: str, ranking: dict[str, Any]) -> None:
         """Store a window's ranking of sites (replacing the last one): one item of ``2 * EDGE`` sites at most."""
         self._call("put_item", self._counters,
