@@ -99,6 +99,9 @@ def run(reads: int = 5) -> dict:
         first -= timedelta(days=first.weekday())
         days = [f"D#{(first + timedelta(days=i)).date().isoformat()}" for i in range((now - first).days + 1)]
         fields = svc.config.counter_fields()
+        rollups = [f"M#{m}" for m in year_months(now)] + [f"W#{w['t']}" for w in network["weeks"]]
+        items_network_s, _ = timed(lambda: svc.store.counters.network_counts(rollups, fields), reads)
+        items_site_s, _ = timed(lambda: svc.store.counters.site_counts(busiest, rollups, fields), reads)
         days_network_s, _ = timed(lambda: svc.store.counters.network_counts(days, fields), reads)
         days_site_s, _ = timed(lambda: svc.store.counters.site_counts(busiest, days, fields), reads)
         messages = sum(m["messages"] for m in network["months"])
@@ -106,6 +109,7 @@ def run(reads: int = 5) -> dict:
                 "transactions": len(batches), "generate_s": round(generated_s, 1), "seed_s": round(seeded_s, 1),
                 "months": len(network["months"]), "weeks": len(network["weeks"]), "answer_bytes": len(body),
                 "network": {"median_s": round(network_s, 4)}, "site": {"site": busiest, "median_s": round(site_s, 4)},
+                "items_read": {"network_median_s": round(items_network_s, 4), "site_median_s": round(items_site_s, 4)},
                 "weeks_from_days": {"days": len(days), "network_median_s": round(days_network_s, 4),
                                     "site_median_s": round(days_site_s, 4)}, "reads": reads}
 
