@@ -6,7 +6,7 @@ const TEXT = {
   note: "The last 13 months (UTC), by month or by ISO week, stacked by nature.",
   byMonth: "By month", byWeek: "By week",
   period: "Period", messages: "Messages", urgent: "Urgent",
-  chart: "Messages over 13 months, by nature",
+  chart: "Messages over 13 months, by nature", table: "The year's figures",
   failed: "The year could not be read: ",
 };
 
@@ -28,7 +28,8 @@ export function initYear(dependencies) {
       onclick: () => { granularity = value; draw(); }, text: label })));
   root.replaceChildren(el("h2", { id: "t-year", text: TEXT.title }), el("p", { class: "note", text: TEXT.note }),
     toggle, el("div", { id: "year-chart", class: "chart", role: "img", "aria-label": TEXT.chart }),
-    el("div", { class: "table-wrap" }, el("table", { id: "year-table" })));
+    el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": TEXT.table },
+      el("table", { id: "year-table" })));
 }
 
 // the year of a site ("" for the network): read once per site and view, drawn at once
