@@ -10,6 +10,7 @@ const TEXT = {
   failed: "The year could not be read: ",
 };
 
+const FRESH_MS = 60_000; // the dashboard refreshes every 15 s: the year is read again at most once a minute
 let deps = null;
 let chart = null;
 let last = null; // { site, answer }
@@ -35,12 +36,13 @@ export function initYear(dependencies) {
 // the year of a site ("" for the network): read once per site and view, drawn at once
 export async function year(site) {
   if (!deps || !$("year-view")) return;
+  if (last && last.site === site && Date.now() - last.at < FRESH_MS) return; // a month moves slowly
   const mine = ++seq;
   const started = performance.now();
   try {
     const answer = await deps.api(`/api/metrics/year${site ? `?site=${encodeURIComponent(site)}` : ""}`);
     if (mine !== seq) return;
-    last = { site, answer };
+    last = { site, answer, at: Date.now() };
     draw();
     $("year-view").dataset.renderedMs = String(Math.round(performance.now() - started));
   } catch (error) {
