@@ -285,6 +285,12 @@ def get_metrics():
     return services().api.metrics(app.current_request.query_params)
 
 
+@app.route("/api/metrics/year", methods=["GET"])
+@json_errors
+def get_year():
+    return services().api.year(app.current_request.query_params)
+
+
 @app.route("/api/cases", methods=["GET"])
 @json_errors
 def list_cases():

@@ -1,7 +1,9 @@
 """Operator CLI: ``python -m chalicelib classify --to +447700900008 "text"``, and
 ``python -m chalicelib config export|import|diff`` (the live configuration: :mod:`chalicelib.config_cli`),
 ``python -m chalicelib model train|evaluate`` (the learned model: :mod:`chalicelib.model_cli`),
-``python -m chalicelib locales`` (the catalogues ``chalicelib/locales/*.json`` copied to ``dashboard/locales/``).
+``python -m chalicelib locales`` (the catalogues ``chalicelib/locales/*.json`` copied to ``dashboard/locales/``),
+``python -m chalicelib backfill-year --before <day>`` (weeks and months of days counted before them:
+:mod:`chalicelib.year_backfill`).
 
 With no text, reads JSON lines ``{"to": ..., "text": ...}`` on standard input and
 writes one JSON line of classification for each, in order. ``--explain`` adds the normal words the rules read
@@ -29,13 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("text", nargs="?", help="the SMS text; omit to read JSON lines on stdin")
     locales = commands.add_parser("locales", help="copy the catalogues to the dashboard's files")
     locales.add_argument("--out", default=None, help="folder (default: dashboard/locales)")
-    from chalicelib import config_cli, model_cli
+    from chalicelib import config_cli, model_cli, year_backfill
 
     config_cli.add_parser(commands)
     model_cli.add_parser(commands)
+    year_backfill.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "config":
         return config_cli.run(args)
+    if args.command == "backfill-year":
+        return year_backfill.run(args)
     if args.command == "model":
         return model_cli.run(args)
     if args.command == "locales":

@@ -1,8 +1,9 @@
 """Corrections that teach (issue 22): a manager relabels a message's topic, nature or urgency, and the
 corrections, taken as ground truth, measure the classifier. Pure over the ports.
 
-A correction moves the message's counts once, in its own hour and day: its old labels' ``topic_``, ``nature_``,
-``urgency_`` and cross count ``x_<topic>_<nature>_<urgency>`` down by one, the new ones up by one. It also keeps
+A correction moves the message's counts once, in its own hour, day, ISO week and month: its old labels'
+``topic_``, ``nature_``, ``urgency_`` and cross count ``x_<topic>_<nature>_<urgency>`` down by one, the new ones up
+by one. It also keeps
 the quality tally beside them: ``q_n`` (messages corrected) and, for each of the three dimensions,
 ``q_<dimension>_<machine label>_<corrected label>``: one per corrected message, its latest correction's labels
 (a second correction of a message takes back the first's tally). A dimension the manager left as it was

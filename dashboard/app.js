@@ -17,6 +17,8 @@ import { exportCsv, fillFilters, renderCrumbs, syncForm } from "./panels/filters
 import { fold, initPicker } from "./panels/picker.js";
 import { renderScorecards } from "./panels/scorecards.js";
 import { renderSurveys, surveys } from "./panels/surveys.js";
+import { initInsight, insight } from "./panels/insight.js";
+import { initYear, resizeYear, year } from "./panels/year.js";
 
 const LIVE_MS = 1000;
 const REFRESH_MS = 15000;
@@ -88,6 +90,9 @@ async function render(seq) {
   renderScorecards(metrics, previous);
   renderSurveys(held.reports);
   quality(f.site, since, until); // the Label quality card reads its own answer
+  const signedOut = (error) => error instanceof SignedOut;
+  year(f.site, signedOut).catch(handle); // the year at a glance, and what the API knows: their own answers
+  insight({ metrics, previous, surveys: held.reports, site: f.site, since, until }).catch(handle);
   for (const panel of extraPanels) panel.update?.({ filters: f, since, until, metrics });
   renderCrumbs(f);
   document.body.dataset.view = location.search;
@@ -173,13 +178,15 @@ async function init() {
     signedOut: (error) => error instanceof SignedOut, afterClose: () => load(true).catch(handle), who: rememberName });
   initAdmin({ api, el, handle, ready: () => !$("app").hidden, signedOut: (error) => error instanceof SignedOut,
     who: () => $("who").value.trim() });
+  initYear();
+  initInsight();
   initCorrections({ api, el, handle, signedOut: (error) => error instanceof SignedOut, item: feedItem,
     config: () => state.config, who: rememberName });
   $("export").addEventListener("click", exportCsv);
   $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";
   window.addEventListener("popstate", () => { if (document.body.dataset.view !== location.search) refresh(); });
-  window.addEventListener("resize", resizeChart);
+  window.addEventListener("resize", () => { resizeChart(); resizeYear(); });
   if (sessionStorage.getItem(TOKEN_KEY)) showApp().catch(handle); else showSignin();
 }
 

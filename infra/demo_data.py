@@ -4,7 +4,7 @@
     python -m infra.demo_data --count 50000 --days 30 --endpoint-url http://127.0.0.1:5000
 
 Messages are classified by the real classifier and stored as the worker leaves them
-(processed, numbers masked); counters are built in memory and added by hour, up to 48
+(processed, numbers masked); counters are built in memory and added by hour, up to 23
 sites a transaction, each batch counted exactly once (as the worker counts a message),
 so that a backfill adds to what live traffic counted, never replaces it, and later
 live traffic keeps counting exactly. Each run's messages have ids of their own: a
@@ -160,7 +160,7 @@ def write(client: Any, table: str, messages: list[dict], counters: list[dict], c
 
 def count_batches(counters: list[dict]) -> list[dict]:
     """The site-hour batches of ``generate`` grouped by hour, up to ``SITES_PER_BATCH`` sites a transaction
-    (2 writes a site-hour and 2 network writes a batch, rather than 4 writes a site-hour); each batch's id
+    (4 writes a site-hour and 4 network writes a batch, rather than 8 writes a site-hour); each batch's id
     is made of its site-hours' ids, so that writing the same backfill again counts nothing twice."""
     by_hour: dict[str, list[dict]] = defaultdict(list)
     for item in counters:

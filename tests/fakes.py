@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.errors import BadCursor, Conflict, NotFound
 from chalicelib.ports import NO_SITE, Stores
 from chalicelib.storage.cases import ATTEMPTS_KEPT
-from chalicelib.storage.counters import BUCKET, COUNTER_FIELD, SITES_PER_BATCH, ranking_key
+from chalicelib.storage.counters import BUCKET, COUNTER_FIELD, SITES_PER_BATCH, ranking_key, rollups
 from chalicelib.storage.customers import HISTORY_KEPT
 from chalicelib.storage.surveys import TEXT_CHARS, TEXTS_KEPT
 
@@ -197,8 +197,8 @@ class FakeCounters:
         self._key(None, bucket)
 
     def _add(self, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
-        day = f"D#{bucket[2:12]}"
-        for key in (self._key(site, bucket), self._key(site, day), ("NET", bucket), ("NET", day)):
+        buckets = rollups(bucket)  # the hour, its day, ISO week and month
+        for key in [self._key(site, b) for b in buckets] + [("NET", b) for b in buckets]:
             row = self._db.counters.setdefault(key, {})
             for field, value in counts.items():
                 row[field] = row.get(field, 0) + int(value)

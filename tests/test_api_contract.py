@@ -180,6 +180,10 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     assert call("GET", "/api/metrics/quality", "/api/metrics/quality?site=line-8").json()["corrected"] == 1
     call("GET", "/api/metrics/quality", "/api/metrics/quality?since=2026-01-01T00:00:00Z", expect=400)
     call("GET", "/api/scorecards", "/api/scorecards?site=line-8")
+    year = call("GET", "/api/metrics/year", "/api/metrics/year?site=line-8").json()
+    assert len(year["months"]) == 13 and sum(m["messages"] for m in year["months"]) == 2
+    assert sum(w["messages"] for w in call("GET", "/api/metrics/year").json()["weeks"]) == 3
+    call("GET", "/api/metrics/year", "/api/metrics/year?site=nowhere", expect=400)
     call("GET", "/api/config")
     call("GET", "/api/status")
     sites = call("GET", "/api/config/{section}", "/api/config/sites").json()

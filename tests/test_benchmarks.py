@@ -121,8 +121,15 @@ def test_the_results_page_marks_each_bar():
         "backtest": {"messages": 50_000, "complete": True, "repeats": 3, "read_s": 0.01, "median_s": 5.4,
                      "range_s": [3.7, 6.5], "cpu_s": 2.16, "per_second": 9_259.0, "changed": 46,
                      "changes": {"topic": 0, "nature": 36, "urgency": 0, "language": 10}, "added_phrases": 4},
+        "year_view": {"seeded_messages": 2_000_000, "sites": 4, "transactions": 397, "seed_s": 400.0, "months": 13,
+                      "weeks": 53, "answer_bytes": 38_726, "reads": 5, "date": "2026-12-04",
+                      "network": {"median_s": 0.37}, "site": {"site": "line-8", "median_s": 1.2},
+                      "weeks_from_days": {"days": 369, "network_median_s": 0.34, "site_median_s": 0.28}},
     }
     page = run.render(results)
+    assert re.search(r"year view \(13 months and their weeks\) at 2,000,000 messages ≤ 1 s \| network 370 ms, one site "
+                     r"1200 ms \| \*\*FAIL\*\*", page)
+    assert "| one site (line-8) | 1200 ms |" in page and "Measured 2026-12-04." in page
     assert re.search(r"backtest of 50,000 messages ≤ 5 s on one core \(CPU time\) \| 2.2 s \(wall clock 5.4 s\) "
                      r"\| \*\*pass\*\*", page)
     assert "it changes 46 messages (topic 0, nature 36, urgency 0, language 10)" in page

@@ -626,3 +626,45 @@ def test_no_serious_accessibility_problem_and_no_overlap_at_375_px_on_every_page
             assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(245, 246, 248)"
     assert problems == {}, json.dumps(problems, indent=1)
     context.close()
+
+
+# -- issue 25: what the API knows, and the year at a glance -----------------------------------------
+def test_the_year_view_and_the_insight_panels_show_the_figures_the_api_returns(page, stack, business):
+    answers = []  # what /api/metrics answered the page (this period's and the one before)
+    page.on("response", lambda r: answers.append(r) if "/api/metrics?" in r.url else None)
+    sign_in(page, stack, "/?period=7d&site=store-leeds")
+    page.wait_for_selector("#year-table tbody tr")
+    year = stack_api(stack, "/api/metrics/year?site=store-leeds")
+    rows = page.locator("#year-table tbody tr")
+    assert rows.count() == 13 and page.locator("#year-chart canvas").count() == 1
+    month = year["months"][-1]
+    assert rows.nth(12).locator("td").first.inner_text().replace(",", "") == str(month["messages"])
+    assert sum(m["messages"] for m in year["months"]) > 0
+    # from its request to its chart and table drawn (the answer's size is the same whatever the history:
+    # 13 months and their weeks; the API's time at 2,000,000 messages is in make bench)
+    assert int(page.get_attribute("#year-view", "data-rendered-ms")) < 1000
+    page.click("#year-view [data-granularity=week]")
+    assert page.locator("#year-table tbody tr").count() == len(year["weeks"])
+    assert page.locator("#year-table tbody tr").last.get_attribute("data-t") == year["weeks"][-1]["t"]
+
+    page.wait_for_selector("#in-staff table, #in-staff p")
+    metrics = max((r.json() for r in answers), key=lambda m: m["until"])
+    promises = metrics["totals"]["promises"]
+    figure = page.locator("#in-service [data-figure=promises]").inner_text()
+    assert f"{promises['kept']} of {promises['kept'] + promises['missed']}" in figure, (figure, promises)
+    assert f"{metrics['totals']['replied']} cases replied to" in page.locator(
+        "#in-service [data-figure=first-reply]").inner_text()
+    budget = stack_api(stack, "/api/offers/budget?site=store-leeds")
+    offers = page.locator("#in-offers tbody tr").first.locator("td").all_inner_texts()
+    assert offers == [str(budget["budget"]), str(budget["issued"]), str(budget["left"])]
+    surveys = stack_api(stack, "/api/surveys?site=store-leeds")
+    survey_row = page.locator("#in-surveys tbody tr").first.locator("td").all_inner_texts()
+    rate = surveys["response_rate"]
+    assert survey_row[3] == ("–" if rate is None else f"{round(100 * rate)}%")
+    staff = stack_api(stack, "/api/scorecards?site=store-leeds")["staff"]
+    shown = page.locator("#in-staff tbody tr")
+    assert shown.count() == len(staff)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#year-view").screenshot(path=str(ARTIFACTS / "dashboard-year.png"))
+    page.locator("#in-service").screenshot(path=str(ARTIFACTS / "dashboard-insight.png"))
+    assert page.errors == []

@@ -4,6 +4,7 @@
 |---|---|
 | ``feedback`` | ``/api/feedback``, ``PATCH /api/feedback/{id}``, ``/api/export.csv``, ``/api/audit/messages/{id}`` |
 | ``metrics`` | ``/api/metrics``, ``/api/metrics/quality``, ``/api/scorecards`` |
+| ``year`` | ``/api/metrics/year`` (13 months and their weeks) |
 | ``cases`` | ``/api/cases``, ``/api/cases/{id}/ack``, ``/api/cases/{id}/resolve`` |
 | ``offers`` | ``/api/offers``, ``/api/offers/budget``, ``/api/offers/{code}``, ``/api/offers/{code}/redeem`` |
 | ``surveys`` | ``/api/surveys``, ``/api/surveys/{id}`` |
@@ -28,10 +29,11 @@ from chalicelib.api.settings import SettingsApi
 from chalicelib.api.studio import StudioApi
 from chalicelib.api.surveys import SurveysApi
 from chalicelib.api.tokens import TokensApi
+from chalicelib.api.year import YearApi
 
 
 class OperatorApi(FeedbackApi, MetricsApi, CasesApi, OffersApi, SurveysApi, CustomersApi, TokensApi, SettingsApi,
-                  StudioApi):
+                  StudioApi, YearApi):
     """Every operator route's domain side: validates the query or body, reads or acts through the store
     and the case and offer services it is given (``chalicelib.services`` builds them), and answers
     through the response models. ``app.py`` maps each route to one method."""

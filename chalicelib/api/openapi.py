@@ -58,6 +58,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/metrics/quality", "Observed quality, corrections taken as ground truth: confusion "
           "matrices, precision and recall over the corrected messages only (at most 31 days)", rs.Quality,
           query=rq.QualityQuery, errors=(400, 503), tags=("figures",)),
+    Route("GET", "/api/metrics/year", "The year at a glance: 13 months and their ISO weeks, by nature, urgency "
+          "and topic (read from month and week items)", rs.Year, query=rq.YearQuery, errors=(400, 503),
+          tags=("figures",)),
     Route("GET", "/api/scorecards", "Per site and per member of staff on duty (at most 31 days)", rs.Scorecards,
           query=rq.ScorecardQuery, errors=(400, 503), tags=("figures",)),
     Route("GET", "/api/cases", "Cases in one status (open: most urgent, then soonest due, first)", rs.CasePage,

@@ -84,6 +84,14 @@ class ScorecardQuery(_Query):
     site: str | None = Field(default=None, max_length=40)
 
 
+class YearQuery(BaseModel):
+    """The year at a glance: a site, or the network."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
+
+
 class QualityQuery(_Query):
     site: str | None = Field(default=None, max_length=40, description="A site id, or 'unknown'")
 

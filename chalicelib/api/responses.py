@@ -161,6 +161,20 @@ class Metrics(_Out):
                                                          "network of at most 50 sites)")
 
 
+class YearBucket(Tally):
+    t: str = Field(description="A UTC month (2026-11) or ISO week (2026-W47)")
+
+
+class Year(_Out):
+    """The year at a glance: the current UTC month and the 12 before it, and their ISO weeks (from the week
+    holding the first month's first day), every one listed, oldest first; read from month and week items."""
+
+    site: str | None
+    as_of: str
+    months: list[YearBucket]
+    weeks: list[YearBucket]
+
+
 class Scorecard(_Out):
     messages: int
     compliments: int

@@ -9,11 +9,14 @@ site hour counters     MET#<site>#<date> / H#<hour>          one count per field
 site day counters      MET#<site>#D / D#<date>               the same, one site, one day
 network hour shard     NET#<shard>#<date> / H#<hour>         every site's counts of an hour, one of 8 shards
 network day shard      NET#<shard>#D / D#<date>              every site's counts of a day, one of 8 shards
+site week / month      MET#<site>#W / W#<yyyy>-W<ww>,        the same, one site, one ISO week (UTC) or month
+                       MET#<site>#M / M#<yyyy-mm>
+network week / month   NET#<shard>#W / W#..., NET#<shard>#M  every site's counts of a week or a month, one shard
 ranking                RANK#<window> / RANK                  the busiest and quietest sites of a window
 =====================  ====================================  ============================================
 
 A manager's correction of a message's labels (``MessageStore.relabel_message``) moves its counts in the
-same four items, once (a counted mark ``CNT#relabel#<message id>#<n>``, n the correction's number), and
+same eight items, once (a counted mark ``CNT#relabel#<message id>#<n>``, n the correction's number), and
 keeps the quality tally there too: ``q_n`` corrected messages and ``q_<dimension>_<machine>_<corrected>``.
 
 A message's channel is counted in the same items, as two more fields of the same ``ADD``: ``ch_<channel>``
@@ -21,9 +24,10 @@ A message's channel is counted in the same items, as two more fields of the same
 number of messages, so a channel costs no item and no request.
 
 A message is counted with one ``TransactWriteItems``: the put of its counted mark, refused if the
-mark is there (a duplicate, a redelivery, a retry), and an ``ADD`` of its fields to its site's hour
-and day items and to one shard of the network's hour and day items (the shard picked by the
-message id, so that no single item takes every message of the network). Either all five writes
+mark is there (a duplicate, a redelivery, a retry), and an ``ADD`` of its fields to its site's hour,
+day, ISO week and month items and to one shard of the network's hour, day, week and month items (the
+shard picked by the message id, so that no single item takes every message of the network); the
+year view reads months and weeks, never 400 days. Either all nine writes
 happen or none does: a failed count leaves nothing half-written, and its retry counts it once.
 Every item has a bounded size (the counter fields; the mark is ~100 bytes), so counting the
 50,000th message of an hour costs what the first did.
@@ -40,6 +44,7 @@ import random
 import re
 import time
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -51,7 +56,13 @@ COUNTER_FIELD = re.compile(
     r"^(n|(nature|topic|urgency|language)_[a-z][a-z0-9-]{0,30}|x_[a-z0-9-]+_[a-z]+_[a-z]+|ack_(n|s|gt|le_\d+)|promise_(kept|missed)|reopened|first_reply_(n|s)"
     r"|q_n|q_(topic|nature|urgency)_[a-z0-9-]+_[a-z0-9-]+"
     r"|ch_[a-z][a-z0-9]{1,15}(_[a-z]+_[a-z]+)?)$")  # by channel: its messages, and channel × nature × urgency
-BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d)$")
+BUCKET = re.compile(r"^(H#\d{4}-\d\d-\d\dT\d\d|D#\d{4}-\d\d-\d\d|W#\d{4}-W\d\d|M#\d{4}-\d\d)$")
+PARTITIONED = ("D#", "W#", "M#")  # buckets kept together per site (or shard): one query reads a range of them
+
+
+def _partition(bucket: str) -> str:
+    """The pk suffix of a bucket: ``D``, ``W`` or ``M`` for days, weeks and months, the date for hours."""
+    return bucket[0] if bucket.startswith(PARTITIONED) else bucket[2:12]
 
 
 def counter_key(site: str | None, bucket: str) -> dict[str, str]:
@@ -62,8 +73,7 @@ def counter_key(site: str | None, bucket: str) -> dict[str, str]:
     """
     if not BUCKET.match(bucket):
         raise ValueError(f"bad counter bucket {bucket!r}")
-    shard = "D" if bucket.startswith("D#") else bucket[2:12]
-    return {"pk": f"MET#{site or NO_SITE}#{shard}", "sk": bucket}
+    return {"pk": f"MET#{site or NO_SITE}#{_partition(bucket)}", "sk": bucket}
 
 
 def ranking_key(window: str) -> dict[str, str]:
@@ -74,7 +84,7 @@ def ranking_key(window: str) -> dict[str, str]:
 
 
 SHARDS = 8  # network items per bucket: each takes an eighth of the network's messages
-SITES_PER_BATCH = 48  # a transaction holds at most 100 writes: the mark, 2 per site, 2 network items
+SITES_PER_BATCH = 23  # a transaction holds at most 100 writes: the mark, 4 per site, 4 network items
 CONFLICT_TRIES = 6  # a transaction that met another on the same item is tried again, after a short pause
 
 
@@ -82,8 +92,7 @@ def network_key(shard: int, bucket: str) -> dict[str, str]:
     """Where one shard of the network's counts of an hour or a day lives (no site in it)."""
     if not BUCKET.match(bucket) or not 0 <= shard < SHARDS:
         raise ValueError(f"bad network bucket {bucket!r} / {shard}")
-    part = "D" if bucket.startswith("D#") else bucket[2:12]
-    return {"pk": f"NET#{shard}#{part}", "sk": bucket}
+    return {"pk": f"NET#{shard}#{_partition(bucket)}", "sk": bucket}
 
 
 def counted_key(message_id: str, bucket: str) -> dict[str, str]:
@@ -97,12 +106,19 @@ def shard_of(key: str) -> int:
     return hashlib.sha256(key.encode()).digest()[0] % SHARDS
 
 
-def counter_targets(site: str | None, bucket: str, shard: int) -> list[dict[str, str]]:
-    """The four counter items one count goes to: the site's hour and day, a network shard's hour and day."""
+def rollups(bucket: str) -> list[str]:
+    """An hour's bucket and those it rolls up into: its UTC day, ISO week and month."""
     if not bucket.startswith("H#") or not BUCKET.match(bucket):
         raise ValueError(f"counts go to an hour bucket, not {bucket!r}")
-    day = f"D#{bucket[2:12]}"
-    return [counter_key(site, bucket), counter_key(site, day), network_key(shard, bucket), network_key(shard, day)]
+    year, week, _ = date.fromisoformat(bucket[2:12]).isocalendar()
+    return [bucket, f"D#{bucket[2:12]}", f"W#{year:04d}-W{week:02d}", f"M#{bucket[2:9]}"]
+
+
+def counter_targets(site: str | None, bucket: str, shard: int) -> list[dict[str, str]]:
+    """The eight counter items one count goes to: the site's hour, day, week and month, and a network
+    shard's (first the site's four, then the shard's)."""
+    buckets = rollups(bucket)
+    return [counter_key(site, b) for b in buckets] + [network_key(shard, b) for b in buckets]
 
 
 def _add_update(table: str, key: dict[str, str], counts: dict[str, int], expires_at: int) -> dict[str, Any]:
@@ -121,7 +137,7 @@ def _add_update(table: str, key: dict[str, str], counts: dict[str, int], expires
 
 def count_writes(table: str, site: str | None, bucket: str, shard: int, counts: dict[str, int],
                  expires_at: int) -> list[dict[str, Any]]:
-    """The ``ADD`` of counts (negative ones take away) to the four items of an hour: for a transaction that
+    """The ``ADD`` of counts (negative ones take away) to the eight items of an hour: for a transaction that
     writes more than counters (a message's correction)."""
     return [_add_update(table, key, _checked(counts), expires_at) for key in counter_targets(site, bucket, shard)]
 
@@ -181,7 +197,7 @@ class CounterStore(Dynamo):
     def count_sites(self, *, bucket: str, batch_id: str, per_site: dict[str | None, dict[str, int]],
                     expires_at: int) -> bool:
         """Add several sites' counts of one hour exactly once, in one transaction (a bulk load): each
-        site's hour and day items, and one network shard's hour and day items once with their sum. At
+        site's hour, day, week and month items, and one network shard's four once with their sum. At
         most ``SITES_PER_BATCH`` sites; False if ``batch_id`` was counted already."""
         if not 0 < len(per_site) <= SITES_PER_BATCH:
             raise ValueError(f"1 to {SITES_PER_BATCH} sites a batch")
@@ -190,13 +206,13 @@ class CounterStore(Dynamo):
             for field, value in _checked(counts).items():
                 total[field] = total.get(field, 0) + int(value)
         sites = [_add_update(self._counters, key, counts, expires_at)
-                 for site, counts in per_site.items() for key in counter_targets(site, bucket, 0)[:2]]
+                 for site, counts in per_site.items() for key in counter_targets(site, bucket, 0)[:4]]
         network = [_add_update(self._counters, key, total, expires_at)
-                   for key in counter_targets(None, bucket, shard_of(batch_id))[2:]]
+                   for key in counter_targets(None, bucket, shard_of(batch_id))[4:]]
         return self._transact([mark_write(self._counters, batch_id, bucket, expires_at), *sites, *network])
 
     def add_counts(self, *, site: str | None, bucket: str, counts: dict[str, int], expires_at: int) -> None:
-        """Plain additions (statistics that have no duplicate to fear) to the same four items, all or none."""
+        """Plain additions (statistics that have no duplicate to fear) to the same eight items, all or none."""
         if not counts:
             return
         _checked(counts)
@@ -208,29 +224,28 @@ class CounterStore(Dynamo):
         return transact(self._db, writes)
 
     def site_counts(self, site: str | None, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
-        """One site's counts by bucket (``H#...`` hours, ``D#...`` days); buckets with none are absent.
+        """One site's counts by bucket (``H#...`` hours, ``D#`` days, ``W#`` ISO weeks, ``M#`` months);
+        buckets with none are absent.
 
-        Days are one query over the site's day items, hours are fetched by key: only that site's items.
+        Days, weeks and months are one query each over the site's items of that kind, hours are fetched
+        by key: only that site's items.
         """
-        days = sorted(b for b in buckets if b.startswith("D#"))
-        hours = [b for b in dict.fromkeys(buckets) if b.startswith("H#")]
         wanted, out = set(fields), {}
-        if days:
+        for kind in _ranges(buckets):
             for item in self._query_pages(
                     self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-                    ExpressionAttributeValues=to_item({":pk": counter_key(site, days[0])["pk"],
-                                                       ":a": days[0], ":b": days[-1]})):
-                if item["sk"]["S"] in days:
+                    ExpressionAttributeValues=to_item({":pk": counter_key(site, kind[0])["pk"],
+                                                       ":a": kind[0], ":b": kind[-1]})):
+                if item["sk"]["S"] in kind:
                     out[item["sk"]["S"]] = _fields(item, wanted)
+        hours = [b for b in dict.fromkeys(buckets) if b.startswith("H#")]
         for item in self._batch_get(self._counters, [counter_key(site, h) for h in hours]):
             out[item["sk"]["S"]] = _fields(item, wanted)
         return out
 
     def network_counts(self, buckets: list[str], fields: list[str]) -> dict[str, dict[str, int]]:
-        """The whole network's counts by bucket, summed over the shards: 8 queries for the days of a
-        period and 8 keys per hour, whatever the number of sites; buckets with none are absent."""
-        days = sorted(b for b in buckets if b.startswith("D#"))
-        hours = [b for b in dict.fromkeys(buckets) if b.startswith("H#")]
+        """The whole network's counts by bucket, summed over the shards: 8 queries for the days (weeks,
+        months) of a period and 8 keys per hour, whatever the number of sites; buckets with none are absent."""
         wanted: set[str] = set(fields)
         out: dict[str, dict[str, int]] = {}
 
@@ -239,16 +254,39 @@ class CounterStore(Dynamo):
             for field, value in _fields(item, wanted).items():
                 sums[field] = sums.get(field, 0) + value
 
-        for shard in range(SHARDS) if days else ():
-            for item in self._query_pages(
-                    self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-                    ExpressionAttributeValues=to_item({":pk": network_key(shard, days[0])["pk"],
-                                                       ":a": days[0], ":b": days[-1]})):
-                if item["sk"]["S"] in days:
-                    add(item)
+        for kind in _ranges(buckets):
+            for shard in range(SHARDS):
+                for item in self._query_pages(
+                        self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                        ExpressionAttributeValues=to_item({":pk": network_key(shard, kind[0])["pk"],
+                                                           ":a": kind[0], ":b": kind[-1]})):
+                    if item["sk"]["S"] in kind:
+                        add(item)
+        hours = [b for b in dict.fromkeys(buckets) if b.startswith("H#")]
         for item in self._batch_get(self._counters, [network_key(s, h) for h in hours for s in range(SHARDS)]):
             add(item)
         return out
+
+    def roll_up_days(self, site: str | None, first: str, last: str) -> tuple[int, int]:
+        """Add each of a site's day items from ``first`` to ``last`` (``yyyy-mm-dd``) to its ISO week and month
+        items and to a network shard's, once per site-day (a mark ``CNT#rollup#<site>#<day>``): for days counted
+        before weeks and months were. Returns (days added, days added before)."""
+        added = skipped = 0
+        for item in list(self._query_pages(
+                self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=to_item({":pk": counter_key(site, f"D#{first}")["pk"],
+                                                   ":a": f"D#{first}", ":b": f"D#{last}"}))):
+            day = item["sk"]["S"][2:]
+            counts = {k: int(v["N"]) for k, v in item.items() if "N" in v and COUNTER_FIELD.match(k)}
+            expires = int(item["ttl"]["N"]) if "N" in item.get("ttl", {}) else 0
+            batch = f"rollup#{site or NO_SITE}#{day}"
+            targets = counter_targets(site, f"H#{day}T00", shard_of(batch))
+            writes = [_add_update(self._counters, key, counts, expires) for key in (*targets[2:4], *targets[6:])]
+            if counts and self._transact([mark_write(self._counters, batch, f"D#{day}", expires), *writes]):
+                added += 1
+            else:
+                skipped += 1
+        return added, skipped
 
     def put_ranking(self, window: str, ranking: dict[str, Any]) -> None:
         """Store a window's ranking of sites (replacing the last one): one item of ``2 * EDGE`` sites at most."""
@@ -259,6 +297,11 @@ class CounterStore(Dynamo):
         """The stored rankings by window; windows not ranked yet are absent."""
         return {item["pk"]["S"][5:]: json.loads(item["r"]["S"])
                 for item in self._batch_get(self._counters, [ranking_key(w) for w in dict.fromkeys(windows)])}
+
+
+def _ranges(buckets: list[str]) -> list[list[str]]:
+    """The day, week and month buckets asked, sorted, one list per kind (each read with one range query)."""
+    return [kind for prefix in PARTITIONED if (kind := sorted({b for b in buckets if b.startswith(prefix)}))]
 
 
 def _fields(item: dict[str, Any], wanted: set[str]) -> dict[str, int]:
