@@ -1,0 +1,271 @@
+"""Emerging issues (``chalicelib/incidents.py``): the Poisson test, the detector on the fakes, its alerts once,
+the API; and the DynamoDB adapter on moto. All new with issue 25 (each fails on the code before it: no module)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from chalicelib.incident_alerts import BadIncidentJob, IncidentAlerts, incident_email, incident_sms
+from chalicelib.incidents import NETWORK, IncidentDetector, Settings, assess, incident_id, poisson_tail
+from chalicelib.notify import DeliveryFailed
+from tests.fakes import FakeIncidents
+
+NOW = datetime(2026, 3, 10, 9, 20, tzinfo=UTC)  # a Tuesday, 09:20: 20 minutes into the hour
+
+
+def exact_tail(x: int, lam: int) -> float:
+    """``P(X >= x)`` with exact fractions (e^-lam aside)."""
+    below, term = Fraction(0), Fraction(1)
+    for k in range(x):
+        below += term
+        term = term * lam / (k + 1)
+    return 1 - math.exp(-lam) * float(below)
+
+
+@pytest.mark.parametrize(("x", "lam"), [(1, 1), (3, 2), (10, 2), (30, 12), (8, 9), (0, 3)])
+def test_the_poisson_tail_is_exact(x, lam):
+    assert poisson_tail(x, lam) == pytest.approx(exact_tail(x, lam), rel=1e-9, abs=1e-15)
+    assert poisson_tail(60, 5) == pytest.approx(1.3e-38, rel=0.1)  # far in the tail: no cancellation to 0
+
+
+def test_a_rise_is_elevated_and_a_usual_hour_normal():
+    settings = Settings()
+    # 4 an hour usually; 14 in the first 20 minutes of this hour: far beyond 1.3 expected
+    rise = assess(14, 4, 4.0, 4.0, 1 / 3, settings)
+    assert rise.elevated and rise.p < 1e-4 and rise.observed == 14
+    usual = assess(2, 4, 4.0, 4.0, 1 / 3, settings)
+    assert not usual.elevated and usual.normal
+    # a quiet baseline never alerts under the minimum count
+    assert not assess(4, 0, 0.0, 0.0, 1 / 3, settings).elevated
+    assert assess(5, 0, 0.0, 0.0, 1 / 3, settings).elevated
+
+
+class Jobs:
+    def __init__(self):
+        self.sent: list[dict] = []
+        self.down = False
+
+    def send_many(self, jobs):
+        from chalicelib.jobs import QueueError
+
+        if self.down:
+            raise QueueError("SQS down")
+        self.sent += jobs
+
+
+def count(store, site, at, topic, n, start=0):
+    for i in range(n):
+        store.counters.count_message(site=site, bucket=f"H#{at:%Y-%m-%dT%H}", message_id=f"{site}-{at}-{topic}-{start + i}",
+                                     fields=[f"topic_{topic}"], expires_at=0)
+
+
+def baseline(store, site="line-8", topic="cleanliness", per_hour=2, weeks=6):
+    for week in range(1, weeks + 1):
+        for hour in (NOW - timedelta(days=7 * week), NOW - timedelta(days=7 * week, hours=1)):
+            count(store, site, hour, topic, per_hour)
+
+
+def detector(domain, now, jobs=None, examples=None):
+    incidents = FakeIncidents(domain.store.counters)
+    clock = {"now": now}
+    found = IncidentDetector(config=domain.config, incidents=incidents, jobs=jobs or Jobs(),
+                             examples=examples or (lambda site, topic, since, until: [
+                                 {"received_at": "2026-03-10T09:15:00.000Z", "from": "+44 77•• •••123",
+                                  "text": "The toilets are filthy"}]),
+                             now=lambda: clock["now"])
+    return found, incidents, clock
+
+
+def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    count(domain.store, "line-8", NOW, "comfort", 1)
+    jobs = Jobs()
+    found, incidents, clock = detector(domain, NOW, jobs)
+    assert found.check()["opened"] == 2  # the site's, and the network's (this site is all it heard)
+    [incident] = [i for i in incidents.items.values() if i["scope"] == "line-8"]
+    assert (incident["site"], incident["topic"], incident["hour"], incident["status"]) == \
+        ("line-8", "cleanliness", "2026-03-10T09", "open")
+    assert incident["id"] == incident_id("line-8", "cleanliness", "2026-03-10T09") and incident["alerted"]
+    assert incident["examples"][0]["text"] == "The toilets are filthy"
+    # the site's manager and central care, one job each
+    assert {(j["type"], j["incident_id"], j["recipient"]) for j in jobs.sent} == {
+        ("incident_alert", incident["id"], "site_manager-email-0"), ("incident_alert", incident["id"], "care-email-0"),
+        ("incident_alert", incident_id(NETWORK, "cleanliness", "2026-03-10T09"), "care-email-0")}
+    # a check a minute later: still high, nothing new
+    clock["now"] = NOW + timedelta(minutes=1)
+    count(domain.store, "line-8", NOW, "cleanliness", 2, start=100)
+    assert found.check() == {"opened": 0, "closed": 0, "alerted": 0, "checked": 2}
+    assert len(jobs.sent) == 3
+    # two hours on, the topic is back to its usual 2 an hour: closed
+    clock["now"] = NOW + timedelta(hours=2)
+    assert found.check()["closed"] == 2
+    assert incidents.items[incident["id"]]["status"] == "closed"
+    assert found.check()["checked"] == 0  # nothing active, nothing counted: no baseline read
+
+
+def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fifteen_minutes(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    found, incidents, clock = detector(domain, NOW)
+    found.check()
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    incidents.set_status(incident["id"], allowed_from=["open"], to_status="acknowledged", at="x")
+    domain.store.counters._db.counters.clear()  # as if the counts were back to nothing at once
+    baseline(domain.store)
+    clock["now"] = NOW + timedelta(minutes=10)
+    assert found.check()["closed"] == 0  # open at least 15 minutes
+    clock["now"] = NOW + timedelta(minutes=16)
+    assert found.check()["closed"] == 2 and incidents.items[incident["id"]]["status"] == "closed"
+
+
+def test_a_usual_busy_hour_and_a_small_count_open_nothing(domain):
+    baseline(domain.store, per_hour=30)
+    count(domain.store, "line-8", NOW, "cleanliness", 11)  # about 10 expected by 09:20
+    count(domain.store, "store-leeds", NOW, "price", 4)  # no baseline, but under the minimum
+    found, incidents, _ = detector(domain, NOW)
+    assert found.check()["opened"] == 0 and not incidents.items
+
+
+def test_the_network_has_its_own_incident_and_its_alert_goes_to_care(domain):
+    for site in ("line-8", "line-12", "store-leeds", "store-paris"):
+        baseline(domain.store, site=site, topic="punctuality", per_hour=3)
+        count(domain.store, site, NOW, "punctuality", 5)  # a little high at each site, high across the network
+    jobs = Jobs()
+    found, incidents, _ = detector(domain, NOW, jobs)
+    found.check()
+    network = [i for i in incidents.items.values() if i["scope"] == NETWORK]
+    assert [(i["site"], i["topic"]) for i in network] == [(None, "punctuality")]
+    assert {j["recipient"] for j in jobs.sent if j["incident_id"] == network[0]["id"]} == {"care-email-0"}
+
+
+def test_alerts_not_queued_are_queued_by_the_next_check(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    jobs = Jobs()
+    jobs.down = True
+    found, incidents, clock = detector(domain, NOW, jobs)
+    assert found.check()["opened"] == 2 and not jobs.sent
+    assert not any(i["alerted"] for i in incidents.items.values())
+    jobs.down = False
+    clock["now"] = NOW + timedelta(minutes=1)
+    assert found.check()["alerted"] == 2 and len(jobs.sent) == 3
+
+
+def test_closed_hours_are_read_once_per_hour(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 6)
+    found, incidents, clock = detector(domain, NOW)
+    found.check()
+    first = list(incidents.reads)
+    clock["now"] = NOW + timedelta(minutes=1)
+    found.check()
+    # the second check reads only the current hour of every site (the baselines and last hour are kept)
+    assert incidents.reads[len(first):] == [(len(domain.config.sites) + 1, 1)]
+
+
+class Sender:
+    def __init__(self, fail=False):
+        self.sent, self.fail = [], fail
+
+    def send(self, to, *text):
+        if self.fail:
+            raise DeliveryFailed("SES down")
+        self.sent.append((to, *text))
+        return "id"
+
+
+def test_an_incident_alert_is_sent_once_per_recipient_with_its_examples_masked(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    found, incidents, _ = detector(domain, NOW)
+    found.check()
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    email, sms = Sender(fail=True), Sender()
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=email, now=lambda: NOW)
+    with pytest.raises(DeliveryFailed):
+        alerts.deliver(incident["id"], "care-email-0")
+    email.fail = False
+    assert alerts.deliver(incident["id"], "care-email-0") is True  # the failed try released its claim
+    assert alerts.deliver(incident["id"], "care-email-0") is False  # a duplicate job: not sent again
+    [(to, subject, body)] = email.sent
+    assert to == "care@example.com" and "cleanliness" in subject and "Coach line 8" in subject
+    assert '+44 77•• •••123  "The toilets are filthy"' in body
+    with pytest.raises(BadIncidentJob):
+        alerts.deliver(incident["id"], "nobody")
+    text = incident_sms(domain.config, incident)
+    assert text.startswith("VOIX ISSUE Coach line 8") and "The toilets are filthy" in text
+    assert incident_email(domain.config, {**incident, "site": None, "examples": []})[0].count("the network") == 1
+
+
+def test_the_api_lists_and_acknowledges_incidents(domain):
+    from chalicelib.api.incidents import IncidentsApi
+    from chalicelib.errors import ApiError
+
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    found, incidents, _ = detector(domain, NOW)
+    found.check()
+    api = IncidentsApi(incidents=incidents, now=lambda: NOW)
+    [listed, _] = sorted(api.incidents({"status": "open"})["items"], key=lambda i: i["site"] is None)
+    assert listed["examples"][0]["from"] == "+44 77•• •••123" and "recipients" not in listed
+    acked = api.acknowledge(listed["id"], {"by": "Sam"}, actor="operator")
+    assert (acked["status"], acked["acknowledged_by"]) == ("acknowledged", "Sam [operator]")
+    assert [i["site"] for i in api.incidents({})["items"]] == [None]
+    for bad, status in ((lambda: api.acknowledge(listed["id"], {}), 409),
+                        (lambda: api.acknowledge("NOSUCHINCIDNT", {}), 404),
+                        (lambda: api.incidents({"status": "gone"}), 400)):
+        with pytest.raises(ApiError) as caught:
+            bad()
+        assert caught.value.status == status
+
+
+def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
+    import boto3
+
+    from chalicelib.errors import Conflict, NotFound
+    from chalicelib.storage.counters import CounterStore
+    from chalicelib.storage.incidents import IncidentStore
+
+    db = boto3.client("dynamodb")
+    counters, store = CounterStore(db, "voix-dev"), IncidentStore(db, "voix-dev")
+    for i in range(3):
+        counters.count_message(site="line-8", bucket="H#2026-03-10T09", message_id=f"m{i}",
+                               fields=["topic_cleanliness"], expires_at=0)
+    counters.count_message(site="line-12", bucket="H#2026-03-10T09", message_id="m9", fields=["topic_price"],
+                           expires_at=0)
+    got = store.hour_counts(["line-8", "line-12", "store-leeds", NETWORK], ["2026-03-10T09", "2026-03-10T08"],
+                            ["topic_cleanliness", "topic_price"])
+    assert got == {("line-8", "2026-03-10T09"): {"topic_cleanliness": 3},
+                   ("line-12", "2026-03-10T09"): {"topic_price": 1},
+                   (NETWORK, "2026-03-10T09"): {"topic_cleanliness": 3, "topic_price": 1}}
+    incident = {"id": "ABC234", "scope": "line-8", "site": "line-8", "topic": "cleanliness", "hour": "2026-03-10T09",
+                "status": "open", "opened_at": "2026-03-10T09:20:00.000Z", "observed": 12, "expected": 1.33,
+                "p_value": 2.1e-8, "examples": [{"received_at": "2026-03-10T09:15:00.000Z", "from": None,
+                                                 "text": "x" * 1000}],
+                "recipients": {"care-email-0": {"channel": "email", "role": "care", "to": "care@example.com"}},
+                "alerted": False, "ttl": 0}
+    assert store.open_incident(incident) is True
+    assert store.open_incident(incident) is False  # exactly once
+    stored = store.get_incident("ABC234")
+    assert stored["expected"] == 1.33 and len(stored["examples"][0]["text"]) == 320
+    assert [i["id"] for i in store.incidents("open", 10)] == ["ABC234"]
+    store.mark_alerted("ABC234")
+    assert store.claim_alert("ABC234", "care-email-0", "t") is True
+    assert store.claim_alert("ABC234", "care-email-0", "t") is False
+    store.release_alert("ABC234", "care-email-0")
+    assert store.claim_alert("ABC234", "care-email-0", "t") is True
+    assert store.claim_alert("ABC234", "nobody", "t") is False
+    acked = store.set_status("ABC234", allowed_from=["open"], to_status="acknowledged", at="t2", by="Sam")
+    assert (acked["status"], acked["acknowledged_by"], acked["alerted"]) == ("acknowledged", "Sam", True)
+    assert store.incidents("open", 10) == [] and len(store.incidents("acknowledged", 10)) == 1
+    with pytest.raises(Conflict):
+        store.set_status("ABC234", allowed_from=["open"], to_status="acknowledged", at="t3")
+    with pytest.raises(NotFound):
+        store.set_status("NOPE", allowed_from=["open"], to_status="acknowledged", at="t3")
+    with pytest.raises(NotFound):
+        store.get_incident("../x")
