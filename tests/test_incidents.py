@@ -59,8 +59,8 @@ class Jobs:
 
 def count(store, site, at, topic, n, start=0):
     for i in range(n):
-        store.counters.count_message(site=site, bucket=f"H#{at:%Y-%m-%dT%H}", message_id=f"{site}-{at}-{topic}-{start + i}",
-                                     fields=[f"topic_{topic}"], expires_at=0)
+        store.counters.count_message(site=site, bucket=f"H#{at:%Y-%m-%dT%H}", fields=[f"topic_{topic}"],
+                                     message_id=f"{site}-{at}-{topic}-{start + i}", expires_at=0)
 
 
 def baseline(store, site="line-8", topic="cleanliness", per_hour=2, weeks=6):
