@@ -26,6 +26,7 @@ from chalicelib.observability import logger as log
 NETWORK = "_network"  # the scope of an incident of the whole network (no site)
 STATUSES = ("open", "acknowledged", "closed")
 EXAMPLES = 3
+RECENT = timedelta(minutes=15)  # the short window, from the counts the detector read that long ago (warm process)
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,17 @@ class Assessment:
 
 
 def assess(current: int, previous: int, base_current: float, base_previous: float, elapsed: float,
-           settings: Settings) -> Assessment:
-    """The two windows (this hour so far; the previous hour and this one so far) against their baselines
-    (messages an hour at this hour and the one before); ``elapsed``: the share of this hour gone (0 to 1)."""
+           settings: Settings, recent: tuple[int, float, float] | None = None) -> Assessment:
+    """The windows (this hour so far; the previous hour and this one so far; and, when the detector saw the
+    counts ``RECENT`` ago, the messages since then) against their baselines (messages an hour at this hour and
+    the one before); ``elapsed``: the share of this hour gone (0 to 1); ``recent``: (messages since the
+    snapshot, share of the previous hour and of this one the window covers)."""
     floor = settings.floor_per_hour
     elapsed = max(elapsed, settings.min_elapsed.total_seconds() / 3600)
-    windows = [(current, max(base_current, floor) * elapsed),
-               (previous + current, max(base_previous, floor) + max(base_current, floor) * elapsed)]
+    now_rate, before_rate = max(base_current, floor), max(base_previous, floor)
+    windows = [(current, now_rate * elapsed), (previous + current, before_rate + now_rate * elapsed)]
+    if recent is not None:
+        windows.append((recent[0], before_rate * recent[1] + now_rate * recent[2]))
     best = (1.0, windows[0])
     for observed, expected in windows:
         # a quick bound first: a count under its mean plus two deviations is far from any alarm
@@ -134,6 +139,7 @@ class IncidentDetector:
         self._cache: dict[tuple[str, str], dict[str, int]] = {}  # closed hours' items (they no longer move)
         self._cache_hour = ""
         self._fields: list[str] = []
+        self._snapshots: list[tuple[datetime, str, dict[str, dict[str, int]]]] = []  # the last 20 minutes' reads
 
     def _read(self, scopes: list[str], closed: list[str], current: str | None = None
               ) -> dict[tuple[str, str], dict[str, int]]:
@@ -167,6 +173,9 @@ class IncidentDetector:
         else:  # the previous hour's last messages may still be being counted: read it fresh too
             fresh = self._store.hour_counts(scopes, [cur, prev], self._fields)
             counts = {(s, h): fresh.get((s, h), {}) for s in scopes for h in (cur, prev)}
+        snapshot = next((x for x in reversed(self._snapshots) if now - x[0] >= RECENT), None)
+        self._snapshots = [x for x in self._snapshots if now - x[0] <= RECENT + timedelta(minutes=5)]
+        self._snapshots.append((now, cur, {s: counts[(s, cur)] for s in scopes}))
         active = {(i["scope"], i["topic"]): i for status in ("open", "acknowledged")
                   for i in self._store.incidents(status, 1000)}
         candidates = [(s, t) for s in scopes for t in topics
@@ -181,9 +190,18 @@ class IncidentDetector:
         base = self._read(sorted({s for s, _ in candidates}), [*past_cur, *past_prev])
         for scope, topic in candidates:
             field = f"topic_{topic}"
-            result = assess(counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0),
-                            sum(base[(scope, h)].get(field, 0) for h in past_cur) / weeks,
-                            sum(base[(scope, h)].get(field, 0) for h in past_prev) / weeks, elapsed, self.settings)
+            now_count, before = counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0)
+            recent = None
+            if snapshot is not None and snapshot[1] in (cur, prev):
+                then = snapshot[2].get(scope, {}).get(field, 0)
+                if snapshot[1] == cur:
+                    recent = (max(0, now_count - then), 0.0, (now - snapshot[0]) / timedelta(hours=1))
+                else:
+                    recent = (max(0, now_count + before - then), (start - snapshot[0]) / timedelta(hours=1),
+                              elapsed)
+            result = assess(now_count, before, sum(base[(scope, h)].get(field, 0) for h in past_cur) / weeks,
+                            sum(base[(scope, h)].get(field, 0) for h in past_prev) / weeks, elapsed, self.settings,
+                            recent)
             found = active.get((scope, topic))
             if found is None and result.elevated:
                 done["opened"] += self._open(scope, topic, cur, start, now, result)
