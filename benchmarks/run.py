@@ -107,6 +107,10 @@ def render(r: dict) -> str:
     lines += [
         f"| `import app` / `import boto3` ≤ 1.3 | {k['ratio']:.2f} | {mark(k['ratio'] <= 1.3)} |",
     ]
+    if r.get("incidents"):
+        from benchmarks import incidents
+
+        lines += incidents.summary(r["incidents"])
     d = r.get("drill_down")
     if d:
         lines.append(f"| drill-down at {d['big']['messages']:,} vs {d['small']['messages']:,} messages ≤ 1.5 "
@@ -347,6 +351,10 @@ def render(r: dict) -> str:
               f"| **carrier, for the same million SMS** | 1 M inbound + 1 M replies | **{cost['carrier']:,.0f}** |",
               "", f"The AWS side is {cost['aws'] / cost['carrier']:.2%} of what the carrier charges for the same "
               "messages.", ""]
+    if r.get("incidents"):
+        from benchmarks import incidents
+
+        lines += incidents.section(r["incidents"])
     return "\n".join(lines)
 
 
@@ -365,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         conversation_read,
         cost,
         drill_down,
+        incidents,
         many_sites,
         scale,
         webhook_path,
@@ -394,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         ("many_sites", lambda: many_sites.run(3 if args.quick else 5)),
         ("conversation_read", lambda: conversation_read.run(5 if args.quick else 20, quick=args.quick)),
         ("cold_start", lambda: cold_start.run(3 if args.quick else 11)),
+        ("incidents", lambda: incidents.run(quick=args.quick)),
     ]
     if not args.skip_e2e:
         from benchmarks import end_to_end

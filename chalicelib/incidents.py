@@ -33,8 +33,8 @@ RECENT = timedelta(minutes=15)  # the short window, from the counts the detector
 class Settings:
     """The detector's thresholds (README, "Emerging issues")."""
 
-    alpha: float = 1e-4  # one-sided Poisson false-alarm rate of one window at one check
-    min_count: int = 5  # fewer messages than this never open an incident, however quiet the baseline
+    alpha: float = 1e-6  # one-sided Poisson false-alarm rate of one window at one check
+    min_count: int = 6  # fewer messages than this never open an incident, however quiet the baseline
     weeks: int = 6  # the baseline: the same hour of the week over this many earlier weeks
     floor_per_hour: float = 0.5  # a baseline of nothing is taken as this many messages an hour
     close_alpha: float = 0.05  # back to normal: neither window's tail at or below this

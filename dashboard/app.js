@@ -4,6 +4,7 @@
 import { caseIsOpen, initCasePage, route as routeCase, stopCase } from "./case.js";
 import { adminIsOpen, initAdmin, route as routeAdmin } from "./admin.js";
 import { decorate, initCorrections, quality } from "./corrections.js";
+import { initIncidents } from "./incidents.js";
 
 const TOKEN_KEY = "voix.operatorToken";
 const NAME_KEY = "voix.name"; // who acknowledges from this browser, recorded with the credential's identity
@@ -741,6 +742,7 @@ function init() {
     who: () => $("who").value.trim() });
   initCorrections({ api, el, handle, signedOut: (error) => error instanceof SignedOut, item: feedItem,
     config: () => state.config, who: () => { const name = $("who").value.trim(); localStorage.setItem(NAME_KEY, name); return name; } });
+  initIncidents({ api, el, handle, siteName, locale, ready: () => !$("app").hidden, who: () => $("who").value.trim() });
   $("export").addEventListener("click", exportCsv);
   $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";
