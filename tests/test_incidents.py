@@ -269,6 +269,12 @@ def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
         store.set_status("NOPE", allowed_from=["open"], to_status="acknowledged", at="t3")
     with pytest.raises(NotFound):
         store.get_incident("../x")
+    # a network incident (no site) through the API over the adapter: its site is null
+    from chalicelib.api.incidents import IncidentsApi
+
+    assert store.open_incident({**incident, "id": "NET234", "scope": NETWORK, "site": None})
+    [network] = IncidentsApi(incidents=store).incidents({"status": "open"})["items"]
+    assert network["site"] is None and network["examples"][0]["from"] is None
 
 
 def test_a_rise_within_the_hour_is_seen_by_the_fifteen_minute_window_of_a_warm_detector(domain):

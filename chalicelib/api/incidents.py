@@ -14,7 +14,8 @@ from chalicelib.errors import ApiError, Conflict, NotFound
 
 
 def _public(incident: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in incident.items() if k in IncidentModel.model_fields}
+    """The incident as the API shows it (a network incident's site, absent from its item, is null)."""
+    return {"site": None, **{k: v for k, v in incident.items() if k in IncidentModel.model_fields}}
 
 
 class IncidentsApi:
