@@ -24,7 +24,7 @@ from chalicelib.config_loader import load_config
 from chalicelib.incidents import NETWORK, IncidentDetector, Settings, hour_key
 
 SEED = 25
-PEAKS = (20, 50, 100, 200)  # messages an hour at a site's busiest hours, one site in four each
+PEAKS = (20, 50, 100, 200, 400)  # messages an hour at a site's busiest hours, one site in five each
 SHARES = (0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.04, 0.03, 0.02, 0.01)  # the ten topics, in the order configured
 SIZES = (2, 3, 5)
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday: the first checked day (history: the six weeks before)
@@ -172,7 +172,7 @@ def score(injected: list[dict], opened: list[dict], sites: int, days: int, cpu: 
             delays.append((min(hits) - inc["start"]) / timedelta(minutes=1) if hits else None)
         found = [d for d in delays if d is not None]
         by_rate = {}
-        for low, high in ((0, 5), (5, 10), (10, 20), (20, 1000)):
+        for low, high in ((0, 5), (5, 10), (10, 20), (20, 50), (50, 1000)):
             group = [d for inc, d in zip(mine, delays, strict=True) if low <= inc["rate"] < high]
             if group:
                 by_rate[f"{low}-{high if high < 1000 else ''}"] = {

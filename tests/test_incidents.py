@@ -289,3 +289,91 @@ def test_a_rise_within_the_hour_is_seen_by_the_fifteen_minute_window_of_a_warm_d
     assert cold.check()["opened"] == 0  # the hour's 50 against 30 expected: not enough alone
     assert warm.check()["opened"] == 2  # the quarter's 30 against 10 (the network's too)
     assert incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]["observed"] == 30
+
+
+def test_the_scheduled_job_raises_a_burst_and_the_worker_alerts_once_in_process(client):
+    """The wiring in one process (moto): webhook, worker, the scheduled handler, the API, the alert jobs."""
+    from app import detect_incidents
+    from chalicelib import services
+    from chalicelib.clock import iso
+    from infra.local_worker import FakeLambdaContext
+    from tests.conftest import auth, drain, post_sms, sent_emails, twilio_params
+
+    now = datetime.now(UTC)
+    counters = services.services().store.counters
+    for week in range(1, 7):
+        for shift in (-1, 0, 1):
+            hour = now - timedelta(days=7 * week, hours=shift)
+            counters.count_batch(site="line-8", bucket=f"H#{hour:%Y-%m-%dT%H}", batch_id=f"seed-{week}-{shift}",
+                                 counts={"n": 1, "topic_cleanliness": 1}, expires_at=0)
+    for i in range(7):
+        assert post_sms(client, twilio_params(f"L8 the toilets are filthy ({i})", sid=f"SM{i:032d}",
+                                              frm=f"+4477009002{i:02d}")).status_code == 200
+    drain()
+    before = len(sent_emails())
+    for _ in range(2):  # a duplicate firing (EventBridge delivers at least once) opens and alerts nothing more
+        detect_incidents({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eab",
+                          "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+                          "time": iso(now), "region": "eu-west-2",
+                          "resources": ["arn:aws:events:eu-west-2:123456789012:rule/voix-dev-detect_incidents"],
+                          "detail": {}}, FakeLambdaContext())
+    [site] = [i for i in client.http.get("/api/incidents", headers=auth()).json_body["items"] if i["site"]]
+    assert site["topic"] == "cleanliness" and site["observed"] == 7 and len(site["examples"]) == 3
+    assert site["examples"][0]["text"].startswith("L8 the toilets are filthy")
+    drain()
+    drain()
+    mails = [m for m in sent_emails()[before:] if "Emerging issue" in m.subject]
+    assert sorted(m.destinations["ToAddresses"][0] for m in mails if "Coach line 8" in m.subject) == [
+        "care@example.com", "line8@example.com"]
+    assert "+44 77••" in mails[0].body and "the toilets are filthy" in mails[0].body
+    acked = client.http.post(f"/api/incidents/{site['id']}/ack", headers=auth(), body="{}")
+    assert acked.status_code == 200 and acked.json_body["status"] == "acknowledged"
+
+
+def test_the_edges_a_new_hour_a_snapshot_of_the_last_hour_an_incident_opened_meanwhile_and_sms(domain):
+    from chalicelib.incidents import examples_from
+
+    assert poisson_tail(3, 0) == 0.0
+    baseline(domain.store, per_hour=40)
+    count(domain.store, "line-8", NOW - timedelta(hours=1), "cleanliness", 40)
+    ten_to = NOW.replace(minute=45) - timedelta(hours=1)
+    found, incidents, clock = detector(domain, ten_to)
+    found.check()  # 08:45: a snapshot of the last hour
+    clock["now"] = NOW.replace(minute=3)  # 09:03: the last hour read fresh; the 18 minutes span both hours
+    count(domain.store, "line-8", NOW, "cleanliness", 25)
+    assert found.check()["opened"] == 2
+    assert incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]["observed"] == 25
+    # a rise closed and back within its opening hour: not opened twice (one incident per opening hour)
+    for opened in list(incidents.items):
+        incidents.set_status(opened, allowed_from=["open"], to_status="closed", at="x")
+    clock["now"] = NOW.replace(minute=4)
+    assert found.check()["opened"] == 0
+    # an SMS recipient; a job without names
+    sms_site = domain.config.sites[0]
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    incident["recipients"]["site_manager-sms-0"] = {"channel": "sms", "role": "site_manager", "to": "+447700900999"}
+    sms = Sender()
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=Sender(), now=lambda: NOW)
+    assert alerts.deliver(incident["id"], "site_manager-sms-0") and sms.sent[0][0] == "+447700900999"
+    with pytest.raises(BadIncidentJob):
+        alerts.deliver(None, "x")
+    assert sms_site.id == "line-8"
+
+    class Broken:
+        def feedback(self, **kwargs):
+            raise RuntimeError("DynamoDB down")
+
+    assert examples_from(Broken(), domain.config)("line-8", "cleanliness", "2026-03-10T08:00:00.000Z",
+                                                  "2026-03-10T09:20:00.000Z") == []
+
+
+def test_the_bench_injects_incidents_scores_them_and_renders_its_section():
+    from benchmarks import incidents as bench
+
+    result = bench.simulate(sites=2, days=7, per_site=3)
+    sizes = result["by_size"]
+    assert sum(v["incidents"] for v in sizes.values()) == 6 and result["checks"] == 7 * 24 * 60
+    assert all(0 <= v["within_15"] <= v["detected"] <= v["incidents"] for v in sizes.values())
+    assert sizes[5]["detected"] >= 1  # a fivefold rise on a busy topic is seen
+    text = "\n".join(bench.section(result) + bench.summary(result))
+    assert "## Emerging issues" in text and "false alarms ≤ 1 per site per week" in text
