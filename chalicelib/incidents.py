@@ -182,6 +182,10 @@ class IncidentDetector:
                       if (s, t) in active or counts[(s, cur)].get(f"topic_{t}", 0)
                       + counts[(s, prev)].get(f"topic_{t}", 0) >= self.settings.min_count]
         done = {"opened": 0, "closed": 0, "alerted": 0, "checked": len(candidates)}
+        for scope, topic in set(active) - {(s, t) for s in scopes for t in topics}:  # a site or topic removed
+            self._store.set_status(active[(scope, topic)]["id"], allowed_from=["open", "acknowledged"],
+                                   to_status="closed", at=iso(now))
+            done["closed"] += 1
         if not candidates:
             return done
         weeks = self.settings.weeks

@@ -106,6 +106,9 @@ def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(do
     assert found.check()["closed"] == 2
     assert incidents.items[incident["id"]]["status"] == "closed"
     assert found.check()["checked"] == 0  # nothing active, nothing counted: no baseline read
+    # an incident of a site since removed from the configuration is closed, not left open for ever
+    incidents.open_incident({**incident, "id": "GONE", "scope": "old-site", "site": "old-site", "status": "open"})
+    assert found.check()["closed"] == 1 and incidents.items["GONE"]["status"] == "closed"
 
 
 def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fifteen_minutes(domain):
