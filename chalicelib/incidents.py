@@ -183,9 +183,7 @@ class IncidentDetector:
                       + counts[(s, prev)].get(f"topic_{t}", 0) >= self.settings.min_count]
         done = {"opened": 0, "closed": 0, "alerted": 0, "checked": len(candidates)}
         for scope, topic in set(active) - {(s, t) for s in scopes for t in topics}:  # a site or topic removed
-            self._store.set_status(active[(scope, topic)]["id"], allowed_from=["open", "acknowledged"],
-                                   to_status="closed", at=iso(now))
-            done["closed"] += 1
+            done["closed"] += self._close(active[(scope, topic)]["id"], now)
         if not candidates:
             return done
         weeks = self.settings.weeks
@@ -212,10 +210,18 @@ class IncidentDetector:
             elif found is not None and not found.get("alerted"):
                 done["alerted"] += self._alert(found)  # opened while the queue was down: queued now
             if found is not None and result.normal and now - _time(found["opened_at"]) >= self.settings.min_open:
-                self._store.set_status(found["id"], allowed_from=["open", "acknowledged"], to_status="closed",
-                                       at=iso(now))
-                done["closed"] += 1
+                done["closed"] += self._close(found["id"], now)
         return done
+
+    def _close(self, incident_id: str, now: datetime) -> int:
+        from chalicelib.errors import Conflict, NotFound
+
+        try:
+            self._store.set_status(incident_id, allowed_from=["open", "acknowledged"], to_status="closed",
+                                   at=iso(now))
+        except (Conflict, NotFound):  # closed by a concurrent check (EventBridge may deliver twice), or expired
+            return 0
+        return 1
 
     def _open(self, scope: str, topic: str, hour: str, start: datetime, now: datetime, result: Assessment) -> int:
         site = None if scope == NETWORK else scope

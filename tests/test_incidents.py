@@ -109,6 +109,7 @@ def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(do
     # an incident of a site since removed from the configuration is closed, not left open for ever
     incidents.open_incident({**incident, "id": "GONE", "scope": "old-site", "site": "old-site", "status": "open"})
     assert found.check()["closed"] == 1 and incidents.items["GONE"]["status"] == "closed"
+    assert found._close("GONE", NOW) == 0 and found._close("NOSUCH", NOW) == 0  # closed meanwhile: no error
 
 
 def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fifteen_minutes(domain):
