@@ -3,14 +3,17 @@
 
 const POLL_MS = 15000;
 let deps = null;
-let timer = null;
+let last = 0; // when the open incidents were last asked for (0: not since the dashboard was shown)
 
 export function initIncidents(dependencies) {
   deps = dependencies;
-  const poll = () => { if (deps.ready()) show().catch(() => {}); };
-  timer = timer || setInterval(poll, POLL_MS);
-  poll();
-  setTimeout(poll, 500); // signed in just now: the first answer without waiting a whole period
+  // asked for as soon as the dashboard shows (signed in), then every POLL_MS while it does
+  setInterval(() => {
+    if (!deps.ready()) { last = 0; return; }
+    if (Date.now() - last < POLL_MS) return;
+    last = Date.now();
+    show().catch(() => {}); // asked again at the next period
+  }, 1000);
 }
 
 function banner(incident) {

@@ -81,7 +81,7 @@ def test_a_burst_is_raised_by_the_scheduled_job_listed_alerted_once_and_acknowle
         page.goto(state["dashboard_url"] + "/?period=today")
         page.fill("#token", state["operator_token"])
         page.click("#signin-form button[type=submit]")
-        banner = page.wait_for_selector(f"#incident-{site['id']}", timeout=15_000)
+        banner = page.wait_for_selector(f"#incident-{site['id']}", timeout=5_000)  # asked for on sign-in
         assert "Emerging issue: cleanliness at Coach line 8" in banner.text_content()
         assert site["examples"][0]["text"] in banner.text_content()
         page.fill("#who", "Priya")
