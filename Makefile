@@ -69,7 +69,7 @@ test: install lint browser faketime
 demo-data: install sites
 	$(WITH_SITES) $(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
 
-# Every benchmark (classification, webhook path, scale, cold start, end to end, cost) into
+# Every benchmark (classification, webhook path, scale, cold start, end to end, cost, emerging issues) into
 # benchmarks/RESULTS.md; about 35 to 45 minutes, most of it counting 50,000 messages into one site-hour on moto
 # (RESULTS.md says how each section was last run). Not part of `make test`.
 bench: install browser
