@@ -74,8 +74,8 @@ demo-data: install sites
 	$(WITH_SITES) $(BIN)/python -m infra.demo_data --count $${COUNT:-50000} --days $${DAYS:-30}
 
 # Every benchmark (classification, webhook path, scale, cold start, end to end, cost, the year view at 2,000,000
-# messages) into benchmarks/RESULTS.md; about 45 to 55 minutes, most of it counting 50,000 messages into one
-# site-hour on moto and writing the year view's counter items (about 8 minutes)
+# messages, emerging issues) into benchmarks/RESULTS.md; about 50 to 60 minutes, most of it counting 50,000
+# messages into one site-hour on moto and writing the year view's counter items (about 8 minutes)
 # (RESULTS.md says how each section was last run). Not part of `make test`.
 bench: install browser
 	$(BIN)/python -m benchmarks.run

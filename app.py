@@ -11,6 +11,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
 from chalicelib.admin_routes import admin
 from chalicelib.clock import utcnow
+from chalicelib.incident_routes import incident_routes
 from chalicelib.web import FORM, MAX_API_BYTES, actor, error, json_body, json_errors, logger, services
 from chalicelib.webhook_url import require_configured
 
@@ -22,6 +23,7 @@ require_configured()  # in the cloud, the URL Twilio signs is configuration: no 
 
 app = Chalice(app_name="voix")
 app.register_blueprint(admin)  # /api/config/*: the live configuration (chalicelib/admin_routes.py)
+app.register_blueprint(incident_routes)  # /api/incidents: emerging issues (chalicelib/incident_routes.py)
 
 
 
@@ -139,6 +141,14 @@ def escalate_cases(event):
     moved = services().cases.escalate_due()
     if moved:
         logger().info("cases escalated", extra={"count": moved})
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def detect_incidents(event):
+    """Emerging issues: a topic rising at a site or across the network, from the hour counters (alerted once)."""
+    done = services().incidents.check()
+    if done["opened"] or done["closed"]:
+        logger().info("incidents", extra=done)
 
 
 # -- one-click acknowledgement from an alert e-mail --------------------------------------------

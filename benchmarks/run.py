@@ -107,6 +107,10 @@ def render(r: dict) -> str:
     lines += [
         f"| `import app` / `import boto3` ≤ 1.3 | {k['ratio']:.2f} | {mark(k['ratio'] <= 1.3)} |",
     ]
+    if r.get("incidents"):
+        from benchmarks import incidents
+
+        lines += incidents.summary(r["incidents"])
     d = r.get("drill_down")
     if d:
         lines.append(f"| drill-down at {d['big']['messages']:,} vs {d['small']['messages']:,} messages ≤ 1.5 "
@@ -372,6 +376,10 @@ def render(r: dict) -> str:
                   f"| for comparison, the weeks' {w['days']} days read from day items instead: network | "
                   f"{w['network_median_s'] * 1000:.0f} ms |",
                   f"| the same, one site | {w['site_median_s'] * 1000:.0f} ms |", ""]
+    if r.get("incidents"):
+        from benchmarks import incidents
+
+        lines += incidents.section(r["incidents"])
     return "\n".join(lines)
 
 
@@ -390,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         conversation_read,
         cost,
         drill_down,
+        incidents,
         many_sites,
         scale,
         webhook_path,
@@ -424,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         ("cold_start", lambda: cold_start.run(3 if args.quick else 11)),
         # 2,000,000 messages' counter items over 13 months, through count_sites: about 8 minutes on moto here
         ("year_view", lambda: year_view.run(3 if args.quick else 5)),
+        ("incidents", lambda: incidents.run(quick=args.quick)),
     ]
     if not args.skip_e2e:
         from benchmarks import end_to_end

@@ -25,7 +25,7 @@ MAX_TTL = timedelta(days=30)
 PREFIX = "vx1."
 # what a viewer may read: the dashboard, nothing that acts, erases, audits or reveals
 VIEWER_ROUTES = re.compile(
-    r"^/api/(feedback|metrics(/quality|/year)?|cases(/\{case_id\})?|config|export\.csv|scorecards|surveys(/[^/]+)?)$")
+    r"^/api/(feedback|metrics(/quality|/year)?|cases(/\{case_id\})?|config|export\.csv|scorecards|surveys(/[^/]+)?|incidents)$")
 
 
 class Refused(Exception):

@@ -73,7 +73,7 @@ class Services:
     def renewed(self) -> Services:
         """A new set of services for a new configuration version: the clients and adapters carried over."""
         fresh = Services()
-        for kept in ("store", "jobs", "sqs", "dead_letters"):
+        for kept in ("store", "jobs", "sqs", "dead_letters", "incident_store"):
             if kept in self.__dict__:
                 fresh.__dict__[kept] = self.__dict__[kept]
         return fresh
@@ -277,8 +277,37 @@ class Services:
             sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
             email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email),
             max_receives=int(env("MAX_RECEIVES", "5")), ack_url=self.ack_url, surveys=self.surveys,
-            secret=self.customer_secret, replies=self.conversations,
+            secret=self.customer_secret, replies=self.conversations, incident_alerts=self.incident_alerts,
         )
+
+    @cached_property
+    def incident_store(self) -> Any:
+        from chalicelib.storage.incidents import IncidentStore
+
+        table = env("TABLE_NAME")
+        return IncidentStore(self.client("dynamodb"), table, env("COUNTERS_TABLE", f"{table}-counters"))
+
+    @cached_property
+    def incidents(self) -> Any:
+        """Emerging issues: the detector the scheduled job runs (chalicelib.incidents)."""
+        from chalicelib.incidents import IncidentDetector, examples_from
+
+        return IncidentDetector(config=self.config, incidents=self.incident_store, jobs=self.jobs,
+                                examples=examples_from(self.store.messages, self.config))
+
+    @cached_property
+    def incident_alerts(self) -> Any:
+        from chalicelib.incident_alerts import IncidentAlerts
+
+        return IncidentAlerts(config=self.config, incidents=self.incident_store,
+                              sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
+                              email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email))
+
+    @cached_property
+    def incidents_api(self) -> Any:
+        from chalicelib.api.incidents import IncidentsApi
+
+        return IncidentsApi(incidents=self.incident_store)
 
     @cached_property
     def api(self) -> Any:

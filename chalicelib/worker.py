@@ -66,7 +66,7 @@ class Worker:
     def __init__(self, *, config: Config, store: Stores, jobs: JobQueue, sms: SmsAlerts,
                  email: EmailAlerts, max_receives: int, now: Callable[[], datetime] = utcnow,
                  ack_url: Callable[[str, str], str | None] | None = None, surveys: Any = None,
-                 secret: bytes = b"", replies: Any = None):
+                 secret: bytes = b"", replies: Any = None, incident_alerts: Any = None):
         self._config = config
         self._store = store
         self._jobs = jobs
@@ -80,6 +80,7 @@ class Worker:
         self._secret = secret  # the customer key secret: erasure tombstones are keyed with it
         self._replies = replies  # staff replies to customers (chalicelib.replying)
         self._threads = Threads(config=config, store=store, jobs=jobs, now=now)
+        self._incident_alerts = incident_alerts  # an emerging issue's alerts (chalicelib.incident_alerts)
 
     def _tombstone(self, kind: str, value: str) -> dict[str, Any] | None:
         return self._store.customers.tombstone(mark(self._secret, kind, value))
@@ -137,6 +138,8 @@ class Worker:
             if not isinstance(job.get("case_id"), str) or not is_reply_id(job.get("reply_id")) or not self._replies:
                 raise BadJob("reply job without case_id or reply_id (or no reply service)")
             self._replies.send(job["case_id"], job["reply_id"], final=receive_count >= self._max_receives)
+        elif job_type == "incident_alert" and self._incident_alerts is not None:
+            self._incident_alerts.deliver(job.get("incident_id"), job.get("recipient"))
         else:
             raise BadJob(f"unknown job type {job_type!r}")
 

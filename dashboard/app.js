@@ -19,6 +19,7 @@ import { renderScorecards } from "./panels/scorecards.js";
 import { renderSurveys, surveys } from "./panels/surveys.js";
 import { initInsight, insight } from "./panels/insight.js";
 import { initYear, resizeYear, year } from "./panels/year.js";
+import { initIncidents } from "./panels/incidents.js";
 
 const LIVE_MS = 1000;
 const REFRESH_MS = 15000;
@@ -182,6 +183,7 @@ async function init() {
   initInsight();
   initCorrections({ api, el, handle, signedOut: (error) => error instanceof SignedOut, item: feedItem,
     config: () => state.config, who: rememberName });
+  initIncidents({ api, el, handle, siteName, locale, ready: () => !$("app").hidden, who: () => $("who").value.trim() });
   $("export").addEventListener("click", exportCsv);
   $("mine").addEventListener("change", () => load(true).catch(handle));
   $("who").value = localStorage.getItem(NAME_KEY) || "";

@@ -712,3 +712,62 @@ def fake_stores(db: FakeDb | None = None) -> Stores:
     db = db or FakeDb()
     return Stores(FakeMessages(db), FakeCounters(db), FakeCases(db), FakeCustomers(db), FakeOffers(db),
                   FakeSurveys(db), FakeConversations(db), FakeConfigVersions(db))
+
+
+class FakeIncidents:
+    """Incidents (``chalicelib/storage/incidents.py``) in memory, the hour counts read from fake counters."""
+
+    def __init__(self, counters: FakeCounters):
+        self._counters = counters
+        self.items: dict[str, dict[str, Any]] = {}
+        self.reads: list[tuple[int, int]] = []  # (scopes, hours) of each hour_counts call
+
+    def hour_counts(self, sites: list[str], hours: list[str], fields: list[str]
+                    ) -> dict[tuple[str, str], dict[str, int]]:
+        from chalicelib.incidents import NETWORK
+
+        self.reads.append((len(sites), len(hours)))
+        buckets = [f"H#{h}" for h in hours]
+        out = {}
+        for site in sites:
+            found = (self._counters.network_counts(buckets, fields) if site == NETWORK
+                     else self._counters.site_counts(site, buckets, fields))
+            out.update({(site, b[2:]): counts for b, counts in found.items()})
+        return out
+
+    def open_incident(self, incident: dict[str, Any]) -> bool:
+        if incident["id"] in self.items:
+            return False
+        self.items[incident["id"]] = _copy(incident)
+        return True
+
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        return _copy(self.items.get(incident_id))
+
+    def incidents(self, status: str, limit: int) -> list[dict[str, Any]]:
+        found = sorted((i for i in self.items.values() if i["status"] == status),
+                       key=lambda i: (i["opened_at"], i["id"]), reverse=True)
+        return _copy(found[:limit])
+
+    def set_status(self, incident_id: str, *, allowed_from: list[str], to_status: str, at: str,
+                   by: str | None = None) -> dict[str, Any]:
+        found = self.items.get(incident_id)
+        if found is None:
+            raise NotFound(incident_id)
+        if found["status"] not in allowed_from:
+            raise Conflict(found["status"], item=_copy(found))
+        found.update({"status": to_status, f"{to_status}_at": at, **({f"{to_status}_by": by} if by else {})})
+        return _copy(found)
+
+    def mark_alerted(self, incident_id: str) -> None:
+        self.items[incident_id]["alerted"] = True
+
+    def claim_alert(self, incident_id: str, recipient_id: str, at: str) -> bool:
+        recipient = self.items[incident_id]["recipients"].get(recipient_id)
+        if recipient is None or "claimed" in recipient:
+            return False
+        recipient["claimed"] = at
+        return True
+
+    def release_alert(self, incident_id: str, recipient_id: str) -> None:
+        self.items[incident_id]["recipients"][recipient_id].pop("claimed", None)

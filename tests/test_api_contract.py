@@ -288,6 +288,12 @@ def test_every_route_answers_the_running_stack_as_documented(stack):
     call("POST", "/api/config/rules/explain", json={"text": "hello"}, expect=403, headers=viewer)
     assert call("GET", "/api/config/history").json()["latest"] == rules["version"]
 
+    # emerging issues (issue 25): an incident raised and acknowledged is tests/test_incidents_stack.py's
+    assert call("GET", "/api/incidents", "/api/incidents?status=closed").json()["items"] == []
+    call("GET", "/api/incidents", "/api/incidents?status=gone", expect=400)
+    call("POST", "/api/incidents/{incident_id}/ack", "/api/incidents/AAAAAAAAAAAA/ack", expect=404, json={})
+    call("POST", "/api/incidents/{incident_id}/ack", "/api/incidents/AAAAAAAAAAAA/ack", expect=400, json={"x": 1})
+
     assert called == {(r.method, r.path) for r in ROUTES}  # every documented route was called
 
 

@@ -100,6 +100,11 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "counters": {"dynamodb:BatchGetItem", *TABLE_WRITES},
         "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
     },
+    "DetectIncidents": {  # emerging issues: counters by key, incidents opened and moved on, three examples each
+        "table": {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "index": {"dynamodb:Query"},
+        "counters": {"dynamodb:BatchGetItem"},
+        "jobs": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+    },
     "SendDigests": {
         "table": {"dynamodb:DeleteItem", "dynamodb:PutItem"},  # the once-a-day marker per recipient
         "index": {"dynamodb:Query"},
@@ -220,7 +225,8 @@ def test_only_erasure_deletes_in_bulk_and_only_the_worker_pages_by_sms_or_email(
     mail, _ = grants(template, "InboundEmail", "prod")  # never SMS, never a topic, no operator secret
     assert {"sns:Publish", "sms-voice:SendTextMessage"}.isdisjoint(set().union(*mail.values()))
     assert "dynamodb:BatchWriteItem" not in mail["table"] and "index" not in mail
-    assert {"RollUpCounters", "SweepPending", "EscalateCases"}.isdisjoint(holders["dynamodb:DeleteItem"])
+    assert {"RollUpCounters", "SweepPending", "EscalateCases", "DetectIncidents"}.isdisjoint(
+        holders["dynamodb:DeleteItem"])
 
 
 def test_the_dev_and_prod_policies_say_the_same_but_for_the_stage():
@@ -345,7 +351,8 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
             # a STOP: consent and its message's marker, written in one transaction
             assert post_sms(client, twilio_params("STOP", sid="SM" + "5" * 32, frm="+447700900124")).status_code == 200
         with lambda_of("APIHandler"):
-            for path in ("/api/feedback", "/api/cases", "/api/metrics", "/api/status", "/api/scorecards"):
+            for path in ("/api/feedback", "/api/cases", "/api/metrics", "/api/status", "/api/scorecards",
+                         "/api/incidents"):
                 assert client.http.get(path, headers=auth()).status_code == 200, path
         with lambda_of("Worker"):
             drain()
@@ -391,6 +398,7 @@ def test_what_each_handler_calls_on_moto_is_within_its_row(client, monkeypatch):
             assert resolve.status_code == 200, resolve.body
             assert client.http.delete("/api/customers/%2B447700900123", headers=auth()).status_code == 200
         for name, handler in (("SweepPending", app.sweep_pending), ("EscalateCases", app.escalate_cases),
+                              ("DetectIncidents", app.detect_incidents),
                               ("SendDigests", app.send_digests), ("RollUpCounters", app.roll_up_counters)):
             with lambda_of(name):
                 handler(scheduled, FakeLambdaContext())

@@ -36,6 +36,7 @@ def test_the_scheduler_takes_every_schedule_from_the_chalice_app():
 
     found = {s.name: s.expression for s in schedules_of(app.app, app)}
     assert found == {"sweep_pending": "rate(1 minute)", "escalate_cases": "rate(1 minute)",
+                     "detect_incidents": "rate(1 minute)",
                      "send_digests": "cron(0 6 * * ? *)", "roll_up_counters": "cron(5 * * * ? *)"}
 
 

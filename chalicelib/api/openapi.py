@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.api import incident_models as im
 from chalicelib.api import requests as rq
 from chalicelib.api import responses as rs
 from chalicelib.surveys import SurveyRequest
@@ -114,6 +115,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/config/rules/suggestions", "Phrases frequent in the corrected messages of a label and "
           "absent from the rules", rs.RulesSuggestions, query=rq.SuggestionsQuery, errors=(400,),
           tags=("configuration",)),
+    Route("GET", "/api/incidents", "Emerging issues in one status (a topic rising at a site or across the "
+          "network against the same hours of earlier weeks), newest first", im.IncidentPage,
+          query=im.IncidentsQuery, errors=(400,), tags=("incidents",)),
+    Route("POST", "/api/incidents/{incident_id}/ack", "Acknowledge an open incident (its banner goes)",
+          im.Incident, body=im.IncidentAck, errors=(400, 404, 409), tags=("incidents",)),
     Route("GET", "/api/config/{section}", "A section (sites, rules, replies, routing) of the latest version",
           rs.ConfigSection, errors=(404,), tags=("configuration",)),
     Route("PUT", "/api/config/{section}", "Publish a section's new data as the next version (validated; 409 if "

@@ -1,0 +1,292 @@
+"""Emerging issues: a rise of one topic's messages at a site (or across the network) against its own baseline.
+
+Read from the hour counters alone (no message is scanned): the count of the current hour so far, and of the
+current and previous hours together, against the same hours of the week over ``weeks`` earlier weeks. Under
+the baseline, a count is Poisson with mean ``expected``; a count whose one-sided tail ``P(X >= observed)`` is at
+most ``alpha`` and which is at least ``min_count`` opens an incident (once per site, topic and opening hour);
+it closes when neither window's tail is below ``close_alpha`` any more (and it has been open ``min_open``).
+
+Pure domain: the counters, the incidents, the messages (three examples) and the jobs queue are ports.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.clock import iso, utcnow
+from chalicelib.configuration import Config
+from chalicelib.observability import logger as log
+
+NETWORK = "_network"  # the scope of an incident of the whole network (no site)
+STATUSES = ("open", "acknowledged", "closed")
+EXAMPLES = 3
+RECENT = timedelta(minutes=15)  # the short window, from the counts the detector read that long ago (warm process)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The detector's thresholds (README, "Emerging issues")."""
+
+    alpha: float = 1e-6  # one-sided Poisson false-alarm rate of one window at one check
+    min_count: int = 6  # fewer messages than this never open an incident, however quiet the baseline
+    weeks: int = 6  # the baseline: the same hour of the week over this many earlier weeks
+    floor_per_hour: float = 0.5  # a baseline of nothing is taken as this many messages an hour
+    close_alpha: float = 0.05  # back to normal: neither window's tail at or below this
+    min_open: timedelta = timedelta(minutes=15)  # an incident is open at least this long
+    min_elapsed: timedelta = timedelta(minutes=5)  # the current hour counts as at least this long gone
+
+
+def poisson_tail(observed: int, expected: float) -> float:
+    """``P(X >= observed)`` for ``X`` Poisson of mean ``expected``, summed from the tail itself (no ``1 - cdf``
+    cancellation for the small probabilities a test needs)."""
+    if observed <= 0:
+        return 1.0
+    if expected <= 0:
+        return 0.0
+    if observed <= expected:  # the lower side is the smaller sum here; no small tail to lose
+        term = total = math.exp(-expected)
+        for k in range(1, observed):
+            term *= expected / k
+            total += term
+        return max(0.0, 1.0 - total)
+    term = math.exp(observed * math.log(expected) - expected - math.lgamma(observed + 1))
+    total, k = 0.0, observed
+    while term > total * 1e-15:
+        total += term
+        k += 1
+        term *= expected / k
+    return min(1.0, total)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    observed: int
+    expected: float
+    p: float  # the smaller tail of the two windows
+    elevated: bool
+    normal: bool
+
+
+def assess(current: int, previous: int, base_current: float, base_previous: float, elapsed: float,
+           settings: Settings, recent: tuple[int, float, float] | None = None) -> Assessment:
+    """The windows (this hour so far; the previous hour and this one so far; and, when the detector saw the
+    counts ``RECENT`` ago, the messages since then) against their baselines (messages an hour at this hour and
+    the one before); ``elapsed``: the share of this hour gone (0 to 1); ``recent``: (messages since the
+    snapshot, share of the previous hour and of this one the window covers)."""
+    floor = settings.floor_per_hour
+    elapsed = max(elapsed, settings.min_elapsed.total_seconds() / 3600)
+    now_rate, before_rate = max(base_current, floor), max(base_previous, floor)
+    windows = [(current, now_rate * elapsed), (previous + current, before_rate + now_rate * elapsed)]
+    if recent is not None:
+        windows.append((recent[0], before_rate * recent[1] + now_rate * recent[2]))
+    best = (1.0, windows[0])
+    for observed, expected in windows:
+        # a quick bound first: a count under its mean plus two deviations is far from any alarm
+        p = 1.0 if observed < expected + 2 * math.sqrt(expected) else poisson_tail(observed, expected)
+        if p < best[0]:
+            best = (p, (observed, expected))
+    p, (observed, expected) = best
+    elevated = p <= settings.alpha and observed >= settings.min_count
+    return Assessment(observed, round(expected, 2), p, elevated, p > settings.close_alpha)
+
+
+def hour_key(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H")
+
+
+def baseline_hours(hour: datetime, weeks: int) -> list[str]:
+    """The same hour of the week, ``weeks`` earlier weeks."""
+    return [hour_key(hour - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
+
+
+def incident_id(scope: str, topic: str, opening_hour: str) -> str:
+    """A short, stable id: a second check of the same rise in the same hour finds the same incident."""
+    digest = hashlib.sha256(f"incident:{scope}:{topic}:{opening_hour}".encode()).digest()
+    return base64.b32encode(digest).decode()[:12]
+
+
+class IncidentPort(Protocol):
+    def hour_counts(self, sites: list[str], hours: list[str], fields: list[str]
+                    ) -> dict[tuple[str, str], dict[str, int]]: ...
+    def open_incident(self, incident: dict[str, Any]) -> bool: ...
+    def incidents(self, status: str, limit: int) -> list[dict[str, Any]]: ...
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None: ...
+    def set_status(self, incident_id: str, *, allowed_from: list[str], to_status: str, at: str,
+                   by: str | None = None) -> dict[str, Any]: ...
+    def mark_alerted(self, incident_id: str) -> None: ...
+
+
+class IncidentDetector:
+    """One check of every site and topic, and of every topic across the network (the scheduled job)."""
+
+    def __init__(self, *, config: Config, incidents: IncidentPort, jobs: Any,
+                 examples: Callable[[str | None, str, str, str], list[dict[str, Any]]],
+                 now: Callable[[], datetime] = utcnow, settings: Settings | None = None,
+                 retention_days: int = 90):
+        self._config = config
+        self._store = incidents
+        self._jobs = jobs
+        self._examples = examples  # (site, topic, since, until) -> up to three messages as the dashboard shows them
+        self._now = now
+        self.settings = settings or Settings()
+        self._retention = retention_days
+        self._cache: dict[tuple[str, str], dict[str, int]] = {}  # closed hours' items (they no longer move)
+        self._cache_hour = ""
+        self._fields: list[str] = []
+        self._snapshots: list[tuple[datetime, str, dict[str, dict[str, int]]]] = []  # the last 20 minutes' reads
+
+    def _read(self, scopes: list[str], closed: list[str], current: str | None = None
+              ) -> dict[tuple[str, str], dict[str, int]]:
+        """Counts by (scope, hour): ``closed`` hours (before the current one: they no longer move) read once per
+        process and hour, ``current`` read each time."""
+        if self._now().strftime("%Y-%m-%dT%H") != self._cache_hour:
+            self._cache, self._cache_hour = {}, self._now().strftime("%Y-%m-%dT%H")
+        missing = sorted({s for s in scopes for h in closed if (s, h) not in self._cache})
+        if missing:
+            found = self._store.hour_counts(missing, closed, self._fields)
+            for scope in missing:
+                for hour in closed:
+                    self._cache[(scope, hour)] = found.get((scope, hour), {})
+        out = {(s, h): self._cache[(s, h)] for s in scopes for h in closed}
+        if current:
+            fresh = self._store.hour_counts(scopes, [current], self._fields)
+            out.update({(s, current): fresh.get((s, current), {}) for s in scopes})
+        return out
+
+    def check(self) -> dict[str, int]:
+        """Open, re-alert and close incidents; the counts of what it did."""
+        now = self._now()
+        start = now.replace(minute=0, second=0, microsecond=0)
+        cur, prev = hour_key(start), hour_key(start - timedelta(hours=1))
+        elapsed = (now - start).total_seconds() / 3600
+        topics = list(self._config.topics)
+        self._fields = [f"topic_{t}" for t in topics]
+        scopes = [s.id for s in self._config.sites] + [NETWORK]
+        if now - start >= self.settings.min_elapsed:
+            counts = self._read(scopes, [prev], cur)
+        else:  # the previous hour's last messages may still be being counted: read it fresh too
+            fresh = self._store.hour_counts(scopes, [cur, prev], self._fields)
+            counts = {(s, h): fresh.get((s, h), {}) for s in scopes for h in (cur, prev)}
+        snapshot = next((x for x in reversed(self._snapshots) if now - x[0] >= RECENT), None)
+        self._snapshots = [x for x in self._snapshots if now - x[0] <= RECENT + timedelta(minutes=5)]
+        self._snapshots.append((now, cur, {s: counts[(s, cur)] for s in scopes}))
+        active = {(i["scope"], i["topic"]): i for status in ("open", "acknowledged")
+                  for i in self._store.incidents(status, 1000)}
+        candidates = [(s, t) for s in scopes for t in topics
+                      if (s, t) in active or counts[(s, cur)].get(f"topic_{t}", 0)
+                      + counts[(s, prev)].get(f"topic_{t}", 0) >= self.settings.min_count]
+        done = {"opened": 0, "closed": 0, "alerted": 0, "checked": len(candidates)}
+        for scope, topic in set(active) - {(s, t) for s in scopes for t in topics}:  # a site or topic removed
+            done["closed"] += self._close(active[(scope, topic)]["id"], now)
+        if not candidates:
+            return done
+        weeks = self.settings.weeks
+        past_cur = baseline_hours(start, weeks)
+        past_prev = baseline_hours(start - timedelta(hours=1), weeks)
+        base = self._read(sorted({s for s, _ in candidates}), [*past_cur, *past_prev])
+        for scope, topic in candidates:
+            field = f"topic_{topic}"
+            now_count, before = counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0)
+            recent = None
+            if snapshot is not None and snapshot[1] in (cur, prev):
+                then = snapshot[2].get(scope, {}).get(field, 0)
+                if snapshot[1] == cur:
+                    recent = (max(0, now_count - then), 0.0, (now - snapshot[0]) / timedelta(hours=1))
+                else:
+                    recent = (max(0, now_count + before - then), (start - snapshot[0]) / timedelta(hours=1),
+                              elapsed)
+            result = assess(now_count, before, sum(base[(scope, h)].get(field, 0) for h in past_cur) / weeks,
+                            sum(base[(scope, h)].get(field, 0) for h in past_prev) / weeks, elapsed, self.settings,
+                            recent)
+            found = active.get((scope, topic))
+            if found is None and result.elevated:
+                done["opened"] += self._open(scope, topic, cur, start, now, result)
+            elif found is not None and not found.get("alerted"):
+                done["alerted"] += self._alert(found)  # opened while the queue was down: queued now
+            if found is not None and result.normal and now - _time(found["opened_at"]) >= self.settings.min_open:
+                done["closed"] += self._close(found["id"], now)
+        return done
+
+    def _close(self, incident_id: str, now: datetime) -> int:
+        from chalicelib.errors import Conflict, NotFound
+
+        try:
+            self._store.set_status(incident_id, allowed_from=["open", "acknowledged"], to_status="closed",
+                                   at=iso(now))
+        except (Conflict, NotFound):  # closed by a concurrent check (EventBridge may deliver twice), or expired
+            return 0
+        return 1
+
+    def _open(self, scope: str, topic: str, hour: str, start: datetime, now: datetime, result: Assessment) -> int:
+        site = None if scope == NETWORK else scope
+        incident = {
+            "id": incident_id(scope, topic, hour), "scope": scope, "site": site, "topic": topic, "hour": hour,
+            "status": "open", "opened_at": iso(now), "observed": result.observed, "expected": result.expected,
+            "p_value": float(f"{result.p:.3g}"),
+            "examples": self._examples(site, topic, iso(start - timedelta(hours=1)), iso(now))[:EXAMPLES],
+            "recipients": self._recipients(site), "alerted": False,
+            "ttl": int((now + timedelta(days=self._retention)).timestamp()),
+        }
+        if not self._store.open_incident(incident):
+            return 0  # this rise was opened by an earlier check in the same hour
+        log.warning("incident %s opened: %s at %s, %s messages (expected %s)", incident["id"], topic, scope,
+                    result.observed, result.expected)
+        self._alert(incident)
+        return 1
+
+    def _recipients(self, site: str | None) -> dict[str, dict[str, str]]:
+        """The site's manager (e-mail and SMS) and central care (e-mail); the network's: central care."""
+        found = self._config.site(site) if site else None
+        out: dict[str, dict[str, str]] = {}
+        for channel, role, targets in (("email", "site_manager", found.manager_email if found else []),
+                                       ("sms", "site_manager", found.manager_sms if found else []),
+                                       ("email", "care", self._config.deployment.care_email)):
+            for n, to in enumerate(targets):
+                out[f"{role}-{channel}-{n}"] = {"channel": channel, "role": role, "to": to}
+        return out
+
+    def _alert(self, incident: dict[str, Any]) -> int:
+        """Queue one alert job per recipient (each sent once: the worker claims it), then note it queued."""
+        from chalicelib.jobs import QueueError
+
+        try:
+            self._jobs.send_many([{"type": "incident_alert", "incident_id": incident["id"], "recipient": r}
+                                  for r in incident["recipients"]])
+        except QueueError as exc:  # the next check queues them (the incident is not marked alerted)
+            log.error("incident %s: alerts not queued: %s", incident["id"], exc)
+            return 0
+        self._store.mark_alerted(incident["id"])
+        return 1
+
+
+def _time(value: str) -> datetime:
+    from chalicelib.clock import parse_time
+
+    return parse_time(value)
+
+
+def examples_from(messages: Any, config: Config) -> Callable[[str | None, str, str, str], list[dict[str, Any]]]:
+    """Up to three of a site's (or the network's) latest messages on a topic in a period, as the dashboard shows
+    them (number and forbidden words masked): one query of the drill-down index of that site and topic."""
+    from chalicelib.api.feedback import public_message
+    from chalicelib.clock import days_between
+
+    words = tuple(config.deployment.forbidden_words)
+
+    def examples(site: str | None, topic: str, since: str, until: str) -> list[dict[str, Any]]:
+        days = days_between(_time(since), _time(until))
+        try:
+            items, _ = messages.feedback(site=site, since=since, until=until, days=days, filters={"topic": topic},
+                                         limit=EXAMPLES, cursor=None)
+        except Exception as exc:  # an incident without examples rather than none
+            log.warning("incident examples not read: %s", exc)
+            return []
+        return [{k: public_message(i, words)[k] for k in ("received_at", "from", "text")} for i in items[:EXAMPLES]]
+
+    return examples

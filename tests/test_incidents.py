@@ -1,0 +1,383 @@
+"""Emerging issues (``chalicelib/incidents.py``): the Poisson test, the detector on the fakes, its alerts once,
+the API; and the DynamoDB adapter on moto. All new with issue 25 (each fails on the code before it: no module)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from chalicelib.incident_alerts import BadIncidentJob, IncidentAlerts, incident_email, incident_sms
+from chalicelib.incidents import NETWORK, IncidentDetector, Settings, assess, incident_id, poisson_tail
+from chalicelib.notify import DeliveryFailed
+from tests.fakes import FakeIncidents
+
+NOW = datetime(2026, 3, 10, 9, 20, tzinfo=UTC)  # a Tuesday, 09:20: 20 minutes into the hour
+
+
+def exact_tail(x: int, lam: int) -> float:
+    """``P(X >= x)`` with exact fractions (e^-lam aside)."""
+    below, term = Fraction(0), Fraction(1)
+    for k in range(x):
+        below += term
+        term = term * lam / (k + 1)
+    return 1 - math.exp(-lam) * float(below)
+
+
+@pytest.mark.parametrize(("x", "lam"), [(1, 1), (3, 2), (10, 2), (30, 12), (8, 9), (0, 3)])
+def test_the_poisson_tail_is_exact(x, lam):
+    assert poisson_tail(x, lam) == pytest.approx(exact_tail(x, lam), rel=1e-9, abs=1e-15)
+    assert poisson_tail(60, 5) == pytest.approx(1.3e-38, rel=0.1)  # far in the tail: no cancellation to 0
+
+
+def test_a_rise_is_elevated_and_a_usual_hour_normal():
+    settings = Settings()
+    # 4 an hour usually; 14 in the first 20 minutes of this hour: far beyond 1.3 expected
+    rise = assess(14, 4, 4.0, 4.0, 1 / 3, settings)
+    assert rise.elevated and rise.p < 1e-6 and rise.observed == 14
+    usual = assess(2, 4, 4.0, 4.0, 1 / 3, settings)
+    assert not usual.elevated and usual.normal
+    # a quiet baseline never alerts under the minimum count
+    assert not assess(5, 0, 0.0, 0.0, 1 / 3, settings).elevated
+    assert assess(6, 0, 0.0, 0.0, 1 / 3, settings).elevated
+
+
+class Jobs:
+    def __init__(self):
+        self.sent: list[dict] = []
+        self.down = False
+
+    def send_many(self, jobs):
+        from chalicelib.jobs import QueueError
+
+        if self.down:
+            raise QueueError("SQS down")
+        self.sent += jobs
+
+
+def count(store, site, at, topic, n, start=0):
+    for i in range(n):
+        store.counters.count_message(site=site, bucket=f"H#{at:%Y-%m-%dT%H}", fields=[f"topic_{topic}"],
+                                     message_id=f"{site}-{at}-{topic}-{start + i}", expires_at=0)
+
+
+def baseline(store, site="line-8", topic="cleanliness", per_hour=2, weeks=6):
+    for week in range(1, weeks + 1):
+        for hour in (NOW - timedelta(days=7 * week), NOW - timedelta(days=7 * week, hours=1)):
+            count(store, site, hour, topic, per_hour)
+
+
+def detector(domain, now, jobs=None, examples=None):
+    incidents = FakeIncidents(domain.store.counters)
+    clock = {"now": now}
+    found = IncidentDetector(config=domain.config, incidents=incidents, jobs=jobs or Jobs(),
+                             examples=examples or (lambda site, topic, since, until: [
+                                 {"received_at": "2026-03-10T09:15:00.000Z", "from": "+44 77•• •••123",
+                                  "text": "The toilets are filthy"}]),
+                             now=lambda: clock["now"])
+    return found, incidents, clock
+
+
+def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    count(domain.store, "line-8", NOW, "comfort", 1)
+    jobs = Jobs()
+    found, incidents, clock = detector(domain, NOW, jobs)
+    assert found.check()["opened"] == 2  # the site's, and the network's (this site is all it heard)
+    [incident] = [i for i in incidents.items.values() if i["scope"] == "line-8"]
+    assert (incident["site"], incident["topic"], incident["hour"], incident["status"]) == \
+        ("line-8", "cleanliness", "2026-03-10T09", "open")
+    assert incident["id"] == incident_id("line-8", "cleanliness", "2026-03-10T09") and incident["alerted"]
+    assert incident["examples"][0]["text"] == "The toilets are filthy"
+    # the site's manager and central care, one job each
+    assert {(j["type"], j["incident_id"], j["recipient"]) for j in jobs.sent} == {
+        ("incident_alert", incident["id"], "site_manager-email-0"), ("incident_alert", incident["id"], "care-email-0"),
+        ("incident_alert", incident_id(NETWORK, "cleanliness", "2026-03-10T09"), "care-email-0")}
+    # a check a minute later: still high, nothing new
+    clock["now"] = NOW + timedelta(minutes=1)
+    count(domain.store, "line-8", NOW, "cleanliness", 2, start=100)
+    assert found.check() == {"opened": 0, "closed": 0, "alerted": 0, "checked": 2}
+    assert len(jobs.sent) == 3
+    # two hours on, the topic is back to its usual 2 an hour: closed
+    clock["now"] = NOW + timedelta(hours=2)
+    assert found.check()["closed"] == 2
+    assert incidents.items[incident["id"]]["status"] == "closed"
+    assert found.check()["checked"] == 0  # nothing active, nothing counted: no baseline read
+    # an incident of a site since removed from the configuration is closed, not left open for ever
+    incidents.open_incident({**incident, "id": "GONE", "scope": "old-site", "site": "old-site", "status": "open"})
+    assert found.check()["closed"] == 1 and incidents.items["GONE"]["status"] == "closed"
+    assert found._close("GONE", NOW) == 0 and found._close("NOSUCH", NOW) == 0  # closed meanwhile: no error
+
+
+def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fifteen_minutes(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    found, incidents, clock = detector(domain, NOW)
+    found.check()
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    incidents.set_status(incident["id"], allowed_from=["open"], to_status="acknowledged", at="x")
+    domain.store.counters._db.counters.clear()  # as if the counts were back to nothing at once
+    baseline(domain.store)
+    clock["now"] = NOW + timedelta(minutes=10)
+    assert found.check()["closed"] == 0  # open at least 15 minutes
+    clock["now"] = NOW + timedelta(minutes=16)
+    assert found.check()["closed"] == 2 and incidents.items[incident["id"]]["status"] == "closed"
+
+
+def test_a_usual_busy_hour_and_a_small_count_open_nothing(domain):
+    baseline(domain.store, per_hour=30)
+    count(domain.store, "line-8", NOW, "cleanliness", 11)  # about 10 expected by 09:20
+    count(domain.store, "store-leeds", NOW, "price", 4)  # no baseline, but under the minimum
+    found, incidents, _ = detector(domain, NOW)
+    assert found.check()["opened"] == 0 and not incidents.items
+
+
+def test_the_network_has_its_own_incident_and_its_alert_goes_to_care(domain):
+    for site in ("line-8", "line-12", "store-leeds", "store-paris"):
+        baseline(domain.store, site=site, topic="punctuality", per_hour=3)
+        count(domain.store, site, NOW, "punctuality", 5)  # a little high at each site, high across the network
+    jobs = Jobs()
+    found, incidents, _ = detector(domain, NOW, jobs)
+    found.check()
+    network = [i for i in incidents.items.values() if i["scope"] == NETWORK]
+    assert [(i["site"], i["topic"]) for i in network] == [(None, "punctuality")]
+    assert {j["recipient"] for j in jobs.sent if j["incident_id"] == network[0]["id"]} == {"care-email-0"}
+
+
+def test_alerts_not_queued_are_queued_by_the_next_check(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    jobs = Jobs()
+    jobs.down = True
+    found, incidents, clock = detector(domain, NOW, jobs)
+    assert found.check()["opened"] == 2 and not jobs.sent
+    assert not any(i["alerted"] for i in incidents.items.values())
+    jobs.down = False
+    clock["now"] = NOW + timedelta(minutes=1)
+    assert found.check()["alerted"] == 2 and len(jobs.sent) == 3
+
+
+def test_closed_hours_are_read_once_per_hour(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 6)
+    found, incidents, clock = detector(domain, NOW)
+    found.check()
+    first = list(incidents.reads)
+    clock["now"] = NOW + timedelta(minutes=1)
+    found.check()
+    # the second check reads only the current hour of every site (the baselines and last hour are kept)
+    assert incidents.reads[len(first):] == [(len(domain.config.sites) + 1, 1)]
+
+
+class Sender:
+    def __init__(self, fail=False):
+        self.sent, self.fail = [], fail
+
+    def send(self, to, *text):
+        if self.fail:
+            raise DeliveryFailed("SES down")
+        self.sent.append((to, *text))
+        return "id"
+
+
+def test_an_incident_alert_is_sent_once_per_recipient_with_its_examples_masked(domain):
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    found, incidents, _ = detector(domain, NOW)
+    found.check()
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    email, sms = Sender(fail=True), Sender()
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=email, now=lambda: NOW)
+    with pytest.raises(DeliveryFailed):
+        alerts.deliver(incident["id"], "care-email-0")
+    email.fail = False
+    assert alerts.deliver(incident["id"], "care-email-0") is True  # the failed try released its claim
+    assert alerts.deliver(incident["id"], "care-email-0") is False  # a duplicate job: not sent again
+    [(to, subject, body)] = email.sent
+    assert to == "care@example.com" and "cleanliness" in subject and "Coach line 8" in subject
+    assert '+44 77•• •••123  "The toilets are filthy"' in body
+    with pytest.raises(BadIncidentJob):
+        alerts.deliver(incident["id"], "nobody")
+    text = incident_sms(domain.config, incident)
+    assert text.startswith("VOIX ISSUE Coach line 8") and "The toilets are filthy" in text
+    assert incident_email(domain.config, {**incident, "site": None, "examples": []})[0].count("the network") == 1
+
+
+def test_the_api_lists_and_acknowledges_incidents(domain):
+    from chalicelib.api.incidents import IncidentsApi
+    from chalicelib.errors import ApiError
+
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    found, incidents, _ = detector(domain, NOW)
+    found.check()
+    api = IncidentsApi(incidents=incidents, now=lambda: NOW)
+    [listed, _] = sorted(api.incidents({"status": "open"})["items"], key=lambda i: i["site"] is None)
+    assert listed["examples"][0]["from"] == "+44 77•• •••123" and "recipients" not in listed
+    acked = api.acknowledge(listed["id"], {"by": "Sam"}, actor="operator")
+    assert (acked["status"], acked["acknowledged_by"]) == ("acknowledged", "Sam [operator]")
+    assert [i["site"] for i in api.incidents({})["items"]] == [None]
+    for bad, status in ((lambda: api.acknowledge(listed["id"], {}), 409),
+                        (lambda: api.acknowledge("NOSUCHINCIDNT", {}), 404),
+                        (lambda: api.incidents({"status": "gone"}), 400)):
+        with pytest.raises(ApiError) as caught:
+            bad()
+        assert caught.value.status == status
+
+
+def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
+    import boto3
+
+    from chalicelib.errors import Conflict, NotFound
+    from chalicelib.storage.counters import CounterStore
+    from chalicelib.storage.incidents import IncidentStore
+
+    db = boto3.client("dynamodb")
+    counters, store = CounterStore(db, "voix-dev"), IncidentStore(db, "voix-dev")
+    for i in range(3):
+        counters.count_message(site="line-8", bucket="H#2026-03-10T09", message_id=f"m{i}",
+                               fields=["topic_cleanliness"], expires_at=0)
+    counters.count_message(site="line-12", bucket="H#2026-03-10T09", message_id="m9", fields=["topic_price"],
+                           expires_at=0)
+    got = store.hour_counts(["line-8", "line-12", "store-leeds", NETWORK], ["2026-03-10T09", "2026-03-10T08"],
+                            ["topic_cleanliness", "topic_price"])
+    assert got == {("line-8", "2026-03-10T09"): {"topic_cleanliness": 3},
+                   ("line-12", "2026-03-10T09"): {"topic_price": 1},
+                   (NETWORK, "2026-03-10T09"): {"topic_cleanliness": 3, "topic_price": 1}}
+    incident = {"id": "ABC234", "scope": "line-8", "site": "line-8", "topic": "cleanliness", "hour": "2026-03-10T09",
+                "status": "open", "opened_at": "2026-03-10T09:20:00.000Z", "observed": 12, "expected": 1.33,
+                "p_value": 2.1e-8, "examples": [{"received_at": "2026-03-10T09:15:00.000Z", "from": None,
+                                                 "text": "x" * 1000}],
+                "recipients": {"care-email-0": {"channel": "email", "role": "care", "to": "care@example.com"}},
+                "alerted": False, "ttl": 0}
+    assert store.open_incident(incident) is True
+    assert store.open_incident(incident) is False  # exactly once
+    stored = store.get_incident("ABC234")
+    assert stored["expected"] == 1.33 and len(stored["examples"][0]["text"]) == 320
+    assert [i["id"] for i in store.incidents("open", 10)] == ["ABC234"]
+    store.mark_alerted("ABC234")
+    assert store.claim_alert("ABC234", "care-email-0", "t") is True
+    assert store.claim_alert("ABC234", "care-email-0", "t") is False
+    store.release_alert("ABC234", "care-email-0")
+    assert store.claim_alert("ABC234", "care-email-0", "t") is True
+    assert store.claim_alert("ABC234", "nobody", "t") is False
+    acked = store.set_status("ABC234", allowed_from=["open"], to_status="acknowledged", at="t2", by="Sam")
+    assert (acked["status"], acked["acknowledged_by"], acked["alerted"]) == ("acknowledged", "Sam", True)
+    assert store.incidents("open", 10) == [] and len(store.incidents("acknowledged", 10)) == 1
+    with pytest.raises(Conflict):
+        store.set_status("ABC234", allowed_from=["open"], to_status="acknowledged", at="t3")
+    with pytest.raises(NotFound):
+        store.set_status("NOPE", allowed_from=["open"], to_status="acknowledged", at="t3")
+    with pytest.raises(NotFound):
+        store.get_incident("../x")
+    # a network incident (no site) through the API over the adapter: its site is null
+    from chalicelib.api.incidents import IncidentsApi
+
+    assert store.open_incident({**incident, "id": "NET234", "scope": NETWORK, "site": None})
+    [network] = IncidentsApi(incidents=store).incidents({"status": "open"})["items"]
+    assert network["site"] is None and network["examples"][0]["from"] is None
+
+
+def test_a_rise_within_the_hour_is_seen_by_the_fifteen_minute_window_of_a_warm_detector(domain):
+    baseline(domain.store, per_hour=40)
+    half_past = NOW.replace(minute=30)
+    count(domain.store, "line-8", NOW, "cleanliness", 20)  # 09:00 to 09:30, as usual
+    warm, incidents, clock = detector(domain, half_past)
+    cold, cold_incidents, cold_clock = detector(domain, half_past)
+    warm.check()  # the warm detector read the counts at 09:30
+    count(domain.store, "line-8", NOW, "cleanliness", 30, start=100)  # 30 in the next quarter: 10 usual
+    clock["now"] = cold_clock["now"] = half_past + timedelta(minutes=15)
+    assert cold.check()["opened"] == 0  # the hour's 50 against 30 expected: not enough alone
+    assert warm.check()["opened"] == 2  # the quarter's 30 against 10 (the network's too)
+    assert incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]["observed"] == 30
+
+
+def test_the_scheduled_job_raises_a_burst_and_the_worker_alerts_once_in_process(client):
+    """The wiring in one process (moto): webhook, worker, the scheduled handler, the API, the alert jobs."""
+    from app import detect_incidents
+    from chalicelib import services
+    from chalicelib.clock import iso
+    from infra.local_worker import FakeLambdaContext
+    from tests.conftest import auth, drain, post_sms, sent_emails, twilio_params
+
+    now = datetime.now(UTC)
+    counters = services.services().store.counters
+    for week in range(1, 7):
+        for shift in (-1, 0, 1):
+            hour = now - timedelta(days=7 * week, hours=shift)
+            counters.count_batch(site="line-8", bucket=f"H#{hour:%Y-%m-%dT%H}", batch_id=f"seed-{week}-{shift}",
+                                 counts={"n": 1, "topic_cleanliness": 1}, expires_at=0)
+    for i in range(10):  # at any minute of the hour: 10 against 1 expected at most is past alpha (1e-7)
+        assert post_sms(client, twilio_params(f"L8 the toilets are filthy ({i})", sid=f"SM{i:032d}",
+                                              frm=f"+4477009002{i:02d}")).status_code == 200
+    drain()
+    before = len(sent_emails())
+    for _ in range(2):  # a duplicate firing (EventBridge delivers at least once) opens and alerts nothing more
+        detect_incidents({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eab",
+                          "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+                          "time": iso(now), "region": "eu-west-2",
+                          "resources": ["arn:aws:events:eu-west-2:123456789012:rule/voix-dev-detect_incidents"],
+                          "detail": {}}, FakeLambdaContext())
+    [site] = [i for i in client.http.get("/api/incidents", headers=auth()).json_body["items"] if i["site"]]
+    assert site["topic"] == "cleanliness" and site["observed"] == 10 and len(site["examples"]) == 3
+    assert site["examples"][0]["text"].startswith("L8 the toilets are filthy")
+    drain()
+    drain()
+    mails = [m for m in sent_emails()[before:] if "Emerging issue" in m.subject]
+    assert sorted(m.destinations["ToAddresses"][0] for m in mails if "Coach line 8" in m.subject) == [
+        "care@example.com", "line8@example.com"]
+    assert "+44 77••" in mails[0].body and "the toilets are filthy" in mails[0].body
+    acked = client.http.post(f"/api/incidents/{site['id']}/ack", headers=auth(), body="{}")
+    assert acked.status_code == 200 and acked.json_body["status"] == "acknowledged"
+
+
+def test_the_edges_a_new_hour_a_snapshot_of_the_last_hour_an_incident_opened_meanwhile_and_sms(domain):
+    from chalicelib.incidents import examples_from
+
+    assert poisson_tail(3, 0) == 0.0
+    baseline(domain.store, per_hour=40)
+    count(domain.store, "line-8", NOW - timedelta(hours=1), "cleanliness", 40)
+    ten_to = NOW.replace(minute=45) - timedelta(hours=1)
+    found, incidents, clock = detector(domain, ten_to)
+    found.check()  # 08:45: a snapshot of the last hour
+    clock["now"] = NOW.replace(minute=3)  # 09:03: the last hour read fresh; the 18 minutes span both hours
+    count(domain.store, "line-8", NOW, "cleanliness", 25)
+    assert found.check()["opened"] == 2
+    assert incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]["observed"] == 25
+    # a rise closed and back within its opening hour: not opened twice (one incident per opening hour)
+    for opened in list(incidents.items):
+        incidents.set_status(opened, allowed_from=["open"], to_status="closed", at="x")
+    clock["now"] = NOW.replace(minute=4)
+    assert found.check()["opened"] == 0
+    # an SMS recipient; a job without names
+    sms_site = domain.config.sites[0]
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    incident["recipients"]["site_manager-sms-0"] = {"channel": "sms", "role": "site_manager", "to": "+447700900999"}
+    sms = Sender()
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=Sender(), now=lambda: NOW)
+    assert alerts.deliver(incident["id"], "site_manager-sms-0") and sms.sent[0][0] == "+447700900999"
+    with pytest.raises(BadIncidentJob):
+        alerts.deliver(None, "x")
+    assert sms_site.id == "line-8"
+
+    class Broken:
+        def feedback(self, **kwargs):
+            raise RuntimeError("DynamoDB down")
+
+    assert examples_from(Broken(), domain.config)("line-8", "cleanliness", "2026-03-10T08:00:00.000Z",
+                                                  "2026-03-10T09:20:00.000Z") == []
+
+
+def test_the_bench_injects_incidents_scores_them_and_renders_its_section():
+    from benchmarks import incidents as bench
+
+    result = bench.simulate(sites=2, days=7, per_site=3)
+    sizes = result["by_size"]
+    assert sum(v["incidents"] for v in sizes.values()) == 6 and result["checks"] == 7 * 24 * 60
+    assert all(0 <= v["within_15"] <= v["detected"] <= v["incidents"] for v in sizes.values())
+    assert sizes[5]["detected"] >= 1  # a fivefold rise on a busy topic is seen
+    text = "\n".join(bench.section(result) + bench.summary(result))
+    assert "## Emerging issues" in text and "false alarms ≤ 1 per site per week" in text
