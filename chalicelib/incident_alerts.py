@@ -1,5 +1,5 @@
 """An incident's alert to one recipient (the worker's ``incident_alert`` job): an e-mail (SES) or an SMS (SNS),
-with three example messages as the dashboard shows them (number masked, forbidden words masked), sent once:
+in the recipient's language, with three example messages as the dashboard shows them (number masked, forbidden words masked), sent once:
 its recipient's entry in the incident is claimed before sending and released if the sending fails."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
+from chalicelib.i18n import format_datetime, label, network_zone, reader_language, t
 from chalicelib.notify import DeliveryFailed, EmailAlerts, SmsAlerts
 from chalicelib.observability import logger as log
 from chalicelib.sms_segments import fit
@@ -19,32 +20,44 @@ class BadIncidentJob(ValueError):
     """An incident alert job naming no incident or recipient (it ends in the dead-letter queue)."""
 
 
-def _where(config: Config, incident: dict[str, Any]) -> str:
+def _where(config: Config, incident: dict[str, Any], language: str) -> str:
     site = config.site(incident.get("site")) if incident.get("site") else None
-    return site.name if site else ("the network" if not incident.get("site") else str(incident["site"]))
+    if site is not None:
+        return site.name
+    return t("alert.incident.network", language) if not incident.get("site") else str(incident["site"])
 
 
-def incident_email(config: Config, incident: dict[str, Any]) -> tuple[str, str]:
-    where = _where(config, incident)
-    subject = (f"[Voix] Emerging issue: {incident['topic']} at {where}, {incident['observed']} messages "
-               f"(about {incident['expected']} expected)")
-    lines = [f"More messages about {incident['topic']} than usual at {where}: {incident['observed']} in the last "
-             f"hour or so, about {incident['expected']} expected at this hour of the week "
-             f"(p = {incident['p_value']}).", f"Opened {incident['opened_at'][:16].replace('T', ' ')} UTC.", ""]
+def _zone(config: Config, incident: dict[str, Any]) -> str:
+    site = config.site(incident.get("site")) if incident.get("site") else None
+    return site.timezone if site is not None else network_zone(config)
+
+
+def incident_email(config: Config, incident: dict[str, Any], language: str | None = None) -> tuple[str, str]:
+    """The alert e-mail's subject and text in ``language`` (the deployment's default if none), times in the
+    site's zone (the network's for a network incident)."""
+    language = language or config.deployment.default_language
+    where, zone = _where(config, incident, language), _zone(config, incident)
+    values = {"topic": label("topic", incident["topic"], language), "where": where,
+              "observed": incident["observed"], "expected": incident["expected"]}
+    subject = t("alert.incident.subject", language, **values)
+    lines = [t("alert.incident.body", language, p=incident["p_value"], **values),
+             t("alert.incident.opened", language, time=format_datetime(incident["opened_at"], language, zone)), ""]
     if incident.get("examples"):
-        lines.append("Examples:")
-        lines += [f"  {e.get('received_at', '')[11:16]}  {e.get('from') or ''}  \"{e.get('text', '')}\""
-                  for e in incident["examples"]]
+        lines.append(t("alert.incident.examples", language))
+        lines += [f"  {format_datetime(e.get('received_at'), language, zone)[-5:]}  {e.get('from') or ''}  "
+                  f"\"{e.get('text', '')}\"" for e in incident["examples"]]
         lines.append("")
-    lines.append("Acknowledge it on the dashboard (the banner stays until someone does).")
+    lines.append(t("alert.incident.ack", language))
     return subject, "\n".join(lines) + "\n"
 
 
-def incident_sms(config: Config, incident: dict[str, Any]) -> str:
-    head = f"VOIX ISSUE {_where(config, incident)} {incident['topic']}: {incident['observed']} msgs " \
-           f"(~{incident['expected']} usual). \""
+def incident_sms(config: Config, incident: dict[str, Any], language: str | None = None) -> str:
+    language = language or config.deployment.default_language
+    head = t("alert.incident.sms", language, where=_where(config, incident, language),
+             topic=label("topic", incident["topic"], language), observed=incident["observed"],
+             expected=incident["expected"]) + " \""
     first = (incident.get("examples") or [{}])[0].get("text") or ""
-    return fit(head, first, "\" See the dashboard.", 2)
+    return fit(head, first, "\" " + t("alert.incident.sms_tail", language), 2)
 
 
 class IncidentAlerts:
@@ -69,10 +82,11 @@ class IncidentAlerts:
         if not self._incidents.claim_alert(incident_id, recipient_id, iso(self._now())):
             return False  # sent by an earlier copy of this job
         try:
+            language = reader_language(self._config, recipient["to"], incident.get("site"))
             if recipient["channel"] == "sms":
-                self._sms.send(recipient["to"], incident_sms(self._config, incident))
+                self._sms.send(recipient["to"], incident_sms(self._config, incident, language))
             else:
-                self._email.send(recipient["to"], *incident_email(self._config, incident))
+                self._email.send(recipient["to"], *incident_email(self._config, incident, language))
         except Exception:
             self._incidents.release_alert(incident_id, recipient_id)
             raise

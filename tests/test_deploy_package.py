@@ -275,7 +275,7 @@ def test_every_function_has_its_log_group_with_a_retention_and_no_role_creates_o
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"] for r in resources.values()
               if r["Type"] == "AWS::Logs::LogGroup" and "Fn::Sub" in r["Properties"]["LogGroupName"]}
-    assert len(functions) == 9  # Chalice's eight and the webhook's own (infra/webhook_split.py)
+    assert len(functions) == 10  # Chalice's nine and the webhook's own (infra/webhook_split.py)
     for function in functions:
         assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
     assert resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}

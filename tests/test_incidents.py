@@ -380,4 +380,20 @@ def test_the_bench_injects_incidents_scores_them_and_renders_its_section():
     assert all(0 <= v["within_15"] <= v["detected"] <= v["incidents"] for v in sizes.values())
     assert sizes[5]["detected"] >= 1  # a fivefold rise on a busy topic is seen
     text = "\n".join(bench.section(result) + bench.summary(result))
-    assert "## Emerging issues" in text and "false alarms ≤ 1 per site per week" in text
+    assert "Emerging issues (issue 25)" in text and "false alarms ≤ 1 per site per week" in text
+
+
+def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_times(domain):
+    incident = {"id": "I1", "site": "line-8", "topic": "cleanliness", "observed": 12, "expected": 2.5,
+                "p_value": 1e-7, "opened_at": "2026-07-01T13:05:00Z",
+                "examples": [{"received_at": "2026-07-01T13:01:00Z", "from": "+44 77•• •••123", "text": "Sale"}]}
+    subject, body = incident_email(domain.config, incident, "fr")
+    assert subject.startswith("[Voix] Problème émergent : propreté – Coach line 8"), subject
+    zone = domain.config.site("line-8").timezone
+    from chalicelib.i18n import format_datetime
+    assert f"Ouvert le {format_datetime('2026-07-01T13:05:00Z', 'fr', zone)}." in body
+    assert "Exemples :" in body and "Emerging" not in body
+    english = incident_email(domain.config, incident, "en")[0]
+    assert english.startswith("[Voix] Emerging issue: cleanliness at Coach line 8")
+    sms = incident_sms(domain.config, incident, "fr")
+    assert sms.startswith("VOIX ALERTE Coach line 8 propreté") and "Voir le tableau de bord" in sms
