@@ -1,6 +1,7 @@
 """An incident's alert to one recipient (the worker's ``incident_alert`` job): an e-mail (SES) or an SMS (SNS),
-in the recipient's language, with three example messages as the dashboard shows them (number masked, forbidden words masked), sent once:
-its recipient's entry in the incident is claimed before sending and released if the sending fails."""
+in the recipient's language, with three example messages as the dashboard shows them (number masked, forbidden
+words masked), sent once: its recipient's entry in the incident is claimed before sending and released if
+the sending fails."""
 
 from __future__ import annotations
 

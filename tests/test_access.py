@@ -32,7 +32,8 @@ def api_routes():
 ROUTES = api_routes()
 READ_ONLY = {("GET", p) for p in ("/api/feedback", "/api/metrics", "/api/cases", "/api/config", "/api/export.csv",
                                   "/api/scorecards", "/api/surveys", "/api/surveys/S1", "/api/cases/C1",
-                                  "/api/metrics/quality", "/api/metrics/year", "/api/incidents")}  # the banner of a wall screen
+                                  "/api/metrics/quality", "/api/metrics/year",
+                                  "/api/incidents")}  # the banner of a wall screen
 
 
 def call(client, method, path, headers):
