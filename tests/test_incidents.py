@@ -388,12 +388,13 @@ def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_tim
                 "p_value": 1e-7, "opened_at": "2026-07-01T13:05:00Z",
                 "examples": [{"received_at": "2026-07-01T13:01:00Z", "from": "+44 77•• •••123", "text": "Sale"}]}
     subject, body = incident_email(domain.config, incident, "fr")
-    assert subject.startswith("[Voix] Problème émergent : propreté – Coach line 8"), subject
+    assert subject.startswith(f"[Voix] Problème émergent : propreté – {domain.config.site('line-8').name}"), subject
     zone = domain.config.site("line-8").timezone
     from chalicelib.i18n import format_datetime
     assert f"Ouvert le {format_datetime('2026-07-01T13:05:00Z', 'fr', zone)}." in body
     assert "Exemples :" in body and "Emerging" not in body
     english = incident_email(domain.config, incident, "en")[0]
-    assert english.startswith("[Voix] Emerging issue: cleanliness at Coach line 8")
+    assert english.startswith(f"[Voix] Emerging issue: cleanliness at {domain.config.site('line-8').name}")
     sms = incident_sms(domain.config, incident, "fr")
-    assert sms.startswith("VOIX ALERTE Coach line 8 propreté") and "Voir le tableau de bord" in sms
+    assert sms.startswith(f"VOIX ALERTE {domain.config.site('line-8').name} propreté") \
+        and "Voir le tableau de bord" in sms
