@@ -1,10 +1,13 @@
 """Emerging issues: a rise of one topic's messages at a site (or across the network) against its own baseline.
 
-Read from the hour counters alone (no message is scanned): the count of the current hour so far, and of the
-current and previous hours together, against the same hours of the week over ``weeks`` earlier weeks. Under
-the baseline, a count is Poisson with mean ``expected``; a count whose one-sided tail ``P(X >= observed)`` is at
-most ``alpha`` and which is at least ``min_count`` opens an incident (once per site, topic and opening hour);
-it closes when neither window's tail is below ``close_alpha`` any more (and it has been open ``min_open``).
+Read from the counter items alone (no message is scanned). The baseline of a topic at an hour is the site's
+messages at the same hour of the week over ``weeks`` earlier weeks times the topic's share of the site's
+messages over those whole weeks (week items), or the topic's own count at that hour when it is clearly higher.
+Under it a count is Poisson with mean ``expected``; the windows tested each check are this hour so far, the
+previous hour with this one, and the last 5, 10 and 15 minutes (from the counts the detector read that long
+ago). A count whose one-sided tail ``P(X >= observed)`` is at most ``alpha`` and which is at least
+``min_count`` opens an incident (once per site, topic and opening hour); it closes when no window's tail is
+at or below ``close_alpha`` any more (and it has been open ``min_open``).
 
 Pure domain: the counters, the incidents, the messages (three examples) and the jobs queue are ports.
 """
@@ -14,8 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,16 +29,17 @@ from chalicelib.observability import logger as log
 NETWORK = "_network"  # the scope of an incident of the whole network (no site)
 STATUSES = ("open", "acknowledged", "closed")
 EXAMPLES = 3
-RECENT = timedelta(minutes=15)  # the short window, from the counts the detector read that long ago (warm process)
 
 
 @dataclass(frozen=True)
 class Settings:
     """The detector's thresholds (README, "Emerging issues")."""
 
-    alpha: float = 1e-6  # one-sided Poisson false-alarm rate of one window at one check
+    alpha: float = 1e-5  # one-sided Poisson false-alarm rate of one window at one check (calibrated: bench)
+    network_alpha: float = 1e-6  # the same for the network's incidents (tested every minute, large counts)
     min_count: int = 6  # fewer messages than this never open an incident, however quiet the baseline
     weeks: int = 6  # the baseline: the same hour of the week over this many earlier weeks
+    windows: tuple[int, ...] = (5, 10, 15)  # the short windows, minutes (from the warm process's snapshots)
     floor_per_hour: float = 0.5  # a baseline of nothing is taken as this many messages an hour
     close_alpha: float = 0.05  # back to normal: neither window's tail at or below this
     min_open: timedelta = timedelta(minutes=15)  # an incident is open at least this long
@@ -74,17 +78,16 @@ class Assessment:
 
 
 def assess(current: int, previous: int, base_current: float, base_previous: float, elapsed: float,
-           settings: Settings, recent: tuple[int, float, float] | None = None) -> Assessment:
-    """The windows (this hour so far; the previous hour and this one so far; and, when the detector saw the
-    counts ``RECENT`` ago, the messages since then) against their baselines (messages an hour at this hour and
-    the one before); ``elapsed``: the share of this hour gone (0 to 1); ``recent``: (messages since the
-    snapshot, share of the previous hour and of this one the window covers)."""
+           settings: Settings, recent: Iterable[tuple[int, float, float]] = ()) -> Assessment:
+    """The windows (this hour so far; the previous hour and this one so far; and each short window the
+    detector has a snapshot for) against their baselines (messages an hour at this hour and the one before);
+    ``elapsed``: the share of this hour gone (0 to 1); ``recent``: (messages since a snapshot, share of the
+    previous hour and of this one the window covers) for each short window."""
     floor = settings.floor_per_hour
     elapsed = max(elapsed, settings.min_elapsed.total_seconds() / 3600)
     now_rate, before_rate = max(base_current, floor), max(base_previous, floor)
     windows = [(current, now_rate * elapsed), (previous + current, before_rate + now_rate * elapsed)]
-    if recent is not None:
-        windows.append((recent[0], before_rate * recent[1] + now_rate * recent[2]))
+    windows += [(n, before_rate * before + now_rate * now) for n, before, now in recent]
     best = (1.0, windows[0])
     for observed, expected in windows:
         # a quick bound first: a count under its mean plus two deviations is far from any alarm
@@ -96,6 +99,19 @@ def assess(current: int, previous: int, base_current: float, base_previous: floa
     return Assessment(observed, round(expected, 2), p, elevated, p > settings.close_alpha)
 
 
+def expected_rate(own: list[int], totals: list[int], share: float | None) -> float:
+    """A topic's messages an hour at one hour of the week, from that hour in each earlier week: the site's
+    messages there (``totals``, the mean) times the topic's ``share`` of the site's messages over those whole
+    weeks (a far larger count than the topic's own at one hour, so a far steadier one); or the topic's own
+    count there (``own``) when it is clearly higher (its mean one deviation down on the square-root scale: a
+    topic that is busier at this hour than its share says keeps its own baseline). No share (no week item):
+    the topic's own mean."""
+    weeks = max(1, len(own))
+    if share is None:
+        return sum(own) / weeks
+    return max(share * sum(totals) / weeks, max(0.0, math.sqrt(sum(own)) - 1) ** 2 / weeks)
+
+
 def hour_key(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H")
 
@@ -103,6 +119,11 @@ def hour_key(at: datetime) -> str:
 def baseline_hours(hour: datetime, weeks: int) -> list[str]:
     """The same hour of the week, ``weeks`` earlier weeks."""
     return [hour_key(hour - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
+
+
+def week_key(at: datetime) -> str:
+    year, week, _ = at.isocalendar()
+    return f"{year:04d}-W{week:02d}"
 
 
 def incident_id(scope: str, topic: str, opening_hour: str) -> str:
@@ -113,6 +134,8 @@ def incident_id(scope: str, topic: str, opening_hour: str) -> str:
 
 class IncidentPort(Protocol):
     def hour_counts(self, sites: list[str], hours: list[str], fields: list[str]
+                    ) -> dict[tuple[str, str], dict[str, int]]: ...
+    def week_counts(self, sites: list[str], weeks: list[str], fields: list[str]
                     ) -> dict[tuple[str, str], dict[str, int]]: ...
     def open_incident(self, incident: dict[str, Any]) -> bool: ...
     def incidents(self, status: str, limit: int) -> list[dict[str, Any]]: ...
@@ -141,15 +164,16 @@ class IncidentDetector:
         self._fields: list[str] = []
         self._snapshots: list[tuple[datetime, str, dict[str, dict[str, int]]]] = []  # the last 20 minutes' reads
 
-    def _read(self, scopes: list[str], closed: list[str], current: str | None = None
+    def _read(self, scopes: list[str], closed: list[str], current: str | None = None, weekly: bool = False
               ) -> dict[tuple[str, str], dict[str, int]]:
-        """Counts by (scope, hour): ``closed`` hours (before the current one: they no longer move) read once per
-        process and hour, ``current`` read each time."""
+        """Counts by (scope, hour): ``closed`` hours (before the current one: they no longer move), or weeks
+        (``weekly``), read once per process and hour, ``current`` read each time."""
         if self._now().strftime("%Y-%m-%dT%H") != self._cache_hour:
             self._cache, self._cache_hour = {}, self._now().strftime("%Y-%m-%dT%H")
         missing = sorted({s for s in scopes for h in closed if (s, h) not in self._cache})
         if missing:
-            found = self._store.hour_counts(missing, closed, self._fields)
+            read = self._store.week_counts if weekly else self._store.hour_counts
+            found = read(missing, closed, self._fields)
             for scope in missing:
                 for hour in closed:
                     self._cache[(scope, hour)] = found.get((scope, hour), {})
@@ -159,6 +183,20 @@ class IncidentDetector:
             out.update({(s, current): fresh.get((s, current), {}) for s in scopes})
         return out
 
+    def _recent(self, now: datetime, start: datetime, cur: str, prev: str, scopes: list[str],
+                counts: dict[tuple[str, str], dict[str, int]]) -> list[tuple[datetime, str, dict]]:
+        """The snapshots the short windows start from (the latest at least each window old, of this hour or the
+        last), then this check's counts kept as the newest snapshot."""
+        found = []
+        for minutes in sorted(self.settings.windows):
+            snap = next((x for x in reversed(self._snapshots) if now - x[0] >= timedelta(minutes=minutes)), None)
+            if snap is not None and snap[1] in (cur, prev) and all(snap is not f for f in found):
+                found.append(snap)
+        keep = timedelta(minutes=max(self.settings.windows, default=0) + 5)
+        self._snapshots = [x for x in self._snapshots if now - x[0] <= keep]
+        self._snapshots.append((now, cur, {s: counts[(s, cur)] for s in scopes}))
+        return found
+
     def check(self) -> dict[str, int]:
         """Open, re-alert and close incidents; the counts of what it did."""
         now = self._now()
@@ -166,16 +204,14 @@ class IncidentDetector:
         cur, prev = hour_key(start), hour_key(start - timedelta(hours=1))
         elapsed = (now - start).total_seconds() / 3600
         topics = list(self._config.topics)
-        self._fields = [f"topic_{t}" for t in topics]
+        self._fields = ["n", *(f"topic_{t}" for t in topics)]
         scopes = [s.id for s in self._config.sites] + [NETWORK]
         if now - start >= self.settings.min_elapsed:
             counts = self._read(scopes, [prev], cur)
         else:  # the previous hour's last messages may still be being counted: read it fresh too
             fresh = self._store.hour_counts(scopes, [cur, prev], self._fields)
             counts = {(s, h): fresh.get((s, h), {}) for s in scopes for h in (cur, prev)}
-        snapshot = next((x for x in reversed(self._snapshots) if now - x[0] >= RECENT), None)
-        self._snapshots = [x for x in self._snapshots if now - x[0] <= RECENT + timedelta(minutes=5)]
-        self._snapshots.append((now, cur, {s: counts[(s, cur)] for s in scopes}))
+        snapshots = self._recent(now, start, cur, prev, scopes, counts)
         active = {(i["scope"], i["topic"]): i for status in ("open", "acknowledged")
                   for i in self._store.incidents(status, 1000)}
         candidates = [(s, t) for s in scopes for t in topics
@@ -187,23 +223,29 @@ class IncidentDetector:
         if not candidates:
             return done
         weeks = self.settings.weeks
-        past_cur = baseline_hours(start, weeks)
-        past_prev = baseline_hours(start - timedelta(hours=1), weeks)
-        base = self._read(sorted({s for s, _ in candidates}), [*past_cur, *past_prev])
+        network = replace(self.settings, alpha=self.settings.network_alpha)
+        past = {h: baseline_hours(start - timedelta(hours=h), weeks) for h in (0, 1)}
+        checked = sorted({s for s, _ in candidates})
+        base = self._read(checked, [*past[0], *past[1]])
+        whole = [week_key(start - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
+        totals = self._read(checked, whole, weekly=True)
         for scope, topic in candidates:
             field = f"topic_{topic}"
             now_count, before = counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0)
-            recent = None
-            if snapshot is not None and snapshot[1] in (cur, prev):
-                then = snapshot[2].get(scope, {}).get(field, 0)
-                if snapshot[1] == cur:
-                    recent = (max(0, now_count - then), 0.0, (now - snapshot[0]) / timedelta(hours=1))
+            all_n = sum(totals[(scope, w)].get("n", 0) for w in whole)
+            share = sum(totals[(scope, w)].get(field, 0) for w in whole) / all_n if all_n else None
+            rates = [expected_rate([base[(scope, h)].get(field, 0) for h in past[k]],
+                                   [base[(scope, h)].get("n", 0) for h in past[k]], share) for k in (0, 1)]
+            recent = []
+            for then_at, then_hour, then_counts in snapshots:
+                then = then_counts.get(scope, {}).get(field, 0)
+                if then_hour == cur:
+                    recent.append((max(0, now_count - then), 0.0, (now - then_at) / timedelta(hours=1)))
                 else:
-                    recent = (max(0, now_count + before - then), (start - snapshot[0]) / timedelta(hours=1),
-                              elapsed)
-            result = assess(now_count, before, sum(base[(scope, h)].get(field, 0) for h in past_cur) / weeks,
-                            sum(base[(scope, h)].get(field, 0) for h in past_prev) / weeks, elapsed, self.settings,
-                            recent)
+                    recent.append((max(0, now_count + before - then), (start - then_at) / timedelta(hours=1),
+                                   elapsed))
+            result = assess(now_count, before, rates[0], rates[1], elapsed, network if scope == NETWORK else
+                            self.settings, recent)
             found = active.get((scope, topic))
             if found is None and result.elevated:
                 done["opened"] += self._open(scope, topic, cur, start, now, result)

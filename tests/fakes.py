@@ -721,13 +721,22 @@ class FakeIncidents:
         self._counters = counters
         self.items: dict[str, dict[str, Any]] = {}
         self.reads: list[tuple[int, int]] = []  # (scopes, hours) of each hour_counts call
+        self.week_reads: list[tuple[int, int]] = []  # (scopes, weeks) of each week_counts call
 
     def hour_counts(self, sites: list[str], hours: list[str], fields: list[str]
                     ) -> dict[tuple[str, str], dict[str, int]]:
+        self.reads.append((len(sites), len(hours)))
+        return self._counts(sites, [f"H#{h}" for h in hours], fields)
+
+    def week_counts(self, sites: list[str], weeks: list[str], fields: list[str]
+                    ) -> dict[tuple[str, str], dict[str, int]]:
+        self.week_reads.append((len(sites), len(weeks)))
+        return self._counts(sites, [f"W#{w}" for w in weeks], fields)
+
+    def _counts(self, sites: list[str], buckets: list[str], fields: list[str]
+                ) -> dict[tuple[str, str], dict[str, int]]:
         from chalicelib.incidents import NETWORK
 
-        self.reads.append((len(sites), len(hours)))
-        buckets = [f"H#{h}" for h in hours]
         out = {}
         for site in sites:
             found = (self._counters.network_counts(buckets, fields) if site == NETWORK

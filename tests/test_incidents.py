@@ -10,7 +10,15 @@ from fractions import Fraction
 import pytest
 
 from chalicelib.incident_alerts import BadIncidentJob, IncidentAlerts, incident_email, incident_sms
-from chalicelib.incidents import NETWORK, IncidentDetector, Settings, assess, incident_id, poisson_tail
+from chalicelib.incidents import (
+    NETWORK,
+    IncidentDetector,
+    Settings,
+    assess,
+    expected_rate,
+    incident_id,
+    poisson_tail,
+)
 from chalicelib.notify import DeliveryFailed
 from tests.fakes import FakeIncidents
 
@@ -42,6 +50,15 @@ def test_a_rise_is_elevated_and_a_usual_hour_normal():
     # a quiet baseline never alerts under the minimum count
     assert not assess(5, 0, 0.0, 0.0, 1 / 3, settings).elevated
     assert assess(6, 0, 0.0, 0.0, 1 / 3, settings).elevated
+
+
+def test_a_quiet_topics_baseline_is_the_sites_count_times_its_share_unless_its_own_is_clearly_higher():
+    # six weeks at this hour: the site's 100, 120, 80, 100, 110, 90 messages; the topic's own 0 to 4 of them
+    totals, own = [100, 120, 80, 100, 110, 90], [0, 4, 1, 0, 2, 0]
+    assert expected_rate(own, totals, 0.05) == pytest.approx(5.0)  # 5% of 100 an hour, not the noisy 1.17
+    # a topic twice as busy at this hour as its share says keeps its own (one deviation down: (sqrt(120)-1)^2/6)
+    assert expected_rate([20] * 6, totals, 0.1) == pytest.approx((math.sqrt(120) - 1) ** 2 / 6)
+    assert expected_rate([3, 1], [10, 10], None) == 2.0  # no week item: the topic's own mean
 
 
 class Jobs:
@@ -147,6 +164,16 @@ def test_the_network_has_its_own_incident_and_its_alert_goes_to_care(domain):
     assert {j["recipient"] for j in jobs.sent if j["incident_id"] == network[0]["id"]} == {"care-email-0"}
 
 
+def test_the_network_needs_a_stronger_rise_than_a_site(domain):
+    """Fails on alpha 1e-6 for every scope: the site's rise (tail 6e-6) opened nothing."""
+    baseline(domain.store)  # 2 an hour: 0.67 expected by 09:20
+    count(domain.store, "line-8", NOW, "cleanliness", 7)
+    found, incidents, _ = detector(domain, NOW)
+    assert found.check()["opened"] == 1  # the site's (alpha 1e-5), not the network's (1e-6) on the same counts
+    [incident] = incidents.items.values()
+    assert incident["scope"] == "line-8" and 1e-6 < incident["p_value"] <= 1e-5
+
+
 def test_alerts_not_queued_are_queued_by_the_next_check(domain):
     baseline(domain.store)
     count(domain.store, "line-8", NOW, "cleanliness", 12)
@@ -166,10 +193,27 @@ def test_closed_hours_are_read_once_per_hour(domain):
     found, incidents, clock = detector(domain, NOW)
     found.check()
     first = list(incidents.reads)
+    assert incidents.week_reads == [(2, 6)]  # the six earlier weeks of the site and the network, once
     clock["now"] = NOW + timedelta(minutes=1)
     found.check()
     # the second check reads only the current hour of every site (the baselines and last hour are kept)
     assert incidents.reads[len(first):] == [(len(domain.config.sites) + 1, 1)]
+    assert incidents.week_reads == [(2, 6)]
+
+
+def test_a_topic_quiet_at_this_hour_but_usual_at_the_site_is_judged_against_its_share(domain):
+    """Fails on the baseline of the topic's own same-hour mean alone: none in six weeks, so 0.5 an hour."""
+    for week in range(1, 7):  # the site's 60 messages an hour at this hour, none of them about prices ...
+        for hour in (NOW - timedelta(days=7 * week), NOW - timedelta(days=7 * week, hours=1)):
+            count(domain.store, "line-8", hour, "comfort", 60)
+        count(domain.store, "line-8", NOW - timedelta(days=7 * week, hours=5), "price", 30)  # ... but at others
+    # prices: 30 of the site's 150 messages a week (a share of 0.2), so 12 an hour here: 4 in 20 minutes
+    count(domain.store, "line-8", NOW, "price", 8)
+    found, incidents, _ = detector(domain, NOW)
+    assert found.check()["opened"] == 0 and not incidents.items
+    count(domain.store, "line-8", NOW, "price", 14, start=100)  # 22: far beyond it
+    assert found.check()["opened"] == 2
+    assert incidents.items[incident_id("line-8", "price", "2026-03-10T09")]["expected"] == pytest.approx(4.0)
 
 
 class Sender:
@@ -247,6 +291,10 @@ def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
     assert got == {("line-8", "2026-03-10T09"): {"topic_cleanliness": 3},
                    ("line-12", "2026-03-10T09"): {"topic_price": 1},
                    (NETWORK, "2026-03-10T09"): {"topic_cleanliness": 3, "topic_price": 1}}
+    # the week items (the topic's share of a site's messages), one a site and the network's 8 shards summed
+    assert store.week_counts(["line-8", NETWORK], ["2026-W11", "2026-W10"], ["n", "topic_cleanliness"]) == {
+        ("line-8", "2026-W11"): {"n": 3, "topic_cleanliness": 3},
+        (NETWORK, "2026-W11"): {"n": 4, "topic_cleanliness": 3}}
     incident = {"id": "ABC234", "scope": "line-8", "site": "line-8", "topic": "cleanliness", "hour": "2026-03-10T09",
                 "status": "open", "opened_at": "2026-03-10T09:20:00.000Z", "observed": 12, "expected": 1.33,
                 "p_value": 2.1e-8, "examples": [{"received_at": "2026-03-10T09:15:00.000Z", "from": None,
@@ -293,6 +341,21 @@ def test_a_rise_within_the_hour_is_seen_by_the_fifteen_minute_window_of_a_warm_d
     assert cold.check()["opened"] == 0  # the hour's 50 against 30 expected: not enough alone
     assert warm.check()["opened"] == 2  # the quarter's 30 against 10 (the network's too)
     assert incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]["observed"] == 30
+
+
+def test_a_sharp_rise_is_seen_by_the_five_minute_window_before_fifteen_minutes_have_passed(domain):
+    """Fails with the 15-minute window alone: after 5 minutes it has no snapshot and the hour's count is usual."""
+    baseline(domain.store, per_hour=40)
+    half_past = NOW.replace(minute=30)
+    count(domain.store, "line-8", NOW, "cleanliness", 20)  # 09:00 to 09:30, as usual
+    warm, incidents, clock = detector(domain, half_past)
+    for minute in range(5):  # checked every minute
+        clock["now"] = half_past + timedelta(minutes=minute)
+        assert warm.check()["opened"] == 0
+    count(domain.store, "line-8", NOW, "cleanliness", 16, start=100)  # 16 in 5 minutes: 3.3 usual
+    clock["now"] = half_past + timedelta(minutes=5)
+    assert warm.check()["opened"] == 2
+    assert incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]["observed"] == 16
 
 
 def test_the_scheduled_job_raises_a_burst_and_the_worker_alerts_once_in_process(client):
@@ -379,8 +442,23 @@ def test_the_bench_injects_incidents_scores_them_and_renders_its_section():
     assert sum(v["incidents"] for v in sizes.values()) == 6 and result["checks"] == 7 * 24 * 60
     assert all(0 <= v["within_15"] <= v["detected"] <= v["incidents"] for v in sizes.values())
     assert sizes[5]["detected"] >= 1  # a fivefold rise on a busy topic is seen
+    assert result["reads"]["median"] == 2 + 8  # the current hour of the two sites and the network's 8 shards
+    assert result["reads"]["max"] > result["reads"]["median"]  # the first check of an hour reads the baselines
     text = "\n".join(bench.section(result) + bench.summary(result))
     assert "Emerging issues (issue 25)" in text and "false alarms ≤ 1 per site per week" in text
+    assert "| 3x oracle |" in text and "where ≥ 90% is statistically possible" in text
+
+
+def test_the_benchs_limit_is_the_oracle_poisson_test_at_the_false_alarm_budget():
+    from benchmarks import incidents as bench
+
+    # a 3x rise within 15 minutes at alpha 1e-5, by usual rate: the limits the README quotes
+    assert [round(bench.oracle_power(rate, 3, 1e-5), 2) for rate in (10, 20, 30, 40, 50, 80)] == [
+        0.04, 0.25, 0.49, 0.73, 0.88, 0.99]
+    alpha = bench.oracle_alpha(10)
+    assert alpha == pytest.approx(1 / 6720)  # one false alarm per site per week over disjoint windows
+    floor = bench.attainable_rate(alpha)
+    assert floor == 44 and bench.oracle_power(floor, 3, alpha) >= 0.9 > bench.oracle_power(floor - 0.5, 3, alpha)
 
 
 def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_times(domain):

@@ -11,8 +11,8 @@ incident               INC#<id> / INC                        one rise of a topic
 An incident is opened once (a put refused if its id, from its site, topic and opening hour, is there); its
 size is bounded (three examples of at most 320 characters, a few recipients) and its TTL is the retention.
 
-The counter reads are by key only (``BatchGetItem`` of 100 keys): a site's hour items, and the network's 8
-hour shards summed, never a query or a scan; what the counting transaction writes is not changed here.
+The counter reads are by key only (``BatchGetItem`` of 100 keys): a site's hour and week items, and the
+network's 8 shards of each summed, never a query or a scan; what the counting transaction writes is not changed here.
 """
 
 from __future__ import annotations
@@ -56,19 +56,28 @@ class IncidentStore(Dynamo):
                     ) -> dict[tuple[str, str], dict[str, int]]:
         """Counts by (site, hour) (``hours``: ``YYYY-MM-DDTHH``); the scope ``_network`` is the 8 network shards
         summed. Absent when the item is: nothing was counted there."""
+        return self._counts(sites, [f"H#{h}" for h in hours], fields)
+
+    def week_counts(self, sites: list[str], weeks: list[str], fields: list[str]
+                    ) -> dict[tuple[str, str], dict[str, int]]:
+        """Counts by (site, ISO week) (``weeks``: ``YYYY-Www``), as ``hour_counts``: one item a site and week."""
+        return self._counts(sites, [f"W#{w}" for w in weeks], fields)
+
+    def _counts(self, sites: list[str], buckets: list[str], fields: list[str]
+                ) -> dict[tuple[str, str], dict[str, int]]:
         wanted = set(fields)
         keys: list[dict[str, str]] = []
         for site in dict.fromkeys(sites):
-            for hour in hours:
+            for bucket in buckets:
                 if site == NETWORK:
-                    keys += [network_key(s, f"H#{hour}") for s in range(SHARDS)]
+                    keys += [network_key(s, bucket) for s in range(SHARDS)]
                 else:
-                    keys.append(counter_key(site, f"H#{hour}"))
+                    keys.append(counter_key(site, bucket))
         out: dict[tuple[str, str], dict[str, int]] = {}
         for item in self._batch_get(self._counters, keys):
-            pk, hour = item["pk"]["S"], item["sk"]["S"][2:]
+            pk, bucket = item["pk"]["S"], item["sk"]["S"][2:]
             scope = NETWORK if pk.startswith("NET#") else pk.split("#")[1]
-            sums = out.setdefault((scope, hour), {})
+            sums = out.setdefault((scope, bucket), {})
             for field, value in item.items():
                 if field in wanted and "N" in value:
                     sums[field] = sums.get(field, 0) + int(value["N"])
