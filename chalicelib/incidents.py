@@ -234,6 +234,9 @@ class IncidentDetector:
             now_count, before = counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0)
             all_n = sum(totals[(scope, w)].get("n", 0) for w in whole)
             share = sum(totals[(scope, w)].get(field, 0) for w in whole) / all_n if all_n else None
+            found = active.get((scope, topic))
+            if found is None and not all_n and not any(base[(scope, h)].get("n", 0) for k in (0, 1) for h in past[k]):
+                continue  # no history at all (a new deployment or site): no baseline to rise above
             rates = [expected_rate([base[(scope, h)].get(field, 0) for h in past[k]],
                                    [base[(scope, h)].get("n", 0) for h in past[k]], share) for k in (0, 1)]
             recent = []
@@ -246,7 +249,6 @@ class IncidentDetector:
                                    elapsed))
             result = assess(now_count, before, rates[0], rates[1], elapsed, network if scope == NETWORK else
                             self.settings, recent)
-            found = active.get((scope, topic))
             if found is None and result.elevated:
                 done["opened"] += self._open(scope, topic, cur, start, now, result)
             elif found is not None and not found.get("alerted"):

@@ -152,6 +152,17 @@ def test_a_usual_busy_hour_and_a_small_count_open_nothing(domain):
     assert found.check()["opened"] == 0 and not incidents.items
 
 
+def test_a_site_with_no_history_at_all_raises_nothing_however_many_messages(domain):
+    """Fails on a baseline of the floor (0.5 an hour) for a scope nothing was ever counted at: a new deployment's
+    first hour, or its demo's forty messages, opened incidents at every busy topic and at the network."""
+    count(domain.store, "store-leeds", NOW, "price", 30)
+    found, incidents, _ = detector(domain, NOW)
+    assert found.check()["opened"] == 0 and not incidents.items
+    count(domain.store, "store-leeds", NOW - timedelta(days=7), "waiting", 1)  # one message, a week ago
+    found, incidents, _ = detector(domain, NOW)  # (a process reads closed hours once an hour)
+    assert found.check()["opened"] >= 1  # a history, however thin: the rise is judged against it
+
+
 def test_the_network_has_its_own_incident_and_its_alert_goes_to_care(domain):
     for site in ("line-8", "line-12", "store-leeds", "store-paris"):
         baseline(domain.store, site=site, topic="punctuality", per_hour=3)
