@@ -28,6 +28,11 @@ def _where(config: Config, incident: dict[str, Any], language: str) -> str:
     return t("alert.incident.network", language) if not incident.get("site") else str(incident["site"])
 
 
+def _decimal(value: Any, language: str) -> str:
+    """``0.35`` as the reader writes it (``0,35`` in French)."""
+    return str(value).replace(".", ",") if language.startswith("fr") else str(value)
+
+
 def _zone(config: Config, incident: dict[str, Any]) -> str:
     site = config.site(incident.get("site")) if incident.get("site") else None
     return site.timezone if site is not None else network_zone(config)
@@ -39,7 +44,7 @@ def incident_email(config: Config, incident: dict[str, Any], language: str | Non
     language = language or config.deployment.default_language
     where, zone = _where(config, incident, language), _zone(config, incident)
     values = {"topic": label("topic", incident["topic"], language), "where": where,
-              "observed": incident["observed"], "expected": incident["expected"]}
+              "observed": incident["observed"], "expected": _decimal(incident["expected"], language)}
     subject = t("alert.incident.subject", language, **values)
     lines = [t("alert.incident.body", language, p=incident["p_value"], **values),
              t("alert.incident.opened", language, time=format_datetime(incident["opened_at"], language, zone)), ""]
@@ -56,7 +61,7 @@ def incident_sms(config: Config, incident: dict[str, Any], language: str | None 
     language = language or config.deployment.default_language
     head = t("alert.incident.sms", language, where=_where(config, incident, language),
              topic=label("topic", incident["topic"], language), observed=incident["observed"],
-             expected=incident["expected"]) + " \""
+             expected=_decimal(incident["expected"], language)) + " \""
     first = (incident.get("examples") or [{}])[0].get("text") or ""
     return fit(head, first, "\" " + t("alert.incident.sms_tail", language), 2)
 

@@ -481,7 +481,7 @@ def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_tim
     zone = domain.config.site("line-8").timezone
     from chalicelib.i18n import format_datetime
     assert f"Ouvert le {format_datetime('2026-07-01T13:05:00Z', 'fr', zone)}." in body
-    assert "Exemples :" in body and "Emerging" not in body
+    assert "Exemples :" in body and "Emerging" not in body and "environ 2,5 attendus" in subject
     english = incident_email(domain.config, incident, "en")[0]
     assert english.startswith(f"[Voix] Emerging issue: cleanliness at {domain.config.site('line-8').name}")
     sms = incident_sms(domain.config, incident, "fr")

@@ -77,7 +77,8 @@ function drawChart(data, shown) {
     width: Math.max(280, box.clientWidth - 8), height: HEIGHT, legend: { show: true },
     scales: { x: { time: false } },
     axes: [{ values: (_, ticks) => ticks.map((i) => label(data[i]?.t)) }, {}],
-    series: [{}, ...order.map((i) => ({ label: plural(shown[i]), stroke: colour(shown[i]),
+    series: [{ label: t("year.period"), value: (_, i) => (i == null ? "–" : label(data[i]?.t)) },
+      ...order.map((i) => ({ label: plural(shown[i]), stroke: colour(shown[i]),
       fill: colour(shown[i]), paths: bars, points: { show: false } }))],
   }, [xs, ...order.map((i) => stacks[i])], box);
 }
