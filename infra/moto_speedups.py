@@ -40,6 +40,9 @@ transaction keeps a copy of the items it names (the only ones it can change) and
 them back if it is cancelled: the same outcomes, items and index answers as moto's own
 (``tests/test_moto_speedups.py`` runs 200 random transactions both ways).
 
+Counter updates (``ADD`` of whole numbers, an optional ``SET`` of the expiry) skip moto's expression parser and
+validators: ``infra/moto_counter_adds.py``.
+
 Fidelity, the 400 KB item limit: moto checks an item's size on a put and on each
 top-level attribute an update sets, but never on an ``ADD`` to a set, and it keeps what
 an update wrote before it was refused. DynamoDB refuses the whole update. Here every
@@ -57,6 +60,7 @@ import inspect
 import logging
 from typing import Any
 
+from infra.moto_counter_adds import counter_add
 from infra.moto_transactions import ValidationError, _copy_attrs, _copy_item, _state, _TableKeepingCopy
 
 log = logging.getLogger(__name__)
@@ -183,7 +187,8 @@ def _patch_dynamodb() -> bool:
         before = index_values(table, old) if old is not None else []
         saved = _copy_attrs(old) if old is not None else None
         try:
-            item = original_update(self, table_name, key, *args, **kwargs)  # changes the item in place
+            item = (None if args else counter_add(self, table_name, key, kwargs)) \
+                or original_update(self, table_name, key, *args, **kwargs)  # changes the item in place
             if item is not None and item.size() > ITEM_LIMIT:  # moto checks SET, never ADD to a set
                 raise ItemSizeToUpdateTooLarge()
         except Exception as error:  # DynamoDB writes all of an update or none of it: undo what moto half-did

@@ -311,3 +311,71 @@ def test_an_update_past_400_kb_is_refused_whole_as_dynamodb_does(table):
     assert "Item" not in table.get_item(TableName="t", Key=new)
     assert table.get_item(TableName="t", Key=key)["Item"] == before
     assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["None", "ValidationError"]
+
+
+def _counter_updates(client, seed: int) -> list:
+    """400 random updates in the counters' shape (ADD of whole numbers, some negative, an expiry set or not),
+    alone or in transactions, with odd ones mixed in that must go to moto's own update (a decimal operand, an
+    attribute of another type, an unused name, a condition, a key attribute): every outcome, then the items."""
+    from infra import moto_counter_adds
+
+    rng = random.Random(seed)
+    outcomes, fast = [], 0
+    fields = ["n", "topic_comfort", "nature_complaint", "ch_twilio", "s", "ack_n"]
+    for i in range(400):
+        key = {"pk": {"S": f"P#{rng.randrange(4)}"}, "sk": {"S": f"H#{rng.randrange(6)}"}}
+        chosen = rng.sample(fields, rng.randrange(1, 5))
+        names = {f"#c{j}": f for j, f in enumerate(chosen)}
+        values = {f":v{j}": {"N": str(rng.randrange(-3, 9))} for j in range(len(chosen))}
+        expression = "ADD " + ", ".join(f"#c{j} :v{j}" for j in range(len(chosen)))
+        if rng.random() < 0.5:
+            expression += " SET #ttl = :ttl"
+            names["#ttl"], values[":ttl"] = "ttl", {"N": str(1_800_000_000 + i)}
+        odd = rng.randrange(12)
+        extra = {}
+        if odd == 0:
+            values[":v0"] = {"N": "1.5"}
+        elif odd == 1:
+            names["#unused"] = "x"
+        elif odd == 2:
+            extra["ConditionExpression"] = "attribute_not_exists(zz)"
+        elif odd == 3:
+            names["#c0"] = "sk"
+        elif odd == 4 and i % 3 == 0:
+            client.put_item(TableName="t", Item={**key, "s": {"S": "text"}})
+        update = dict(TableName="t", Key=key, UpdateExpression=expression, ExpressionAttributeNames=names,
+                      ExpressionAttributeValues=values, **extra)
+        fast += moto_counter_adds.SIMPLE.fullmatch(expression) is not None and odd > 4
+        try:
+            if rng.random() < 0.3:
+                client.transact_write_items(TransactItems=[{"Update": update}])
+            else:
+                client.update_item(**update)
+            outcomes.append("ok")
+        except client.exceptions.ClientError as e:
+            outcomes.append(e.response["Error"]["Code"])
+    assert fast > 200  # most updates took the fast path when patched
+    items = sorted((i for page in client.get_paginator("scan").paginate(TableName="t") for i in page["Items"]),
+                   key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+    return outcomes + items
+
+
+def test_counter_updates_by_the_fast_path_leave_what_moto_leaves(monkeypatch):
+    """``infra/moto_counter_adds.py`` changes the cost of a counter update only: the same updates, alone or in a
+    transaction, give the same outcomes (errors included) and leave the same items as moto's own parser."""
+    from infra import moto_counter_adds
+
+    assert moto_speedups._patch_dynamodb() is True
+    results = []
+    for patched in (False, True):
+        with monkeypatch.context() as m:
+            if not patched:
+                m.setattr(moto_counter_adds, "counter_add", lambda *a: None)
+                m.setattr(moto_speedups, "counter_add", lambda *a: None)
+            with mock_aws():
+                client = boto3.client("dynamodb", region_name="eu-west-2")
+                _create(client)
+                results.append(_counter_updates(client, seed=11))
+    unpatched, patched = results
+    assert unpatched[:400].count("ok") > 250 and "ValidationException" in unpatched[:400]
+    assert patched == unpatched
