@@ -73,9 +73,27 @@ def counter_add(backend: Any, table_name: str, key: dict[str, Any], kwargs: dict
     else:
         table.put_item({k: key[k] for k in keys})
         item = table.get_item(hash_value, range_value)
+    # dict's own __setitem__: moto's LimitedSizeDict sums the sizes of every attribute at each one set (the
+    # update's cost grew with the square of the item's attributes); the size is checked once, after the update,
+    # by the caller (moto_speedups' update_item: ITEM_LIMIT, refused whole)
     for attribute, number in adds:
         old = item.attrs.get(attribute)
-        item.attrs[attribute] = DynamoType({"N": f"{(int(old.value) if old is not None else 0) + number}"})
+        total = (int(old.value) if old is not None else 0) + number
+        dict.__setitem__(item.attrs, attribute, DynamoType({"N": f"{total}"}))
     if match.group(2):
-        item.attrs[names["#ttl"]] = DynamoType(dict(values[":ttl"]))
+        dict.__setitem__(item.attrs, names["#ttl"], DynamoType(dict(values[":ttl"])))
     return item
+
+
+def fast_item_copies() -> None:
+    """``copy.deepcopy`` of moto's item attributes (``LimitedSizeDict``, copied for every item a transaction or an
+    update names) rebuilt the dict one ``__setitem__`` at a time, each summing the sizes of all the attributes
+    already there: the copy cost the square of the item's attributes. The same copy, built in one ``update``."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    def deepcopy(self: Any, memo: dict) -> Any:
+        return LimitedSizeDict({key: copy.deepcopy(value, memo) for key, value in self.items()})
+
+    LimitedSizeDict.__deepcopy__ = deepcopy

@@ -60,7 +60,7 @@ import inspect
 import logging
 from typing import Any
 
-from infra.moto_counter_adds import counter_add
+from infra.moto_counter_adds import counter_add, fast_item_copies
 from infra.moto_transactions import ValidationError, _copy_attrs, _copy_item, _state, _TableKeepingCopy
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ def _patch_dynamodb() -> bool:
     from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
 
     backend_module.copy = _TableKeepingCopy()  # moto's `copy.deepcopy(table)` in transact_write_items
+    fast_item_copies()
     signature = inspect.signature(original_query)
 
     def ident(item: Any) -> tuple:

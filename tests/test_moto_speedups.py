@@ -379,3 +379,18 @@ def test_counter_updates_by_the_fast_path_leave_what_moto_leaves(monkeypatch):
     unpatched, patched = results
     assert unpatched[:400].count("ok") > 250 and "ValidationException" in unpatched[:400]
     assert patched == unpatched
+
+
+def test_a_copy_of_an_items_attributes_is_the_copy_moto_made():
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    assert moto_speedups._patch_dynamodb() is True
+    attrs = LimitedSizeDict({"n": DynamoType({"N": "3"}), "m": DynamoType({"M": {"a": {"L": [{"S": "x"}]}}}),
+                             "s": DynamoType({"SS": ["a", "b"]})})
+    copied = copy.deepcopy(attrs)
+    assert type(copied) is LimitedSizeDict and copied == attrs and copied is not attrs
+    assert all(copied[k] is not attrs[k] for k in attrs)
+    copied["m"].value["a"].value.append(DynamoType({"S": "y"}))  # deep: the original is untouched
+    assert len(attrs["m"].value["a"].value) == 1 and len(copied["m"].value["a"].value) == 2
