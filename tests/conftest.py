@@ -371,6 +371,9 @@ def browser_page(browser, **options):
     try:
         yield page
     finally:
+        # a route handler still fetching (a page that polls every second) would fail the next test's setup with
+        # "Request context disposed" when the context closes under it
+        page.unroute_all(behavior="ignoreErrors")
         context.close()
 
 
