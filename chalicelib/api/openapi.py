@@ -23,7 +23,8 @@ from chalicelib.surveys import SurveyRequest
 REF = "#/components/schemas/{model}"
 ERRORS = {400: "Invalid query, body or path parameter", 401: "Missing, invalid or expired token",
           403: "The token may not do this", 404: "Not found", 409: "The state forbids it",
-          410: "Gone: erased with its customer", 413: "Body too large", 429: "A limit is reached: wait",
+          410: "Gone: erased with its customer", 413: "Body too large",
+          415: "Unsupported media type: the body must be application/json", 429: "A limit is reached: wait",
           503: "Temporarily unavailable: retry"}
 ALWAYS = (401, 403, 413)  # the operator-auth middleware may answer any route so
 
@@ -174,7 +175,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
                         .replace("{", "").replace("}", "").replace(".", "_")),
         "summary": route.summary, "tags": list(route.tags),
         "responses": {str(route.status): ok, **{str(s): _error(ERRORS[s])
-                                               for s in sorted({*route.errors, *ALWAYS})}},
+                                               for s in sorted({*route.errors, *ALWAYS,
+                                                                *((415,) if route.body else ())})}},
     }
     parameters = _parameters(route, schemas)
     if parameters:
