@@ -134,6 +134,8 @@ def test_backfill_recounts_weeks_and_months_from_days_whatever_reached_them_afte
     counters.add_counts(site="line-8", bucket=hour, counts={"ack_n": 1}, expires_at=0)  # after the deployment
     transact(db, count_writes("voix-dev-counters", "line-8", hour, 0, {"topic_comfort": -1, "topic_staff": 1}, 0))
     fields = ["n", "topic_comfort", "topic_staff", "ack_n"]
+    stale = rollups(f"H#{(today - timedelta(days=60)).isoformat()}T10")[2]  # a week item whose days are gone
+    db.put_item(TableName="voix-dev-counters", Item=to_item({**counter_key("line-8", stale), "n": 5}))
     before = (today - timedelta(days=1)).isoformat()
     for _ in range(2):  # again: the same
         assert main(["backfill-year", "--before", before]) == 0
@@ -148,7 +150,7 @@ def test_backfill_recounts_weeks_and_months_from_days_whatever_reached_them_afte
             "n": 3, "topic_comfort": 2, "topic_staff": 1, "ack_n": 1}
         assert counters.network_counts(rollups(hour)[2:3], ["n"])[rollups(hour)[2]]["n"] >= 4  # "gone" too
         assert counters.site_counts("line-8", rollups(first_hour)[2:3], ["n"])[rollups(first_hour)[2]]["n"] >= 1
-        assert json.loads(out)["items"] > 0
+        assert json.loads(out)["items"] > 0 and counters.site_counts("line-8", [stale], fields) == {}
     assert main(["backfill-year", "--before", (today + timedelta(days=1)).isoformat()]) == 2  # the future
     assert "refused" in capsys.readouterr().err
     assert main(["backfill-year", "--before", "2020-01-01"]) == 0  # before the 13 months: nothing to recount

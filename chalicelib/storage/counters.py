@@ -276,17 +276,24 @@ class CounterStore(Dynamo):
     def _recount(self, periods: list[str], *, site: str | None, shard: int | None) -> int:
         """Set each week (``W#yyyy-Www``) or month (``M#yyyy-mm``) item of a site, or of network shard
         ``shard``, to the sum of its day items (replacing it: a recount, not an addition), its expiry the
-        latest of theirs; a period with no day item is deleted. For periods counted, wholly or partly,
+        latest of theirs; a period with no day item left is deleted. For periods counted, wholly or partly,
         before weeks and months were: the same answer however often it runs. A count landing on the same
         item while it is rewritten may be lost; running it again recounts it. Returns items written."""
         spans = {period: _days_of(period) for period in periods}
         if not spans:
             return 0
-        day_pk = (counter_key(site, "D#2000-01-01") if shard is None else network_key(shard, "D#2000-01-01"))["pk"]
-        days = {item["sk"]["S"][2:]: item for item in self._query_pages(
-            self._counters, ConsistentRead=True, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-            ExpressionAttributeValues=to_item({":pk": day_pk, ":a": f"D#{min(a for a, _ in spans.values())}",
-                                               ":b": f"D#{max(b for _, b in spans.values())}"}))}
+        def key_of(bucket: str) -> dict[str, str]:
+            return counter_key(site, bucket) if shard is None else network_key(shard, bucket)
+
+        def between(first: str, last: str) -> Iterable[dict[str, Any]]:
+            return self._query_pages(
+                self._counters, ConsistentRead=True, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=to_item({":pk": key_of(first)["pk"], ":a": first, ":b": last}))
+
+        days = {item["sk"]["S"][2:]: item for item in between(f"D#{min(a for a, _ in spans.values())}",
+                                                               f"D#{max(b for _, b in spans.values())}")}
+        existing = {item["sk"]["S"] for kind in _ranges(periods) for item in between(kind[0], kind[-1])}
+        written = 0
         for period, (first, last) in spans.items():
             sums: dict[str, int] = {}
             expires = 0
@@ -296,12 +303,12 @@ class CounterStore(Dynamo):
                         if "N" in value and COUNTER_FIELD.match(field):
                             sums[field] = sums.get(field, 0) + int(value["N"])
                     expires = max(expires, int(item.get("ttl", {}).get("N", 0)))
-            key = counter_key(site, period) if shard is None else network_key(shard, period)
             if sums:
-                self._call("put_item", self._counters, Item=to_item({**key, **sums, "ttl": expires or None}))
-            else:
-                self._call("delete_item", self._counters, Key=to_item(key))
-        return len(spans)
+                self._call("put_item", self._counters, Item=to_item({**key_of(period), **sums, "ttl": expires or None}))
+            elif period in existing:  # counts but no day left: none
+                self._call("delete_item", self._counters, Key=to_item(key_of(period)))
+            written += bool(sums) or period in existing
+        return written
 
     def put_ranking(self, window: str, ranking: dict[str, Any]) -> None:
         """Store a window's ranking of sites (replacing the last one): one item of ``2 * EDGE`` sites at most."""
