@@ -25,7 +25,8 @@ MAX_TTL = timedelta(days=30)
 PREFIX = "vx1."
 # what a viewer may read: the dashboard, nothing that acts, erases, audits or reveals
 VIEWER_ROUTES = re.compile(
-    r"^/api/(feedback|metrics(/quality|/year)?|cases(/\{case_id\})?|config|export\.csv|scorecards|surveys(/[^/]+)?|incidents)$")
+    r"^/api/(feedback|metrics(/quality|/year)?|cases(/\{case_id\})?|config|export\.csv|scorecards|surveys(/[^/]+)?|incidents"
+    r"|offers/budget)$")  # offers/budget: counts only (the insight panel)
 
 
 class Refused(Exception):

@@ -236,20 +236,28 @@ def test_csv_export_for_a_french_reader_opens_in_a_french_excel(loaded):
                      loaded.http.get("/api/export.csv?site=line-12", headers=french)):
         body = response.body.decode("utf-8")
         # THEN a BOM (Excel reads UTF-8), ";" between cells, and Paris times as dd/mm/yyyy hh:mm:ss
-        header = "received_at;site;topic;nature;urgency;language;from;text;reply;case_id;channel"
+        # the header's labels and the topic, nature, urgency, language and channel named in French
+        header = "Reçu le;Site;Sujet;Nature;Urgence;Langue;De;Message;Réponse;Dossier;Canal"
         assert body.startswith("\ufeff" + header + "\r\n")
         import csv
         import io
         from datetime import datetime
+        from pathlib import Path
         from zoneinfo import ZoneInfo
 
         rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
         iso = list(csv.DictReader(io.StringIO(english)))
-        assert [r["text"] for r in rows] == [r["text"] for r in iso] and len(rows) == 2
+        assert [r["Message"] for r in rows] == [r["text"] for r in iso] and len(rows) == 2
+        french_names = json.loads(Path("chalicelib/locales/fr.json").read_text(encoding="utf-8"))
         for fr, en in zip(rows, iso, strict=True):
             utc = datetime.fromisoformat(en["received_at"].replace("Z", "+00:00"))
             paris = utc.astimezone(ZoneInfo("Europe/Paris"))
-            assert fr["received_at"] == paris.strftime("%d/%m/%Y %H:%M:%S")
+            assert fr["Reçu le"] == paris.strftime("%d/%m/%Y %H:%M:%S")
+            for column, kind in (("Sujet", "topic"), ("Nature", "nature"), ("Urgence", "urgency"),
+                                 ("Langue", "language"), ("Canal", "channel")):
+                assert fr[column] == french_names[kind][en[kind]], (column, en[kind])
+            assert (fr["Site"], fr["De"], fr["Dossier"]) == (en["site"], en["from"], en["case_id"])
+        assert {r["Nature"] for r in rows} - {r["nature"] for r in iso}  # names, not ids
     # an English reader keeps the CSV as it was: "," and ISO 8601 times, no BOM
     assert loaded.http.get("/api/export.csv?site=line-12&locale=en", headers={**auth(), "Accept-Language": "fr"}
                            ).body.decode() == english

@@ -102,32 +102,75 @@ def test_the_year_api_reads_months_and_weeks_for_a_site_and_the_network(domain):
     assert {m["t"]: m["messages"] for m in network["months"]}["2026-01"] == 1
 
 
-def test_backfill_adds_days_counted_before_weeks_and_months_once(svc, capsys):
+def test_backfill_recounts_weeks_and_months_from_days_whatever_reached_them_after_the_deployment(svc, capsys):
+    """The reviewer's case: three messages counted before week and month items existed, then (after the
+    deployment, before the backfill) an acknowledgement of an old case and a correction comfort -> staff,
+    which reach the week and month too. The backfill used to add the whole day on top (n 6, staff 2, ack_n 2);
+    a recount makes every week and month the sum of its days, the network's too (with a site no longer
+    configured), and running it again changes nothing. A day after today is refused."""
     import boto3
 
     from chalicelib.__main__ import main
     from chalicelib.clock import utcnow
-    from chalicelib.storage.counters import SHARDS, counter_key, network_key, rollups
+    from chalicelib.storage.counters import SHARDS, count_writes, counter_key, network_key, rollups, transact
     from chalicelib.storage.dynamo import to_item
 
-    day = (utcnow() - timedelta(days=3)).date().isoformat()
+    counters, db = svc.store.counters, boto3.client("dynamodb")
+    today = utcnow().date()
+    day = (today - timedelta(days=3)).isoformat()
     hour = f"H#{day}T10"
+    view_start = date_of(f"{year_months(utcnow())[0]}-01")
+    monday = view_start - timedelta(days=view_start.weekday())  # the view's first week starts here
+    first_hour = f"H#{monday.isoformat()}T10"
     for n in range(3):
-        svc.store.counters.count_message(site="line-8", bucket=hour, message_id=f"old-{n}", fields=FIELDS,
-                                         expires_at=0)
-    db = boto3.client("dynamodb")
-    week, month = rollups(hour)[2:]
-    for key in [counter_key("line-8", week), counter_key("line-8", month)] + [
-            network_key(s, b) for s in range(SHARDS) for b in (week, month)]:  # as counted before this version
+        counters.count_message(site="line-8", bucket=hour, message_id=f"old-{n}", fields=["topic_comfort"],
+                               expires_at=0)
+    counters.count_message(site="gone", bucket=hour, message_id="old-gone", fields=["topic_comfort"], expires_at=0)
+    counters.count_message(site="line-8", bucket=first_hour, message_id="oldest", fields=[], expires_at=0)
+    periods = sorted({*rollups(hour)[2:], *rollups(first_hour)[2:]})
+    for key in [counter_key(s, p) for s in ("line-8", "gone") for p in periods] + [
+            network_key(s, p) for s in range(SHARDS) for p in periods]:  # as counted before this version
         db.delete_item(TableName="voix-dev-counters", Key=to_item(key))
-    assert svc.store.counters.site_counts("line-8", [week, month], ["n"]) == {}
-    before = (utcnow() - timedelta(days=1)).date().isoformat()
-    assert main(["backfill-year", "--before", before]) == 0
-    assert json.loads(capsys.readouterr().out)["site_days"] == {"added": 1, "skipped": 0}
-    expected = {week: {"n": 3, "topic_comfort": 3}, month: {"n": 3, "topic_comfort": 3}}
-    assert svc.store.counters.site_counts("line-8", [week, month], ["n", "topic_comfort"]) == expected
-    assert svc.store.counters.network_counts([week, month], ["n", "topic_comfort"]) == expected
-    assert main(["backfill-year", "--before", before]) == 0  # again: nothing twice
-    assert json.loads(capsys.readouterr().out)["site_days"] == {"added": 0, "skipped": 1}
-    assert svc.store.counters.site_counts("line-8", [week, month], ["n", "topic_comfort"]) == expected
-    assert main(["backfill-year", "--before", "2020-01-01"]) == 0  # before the 13 months: nothing to add
+    counters.add_counts(site="line-8", bucket=hour, counts={"ack_n": 1}, expires_at=0)  # after the deployment
+    transact(db, count_writes("voix-dev-counters", "line-8", hour, 0, {"topic_comfort": -1, "topic_staff": 1}, 0))
+    fields = ["n", "topic_comfort", "topic_staff", "ack_n"]
+    stale = rollups(f"H#{(today - timedelta(days=60)).isoformat()}T10")[2]  # a week item whose days are gone
+    db.put_item(TableName="voix-dev-counters", Item=to_item({**counter_key("line-8", stale), "n": 5}))
+    before = (today - timedelta(days=1)).isoformat()
+    for _ in range(2):  # again: the same
+        assert main(["backfill-year", "--before", before]) == 0
+        out = capsys.readouterr().out
+        for name, read in (("line-8", lambda b: counters.site_counts("line-8", b, fields)),
+                           ("network", lambda b: counters.network_counts(b, fields))):
+            for period in rollups(hour)[2:]:
+                days = read([f"D#{d}" for d in _days(period)])
+                summed = {f: sum(c.get(f, 0) for c in days.values()) for f in fields}
+                assert read([period])[period] == {f: v for f, v in summed.items() if v}, (name, period)
+        assert counters.site_counts("line-8", rollups(hour)[2:3], fields)[rollups(hour)[2]] == {
+            "n": 3, "topic_comfort": 2, "topic_staff": 1, "ack_n": 1}
+        assert counters.network_counts(rollups(hour)[2:3], ["n"])[rollups(hour)[2]]["n"] >= 4  # "gone" too
+        assert counters.site_counts("line-8", rollups(first_hour)[2:3], ["n"])[rollups(first_hour)[2]]["n"] >= 1
+        assert json.loads(out)["items"] > 0 and counters.site_counts("line-8", [stale], fields) == {}
+    assert main(["backfill-year", "--before", (today + timedelta(days=1)).isoformat()]) == 2  # the future
+    assert "refused" in capsys.readouterr().err
+    assert main(["backfill-year", "--before", "2020-01-01"]) == 0  # before the 13 months: nothing to recount
+    assert counters.recount_periods([], site="line-8") == 0
+    with pytest.raises(ValueError):
+        counters.recount_periods(["D#2026-12-01"], site="line-8")  # weeks and months only
+
+
+def date_of(day):
+    from datetime import date
+
+    return date.fromisoformat(day)
+
+
+def _days(period):
+    """Every day (``yyyy-mm-dd``) of ``W#yyyy-Www`` or ``M#yyyy-mm``."""
+    from datetime import date
+
+    if period.startswith("W#"):
+        monday = date.fromisocalendar(int(period[2:6]), int(period[8:10]), 1)
+        return [(monday + timedelta(days=i)).isoformat() for i in range(7)]
+    first = date_of(f"{period[2:]}-01")
+    return [d.isoformat() for i in range(31) if (d := first + timedelta(days=i)).month == first.month]

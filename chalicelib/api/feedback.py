@@ -17,6 +17,7 @@ from chalicelib.api.requests import FeedbackQuery, Relabel
 from chalicelib.clock import days_between, iso
 from chalicelib.corrections import Corrections
 from chalicelib.errors import ApiError, BadCursor
+from chalicelib.i18n import label, t
 from chalicelib.moderation import mask
 
 EXPORT_MAX_ROWS = 10_000  # one CSV; past that, the newest rows and a header saying so
@@ -60,6 +61,9 @@ def public_message(item: dict[str, Any], words: tuple[str, ...] = ()) -> dict[st
     }
 
 
+TRANSLATED = ("topic", "nature", "urgency", "language", "channel")  # ids a French export names in French
+
+
 class FeedbackApi(ApiBase):
     def feedback(self, params: dict[str, Any] | None) -> dict[str, Any]:
         query: FeedbackQuery = parse(FeedbackQuery, params)
@@ -88,7 +92,9 @@ class FeedbackApi(ApiBase):
 
         For a French reader (``locale=fr``, else an Accept-Language asking for French first) it opens
         as it should in a French Excel: a UTF-8 BOM, ``;`` between cells, times as ``dd/mm/yyyy hh:mm:ss``
-        in the message's site's time zone."""
+        in the message's site's time zone, the header's labels and the topic, nature, urgency, language and
+        channel of each message in French (the catalogue's ``csv.*`` and names). The English export is the
+        field names and ids as they are, for scripts."""
         max_rows = max_rows or EXPORT_MAX_ROWS
         query = dict(params or {})
         query.pop("limit", None)
@@ -98,10 +104,9 @@ class FeedbackApi(ApiBase):
         if french:
             out.write("\ufeff")
         writer = csv.writer(out, lineterminator="\r\n", delimiter=";" if french else ",")
-        shown = self._french_time if french else (lambda value, item: value)
         columns = ["received_at", "site", "topic", "nature", "urgency", "language", "from", "text", "reply", "case_id",
                    "channel"]  # channel last: the columns before it keep their place
-        writer.writerow(columns)
+        writer.writerow([t(f"csv.{c}", "fr") for c in columns] if french else columns)
         rows, cursor = 0, None
         while True:
             page = self.feedback({**query, "limit": str(min(200, max_rows + 1 - rows)),
@@ -109,12 +114,18 @@ class FeedbackApi(ApiBase):
             for item in page["items"]:
                 if rows == max_rows:
                     return out.getvalue(), True
-                writer.writerow([spreadsheet_safe(shown(item.get(c), item) if c == "received_at" else item.get(c))
+                writer.writerow([spreadsheet_safe(self._french_cell(c, item) if french else item.get(c))
                                  for c in columns])
                 rows += 1
             cursor = page["next_cursor"]
             if not cursor:
                 return out.getvalue(), False
+
+    def _french_cell(self, column: str, item: dict[str, Any]) -> Any:
+        value = item.get(column)
+        if column == "received_at":
+            return self._french_time(value, item)
+        return label(column, value, "fr") if column in TRANSLATED and value else value
 
     def _french_time(self, value: str | None, item: dict[str, Any]) -> str | None:
         if not value:

@@ -44,7 +44,7 @@ import random
 import re
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -267,26 +267,48 @@ class CounterStore(Dynamo):
             add(item)
         return out
 
-    def roll_up_days(self, site: str | None, first: str, last: str) -> tuple[int, int]:
-        """Add each of a site's day items from ``first`` to ``last`` (``yyyy-mm-dd``) to its ISO week and month
-        items and to a network shard's, once per site-day (a mark ``CNT#rollup#<site>#<day>``): for days counted
-        before weeks and months were. Returns (days added, days added before)."""
-        added = skipped = 0
-        for item in list(self._query_pages(
-                self._counters, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
-                ExpressionAttributeValues=to_item({":pk": counter_key(site, f"D#{first}")["pk"],
-                                                   ":a": f"D#{first}", ":b": f"D#{last}"}))):
-            day = item["sk"]["S"][2:]
-            counts = {k: int(v["N"]) for k, v in item.items() if "N" in v and COUNTER_FIELD.match(k)}
-            expires = int(item["ttl"]["N"]) if "N" in item.get("ttl", {}) else 0
-            batch = f"rollup#{site or NO_SITE}#{day}"
-            targets = counter_targets(site, f"H#{day}T00", shard_of(batch))
-            writes = [_add_update(self._counters, key, counts, expires) for key in (*targets[2:4], *targets[6:])]
-            if counts and self._transact([mark_write(self._counters, batch, f"D#{day}", expires), *writes]):
-                added += 1
-            else:
-                skipped += 1
-        return added, skipped
+    def recount_periods(self, periods: list[str], *, site: str | None = None, network: bool = False) -> int:
+        """:meth:`_recount` a site's weeks and months, or (``network``) every network shard's."""
+        if network:
+            return sum(self._recount(periods, site=None, shard=shard) for shard in range(SHARDS))
+        return self._recount(periods, site=site, shard=None)
+
+    def _recount(self, periods: list[str], *, site: str | None, shard: int | None) -> int:
+        """Set each week (``W#yyyy-Www``) or month (``M#yyyy-mm``) item of a site, or of network shard
+        ``shard``, to the sum of its day items (replacing it: a recount, not an addition), its expiry the
+        latest of theirs; a period with no day item left is deleted. For periods counted, wholly or partly,
+        before weeks and months were: the same answer however often it runs. A count landing on the same
+        item while it is rewritten may be lost; running it again recounts it. Returns items written."""
+        spans = {period: _days_of(period) for period in periods}
+        if not spans:
+            return 0
+        def key_of(bucket: str) -> dict[str, str]:
+            return counter_key(site, bucket) if shard is None else network_key(shard, bucket)
+
+        def between(first: str, last: str) -> Iterable[dict[str, Any]]:
+            return self._query_pages(
+                self._counters, ConsistentRead=True, KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=to_item({":pk": key_of(first)["pk"], ":a": first, ":b": last}))
+
+        days = {item["sk"]["S"][2:]: item for item in between(f"D#{min(a for a, _ in spans.values())}",
+                                                               f"D#{max(b for _, b in spans.values())}")}
+        existing = {item["sk"]["S"] for kind in _ranges(periods) for item in between(kind[0], kind[-1])}
+        written = 0
+        for period, (first, last) in spans.items():
+            sums: dict[str, int] = {}
+            expires = 0
+            for day, item in days.items():
+                if first <= day <= last:
+                    for field, value in item.items():
+                        if "N" in value and COUNTER_FIELD.match(field):
+                            sums[field] = sums.get(field, 0) + int(value["N"])
+                    expires = max(expires, int(item.get("ttl", {}).get("N", 0)))
+            if sums:
+                self._call("put_item", self._counters, Item=to_item({**key_of(period), **sums, "ttl": expires or None}))
+            elif period in existing:  # counts but no day left: none
+                self._call("delete_item", self._counters, Key=to_item(key_of(period)))
+            written += bool(sums) or period in existing
+        return written
 
     def put_ranking(self, window: str, ranking: dict[str, Any]) -> None:
         """Store a window's ranking of sites (replacing the last one): one item of ``2 * EDGE`` sites at most."""
@@ -297,6 +319,18 @@ class CounterStore(Dynamo):
         """The stored rankings by window; windows not ranked yet are absent."""
         return {item["pk"]["S"][5:]: json.loads(item["r"]["S"])
                 for item in self._batch_get(self._counters, [ranking_key(w) for w in dict.fromkeys(windows)])}
+
+
+def _days_of(period: str) -> tuple[str, str]:
+    """The first and last day (``yyyy-mm-dd``) of an ISO week (``W#2026-W49``) or a month (``M#2026-12``)."""
+    if period.startswith("W#") and BUCKET.match(period):
+        monday = date.fromisocalendar(int(period[2:6]), int(period[8:10]), 1)
+        return monday.isoformat(), (monday + timedelta(days=6)).isoformat()
+    if period.startswith("M#") and BUCKET.match(period):
+        first = date.fromisoformat(f"{period[2:]}-01")
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return first.isoformat(), (following - timedelta(days=1)).isoformat()
+    raise ValueError(f"a week or a month, not {period!r}")
 
 
 def _ranges(buckets: list[str]) -> list[list[str]]:

@@ -44,7 +44,8 @@ export async function insight(view) {
   const mine = ++seq;
   renderService(view.metrics.totals, view.previous.totals);
   renderSurveys(view.surveys || []);
-  const sites = view.site ? [view.site] : (state.config?.sites || []).map((s) => s.id).slice(0, SITES_MAX);
+  const every = view.site ? [view.site] : (state.config?.sites || []).map((s) => s.id);
+  const sites = every.slice(0, SITES_MAX);
   const days = (view.until - view.since) / 86_400_000;
   const [budgets, cards] = await Promise.all([
     Promise.all(sites.map((id) => api(`/api/offers/budget?site=${encodeURIComponent(id)}`).catch(() => null))),
@@ -52,7 +53,7 @@ export async function insight(view) {
       until: view.until.toISOString(), ...(view.site ? { site: view.site } : {}) })}`) : null,
   ]);
   if (mine !== seq) return;
-  renderOffers(budgets.filter(Boolean));
+  renderOffers(budgets.filter(Boolean), every.length);
   renderStaff(cards);
 }
 
@@ -97,9 +98,12 @@ function renderSurveys(reports) {
     t("insight.trend")], rows));
 }
 
-function renderOffers(budgets) {
-  $("in-offers").replaceChildren(table([t("insight.site"), t("insight.budget"), t("insight.issued"), t("insight.left")],
-    budgets.map((b) => [siteName(b.site), num(b.budget), num(b.issued), num(b.left)])));
+// a network of more than SITES_MAX sites: the first ones, and a note saying so (never a silent cut)
+function renderOffers(budgets, total) {
+  const shown = table([t("insight.site"), t("insight.budget"), t("insight.issued"), t("insight.left")],
+    budgets.map((b) => [siteName(b.site), num(b.budget), num(b.issued), num(b.left)]));
+  $("in-offers").replaceChildren(shown, ...(total > SITES_MAX ? [el("p", { class: "note", "data-note": "first-sites",
+    text: t("insight.first_sites", { shown: number(SITES_MAX), total: number(total) }) })] : []));
 }
 
 function renderStaff(cards) {
