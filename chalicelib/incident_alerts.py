@@ -1,6 +1,6 @@
 """An incident's alert to one recipient (the worker's ``incident_alert`` job): an e-mail (SES) or an SMS (SNS),
-in the recipient's language, with three example messages as the dashboard shows them (number masked, forbidden
-words masked), sent once: its recipient's entry in the incident is claimed before sending and released if
+in the recipient's language, with up to three example messages as the dashboard shows them (number masked,
+forbidden words masked; read again by id when it is sent, so a message erased since is left out), sent once: its recipient's entry in the incident is claimed before sending and released if
 the sending fails."""
 
 from __future__ import annotations
@@ -70,8 +70,10 @@ class IncidentAlerts:
     """Sends an incident's alert to one of its recipients, once."""
 
     def __init__(self, *, config: Config, incidents: Any, sms: SmsAlerts, email: EmailAlerts,
+                 examples: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
                  now: Callable[[], datetime] = utcnow):
         self._config = config
+        self._examples = examples  # the stored message ids -> the messages as shown now (erased ones left out)
         self._incidents = incidents
         self._now = now
         self._sms = sms
@@ -88,6 +90,7 @@ class IncidentAlerts:
         if not self._incidents.claim_alert(incident_id, recipient_id, iso(self._now())):
             return False  # sent by an earlier copy of this job
         try:
+            incident = {**incident, "examples": self._examples(incident.get("examples") or [])}
             language = reader_language(self._config, recipient["to"], incident.get("site"))
             if recipient["channel"] == "sms":
                 self._sms.send(recipient["to"], incident_sms(self._config, incident, language))

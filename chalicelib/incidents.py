@@ -9,7 +9,8 @@ ago). A count whose one-sided tail ``P(X >= observed)`` is at most ``alpha`` and
 ``min_count`` opens an incident (once per site, topic and opening hour); it closes when no window's tail is
 at or below ``close_alpha`` any more (and it has been open ``min_open``).
 
-Pure domain: the counters, the incidents, the messages (three examples) and the jobs queue are ports.
+Pure domain: the counters, the incidents, the messages (three examples, by id: chalicelib.incident_examples)
+and the jobs queue are ports.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class IncidentDetector:
         self._config = config
         self._store = incidents
         self._jobs = jobs
-        self._examples = examples  # (site, topic, since, until) -> up to three messages as the dashboard shows them
+        self._examples = examples  # (site, topic, since, until) -> up to three message ids ({"id": ...})
         self._now = now
         self.settings = settings or Settings()
         self._retention = retention_days
@@ -313,24 +314,3 @@ def _time(value: str) -> datetime:
     from chalicelib.clock import parse_time
 
     return parse_time(value)
-
-
-def examples_from(messages: Any, config: Config) -> Callable[[str | None, str, str, str], list[dict[str, Any]]]:
-    """Up to three of a site's (or the network's) latest messages on a topic in a period, as the dashboard shows
-    them (number and forbidden words masked): one query of the drill-down index of that site and topic."""
-    from chalicelib.api.feedback import public_message
-    from chalicelib.clock import days_between
-
-    words = tuple(config.deployment.forbidden_words)
-
-    def examples(site: str | None, topic: str, since: str, until: str) -> list[dict[str, Any]]:
-        days = days_between(_time(since), _time(until))
-        try:
-            items, _ = messages.feedback(site=site, since=since, until=until, days=days, filters={"topic": topic},
-                                         limit=EXAMPLES, cursor=None)
-        except Exception as exc:  # an incident without examples rather than none
-            log.warning("incident examples not read: %s", exc)
-            return []
-        return [{k: public_message(i, words)[k] for k in ("received_at", "from", "text")} for i in items[:EXAMPLES]]
-
-    return examples
