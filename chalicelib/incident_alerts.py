@@ -1,7 +1,7 @@
 """An incident's alert to one recipient (the worker's ``incident_alert`` job): an e-mail (SES) or an SMS (SNS),
 in the recipient's language, with up to three example messages as the dashboard shows them (number masked,
-forbidden words masked; read again by id when it is sent, so a message erased since is left out), sent once: its recipient's entry in the incident is claimed before sending and released if
-the sending fails."""
+forbidden words masked; read again by id when it is sent, so a message erased since is left out), sent
+once: its recipient's entry in the incident is claimed before sending and released if the sending fails."""
 
 from __future__ import annotations
 

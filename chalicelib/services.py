@@ -299,7 +299,6 @@ class Services:
     @cached_property
     def incident_alerts(self) -> Any:
         from chalicelib.incident_alerts import IncidentAlerts
-
         from chalicelib.incident_examples import example_reader
 
         return IncidentAlerts(config=self.config, incidents=self.incident_store,
