@@ -169,7 +169,8 @@ def _config(config: Any, names: list[str]) -> Any:
     """The configuration with the simulated sites (the detector reads ids, topics, managers and care)."""
     from types import SimpleNamespace
 
-    sites = [SimpleNamespace(id=n, name=n, manager_email=[f"{n}@example.com"], manager_sms=[]) for n in names]
+    sites = [SimpleNamespace(id=n, name=n, manager_email=[f"{n}@example.com"], manager_sms=[],
+                             timezone="UTC") for n in names]
     by_id = {s.id: s for s in sites}
     return SimpleNamespace(sites=sites, topics=config.topics, deployment=config.deployment, site=by_id.get)
 

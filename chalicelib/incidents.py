@@ -1,8 +1,9 @@
 """Emerging issues: a rise of one topic's messages at a site (or across the network) against its own baseline.
 
 Read from the counter items alone (no message is scanned). The baseline of a topic at an hour is the site's
-messages at the same hour of the week over ``weeks`` earlier weeks times the topic's share of the site's
-messages over those whole weeks (week items), or the topic's own count at that hour when it is clearly higher.
+messages at the same local hour of the week (the site's zone) over ``weeks`` earlier weeks times the topic's
+share of the site's messages over those whole weeks (week items), or the topic's own count at that hour when it
+is clearly higher.
 Under it a count is Poisson with mean ``expected``; the windows tested each check are this hour so far, the
 previous hour with this one, and the last 5, 10 and 15 minutes (from the counts the detector read that long
 ago). A count whose one-sided tail ``P(X >= observed)`` is at most ``alpha`` and which is at least
@@ -20,8 +21,9 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
@@ -117,9 +119,13 @@ def hour_key(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H")
 
 
-def baseline_hours(hour: datetime, weeks: int) -> list[str]:
-    """The same hour of the week, ``weeks`` earlier weeks."""
-    return [hour_key(hour - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
+def baseline_hours(hour: datetime, weeks: int, zone: str = "UTC") -> list[str]:
+    """The same local hour of the week in ``zone``, ``weeks`` earlier weeks, as UTC hour keys: across a clock
+    change a shop's 09:00 is compared with its 09:00 of earlier weeks, not with the UTC hour before it."""
+    tz = ZoneInfo(zone)
+    local = hour.astimezone(tz).replace(tzinfo=None)
+    return [hour_key((local - timedelta(days=7 * k)).replace(tzinfo=tz).astimezone(UTC))
+            for k in range(1, weeks + 1)]
 
 
 def week_key(at: datetime) -> str:
@@ -225,13 +231,17 @@ class IncidentDetector:
             return done
         weeks = self.settings.weeks
         network = replace(self.settings, alpha=self.settings.network_alpha)
-        past = {h: baseline_hours(start - timedelta(hours=h), weeks) for h in (0, 1)}
         checked = sorted({s for s, _ in candidates})
-        base = self._read(checked, [*past[0], *past[1]])
+        zones = {s: self._zone(s) for s in checked}
+        hours = {z: {h: baseline_hours(start - timedelta(hours=h), weeks, z) for h in (0, 1)}
+                 for z in set(zones.values())}
+        base: dict[tuple[str, str], dict[str, int]] = {}
+        for zone, past in hours.items():  # the same local hours of earlier weeks, zone by zone
+            base.update(self._read([s for s in checked if zones[s] == zone], [*past[0], *past[1]]))
         whole = [week_key(start - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
         totals = self._read(checked, whole, weekly=True)
         for scope, topic in candidates:
-            field = f"topic_{topic}"
+            field, past = f"topic_{topic}", hours[zones[scope]]
             now_count, before = counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0)
             all_n = sum(totals[(scope, w)].get("n", 0) for w in whole)
             share = sum(totals[(scope, w)].get(field, 0) for w in whole) / all_n if all_n else None
@@ -257,6 +267,12 @@ class IncidentDetector:
             if found is not None and result.normal and now - _time(found["opened_at"]) >= self.settings.min_open:
                 done["closed"] += self._close(found["id"], now)
         return done
+
+    def _zone(self, scope: str) -> str:
+        from chalicelib.i18n import network_zone
+
+        site = None if scope == NETWORK else self._config.site(scope)
+        return site.timezone if site is not None else network_zone(self._config)
 
     def _close(self, incident_id: str, now: datetime) -> int:
         from chalicelib.errors import Conflict, NotFound

@@ -551,3 +551,19 @@ def test_withheld_messages_are_never_examples(domain):
                                                                  "2026-03-10T08:00:00.000Z", "2026-03-10T09:20:00.000Z")
     assert picked == [{"id": "twilio-SMOK"}]
     assert reader(domain)([{"id": "twilio-SMW0"}, {"id": "twilio-SMOK"}, {"text": "no id"}])[0]["text"] == "fine"
+
+
+def test_the_baseline_is_the_same_local_hour_of_earlier_weeks_across_a_clock_change(domain):
+    from chalicelib.incidents import baseline_hours
+
+    # Monday 30 March 2026, 09:00 in Paris (summer time since Sunday) is 07:00 UTC; a week before it was 08:00 UTC
+    monday = datetime(2026, 3, 30, 7, tzinfo=UTC)
+    assert baseline_hours(monday, 2, "Europe/Paris") == ["2026-03-23T08", "2026-03-16T08"]
+    assert baseline_hours(monday, 1) == ["2026-03-23T07"]
+    # a shop open from 09:00 Paris time: 30 messages of a topic at 09:00 in each earlier week, none at 08:00
+    for week in range(1, 7):
+        count(domain.store, "store-paris", datetime(2026, 3, 30, 8, 30, tzinfo=UTC) - timedelta(days=7 * week),
+              "cleanliness", 30)
+    count(domain.store, "store-paris", monday, "cleanliness", 12)  # its ordinary first 20 minutes
+    found, incidents, _ = detector(domain, monday.replace(minute=20))
+    assert found.check()["opened"] == 0 and not incidents.items  # not compared with the closed 08:00
