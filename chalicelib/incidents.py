@@ -7,8 +7,9 @@ is clearly higher.
 Under it a count is Poisson with mean ``expected``; the windows tested each check are this hour so far, the
 previous hour with this one, and the last 5, 10 and 15 minutes (from the counts the detector read that long
 ago). A count whose one-sided tail ``P(X >= observed)`` is at most ``alpha`` and which is at least
-``min_count`` opens an incident (once per site, topic and opening hour); it closes when no window's tail is
-at or below ``close_alpha`` any more (and it has been open ``min_open``).
+``min_count`` opens an incident (once per site, topic and opening hour); once acknowledged it closes when no
+window's tail is at or below ``close_alpha`` any more (and it has been open ``min_open``). One nobody has
+acknowledged stays open (its banner stays on the dashboard) until someone does, however normal the rate.
 
 Pure domain: the counters, the incidents, the messages (three examples, by id: chalicelib.incident_examples)
 and the jobs queue are ports.
@@ -264,8 +265,9 @@ class IncidentDetector:
                 done["opened"] += self._open(scope, topic, cur, start, now, result)
             elif found is not None and not found.get("alerted"):
                 done["alerted"] += self._alert(found)  # opened while the queue was down: queued now
-            if found is not None and result.normal and now - _time(found["opened_at"]) >= self.settings.min_open:
-                done["closed"] += self._close(found["id"], now)
+            if found is not None and result.normal and found["status"] == "acknowledged" \
+                    and now - _time(found["opened_at"]) >= self.settings.min_open:
+                done["closed"] += self._close(found["id"], now, ["acknowledged"])  # unacknowledged: stays open
         return done
 
     def _zone(self, scope: str) -> str:
@@ -274,11 +276,11 @@ class IncidentDetector:
         site = None if scope == NETWORK else self._config.site(scope)
         return site.timezone if site is not None else network_zone(self._config)
 
-    def _close(self, incident_id: str, now: datetime) -> int:
+    def _close(self, incident_id: str, now: datetime, allowed: tuple[str, ...] | list[str] = STATUSES[:2]) -> int:
         from chalicelib.errors import Conflict, NotFound
 
         try:
-            self._store.set_status(incident_id, allowed_from=["open", "acknowledged"], to_status="closed",
+            self._store.set_status(incident_id, allowed_from=list(allowed), to_status="closed",
                                    at=iso(now))
         except (Conflict, NotFound):  # closed by a concurrent check (EventBridge may deliver twice), or expired
             return 0

@@ -131,8 +131,12 @@ def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(do
     count(domain.store, "line-8", NOW, "cleanliness", 2, start=100)
     assert found.check() == {"opened": 0, "closed": 0, "alerted": 0, "checked": 2}
     assert len(jobs.sent) == 3
-    # two hours on, the topic is back to its usual 2 an hour: closed
+    # two hours on, the topic is back to its usual 2 an hour: nobody acknowledged them, so they stay open (the
+    # banner stays until someone does); once acknowledged, closed
     clock["now"] = NOW + timedelta(hours=2)
+    assert found.check()["closed"] == 0 and incidents.items[incident["id"]]["status"] == "open"
+    for opened in list(incidents.items):
+        incidents.set_status(opened, allowed_from=["open"], to_status="acknowledged", at="x")
     assert found.check()["closed"] == 2
     assert incidents.items[incident["id"]]["status"] == "closed"
     assert found.check()["checked"] == 0  # nothing active, nothing counted: no baseline read
@@ -154,7 +158,9 @@ def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fiftee
     clock["now"] = NOW + timedelta(minutes=10)
     assert found.check()["closed"] == 0  # open at least 15 minutes
     clock["now"] = NOW + timedelta(minutes=16)
-    assert found.check()["closed"] == 2 and incidents.items[incident["id"]]["status"] == "closed"
+    assert found.check()["closed"] == 1 and incidents.items[incident["id"]]["status"] == "closed"
+    # the network's, never acknowledged, stays open however normal: its banner stays until someone acknowledges it
+    assert incidents.items[incident_id(NETWORK, "cleanliness", "2026-03-10T09")]["status"] == "open"
 
 
 def test_a_usual_busy_hour_and_a_small_count_open_nothing(domain):
