@@ -79,6 +79,7 @@ class Assessment:
     p: float  # the smaller tail of the two windows
     elevated: bool
     normal: bool
+    minutes: int = 60  # the length of the window that gave ``p``
 
 
 def assess(current: int, previous: int, base_current: float, base_previous: float, elapsed: float,
@@ -90,17 +91,18 @@ def assess(current: int, previous: int, base_current: float, base_previous: floa
     floor = settings.floor_per_hour
     elapsed = max(elapsed, settings.min_elapsed.total_seconds() / 3600)
     now_rate, before_rate = max(base_current, floor), max(base_previous, floor)
-    windows = [(current, now_rate * elapsed), (previous + current, before_rate + now_rate * elapsed)]
-    windows += [(n, before_rate * before + now_rate * now) for n, before, now in recent]
+    windows = [(current, now_rate * elapsed, elapsed), (previous + current, before_rate + now_rate * elapsed,
+                                                         1 + elapsed)]
+    windows += [(n, before_rate * before + now_rate * now, before + now) for n, before, now in recent]
     best = (1.0, windows[0])
-    for observed, expected in windows:
+    for observed, expected, hours in windows:
         # a quick bound first: a count under its mean plus two deviations is far from any alarm
         p = 1.0 if observed < expected + 2 * math.sqrt(expected) else poisson_tail(observed, expected)
         if p < best[0]:
-            best = (p, (observed, expected))
-    p, (observed, expected) = best
+            best = (p, (observed, expected, hours))
+    p, (observed, expected, hours) = best
     elevated = p <= settings.alpha and observed >= settings.min_count
-    return Assessment(observed, round(expected, 2), p, elevated, p > settings.close_alpha)
+    return Assessment(observed, round(expected, 2), p, elevated, p > settings.close_alpha, max(1, round(hours * 60)))
 
 
 def expected_rate(own: list[int], totals: list[int], share: float | None) -> float:
@@ -292,6 +294,7 @@ class IncidentDetector:
             "id": incident_id(scope, topic, hour), "scope": scope, "site": site, "topic": topic, "hour": hour,
             "status": "open", "opened_at": iso(now), "observed": result.observed, "expected": result.expected,
             "p_value": float(f"{result.p:.3g}"),
+            "window_minutes": result.minutes,
             "examples": self._examples(site, topic, iso(start - timedelta(hours=1)), iso(now))[:EXAMPLES],
             "recipients": self._recipients(site), "alerted": False,
             "ttl": int((now + timedelta(days=self._retention)).timestamp()),

@@ -506,7 +506,7 @@ def test_the_benchs_limit_is_the_oracle_poisson_test_at_the_false_alarm_budget()
 
 def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_times(domain):
     incident = {"id": "I1", "site": "line-8", "topic": "cleanliness", "observed": 12, "expected": 2.5,
-                "p_value": 1e-7, "opened_at": "2026-07-01T13:05:00Z",
+                "p_value": 1.04e-7, "window_minutes": 15, "opened_at": "2026-07-01T13:05:00Z",
                 "examples": [{"received_at": "2026-07-01T13:01:00Z", "from": "+44 77•• •••123", "text": "Sale"}]}
     subject, body = incident_email(domain.config, incident, "fr")
     assert subject.startswith(f"[Voix] Problème émergent : propreté – {domain.config.site('line-8').name}"), subject
@@ -514,6 +514,10 @@ def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_tim
     from chalicelib.i18n import format_datetime
     assert f"Ouvert le {format_datetime('2026-07-01T13:05:00Z', 'fr', zone)}." in body
     assert "Exemples :" in body and "Emerging" not in body and "environ 2,5 attendus" in subject
+    assert "12 au cours des 15 dernières minutes" in body and "(p = 1,0 × 10⁻⁷)" in body
+    english = incident_email(domain.config, incident, "en")[1]
+    assert "12 in the last 15 minutes" in english and "(p = 1.0 × 10⁻⁷)" in english
+    assert "(p < 10⁻⁹)" in incident_email(domain.config, {**incident, "p_value": 3e-12}, "en")[1]
     english = incident_email(domain.config, incident, "en")[0]
     assert english.startswith(f"[Voix] Emerging issue: cleanliness at {domain.config.site('line-8').name}")
     sms = incident_sms(domain.config, incident, "fr")
@@ -573,3 +577,12 @@ def test_the_baseline_is_the_same_local_hour_of_earlier_weeks_across_a_clock_cha
     count(domain.store, "store-paris", monday, "cleanliness", 12)  # its ordinary first 20 minutes
     found, incidents, _ = detector(domain, monday.replace(minute=20))
     assert found.check()["opened"] == 0 and not incidents.items  # not compared with the closed 08:00
+
+
+def test_an_assessment_names_the_window_that_raised_it():
+    quiet = Settings()
+    # 20 minutes into the hour, 14 messages in the last 5 of them, where 2 an hour are usual: the 5-minute window
+    sharp = assess(14, 0, 2, 2, 20 / 60, quiet, [(14, 0.0, 5 / 60)])
+    assert sharp.elevated and sharp.minutes == 5
+    assert assess(14, 0, 2, 2, 20 / 60, quiet).minutes == 20  # this hour so far
+    assert assess(3, 30, 2, 2, 20 / 60, quiet).minutes == 80  # the previous hour with this one
