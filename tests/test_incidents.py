@@ -560,7 +560,16 @@ def test_withheld_messages_are_never_examples(domain):
     picked = examples_from(domain.store.messages, domain.config)("line-8", "cleanliness",
                                                                  "2026-03-10T08:00:00.000Z", "2026-03-10T09:20:00.000Z")
     assert picked == [{"id": "twilio-SMOK"}]
-    assert reader(domain)([{"id": "twilio-SMW0"}, {"id": "twilio-SMOK"}, {"text": "no id"}])[0]["text"] == "fine"
+    assert reader(domain)([{"id": "twilio-SMW0"}, {"id": "twilio-SMOK"}, {"text": "no id"}, "x"]) == [
+        {"received_at": "2026-03-10T09:15:00.000Z", "from": "+44 77•• •••123", "text": "fine"}]
+
+    class Down:
+        def get_message(self, message_id):
+            raise RuntimeError("DynamoDB down")
+
+    from chalicelib.incident_examples import example_reader
+
+    assert example_reader(Down(), domain.config)([{"id": "twilio-SMOK"}]) == []  # shown without its examples
 
 
 def test_the_baseline_is_the_same_local_hour_of_earlier_weeks_across_a_clock_change(domain):
