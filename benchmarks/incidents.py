@@ -76,7 +76,9 @@ class Memory:
     def open_incident(self, incident):
         if incident["id"] in self.items:
             return False
-        self.items[incident["id"]] = dict(incident)
+        # acknowledged at once (someone saw the banner): the detector closes only acknowledged incidents, and
+        # one left open would hide the later rises of its site and topic from the bench
+        self.items[incident["id"]] = {**incident, "status": "acknowledged"}
         self.opened.append(self.items[incident["id"]])
         return True
 
