@@ -76,7 +76,9 @@ class Memory:
     def open_incident(self, incident):
         if incident["id"] in self.items:
             return False
-        self.items[incident["id"]] = dict(incident)
+        # acknowledged at once (someone saw the banner): the detector closes only acknowledged incidents, and
+        # one left open would hide the later rises of its site and topic from the bench
+        self.items[incident["id"]] = {**incident, "status": "acknowledged"}
         self.opened.append(self.items[incident["id"]])
         return True
 
@@ -169,7 +171,8 @@ def _config(config: Any, names: list[str]) -> Any:
     """The configuration with the simulated sites (the detector reads ids, topics, managers and care)."""
     from types import SimpleNamespace
 
-    sites = [SimpleNamespace(id=n, name=n, manager_email=[f"{n}@example.com"], manager_sms=[]) for n in names]
+    sites = [SimpleNamespace(id=n, name=n, manager_email=[f"{n}@example.com"], manager_sms=[],
+                             timezone="UTC") for n in names]
     by_id = {s.id: s for s in sites}
     return SimpleNamespace(sites=sites, topics=config.topics, deployment=config.deployment, site=by_id.get)
 

@@ -1,7 +1,7 @@
 """An incident's alert to one recipient (the worker's ``incident_alert`` job): an e-mail (SES) or an SMS (SNS),
-in the recipient's language, with three example messages as the dashboard shows them (number masked, forbidden
-words masked), sent once: its recipient's entry in the incident is claimed before sending and released if
-the sending fails."""
+in the recipient's language, with up to three example messages as the dashboard shows them (number masked,
+forbidden words masked; read again by id when it is sent, so a message erased since is left out), sent
+once: its recipient's entry in the incident is claimed before sending and released if the sending fails."""
 
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ def _decimal(value: Any, language: str) -> str:
     return str(value).replace(".", ",") if language.startswith("fr") else str(value)
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def p_text(value: Any, language: str) -> str:
+    """The p-value as a reader reads it: ``p = 3.4 × 10⁻⁶`` (two significant digits, ``3,4`` in French), or
+    ``p < 10⁻⁹`` below that."""
+    p = float(value)
+    if p < 1e-9:
+        return "p < 10⁻⁹"
+    mantissa, exponent = f"{p:.1e}".split("e")
+    return f"p = {_decimal(mantissa, language)} × 10{str(int(exponent)).translate(SUPERSCRIPT)}"
+
+
 def _zone(config: Config, incident: dict[str, Any]) -> str:
     site = config.site(incident.get("site")) if incident.get("site") else None
     return site.timezone if site is not None else network_zone(config)
@@ -46,7 +59,8 @@ def incident_email(config: Config, incident: dict[str, Any], language: str | Non
     values = {"topic": label("topic", incident["topic"], language), "where": where,
               "observed": incident["observed"], "expected": _decimal(incident["expected"], language)}
     subject = t("alert.incident.subject", language, **values)
-    lines = [t("alert.incident.body", language, p=incident["p_value"], **values),
+    window = t("alert.incident.window", language, minutes=int(incident.get("window_minutes") or 60))
+    lines = [t("alert.incident.body", language, p=p_text(incident["p_value"], language), window=window, **values),
              t("alert.incident.opened", language, time=format_datetime(incident["opened_at"], language, zone)), ""]
     if incident.get("examples"):
         lines.append(t("alert.incident.examples", language))
@@ -70,8 +84,10 @@ class IncidentAlerts:
     """Sends an incident's alert to one of its recipients, once."""
 
     def __init__(self, *, config: Config, incidents: Any, sms: SmsAlerts, email: EmailAlerts,
+                 examples: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
                  now: Callable[[], datetime] = utcnow):
         self._config = config
+        self._examples = examples  # the stored message ids -> the messages as shown now (erased ones left out)
         self._incidents = incidents
         self._now = now
         self._sms = sms
@@ -88,6 +104,7 @@ class IncidentAlerts:
         if not self._incidents.claim_alert(incident_id, recipient_id, iso(self._now())):
             return False  # sent by an earlier copy of this job
         try:
+            incident = {**incident, "examples": self._examples(incident.get("examples") or [])}
             language = reader_language(self._config, recipient["to"], incident.get("site"))
             if recipient["channel"] == "sms":
                 self._sms.send(recipient["to"], incident_sms(self._config, incident, language))
@@ -100,4 +117,4 @@ class IncidentAlerts:
         return True
 
 
-__all__ = ["BadIncidentJob", "DeliveryFailed", "IncidentAlerts", "incident_email", "incident_sms"]
+__all__ = ["BadIncidentJob", "DeliveryFailed", "IncidentAlerts", "incident_email", "incident_sms", "p_text"]

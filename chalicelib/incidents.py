@@ -1,15 +1,18 @@
 """Emerging issues: a rise of one topic's messages at a site (or across the network) against its own baseline.
 
 Read from the counter items alone (no message is scanned). The baseline of a topic at an hour is the site's
-messages at the same hour of the week over ``weeks`` earlier weeks times the topic's share of the site's
-messages over those whole weeks (week items), or the topic's own count at that hour when it is clearly higher.
+messages at the same local hour of the week (the site's zone) over ``weeks`` earlier weeks times the topic's
+share of the site's messages over those whole weeks (week items), or the topic's own count at that hour when it
+is clearly higher.
 Under it a count is Poisson with mean ``expected``; the windows tested each check are this hour so far, the
 previous hour with this one, and the last 5, 10 and 15 minutes (from the counts the detector read that long
 ago). A count whose one-sided tail ``P(X >= observed)`` is at most ``alpha`` and which is at least
-``min_count`` opens an incident (once per site, topic and opening hour); it closes when no window's tail is
-at or below ``close_alpha`` any more (and it has been open ``min_open``).
+``min_count`` opens an incident (once per site, topic and opening hour); once acknowledged it closes when no
+window's tail is at or below ``close_alpha`` any more (and it has been open ``min_open``). One nobody has
+acknowledged stays open (its banner stays on the dashboard) until someone does, however normal the rate.
 
-Pure domain: the counters, the incidents, the messages (three examples) and the jobs queue are ports.
+Pure domain: the counters, the incidents, the messages (three examples, by id: chalicelib.incident_examples)
+and the jobs queue are ports.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from chalicelib.clock import iso, utcnow
 from chalicelib.configuration import Config
@@ -75,6 +79,7 @@ class Assessment:
     p: float  # the smaller tail of the two windows
     elevated: bool
     normal: bool
+    minutes: int = 60  # the length of the window that gave ``p``
 
 
 def assess(current: int, previous: int, base_current: float, base_previous: float, elapsed: float,
@@ -86,17 +91,18 @@ def assess(current: int, previous: int, base_current: float, base_previous: floa
     floor = settings.floor_per_hour
     elapsed = max(elapsed, settings.min_elapsed.total_seconds() / 3600)
     now_rate, before_rate = max(base_current, floor), max(base_previous, floor)
-    windows = [(current, now_rate * elapsed), (previous + current, before_rate + now_rate * elapsed)]
-    windows += [(n, before_rate * before + now_rate * now) for n, before, now in recent]
+    windows = [(current, now_rate * elapsed, elapsed), (previous + current, before_rate + now_rate * elapsed,
+                                                         1 + elapsed)]
+    windows += [(n, before_rate * before + now_rate * now, before + now) for n, before, now in recent]
     best = (1.0, windows[0])
-    for observed, expected in windows:
+    for observed, expected, hours in windows:
         # a quick bound first: a count under its mean plus two deviations is far from any alarm
         p = 1.0 if observed < expected + 2 * math.sqrt(expected) else poisson_tail(observed, expected)
         if p < best[0]:
-            best = (p, (observed, expected))
-    p, (observed, expected) = best
+            best = (p, (observed, expected, hours))
+    p, (observed, expected, hours) = best
     elevated = p <= settings.alpha and observed >= settings.min_count
-    return Assessment(observed, round(expected, 2), p, elevated, p > settings.close_alpha)
+    return Assessment(observed, round(expected, 2), p, elevated, p > settings.close_alpha, max(1, round(hours * 60)))
 
 
 def expected_rate(own: list[int], totals: list[int], share: float | None) -> float:
@@ -116,9 +122,13 @@ def hour_key(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H")
 
 
-def baseline_hours(hour: datetime, weeks: int) -> list[str]:
-    """The same hour of the week, ``weeks`` earlier weeks."""
-    return [hour_key(hour - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
+def baseline_hours(hour: datetime, weeks: int, zone: str = "UTC") -> list[str]:
+    """The same local hour of the week in ``zone``, ``weeks`` earlier weeks, as UTC hour keys: across a clock
+    change a shop's 09:00 is compared with its 09:00 of earlier weeks, not with the UTC hour before it."""
+    tz = ZoneInfo(zone)
+    local = hour.astimezone(tz).replace(tzinfo=None)
+    return [hour_key((local - timedelta(days=7 * k)).replace(tzinfo=tz).astimezone(UTC))
+            for k in range(1, weeks + 1)]
 
 
 def week_key(at: datetime) -> str:
@@ -155,7 +165,7 @@ class IncidentDetector:
         self._config = config
         self._store = incidents
         self._jobs = jobs
-        self._examples = examples  # (site, topic, since, until) -> up to three messages as the dashboard shows them
+        self._examples = examples  # (site, topic, since, until) -> up to three message ids ({"id": ...})
         self._now = now
         self.settings = settings or Settings()
         self._retention = retention_days
@@ -224,13 +234,17 @@ class IncidentDetector:
             return done
         weeks = self.settings.weeks
         network = replace(self.settings, alpha=self.settings.network_alpha)
-        past = {h: baseline_hours(start - timedelta(hours=h), weeks) for h in (0, 1)}
         checked = sorted({s for s, _ in candidates})
-        base = self._read(checked, [*past[0], *past[1]])
+        zones = {s: self._zone(s) for s in checked}
+        hours = {z: {h: baseline_hours(start - timedelta(hours=h), weeks, z) for h in (0, 1)}
+                 for z in set(zones.values())}
+        base: dict[tuple[str, str], dict[str, int]] = {}
+        for zone, past in hours.items():  # the same local hours of earlier weeks, zone by zone
+            base.update(self._read([s for s in checked if zones[s] == zone], [*past[0], *past[1]]))
         whole = [week_key(start - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
         totals = self._read(checked, whole, weekly=True)
         for scope, topic in candidates:
-            field = f"topic_{topic}"
+            field, past = f"topic_{topic}", hours[zones[scope]]
             now_count, before = counts[(scope, cur)].get(field, 0), counts[(scope, prev)].get(field, 0)
             all_n = sum(totals[(scope, w)].get("n", 0) for w in whole)
             share = sum(totals[(scope, w)].get(field, 0) for w in whole) / all_n if all_n else None
@@ -253,15 +267,22 @@ class IncidentDetector:
                 done["opened"] += self._open(scope, topic, cur, start, now, result)
             elif found is not None and not found.get("alerted"):
                 done["alerted"] += self._alert(found)  # opened while the queue was down: queued now
-            if found is not None and result.normal and now - _time(found["opened_at"]) >= self.settings.min_open:
-                done["closed"] += self._close(found["id"], now)
+            if found is not None and result.normal and found["status"] == "acknowledged" \
+                    and now - _time(found["opened_at"]) >= self.settings.min_open:
+                done["closed"] += self._close(found["id"], now, ["acknowledged"])  # unacknowledged: stays open
         return done
 
-    def _close(self, incident_id: str, now: datetime) -> int:
+    def _zone(self, scope: str) -> str:
+        from chalicelib.i18n import network_zone
+
+        site = None if scope == NETWORK else self._config.site(scope)
+        return site.timezone if site is not None else network_zone(self._config)
+
+    def _close(self, incident_id: str, now: datetime, allowed: tuple[str, ...] | list[str] = STATUSES[:2]) -> int:
         from chalicelib.errors import Conflict, NotFound
 
         try:
-            self._store.set_status(incident_id, allowed_from=["open", "acknowledged"], to_status="closed",
+            self._store.set_status(incident_id, allowed_from=list(allowed), to_status="closed",
                                    at=iso(now))
         except (Conflict, NotFound):  # closed by a concurrent check (EventBridge may deliver twice), or expired
             return 0
@@ -273,6 +294,7 @@ class IncidentDetector:
             "id": incident_id(scope, topic, hour), "scope": scope, "site": site, "topic": topic, "hour": hour,
             "status": "open", "opened_at": iso(now), "observed": result.observed, "expected": result.expected,
             "p_value": float(f"{result.p:.3g}"),
+            "window_minutes": result.minutes,
             "examples": self._examples(site, topic, iso(start - timedelta(hours=1)), iso(now))[:EXAMPLES],
             "recipients": self._recipients(site), "alerted": False,
             "ttl": int((now + timedelta(days=self._retention)).timestamp()),
@@ -313,24 +335,3 @@ def _time(value: str) -> datetime:
     from chalicelib.clock import parse_time
 
     return parse_time(value)
-
-
-def examples_from(messages: Any, config: Config) -> Callable[[str | None, str, str, str], list[dict[str, Any]]]:
-    """Up to three of a site's (or the network's) latest messages on a topic in a period, as the dashboard shows
-    them (number and forbidden words masked): one query of the drill-down index of that site and topic."""
-    from chalicelib.api.feedback import public_message
-    from chalicelib.clock import days_between
-
-    words = tuple(config.deployment.forbidden_words)
-
-    def examples(site: str | None, topic: str, since: str, until: str) -> list[dict[str, Any]]:
-        days = days_between(_time(since), _time(until))
-        try:
-            items, _ = messages.feedback(site=site, since=since, until=until, days=days, filters={"topic": topic},
-                                         limit=EXAMPLES, cursor=None)
-        except Exception as exc:  # an incident without examples rather than none
-            log.warning("incident examples not read: %s", exc)
-            return []
-        return [{k: public_message(i, words)[k] for k in ("received_at", "from", "text")} for i in items[:EXAMPLES]]
-
-    return examples

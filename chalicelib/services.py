@@ -290,7 +290,8 @@ class Services:
     @cached_property
     def incidents(self) -> Any:
         """Emerging issues: the detector the scheduled job runs (chalicelib.incidents)."""
-        from chalicelib.incidents import IncidentDetector, examples_from
+        from chalicelib.incident_examples import examples_from
+        from chalicelib.incidents import IncidentDetector
 
         return IncidentDetector(config=self.config, incidents=self.incident_store, jobs=self.jobs,
                                 examples=examples_from(self.store.messages, self.config))
@@ -298,16 +299,19 @@ class Services:
     @cached_property
     def incident_alerts(self) -> Any:
         from chalicelib.incident_alerts import IncidentAlerts
+        from chalicelib.incident_examples import example_reader
 
         return IncidentAlerts(config=self.config, incidents=self.incident_store,
+                              examples=example_reader(self.store.messages, self.config),
                               sms=SmsAlerts(self.client("sns"), os.environ.get("SMS_SENDER_ID")),
                               email=EmailAlerts(self.client("sesv2"), self.config.deployment.alert_from_email))
 
     @cached_property
     def incidents_api(self) -> Any:
         from chalicelib.api.incidents import IncidentsApi
+        from chalicelib.incident_examples import example_reader
 
-        return IncidentsApi(incidents=self.incident_store)
+        return IncidentsApi(incidents=self.incident_store, examples=example_reader(self.store.messages, self.config))
 
     @cached_property
     def api(self) -> Any:

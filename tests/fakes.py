@@ -747,7 +747,8 @@ class FakeIncidents:
     def open_incident(self, incident: dict[str, Any]) -> bool:
         if incident["id"] in self.items:
             return False
-        self.items[incident["id"]] = _copy(incident)
+        examples = [{"id": str(e["id"])} for e in incident.get("examples") or [] if e.get("id")]  # ids only
+        self.items[incident["id"]] = {**_copy(incident), "examples": examples}
         return True
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:

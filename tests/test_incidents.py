@@ -86,13 +86,26 @@ def baseline(store, site="line-8", topic="cleanliness", per_hour=2, weeks=6):
             count(store, site, hour, topic, per_hour)
 
 
+def message(domain, message_id="twilio-SM1", text="The toilets are filthy", customer_key="ck-1", **more):
+    domain.store.messages.put_message({
+        "id": message_id, "received_at": "2026-03-10T09:15:00.000Z", "day": "2026-03-10", "site": "line-8",
+        "topic": "cleanliness", "channel": "twilio", "from_masked": "+44 77•• •••123", "text": text,
+        "customer_key": customer_key, **more})
+    return {"id": message_id}
+
+
+def reader(domain):
+    from chalicelib.incident_examples import example_reader
+
+    return example_reader(domain.store.messages, domain.config)
+
+
 def detector(domain, now, jobs=None, examples=None):
     incidents = FakeIncidents(domain.store.counters)
     clock = {"now": now}
+    shown = message(domain)
     found = IncidentDetector(config=domain.config, incidents=incidents, jobs=jobs or Jobs(),
-                             examples=examples or (lambda site, topic, since, until: [
-                                 {"received_at": "2026-03-10T09:15:00.000Z", "from": "+44 77•• •••123",
-                                  "text": "The toilets are filthy"}]),
+                             examples=examples or (lambda site, topic, since, until: [shown]),
                              now=lambda: clock["now"])
     return found, incidents, clock
 
@@ -108,7 +121,7 @@ def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(do
     assert (incident["site"], incident["topic"], incident["hour"], incident["status"]) == \
         ("line-8", "cleanliness", "2026-03-10T09", "open")
     assert incident["id"] == incident_id("line-8", "cleanliness", "2026-03-10T09") and incident["alerted"]
-    assert incident["examples"][0]["text"] == "The toilets are filthy"
+    assert incident["examples"] == [{"id": "twilio-SM1"}]
     # the site's manager and central care, one job each
     assert {(j["type"], j["incident_id"], j["recipient"]) for j in jobs.sent} == {
         ("incident_alert", incident["id"], "site_manager-email-0"), ("incident_alert", incident["id"], "care-email-0"),
@@ -118,8 +131,12 @@ def test_a_rise_opens_one_incident_alerts_once_and_closes_when_back_to_normal(do
     count(domain.store, "line-8", NOW, "cleanliness", 2, start=100)
     assert found.check() == {"opened": 0, "closed": 0, "alerted": 0, "checked": 2}
     assert len(jobs.sent) == 3
-    # two hours on, the topic is back to its usual 2 an hour: closed
+    # two hours on, the topic is back to its usual 2 an hour: nobody acknowledged them, so they stay open (the
+    # banner stays until someone does); once acknowledged, closed
     clock["now"] = NOW + timedelta(hours=2)
+    assert found.check()["closed"] == 0 and incidents.items[incident["id"]]["status"] == "open"
+    for opened in list(incidents.items):
+        incidents.set_status(opened, allowed_from=["open"], to_status="acknowledged", at="x")
     assert found.check()["closed"] == 2
     assert incidents.items[incident["id"]]["status"] == "closed"
     assert found.check()["checked"] == 0  # nothing active, nothing counted: no baseline read
@@ -141,7 +158,9 @@ def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fiftee
     clock["now"] = NOW + timedelta(minutes=10)
     assert found.check()["closed"] == 0  # open at least 15 minutes
     clock["now"] = NOW + timedelta(minutes=16)
-    assert found.check()["closed"] == 2 and incidents.items[incident["id"]]["status"] == "closed"
+    assert found.check()["closed"] == 1 and incidents.items[incident["id"]]["status"] == "closed"
+    # the network's, never acknowledged, stays open however normal: its banner stays until someone acknowledges it
+    assert incidents.items[incident_id(NETWORK, "cleanliness", "2026-03-10T09")]["status"] == "open"
 
 
 def test_a_usual_busy_hour_and_a_small_count_open_nothing(domain):
@@ -245,7 +264,8 @@ def test_an_incident_alert_is_sent_once_per_recipient_with_its_examples_masked(d
     found.check()
     incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
     email, sms = Sender(fail=True), Sender()
-    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=email, now=lambda: NOW)
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=email, examples=reader(domain),
+                            now=lambda: NOW)
     with pytest.raises(DeliveryFailed):
         alerts.deliver(incident["id"], "care-email-0")
     email.fail = False
@@ -256,7 +276,7 @@ def test_an_incident_alert_is_sent_once_per_recipient_with_its_examples_masked(d
     assert '+44 77•• •••123  "The toilets are filthy"' in body
     with pytest.raises(BadIncidentJob):
         alerts.deliver(incident["id"], "nobody")
-    text = incident_sms(domain.config, incident)
+    text = incident_sms(domain.config, {**incident, "examples": reader(domain)(incident["examples"])})
     assert text.startswith("VOIX ISSUE Coach line 8") and "The toilets are filthy" in text
     assert incident_email(domain.config, {**incident, "site": None, "examples": []})[0].count("the network") == 1
 
@@ -269,7 +289,7 @@ def test_the_api_lists_and_acknowledges_incidents(domain):
     count(domain.store, "line-8", NOW, "cleanliness", 12)
     found, incidents, _ = detector(domain, NOW)
     found.check()
-    api = IncidentsApi(incidents=incidents, now=lambda: NOW)
+    api = IncidentsApi(incidents=incidents, examples=reader(domain), now=lambda: NOW)
     [listed, _] = sorted(api.incidents({"status": "open"})["items"], key=lambda i: i["site"] is None)
     assert listed["examples"][0]["from"] == "+44 77•• •••123" and "recipients" not in listed
     acked = api.acknowledge(listed["id"], {"by": "Sam"}, actor="operator")
@@ -308,14 +328,14 @@ def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
         (NETWORK, "2026-W11"): {"n": 4, "topic_cleanliness": 3}}
     incident = {"id": "ABC234", "scope": "line-8", "site": "line-8", "topic": "cleanliness", "hour": "2026-03-10T09",
                 "status": "open", "opened_at": "2026-03-10T09:20:00.000Z", "observed": 12, "expected": 1.33,
-                "p_value": 2.1e-8, "examples": [{"received_at": "2026-03-10T09:15:00.000Z", "from": None,
-                                                 "text": "x" * 1000}],
+                "p_value": 2.1e-8, "examples": [{"id": "twilio-SM1", "received_at": "2026-03-10T09:15:00.000Z",
+                                                 "from": "+44 77•• •••123", "text": "x" * 1000}, {"text": "no id"}],
                 "recipients": {"care-email-0": {"channel": "email", "role": "care", "to": "care@example.com"}},
                 "alerted": False, "ttl": 0}
     assert store.open_incident(incident) is True
     assert store.open_incident(incident) is False  # exactly once
     stored = store.get_incident("ABC234")
-    assert stored["expected"] == 1.33 and len(stored["examples"][0]["text"]) == 320
+    assert stored["expected"] == 1.33 and stored["examples"] == [{"id": "twilio-SM1"}]  # an id: no copied text
     assert [i["id"] for i in store.incidents("open", 10)] == ["ABC234"]
     store.mark_alerted("ABC234")
     assert store.claim_alert("ABC234", "care-email-0", "t") is True
@@ -336,8 +356,19 @@ def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
     from chalicelib.api.incidents import IncidentsApi
 
     assert store.open_incident({**incident, "id": "NET234", "scope": NETWORK, "site": None})
-    [network] = IncidentsApi(incidents=store).incidents({"status": "open"})["items"]
-    assert network["site"] is None and network["examples"][0]["from"] is None
+    from chalicelib.config_loader import get_config
+    from chalicelib.incident_examples import example_reader
+    from chalicelib.storage.messages import MessageStore
+
+    messages = MessageStore(db, "voix-dev")
+    messages.put_message({"id": "twilio-SM1", "received_at": "2026-03-10T09:15:00.000Z", "day": "2026-03-10",
+                          "site": "line-8", "topic": "cleanliness", "from_masked": "+44 77•• •••123",
+                          "text": "x" * 1000, "customer_key": "ck-1"})
+    api = IncidentsApi(incidents=store, examples=example_reader(messages, get_config()))
+    [network] = api.incidents({"status": "open"})["items"]
+    assert network["site"] is None and len(network["examples"][0]["text"]) == 320  # read again, cut to 320
+    db.delete_item(TableName="voix-dev", Key={"pk": {"S": "MSG#twilio-SM1"}, "sk": {"S": "MSG"}})  # erased
+    assert api.incidents({"status": "open"})["items"][0]["examples"] == []
 
 
 def test_a_rise_within_the_hour_is_seen_by_the_fifteen_minute_window_of_a_warm_detector(domain):
@@ -409,7 +440,7 @@ def test_the_scheduled_job_raises_a_burst_and_the_worker_alerts_once_in_process(
 
 
 def test_the_edges_a_new_hour_a_snapshot_of_the_last_hour_an_incident_opened_meanwhile_and_sms(domain):
-    from chalicelib.incidents import examples_from
+    from chalicelib.incident_examples import examples_from
 
     assert poisson_tail(3, 0) == 0.0
     baseline(domain.store, per_hour=40)
@@ -431,7 +462,8 @@ def test_the_edges_a_new_hour_a_snapshot_of_the_last_hour_an_incident_opened_mea
     incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
     incident["recipients"]["site_manager-sms-0"] = {"channel": "sms", "role": "site_manager", "to": "+447700900999"}
     sms = Sender()
-    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=Sender(), now=lambda: NOW)
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=sms, email=Sender(),
+                            examples=reader(domain), now=lambda: NOW)
     assert alerts.deliver(incident["id"], "site_manager-sms-0") and sms.sent[0][0] == "+447700900999"
     with pytest.raises(BadIncidentJob):
         alerts.deliver(None, "x")
@@ -474,7 +506,7 @@ def test_the_benchs_limit_is_the_oracle_poisson_test_at_the_false_alarm_budget()
 
 def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_times(domain):
     incident = {"id": "I1", "site": "line-8", "topic": "cleanliness", "observed": 12, "expected": 2.5,
-                "p_value": 1e-7, "opened_at": "2026-07-01T13:05:00Z",
+                "p_value": 1.04e-7, "window_minutes": 15, "opened_at": "2026-07-01T13:05:00Z",
                 "examples": [{"received_at": "2026-07-01T13:01:00Z", "from": "+44 77•• •••123", "text": "Sale"}]}
     subject, body = incident_email(domain.config, incident, "fr")
     assert subject.startswith(f"[Voix] Problème émergent : propreté – {domain.config.site('line-8').name}"), subject
@@ -482,8 +514,84 @@ def test_an_incident_alert_is_written_in_its_readers_language_with_the_sites_tim
     from chalicelib.i18n import format_datetime
     assert f"Ouvert le {format_datetime('2026-07-01T13:05:00Z', 'fr', zone)}." in body
     assert "Exemples :" in body and "Emerging" not in body and "environ 2,5 attendus" in subject
+    assert "12 au cours des 15 dernières minutes" in body and "(p = 1,0 × 10⁻⁷)" in body
+    english = incident_email(domain.config, incident, "en")[1]
+    assert "12 in the last 15 minutes" in english and "(p = 1.0 × 10⁻⁷)" in english
+    assert "(p < 10⁻⁹)" in incident_email(domain.config, {**incident, "p_value": 3e-12}, "en")[1]
     english = incident_email(domain.config, incident, "en")[0]
     assert english.startswith(f"[Voix] Emerging issue: cleanliness at {domain.config.site('line-8').name}")
     sms = incident_sms(domain.config, incident, "fr")
     assert sms.startswith("VOIX ALERTE Coach line 8 Leeds-London propreté :")  # GSM: the en dash a hyphen
     assert "Voir le tableau de bord" in sms
+
+
+def test_an_erased_customers_example_never_comes_back_through_the_api_or_an_alert_sent_after(domain):
+    from chalicelib.api.incidents import IncidentsApi
+
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    kept = message(domain, "twilio-SM2", text="Still dirty", customer_key="ck-2")
+    erased = message(domain, "twilio-SM1", text="The toilets are filthy", customer_key="ck-1")
+    found, incidents, _ = detector(domain, NOW, examples=lambda *a: [erased, kept])
+    found.check()
+    incident = incidents.items[incident_id("line-8", "cleanliness", "2026-03-10T09")]
+    assert "filthy" not in repr(incident) and "77••" not in repr(incident)  # ids only: nothing copied
+    api = IncidentsApi(incidents=incidents, examples=reader(domain), now=lambda: NOW)
+    shown = [i for i in api.incidents({"status": "open"})["items"] if i["site"] == "line-8"][0]
+    assert [e["text"] for e in shown["examples"]] == ["The toilets are filthy", "Still dirty"]
+    domain.store.customers.erase_customer("ck-1")
+    shown = [i for i in api.incidents({"status": "open"})["items"] if i["site"] == "line-8"][0]
+    assert [e["text"] for e in shown["examples"]] == ["Still dirty"]
+    email = Sender()
+    alerts = IncidentAlerts(config=domain.config, incidents=incidents, sms=Sender(), email=email,
+                            examples=reader(domain), now=lambda: NOW)
+    assert alerts.deliver(incident["id"], "care-email-0")
+    body = email.sent[0][2]
+    assert "Still dirty" in body and "filthy" not in body
+
+
+def test_withheld_messages_are_never_examples(domain):
+    from chalicelib.incident_examples import examples_from
+
+    for n in range(3):
+        message(domain, f"twilio-SMW{n}", text="suspect", customer_key=f"w{n}", withheld="suspect",
+                received_at=f"2026-03-10T09:1{6 + n}:00.000Z")
+    message(domain, "twilio-SMOK", text="fine")
+    picked = examples_from(domain.store.messages, domain.config)("line-8", "cleanliness",
+                                                                 "2026-03-10T08:00:00.000Z", "2026-03-10T09:20:00.000Z")
+    assert picked == [{"id": "twilio-SMOK"}]
+    assert reader(domain)([{"id": "twilio-SMW0"}, {"id": "twilio-SMOK"}, {"text": "no id"}, "x"]) == [
+        {"received_at": "2026-03-10T09:15:00.000Z", "from": "+44 77•• •••123", "text": "fine"}]
+
+    class Down:
+        def get_message(self, message_id):
+            raise RuntimeError("DynamoDB down")
+
+    from chalicelib.incident_examples import example_reader
+
+    assert example_reader(Down(), domain.config)([{"id": "twilio-SMOK"}]) == []  # shown without its examples
+
+
+def test_the_baseline_is_the_same_local_hour_of_earlier_weeks_across_a_clock_change(domain):
+    from chalicelib.incidents import baseline_hours
+
+    # Monday 30 March 2026, 09:00 in Paris (summer time since Sunday) is 07:00 UTC; a week before it was 08:00 UTC
+    monday = datetime(2026, 3, 30, 7, tzinfo=UTC)
+    assert baseline_hours(monday, 2, "Europe/Paris") == ["2026-03-23T08", "2026-03-16T08"]
+    assert baseline_hours(monday, 1) == ["2026-03-23T07"]
+    # a shop open from 09:00 Paris time: 30 messages of a topic at 09:00 in each earlier week, none at 08:00
+    for week in range(1, 7):
+        count(domain.store, "store-paris", datetime(2026, 3, 30, 8, 30, tzinfo=UTC) - timedelta(days=7 * week),
+              "cleanliness", 30)
+    count(domain.store, "store-paris", monday, "cleanliness", 12)  # its ordinary first 20 minutes
+    found, incidents, _ = detector(domain, monday.replace(minute=20))
+    assert found.check()["opened"] == 0 and not incidents.items  # not compared with the closed 08:00
+
+
+def test_an_assessment_names_the_window_that_raised_it():
+    quiet = Settings()
+    # 20 minutes into the hour, 14 messages in the last 5 of them, where 2 an hour are usual: the 5-minute window
+    sharp = assess(14, 0, 2, 2, 20 / 60, quiet, [(14, 0.0, 5 / 60)])
+    assert sharp.elevated and sharp.minutes == 5
+    assert assess(14, 0, 2, 2, 20 / 60, quiet).minutes == 20  # this hour so far
+    assert assess(3, 30, 2, 2, 20 / 60, quiet).minutes == 80  # the previous hour with this one

@@ -77,6 +77,17 @@ def test_a_burst_is_raised_by_the_scheduled_job_listed_alerted_once_and_acknowle
     assert site["examples"][0]["text"] in mails[0]["text"] and "+44 77••" in mails[0]["text"]
     seen = fired(output)
 
+    # a viewer token (a wall screen) sees the banner; its Acknowledge says it needs the operator token
+    status, minted = stack_call(state, "POST", "/api/tokens", {"ttl_minutes": 10, "label": "wall"})
+    assert status == 201
+    with browser_page(browser) as page:
+        page.goto(state["dashboard_url"] + "/?period=today")
+        page.fill("#token", minted["token"])
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_selector(f"#incident-{site['id']} button", timeout=5_000).click()
+        note = page.wait_for_selector(f"#incident-{site['id']} p.error", timeout=5_000)
+        assert note.text_content() == "Acknowledging needs the operator token." and not page.errors
+
     with browser_page(browser) as page:
         page.goto(state["dashboard_url"] + "/?period=today")
         page.fill("#token", state["operator_token"])

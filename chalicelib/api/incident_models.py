@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class IncidentsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    status: Literal["open", "acknowledged", "closed"] = Field(default="open")
+    status: Literal["open", "acknowledged", "closed"] = Field(
+        default="open", description="open: not acknowledged yet (even once back to normal: the banner stays); "
+                                    "closed: acknowledged and back to normal")
     limit: int = Field(default=50, ge=1, le=100)
 
 
@@ -42,7 +44,8 @@ class Incident(_Out):
     site: str | None = Field(description="None: the whole network")
     topic: str
     hour: str = Field(description="The UTC hour it was opened in (YYYY-MM-DDTHH)")
-    status: Literal["open", "acknowledged", "closed"]
+    status: Literal["open", "acknowledged", "closed"] = Field(
+        description="open until acknowledged (even once back to normal); closed once acknowledged and back to normal")
     opened_at: str
     acknowledged_at: str | None = None
     acknowledged_by: str | None = None
@@ -50,7 +53,8 @@ class Incident(_Out):
     observed: int = Field(description="Messages on the topic in the window that raised it")
     expected: float = Field(description="What the same hours of the week held on average")
     p_value: float = Field(description="One-sided Poisson tail of the observed count")
-    examples: list[IncidentExample]
+    examples: list[IncidentExample] = Field(description="Up to three of the messages that raised it, read again "
+                                                        "when listed: one erased or expired since is left out")
 
 
 class IncidentPage(_Out):

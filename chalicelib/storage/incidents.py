@@ -9,7 +9,8 @@ incident               INC#<id> / INC                        one rise of a topic
 =====================  ====================================  ============================================
 
 An incident is opened once (a put refused if its id, from its site, topic and opening hour, is there); its
-size is bounded (three examples of at most 320 characters, a few recipients) and its TTL is the retention.
+size is bounded (three examples, each a message id only: no text or number is copied, so an erased customer's
+message cannot come back through an incident; a few recipients) and its TTL is the retention.
 
 The counter reads are by key only (``BatchGetItem`` of 100 keys): a site's hour and week items, and the
 network's 8 shards of each summed, never a query or a scan; what the counting transaction writes is not changed here.
@@ -26,7 +27,6 @@ from chalicelib.storage.counters import SHARDS, counter_key, network_key
 from chalicelib.storage.dynamo import Dynamo, from_item, plain_numbers, to_item
 
 LAYOUT = {"pk", "sk", "type", "gsi1pk", "gsi1sk"}
-TEXT_KEPT = 320
 
 
 def incident_key(incident_id: str) -> dict[str, str]:
@@ -85,7 +85,7 @@ class IncidentStore(Dynamo):
 
     def open_incident(self, incident: dict[str, Any]) -> bool:
         """Store a new incident; False if it is there (an earlier check opened it)."""
-        examples = [{**e, "text": str(e.get("text") or "")[:TEXT_KEPT]} for e in incident.get("examples") or []]
+        examples = [{"id": str(e["id"])} for e in incident.get("examples") or [] if e.get("id")]
         item = {**incident_key(incident["id"]), "type": "incident", **_decimals(incident), "examples": examples,
                 "gsi1pk": f"INCIDENTS#{incident['status']}", "gsi1sk": f"{incident['opened_at']}#{incident['id']}"}
         return self._if("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")

@@ -1,5 +1,6 @@
 // Emerging issues: a banner for each open incident (GET /api/incidents), until someone acknowledges it
-// (POST /api/incidents/{id}/ack). Customer text is only ever set with textContent.
+// (POST /api/incidents/{id}/ack; a viewer token is told it needs the operator token). Customer text is only
+// ever set with textContent.
 
 import { locale, number, t } from "../i18n.js";
 import { topicName, zone } from "../core.js";
@@ -53,6 +54,10 @@ async function acknowledge(id, button) {
       { method: "POST", body: JSON.stringify(name ? { by: name } : {}) });
     await show();
   } catch (error) {
+    if (error.status === 403) { // a viewer token: the route is the operator's
+      button.replaceWith(deps.el("p", { class: "error", role: "alert", text: t("incidents.need_token") }));
+      return;
+    }
     button.disabled = false;
     deps.handle(error);
   }
