@@ -11,7 +11,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE = shutil.which("node")
+
+def _node() -> str | None:
+    """Node: the system's, else the one Playwright (installed by `make install`) ships with its driver."""
+    found = shutil.which("node")
+    if found:
+        return found
+    try:
+        import playwright
+    except ImportError:
+        return None
+    bundled = Path(playwright.__file__).parent / "driver" / "node"
+    return str(bundled) if bundled.exists() else None
+
+
+NODE = _node()
 
 CORE = """
 const nodes = {};
