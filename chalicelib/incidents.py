@@ -9,7 +9,8 @@ previous hour with this one, and the last 5, 10 and 15 minutes (from the counts 
 ago). A count whose one-sided tail ``P(X >= observed)`` is at most ``alpha`` and which is at least
 ``min_count`` opens an incident (once per site, topic and opening hour); once acknowledged it closes when no
 window's tail is at or below ``close_alpha`` any more (and it has been open ``min_open``). One nobody has
-acknowledged stays open (its banner stays on the dashboard) until someone does, however normal the rate.
+acknowledged stays open (its banner stays on the dashboard) until someone does, however normal the rate; once
+back to normal (``normal_at``) it no longer hides a later rise of its site and topic, which opens anew.
 
 Pure domain: the counters, the incidents, the messages (three examples, by id: chalicelib.incident_examples)
 and the jobs queue are ports.
@@ -153,6 +154,7 @@ class IncidentPort(Protocol):
     def set_status(self, incident_id: str, *, allowed_from: list[str], to_status: str, at: str,
                    by: str | None = None) -> dict[str, Any]: ...
     def mark_alerted(self, incident_id: str) -> None: ...
+    def mark_normal(self, incident_id: str, at: str) -> None: ...
 
 
 class IncidentDetector:
@@ -222,14 +224,21 @@ class IncidentDetector:
             fresh = self._store.hour_counts(scopes, [cur, prev], self._fields)
             counts = {(s, h): fresh.get((s, h), {}) for s in scopes for h in (cur, prev)}
         snapshots = self._recent(now, start, cur, prev, scopes, counts)
-        active = {(i["scope"], i["topic"]): i for status in ("open", "acknowledged")
-                  for i in self._store.incidents(status, 1000)}
+        listed = [i for status in ("open", "acknowledged") for i in self._store.incidents(status, 1000)]
+        # the incident that watches its site and topic: acknowledged, or open and not yet back to normal (an
+        # unacknowledged one back to normal keeps its banner but no longer hides a new rise: a later one opens)
+        active: dict[tuple[str, str], dict[str, Any]] = {}
+        for incident in listed:  # newest first
+            if incident["status"] == "acknowledged" or not incident.get("normal_at"):
+                active.setdefault((incident["scope"], incident["topic"]), incident)
         candidates = [(s, t) for s in scopes for t in topics
                       if (s, t) in active or counts[(s, cur)].get(f"topic_{t}", 0)
                       + counts[(s, prev)].get(f"topic_{t}", 0) >= self.settings.min_count]
         done = {"opened": 0, "closed": 0, "alerted": 0, "checked": len(candidates)}
-        for scope, topic in set(active) - {(s, t) for s in scopes for t in topics}:  # a site or topic removed
-            done["closed"] += self._close(active[(scope, topic)]["id"], now)
+        configured = {(s, t) for s in scopes for t in topics}
+        for incident in listed:  # a site or topic removed
+            if (incident["scope"], incident["topic"]) not in configured:
+                done["closed"] += self._close(incident["id"], now)
         if not candidates:
             return done
         weeks = self.settings.weeks
@@ -267,9 +276,11 @@ class IncidentDetector:
                 done["opened"] += self._open(scope, topic, cur, start, now, result)
             elif found is not None and not found.get("alerted"):
                 done["alerted"] += self._alert(found)  # opened while the queue was down: queued now
-            if found is not None and result.normal and found["status"] == "acknowledged" \
-                    and now - _time(found["opened_at"]) >= self.settings.min_open:
-                done["closed"] += self._close(found["id"], now, ["acknowledged"])  # unacknowledged: stays open
+            if found is not None and result.normal and now - _time(found["opened_at"]) >= self.settings.min_open:
+                if found["status"] == "acknowledged":
+                    done["closed"] += self._close(found["id"], now, ["acknowledged"])
+                else:  # unacknowledged: stays open (its banner), no longer hiding a new rise
+                    self._store.mark_normal(found["id"], iso(now))
         return done
 
     def _zone(self, scope: str) -> str:

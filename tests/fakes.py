@@ -769,6 +769,9 @@ class FakeIncidents:
         found.update({"status": to_status, f"{to_status}_at": at, **({f"{to_status}_by": by} if by else {})})
         return _copy(found)
 
+    def mark_normal(self, incident_id: str, at: str) -> None:
+        self.items[incident_id]["normal_at"] = at
+
     def mark_alerted(self, incident_id: str) -> None:
         self.items[incident_id]["alerted"] = True
 

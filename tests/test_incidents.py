@@ -163,6 +163,27 @@ def test_an_acknowledged_incident_still_closes_and_a_short_one_stays_open_fiftee
     assert incidents.items[incident_id(NETWORK, "cleanliness", "2026-03-10T09")]["status"] == "open"
 
 
+def test_a_rise_after_an_ignored_one_back_to_normal_opens_and_alerts_anew_and_both_banners_stay(domain):
+    """Fails on an unacknowledged incident that hid every later rise of its site and topic until it expired
+    (90 days): an ignored alert (a wrong address) silenced detection there for a quarter."""
+    baseline(domain.store)
+    count(domain.store, "line-8", NOW, "cleanliness", 12)
+    jobs = Jobs()
+    found, incidents, clock = detector(domain, NOW, jobs=jobs)
+    assert found.check()["opened"] == 2  # the site's and the network's; nobody acknowledges either
+    first = incident_id("line-8", "cleanliness", "2026-03-10T09")
+    clock["now"] = NOW + timedelta(hours=2)  # the rate back to normal
+    assert found.check()["closed"] == 0
+    assert incidents.items[first]["status"] == "open" and incidents.items[first]["normal_at"]
+    sent = len(jobs.sent)
+    later = NOW + timedelta(days=7)  # a new rise, a week later
+    count(domain.store, "line-8", later, "cleanliness", 12, start=500)
+    clock["now"] = later
+    assert found.check()["opened"] >= 1 and len(jobs.sent) > sent  # opened and alerted again
+    opened = [i for i in incidents.incidents("open", 100) if i["scope"] == "line-8"]
+    assert [i["id"] for i in opened] == [incident_id("line-8", "cleanliness", "2026-03-17T09"), first]
+
+
 def test_a_usual_busy_hour_and_a_small_count_open_nothing(domain):
     baseline(domain.store, per_hour=30)
     count(domain.store, "line-8", NOW, "cleanliness", 11)  # about 10 expected by 09:20
@@ -338,6 +359,8 @@ def test_the_adapter_opens_once_lists_by_status_and_reads_counters_by_key(aws):
     assert stored["expected"] == 1.33 and stored["examples"] == [{"id": "twilio-SM1"}]  # an id: no copied text
     assert [i["id"] for i in store.incidents("open", 10)] == ["ABC234"]
     store.mark_alerted("ABC234")
+    store.mark_normal("ABC234", "2026-03-10T10:00:00.000Z")
+    assert store.incidents("open", 10)[0]["normal_at"] == "2026-03-10T10:00:00.000Z"  # still open, listed
     assert store.claim_alert("ABC234", "care-email-0", "t") is True
     assert store.claim_alert("ABC234", "care-email-0", "t") is False
     store.release_alert("ABC234", "care-email-0")

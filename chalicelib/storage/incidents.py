@@ -120,6 +120,11 @@ class IncidentStore(Dynamo):
                                     ExpressionAttributeValues=to_item(values))
         return {k: v for k, v in found.items() if k not in LAYOUT}
 
+    def mark_normal(self, incident_id: str, at: str) -> None:
+        """An open incident back to normal (it keeps its banner until acknowledged, but a new rise opens anew)."""
+        self._call("update_item", Key=to_item(incident_key(incident_id)), UpdateExpression="SET normal_at = :at",
+                   ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=to_item({":at": at}))
+
     def mark_alerted(self, incident_id: str) -> None:
         self._call("update_item", Key=to_item(incident_key(incident_id)), UpdateExpression="SET alerted = :yes",
                    ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=to_item({":yes": True}))

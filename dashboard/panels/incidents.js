@@ -23,8 +23,13 @@ export function initIncidents(dependencies) {
 function banner(incident) {
   const { el } = deps;
   const where = incident.site ? deps.siteName(incident.site) : t("incidents.network");
-  const since = new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-    timeZone: zone(incident.site) }).format(new Date(incident.opened_at));
+  // the time alone when it opened today (in the site's zone), else the date too: one left open may be days old
+  const timeZone = zone(incident.site);
+  const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone }).format(d);
+  const opened = new Date(incident.opened_at);
+  const date = day(opened) === day(new Date()) ? {} : { day: "numeric", month: "short" };
+  const since = new Intl.DateTimeFormat(locale(), { ...date, hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZone }).format(opened);
   const examples = el("ul", { class: "incident-examples" },
     ...incident.examples.map((m) => el("li", {}, el("span", { class: "muted", text: `${m.from || ""} ` }),
       el("q", { text: m.text }))));
