@@ -92,6 +92,9 @@ class Memory:
     def mark_alerted(self, incident_id):
         self.items[incident_id]["alerted"] = True
 
+    def mark_normal(self, incident_id, at):
+        self.items[incident_id]["normal_at"] = at
+
 
 class NoJobs:
     def send_many(self, jobs):
