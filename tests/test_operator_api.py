@@ -254,10 +254,11 @@ def test_csv_export_for_a_french_reader_opens_in_a_french_excel(loaded):
             paris = utc.astimezone(ZoneInfo("Europe/Paris"))
             assert fr["Reçu le"] == paris.strftime("%d/%m/%Y %H:%M:%S")
             for column, kind in (("Sujet", "topic"), ("Nature", "nature"), ("Urgence", "urgency"),
-                                 ("Langue", "language"), ("Canal", "channel")):
-                assert fr[column] == french_names[kind][en[kind]], (column, en[kind])
+                                 ("Langue", "language_name"), ("Canal", "channel")):
+                assert fr[column] == french_names[kind][en[kind.removesuffix("_name")]], (column, kind)
             assert (fr["Site"], fr["De"], fr["Dossier"]) == (en["site"], en["from"], en["case_id"])
         assert {r["Nature"] for r in rows} - {r["nature"] for r in iso}  # names, not ids
+        assert {r["Langue"] for r in rows} <= {"anglais", "français", "autre"}  # not "English", "Français"
     # an English reader keeps the CSV as it was: "," and ISO 8601 times, no BOM
     assert loaded.http.get("/api/export.csv?site=line-12&locale=en", headers={**auth(), "Accept-Language": "fr"}
                            ).body.decode() == english

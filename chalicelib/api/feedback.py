@@ -125,7 +125,9 @@ class FeedbackApi(ApiBase):
         value = item.get(column)
         if column == "received_at":
             return self._french_time(value, item)
-        return label(column, value, "fr") if column in TRANSLATED and value else value
+        # a message's language by its French name ("anglais"; the "language" section names each in itself)
+        kind = "language_name" if column == "language" else column
+        return label(kind, value, "fr") if column in TRANSLATED and value else value
 
     def _french_time(self, value: str | None, item: dict[str, Any]) -> str | None:
         if not value:
