@@ -33,13 +33,24 @@ _FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
 _QUESTION_WORDS = 3  # a "?" after this many words or more asks something; "ok?" does not
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
 _SHIPPED = object()  # the model shipped in the package, loaded on the first message classified
-URGENT_PROBABILITY = 0.6  # the model raises a normal message to high from this (never lowers one)
-SURE_PROBABILITY = 0.5  # in English or French, the model's topic overrides no rule below this
-NATURE_PROBABILITY = 0.5  # a topic word alone: the model's nature from this, else a complaint
+# How the learned model and the rules share the work (README, "The learned model"); chosen on the cross-corpus table
+STACK = True  # the model reads the rules' groups that fired beside the words (g:name), as it was trained
+URGENT_PROBABILITY = 0.45  # the model raises a normal message to high when P(high) reaches this (never lowers one)
+URGENT_NATURES = ("complaint", "unclear", "question")  # ... if the message is one of these (it becomes a complaint)
+DOUBT_PROBABILITY = 0.9  # doubtful safety words alone: not urgent when the model says normal from this
+DOUBT_ANY_TOPIC = True
+DOUBT_PRAISE = 0.8  # ... or a compliment from this ("handled a drunk passenger calmly")
+SURE_PROBABILITY = 0.3  # no topic rule fired, in English or French: the model's topic from this
+TOPIC_OVERRIDE = 0.4  # a topic rule fired (no safety phrase): the model's other topic wins from this
 RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
-OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' English or French (3 words or more)
-TOPIC_OVERRIDE = 0.6  # one topic rule fired (no safety phrase): the model's other topic wins from this
+NATURE_PROBABILITY = 0.5  # a topic word alone: the model's nature from this, else a complaint
 NATURE_OVERRIDE = 0.8  # the rules read a nature (not urgent, not the staff's conduct): the model's wins from this
+NATURE_LONG = 0.6  # ... and from this in a message of LONG_WORDS words or more
+LONG_WORDS = 8
+NATURE_MIXED = 0.5  # ... and from this when the rules read both praise and a problem
+UNCLEAR_WORDS = 4  # no rule fired in a message of this many words of letters: not unclear by the test ...
+UNCLEAR_PROBABILITY = 0.6  # ... the model's nature from this
+OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' English or French (3 words or more)
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
@@ -115,13 +126,15 @@ class _Rule:
     topic_only: bool  # a topic without sentiment: a negator just before it reads as a problem
     conduct: bool  # a sentiment about the staff (the staff topic): negative, it is about their conduct
     while_driving: bool  # counts only in a message naming someone driving
+    doubtful: bool  # safety words the model may judge not urgent
 
     @classmethod
     def of(cls, group: LexiconGroup, staff_topic: str | None = None) -> _Rule:
         return cls(group.name, group.topic, group.weight, 0 if group.negated_only else group.sentiment,
                    group.urgency, group.cue, group.language, group.negated_only,
                    bool(group.topic and not group.sentiment),
-                   bool(staff_topic and group.topic == staff_topic and group.sentiment), group.while_driving)
+                   bool(staff_topic and group.topic == staff_topic and group.sentiment), group.while_driving,
+                   group.doubtful)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +161,8 @@ class _Evidence:
     fired: list[str] = field(default_factory=list)
     on_duty: list[str] = field(default_factory=list)  # phrases naming the staff on duty or what they do
     conduct: list[str] = field(default_factory=list)  # problems with the staff's conduct ("rude", "not friendly")
+    doubtful: list[str] = field(default_factory=list)  # safety words often meant otherwise, or negated
+    doubtful_topics: dict[str, float] = field(default_factory=dict)  # what they added to their topics
 
 
 @functools.cache
@@ -360,8 +375,21 @@ class Classifier:
         tokens, lookup = self._words_of(body)
         ev = self._evidence(tokens, lookup)
         rules = [site_rule, *ev.fired]
+        opinions = self._opinions(self._model_words(tokens, ev))
 
         topics = ev.topics
+        doubt = None  # safety words the model judges not urgent: they neither raise it nor name its topic
+        if ev.doubtful and not ev.safety and opinions is not None:
+            said, praise = opinions["urgency"], opinions["nature"]
+            if said.label == "normal" and said.probability >= DOUBT_PROBABILITY and (
+                    DOUBT_ANY_TOPIC or opinions["topic"].label != "safety"):
+                doubt = (f"model:urgency=normal ({said.probability:.2f}; not urgent despite the doubtful safety "
+                         f"words {', '.join(ev.doubtful)})")
+            elif praise.label == "compliment" and praise.probability >= DOUBT_PRAISE:
+                doubt = (f"model:nature=compliment ({praise.probability:.2f}; not urgent despite the doubtful "
+                         f"safety words {', '.join(ev.doubtful)})")
+                topics = {t: w - ev.doubtful_topics.get(t, 0.0) for t, w in topics.items()}
+                topics = {t: w for t, w in topics.items() if w > 1e-9}
         if len(topics) > 1:
             priority = self._priority
             topic = max(topics, key=lambda t: (topics[t], -priority[t]))
@@ -369,14 +397,13 @@ class Classifier:
             topic = next(iter(topics), self._default_topic)
 
         reason = None
-        if ev.safety:
+        if ev.safety or (ev.doubtful and doubt is None):
             reason = "safety"
         elif ev.churn >= self._churn_threshold:
             reason = "churn"
         urgency = "high" if reason else "normal"
 
         language, language_rule = self._language(tokens, body, site, ev)
-        opinions = self._opinions(tokens)
         decided: set[str] = set()  # what the model decided, for the explanation
         if opinions is not None and language != "other" and len(tokens) >= _QUESTION_WORDS:
             said = opinions["language"]
@@ -411,24 +438,30 @@ class Classifier:
                              f"{said.probability_of(topic):.2f}{'; ' + words if words else ''})")
                 topic = said.label
             said = opinions["nature"]
-            if (nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY):
+            if ((nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY)
+                    or (nature == "unclear" and sum(map(str.isalpha, tokens)) >= UNCLEAR_WORDS
+                        and said.label != "unclear"
+                        and said.probability >= UNCLEAR_PROBABILITY)):
                 nature = said.label  # no evidence of a nature the rules can read
                 rules.append(said.explain("nature"))
                 decided.add("nature")
             elif (nature not in (None, "unclear") and not reason and not ev.conduct and not mine
                     and said.label != nature
-                    and said.label != "unclear" and said.probability >= NATURE_OVERRIDE):
+                    and said.label != "unclear"
+                    and said.probability >= (NATURE_MIXED if ev.positive and ev.negative else
+                                             NATURE_LONG if len(tokens) >= LONG_WORDS else NATURE_OVERRIDE)):
                 words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
                 rules.append(f"model:nature={said.label} ({said.probability:.2f} against {nature} "
                              f"{said.probability_of(nature):.2f}{'; ' + words if words else ''})")
                 nature = said.label  # the rules' sentiment words read against the sentence's intent
                 decided.add("nature")
             urgent = opinions["urgency"]
-            if (not reason and not ev.conduct and urgent.label == "high" and nature == "complaint"
-                    and urgent.probability >= URGENT_PROBABILITY):  # staff conduct is the rules' to judge
+            if (not reason and nature in URGENT_NATURES
+                    and urgent.probability_of("high") >= URGENT_PROBABILITY):
+                nature = "complaint"
                 reason = "safety" if "safety" in (topic, opinions["topic"].label) else "churn"
                 urgency = "high"
-                rules.append(urgent.explain("urgency"))
+                rules.append(urgent.explain("urgency", "high"))
         nature = nature or "complaint"
 
         if "nature" in decided:
@@ -440,6 +473,8 @@ class Classifier:
             rules.append(f"nature: {nature} (positive {ev.positive:g}, negative {ev.negative:g})")
         if reason:
             rules.append(f"urgency: high ({reason})")
+        elif doubt:
+            rules.append(doubt)
         about_staff = False
         if reason == "safety" and ev.on_duty:
             about_staff = True
@@ -481,6 +516,20 @@ class Classifier:
             return None
         return model.predict(tokens)  # type: ignore[attr-defined]
 
+    @staticmethod
+    def _model_words(tokens: list[str], ev: _Evidence) -> list[str]:
+        """What the model reads: the message's normal words, then the rules' groups that fired (``g:name``)."""
+        if not STACK:
+            return tokens
+        groups = sorted({"g:" + f.split(":", 1)[0] + ("~" if f.endswith("(negated)") else "") for f in ev.fired})
+        return tokens + groups
+
+    def model_words(self, text: str, to_number: str | None = None) -> list[str]:
+        """The words the learned model reads for a message (its training examples are these)."""
+        body = self.site_for(text, to_number)[2]
+        tokens, lookup = self._words_of(body)
+        return self._model_words(tokens, self._evidence(tokens, lookup))
+
     def _evidence(self, tokens: list[str], lookup: Callable) -> _Evidence:
         """Walk the words that matter, in order: phrases, negation, punctuation, cues."""
         n = len(tokens)
@@ -492,6 +541,8 @@ class Classifier:
         safety = suggestion = question = asks = False
         on_duty: list[str] = []
         conduct: list[str] = []
+        doubtful: list[str] = []
+        doubtful_topics: dict[str, float] = {}
         en = fr = 0
         negator_at = -100
         breaker_at = -1
@@ -556,7 +607,11 @@ class Classifier:
                                 conduct.append(phrase)
                         counts = True
                     if rule.urgency and (rule_negated or not rule.negated_only):
-                        if rule.urgency == "safety":
+                        if rule.urgency == "safety" and (rule.doubtful or rule_negated):
+                            doubtful.append(phrase)
+                            if rule.topic:
+                                doubtful_topics[rule.topic] = doubtful_topics.get(rule.topic, 0.0) + rule.weight
+                        elif rule.urgency == "safety":
                             safety = True
                         else:
                             churn += rule.weight
@@ -603,7 +658,7 @@ class Classifier:
             safety = safety or rule.urgency == "safety"
             fired.append(f"{rule.name}: {phrase} (someone driving)")
         return _Evidence(topics, positive, negative, churn, safety, suggestion, question, asks, en, fr, fired,
-                         on_duty, conduct)
+                         on_duty, conduct, doubtful, doubtful_topics)
 
     def _language(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> tuple[str, str]:
         """The language and its explanation: ``other`` when words of another configured language

@@ -199,6 +199,9 @@ class LexiconGroup(_Strict):
     while_driving: bool = Field(default=False, description="The group counts only in a message naming someone "
                                 "driving (cue driving): a phone in a driver's hand is a safety matter, not in a "
                                 "shop assistant's")
+    doubtful: bool = Field(default=False, description="Safety words that are often something else ('cigarette', "
+                           "'followed me', 'a panic attack'): they make a message urgent unless the learned model is "
+                           "sure it is not (a negated safety phrase, 'no one was hurt', is doubtful too)")
 
 
 class LanguageWords(_Strict):

@@ -29,6 +29,8 @@ def word_features(word: str) -> list[str]:
     """A word's own features: the word, and the character 3-5-grams of ``<word>`` for words of letters."""
     if word.isdigit():
         return ["w:0"]
+    if word.startswith("g:"):
+        return [word]
     features = [f"w:{word}"]
     if word.isalpha() and len(word) > 2:
         padded = f"<{word}>"
@@ -41,9 +43,10 @@ def _key(word: str) -> str:
 
 
 def features(words: list[str]) -> list[str]:
-    """Every feature of a message (its normal words, in order): words' own, then word pairs."""
+    """Every feature of a message (its normal words, in order, then the rules' groups that fired: ``g:name``):
+    words' own, then word pairs (of words)."""
     out = [f for w in words for f in word_features(w)]
-    keys = [_key(w) for w in words]
+    keys = [_key(w) for w in words if not w.startswith("g:")]
     out += [f"b:{a} {b}" for a, b in zip(keys, keys[1:], strict=False)]
     return out
 
@@ -64,13 +67,14 @@ class Opinion:
     """One head's answer: the label, its probability, and (worked out when asked) the words that
     weighed most for it over the runner-up."""
 
-    __slots__ = ("label", "probability", "_vectors", "_names", "_best", "_second", "_scores")
+    __slots__ = ("label", "probability", "_vectors", "_names", "_best", "_second", "_scores", "_columns")
 
     def __init__(self, label: str, probability: float, vectors: list, names: list[str], best: int, second: int,
-                 scores: dict[str, float] | None = None):
+                 scores: dict[str, float] | None = None, columns: dict[str, int] | None = None):
         self.label, self.probability = label, probability
         self._vectors, self._names, self._best, self._second = vectors, names, best, second
         self._scores = scores or {label: 0.0}  # label -> score less the best's, times the scale
+        self._columns = columns or {label: best}  # label -> its column in the vectors
 
     def probability_of(self, label: str) -> float:
         """The probability of any label of this head (0 for one it does not know)."""
@@ -78,15 +82,20 @@ class Opinion:
             return 0.0
         return math.exp(self._scores[label]) * self.probability
 
-    def because(self, count: int = 3) -> list[tuple[str, float]]:
+    def because(self, count: int = 3, label: str | None = None) -> list[tuple[str, float]]:
+        """The words that weighed most for the label (or for ``label``) over the runner-up (or the label)."""
         a, b = self._best, self._second
+        if label is not None and label != self.label and label in self._columns:
+            a, b = self._columns[label], self._best
         margins = sorted(((v[a] - v[b], name) for v, name in zip(self._vectors, self._names, strict=True)),
                          key=lambda m: -m[0])[:count]
         return [(name, round(d / UNIT, 1)) for d, name in margins if d > 0]
 
-    def explain(self, head: str) -> str:
-        words = ", ".join(f"{w} {v:+.1f}" for w, v in self.because())
-        return f"model:{head}={self.label} ({self.probability:.2f}{'; ' + words if words else ''})"
+    def explain(self, head: str, label: str | None = None) -> str:
+        """``model:head=label (probability; words)``: the answer, or ``label`` with its own probability."""
+        label = label or self.label
+        words = ", ".join(f"{w} {v:+.1f}" for w, v in self.because(label=label))
+        return f"model:{head}={label} ({self.probability_of(label):.2f}{'; ' + words if words else ''})"
 
 
 class Model:
@@ -127,8 +136,8 @@ class Model:
     def _predict(self, words: list[str]) -> dict[str, Opinion]:
         known = self._words.get
         vectors = [known(w) or self._vector(w) for w in words]
-        names = list(words)
-        keys = [_key(w) for w in words]
+        names = [f"[{w[2:]}]" if w.startswith("g:") else w for w in words]  # a rules' group: [name]
+        keys = [_key(w) for w in words if not w.startswith("g:")]
         weights = self._weights
         for pair in map(" ".join, zip(keys, keys[1:], strict=False)):
             w = weights.get("b:" + pair)
@@ -147,7 +156,8 @@ class Model:
             top = scores[best]
             probability = 1.0 / sum(math.exp((s - top) * scale) for s in scores)
             out[head] = Opinion(labels[best], probability, vectors, names, start + best, start + second,
-                                {label: (s - top) * scale for label, s in zip(labels, scores, strict=True)})
+                                {label: (s - top) * scale for label, s in zip(labels, scores, strict=True)},
+                                {label: start + i for i, label in enumerate(labels)})
         return out
 
 

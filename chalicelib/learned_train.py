@@ -52,15 +52,23 @@ def _rows(examples, labels, spans):
 
 
 def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
-    """The model document from (normal words, labels) pairs: deterministic, whatever the order given."""
+    """The model document from (normal words, labels) pairs: deterministic, whatever the order given.
+
+    The arithmetic is numpy's (a training-only dependency, ``requirements-dev.txt``; the model it writes is
+    read by pure Python): element-wise operations and sums in a fixed order, one thread, so the same data
+    gives the same bytes on the same machine and numpy version."""
+    import numpy as np  # noqa: PLC0415 - training only; the Lambda package never trains
+
     given = sorted((list(words), tuple(labels[h] for h in HEADS)) for words, labels in examples)
     labels = {h: sorted({row[1][k] for row in given}) for k, h in enumerate(HEADS)}
     spans = _spans(labels)
     width = spans[-1][1]
     kept, rows = _rows([(features(words), words, row_labels) for words, row_labels in given], labels, spans)
-    weights = [[0.0] * width for _ in kept]
-    squares = [1e-8] * len(kept)
-    bias = [0.0] * width
+    arrays = [(np.array([i for i, _ in xs], dtype=np.int64), np.array([c for _, c in xs], dtype=np.float64),
+               np.array([c * c for _, c in xs], dtype=np.float64), targets) for xs, targets in rows]
+    weights = np.zeros((len(kept), width))
+    squares = np.full(len(kept), 1e-8)
+    bias = np.zeros(width)
     urgency = spans[HEADS.index("urgency")]
     high = urgency[0] + labels["urgency"].index("high") if "high" in labels["urgency"] else -1
     order = list(range(len(rows)))
@@ -68,28 +76,22 @@ def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
     for _ in range(EPOCHS):
         rng.shuffle(order)
         for n in order:
-            xs, targets = rows[n]
-            total = bias
-            for i, c in xs:
-                total = [t + c * v for t, v in zip(total, weights[i], strict=True)]
-            gradient = [0.0] * width
+            index, counts, counts2, targets = arrays[n]
+            total = bias + (counts[:, None] * weights[index]).sum(axis=0)
+            gradient = np.empty(width)
             for start, end in spans:
-                top = max(total[start:end])
-                e = [math.exp(v - top) for v in total[start:end]]
-                z = sum(e)
-                gradient[start:end] = [v / z for v in e]
-            for j in targets:
-                gradient[j] -= 1.0
+                e = np.exp(total[start:end] - total[start:end].max())
+                gradient[start:end] = e / e.sum()
+            gradient[targets] -= 1.0
             if high in targets:
-                gradient[urgency[0]:urgency[1]] = [v * HIGH_WEIGHT for v in gradient[urgency[0]:urgency[1]]]
-            bias = [b - RATE * g for b, g in zip(bias, gradient, strict=True)]
-            norm = sum(g * g for g in gradient)
-            for i, c in xs:
-                squares[i] += c * c * norm
-                step = RATE * c / math.sqrt(squares[i])
-                weights[i] = [w - step * g for w, g in zip(weights[i], gradient, strict=True)]
-        decay = 1.0 - L2 * len(rows) * RATE
-        weights = [[w * decay for w in vector] for vector in weights]
+                gradient[urgency[0]:urgency[1]] *= HIGH_WEIGHT
+            bias -= RATE * gradient
+            norm = float((gradient * gradient).sum())
+            squares[index] += counts2 * norm
+            step = RATE * counts / np.sqrt(squares[index])
+            weights[index] -= step[:, None] * gradient[None, :]
+        weights *= 1.0 - L2 * len(rows) * RATE
+    bias, weights = bias.tolist(), weights.tolist()
     document: dict = {"version": 3, "kind": "logistic", "min_count": MIN_COUNT, "epochs": EPOCHS, "seed": SEED,
                       "messages": len(rows), "labels": labels, "priors": [round(b * UNIT) for b in bias],
                       "features": {}}

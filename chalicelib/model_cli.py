@@ -51,7 +51,7 @@ def corpora(folder: Path) -> dict[str, list[dict]]:
 
 def examples(rules: Classifier, rows: list[dict]) -> list[tuple[list[str], dict[str, str]]]:
     """Each message as the classifier reads it (site code stripped, normal words), with its labels."""
-    return [(rules.tokens(rules.site_for(r["text"], r["to"])[2]), r) for r in rows]
+    return [(rules.model_words(r["text"], r["to"]), r) for r in rows]
 
 
 def _digest(folder: Path | str) -> str:

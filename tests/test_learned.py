@@ -88,10 +88,30 @@ class Stub:
 
 def test_a_safety_phrase_always_wins_over_the_model(config):
     c = Classifier(config, model=Stub(topic="price", nature="compliment", urgency="normal"))
-    result = c.classify("smoke coming from the engine!", "+447700900008")
-    assert (result.topic, result.nature, result.urgency, result.urgency_reason) == (
-        "safety", "complaint", "high", "safety")
-    assert not any(r.startswith("model:") for r in result.rules)
+    for text in ("a man just pulled a knife at the back of the coach!", "the driver is speeding like mad",
+                 "the driver is speeding and someone said the smoke is nothing"):  # a doubtful word beside
+        result = c.classify(text, "+447700900008")
+        assert (result.topic, result.nature, result.urgency, result.urgency_reason) == (
+            "safety", "complaint", "high", "safety"), result.rules
+        assert not any(r.startswith("model:") for r in result.rules)
+
+
+@pytest.mark.parametrize("text,topic", [
+    ("LEEDS: waited ages for someone to open the cigarette cabinet", "waiting"),
+    ("the community noticeboard by the door is a lovely touch", "other"),
+    ("last week a case fell off the rack, no one was hurt", "other"),  # a negated safety phrase is doubtful
+])
+def test_doubtful_safety_words_are_urgent_unless_the_model_is_sure_they_are_not(config, text, topic):
+    rules = Classifier(config, model=None).classify(text, "+447700900101")
+    assert (rules.urgency, rules.urgency_reason, rules.topic) == ("high", "safety", "safety"), rules.rules
+    doubting = Stub(topic=topic, nature="complaint", urgency="normal", probability=0.85)
+    unsure = Classifier(config, model=doubting).classify(text, "+447700900101")
+    assert (unsure.urgency, unsure.topic) == ("high", "safety"), unsure.rules  # below DOUBT_PROBABILITY
+    sure = Classifier(config, model=Stub(topic=topic, nature="complaint", urgency="normal", probability=0.95))
+    result = sure.classify(text, "+447700900101")
+    assert (result.urgency, result.urgency_reason, result.topic) == ("normal", None, topic), result.rules
+    line = next(r for r in result.rules if r.startswith("model:urgency=normal (0.95"))
+    assert "not urgent despite" in line and "safety" in line, line
 
 
 def test_the_model_raises_urgency_only_when_sure_and_says_so(config):
@@ -99,8 +119,39 @@ def test_the_model_raises_urgency_only_when_sure_and_says_so(config):
     sure = Classifier(config, model=Stub(nature="complaint", urgency="high", probability=0.995)).classify(text)
     assert sure.urgency == "high" and sure.urgency_reason == "churn"
     assert "model:urgency=high (0.99; word +2.0)" in sure.rules
-    unsure = Classifier(config, model=Stub(nature="complaint", urgency="high", probability=0.55)).classify(text)
+    unsure = Classifier(config, model=Stub(nature="complaint", urgency="high", probability=0.40)).classify(text)
     assert unsure.urgency == "normal"
+
+
+def test_the_model_raises_from_its_probability_of_high_even_when_normal_is_likelier_and_says_high(config):
+    text = "third time this week the coach just never turned up, had to get a taxi"
+    stub = Stub(nature="complaint", urgency="normal", probability=0.52)
+    vectors, names = [[0, 150]], ["taxi"]
+    stub.opinions["urgency"] = learned.Opinion("normal", 0.52, vectors, names, 0, 1, {"normal": 0.0, "high": -0.08},
+                                               {"normal": 0, "high": 1})
+    result = Classifier(config, model=stub).classify(text)
+    assert (result.urgency, result.urgency_reason, result.nature) == ("high", "churn", "complaint"), result.rules
+    assert "model:urgency=high (0.48; taxi +1.5)" in result.rules, result.rules
+
+
+def test_a_message_no_rule_reads_is_unclear_only_when_short_otherwise_the_model_says_its_nature(config):
+    sure = Classifier(config, model=Stub(topic="product", nature="complaint", probability=0.9))
+    long = sure.classify("the bananas were green as grass again", "+447700900101")
+    assert Classifier(config, model=None).classify("the bananas were green as grass again",
+                                                   "+447700900101").nature == "unclear"
+    assert (long.nature, long.topic) == ("complaint", "product"), long.rules
+    assert "model:nature=complaint (0.90; word +2.0)" in long.rules
+    short = sure.classify("bananas green", "+447700900101")
+    assert short.nature == "unclear", short.rules  # the unclear test stays the rules' under four words
+
+
+def test_the_model_reads_the_rules_groups_beside_the_words(config):
+    c = Classifier(config)
+    words = c.model_words("L8 the driver was so rude to my mum", "+447700900000")
+    assert words[:7] == ["the", "driver", "was", "so", "rude", "to", "my"], words
+    assert {"g:staff-bad", "g:on-duty"} <= set(words) and words == words[:8] + sorted(words[8:]), words
+    document = json.loads(learned.PATH.read_text(encoding="utf-8"))
+    assert any(f.startswith("g:") for f in document["features"])  # the shipped model was trained so
 
 
 def test_a_sure_model_overrides_a_topic_word_read_in_a_sentence_about_something_else(config):
@@ -111,7 +162,7 @@ def test_a_sure_model_overrides_a_topic_word_read_in_a_sentence_about_something_
     assert rules.topic == "waiting" and result.topic == "punctuality", result.rules
     line = next(r for r in result.rules if r.startswith("model:topic=punctuality (0.70 against waiting "))
     assert line.endswith("; word +2.0)"), line
-    unsure = Classifier(config, model=Stub(topic="punctuality", nature="complaint", probability=0.55))
+    unsure = Classifier(config, model=Stub(topic="punctuality", nature="complaint", probability=0.35))
     assert unsure.classify(text, "+447700900008").topic == rules.topic
 
 
@@ -122,13 +173,13 @@ def test_a_sure_model_overrides_the_rules_nature_but_not_an_urgent_one_nor_the_s
         text, "+447700900008")
     assert rules.nature == "compliment" and result.nature == "complaint", result.rules
     assert any(r.startswith("model:nature=complaint (0.85 against compliment ") for r in result.rules)
-    assert Classifier(config, model=Stub(topic="waiting", nature="complaint", probability=0.75)).classify(
+    assert Classifier(config, model=Stub(topic="waiting", nature="complaint", probability=0.55)).classify(
         text, "+447700900008").nature == "compliment"
     rude = Classifier(config, model=Stub(topic="staff", nature="compliment", probability=0.95)).classify(
         "the driver was so rude to my mum", "+447700900008")
     assert (rude.nature, rude.about_staff) == ("complaint", True), rude.rules
     fire = Classifier(config, model=Stub(topic="comfort", nature="suggestion", probability=0.99)).classify(
-        "smoke coming from the engine!", "+447700900008")
+        "the engine is on fire, there are flames!", "+447700900008")
     assert (fire.topic, fire.nature, fire.urgency) == ("safety", "complaint", "high")
 
 
@@ -259,3 +310,14 @@ def test_an_operators_phrase_is_never_overruled_by_the_model(tmp_path):
     assert praise.nature == "compliment" and not any(r.startswith("model:nature") for r in praise.rules), praise.rules
     shipped = Classifier(load_config(), model=sure).classify("the seats are really comfy", "+447700900008")
     assert shipped.topic == "price", shipped.rules  # the shipped phrases stay the model's to overrule
+
+
+def test_doubtful_safety_words_in_a_compliment_the_model_is_sure_of_are_not_urgent(config):
+    text = "the driver handled a drunk passenger so calmly"
+    praise = Stub(topic="staff", nature="compliment", urgency="high", probability=0.9)
+    result = Classifier(config, model=praise).classify(text, "+447700900008")
+    assert (result.urgency, result.nature, result.topic) == ("normal", "compliment", "staff"), result.rules
+    assert any(r.startswith("model:nature=compliment (0.90; not urgent despite the doubtful safety words drunk")
+               for r in result.rules), result.rules
+    unsure = Stub(topic="staff", nature="compliment", urgency="high", probability=0.7)
+    assert Classifier(config, model=unsure).classify(text, "+447700900008").urgency == "high"
