@@ -38,7 +38,6 @@ STACK = True  # the model reads the rules' groups that fired beside the words (g
 URGENT_PROBABILITY = 0.45  # the model raises a normal message to high when P(high) reaches this (never lowers one)
 URGENT_NATURES = ("complaint", "unclear", "question")  # ... if the message is one of these (it becomes a complaint)
 DOUBT_PROBABILITY = 0.9  # doubtful safety words alone: not urgent when the model says normal from this
-DOUBT_ANY_TOPIC = True
 DOUBT_PRAISE = 0.8  # ... or a compliment from this ("handled a drunk passenger calmly")
 SURE_PROBABILITY = 0.3  # no topic rule fired, in English or French: the model's topic from this
 TOPIC_OVERRIDE = 0.4  # a topic rule fired (no safety phrase): the model's other topic wins from this
@@ -381,8 +380,7 @@ class Classifier:
         doubt = None  # safety words the model judges not urgent: they neither raise it nor name its topic
         if ev.doubtful and not ev.safety and opinions is not None:
             said, praise = opinions["urgency"], opinions["nature"]
-            if said.label == "normal" and said.probability >= DOUBT_PROBABILITY and (
-                    DOUBT_ANY_TOPIC or opinions["topic"].label != "safety"):
+            if said.label == "normal" and said.probability >= DOUBT_PROBABILITY:
                 doubt = (f"model:urgency=normal ({said.probability:.2f}; not urgent despite the doubtful safety "
                          f"words {', '.join(ev.doubtful)})")
             elif praise.label == "compliment" and praise.probability >= DOUBT_PRAISE:
