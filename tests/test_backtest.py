@@ -113,7 +113,7 @@ def test_erased_messages_are_skipped(current):
 
 def test_corrected_messages_give_the_accuracy_before_and_after(raw, current):
     messages = fake_stores().messages
-    store(messages, 1, "the wobbly thing moved again", topic="comfort", nature="complaint",
+    store(messages, 1, "the wobbly thing moved", topic="comfort", nature="complaint",
           machine={"topic": "other", "nature": "unclear", "urgency": "normal"})
     store(messages, 2, "the heating was broken", topic="comfort", nature="complaint",
           machine={"topic": "comfort", "nature": "complaint", "urgency": "normal"})

@@ -33,7 +33,7 @@ DRIVER8 = "+447700900801"
 INVITE_EN = "Thanks for your message. Could you tell us a bit more: what happened, and where?"
 INVITE_FR = "Merci pour votre message. Pouvez-vous nous en dire plus : que s'est-il passé, et où ?"
 NOISE = ["ok", "", "   ", "hi", "test", "5", "OK 2042", "5 out of 5", "?", "ok?", "L8"]
-SPANISH = "Hola, el autobús llega tarde y hace mucho calor"
+SPANISH = "Hola, el autobús llega tarde otra vez"
 TEXTING = "L8 the driver is texting on his phone while driving"
 
 
