@@ -32,6 +32,7 @@ _MAX_CACHE = 50_000
 _FRENCH_LETTERS = frozenset("éèêàùçâîôûëïÉÈÊÀÇ")
 _QUESTION_WORDS = 3  # a "?" after this many words or more asks something; "ok?" does not
 _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'y reviendrai plus"
+_NEGATED = " (negated)"
 _SHIPPED = object()  # the model shipped in the package, loaded on the first message classified
 # How the learned model and the rules share the work (README, "The learned model"); chosen on the cross-corpus table
 STACK = True  # the model reads the rules' groups that fired beside the words (g:name), as it was trained
@@ -39,6 +40,7 @@ URGENT_PROBABILITY = 0.45  # the model raises a normal message to high when P(hi
 URGENT_NATURES = ("complaint", "unclear", "question")  # ... if the message is one of these (it becomes a complaint)
 DOUBT_PROBABILITY = 0.9  # doubtful safety words alone: not urgent when the model says normal from this
 DOUBT_PRAISE = 0.8  # ... or a compliment from this ("handled a drunk passenger calmly")
+DOUBTFUL_CERTAIN = 2  # this many distinct doubtful safety words (not negated) are certain: "shoved me, I am hurt"
 SURE_PROBABILITY = 0.3  # no topic rule fired, in English or French: the model's topic from this
 TOPIC_OVERRIDE = 0.4  # a topic rule fired (no safety phrase): the model's other topic wins from this
 RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
@@ -378,7 +380,8 @@ class Classifier:
 
         topics = ev.topics
         doubt = None  # safety words the model judges not urgent: they neither raise it nor name its topic
-        if ev.doubtful and not ev.safety and opinions is not None:
+        if (ev.doubtful and not ev.safety and opinions is not None
+                and len({p for p in ev.doubtful if not p.endswith(_NEGATED)}) < DOUBTFUL_CERTAIN):
             said, praise = opinions["urgency"], opinions["nature"]
             if said.label == "normal" and said.probability >= DOUBT_PROBABILITY:
                 doubt = (f"model:urgency=normal ({said.probability:.2f}; not urgent despite the doubtful safety "
@@ -436,9 +439,10 @@ class Classifier:
                              f"{said.probability_of(topic):.2f}{'; ' + words if words else ''})")
                 topic = said.label
             said = opinions["nature"]
-            if ((nature == "unclear" and other) or (nature is None and said.probability >= NATURE_PROBABILITY)
-                    or (nature == "unclear" and sum(map(str.isalpha, tokens)) >= UNCLEAR_WORDS
-                        and said.label != "unclear"
+            words = sum(map(str.isalpha, tokens))  # a greeting in any language stays unclear: "Hallo, guten Tag"
+            if ((nature == "unclear" and other and (words >= UNCLEAR_WORDS or said.label == "unclear"))
+                    or (nature is None and said.probability >= NATURE_PROBABILITY)
+                    or (nature == "unclear" and words >= UNCLEAR_WORDS and said.label != "unclear"
                         and said.probability >= UNCLEAR_PROBABILITY)):
                 nature = said.label  # no evidence of a nature the rules can read
                 rules.append(said.explain("nature"))
@@ -606,7 +610,7 @@ class Classifier:
                         counts = True
                     if rule.urgency and (rule_negated or not rule.negated_only):
                         if rule.urgency == "safety" and (rule.doubtful or rule_negated):
-                            doubtful.append(phrase)
+                            doubtful.append(phrase + _NEGATED if rule_negated else phrase)
                             if rule.topic:
                                 doubtful_topics[rule.topic] = doubtful_topics.get(rule.topic, 0.0) + rule.weight
                         elif rule.urgency == "safety":

@@ -1,8 +1,7 @@
 """Deployment configuration, as pydantic models: sites, classification rules, replies and routing.
 
-Everything an operator tunes lives in TOML files under ``chalicelib/config/`` (or the folder
-named by ``VOIX_CONFIG_DIR``); :mod:`chalicelib.config_loader` reads them into these models,
-whose validators make a bad file fail at start-up, never later on a customer's message.
+Everything an operator tunes lives in TOML files under ``chalicelib/config/`` (or ``VOIX_CONFIG_DIR``);
+:mod:`chalicelib.config_loader` reads them into these models, whose validators fail a bad file at start-up.
 """
 
 from __future__ import annotations
@@ -197,11 +196,9 @@ class LexiconGroup(_Strict):
     language: Language | None = Field(default=None, description="Phrases are words of this language")
     negated_only: bool = Field(default=False, description="The urgency counts only when negated: 'won't come back'")
     while_driving: bool = Field(default=False, description="The group counts only in a message naming someone "
-                                "driving (cue driving): a phone in a driver's hand is a safety matter, not in a "
-                                "shop assistant's")
-    doubtful: bool = Field(default=False, description="Safety words that are often something else ('cigarette', "
-                           "'followed me', 'a panic attack'): they make a message urgent unless the learned model is "
-                           "sure it is not (a negated safety phrase, 'no one was hurt', is doubtful too)")
+                                "driving (cue driving): a driver's phone is a safety matter, a shop assistant's not")
+    doubtful: bool = Field(default=False, description="Safety words often meant otherwise ('a lovely touch'): urgent "
+                           "unless the learned model is sure the message is not")
 
 
 class LanguageWords(_Strict):
