@@ -357,3 +357,15 @@ def test_a_greeting_in_another_language_stays_unclear(config):
     for text in ("Hallo, guten Tag", "Buongiorno a tutti", "Hola buenas"):
         result = Classifier(config).classify(text, "+447700900008")
         assert (result.language, result.nature, result.urgency) == ("other", "unclear", "normal"), result.rules
+
+
+def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says():
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    author = [json.loads(line) for line in (data / "unseen" / "fresh-2026-12-04c.jsonl").read_text().splitlines()]
+    second = [json.loads(line) for line in (data / "agreement" / "fresh-2026-12-04c.second.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    assert sorted(r["n"] for r in second) == list(range(len(author))) == list(range(400))
+    agree = {f: sum(author[r["n"]][f] == r[f] for r in second) / len(second) for f in ("topic", "nature", "urgency")}
+    assert (f"{agree['topic']:.1%}", f"{agree['nature']:.1%}", agree["urgency"]) == ("96.0%", "98.2%", 1.0), agree
