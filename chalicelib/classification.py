@@ -389,6 +389,7 @@ class Classifier:
             elif praise.label == "compliment" and praise.probability >= DOUBT_PRAISE:
                 doubt = (f"model:nature=compliment ({praise.probability:.2f}; not urgent despite the doubtful "
                          f"safety words {', '.join(ev.doubtful)})")
+            if doubt:
                 topics = {t: w - ev.doubtful_topics.get(t, 0.0) for t, w in topics.items()}
                 topics = {t: w for t, w in topics.items() if w > 1e-9}
         if len(topics) > 1:

@@ -369,3 +369,11 @@ def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says():
     assert sorted(r["n"] for r in second) == list(range(len(author))) == list(range(400))
     agree = {f: sum(author[r["n"]][f] == r[f] for r in second) / len(second) for f in ("topic", "nature", "urgency")}
     assert (f"{agree['topic']:.1%}", f"{agree['nature']:.1%}", agree["urgency"]) == ("96.0%", "98.2%", 1.0), agree
+
+
+def test_doubtful_words_judged_not_urgent_no_longer_name_the_topic(config):
+    sure = Stub(topic="comfort", nature="complaint", urgency="normal", probability=0.95)
+    sure.opinions["topic"] = learned.Opinion("comfort", 0.2, [[200, 0]], ["word"], 0, 1)  # too unsure to override
+    result = Classifier(config, model=sure).classify("LEEDS: waited ages for someone to open the cigarette cabinet",
+                                                     "+447700900101")
+    assert (result.urgency, result.topic) == ("normal", "waiting"), result.rules  # the rules' other topic
