@@ -281,18 +281,27 @@ def running_stack(folder, settle_seconds: float = 90, **extra_env):
     root = Path(__file__).resolve().parent.parent
     state_file = Path(folder) / "stack.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TWILIO_", "OPERATOR_"))}
-    env.update(PORT=str(free_port()), DASHBOARD_PORT=str(free_port()), DEMO="0", VOIX_STATE_FILE=str(state_file),
-               PYTHONUNBUFFERED="1", **extra_env)
-    process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=root, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not any("READY" in line for line in output):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
-        time.sleep(0.2)
+    for attempt in range(3):  # a free port can be taken by another worker's process before the stack binds it
+        env.update(PORT=str(free_port()), DASHBOARD_PORT=str(free_port()), DEMO="0",
+                   VOIX_STATE_FILE=str(state_file), PYTHONUNBUFFERED="1", **extra_env)
+        process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=root, env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output: list[str] = []
+        threading.Thread(target=lambda p=process, o=output: o.extend(p.stdout), daemon=True).start()
+        deadline = time.monotonic() + 120
+        while not any("READY" in line for line in output):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.send_signal(signal.SIGTERM)  # its children (moto, chalice local) stop with it
+                try:
+                    process.wait(20)
+                finally:
+                    process.kill()
+                if attempt < 2 and any("Address already in use" in line for line in output):
+                    break
+                pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
+            time.sleep(0.2)
+        else:
+            break
     state = json.loads(state_file.read_text())
     try:
         _settled(state, output, extra_env, deadline=time.monotonic() + settle_seconds)
