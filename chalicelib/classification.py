@@ -35,7 +35,6 @@ _AFTER_NEGATORS = frozenset({"plus", "jamais", "pas"})  # colloquial French: "j'
 _NEGATED = " (negated)"
 _SHIPPED = object()  # the model shipped in the package, loaded on the first message classified
 # How the learned model and the rules share the work (README, "The learned model"); chosen on the cross-corpus table
-STACK = True  # the model reads the rules' groups that fired beside the words (g:name), as it was trained
 URGENT_PROBABILITY = 0.45  # the model raises a normal message to high when P(high) reaches this (never lowers one)
 URGENT_NATURES = ("complaint", "unclear", "question")  # ... if the message is one of these (it becomes a complaint)
 DOUBT_PROBABILITY = 0.9  # doubtful safety words alone: not urgent when the model says normal from this
@@ -521,10 +520,9 @@ class Classifier:
 
     @staticmethod
     def _model_words(tokens: list[str], ev: _Evidence) -> list[str]:
-        """What the model reads: the message's normal words, then the rules' groups that fired (``g:name``)."""
-        if not STACK:
-            return tokens
-        groups = sorted({"g:" + f.split(":", 1)[0] + ("~" if f.endswith("(negated)") else "") for f in ev.fired})
+        """What the model reads, as it was trained: the message's normal words, then the rules' groups that fired
+        (``g:name``, ``g:name~`` negated)."""
+        groups = sorted({"g:" + f.split(":", 1)[0] + ("~" if f.endswith(_NEGATED) else "") for f in ev.fired})
         return tokens + groups
 
     def model_words(self, text: str, to_number: str | None = None) -> list[str]:
