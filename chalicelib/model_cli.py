@@ -3,8 +3,9 @@
 ``train`` reads every ``*.jsonl`` of ``tests/data`` (fields to, text, topic, nature, urgency), writes
 the model into the package (:data:`chalicelib.learned.PATH`) and writes (``docs/model.md``) and prints
 the cross-corpus evaluation:
-for each corpus, a model trained on all the others, then the rules alone, the model alone and the
-hybrid measured on the one left out. ``evaluate`` prints the evaluation only. Training takes seconds,
+for each fold (a group of corpora by authors of the same round or brief, as ``folds.json`` of the data folder
+lists; a corpus it does not name is a fold of its own), a model trained on all the other folds, then the
+rules alone, the model alone and the hybrid measured on each corpus of the fold left out. ``evaluate`` prints the evaluation only. Training takes seconds,
 so the models and the evaluation are kept for the process, by the digest of the corpora and the
 configuration: the same inputs are not trained on twice.
 """
@@ -24,8 +25,9 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "model.md"
 HEADER = """# The learned model: cross-corpus evaluation
 
-Written by `python -m chalicelib model train` (do not edit). For each labelled corpus of `tests/data`,
-a model trained on all the others, scored on the one left out: the rules alone (tuned on every
+Written by `python -m chalicelib model train` (do not edit). For each fold of `tests/data` (corpora
+grouped by round and brief, `tests/data/folds.json`), a model trained on all the other folds, scored on
+each corpus of the fold left out: the rules alone (tuned on every
 corpus, so not an unseen figure), the model alone, and the hybrid the classifier runs. "Normal
 raised": the share of normal messages the engine made high. See README, "The learned model".
 
@@ -49,6 +51,20 @@ def corpora(folder: Path) -> dict[str, list[dict]]:
     return out
 
 
+def folds(folder: Path, names) -> dict[str, list[str]]:
+    """Fold name -> its corpora (``folds.json``: fold -> file names; a corpus not named is a fold of its own)."""
+    path = Path(folder) / "folds.json"
+    listed = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    fold_of = {name: fold for fold, members in listed.items() for name in members}
+    unknown = set(fold_of) - set(names)
+    if unknown:
+        raise ValueError(f"folds.json names corpora that are not there: {', '.join(sorted(unknown))}")
+    out: dict[str, list[str]] = {}
+    for name in names:
+        out.setdefault(fold_of.get(name, name), []).append(name)
+    return out
+
+
 def examples(rules: Classifier, rows: list[dict]) -> list[tuple[list[str], dict[str, str]]]:
     """Each message as the classifier reads it (site code stripped, normal words), with its labels."""
     return [(rules.model_words(r["text"], r["to"]), r) for r in rows]
@@ -57,7 +73,7 @@ def examples(rules: Classifier, rows: list[dict]) -> list[tuple[list[str], dict[
 def _digest(folder: Path | str) -> str:
     """What training depends on: every corpus of ``folder`` (names and bytes) and the configuration."""
     digest = hashlib.sha256(load_config().model_dump_json().encode())
-    for path in sorted(Path(folder).glob("*.jsonl")):
+    for path in sorted([*Path(folder).glob("*.jsonl"), *Path(folder).glob("folds.json")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -95,7 +111,8 @@ def score(classify, rows: list[dict]) -> dict[str, float]:
 
 
 def cross_corpus(folder: Path | str = DATA) -> list[dict]:
-    """For each corpus: trained on all the others, scored on it (rules alone, model alone, hybrid)."""
+    """For each fold: trained on all the others, scored on each of its corpora (rules alone, model alone,
+    hybrid)."""
     return _cross_corpus(str(folder), _digest(folder))
 
 
@@ -105,29 +122,31 @@ def _cross_corpus(folder: str, digest: str) -> list[dict]:
     rules = Classifier(config, model=None)
     data = corpora(Path(folder))
     results = []
-    for name, rows in data.items():
-        training = [row for other, corpus in data.items() if other != name for row in corpus]
+    for fold, names in folds(Path(folder), data).items():
+        training = [row for other, corpus in data.items() if other not in names for row in corpus]
         model = learned.Model(learned_train.train(examples(rules, training)))
         hybrid = Classifier(config, model=model)
-        words = dict(zip((r["text"] for r in rows), (w for w, _ in examples(rules, rows)), strict=True))
+        for name in names:
+            rows = data[name]
+            words = dict(zip((r["text"] for r in rows), (w for w, _ in examples(rules, rows)), strict=True))
 
-        def alone(row, model=model, words=words):
-            return {h: o.label for h, o in model.predict(words[row["text"]]).items()}
+            def alone(row, model=model, words=words):
+                return {h: o.label for h, o in model.predict(words[row["text"]]).items()}
 
-        results.append({"corpus": name, "messages": len(rows),
-                        "rules": score(lambda r: rules.classify(r["text"], r["to"]).as_dict(), rows),
-                        "model": score(alone, rows),
-                        "hybrid": score(lambda r, c=hybrid: c.classify(r["text"], r["to"]).as_dict(), rows)})
+            results.append({"corpus": name, "fold": fold, "messages": len(rows),
+                            "rules": score(lambda r: rules.classify(r["text"], r["to"]).as_dict(), rows),
+                            "model": score(alone, rows),
+                            "hybrid": score(lambda r, c=hybrid: c.classify(r["text"], r["to"]).as_dict(), rows)})
     return results
 
 
 def report(results: list[dict]) -> str:
-    lines = ["| left out | messages | engine | topic | nature | urgency | language | high-urgency recall "
-             "| normal raised |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| fold left out | corpus | messages | engine | topic | nature | urgency | language "
+             "| high-urgency recall | normal raised |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for engine in ("rules", "model", "hybrid"):
             s = r[engine]
-            lines.append(f"| `{r['corpus']}` | {r['messages']} | {engine} | {s['topic']:.1%} | {s['nature']:.1%} "
+            lines.append(f"| {r['fold']} | `{r['corpus']}` | {r['messages']} | {engine} | {s['topic']:.1%} | {s['nature']:.1%} "
                          f"| {s['urgency']:.1%} | {s['language']:.1%} | {s['recall']:.1%} | {s['raised']:.1%} |")
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 
@@ -25,9 +26,38 @@ CORPUS_BARS = {
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
 MEAN_BARS = {"topic": 0.83, "nature": 0.87, "recall": 0.89}
 MAX_RAISED = 0.05
-# training the model and the twelve cross-corpus folds takes about 45 s of CPU once per process: on a loaded
+# training the model and the cross-corpus folds takes about a minute of CPU once per process: on a loaded
 # 2-core machine the first test to ask for them may wait a few minutes
 pytestmark = pytest.mark.timeout(900)
+
+
+@contextlib.contextmanager
+def untraced():
+    """Coverage paused: training is numpy arithmetic driven by a Python loop, and line tracing doubles its
+    time for lines the small determinism test below covers anyway."""
+    try:
+        import coverage  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - `make test` installs it
+        yield
+        return
+    current = coverage.Coverage.current()
+    if current is not None:
+        current.stop()
+    try:
+        yield
+    finally:
+        if current is not None:
+            current.start()
+
+
+def cross_corpus() -> list[dict]:
+    with untraced():
+        return model_cli.cross_corpus()
+
+
+def build() -> str:
+    with untraced():
+        return model_cli.build()
 ITALIAN = "L'autista ci ha lasciati alla fermata sotto la pioggia senza aprire le porte"  # no sentiment word listed
 
 
@@ -37,7 +67,7 @@ def config():
 
 
 def test_the_shipped_model_is_the_one_the_command_builds_from_the_shipped_data():
-    assert learned.PATH.read_text(encoding="utf-8") == model_cli.build()
+    assert learned.PATH.read_text(encoding="utf-8") == build()
 
 
 def test_the_shipped_model_is_logistic_regression_with_softer_probabilities_than_naive_bayes(config):
@@ -51,8 +81,8 @@ def test_the_shipped_model_is_logistic_regression_with_softer_probabilities_than
 
 
 def test_training_and_evaluation_happen_once_per_process_for_the_same_inputs():
-    assert model_cli.cross_corpus() is model_cli.cross_corpus()
-    assert model_cli.build() is model_cli.build()
+    assert cross_corpus() is cross_corpus()
+    assert build() is build()
 
 
 def test_training_is_deterministic_whatever_the_order(config):
@@ -65,7 +95,7 @@ def test_training_is_deterministic_whatever_the_order(config):
 
 
 def test_cross_corpus_figures_are_printed_and_meet_the_bars(capsys):
-    results = model_cli.cross_corpus()
+    results = cross_corpus()
     with capsys.disabled():
         print("\n" + model_cli.report(results))
     assert model_cli.REPORT.read_text(encoding="utf-8") == model_cli.HEADER + model_cli.report(results) + "\n"
@@ -230,12 +260,13 @@ def test_rules_alone_without_a_model(config, monkeypatch, tmp_path):
 
 def test_the_command_trains_and_evaluates(tmp_path, capsys):
     out, report = tmp_path / "model.json", tmp_path / "model.md"
-    assert main(["model", "train", "--out", str(out), "--report", str(report)]) == 0
+    with untraced():
+        assert main(["model", "train", "--out", str(out), "--report", str(report)]) == 0
     assert report.read_text(encoding="utf-8") == model_cli.REPORT.read_text(encoding="utf-8")
     assert out.read_text(encoding="utf-8") == learned.PATH.read_text(encoding="utf-8")
     assert json.loads(out.read_text())["labels"]["urgency"] == ["high", "normal"]
     printed = capsys.readouterr().out
-    assert f"wrote {out}" in printed and "| `holdout2.jsonl` | 266 | hybrid |" in printed
+    assert f"wrote {out}" in printed and "| early | `holdout2.jsonl` | 266 | hybrid |" in printed
 
 
 @pytest.mark.parametrize("text,topic,nature", [
@@ -254,7 +285,8 @@ def test_spanish_german_italian_portuguese_are_classified_not_dropped(config, te
 
 
 def test_evaluate_prints_without_writing(capsys):
-    assert main(["model", "evaluate"]) == 0
+    with untraced():
+        assert main(["model", "evaluate"]) == 0
     assert "wrote" not in capsys.readouterr().out
 
 
@@ -363,7 +395,7 @@ def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says():
     from pathlib import Path
 
     data = Path(__file__).parent / "data"
-    author = [json.loads(line) for line in (data / "unseen" / "fresh-2026-12-04c.jsonl").read_text().splitlines()]
+    author = [json.loads(line) for line in (data / "fresh-2026-12-04c.jsonl").read_text().splitlines()]
     second = [json.loads(line) for line in (data / "agreement" / "fresh-2026-12-04c.second.jsonl").read_text(
         encoding="utf-8").splitlines() if line.strip()]
     assert sorted(r["n"] for r in second) == list(range(len(author))) == list(range(400))

@@ -108,6 +108,21 @@ def test_each_schedule_fires_when_due_with_the_time_it_was_due_for():
     assert len({event["id"] for event, _ in minute[0] + daily[0]}) == len(minute[0] + daily[0])
 
 
+def test_a_cron_named_not_to_catch_up_waits_for_its_next_occurrence_and_a_wrong_name_is_refused(monkeypatch):
+    clock = Clock("2026-11-28T07:30:20")
+    minute, daily = recording(), recording()
+    monkeypatch.setenv("VOIX_SCHEDULER_NO_CATCH_UP", "send_digests")
+    scheduler = Scheduler([Schedule("escalate_cases", "rate(1 minute)", minute[1]),
+                           Schedule("send_digests", "cron(0 6 * * ? *)", daily[1])], tick=1, now=clock)
+    assert scheduler.run_due() == ["escalate_cases"]  # no digest for the 06:00 missed
+    clock.now = at("2026-11-29T06:00:00")
+    assert scheduler.run_due() == ["escalate_cases", "send_digests"]
+    assert daily[0][0][0]["time"] == "2026-11-29T06:00:00Z"
+    monkeypatch.setenv("VOIX_SCHEDULER_NO_CATCH_UP", "send_digest")  # a typo would silently do nothing
+    with pytest.raises(ValueError, match="send_digest"):
+        Scheduler([Schedule("send_digests", "cron(0 6 * * ? *)", daily[1])], tick=1, now=clock)
+
+
 def test_a_failing_scheduled_function_is_logged_and_fired_again_when_next_due():
     clock = Clock("2026-11-28T07:30:00")
     calls = []
