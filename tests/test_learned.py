@@ -13,18 +13,23 @@ from chalicelib.__main__ import main
 from chalicelib.classification import Classifier
 from chalicelib.config_loader import load_config
 
-# the hybrid's figures on each corpus left out, as measured when the model was frozen for the fresh evaluation
-# (README, "The learned model"), held as floors (topic, nature, high-urgency recall) and ceilings (normal raised)
+# the hybrid's figures on each corpus of each fold left out (tests/data/folds.json), as measured when the model was
+# frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "corpus.jsonl": (0.92, 0.96, 0.97, 0.01), "corpus3.jsonl": (0.89, 0.91, 0.88, 0.04),
-    "corpus4.jsonl": (0.86, 0.92, 0.86, 0.03), "corpus5.jsonl": (0.84, 0.89, 0.92, 0.05),
-    "corpus6.jsonl": (0.74, 0.69, 0.88, 0.08), "corpus7.jsonl": (0.75, 0.84, 0.89, 0.02),
-    "corpus8.jsonl": (0.79, 0.83, 0.90, 0.01), "corpus9.jsonl": (0.68, 0.81, 0.76, 0.04),
-    "fresh-2026-12-04.jsonl": (0.90, 0.90, 0.91, 0.02), "fresh-2026-12-04b.jsonl": (0.91, 0.93, 0.96, 0.06),
-    "holdout.jsonl": (0.92, 0.98, 0.96, 0.01), "holdout2.jsonl": (0.89, 0.95, 0.97, 0.03),
+    "corpus.jsonl": (0.90, 0.96, 0.97, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.94, 0.03),
+    "holdout.jsonl": (0.91, 0.96, 1.00, 0.01), "holdout2.jsonl": (0.86, 0.93, 1.00, 0.03),
+    "corpus4.jsonl": (0.86, 0.92, 0.90, 0.04), "corpus5.jsonl": (0.85, 0.90, 0.93, 0.05),
+    "corpus6.jsonl": (0.77, 0.71, 0.95, 0.08), "corpus7.jsonl": (0.77, 0.88, 0.97, 0.02),
+    "corpus8.jsonl": (0.78, 0.88, 0.92, 0.02), "corpus9.jsonl": (0.70, 0.83, 0.84, 0.04),
+    "fresh-2026-12-04.jsonl": (0.90, 0.92, 0.95, 0.01), "fresh-2026-12-04b.jsonl": (0.91, 0.95, 0.96, 0.05),
+    "fresh-2026-12-04c.jsonl": (0.83, 0.92, 0.95, 0.04), "sms-2026-12-04.jsonl": (0.86, 0.92, 0.93, 0.02),
+    "sms-2026-12-04b.jsonl": (0.86, 0.90, 0.98, 0.02), "subjects-2026-12-04.jsonl": (0.85, 0.88, 1.00, 0.03),
+    "urgent-calls-2026-12-04.jsonl": (0.79, 0.87, 0.90, 0.10), "winter-2026-12-04.jsonl": (0.86, 0.91, 0.95, 0.04),
+    "topics-2026-12-04.jsonl": (0.86, 0.87, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.83, 0.83, 0.90, 0.05),
+    "urgency-2026-12-04.jsonl": (0.77, 0.89, 0.85, 0.07), "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.84, 0.06),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
-MEAN_BARS = {"topic": 0.83, "nature": 0.87, "recall": 0.89}
+MEAN_BARS = {"topic": 0.83, "nature": 0.89, "recall": 0.93}
 MAX_RAISED = 0.05
 # training the model and the cross-corpus folds takes about a minute of CPU once per process: on a loaded
 # 2-core machine the first test to ask for them may wait a few minutes
@@ -315,16 +320,7 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 # fresh-2026-12-04c was written after the model and its thresholds were frozen (commit 5298d7c);
 # sms-2026-12-04 was written while they were being chosen, for training, and arrived after the freeze; the five
 # below arrived after the fix
-UNSEEN = {
-    "fresh-2026-12-04c.jsonl": (400, {"topic": 0.80, "nature": 0.92, "language": 0.99, "recall": 0.91}, 0.05),
-    "sms-2026-12-04.jsonl": (350, {"topic": 0.83, "nature": 0.91, "language": 0.97, "recall": 0.95}, 0.02),
-    # written for training while the model was being built, arrived after the fix: measured once, as shipped
-    "urgency-2026-12-04.jsonl": (500, {"topic": 0.74, "nature": 0.87, "language": 0.99, "recall": 0.85}, 0.08),
-    "urgency-2026-12-04b.jsonl": (350, {"topic": 0.75, "nature": 0.90, "language": 0.99, "recall": 0.84}, 0.07),
-    "topics-2026-12-04.jsonl": (500, {"topic": 0.85, "nature": 0.86, "language": 0.99, "recall": 0.96}, 0.04),
-    "topics-2026-12-04b.jsonl": (350, {"topic": 0.82, "nature": 0.83, "language": 0.99, "recall": 0.92}, 0.04),
-    "sms-2026-12-04b.jsonl": (500, {"topic": 0.83, "nature": 0.90, "language": 0.97, "recall": 0.98}, 0.03),
-}
+UNSEEN: dict = {}
 
 
 @pytest.mark.parametrize("name", sorted(UNSEEN))
