@@ -5,9 +5,9 @@ the model into the package (:data:`chalicelib.learned.PATH`) and writes (``docs/
 the cross-corpus evaluation:
 for each fold (a group of corpora by authors of the same round or brief, as ``folds.json`` of the data folder
 lists; a corpus it does not name is a fold of its own), a model trained on all the other folds, then the
-rules alone, the model alone and the hybrid measured on each corpus of the fold left out. ``evaluate`` prints the evaluation only. Training takes seconds,
-so the models and the evaluation are kept for the process, by the digest of the corpora and the
-configuration: the same inputs are not trained on twice.
+rules alone, the model alone and the hybrid measured on each corpus of the fold left out. ``evaluate``
+prints the evaluation only. Training takes seconds, so the models and the evaluation are kept for the
+process, by the digest of the corpora and the configuration: the same inputs are not trained on twice.
 """
 
 from __future__ import annotations
@@ -146,8 +146,9 @@ def report(results: list[dict]) -> str:
     for r in results:
         for engine in ("rules", "model", "hybrid"):
             s = r[engine]
-            lines.append(f"| {r['fold']} | `{r['corpus']}` | {r['messages']} | {engine} | {s['topic']:.1%} | {s['nature']:.1%} "
-                         f"| {s['urgency']:.1%} | {s['language']:.1%} | {s['recall']:.1%} | {s['raised']:.1%} |")
+            lines.append(f"| {r['fold']} | `{r['corpus']}` | {r['messages']} | {engine} | {s['topic']:.1%} "
+                         f"| {s['nature']:.1%} | {s['urgency']:.1%} | {s['language']:.1%} | {s['recall']:.1%} "
+                         f"| {s['raised']:.1%} |")
     return "\n".join(lines)
 
 

@@ -14,7 +14,8 @@ from chalicelib.classification import Classifier
 from chalicelib.config_loader import load_config
 
 # the hybrid's figures on each corpus of each fold left out (tests/data/folds.json), as measured when the model was
-# frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency recall) and ceilings (normal raised)
+# frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
+# recall) and ceilings (normal raised)
 CORPUS_BARS = {
     "corpus.jsonl": (0.90, 0.96, 0.97, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.94, 0.03),
     "holdout.jsonl": (0.91, 0.96, 1.00, 0.01), "holdout2.jsonl": (0.86, 0.93, 1.00, 0.03),
