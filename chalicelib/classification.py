@@ -668,7 +668,13 @@ class Classifier:
     def _language(self, tokens: list[str], body: str, site: Site | None, ev: _Evidence) -> tuple[str, str]:
         """The language and its explanation: ``other`` when words of another configured language
         (two at least) outnumber the English and the French ones; otherwise English and French words
-        (and French letters, up to two) counted: the larger count wins."""
+        (and French letters, up to two) counted: the larger count wins. A text written mostly in letters of
+        another alphabet (Chinese, Japanese, Korean, Arabic, Cyrillic, Greek, Devanagari...) is ``other``."""
+        if not body.isascii():
+            letters = [c for c in body if c.isalpha()]
+            foreign = sum(1 for c in letters if ord(c) > 0x24F and not 0x1E00 <= ord(c) <= 0x1EFF)
+            if foreign >= 2 and 2 * foreign > len(letters):
+                return "other", f"language: other ({foreign} of {len(letters)} letters not of the Latin alphabet)"
         if not self._other_words.isdisjoint(tokens):
             others: dict[str, int] = {}
             for token in tokens:

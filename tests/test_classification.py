@@ -157,3 +157,14 @@ def test_a_full_or_tiny_cache_never_changes_an_answer(phrases, size):
     # what the fast path relies on: each kept word's normal words have their entry kept too
     assert all(w in cached._entries for joined in cached._normal.values() for w in joined.split())
     assert len(cached._normal) <= size and len(cached._entries) <= size
+
+
+@pytest.mark.parametrize("text", ["收银员态度很差，找错了钱还不承认。", "Автобус очень грязный, под сиденьями мусор",
+                                  "버스가 예정보다 한 시간 늦게 도착했어요.", "شكرا جزيلا على المساعدة"])
+def test_a_text_in_another_alphabet_is_another_language(classifier, text):
+    for to in ("+447700900008", "+33639980101"):
+        result = classifier.classify(text, to)
+        assert result.language == "other", result.rules
+        assert any(r.startswith("language: other (") and "not of the Latin alphabet" in r for r in result.rules)
+    # accented Latin letters are not another alphabet: French stays French
+    assert classifier.classify("Le chauffeur était très aimable, merci à lui", "+33639980012").language == "fr"

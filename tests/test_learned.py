@@ -328,12 +328,13 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 # tests/data/unseen/: corpora never used for training or tuning, by authors who saw only the label definitions;
 # their figures with the shipped classifier are floors (README). Both were commissioned after the model, its data
-# and its thresholds were frozen (commit cf4939f) and measured once; the two fixes made after (an unclear message is
-# topic other; the model turns a complaint into a question only when it asks) changed none of their figures.
+# and its thresholds were frozen (commit cf4939f) and measured once; the floors are the shipped figures, after three
+# fixes (an unclear message is topic other; the model turns a complaint into a question only when it asks; another
+# alphabet is another language): a point of language up, a few tenths of topic and nature down on the second.
 # (The previous rounds' unseen corpora, each measured once, have joined the training data.)
 UNSEEN = {
     "fresh-2026-12-04d.jsonl": (400, {"topic": 0.82, "nature": 0.90, "language": 0.98, "recall": 0.96}, 0.05),
-    "fresh-2026-12-04e.jsonl": (400, {"topic": 0.89, "nature": 0.91, "language": 0.95, "recall": 0.98}, 0.03),
+    "fresh-2026-12-04e.jsonl": (400, {"topic": 0.89, "nature": 0.91, "language": 0.98, "recall": 0.98}, 0.03),
 }
 
 
