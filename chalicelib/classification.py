@@ -488,6 +488,9 @@ class Classifier:
         elif nature == "complaint" and ev.conduct:
             about_staff = True
             rules.append(f"about: the staff on duty (conduct: {', '.join(ev.conduct)})")
+        elif nature == "complaint" and topic == "staff" and language == "other":  # conduct the rules cannot read:
+            about_staff = True  # their behaviour may be the subject, so it is not sent to them
+            rules.append("about: the staff on duty (topic staff, in another language)")
         rules.append(language_rule)
         return Classification(
             site=site.id if site else None, topic=topic, nature=nature, urgency=urgency,

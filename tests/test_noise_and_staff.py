@@ -417,3 +417,12 @@ def test_on_the_stack_a_complaint_about_the_driver_never_reaches_him_and_he_cann
 ])
 def test_a_score_is_read_with_the_scale_it_names(text, value, scale):
     assert surveys.score_of(text) == value and surveys.out_of(text) == scale
+
+
+def test_a_staff_complaint_in_another_language_is_not_sent_to_the_staff_on_duty():
+    # found on `make run`: "the driver has been alerted" answered an Italian complaint about the driver
+    c = classify("L'autista ci ha lasciati alla fermata sotto la pioggia senza aprire le porte", LINE8)
+    assert (c.language, c.topic, c.nature) == ("other", "staff", "complaint"), c.rules
+    assert c.about_staff and "about: the staff on duty (topic staff, in another language)" in c.rules
+    assert DRIVER8 not in {r.to for r in recipients_for(CONFIG, c)}
+    assert "driver" not in build_reply(CONFIG, c, "m", SECRET).text
