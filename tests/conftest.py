@@ -287,7 +287,8 @@ def running_stack(folder, settle_seconds: float = 90, **extra_env):
         process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=root, env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         output: list[str] = []
-        threading.Thread(target=lambda p=process, o=output: o.extend(p.stdout), daemon=True).start()
+        reader = threading.Thread(target=lambda p=process, o=output: o.extend(p.stdout), daemon=True)
+        reader.start()
         deadline = time.monotonic() + 120
         while not any("READY" in line for line in output):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -296,6 +297,7 @@ def running_stack(folder, settle_seconds: float = 90, **extra_env):
                     process.wait(20)
                 finally:
                     process.kill()
+                reader.join(5)  # its last lines (why it stopped) are read before they are looked at
                 if attempt < 2 and any("Address already in use" in line for line in output):
                     break
                 pytest.fail("local stack did not start:\n" + "".join(output[-40:]))
