@@ -42,6 +42,8 @@ DOUBT_PRAISE = 0.8  # ... or a compliment from this ("handled a drunk passenger 
 DOUBTFUL_CERTAIN = 2  # this many distinct doubtful safety words (not negated) are certain: "shoved me, I am hurt"
 SURE_PROBABILITY = 0.3  # no topic rule fired, in English or French: the model's topic from this
 TOPIC_OVERRIDE = 0.4  # a topic rule fired (no safety phrase): the model's other topic wins from this
+SAFETY_TOPIC_OVERRIDE = 0.6  # ... over doubtful safety words' topic from this (still urgent); never a certain one's
+OTHER_OVERRIDE = 0.6  # ... to the topic "other" (no subject) from this
 RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
 NATURE_PROBABILITY = 0.5  # a topic word alone: the model's nature from this, else a complaint
 NATURE_OVERRIDE = 0.8  # the rules read a nature (not urgent, not the staff's conduct): the model's wins from this
@@ -50,6 +52,7 @@ LONG_WORDS = 8
 NATURE_MIXED = 0.5  # ... and from this when the rules read both praise and a problem
 UNCLEAR_WORDS = 4  # no rule fired in a message of this many words of letters: not unclear by the test ...
 UNCLEAR_PROBABILITY = 0.6  # ... the model's nature from this
+LONG_UNREAD = 6  # words of another language: never unclear from this many (the model's likeliest other nature)
 OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' English or French (3 words or more)
 
 
@@ -79,6 +82,23 @@ def _fold(text: str) -> str:
             text = text.replace(curly, straight)
     text = _drop_marks(unicodedata.normalize("NFKD", text))
     return text.replace("\ufe0f", "") if "\ufe0f" in text else text
+
+
+def _foreign_letters(text: str) -> int:
+    """How many letters of ``text`` are not of the Latin alphabet (Chinese, Arabic, Cyrillic, Greek...)."""
+    return sum(1 for c in text if ord(c) > 0x24F and c.isalpha() and not 0x1E00 <= ord(c) <= 0x1EFF)
+
+
+def _foreign_words(text: str) -> int:
+    """How many words of another alphabet ``text`` has: its pieces between spaces, or for a script written
+    without spaces (Chinese, Japanese, Thai), one word per two letters."""
+    count = 0
+    for piece in text.split():
+        letters = _foreign_letters(piece)
+        if letters:
+            unspaced = sum(1 for c in piece if 0x3040 <= ord(c) <= 0x9FFF or 0x0E00 <= ord(c) <= 0x0E7F)
+            count += max(1, unspaced // 2) if unspaced else 1
+    return count
 
 
 def _raw_tokens(text: str) -> list[str]:
@@ -236,6 +256,9 @@ class Classifier:
                 if word not in self._en and word not in self._fr:
                     self._other_of.setdefault(word, name)
         self._other_words = frozenset(self._other_of)
+        self._compile_glosses(rules.glosses)
+        self._on_duty_words = frozenset(  # the one-word phrases naming the staff on duty: "driver", "cashier"
+            p for g in self._groups if g.cue == "on_duty" for p in g.phrases if p.isalpha())
         self._vocabulary = (
             {t for key in self._exact for t in key} | set(self._aliases) | self._en | self._fr | self._other_words
         )
@@ -250,6 +273,47 @@ class Classifier:
         self._entries: dict[str, tuple[_Rule, ...] | bool | _Start | None] = {}
 
     # -- compilation -----------------------------------------------------------------
+    def _compile_glosses(self, glosses: dict[str, list[str]]) -> None:
+        """rules.toml's ``[glosses]``: a word of the Latin alphabet by its normal form (a stem ending in "*"),
+        a word of another alphabet by its first letter, to be looked for inside the text."""
+        self._gloss_words: dict[str, tuple[str, ...]] = {}
+        self._gloss_stems: dict[str, tuple[str, ...]] = {}
+        self._gloss_inside: dict[str, list[tuple[str, str]]] = {}  # first letter -> (folded word, "=english")
+        self._glossed: dict[str, tuple[str, ...]] = {}  # normal word -> its glosses (cache)
+        for english, words in glosses.items():
+            if _raw_tokens(english) != [english]:
+                raise ValueError(f"gloss {english!r}: must be one English word in lower case")
+            for word in words:
+                folded = _fold(word.casefold()).strip()
+                if folded and _foreign_letters(folded):
+                    self._gloss_inside.setdefault(folded[0], []).append((folded, "=" + english))
+                    continue
+                tokens = self._expand(_raw_tokens(word.rstrip("*")))
+                if len(tokens) != 1 or (word.endswith("*") and len(tokens[0]) < 3):
+                    raise ValueError(f"gloss {english!r}: {word!r} must be one word (a stem: 3+ letters then *)")
+                table = self._gloss_stems if word.endswith("*") else self._gloss_words
+                table[tokens[0]] = (*table.get(tokens[0], ()), "=" + english)
+
+    def _glosses(self, tokens: list[str], body: str) -> list[str]:
+        """The glosses of a message's words (``=english``, each once, in order of appearance)."""
+        out: list[str] = []
+        cache, words, stems = self._glossed, self._gloss_words, self._gloss_stems
+        for token in tokens:
+            found = cache.get(token)
+            if found is None:
+                found = words.get(token, ())
+                if not found and len(token) > 3 and stems:
+                    found = next((stems[token[:end]] for end in range(len(token), 2, -1) if token[:end] in stems), ())
+                if len(cache) < self._cache_size:
+                    cache[token] = found
+            out.extend(found)
+        if self._gloss_inside and not body.isascii():
+            folded = _fold(body.casefold())
+            found = sorted((at, gloss) for first in self._gloss_inside.keys() & set(folded)  # in order of the text
+                           for word, gloss in self._gloss_inside[first] if (at := folded.find(word)) >= 0)
+            out.extend(gloss for _, gloss in found)
+        return list(dict.fromkeys(out)) if out else out
+
     def _words(self, words: list[str]) -> list[str]:
         return [t for w in words for t in self._expand(_raw_tokens(w))]
 
@@ -375,7 +439,8 @@ class Classifier:
         tokens, lookup = self._words_of(body)
         ev = self._evidence(tokens, lookup)
         rules = [site_rule, *ev.fired]
-        opinions = self._opinions(self._model_words(tokens, ev))
+        glosses = self._glosses(tokens, body)
+        opinions = self._opinions(self._model_words(tokens, ev, glosses))
 
         topics = ev.topics
         doubt = None  # safety words the model judges not urgent: they neither raise it nor name its topic
@@ -432,20 +497,24 @@ class Classifier:
                                  f"against {topics[topic]:g})")
                     topic = chosen
             said = opinions["topic"]  # a topic word read in a sentence about something else
-            if (topics and reason != "safety" and not mine and said.label != topic
-                    and said.probability >= TOPIC_OVERRIDE and said.label in self._priority):
+            if (topics and not mine and said.label != topic and said.label in self._priority and not ev.safety
+                    and said.probability >= (SAFETY_TOPIC_OVERRIDE if reason == "safety" else OTHER_OVERRIDE
+                                             if said.label == self._default_topic else TOPIC_OVERRIDE)):
                 words = ", ".join(f"{w} {v:+.1f}" for w, v in said.because())
                 rules.append(f"model:topic={said.label} ({said.probability:.2f} against {topic} "
                              f"{said.probability_of(topic):.2f}{'; ' + words if words else ''})")
                 topic = said.label
             said = opinions["nature"]
-            words = sum(map(str.isalpha, tokens))  # a greeting in any language stays unclear: "Hallo, guten Tag"
-            if ((nature == "unclear" and other and (words >= UNCLEAR_WORDS or said.label == "unclear"))
+            # a greeting in any language stays unclear ("Hallo, guten Tag"), unless a word of it is glossed
+            words = sum(map(str.isalpha, tokens)) + (0 if body.isascii() else _foreign_words(body))
+            if ((nature == "unclear" and other and (words >= UNCLEAR_WORDS or said.label == "unclear" or glosses))
                     or (nature is None and said.probability >= NATURE_PROBABILITY)
                     or (nature == "unclear" and words >= UNCLEAR_WORDS and said.label != "unclear"
                         and said.probability >= UNCLEAR_PROBABILITY)):
                 nature = said.label  # no evidence of a nature the rules can read
-                rules.append(said.explain("nature"))
+                if nature == "unclear" and other and words >= LONG_UNREAD:  # a sentence is something to act on
+                    nature = max((n for n in said.labels() if n != "unclear"), key=said.probability_of)
+                rules.append(said.explain("nature", nature))
                 decided.add("nature")
             elif (nature not in (None, "unclear") and not reason and not ev.conduct and not mine
                     and said.label != nature
@@ -491,6 +560,10 @@ class Classifier:
         elif nature == "complaint" and topic == "staff" and language == "other":  # conduct the rules cannot read:
             about_staff = True  # their behaviour may be the subject, so it is not sent to them
             rules.append("about: the staff on duty (topic staff, in another language)")
+        elif nature == "complaint" and language == "other" and (named := [
+                g[1:] for g in glosses if g[1:] in self._on_duty_words]):  # a complaint naming them, unread
+            about_staff = True
+            rules.append(f"about: the staff on duty (named in another language: {', '.join(named)})")
         rules.append(language_rule)
         return Classification(
             site=site.id if site else None, topic=topic, nature=nature, urgency=urgency,
@@ -526,17 +599,17 @@ class Classifier:
         return model.predict(tokens)  # type: ignore[attr-defined]
 
     @staticmethod
-    def _model_words(tokens: list[str], ev: _Evidence) -> list[str]:
-        """What the model reads, as it was trained: the message's normal words, then the rules' groups that fired
-        (``g:name``, ``g:name~`` negated)."""
+    def _model_words(tokens: list[str], ev: _Evidence, glosses: list[str]) -> list[str]:
+        """What the model reads, as it was trained: the message's normal words, the English words glossing words
+        of other languages (``=english``), then the rules' groups that fired (``g:name``, ``g:name~`` negated)."""
         groups = sorted({"g:" + f.split(":", 1)[0] + ("~" if f.endswith(_NEGATED) else "") for f in ev.fired})
-        return tokens + groups
+        return tokens + glosses + groups
 
     def model_words(self, text: str, to_number: str | None = None) -> list[str]:
         """The words the learned model reads for a message (its training examples are these)."""
         body = self.site_for(text, to_number)[2]
         tokens, lookup = self._words_of(body)
-        return self._model_words(tokens, self._evidence(tokens, lookup))
+        return self._model_words(tokens, self._evidence(tokens, lookup), self._glosses(tokens, body))
 
     def _evidence(self, tokens: list[str], lookup: Callable) -> _Evidence:
         """Walk the words that matter, in order: phrases, negation, punctuation, cues."""
@@ -675,7 +748,7 @@ class Classifier:
         another alphabet (Chinese, Japanese, Korean, Arabic, Cyrillic, Greek, Devanagari...) is ``other``."""
         if not body.isascii():
             letters = [c for c in body if c.isalpha()]
-            foreign = sum(1 for c in letters if ord(c) > 0x24F and not 0x1E00 <= ord(c) <= 0x1EFF)
+            foreign = _foreign_letters(body)
             if foreign >= 2 and 2 * foreign > len(letters):
                 return "other", f"language: other ({foreign} of {len(letters)} letters not of the Latin alphabet)"
         if not self._other_words.isdisjoint(tokens):

