@@ -37,6 +37,7 @@ _SHIPPED = object()  # the model shipped in the package, loaded on the first mes
 # How the learned model and the rules share the work (README, "The learned model"); chosen on the cross-corpus table
 URGENT_PROBABILITY = 0.45  # the model raises a normal message to high when P(high) reaches this (never lowers one)
 URGENT_NATURES = ("complaint", "unclear", "question")  # ... if the message is one of these (it becomes a complaint)
+SAFETY_URGENT = 0.5  # a complaint whose topic is safety, from the model at this, is urgent (a danger no rule read)
 DOUBT_PROBABILITY = 0.9  # doubtful safety words alone: not urgent when the model says normal from this
 DOUBT_PRAISE = 0.8  # ... or a compliment from this ("handled a drunk passenger calmly")
 DOUBTFUL_CERTAIN = 2  # this many distinct doubtful safety words (not negated) are certain: "shoved me, I am hurt"
@@ -528,7 +529,14 @@ class Classifier:
                 nature = said.label  # the rules' sentiment words read against the sentence's intent
                 decided.add("nature")
             urgent = opinions["urgency"]
-            if (not reason and nature in URGENT_NATURES
+            danger = opinions["topic"]
+            if (not reason and nature == "complaint" and doubt is None and topic == "safety"
+                    and danger.label == "safety" and danger.probability >= SAFETY_URGENT):
+                reason, urgency = "safety", "high"  # "seat belts snapped", "rack hanging loose": a danger in words
+                words = ", ".join(f"{w} {v:+.1f}" for w, v in danger.because())  # no safety phrase names
+                rules.append(f"model:urgency=high (a danger: topic safety at {danger.probability:.2f}"
+                             f"{'; ' + words if words else ''})")
+            elif (not reason and nature in URGENT_NATURES
                     and urgent.probability_of("high") >= URGENT_PROBABILITY):
                 nature = "complaint"
                 reason = "safety" if "safety" in (topic, opinions["topic"].label) else "churn"

@@ -258,13 +258,14 @@ def test_a_viewer_is_told_settings_need_the_operator_token_and_the_pages_fit_375
 
 
 def test_the_rules_studio_explains_backtests_and_publishes_a_suggested_phrase(page, stack):
-    """A phrase no rule knows ("wobbly": topic other), in three line 8 messages, two of them corrected to comfort:
+    """A phrase no rule knows ("wobbly": topic other; with a digit after it the learned model guesses a product
+    complaint, so the three end in a letter), in three line 8 messages, two of them corrected to comfort:
     suggested, added to the draft in one click, explained live, backtested (the three change), published."""
     line8 = "+447700900008"
     assert put(stack, "/api/config/rules/explain", {"text": "L8 the wobbly thing moved"}, "POST")["topic"] == "other"
     sids = [f"SM{n:032d}" for n in range(700, 703)]
-    for n, sid in enumerate(sids):
-        assert send_twilio(stack, line8, f"L8 the wobbly thing moved #{n}", f"+44770090017{n}", sid=sid)[0] == 200
+    for n, (sid, tail) in enumerate(zip(sids, "abc", strict=True)):
+        assert send_twilio(stack, line8, f"L8 the wobbly thing moved #{tail}", f"+44770090017{n}", sid=sid)[0] == 200
     wait_until(lambda: sum(i["processed"] and "wobbly" in (i.get("text") or "")
                            for i in stack_api(stack, "/api/feedback?site=line-8")["items"]) == 3, seconds=30)
     for sid in sids[:2]:
@@ -308,7 +309,7 @@ def test_the_rules_studio_explains_backtests_and_publishes_a_suggested_phrase(pa
     assert topic.locator("h4").text_content() == "Topic: 3 messages would change"
     assert topic.locator("tbody tr").all_inner_texts() == ["other\tcomfort\t3"]
     shown = topic.locator(".examples .text").all_text_contents()
-    assert sorted(shown) == [f"L8 the wobbly thing moved #{n}" for n in range(3)]
+    assert sorted(shown) == [f"L8 the wobbly thing moved #{c}" for c in "abc"]
     assert "Topic: other → comfort" in topic.locator(".examples li").first.text_content()
     # comfort is a problem: the nature moves too, against the two corrections that kept the machine's nature
     assert page.text_content('#rules-backtest-result section[data-kind="nature"] h4') == \

@@ -18,20 +18,20 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "corpus.jsonl": (0.89, 0.96, 0.95, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.90, 0.03),
-    "holdout.jsonl": (0.92, 0.96, 0.96, 0.01), "holdout2.jsonl": (0.88, 0.95, 0.95, 0.02),
-    "corpus4.jsonl": (0.86, 0.92, 0.90, 0.03), "corpus5.jsonl": (0.85, 0.91, 0.95, 0.04),
-    "corpus6.jsonl": (0.81, 0.73, 0.93, 0.07), "corpus7.jsonl": (0.80, 0.89, 0.95, 0.02),
-    "corpus8.jsonl": (0.79, 0.89, 0.92, 0.02), "corpus9.jsonl": (0.76, 0.85, 0.86, 0.05),
+    "corpus.jsonl": (0.89, 0.96, 0.95, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.91, 0.03),
+    "holdout.jsonl": (0.92, 0.96, 0.96, 0.00), "holdout2.jsonl": (0.88, 0.95, 0.95, 0.02),
+    "corpus4.jsonl": (0.86, 0.92, 0.91, 0.04), "corpus5.jsonl": (0.85, 0.91, 0.96, 0.05),
+    "corpus6.jsonl": (0.81, 0.73, 0.95, 0.07), "corpus7.jsonl": (0.80, 0.89, 0.95, 0.02),
+    "corpus8.jsonl": (0.79, 0.89, 0.92, 0.02), "corpus9.jsonl": (0.76, 0.85, 0.87, 0.05),
     "francais-2026-12-04.jsonl": (0.92, 0.93, 0.97, 0.02), "month-2026-12-04.jsonl": (0.89, 0.92, 0.97, 0.04),
-    "visitors-2026-12-04.jsonl": (0.77, 0.88, 0.85, 0.03), "fresh-2026-12-04.jsonl": (0.92, 0.91, 0.91, 0.01),
-    "fresh-2026-12-04b.jsonl": (0.94, 0.93, 0.96, 0.05), "fresh-2026-12-04c.jsonl": (0.82, 0.92, 0.95, 0.04),
-    "fresh-2026-12-04d.jsonl": (0.85, 0.92, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.90, 0.95, 0.98, 0.03),
-    "sms-2026-12-04.jsonl": (0.86, 0.92, 0.93, 0.01), "sms-2026-12-04b.jsonl": (0.87, 0.90, 0.98, 0.03),
-    "subjects-2026-12-04.jsonl": (0.88, 0.87, 1.00, 0.03), "urgent-calls-2026-12-04.jsonl": (0.82, 0.87, 0.91, 0.09),
-    "winter-2026-12-04.jsonl": (0.89, 0.91, 0.97, 0.03), "topics-2026-12-04.jsonl": (0.86, 0.91, 0.96, 0.03),
-    "topics-2026-12-04b.jsonl": (0.86, 0.82, 0.90, 0.04), "urgency-2026-12-04.jsonl": (0.78, 0.89, 0.88, 0.07),
-    "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.85, 0.05),
+    "visitors-2026-12-04.jsonl": (0.77, 0.88, 0.85, 0.03), "fresh-2026-12-04.jsonl": (0.92, 0.91, 0.91, 0.02),
+    "fresh-2026-12-04b.jsonl": (0.94, 0.93, 1.00, 0.05), "fresh-2026-12-04c.jsonl": (0.82, 0.92, 0.95, 0.06),
+    "fresh-2026-12-04d.jsonl": (0.85, 0.92, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.90, 0.95, 0.98, 0.04),
+    "sms-2026-12-04.jsonl": (0.86, 0.92, 0.95, 0.02), "sms-2026-12-04b.jsonl": (0.87, 0.90, 1.00, 0.03),
+    "subjects-2026-12-04.jsonl": (0.88, 0.87, 1.00, 0.04), "urgent-calls-2026-12-04.jsonl": (0.82, 0.87, 0.94, 0.11),
+    "winter-2026-12-04.jsonl": (0.89, 0.91, 1.00, 0.04), "topics-2026-12-04.jsonl": (0.86, 0.91, 0.96, 0.03),
+    "topics-2026-12-04b.jsonl": (0.86, 0.82, 0.90, 0.04), "urgency-2026-12-04.jsonl": (0.78, 0.89, 0.91, 0.10),
+    "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.88, 0.06),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
 MEAN_BARS = {"topic": 0.85, "nature": 0.90, "recall": 0.93}
@@ -442,3 +442,20 @@ def test_the_model_takes_a_rules_topic_to_other_only_when_sure(config):
         stub = Classifier(config, model=Stub(topic="other", nature="complaint", probability=probability))
         result = stub.classify("Hola, el autobús llega tarde otra vez", "+447700900008")
         assert result.topic == topic, result.rules
+
+
+@pytest.mark.parametrize("text,probability,nature,urgency", [
+    ("seat belts on 23 and 24 are both snapped, got my 2 kids with me", 0.55, "complaint", "high"),
+    ("seat belts on 23 and 24 are both snapped, got my 2 kids with me", 0.45, "complaint", "normal"),
+    ("are the coaches fitted with seatbelts for kids?", 0.9, "question", "normal"),  # asking is no danger
+])
+def test_a_complaint_the_model_files_under_safety_is_urgent(config, text, probability, nature, urgency):
+    """No safety phrase fired, the model names the topic safety and the message complains: a danger in words
+    nobody listed ("snapped", "hanging by its wires") is high, and the explanation says the model read it."""
+    assert Classifier(config, model=None).classify(text, "+447700900008").urgency == "normal"
+    stub = Stub(topic="safety", nature=nature, urgency="normal", probability=probability)
+    result = Classifier(config, model=stub).classify(text, "+447700900008")
+    assert (result.topic, result.nature, result.urgency) == ("safety", nature, urgency), result.rules
+    if urgency == "high":
+        assert result.urgency_reason == "safety"
+        assert any(r.startswith("model:urgency=high (a danger: topic safety at 0.55") for r in result.rules)
