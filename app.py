@@ -10,7 +10,7 @@ from datetime import timedelta
 from chalice import Chalice, ConvertToMiddleware, Cron, Rate, Response
 
 from chalicelib.admin_routes import admin
-from chalicelib.clock import utcnow
+from chalicelib.clock import scheduled_time, utcnow
 from chalicelib.incident_routes import incident_routes
 from chalicelib.web import FORM, MAX_API_BYTES, actor, error, json_body, json_errors, logger, services
 from chalicelib.webhook_url import require_configured
@@ -186,8 +186,8 @@ def unsubscribe(token):
 
 @app.schedule(Cron(0, 6, "*", "*", "?", "*"))  # 06:00 UTC every day
 def send_digests(event):
-    """Yesterday's digest to each site manager and to central care (once each)."""
-    logger().info("daily digests", extra=services().digest.send_all())
+    """Yesterday's digest to each site manager and to central care (once each): the day the run was for."""
+    logger().info("daily digests", extra=services().digest.send_all(at=scheduled_time(event)))
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"))  # five past every hour

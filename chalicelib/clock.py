@@ -50,3 +50,13 @@ def days_between(first: datetime, last: datetime) -> list[str]:
         out.append(day.strftime("%Y-%m-%d"))
         day -= timedelta(days=1)
     return out
+
+
+def scheduled_time(event: object) -> datetime:
+    """The time a scheduled event was for (EventBridge's ``time``, ``2026-12-04T06:00:00Z``), not the time it
+    arrived: a late or repeated delivery does the run it was meant for. Now, if the event has no readable time."""
+    try:
+        moment = parse_time(str(getattr(event, "time", "") or ""))
+    except ValueError:
+        return utcnow()
+    return moment if moment <= utcnow() + timedelta(minutes=5) else utcnow()  # never a run from the future

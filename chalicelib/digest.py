@@ -173,14 +173,18 @@ class DigestService:
                 break
         return cases
 
-    def send_all(self, day: datetime | date | None = None) -> dict[str, int]:
-        """Send yesterday's digests (each section's local yesterday, or ``day``'s) that were not sent yet, each
-        recipient's in their language; returns sent and failed counts."""
+    def send_all(self, day: datetime | date | None = None, *, at: datetime | None = None) -> dict[str, int]:
+        """Send yesterday's digests (each section's local yesterday at ``at``, the schedule's own time, or now;
+        or ``day``'s) that were not sent yet, each recipient's in their language; returns sent and failed counts.
+
+        ``at`` is the time EventBridge scheduled the run for: a delivery that comes late, or a stack that starts
+        at 23:30 and catches up on 06:00's run, still sends the day that run was for."""
         sent = failed = 0
+        moment = at or self._now()
         open_cases = self._open_cases()  # once for every section: 2,000 sites are 2,000 digests
         for section in self.sections():
             local = (day.date() if isinstance(day, datetime) else day) if day else \
-                self._now().astimezone(ZoneInfo(section.zone)).date() - timedelta(days=1)
+                moment.astimezone(ZoneInfo(section.zone)).date() - timedelta(days=1)
             texts: dict[str, tuple[str, str]] = {}
             for to in section.recipients:
                 lang = reader_language(self._config, to, section.site)

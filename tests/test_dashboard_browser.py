@@ -374,15 +374,24 @@ def test_chart_labels_use_the_viewers_locale_24_hours_the_sites_zone_and_never_o
     page = context.new_page()
     sign_in(page, stack, "/?period=today&site=line-12")
     today = chart_labels(page)
-    assert_apart(today)
     paris = ZoneInfo("Europe/Paris")
     midnight = datetime.now(paris).replace(hour=0, minute=0, second=0, microsecond=0)
     assert page.get_attribute("#chart", "data-since") == midnight.astimezone(UTC).isoformat()[:19] + ".000Z"
-    for label in today:
+    assert today and min(label["text"] for label in today) == "00:00"  # Paris's midnight (at 00:20, its only hour)
+    # yesterday and today, hour by hour: labelled whatever the time now (today, just after midnight, has one hour)
+    yesterday = (midnight - timedelta(hours=12)).date().isoformat()
+    two = context.new_page()
+    sign_in(two, stack, f"/?period=custom&since={yesterday}&until={midnight.date()}&site=line-12")
+    since = (midnight - timedelta(hours=12)).replace(hour=0).astimezone(UTC).isoformat()[:19]
+    two.wait_for_selector(f"#chart[data-bucket=hour][data-since='{since}.000Z']")
+    day = chart_labels(two)
+    assert_apart(day)
+    for label in today + day:
         assert re.fullmatch(r"\d\d:\d\d", label["text"]), label
         assert label["text"] == datetime.fromtimestamp(label["t"], paris).strftime("%H:%M")
-    hours = sorted({int(label["text"][:2]) for label in today})
-    step = hours[1] - hours[0] if len(hours) > 1 else 1
+    hours = sorted({int(label["text"][:2]) for label in day})
+    assert len(hours) >= 2 and hours[0] == 0  # at 375 px, two days of hours: every 12 hours
+    step = hours[1] - hours[0]
     assert all(h % step == 0 for h in hours)  # thinned on round hours when they do not all fit
     page.select_option("#f-period", "7d")
     page.wait_for_selector("#chart[data-bucket=day]")

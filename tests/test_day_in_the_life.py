@@ -111,15 +111,24 @@ def test_an_overdue_urgent_case_escalates_and_its_email_is_delivered(day):
     emails = wait_until(escalation_email, seconds=60)
     assert len(emails) == 1 and emails[0]["destinations"]["ToAddresses"] == ["line8@example.com"]
     assert "speeding" in emails[0]["body"]
-    # the outbox shows it too, with its case
-    listed = [i for i in outbox(state) if i["channel"] == "email" and "ESCALATED" in (i["subject"] or "")]
-    assert [(i["to"], i["case"]["id"]) for i in listed] == [("line8@example.com", case["id"])]
+    # the outbox shows it too, with its case (once the worker has recorded the provider's id on the case: the
+    # e-mail leaves first)
+    def listed():
+        found = [i for i in outbox(state) if i["channel"] == "email" and "ESCALATED" in (i["subject"] or "")]
+        return found if found and all(i["case"] for i in found) else None
+
+    assert [(i["to"], i["case"]["id"]) for i in wait_until(listed, seconds=30)] == [("line8@example.com", case["id"])]
     assert not any("scheduled function failed" in line for line in output)
 
 
 def test_yesterdays_digest_is_sent_once_to_each_manager_and_to_care(day):
-    state, output, config, started = day
-    yesterday = (started - timedelta(days=1)).strftime("%Y-%m-%d")
+    state, output, config, _ = day
+    # the run the stack caught up on when it started (06:00 UTC, at or before the start): its yesterday, the same
+    # day in London and Paris at 06:00 UTC, whatever the time now (at 23:30 UTC it is already tomorrow in Paris)
+    runs = wait_until(lambda: fired(output, "send_digests"), seconds=60)
+    scheduled = datetime.fromisoformat(runs[0]["scheduled_time"].replace("Z", "+00:00"))
+    assert (scheduled.hour, scheduled.minute) == (6, 0)
+    yesterday = (scheduled - timedelta(days=1)).strftime("%Y-%m-%d")
     expected = {to for site in config["sites"] for to in site.get("manager_email", [])}
     expected |= set(config["deployment"]["care_email"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.api import OperatorApi
@@ -109,3 +110,31 @@ def test_a_large_networks_digest_lists_yesterdays_busiest_and_quietest_sites(dom
     listed = body.split("By site:")[1].split("Open cases")[0]
     assert f"{config.sites[59].name:30} {60:>6}" in listed and f"{config.sites[0].name:30} {1:>6}" in listed
     assert config.sites[30].name not in listed  # neither among the busiest nor the quietest
+
+
+def test_a_run_sends_the_day_it_was_scheduled_for_in_every_zone_even_caught_up_at_half_past_eleven(client, svc):
+    # 23:30 UTC is already tomorrow in Paris: read from "now", London and Paris would get different days; the
+    # run scheduled for 06:00 UTC (EventBridge's time) is for the day before that, in both
+    run = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0) + timedelta(days=3)
+    late = run.replace(hour=23, minute=30)
+    before = len(sent_emails())
+    digest = service(svc, late)
+    recipients = {to for s in digest.sections() for to in s.recipients}
+    assert {s.zone for s in digest.sections() if s.site} == {"Europe/London", "Europe/Paris"}
+    assert digest.send_all(at=run) == {"sent": len(recipients), "failed": 0}
+    days = {re.search(r", (\d{4}-\d\d-\d\d):", m.subject).group(1)
+            for m in sent_emails()[before:] if m.subject.startswith("[Voix]")}
+    assert days == {(run - timedelta(days=1)).date().isoformat()}
+    assert digest.send_all(at=run) == {"sent": 0, "failed": 0}  # delivered twice: sent once
+
+
+def test_the_scheduled_time_is_the_events_and_never_in_the_future():
+    from types import SimpleNamespace
+
+    from chalicelib.clock import scheduled_time
+
+    assert scheduled_time(SimpleNamespace(time="2026-12-04T06:00:00Z")) == datetime(2026, 12, 4, 6, tzinfo=UTC)
+    now = datetime.now(UTC)
+    for odd in (SimpleNamespace(time="yesterday"), SimpleNamespace(time=""), object(),
+                SimpleNamespace(time=(now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))):
+        assert abs(scheduled_time(odd) - now) < timedelta(seconds=30)
