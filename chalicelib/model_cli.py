@@ -110,19 +110,45 @@ def score(classify, rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def cross_corpus(folder: Path | str = DATA) -> list[dict]:
-    """For each fold: trained on all the others, scored on each of its corpora (rules alone, model alone,
-    hybrid)."""
-    return _cross_corpus(str(folder), _digest(folder))
+def cross_corpus(folder: Path | str = DATA, only: tuple[str, ...] | None = None) -> list[dict]:
+    """For each fold (or each of ``only``): trained on all the others, scored on each of its corpora (rules
+    alone, model alone, hybrid)."""
+    return _cross_corpus(str(folder), _digest(folder), only)
+
+
+def checked_folds(folder: Path | str = DATA, count: int = 2) -> tuple[str, ...]:
+    """``count`` folds picked by the digest of the data and the configuration: the ones `make test` recomputes
+    to check ``docs/model.md`` (any change to the data, the configuration or the classifier moves the figures
+    of nearly every fold, so two of them show it; the next change checks others)."""
+    names = sorted(folds(Path(folder), corpora(Path(folder))))
+    start = int(_digest(folder), 16) % len(names)
+    return tuple(names[(start + i) % len(names)] for i in range(min(count, len(names))))
+
+
+def read_report(path: Path = REPORT) -> list[dict]:
+    """``docs/model.md`` read back into :func:`cross_corpus`'s shape (figures to the tenth of a percent)."""
+    results: dict[str, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 10 or not cells[1].startswith("`"):
+            continue
+        fold, corpus, messages, engine, *figures = cells
+        row = results.setdefault(corpus.strip("`"), {"corpus": corpus.strip("`"), "fold": fold,
+                                                     "messages": int(messages)})
+        row[engine] = {f: float(v.rstrip("%")) / 100 for f, v in zip((*FIELDS, "recall", "raised"), figures,
+                                                                       strict=True)}
+    return list(results.values())
 
 
 @functools.cache
-def _cross_corpus(folder: str, digest: str) -> list[dict]:
+def _cross_corpus(folder: str, digest: str, only: tuple[str, ...] | None = None) -> list[dict]:
     config = load_config()
     rules = Classifier(config, model=None)
     data = corpora(Path(folder))
     results = []
     for fold, names in folds(Path(folder), data).items():
+        if only is not None and fold not in only:
+            continue
         training = [row for other, corpus in data.items() if other not in names for row in corpus]
         model = learned.Model(learned_train.train(examples(rules, training)))
         hybrid = Classifier(config, model=model)

@@ -133,8 +133,9 @@ def test_the_scheduled_time_is_the_events_and_never_in_the_future():
 
     from chalicelib.clock import scheduled_time
 
-    assert scheduled_time(SimpleNamespace(time="2026-12-04T06:00:00Z")) == datetime(2026, 12, 4, 6, tzinfo=UTC)
     now = datetime.now(UTC)
+    run = (now - timedelta(days=2)).replace(hour=6, minute=0, second=0, microsecond=0)
+    assert scheduled_time(SimpleNamespace(time=run.strftime("%Y-%m-%dT%H:%M:%SZ"))) == run
     for odd in (SimpleNamespace(time="yesterday"), SimpleNamespace(time=""), object(),
                 SimpleNamespace(time=(now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))):
         assert abs(scheduled_time(odd) - now) < timedelta(seconds=30)

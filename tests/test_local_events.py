@@ -147,19 +147,24 @@ def test_each_event_can_be_delivered_twice_as_eventbridge_may():
 
 def test_the_digest_is_sent_once_however_often_the_scheduler_fires_it(aws):
     import app
+    from chalicelib.digest import is_digest
     from chalicelib.services import services
 
-    clock = Clock("2026-11-28T06:00:30")
+    # three days' runs (the scheduler's clock running fast, from ten days ago), each delivered three times
+    first = (datetime.now(UTC) - timedelta(days=10)).replace(hour=6, minute=0, second=30, microsecond=0)
+    clock = Clock(first.strftime("%Y-%m-%dT%H:%M:%S"))
     schedules = [s for s in schedules_of(app.app, app) if s.name == "send_digests"]
-    scheduler = Scheduler(schedules, tick=1, now=clock)
-    for _ in range(3):  # at start, then (the scheduler's clock running fast) twice more
+    scheduler = Scheduler(schedules, tick=1, deliveries=3, now=clock)
+    for _ in range(3):
         assert scheduler.run_due() == ["send_digests"]
         clock.now += timedelta(days=1)
     recipients = [to for section in services().digest.sections() for to in section.recipients]
-    from chalicelib.digest import is_digest
-
-    sent = [m for m in sent_emails() if is_digest(m.body)]
-    assert sorted(to for m in sent for to in m.destinations["ToAddresses"]) == sorted(recipients)
+    sent = [(m.subject, to) for m in sent_emails() if is_digest(m.body) for to in m.destinations["ToAddresses"]]
+    # each run sent the day it was scheduled for (its yesterday), once to each recipient
+    days = [(first + timedelta(days=d - 1)).strftime("%Y-%m-%d") for d in range(3)]
+    for day in days:
+        assert sorted(to for subject, to in sent if f", {day}:" in subject) == sorted(recipients), day
+    assert len(sent) == 3 * len(recipients)
 
 
 def test_an_sqs_record_is_the_one_lambda_receives(aws):
