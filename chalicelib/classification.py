@@ -42,7 +42,7 @@ DOUBT_PROBABILITY = 0.9  # doubtful safety words alone: not urgent when the mode
 DOUBT_PRAISE = 0.8  # ... or a compliment from this ("handled a drunk passenger calmly")
 DOUBTFUL_CERTAIN = 2  # this many distinct doubtful safety words (not negated) are certain: "shoved me, I am hurt"
 SURE_PROBABILITY = 0.3  # no topic rule fired, in English or French: the model's topic from this
-TOPIC_OVERRIDE = 0.4  # a topic rule fired (no safety phrase): the model's other topic wins from this
+TOPIC_OVERRIDE = 0.3  # a topic rule fired (no safety phrase): the model's other topic wins from this
 SAFETY_TOPIC_OVERRIDE = 0.6  # ... over doubtful safety words' topic from this (still urgent); never a certain one's
 OTHER_OVERRIDE = 0.6  # ... to the topic "other" (no subject) from this
 RULE_SHARE = 1.0  # several topic rules fired: each topic's share of their weight, times this, plus the model's
@@ -479,6 +479,10 @@ class Classifier:
         # a question mark in a sentence of its own is evidence of a question ("le bus passe par Macon ?")
         asked = ev.question and len(tokens) - sum(map(_BREAKERS.__contains__, tokens)) >= _QUESTION_WORDS
         nature = self._rule_nature(ev, reason, asked, language)
+        if nature in ("compliment", "complaint") and not reason and not topics and not any(map(str.isalnum, body)):
+            nature = "unclear"  # "👍", "😡😡😡": a feeling, nothing to act on ("🥶" names a topic: a complaint)
+            decided.add("nature")
+            rules.append("nature: unclear (emoji alone: a feeling, nothing to act on)")
         if opinions is not None:
             other = language == "other"  # words the rules cannot read: the model decides
             mine = bool(self._operator or self._operator_stems) and any(  # an operator's phrase: the rules'

@@ -52,27 +52,28 @@ def read_all(messages, days=30, cap=backtest.READ_CAP):
 
 def test_a_draft_adding_a_phrase_changes_exactly_the_messages_holding_it(raw, current):
     messages = fake_stores().messages
-    holding = {store(messages, 1, "the wobbly thing moved again"),
-               store(messages, 2, "so WOBBLY today, rivalbus is better"),
-               store(messages, 3, "wobbly wobbly")}
+    holding = {store(messages, 1, "the skronky thing moved again"),
+               store(messages, 2, "so SKRONKY today, rivalbus is better"),
+               store(messages, 3, "skronky skronky")}
     others = [store(messages, 4, "the heating was broken"), store(messages, 5, "thanks, lovely trip"),
               store(messages, 6, "ok")]
-    store(messages, 7, "the wobbly thing is older than the period", hours_ago=24 * 31)
-    draft = build({**raw, "rules": with_phrase(raw, "comfort", "wobbly")})
+    store(messages, 7, "the skronky thing is older than the period", hours_ago=24 * 31)
+    draft = build({**raw, "rules": with_phrase(raw, "comfort", "skronky")})
     items, complete = read_all(messages)
     assert complete and len(items) == 6
     result = backtest.backtest(items, Classifier(current), Classifier(draft), words=("rivalbus",))
     assert result["read"] == 6 and result["changed"] == 3
     topic = result["changes"]["topic"]
-    # the old topic is the learned model's guess for a word nobody listed (issue 23): anything but comfort
+    # the old topic is the learned model's guess for a word nobody listed (issue 23; a made-up one: "wobbly" it
+    # now reads as comfort in one of the three): anything but comfort
     assert topic["count"] == 3 and {t["to"] for t in topic["transitions"]} == {"comfort"}
     assert sum(t["count"] for t in topic["transitions"]) == 3
     assert "comfort" not in {t["from"] for t in topic["transitions"]}
     assert {e["id"] for e in topic["examples"]} == holding
     assert not any(e["id"] in others for kind in backtest.KINDS for e in result["changes"][kind]["examples"])
-    example = next(e for e in topic["examples"] if "WOBBLY" in e["text"])
-    assert example["text"] == "so WOBBLY today, r******* is better"  # masked as the feed masks it
-    assert "comfort: wobbly" in example["new"]["rules"] and "comfort: wobbly" not in example["old"]["rules"]
+    example = next(e for e in topic["examples"] if "SKRONKY" in e["text"])
+    assert example["text"] == "so SKRONKY today, r******* is better"  # masked as the feed masks it
+    assert "comfort: skronky" in example["new"]["rules"] and "comfort: skronky" not in example["old"]["rules"]
     assert example["old"]["topic"] != "comfort" and example["new"]["topic"] == "comfort"
     assert result["quality"] == {"corrected": 0}
 

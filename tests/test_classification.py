@@ -74,7 +74,14 @@ def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, ca
     ("pas mal du tout ce trajet", "+33639980012", {"nature": "compliment", "language": "fr"}),
     ("tro chaud ds le car jattend la clim", "+33639980012", {"topic": "comfort", "language": "fr"}),
     ("2day the coach was l8 again m8", "+447700900008", {"topic": "punctuality", "nature": "complaint"}),
-    ("🥶🥶🥶", "+447700900008", {"topic": "comfort", "nature": "complaint"}),
+    ("🥶🥶🥶", "+447700900008", {"topic": "comfort", "nature": "complaint"}),  # an emoji that names a topic
+    ("👍", "+447700900008", {"topic": "other", "nature": "unclear"}),  # a lone emoji: nothing to act on
+    ("😡😡😡", "+447700900101", {"topic": "other", "nature": "unclear", "urgency": "normal"}),
+    ("great trip 👍", "+447700900008", {"nature": "compliment"}),
+    ("the coach smells awful", "+447700900008", {"topic": "cleanliness", "nature": "complaint"}),  # the labels'
+    ("ça sent mauvais dans le car", "+33639980012", {"topic": "cleanliness"}),  # definitions: smells are dirt;
+    ("my loyalty card never works at the till", "+447700900101", {"topic": "product"}),  # the loyalty card is a
+    ("la carte de fidélité ne marche jamais", "+33639980101", {"topic": "product"}),  # product, not a price
     ("I'm leaving, queued 20 minutes for nothing", "+447700900101", {"urgency": "high", "topic": "waiting"}),
     ("je vais résilier mon abonnement", "+33639980012", {"urgency": "high"}),
     ("never using you again", "+447700900008", {"urgency": "high"}),
@@ -168,3 +175,11 @@ def test_a_text_in_another_alphabet_is_another_language(classifier, text):
         assert any(r.startswith("language: other (") and "not of the Latin alphabet" in r for r in result.rules)
     # accented Latin letters are not another alphabet: French stays French
     assert classifier.classify("Le chauffeur était très aimable, merci à lui", "+33639980012").language == "fr"
+
+
+def test_a_lone_emoji_is_unclear_and_says_so_but_a_dangers_stays_urgent(classifier):
+    result = classifier.classify("👍👍", "+447700900008")
+    assert result.nature == "unclear" and "nature: unclear (emoji alone: a feeling, nothing to act on)" in result.rules
+    assert not any(r.startswith("nature: unclear (no evidence") for r in result.rules)  # one line says why
+    for text in ("L8 🔥🔥 smoke at the back!", "smoke coming from the engine! 😱"):
+        assert classifier.classify(text, "+447700900008").urgency == "high"

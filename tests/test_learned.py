@@ -7,6 +7,7 @@ import json
 import random
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -19,23 +20,24 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "corpus.jsonl": (0.89, 0.96, 0.95, 0.01), "corpus3.jsonl": (0.90, 0.92, 0.91, 0.03),
-    "holdout.jsonl": (0.92, 0.96, 0.96, 0.00), "holdout2.jsonl": (0.88, 0.95, 0.95, 0.02),
-    "corpus4.jsonl": (0.86, 0.92, 0.91, 0.04), "corpus5.jsonl": (0.85, 0.91, 0.96, 0.05),
-    "corpus6.jsonl": (0.81, 0.73, 0.95, 0.07), "corpus7.jsonl": (0.80, 0.89, 0.95, 0.02),
-    "corpus8.jsonl": (0.79, 0.89, 0.92, 0.02), "corpus9.jsonl": (0.76, 0.85, 0.87, 0.05),
-    "francais-2026-12-04.jsonl": (0.92, 0.93, 0.97, 0.02), "month-2026-12-04.jsonl": (0.89, 0.92, 0.97, 0.04),
-    "visitors-2026-12-04.jsonl": (0.77, 0.88, 0.85, 0.03), "fresh-2026-12-04.jsonl": (0.92, 0.91, 0.91, 0.02),
-    "fresh-2026-12-04b.jsonl": (0.94, 0.93, 1.00, 0.05), "fresh-2026-12-04c.jsonl": (0.82, 0.92, 0.95, 0.06),
-    "fresh-2026-12-04d.jsonl": (0.85, 0.92, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.90, 0.95, 0.98, 0.04),
-    "sms-2026-12-04.jsonl": (0.86, 0.92, 0.95, 0.02), "sms-2026-12-04b.jsonl": (0.87, 0.90, 1.00, 0.03),
-    "subjects-2026-12-04.jsonl": (0.88, 0.87, 1.00, 0.04), "urgent-calls-2026-12-04.jsonl": (0.82, 0.87, 0.94, 0.11),
-    "winter-2026-12-04.jsonl": (0.89, 0.91, 1.00, 0.04), "topics-2026-12-04.jsonl": (0.86, 0.91, 0.96, 0.03),
-    "topics-2026-12-04b.jsonl": (0.86, 0.82, 0.90, 0.04), "urgency-2026-12-04.jsonl": (0.78, 0.89, 0.91, 0.10),
-    "urgency-2026-12-04b.jsonl": (0.82, 0.92, 0.88, 0.06),
+    "corpus.jsonl": (0.94, 0.98, 0.95, 0.01), "corpus3.jsonl": (0.93, 0.93, 0.93, 0.03),
+    "holdout.jsonl": (0.91, 0.96, 1.00, 0.00), "holdout2.jsonl": (0.88, 0.95, 0.97, 0.03),
+    "corpus4.jsonl": (0.87, 0.92, 0.92, 0.03), "corpus5.jsonl": (0.85, 0.92, 0.94, 0.06),
+    "corpus6.jsonl": (0.80, 0.72, 0.95, 0.09), "corpus7.jsonl": (0.78, 0.89, 0.95, 0.03),
+    "corpus8.jsonl": (0.82, 0.90, 0.92, 0.02), "corpus9.jsonl": (0.75, 0.86, 0.83, 0.04),
+    "francais-2026-12-04.jsonl": (0.93, 0.93, 0.97, 0.02), "month-2026-12-04.jsonl": (0.90, 0.90, 1.00, 0.04),
+    "visitors-2026-12-04.jsonl": (0.78, 0.88, 0.87, 0.03), "fresh-2026-12-04.jsonl": (0.92, 0.92, 0.91, 0.02),
+    "fresh-2026-12-04b.jsonl": (0.94, 0.94, 1.00, 0.04), "fresh-2026-12-04c.jsonl": (0.83, 0.94, 0.95, 0.05),
+    "fresh-2026-12-04d.jsonl": (0.84, 0.93, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.90, 0.94, 0.96, 0.04),
+    "fresh-2026-12-04f.jsonl": (0.86, 0.90, 0.95, 0.02), "fresh-2026-12-04g.jsonl": (0.85, 0.92, 0.93, 0.05),
+    "fresh-2026-12-04h.jsonl": (0.82, 0.91, 0.96, 0.03), "sms-2026-12-04.jsonl": (0.82, 0.93, 0.97, 0.02),
+    "sms-2026-12-04b.jsonl": (0.88, 0.92, 1.00, 0.03), "subjects-2026-12-04.jsonl": (0.86, 0.89, 0.97, 0.02),
+    "urgent-calls-2026-12-04.jsonl": (0.79, 0.88, 0.92, 0.09), "winter-2026-12-04.jsonl": (0.90, 0.93, 1.00, 0.03),
+    "topics-2026-12-04.jsonl": (0.86, 0.92, 0.98, 0.04), "topics-2026-12-04b.jsonl": (0.86, 0.87, 0.95, 0.05),
+    "urgency-2026-12-04.jsonl": (0.80, 0.90, 0.93, 0.10), "urgency-2026-12-04b.jsonl": (0.84, 0.93, 0.91, 0.08),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
-MEAN_BARS = {"topic": 0.85, "nature": 0.90, "recall": 0.93}
+MEAN_BARS = {"topic": 0.85, "nature": 0.91, "recall": 0.94}
 MAX_RAISED = 0.05
 # training the model and the cross-corpus folds takes about a minute of CPU once per process: on a loaded
 # 2-core machine the first test to ask for them may wait a few minutes
@@ -243,7 +245,7 @@ def test_a_sure_model_overrides_a_topic_word_read_in_a_sentence_about_something_
     assert rules.topic == "waiting" and result.topic == "punctuality", result.rules
     line = next(r for r in result.rules if r.startswith("model:topic=punctuality (0.70 against waiting "))
     assert line.endswith("; word +2.0)"), line
-    unsure = Classifier(config, model=Stub(topic="punctuality", nature="complaint", probability=0.35))
+    unsure = Classifier(config, model=Stub(topic="punctuality", nature="complaint", probability=0.25))  # < 0.3
     assert unsure.classify(text, "+447700900008").topic == rules.topic
 
 
@@ -372,35 +374,6 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
     assert [r for r in result.rules if "nature" in r] == ["model:nature=unclear (1.00; word +2.0)"]
 
 
-# tests/data/unseen/: this round's fresh corpora, never used for training, by authors who saw only the label
-# definitions; their figures with the shipped classifier are floors (README, "This round's fresh corpora"): `f`,
-# measured once at the freeze 0b54067, and `h`, commissioned after it and measured once; `g`, measured once at
-# adf26f0 (recall 81.0%), then the source of one change (a complaint the model files under safety is urgent),
-# so its figures since are not unseen ones. (Earlier rounds' unseen corpora, measured once, are training data.)
-UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
-    "fresh-2026-12-04f.jsonl": (400, {"topic": 0.82, "nature": 0.89, "language": 0.99, "recall": 0.95}, 0.02),
-    "fresh-2026-12-04g.jsonl": (400, {"topic": 0.83, "nature": 0.92, "language": 0.99, "recall": 0.93}, 0.05),
-    "fresh-2026-12-04h.jsonl": (400, {"topic": 0.81, "nature": 0.91, "language": 0.99, "recall": 0.94}, 0.02),
-}
-
-
-@pytest.mark.parametrize("name", sorted(UNSEEN))
-def test_the_fresh_corpora_written_after_the_work_hold_their_measured_figures(name, config, capsys):
-    from pathlib import Path
-
-    size, floors, raised = UNSEEN[name]
-    path = Path(__file__).parent / "data" / "unseen" / name
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) == size
-    classifier = Classifier(config)
-    figures = model_cli.score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
-    with capsys.disabled():
-        print(f"\n{name} (unseen):", {k: f"{v:.1%}" for k, v in figures.items()})
-    for field, floor in floors.items():
-        assert figures[field] >= floor, (field, figures[field])
-    assert figures["raised"] <= raised
-
-
 def test_an_operators_phrase_is_never_overruled_by_the_model(tmp_path):
     """A phrase added after the model was trained (rules studio, live configuration) is the operator's word:
     the model neither overrules nor arbitrates the topic it gives, nor the nature."""
@@ -447,6 +420,35 @@ def test_a_greeting_in_another_language_stays_unclear(config):
         assert (result.language, result.nature, result.urgency) == ("other", "unclear", "normal"), result.rules
 
 
+RELABEL = Path(__file__).parent / "data" / "relabel" / "relabel-2026-12-05.jsonl"
+
+
+def relabelled() -> list[dict]:
+    return [json.loads(line) for line in RELABEL.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def authored(corpus: str) -> list[dict]:
+    """A training corpus with its author's labels: the label review's changes (README, "Labels read by the
+    definitions") undone."""
+    rows = [json.loads(line) for line in (model_cli.DATA / corpus).read_text(encoding="utf-8").splitlines()]
+    for change in relabelled():
+        if change["corpus"] == corpus:
+            rows[change["line"] - 1].update(change["before"])
+    return rows
+
+
+def test_each_label_the_review_changed_is_recorded_with_what_it_was_and_why():
+    data = model_cli.corpora(model_cli.DATA)
+    changes = relabelled()
+    assert 300 <= len(changes) <= 0.05 * sum(map(len, data.values()))  # a few in a hundred, as the README says
+    for change in changes:
+        row = data[change["corpus"]][change["line"] - 1]
+        assert row["text"] == change["text"] and {k: row[k] for k in change["after"]} == change["after"], change
+        assert change["before"] != change["after"] and change["why"]
+        assert change["after"]["nature"] != "unclear" or change["after"]["topic"] == "other"
+    assert len({(c["corpus"], c["line"]) for c in changes}) == len(changes)
+
+
 @pytest.mark.parametrize("corpus,figures", [
     ("fresh-2026-12-04c.jsonl", ("96.0%", "98.2%", 1.0)),  # the previous round's fresh corpus (now training data)
     ("fresh-2026-12-04d.jsonl", ("91.8%", "98.5%", 1.0)),
@@ -455,7 +457,7 @@ def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says(corp
     from pathlib import Path
 
     data = Path(__file__).parent / "data"
-    author = [json.loads(line) for line in (data / corpus).read_text().splitlines()]
+    author = authored(corpus)  # the author's labels, before the label review
     name = corpus.rsplit("/", 1)[-1].removesuffix(".jsonl")
     second = [json.loads(line) for line in (data / "agreement" / f"{name}.second.jsonl").read_text(
         encoding="utf-8").splitlines() if line.strip()]

@@ -27,12 +27,13 @@ def with_phrase(rules, group, phrase):
 
 
 def test_an_operator_backtests_explains_and_reads_suggestions_and_nothing_is_stored(client):
-    for n, text in enumerate(("L8 the wobbly thing moved again", "L8 so wobbly today, rivalbus is better",
+    # a made-up word nobody listed ("wobbly" the learned model now reads as comfort in "so wobbly today")
+    for n, text in enumerate(("L8 the skronky thing moved again", "L8 so skronky today, rivalbus is better",
                               "L8 the heating was broken")):
         assert post_sms(client, twilio_params(body=text, sid=f"SM{n:032d}", frm=f"+44770090013{n}")
                         ).status_code == 200
     rules = call(client, "get", "/api/config/rules").json_body
-    draft = with_phrase(rules["data"], "comfort", "wobbly")
+    draft = with_phrase(rules["data"], "comfort", "skronky")
     preview = call(client, "post", "/api/config/rules/preview", {"data": draft, "days": 7, "examples": 1})
     assert preview.status_code == 200, preview.body
     body = preview.json_body
@@ -41,17 +42,17 @@ def test_an_operator_backtests_explains_and_reads_suggestions_and_nothing_is_sto
     assert {t["to"] for t in body["changes"]["topic"]["transitions"]} == {"comfort"} and sum(
         t["count"] for t in body["changes"]["topic"]["transitions"]) == 2
     (example,) = body["changes"]["topic"]["examples"]
-    assert example["text"] == "L8 so wobbly today, r******* is better"  # the newest, masked as in the feed
-    assert "comfort: wobbly" in example["new"]["rules"]
+    assert example["text"] == "L8 so skronky today, r******* is better"  # the newest, masked as in the feed
+    assert "comfort: skronky" in example["new"]["rules"]
     assert body["quality"] == {"corrected": 0}
     assert call(client, "post", "/api/config/rules/preview", {"data": draft, "site": "line-12"}).json_body["read"] == 0
 
-    explained = call(client, "post", "/api/config/rules/explain", {"text": "L8 wobbly seat", "data": draft})
+    explained = call(client, "post", "/api/config/rules/explain", {"text": "L8 skronky seat", "data": draft})
     assert explained.status_code == 200, explained.body
     assert explained.json_body["draft"] and explained.json_body["site"] == "line-8"
-    assert {"group": "comfort", "phrase": "wobbly", "negated": False, "effect": {"topic": "comfort"}} in \
+    assert {"group": "comfort", "phrase": "skronky", "negated": False, "effect": {"topic": "comfort"}} in \
         explained.json_body["fired"]
-    live = call(client, "post", "/api/config/rules/explain", {"text": "wobbly", "to": "+447700900008"}).json_body
+    live = call(client, "post", "/api/config/rules/explain", {"text": "skronky", "to": "+447700900008"}).json_body
     assert not live["draft"] and live["topic"] == "other" and live["fired"] == []
     assert live["rules"][0] == "site: number +447700900008"
 
@@ -61,12 +62,12 @@ def test_an_operator_backtests_explains_and_reads_suggestions_and_nothing_is_sto
     for n in range(2):  # corrected by a manager: the machine's labels kept beside
         services.services().store.messages.put_message({
             "id": f"SM{n + 10:032d}", "received_at": iso(now - timedelta(minutes=n)), "day": day_key(now),
-            "text": "L8 wobbly thing rattled", "to_number": "+447700900008", "site": "line-8", "topic": "comfort",
+            "text": "L8 skronky thing rattled", "to_number": "+447700900008", "site": "line-8", "topic": "comfort",
             "nature": "complaint", "urgency": "normal",
             "machine": {"topic": "other", "nature": "unclear", "urgency": "normal"}})
     found = call(client, "get", "/api/config/rules/suggestions").json_body
     assert found["corrected"] == 2 and found["read"] == 5
-    assert {"phrase": "wobbly", "kind": "topic", "label": "comfort", "count": 2,
+    assert {"phrase": "skronky", "kind": "topic", "label": "comfort", "count": 2,
             "messages": [f"SM{10:032d}", f"SM{11:032d}"], "group": "comfort"} in found["items"]
     quality = call(client, "post", "/api/config/rules/preview", {"data": draft}).json_body["quality"]
     assert quality["corrected"] == 2 and quality["topic"]["before"] == 0.0 and quality["topic"]["after"] == 1.0
