@@ -78,9 +78,10 @@ def test_the_limit_is_the_one_moto_enforces_here(db):
 
 
 # -- consent -----------------------------------------------------------------------------------------
-def test_consent_stays_bounded_over_3000_stop_and_start_and_the_last_opt_out_is_recorded(db):
-    """STOP / START skip the flood limit: 3,000 of them with distinct message ids (about 450 KB of history
-    as it was kept before) leave an item of constant size, and the last one, an opt-out, is in force."""
+def test_consent_stays_bounded_over_1000_stop_and_start_and_the_last_opt_out_is_recorded(db):
+    """STOP / START skip the flood limit: 1,000 of them with distinct message ids (about 150 KB of history
+    as it was kept before; a size that grows shows between the 250th and the 1,000th) leave an item of
+    constant size, and the last one, an opt-out, is in force."""
     from chalicelib.storage.customers import HISTORY_KEPT, CustomerStore, consent_key
 
     store = CustomerStore(db, TABLE, COUNTERS)
@@ -90,11 +91,11 @@ def test_consent_stays_bounded_over_3000_stop_and_start_and_the_last_opt_out_is_
         store.set_consent("cust-a", status, at=iso(START + timedelta(seconds=n)), source="twilio:keyword",
                           message_id=f"twilio-SM{n:032d}", expires_at=2_000_000_000)
 
-    sizes = drive(3000, change, lambda: item_size(stored(db, consent_key("cust-a"))), {750, 3000})
-    assert sizes[3000] <= sizes[750] + DIGITS < 8_000, sizes
+    sizes = drive(1000, change, lambda: item_size(stored(db, consent_key("cust-a"))), {250, 1000})
+    assert sizes[1000] <= sizes[250] + DIGITS < 8_000, sizes
     consent = store.consent("cust-a")
-    assert consent["status"] == "opted_out" and consent["updated_at"] == iso(START + timedelta(seconds=3000))
-    assert len(consent["history"]) == HISTORY_KEPT and consent["history"][-1]["message"] == f"twilio-SM{3000:032d}"
+    assert consent["status"] == "opted_out" and consent["updated_at"] == iso(START + timedelta(seconds=1000))
+    assert len(consent["history"]) == HISTORY_KEPT and consent["history"][-1]["message"] == f"twilio-SM{1000:032d}"
     # the first STOP, redelivered after all that, changes nothing
     assert store.set_consent("cust-a", "opted_in", at=iso(START + timedelta(seconds=1)), source="twilio:keyword",
                              message_id=f"twilio-SM{1:032d}", expires_at=2_000_000_000) == "opted_in"
@@ -102,8 +103,8 @@ def test_consent_stays_bounded_over_3000_stop_and_start_and_the_last_opt_out_is_
 
 
 # -- survey conversations ----------------------------------------------------------------------------
-def test_a_survey_conversation_stays_bounded_over_1000_worded_replies(db):
-    """1,000 long replies within a conversation's window (640 KB as they were kept before): the
+def test_a_survey_conversation_stays_bounded_over_400_worded_replies(db):
+    """400 long replies within a conversation's window (256 KB as they were kept before): the
     conversation keeps the latest, cut short, at a constant size; each is taken in once."""
     from chalicelib.storage.surveys import TEXTS_KEPT, SurveyStore, conversation_key
 
@@ -114,12 +115,12 @@ def test_a_survey_conversation_stays_bounded_over_1000_worded_replies(db):
     def reply(n):
         assert store.add_conversation_text("cust-a", f"twilio-SM{n:032d}", f"{n} " + "x" * 600, end=False)
 
-    sizes = drive(1000, reply, lambda: item_size(stored(db, conversation_key("cust-a"))), {250, 1000})
-    assert sizes[1000] <= sizes[250] + DIGITS < 16_000, sizes
+    sizes = drive(400, reply, lambda: item_size(stored(db, conversation_key("cust-a"))), {100, 400})
+    assert sizes[400] <= sizes[100] + DIGITS < 16_000, sizes
     assert not store.add_conversation_text("cust-a", f"twilio-SM{1:032d}", "1 again", end=False)  # once
     conversation = store.get_conversation("cust-a")
-    assert len(conversation["texts"]) == TEXTS_KEPT and conversation["texts_seen"] == 1000
-    assert conversation["texts"][-1]["text"].startswith("1000 ") and conversation["answers"] == {"0": 9}
+    assert len(conversation["texts"]) == TEXTS_KEPT and conversation["texts_seen"] == 400
+    assert conversation["texts"][-1]["text"].startswith("400 ") and conversation["answers"] == {"0": 9}
 
 
 # -- cases -------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def open_case(store, case_id="C0001"):
                               "attempts": []}}})
 
 
-def test_an_alert_retried_800_times_leaves_its_case_the_same_size(db):
+def test_an_alert_retried_300_times_leaves_its_case_the_same_size(db):
     from chalicelib.storage.cases import ATTEMPTS_KEPT, CaseStore, case_key
 
     store = CaseStore(db, TABLE, COUNTERS)
@@ -143,10 +144,10 @@ def test_an_alert_retried_800_times_leaves_its_case_the_same_size(db):
         store.record_delivery("C0001", "r1", "retrying", {
             "at": iso(START + timedelta(seconds=n)), "ok": False, "error": "carrier said no " * 18, "try": n})
 
-    sizes = drive(800, retry, lambda: item_size(stored(db, case_key("C0001"))), {200, 800})
-    assert sizes[800] <= sizes[200] + DIGITS < 16_000, sizes
+    sizes = drive(300, retry, lambda: item_size(stored(db, case_key("C0001"))), {150, 300})
+    assert sizes[300] <= sizes[150] + DIGITS < 16_000, sizes
     recipient = store.get_case("C0001")["recipients"]["r1"]
-    assert recipient["tries"] == 800 and len(recipient["attempts"]) == ATTEMPTS_KEPT
+    assert recipient["tries"] == 300 and len(recipient["attempts"]) == ATTEMPTS_KEPT
 
 
 def test_a_case_escalated_run_after_run_stops_growing_at_its_last_level(db):
@@ -175,7 +176,7 @@ def test_a_case_escalated_run_after_run_stops_growing_at_its_last_level(db):
 
 # -- quotas and markers ------------------------------------------------------------------------------
 def test_quotas_and_markers_keep_a_count_not_a_list(db):
-    """A per-sender alert limit taken 1,000 times and given back 500, a site's offer budget, a survey cap:
+    """A per-sender alert limit taken 400 times and given back 200, a site's offer budget, a survey cap:
     one number each, whatever the traffic."""
     from chalicelib.storage.offers import OfferStore, marker_key, quota_key
 
@@ -189,10 +190,10 @@ def test_quotas_and_markers_keep_a_count_not_a_list(db):
                 store.give_back_quota(name)
         store.claim_marker("survey_sent", f"S{n}#cust-a", expires_at=2_000_000_000, customer_key="cust-a")
 
-    sizes = drive(1000, use, lambda: [item_size(stored(db, quota_key(name))) for name in names], {250, 1000})
-    assert all(late <= early + DIGITS < 200 for early, late in zip(sizes[250], sizes[1000], strict=True)), sizes
-    assert store.quota_used(names[0]) == 500
-    assert item_size(stored(db, marker_key("survey_sent", "S1000#cust-a"))) < 200
+    sizes = drive(400, use, lambda: [item_size(stored(db, quota_key(name))) for name in names], {100, 400})
+    assert all(late <= early + DIGITS < 200 for early, late in zip(sizes[100], sizes[400], strict=True)), sizes
+    assert store.quota_used(names[0]) == 200
+    assert item_size(stored(db, marker_key("survey_sent", "S400#cust-a"))) < 200
 
 
 # -- the markers that keep messages once -------------------------------------------------------------
