@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.cases import MAX_LEVEL
 from infra.simulate import send_twilio
 from tests.conftest import CHROMIUM, running_stack, stack_api, wait_until
 
@@ -280,9 +281,12 @@ def business(stack):
     write(dynamodb, "voix-dev", messages, counters, cases, now=now)
     normal = [c for c in stack_api(stack, "/api/cases?status=open&limit=200")["items"] if c["urgency"] == "normal"]
     late = normal[-1]["id"]
+    # already escalated to the top level: the scheduled escalation job (every minute) would otherwise move
+    # its promise on, and the case would no longer be overdue by the time the test reads the list
     dynamodb.update_item(TableName="voix-dev", Key={"pk": {"S": f"CASE#{late}"}, "sk": {"S": "CASE"}},
-                         UpdateExpression="SET promised_at = :p",
-                         ExpressionAttributeValues={":p": {"S": "2020-01-01T00:00:00Z"}})
+                         UpdateExpression="SET promised_at = :p, escalation_level = :top",
+                         ExpressionAttributeValues={":p": {"S": "2020-01-01T00:00:00Z"},
+                                                    ":top": {"N": str(MAX_LEVEL)}})
     survey = stack_post(stack, "/api/surveys", {
         "site": "store-leeds", "name": "Tills at lunchtime",
         "questions": [{"kind": "csat", "text": {"en": "How was your visit? Reply 1 to 5", "fr": "Votre visite ?"}}],
