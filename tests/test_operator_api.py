@@ -292,7 +292,7 @@ def test_day_metrics_read_day_items_and_stay_exact_at_the_period_edges(client):
     from infra.demo_data import generate, write
 
     now = datetime.now(UTC)
-    messages, counters, cases = generate(get_config(), 1500, 10, now=now, seed=5)
+    messages, counters, cases = generate(get_config(), 600, 8, now=now, seed=5)
     write(boto3.client("dynamodb"), "voix-dev", messages, counters, cases)
     since, until = now - timedelta(days=6, hours=5), now - timedelta(days=1, hours=3)
     expected = [m for m in messages if since.isoformat()[:19] <= m["received_at"][:19] <= until.isoformat()[:19]]
@@ -334,7 +334,7 @@ def test_demo_data_read_back_equals_what_was_generated(client, svc):
     from infra.demo_data import generate, write
 
     now = datetime.now(UTC)
-    messages, counters, _ = generate(svc.config, 400, 5, now=now, seed=9)
+    messages, counters, _ = generate(svc.config, 200, 4, now=now, seed=9)
     write(boto3.client("dynamodb"), "voix-dev", messages, counters, [], config=svc.config, now=now)
     assert not table_items("ROLL#")
     since = f"{(now - timedelta(days=5)).isoformat()[:19]}Z"
