@@ -40,6 +40,44 @@ from infra import chalice_local  # noqa: E402
 chalice_local.apply()  # unknown routes: the deployed API's JSON 404, locally as in the cloud
 
 
+def _untraced(owner, name: str) -> None:
+    """``owner.name`` run with coverage's line tracer paused on the calling thread (see ``_aws_calls_untraced``);
+    a call made while tracing is already off (nested, or no coverage) leaves it alone."""
+    import sys
+
+    original = getattr(owner, name)
+    if getattr(original, "untraced", False):
+        return
+
+    def untraced(*args, **kwargs):
+        tracer = sys.gettrace()
+        if type(tracer).__name__ != "CTracer":  # no coverage, a debugger, or already paused
+            return original(*args, **kwargs)
+        tracer.stop()  # the tracer takes itself off this thread at its next event
+        try:
+            return original(*args, **kwargs)
+        finally:
+            tracer.start()
+
+    untraced.untraced = True
+    setattr(owner, name, untraced)
+
+
+def _aws_calls_untraced() -> None:
+    """Coverage's line tracer paused for the length of each AWS API call (botocore's client and, in process,
+    moto's backends) and of each client's creation: no code of chalicelib runs inside them (it registers no
+    botocore hook), so the report is the same, and tracing botocore's and moto's own calls was a third of the
+    in-process tests' time. Only the calling thread's tracer is paused."""
+    import botocore.client
+    import botocore.session
+
+    _untraced(botocore.client.BaseClient, "_make_api_call")
+    _untraced(botocore.session.Session, "create_client")
+
+
+_aws_calls_untraced()
+
+
 # Tests that share a module-scoped fixture (a running stack, a browser, a packaged template) stay in one
 # xdist worker (`make test` runs `--dist loadgroup`); the two modules that run `chalice package` share one
 # worker too, as they write the same dependency cache under .chalice/.
@@ -118,8 +156,25 @@ def _one_rsa_key_per_process():
         moto.kms.models.generate_private_key = functools.lru_cache(maxsize=None)(moto.kms.models.generate_private_key)
 
 
-@pytest.fixture
-def aws():
+def _parse_each_template_once():
+    """moto parses the stack's template with PyYAML's pure-Python loader each time a stack is created (a third
+    of the fixture's time). The template is the same text in nearly every test: parsed once, each stack gets its
+    own deep copy, so no test can change another's template."""
+    import copy
+    import functools
+
+    from moto.cloudformation.models import Stack
+
+    if hasattr(Stack, "_voix_parse_once"):
+        return
+    parse = functools.lru_cache(maxsize=8)(Stack.parse_template)
+    Stack.parse_template = staticmethod(
+        lambda template: copy.deepcopy(parse(template)) if isinstance(template, str) else parse.__wrapped__(template))
+    Stack._voix_parse_once = True
+
+
+@contextmanager
+def _moto_deployment():
     """moto with the resources of infra/template.yaml created through CloudFormation, patched as the local
     stack's moto is (``infra/moto_speedups.py``: transactions that copy only their items, the item limit
     on every update)."""
@@ -132,6 +187,7 @@ def aws():
     assert moto_speedups.apply(), "moto no longer looks as infra/moto_speedups.py expects"
 
     _one_rsa_key_per_process()
+    _parse_each_template_once()
     with mock_aws():
         _default_session_with_shared_models()
         outputs = create_stack(boto3.client("cloudformation"), "dev")
@@ -139,6 +195,27 @@ def aws():
         services_module.reset()
         yield outputs
         services_module.reset()
+
+
+@pytest.fixture
+def aws():
+    """A deployment of its own for each test (see ``_moto_deployment``)."""
+    with _moto_deployment() as outputs:
+        yield outputs
+
+
+@pytest.fixture(scope="module")
+def shared_client():
+    """One deployment and Chalice test client for a whole module whose tests refuse requests and check that
+    nothing changed (the route and bad-input matrices). moto keeps one state while any mock is started, so
+    such a module holds nothing but these tests: a test of its own deployment in the same module would find
+    the shared stack already there."""
+    from chalice.test import Client
+
+    from app import app
+
+    with _moto_deployment(), Client(app, stage_name="dev") as c:
+        yield c
 
 
 @pytest.fixture

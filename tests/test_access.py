@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
-from chalicelib import access, tokens
+from chalicelib import access
 from chalicelib.clock import utcnow
 from tests.conftest import OPERATOR_TOKEN, auth
 
@@ -62,46 +61,6 @@ def test_the_openapi_document_is_the_only_route_under_api_served_without_a_token
 
 def viewer(ttl=timedelta(hours=1), key=LINK_KEY, now=None):
     return access.mint(key, "viewer", ttl, now or utcnow())[0]
-
-
-REFUSALS = {
-    "missing": ({}, "missing or invalid operator token"),
-    "empty": ({"Authorization": "Bearer "}, "missing or invalid operator token"),
-    "wrong": ({"Authorization": "Bearer not-the-token"}, "missing or invalid operator token"),
-    "basic scheme": ({"Authorization": "Basic " + OPERATOR_TOKEN}, "missing or invalid operator token"),
-    "operator token's hash": ({"Authorization": "Bearer " + "0" * 64}, "missing or invalid operator token"),
-}
-
-
-@pytest.mark.parametrize("method,path", ROUTES)
-def test_every_route_refuses_a_missing_or_wrong_token(client, method, path):
-    for case, (headers, message) in REFUSALS.items():
-        response = call(client, method, path, headers)
-        assert response.status_code == 401, case
-        assert response.json_body == {"error": message}, case
-
-
-@pytest.mark.parametrize("method,path", ROUTES)
-def test_every_route_refuses_an_expired_or_foreign_or_tampered_token(client, method, path):
-    expired = viewer(ttl=timedelta(minutes=5), now=utcnow() - timedelta(minutes=6))
-    foreign = viewer(key=b"another deployment's key")
-    good = viewer()
-    head, payload, signature = good.split(".")
-    upgraded = ".".join((head, tokens.b64url(json.dumps({"r": "operator", "e": 2**40}).encode()), signature))
-    for token, message in ((expired, "token expired"), (foreign, "missing or invalid operator token"),
-                           (upgraded, "missing or invalid operator token")):
-        response = call(client, method, path, {"Authorization": f"Bearer {token}"})
-        assert response.status_code == 401 and response.json_body == {"error": message}, token
-
-
-@pytest.mark.parametrize("method,path", ROUTES)
-def test_a_viewer_token_reads_the_dashboard_and_nothing_else(client, method, path):
-    response = call(client, method, path, {"Authorization": f"Bearer {viewer()}", "X-Audit-Token": "test-audit"})
-    if (method, path) in READ_ONLY:
-        assert response.status_code not in (401, 403), response.body
-    else:
-        assert response.status_code == 403
-        assert response.json_body == {"error": "a viewer token may only read the dashboard"}
 
 
 def test_the_operator_mints_viewer_tokens_that_work_until_they_expire(client, monkeypatch):

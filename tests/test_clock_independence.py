@@ -169,7 +169,7 @@ DATE_SENSITIVE = [
     "tests/test_abuse.py::test_staff_get_at_most_three_alerts_an_hour_about_one_sender",
     "tests/test_abuse.py::test_the_sender_window_slides_and_forgets_the_oldest_senders",
     "tests/test_abuse.py::test_a_held_back_case_pages_nobody_when_replayed_or_escalated",
-    "tests/test_access.py::test_every_route_refuses_an_expired_or_foreign_or_tampered_token",
+    "tests/test_access_matrix.py::test_every_route_refuses_an_expired_or_foreign_or_tampered_token",
     "tests/test_access.py::test_the_operator_mints_viewer_tokens_that_work_until_they_expire",
     "tests/test_closing_the_loop.py::test_stop_opts_out_once_with_time_and_source_then_feedback_is_still_answered",
     "tests/test_closing_the_loop.py::test_staff_reply_ok_code_acknowledges_the_case_and_is_not_feedback",

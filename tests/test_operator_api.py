@@ -99,8 +99,8 @@ def test_feedback_cursor_pagination_visits_every_message_once(loaded):
     ("cursor=not-a-cursor", "cursor"), ("cursor=eyJrIjp7InBrIjp7Ik4iOiIxIn19fQ", "cursor"),
     ("since=2020-01-01T00:00:00Z", "period"),
 ])
-def test_feedback_bad_queries_are_400_with_a_reason(loaded, query, message):
-    response = loaded.http.get(f"/api/feedback?{query}", headers=auth())
+def test_feedback_bad_queries_are_400_with_a_reason(client, query, message):
+    response = client.http.get(f"/api/feedback?{query}", headers=auth())
     assert response.status_code == 400
     assert message in response.json_body["error"]
 
@@ -118,8 +118,8 @@ def test_metrics_are_exact_by_nature_topic_urgency_and_site(loaded):
 
 
 @pytest.mark.parametrize("query", ["bucket=week", "since=2026-01-01T00:00:00Z&bucket=hour", "site=nowhere", "x=1"])
-def test_metrics_bad_queries_are_400(loaded, query):
-    assert loaded.http.get(f"/api/metrics?{query}", headers=auth()).status_code == 400
+def test_metrics_bad_queries_are_400(client, query):
+    assert client.http.get(f"/api/metrics?{query}", headers=auth()).status_code == 400
 
 
 def test_cases_are_listed_acknowledged_and_resolved(loaded):
@@ -152,17 +152,17 @@ def test_cases_are_listed_acknowledged_and_resolved(loaded):
     ("ZZZZZZZZ", None, 404), ("../../etc", None, 404), ("abc", None, 404),
     ("VALIDID1", "not json", 400), ("VALIDID1", "[1, 2]", 400), ("VALIDID1", '{"by": "x", "role": "admin"}', 400),
 ])
-def test_case_actions_with_bad_ids_or_bodies_are_4xx(loaded, case_id, body, status):
+def test_case_actions_with_bad_ids_or_bodies_are_4xx(client, case_id, body, status):
     headers = {**auth(), "Content-Type": "application/json"}
-    response = loaded.http.post(f"/api/cases/{case_id}/ack", headers=headers, body=body or "")
+    response = client.http.post(f"/api/cases/{case_id}/ack", headers=headers, body=body or "")
     if "/" in case_id:  # not even a route: the gateway answers, with a 4xx and no stack trace
         assert 400 <= response.status_code < 500 and b"Traceback" not in response.body
     else:
         assert response.status_code == status
 
 
-def test_cases_bad_status_is_400(loaded):
-    assert loaded.http.get("/api/cases?status=closed", headers=auth()).status_code == 400
+def test_cases_bad_status_is_400(client):
+    assert client.http.get("/api/cases?status=closed", headers=auth()).status_code == 400
 
 
 def test_metrics_filters_by_topic_nature_and_urgency_are_exact(loaded):
@@ -524,8 +524,8 @@ def test_identity_comes_from_the_credential():
         access.identity("Bearer forged", sha256(b"op").hexdigest(), key, now)
 
 
-def test_config_gives_the_natures_and_time_zones(loaded):
-    config = loaded.http.get("/api/config", headers=auth()).json_body
+def test_config_gives_the_natures_and_time_zones(client):
+    config = client.http.get("/api/config", headers=auth()).json_body
     assert "unclear" in config["natures"]
     assert {s["id"]: s["timezone"] for s in config["sites"]}["line-12"] == "Europe/Paris"
     assert config["timezone"] in ("Europe/London", "Europe/Paris")
