@@ -12,13 +12,17 @@ PORT ?= 8000
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "Voix needs Python 3.11 or later (tomllib; the Lambda runtime is 3.11): PY=python3.11 make ..." >&2; exit 1; }
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/python -m pip check  # pins that disagree fail here, not later in a test
-	test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)  # checkov's own pins: its own venv
-	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-checkov.txt
-	$(CHECKOV_VENV)/bin/python -m pip check
+	@# checkov's own pins in its own venv, installed alongside the main one (about 40 s each, mostly one core)
+	@mkdir -p .local
+	( test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV) && \
+	  $(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-checkov.txt && \
+	  $(CHECKOV_VENV)/bin/python -m pip check ) > .local/checkov-install.log 2>&1 & checkov=$$!; \
+	test -x $(BIN)/python || $(PY) -m venv $(VENV); \
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip && \
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt && \
+	$(BIN)/python -m pip check; main=$$?; \
+	wait $$checkov; status=$$?; cat .local/checkov-install.log; \
+	[ $$main = 0 ] && [ $$status = 0 ]  # pins that disagree fail here, not later in a test
 	touch $(STAMP)
 
 install: $(STAMP)
