@@ -90,6 +90,12 @@ def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, ca
     ("smoke coming from the engine!", "+447700900008", {"urgency": "high", "topic": "safety"}),
     ("quelqu'un a fait un malaise dans le car", "+33639980012", {"urgency": "high", "topic": "safety"}),
     ("driver is on his phone on the motorway", "+447700900008", {"urgency": "high", "topic": "safety"}),
+    # a smell is dirt, but a smell of gas is a danger (fresh corpus o: "Gas smell really strong near the café
+    # kitchen" was read as cleanliness, normal); a knife in another language too
+    ("Gas smell really strong near the café kitchen", "+447700900101", {"urgency": "high", "topic": "safety"}),
+    ("ça sent le gaz au rayon", "+33639980101", {"urgency": "high", "topic": "safety"}),
+    ("fuite de gaz dans le car", "+33639980012", {"urgency": "high", "topic": "safety"}),
+    ("Ein Mann mit einem Messer bedroht die Leute im Bus", "+447700900008", {"urgency": "high", "topic": "safety"}),
     ("what time is the last coach tonight?", "+447700900008", {"nature": "question", "urgency": "normal"}),
     ("it would be great to have wifi on board", "+447700900008", {"nature": "suggestion", "topic": "comfort"}),
     ("hello", "+447700900000", {"site": None, "language": "en"}),
