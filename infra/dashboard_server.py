@@ -40,14 +40,17 @@ def make_handler(api_url: str, root: Path = DASHBOARD,
             pass
 
         def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for key, value in {**SECURITY_HEADERS, **(extra or {})}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for key, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the browser went away first: nothing to answer
+                self.close_connection = True
 
         def _proxy(self) -> None:
             raw_length = (self.headers.get("Content-Length") or "0").strip()

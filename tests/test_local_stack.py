@@ -190,6 +190,22 @@ def test_the_dashboard_server_passes_the_apis_headers_on():
         api.shutdown()
 
 
+def test_the_dashboard_server_lets_a_browser_that_left_go_without_a_traceback():
+    """A page closed before its answer was written (a headless browser's last request) ends that request quietly."""
+    from infra.dashboard_server import make_handler
+
+    class Gone:
+        def write(self, data):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    handler = make_handler("http://127.0.0.1:9")
+    request = handler.__new__(handler)  # no socket: only what _send uses
+    request.request_version, request.command, request.close_connection = "HTTP/1.1", "GET", False
+    request.requestline, request.wfile = "GET / HTTP/1.1", Gone()
+    request._send(200, b"{}", "application/json")
+    assert request.close_connection is True
+
+
 def test_the_outbox_lists_what_was_sent_newest_first_with_its_case(stack):
     import json
     import subprocess
