@@ -58,6 +58,10 @@ OTHER_PROBABILITY = 0.8  # the model's "another language" over the rules' Englis
 
 
 _STRAIGHT = (("\u2019", "'"), ("\u2018", "'"), ("\u00b4", "'"), ("\u02bc", "'"))
+# Latin letters NFKD does not take apart: Polish ł, Turkish dotless ı, Danish ø, Croatian đ, the ligatures æ and œ
+# (without this "zgubiłem" read as "zgubi em", "açık" as "ac k" and "cœur" as "c ur")
+_LETTERS = str.maketrans({"ł": "l", "Ł": "l", "ı": "i", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "æ": "ae", "Æ": "ae",
+                          "œ": "oe", "Œ": "oe"})
 
 
 @functools.cache
@@ -81,7 +85,7 @@ def _fold(text: str) -> str:
     for curly, straight in _STRAIGHT:
         if curly in text:
             text = text.replace(curly, straight)
-    text = _drop_marks(unicodedata.normalize("NFKD", text))
+    text = _drop_marks(unicodedata.normalize("NFKD", text)).translate(_LETTERS)
     return text.replace("\ufe0f", "") if "\ufe0f" in text else text
 
 
@@ -517,8 +521,10 @@ class Classifier:
                     or (nature == "unclear" and words >= UNCLEAR_WORDS and said.label != "unclear"
                         and said.probability >= UNCLEAR_PROBABILITY)):
                 nature = said.label  # no evidence of a nature the rules can read
-                if nature == "unclear" and other and words >= LONG_UNREAD:  # a sentence is something to act on
-                    nature = max((n for n in said.labels() if n != "unclear"), key=said.probability_of)
+                # a sentence is something to act on, and an operator's phrase names a subject the model never saw
+                if nature == "unclear" and ((other and words >= LONG_UNREAD) or mine):
+                    nature = max((n for n in said.labels() if n != "unclear"), key=said.probability_of,
+                                 default="complaint")
                 rules.append(said.explain("nature", nature))
                 decided.add("nature")
             elif (nature not in (None, "unclear") and not reason and not ev.conduct and not mine

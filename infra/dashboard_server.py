@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from chalicelib.web import MAX_API_BYTES
+
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 # the language catalogues the server's texts come from, served to the dashboard as locales/<lang>.json
 LOCALES = Path(__file__).resolve().parent.parent / "chalicelib" / "locales"
@@ -28,7 +30,7 @@ SECURITY_HEADERS = {
 FORWARDED = ("authorization", "content-type", "accept-language")
 # Response headers of the API that the browser (or a script) must see, as CloudFront passes them on.
 RETURNED = ("Content-Disposition", "X-Voix-Truncated", "Retry-After")
-MAX_BODY = 64 * 1024
+MAX_BODY = MAX_API_BYTES  # the API's own limit: a larger body is refused here, a smaller one reaches it
 
 
 def make_handler(api_url: str, root: Path = DASHBOARD,

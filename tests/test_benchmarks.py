@@ -157,10 +157,10 @@ def reference_tokens(text: str) -> list[str]:
         text = pattern.sub(replacement, text)
     decomposed = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("\ufe0f", "")
-    return engine._TOKEN.findall(text)
+    return engine._TOKEN.findall(text.translate(engine._LETTERS))  # ł ı ø đ æ œ: no accent for NFKD to take off
 
 
-TEXTS = st.text(alphabet=st.sampled_from(list("aeiouncstw' `’‘´ʼ!?.,£€😡👍️") + list("éèêàùçâîôûëïÉÈÊÀÇœæßøÅ")
+TEXTS = st.text(alphabet=st.sampled_from(list("aeiouncstw' `’‘´ʼ!?.,£€😡👍️") + list("éèêàùçâîôûëïÉÈÊÀÇœæßøÅłŁđ")
                                          + ["\u0301", "ﬁ", "Ａ", "²", "ǅ", "ı", "İ"]), max_size=60)
 
 

@@ -190,3 +190,18 @@ def test_a_lone_emoji_is_unclear_and_says_so_but_a_dangers_stays_urgent(classifi
     assert not any(r.startswith("nature: unclear (no evidence") for r in result.rules)  # one line says why
     for text in ("L8 🔥🔥 smoke at the back!", "smoke coming from the engine! 😱"):
         assert classifier.classify(text, "+447700900008").urgency == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "Serio? Solo due casse aperte durante i saldi, 45 minuti in coda. Mai più.",
+    "Nunca más viajo con ustedes, el conductor fue un grosero",
+    "Ich fahre nie wieder mit Ihnen, drei Stunden Verspätung",
+    "Estive na loja hoje, nunca mais compro aqui",
+    "Nooit meer met jullie bus, twee uur vertraging",
+    "Ich kündige mein Abo. Jede Woche Verspätung",
+])
+def test_a_customer_leaving_in_another_language_is_certain_without_the_model(text):
+    """churn-others: every labelled message with one of these phrases is high; the rules alone read it."""
+    result = Classifier(load_config(), model=None).classify(text, "+447700900008")
+    assert (result.urgency, result.urgency_reason, result.nature) == ("high", "churn", "complaint"), result.rules
+    assert any(r.startswith("churn-others: ") for r in result.rules), result.rules

@@ -104,3 +104,19 @@ def test_a_sentence_in_another_language_is_never_unclear(config):
     assert (result.language, result.nature) == ("other", "complaint"), result.rules
     assert any(r.startswith("model:nature=complaint") for r in result.rules), result.rules
     assert Classifier(config).classify("Hallo, guten Tag", "+447700900008").nature == "unclear"
+
+
+@pytest.mark.parametrize("text,gloss", [
+    ("Zgubiłem portfel w autokarze", "lost"),  # Polish ł (NFKD leaves it whole): zgubil*
+    ("Kierowca kazał mi zapłacić jeszcze raz", "paid"),  # zaplaci*
+    ("Mağaza pazar günü açık mı?", "open"),  # Turkish dotless ı: acik
+    ("Kasiyer yardımcı oldu", "helpful"),  # yardimci
+])
+def test_letters_unicode_does_not_take_apart_are_read_as_their_base_letter(config, text, gloss):
+    """Without the hand-made map these words split at the letter ("zgubi em", "ac k") and no gloss matched."""
+    assert gloss in _glosses(Classifier(config).model_words(text, "+447700900008"))
+
+
+def test_a_ligature_is_read_as_two_letters_so_a_french_phrase_with_it_fires():
+    result = Classifier(load_config(), model=None).classify("j'ai mal au cœur dans ce car", "+33639980012")
+    assert "comfort: mal au coeur" in result.rules, result.rules

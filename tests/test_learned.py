@@ -20,24 +20,27 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "corpus.jsonl": (0.94, 0.98, 0.95, 0.01), "corpus3.jsonl": (0.93, 0.93, 0.93, 0.04),
-    "holdout.jsonl": (0.91, 0.96, 1.00, 0.00), "holdout2.jsonl": (0.88, 0.95, 0.97, 0.03),
-    "corpus4.jsonl": (0.87, 0.92, 0.92, 0.03), "corpus5.jsonl": (0.85, 0.92, 0.94, 0.06),
-    "corpus6.jsonl": (0.80, 0.72, 0.95, 0.09), "corpus7.jsonl": (0.78, 0.88, 0.95, 0.03),
-    "corpus8.jsonl": (0.82, 0.90, 0.92, 0.02), "corpus9.jsonl": (0.75, 0.86, 0.83, 0.04),
-    "francais-2026-12-04.jsonl": (0.93, 0.93, 0.97, 0.02), "month-2026-12-04.jsonl": (0.90, 0.90, 1.00, 0.04),
-    "visitors-2026-12-04.jsonl": (0.78, 0.88, 0.87, 0.03), "fresh-2026-12-04.jsonl": (0.92, 0.92, 0.91, 0.02),
-    "fresh-2026-12-04b.jsonl": (0.94, 0.94, 1.00, 0.04), "fresh-2026-12-04c.jsonl": (0.83, 0.94, 0.95, 0.05),
-    "fresh-2026-12-04d.jsonl": (0.84, 0.93, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.90, 0.94, 0.96, 0.04),
-    "fresh-2026-12-04f.jsonl": (0.86, 0.90, 0.95, 0.02), "fresh-2026-12-04g.jsonl": (0.85, 0.92, 0.93, 0.05),
-    "fresh-2026-12-04h.jsonl": (0.82, 0.92, 0.96, 0.03), "sms-2026-12-04.jsonl": (0.82, 0.93, 0.97, 0.02),
-    "sms-2026-12-04b.jsonl": (0.88, 0.92, 1.00, 0.03), "subjects-2026-12-04.jsonl": (0.86, 0.89, 0.97, 0.02),
-    "urgent-calls-2026-12-04.jsonl": (0.80, 0.88, 0.93, 0.09), "winter-2026-12-04.jsonl": (0.90, 0.93, 1.00, 0.03),
-    "topics-2026-12-04.jsonl": (0.86, 0.92, 0.98, 0.04), "topics-2026-12-04b.jsonl": (0.86, 0.87, 0.95, 0.05),
-    "urgency-2026-12-04.jsonl": (0.81, 0.90, 0.94, 0.10), "urgency-2026-12-04b.jsonl": (0.84, 0.93, 0.92, 0.08),
+    "corpus.jsonl": (0.95, 0.97, 0.95, 0.01), "corpus3.jsonl": (0.92, 0.93, 0.97, 0.04),
+    "holdout.jsonl": (0.95, 0.96, 1.00, 0.02), "holdout2.jsonl": (0.91, 0.95, 1.00, 0.03),
+    "corpus4.jsonl": (0.88, 0.93, 0.93, 0.03), "corpus5.jsonl": (0.84, 0.91, 1.00, 0.05),
+    "corpus6.jsonl": (0.81, 0.69, 0.96, 0.08), "corpus7.jsonl": (0.83, 0.90, 0.95, 0.02),
+    "corpus8.jsonl": (0.82, 0.90, 0.98, 0.02), "corpus9.jsonl": (0.78, 0.88, 0.95, 0.05),
+    "francais-2026-12-04.jsonl": (0.95, 0.94, 0.97, 0.02), "month-2026-12-04.jsonl": (0.92, 0.94, 0.98, 0.03),
+    "visitors-2026-12-04.jsonl": (0.80, 0.90, 0.89, 0.02), "fresh-2026-12-04.jsonl": (0.93, 0.93, 0.95, 0.02),
+    "fresh-2026-12-04b.jsonl": (0.94, 0.94, 1.00, 0.04), "fresh-2026-12-04c.jsonl": (0.86, 0.95, 0.95, 0.05),
+    "fresh-2026-12-04d.jsonl": (0.88, 0.94, 0.96, 0.05), "fresh-2026-12-04e.jsonl": (0.93, 0.94, 0.98, 0.04),
+    "fresh-2026-12-04f.jsonl": (0.88, 0.92, 0.91, 0.01), "fresh-2026-12-04g.jsonl": (0.89, 0.92, 0.93, 0.04),
+    "fresh-2026-12-04h.jsonl": (0.85, 0.92, 0.98, 0.03), "fresh-2026-12-05j.jsonl": (0.88, 0.94, 0.98, 0.03),
+    "fresh-2026-12-05l.jsonl": (0.86, 0.93, 1.00, 0.03), "fresh-2026-12-05m.jsonl": (0.90, 0.96, 0.97, 0.04),
+    "fresh-2026-12-05n.jsonl": (0.83, 0.95, 0.97, 0.05), "fresh-2026-12-05o.jsonl": (0.82, 0.93, 0.94, 0.05),
+    "sms-2026-12-04.jsonl": (0.86, 0.93, 0.98, 0.02), "sms-2026-12-04b.jsonl": (0.90, 0.92, 1.00, 0.02),
+    "subjects-2026-12-04.jsonl": (0.88, 0.89, 1.00, 0.03), "urgent-calls-2026-12-04.jsonl": (0.81, 0.88, 0.95, 0.10),
+    "winter-2026-12-04.jsonl": (0.90, 0.93, 1.00, 0.04), "topics-2026-12-04.jsonl": (0.88, 0.92, 0.98, 0.04),
+    "topics-2026-12-04b.jsonl": (0.86, 0.88, 1.00, 0.04), "urgency-2026-12-04.jsonl": (0.81, 0.90, 0.95, 0.10),
+    "urgency-2026-12-04b.jsonl": (0.85, 0.92, 0.93, 0.08),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
-MEAN_BARS = {"topic": 0.85, "nature": 0.91, "recall": 0.94}
+MEAN_BARS = {"topic": 0.87, "nature": 0.91, "recall": 0.96}
 MAX_RAISED = 0.05
 # training the model and the cross-corpus folds takes about a minute of CPU once per process: on a loaded
 # 2-core machine the first test to ask for them may wait a few minutes
@@ -374,36 +377,6 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
     assert [r for r in result.rules if "nature" in r] == ["model:nature=unclear (1.00; word +2.0)"]
 
 
-# tests/data/unseen/: the fresh corpora, never used for training, by authors who saw only the label definitions and
-# a brief (docs/briefs/WRITER-j.md, WRITER-l.md, WRITER-m.md, WRITER-n.md, WRITER-o.md), written while the work went
-# on and read only after a freeze (j, l: ffe60b1; o, written the next session: ffe60b1 still; m, n: 2253c24), then
-# measured once each
-# (README, "This round's fresh corpora"); their figures with the shipped classifier are floors. (Earlier rounds'
-# unseen corpora, measured once, are training data.)
-UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
-    "fresh-2026-12-05j.jsonl": (400, {"topic": 0.84, "nature": 0.93, "language": 0.99, "recall": 0.94}, 0.03),
-    "fresh-2026-12-05l.jsonl": (300, {"topic": 0.85, "nature": 0.94, "language": 0.99, "recall": 1.00}, 0.03),
-    "fresh-2026-12-05m.jsonl": (300, {"topic": 0.89, "nature": 0.95, "language": 0.99, "recall": 0.97}, 0.04),
-    "fresh-2026-12-05n.jsonl": (300, {"topic": 0.80, "nature": 0.95, "language": 0.99, "recall": 0.86}, 0.04),
-    "fresh-2026-12-05o.jsonl": (300, {"topic": 0.81, "nature": 0.92, "language": 0.99, "recall": 0.92}, 0.04),
-}
-
-
-@pytest.mark.parametrize("name", sorted(UNSEEN))
-def test_the_fresh_corpora_written_after_the_work_hold_their_measured_figures(name, config, capsys):
-    size, floors, raised = UNSEEN[name]
-    path = Path(__file__).parent / "data" / "unseen" / name
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) == size
-    classifier = Classifier(config)
-    figures = model_cli.score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
-    with capsys.disabled():
-        print(f"\n{name} (unseen):", {k: f"{v:.1%}" for k, v in figures.items()})
-    for field, floor in floors.items():
-        assert figures[field] >= floor, (field, figures[field])
-    assert figures["raised"] <= raised
-
-
 def test_an_operators_phrase_is_never_overruled_by_the_model(tmp_path):
     """A phrase added after the model was trained (rules studio, live configuration) is the operator's word:
     the model neither overrules nor arbitrates the topic it gives, nor the nature."""
@@ -422,6 +395,9 @@ def test_an_operators_phrase_is_never_overruled_by_the_model(tmp_path):
         assert result.topic == "comfort" and not any(r.startswith("model:topic") for r in result.rules), result.rules
     praise = Classifier(config, model=sure).classify("smashing service on the coach today", "+447700900008")
     assert praise.nature == "compliment" and not any(r.startswith("model:nature") for r in praise.rules), praise.rules
+    blank = Stub(topic="other", nature="unclear", probability=0.9)  # a word it never saw: "nothing said"
+    repeated = Classifier(config, model=blank).classify("rickety rickety", "+447700900008")
+    assert (repeated.topic, repeated.nature) == ("comfort", "complaint"), repeated.rules
     shipped = Classifier(load_config(), model=sure).classify("the seats are really comfy", "+447700900008")
     assert shipped.topic == "price", shipped.rules  # the shipped phrases stay the model's to overrule
 
@@ -435,6 +411,22 @@ def test_doubtful_safety_words_in_a_compliment_the_model_is_sure_of_are_not_urge
                for r in result.rules), result.rules
     unsure = Stub(topic="staff", nature="compliment", urgency="high", probability=0.7)
     assert Classifier(config, model=unsure).classify(text, "+447700900008").urgency == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "Le sol est trempé à l'entrée, j'ai failli tomber",
+    "the floor by the tills is soaking, I nearly slipped",
+    "Hay agua cayendo del techo en los probadores, casi me caigo",
+])
+def test_a_near_fall_is_urgent_unless_the_model_is_sure_it_is_not(config, text):
+    """22 of the corpora's 31 near falls are urgent (the hazard is still there), 9 are not ("I'm fine")."""
+    assert Classifier(config, model=None).classify(text, "+33639980101").urgency == "high"
+    unsure = Stub(topic="safety", nature="complaint", urgency="normal", probability=0.7)
+    assert Classifier(config, model=unsure).classify(text, "+33639980101").urgency == "high"
+    sure = Stub(topic="safety", nature="complaint", urgency="normal", probability=0.95)
+    result = Classifier(config, model=sure).classify(text, "+33639980101")
+    assert result.urgency == "normal" and any("not urgent despite the doubtful safety words" in r
+                                              for r in result.rules), result.rules
 
 
 def test_two_doubtful_safety_words_are_certain_whatever_the_model_says(config):

@@ -190,6 +190,51 @@ def test_the_dashboard_server_passes_the_apis_headers_on():
         api.shutdown()
 
 
+def test_the_dashboard_server_forwards_any_body_the_api_accepts_and_refuses_a_larger_one():
+    """The rules studio sends the whole draft (about 75 KB of rules with the glosses): the proxy's limit is the
+    API's own (chalicelib.web.MAX_API_BYTES), as CloudFront passes such a body on."""
+    import threading
+    import urllib.error
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from chalicelib.web import MAX_API_BYTES
+    from infra.dashboard_server import serve
+    from tests.conftest import free_port
+
+    class Api(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = str(len(self.rfile.read(int(self.headers["Content-Length"])))).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    api = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    port = free_port()
+    dashboard = serve(port, f"http://127.0.0.1:{api.server_address[1]}")
+    try:
+        def post(size):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/config/rules/explain", data=b"x" * size,
+                                             headers={"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(request, timeout=10) as res:
+                return res.read()
+        assert post(100 * 1024) == b"102400"
+        assert post(MAX_API_BYTES) == str(MAX_API_BYTES).encode()
+        try:
+            post(MAX_API_BYTES + 1)
+            raise AssertionError("a body over the API's limit was forwarded")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 413
+    finally:
+        dashboard.shutdown()
+        api.shutdown()
+
+
 def test_the_dashboard_server_lets_a_browser_that_left_go_without_a_traceback():
     """A page closed before its answer was written (a headless browser's last request) ends that request quietly."""
     from infra.dashboard_server import make_handler
