@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import urllib.error
+import urllib.request
+
 import pytest
 
 from infra.simulate import send_eum, send_twilio
@@ -140,16 +145,30 @@ def test_a_malformed_content_length_is_a_400_not_a_dropped_connection(stack, ser
     assert b"Content-Length" in body or b"content-length" in body.lower()
 
 
-def test_the_dashboard_server_passes_the_apis_headers_on():
-    """X-Voix-Truncated (a CSV export cut at its newest rows) and Content-Disposition reach the browser."""
-    import threading
-    import urllib.error
-    import urllib.request
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from pathlib import Path
+@contextlib.contextmanager
+def _proxy_before(api_handler):
+    """A stand-in API (``api_handler``, quiet) on a free port, the dashboard server in front of it: its base URL."""
+    from http.server import ThreadingHTTPServer
 
     from infra.dashboard_server import serve
     from tests.conftest import free_port
+
+    api_handler.log_message = lambda *args: None
+    api = ThreadingHTTPServer(("127.0.0.1", 0), api_handler)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    port = free_port()
+    dashboard = serve(port, f"http://127.0.0.1:{api.server_address[1]}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        dashboard.shutdown()
+        api.shutdown()
+
+
+def test_the_dashboard_server_passes_the_apis_headers_on():
+    """X-Voix-Truncated (a CSV export cut at its newest rows) and Content-Disposition reach the browser."""
+    from http.server import BaseHTTPRequestHandler
+    from pathlib import Path
 
     class Api(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -162,45 +181,30 @@ def test_the_dashboard_server_passes_the_apis_headers_on():
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    api = ThreadingHTTPServer(("127.0.0.1", 0), Api)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    port = free_port()
-    dashboard = serve(port, f"http://127.0.0.1:{api.server_address[1]}")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/export.csv", timeout=10) as res:
+    with _proxy_before(Api) as base:
+        with urllib.request.urlopen(f"{base}/api/export.csv", timeout=10) as res:
             assert res.headers["X-Voix-Truncated"] == "true"
             assert res.headers["Content-Disposition"] == 'attachment; filename="voix-feedback.csv"'
             assert res.read() == b"received_at,text\n"
         # the language catalogues, from chalicelib/locales/ (the server's own), on the dashboard's origin
         locales = Path(__file__).resolve().parent.parent / "chalicelib" / "locales"
         for lang in ("en", "fr"):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/locales/{lang}.json", timeout=10) as res:
+            with urllib.request.urlopen(f"{base}/locales/{lang}.json", timeout=10) as res:
                 assert res.read() == (locales / f"{lang}.json").read_bytes()
         for outside in ("/locales/../__init__.py", "/locales/%2e%2e/config_loader.py"):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}{outside}", timeout=10)
+                urllib.request.urlopen(f"{base}{outside}", timeout=10)
                 raise AssertionError(outside)
             except urllib.error.HTTPError as exc:
                 assert exc.code == 404
-    finally:
-        dashboard.shutdown()
-        api.shutdown()
 
 
 def test_the_dashboard_server_forwards_any_body_the_api_accepts_and_refuses_a_larger_one():
     """The rules studio sends the whole draft (about 75 KB of rules with the glosses): the proxy's limit is the
     API's own (chalicelib.web.MAX_API_BYTES), as CloudFront passes such a body on."""
-    import threading
-    import urllib.error
-    import urllib.request
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     from chalicelib.web import MAX_API_BYTES
-    from infra.dashboard_server import serve
-    from tests.conftest import free_port
 
     class Api(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -210,16 +214,9 @@ def test_the_dashboard_server_forwards_any_body_the_api_accepts_and_refuses_a_la
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    api = ThreadingHTTPServer(("127.0.0.1", 0), Api)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    port = free_port()
-    dashboard = serve(port, f"http://127.0.0.1:{api.server_address[1]}")
-    try:
+    with _proxy_before(Api) as base:
         def post(size):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/config/rules/explain", data=b"x" * size,
+            request = urllib.request.Request(f"{base}/api/config/rules/explain", data=b"x" * size,
                                              headers={"Content-Type": "application/json"}, method="POST")
             with urllib.request.urlopen(request, timeout=10) as res:
                 return res.read()
@@ -230,9 +227,6 @@ def test_the_dashboard_server_forwards_any_body_the_api_accepts_and_refuses_a_la
             raise AssertionError("a body over the API's limit was forwarded")
         except urllib.error.HTTPError as exc:
             assert exc.code == 413
-    finally:
-        dashboard.shutdown()
-        api.shutdown()
 
 
 def test_the_dashboard_server_lets_a_browser_that_left_go_without_a_traceback():
