@@ -26,6 +26,9 @@ def _glosses(words: list[str]) -> list[str]:
     ("Kierowcy byli bardzo uprzejmi", {"driver", "kind"}),  # Polish stems: kierowc*, uprzejm*
     ("Teşekkürler, şoför çok kibardı", {"thanks", "driver"}),  # Turkish, accents folded: tesekkur*, sofor*
     ("버스가 한 시간 늦게 도착했어요", {"coach", "late"}),  # Korean
+    ("Der Sicherheitsgurt ist kaputt, überall Glasscherben", {"belt", "broken", "glass"}),  # German
+    ("رجل في الحافلة يصرخ ويهدد الركاب", {"coach", "threatening"}),  # Arabic
+    ("Un uomo ha molestato mia figlia, la minaccia ancora", {"harassing", "threatening"}),  # Italian
 ])
 def test_words_of_other_languages_and_alphabets_are_glossed_in_english(config, text, expected):
     assert set(_glosses(Classifier(config).model_words(text, "+447700900008"))) == expected
