@@ -20,26 +20,27 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "abroad-2026-12-05p.jsonl": (0.85, 0.87, 0.89, 0.03), "abroad-2026-12-05s.jsonl": (0.78, 0.90, 0.91, 0.02),
-    "corpus.jsonl": (0.95, 0.97, 0.95, 0.00), "corpus3.jsonl": (0.92, 0.93, 0.96, 0.04),
-    "holdout.jsonl": (0.95, 0.97, 1.00, 0.02), "holdout2.jsonl": (0.91, 0.96, 1.00, 0.02),
-    "corpus4.jsonl": (0.88, 0.93, 0.93, 0.03), "corpus5.jsonl": (0.87, 0.92, 0.98, 0.04),
-    "corpus6.jsonl": (0.80, 0.75, 0.96, 0.10), "corpus7.jsonl": (0.84, 0.90, 0.97, 0.02),
-    "corpus8.jsonl": (0.84, 0.91, 0.98, 0.02), "corpus9.jsonl": (0.80, 0.88, 0.92, 0.04),
-    "francais-2026-12-04.jsonl": (0.95, 0.94, 0.97, 0.01), "month-2026-12-04.jsonl": (0.91, 0.94, 0.98, 0.03),
-    "visitors-2026-12-04.jsonl": (0.81, 0.89, 0.91, 0.02), "fresh-2026-12-04.jsonl": (0.92, 0.95, 0.95, 0.02),
-    "fresh-2026-12-04b.jsonl": (0.94, 0.94, 1.00, 0.05), "fresh-2026-12-04c.jsonl": (0.85, 0.95, 0.95, 0.05),
-    "fresh-2026-12-04d.jsonl": (0.87, 0.94, 0.96, 0.04), "fresh-2026-12-04e.jsonl": (0.93, 0.96, 0.98, 0.03),
-    "fresh-2026-12-04f.jsonl": (0.89, 0.91, 0.91, 0.01), "fresh-2026-12-04g.jsonl": (0.90, 0.92, 0.93, 0.03),
-    "fresh-2026-12-04h.jsonl": (0.85, 0.92, 0.98, 0.03), "fresh-2026-12-05j.jsonl": (0.87, 0.94, 0.98, 0.02),
-    "fresh-2026-12-05l.jsonl": (0.87, 0.94, 0.97, 0.03), "fresh-2026-12-05m.jsonl": (0.91, 0.95, 0.97, 0.04),
-    "fresh-2026-12-05n.jsonl": (0.86, 0.96, 0.97, 0.04), "fresh-2026-12-05o.jsonl": (0.83, 0.93, 0.94, 0.05),
-    "fresh-2026-12-05r.jsonl": (0.85, 0.93, 0.94, 0.02), "fresh-2026-12-05t.jsonl": (0.88, 0.92, 1.00, 0.03),
-    "fresh-2026-12-05u.jsonl": (0.85, 0.90, 0.97, 0.03), "sms-2026-12-04.jsonl": (0.87, 0.93, 0.93, 0.01),
-    "sms-2026-12-04b.jsonl": (0.89, 0.92, 1.00, 0.02), "subjects-2026-12-04.jsonl": (0.89, 0.87, 1.00, 0.03),
-    "urgent-calls-2026-12-04.jsonl": (0.84, 0.88, 0.96, 0.12), "winter-2026-12-04.jsonl": (0.91, 0.93, 1.00, 0.04),
-    "topics-2026-12-04.jsonl": (0.88, 0.93, 0.98, 0.03), "topics-2026-12-04b.jsonl": (0.87, 0.89, 1.00, 0.03),
-    "urgency-2026-12-04.jsonl": (0.82, 0.91, 0.96, 0.10), "urgency-2026-12-04b.jsonl": (0.85, 0.93, 0.95, 0.08),
+    "abroad-2026-12-05p.jsonl": (0.83, 0.86, 0.92, 0.03), "abroad-2026-12-05s.jsonl": (0.77, 0.89, 0.89, 0.02),
+    "corpus.jsonl": (0.94, 0.97, 0.95, 0.01), "corpus3.jsonl": (0.93, 0.93, 0.98, 0.04),
+    "holdout.jsonl": (0.95, 0.96, 1.00, 0.02), "holdout2.jsonl": (0.92, 0.96, 1.00, 0.04),
+    "corpus4.jsonl": (0.88, 0.93, 0.93, 0.04), "corpus5.jsonl": (0.87, 0.91, 0.99, 0.05),
+    "corpus6.jsonl": (0.82, 0.74, 0.93, 0.09), "corpus7.jsonl": (0.84, 0.90, 0.97, 0.02),
+    "corpus8.jsonl": (0.84, 0.91, 0.98, 0.02), "corpus9.jsonl": (0.79, 0.87, 0.91, 0.03),
+    "francais-2026-12-04.jsonl": (0.96, 0.94, 0.97, 0.02), "month-2026-12-04.jsonl": (0.91, 0.94, 0.98, 0.03),
+    "visitors-2026-12-04.jsonl": (0.81, 0.89, 0.89, 0.03), "fresh-2026-12-04.jsonl": (0.93, 0.93, 0.95, 0.02),
+    "fresh-2026-12-04b.jsonl": (0.94, 0.95, 1.00, 0.05), "fresh-2026-12-04c.jsonl": (0.85, 0.95, 0.95, 0.06),
+    "fresh-2026-12-04d.jsonl": (0.89, 0.94, 0.96, 0.04), "fresh-2026-12-04e.jsonl": (0.93, 0.95, 0.98, 0.03),
+    "fresh-2026-12-04f.jsonl": (0.89, 0.92, 0.93, 0.02), "fresh-2026-12-04g.jsonl": (0.90, 0.92, 0.94, 0.03),
+    "fresh-2026-12-04h.jsonl": (0.86, 0.93, 0.98, 0.03), "fresh-2026-12-05j.jsonl": (0.89, 0.94, 0.98, 0.02),
+    "fresh-2026-12-05l.jsonl": (0.86, 0.94, 0.97, 0.03), "fresh-2026-12-05m.jsonl": (0.91, 0.96, 0.97, 0.04),
+    "fresh-2026-12-05n.jsonl": (0.85, 0.96, 0.97, 0.03), "fresh-2026-12-05o.jsonl": (0.84, 0.93, 0.94, 0.05),
+    "fresh-2026-12-05r.jsonl": (0.85, 0.92, 0.94, 0.02), "fresh-2026-12-05t.jsonl": (0.89, 0.93, 1.00, 0.03),
+    "fresh-2026-12-05u.jsonl": (0.84, 0.89, 0.97, 0.03), "fresh-2026-12-05v.jsonl": (0.90, 0.95, 0.94, 0.04),
+    "fresh-2026-12-05w.jsonl": (0.82, 0.93, 0.94, 0.05), "sms-2026-12-04.jsonl": (0.87, 0.94, 0.98, 0.01),
+    "sms-2026-12-04b.jsonl": (0.89, 0.93, 1.00, 0.02), "subjects-2026-12-04.jsonl": (0.89, 0.88, 1.00, 0.03),
+    "urgent-calls-2026-12-04.jsonl": (0.84, 0.88, 0.96, 0.12), "winter-2026-12-04.jsonl": (0.91, 0.94, 1.00, 0.03),
+    "topics-2026-12-04.jsonl": (0.87, 0.92, 0.98, 0.03), "topics-2026-12-04b.jsonl": (0.87, 0.88, 1.00, 0.04),
+    "urgency-2026-12-04.jsonl": (0.83, 0.91, 0.96, 0.10), "urgency-2026-12-04b.jsonl": (0.85, 0.93, 0.95, 0.09),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
 MEAN_BARS = {"topic": 0.87, "nature": 0.91, "recall": 0.96}
@@ -384,8 +385,6 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 # 5f32ec6, then measured once (README, "The latest fresh corpora"); their figures are floors. (Earlier unseen
 # corpora, measured once, are training data.)
 UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
-    "fresh-2026-12-05v.jsonl": (300, {"topic": 0.90, "nature": 0.95, "language": 0.99, "recall": 0.92}, 0.04),
-    "fresh-2026-12-05w.jsonl": (300, {"topic": 0.82, "nature": 0.93, "language": 0.99, "recall": 0.94}, 0.05),
 }
 
 
