@@ -31,6 +31,7 @@ FORWARDED = ("authorization", "content-type", "accept-language")
 # Response headers of the API that the browser (or a script) must see, as CloudFront passes them on.
 RETURNED = ("Content-Disposition", "X-Voix-Truncated", "Retry-After")
 MAX_BODY = MAX_API_BYTES  # the API's own limit: a larger body is refused here, a smaller one reaches it
+DRAIN_LIMIT = 4 * MAX_BODY  # a refused body up to this is read and dropped, so its sender can read the refusal
 
 
 def make_handler(api_url: str, root: Path = DASHBOARD,
@@ -62,7 +63,16 @@ def make_handler(api_url: str, root: Path = DASHBOARD,
                 return
             length = int(raw_length)
             if length > MAX_BODY:
-                self._send(413, b'{"error": "body too large"}', "application/json")
+                # a client still sending when the connection closes reads a broken pipe, not the 413: read what it
+                # sends (up to DRAIN_LIMIT, in pieces, never kept), answer, close
+                self.close_connection = True
+                remaining = length if length <= DRAIN_LIMIT else 0
+                while remaining > 0:
+                    piece = self.rfile.read(min(remaining, 64 * 1024))
+                    if not piece:
+                        break
+                    remaining -= len(piece)
+                self._send(413, b'{"error": "body too large"}', "application/json", {"Connection": "close"})
                 return
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED}
