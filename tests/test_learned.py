@@ -381,12 +381,14 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 
 # tests/data/unseen/: the fresh corpora, never used for training, by authors who saw only the label definitions and
-# a brief (docs/briefs/WRITER-x.md, -y.md), written while the work went on and read only after the freeze at
-# e2bdb29, then measured once (README, "The latest fresh corpora"); their figures are floors. (Earlier unseen
+# a brief (docs/briefs/WRITER-x.md, -y.md, -z.md, -za.md), written while the work went on and read only after the
+# freeze at e2bdb29, then measured once (README, "The latest fresh corpora"); their figures are floors. (Earlier unseen
 # corpora, measured once, are training data.)
 UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
     "fresh-2026-12-05x.jsonl": (300, {"topic": 0.84, "nature": 0.95, "language": 0.99, "recall": 1.00}, 0.05),
     "fresh-2026-12-05y.jsonl": (300, {"topic": 0.88, "nature": 0.94, "language": 0.99, "recall": 0.94}, 0.04),
+    "fresh-2026-12-05z.jsonl": (300, {"topic": 0.84, "nature": 0.91, "language": 0.99, "recall": 1.00}, 0.01),
+    "fresh-2026-12-05za.jsonl": (300, {"topic": 0.88, "nature": 0.93, "language": 0.99, "recall": 0.94}, 0.04),
 }
 
 
