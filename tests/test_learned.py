@@ -394,11 +394,14 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 
 # tests/data/unseen/: the fresh corpora, never used for training, by authors who saw only the label definitions and
-# a brief (docs/briefs/WRITER-x.md, -y.md, -z.md, -za.md), written while the work went on and read only after the
-# freeze at e2bdb29, then measured once (README, "The latest fresh corpora"); their figures are floors. (Earlier unseen
-# corpora, measured once, are training data.)
+# a brief (docs/briefs/WRITER-zb.md, -zc.md, -zd.md, -ze.md), commissioned after the freeze at 5dc02e2 and measured
+# once against it (README, "The latest fresh corpora"); their figures are floors. (Earlier unseen corpora, measured
+# once, are training data.)
 UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
-    # filled after the freeze
+    "fresh-2026-12-05zb.jsonl": (300, {"topic": 0.87, "nature": 0.95, "language": 1.00, "recall": 0.94}, 0.02),
+    "fresh-2026-12-05zc.jsonl": (300, {"topic": 0.90, "nature": 0.95, "language": 1.00, "recall": 1.00}, 0.04),
+    "fresh-2026-12-05zd.jsonl": (300, {"topic": 0.90, "nature": 0.92, "language": 1.00, "recall": 0.94}, 0.03),
+    "fresh-2026-12-05ze.jsonl": (300, {"topic": 0.91, "nature": 0.94, "language": 1.00, "recall": 0.97}, 0.03),
 }
 
 
