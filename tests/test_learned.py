@@ -531,6 +531,24 @@ def test_a_second_annotator_agrees_with_the_fresh_corpus_as_the_readme_says(corp
     assert (f"{agree['topic']:.1%}", f"{agree['nature']:.1%}", agree["urgency"]) == figures, agree
 
 
+@pytest.mark.parametrize("name,figures", [
+    ("fresh-2026-12-05zb", ("98.7%", "98.7%", 1.0)),  # the latest fresh corpora (tests/data/unseen/)
+    ("fresh-2026-12-05zd", ("99.0%", "98.3%", 1.0)),
+])
+def test_a_second_annotator_agrees_with_the_latest_fresh_corpora_as_the_readme_says(name, figures):
+    """A second reader who saw only the label definitions and the texts (docs/briefs/ANNOTATOR-zb.md, -zd.md)
+    labelled each message in the same order."""
+    data = Path(__file__).parent / "data"
+    author = [json.loads(line) for line in (data / "unseen" / f"{name}.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    second = [json.loads(line) for line in (data / "agreement" / f"{name}.second.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    assert [(r["to"], r["text"]) for r in second] == [(r["to"], r["text"]) for r in author] and len(author) == 300
+    agree = {f: sum(a[f] == b[f] for a, b in zip(author, second, strict=True)) / len(author)
+             for f in ("topic", "nature", "urgency")}
+    assert (f"{agree['topic']:.1%}", f"{agree['nature']:.1%}", agree["urgency"]) == figures, agree
+
+
 def test_doubtful_words_judged_not_urgent_no_longer_name_the_topic(config):
     sure = Stub(topic="comfort", nature="complaint", urgency="normal", probability=0.95)
     sure.opinions["topic"] = learned.Opinion("comfort", 0.2, [[200, 0]], ["word"], 0, 1)  # too unsure to override
