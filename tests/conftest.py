@@ -81,7 +81,7 @@ _aws_calls_untraced()
 # Tests that share a module-scoped fixture (a running stack, a browser, a packaged template) stay in one
 # xdist worker (`make test` runs `--dist loadgroup`); the two modules that run `chalice package` share one
 # worker too, as they write the same dependency cache under .chalice/.
-# The learned model's tests share the trained model and its cross-corpus evaluation (about 100 s of CPU, kept for
+# The learned model's tests share the trained model and its cross-corpus evaluation (about 40 s of CPU, kept for
 # the process): one worker, or each would train them again.
 SHARED_WORKER = {"test_deploy_package.py": "chalice-package", "test_least_privilege.py": "chalice-package",
                  "test_learned.py": "learned-model"}

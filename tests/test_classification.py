@@ -21,10 +21,12 @@ BARS = {"topic": 0.90, "nature": 0.90, "language": 0.98, "site": 1.0, "recall": 
 # corpus8 mixes languages in one message more than any other (its author labelled each by most of its words);
 # the abroad corpora have one- and two-word greetings in other languages ("Ciao", "Merhaba"), read as the site's;
 # fresh-w's author gave no site to "Leeds store? do you have a parent and child parking" sent to the central number,
-# which starts with the code LEEDS
+# which starts with the code LEEDS; tc21's gave line-8 to "LINE 8 the 9:15 …" sent to the central number, where the
+# authors of holdout and holdout2 gave none to "Line 8 was late …", "LIGNE 12 c'est possible …" (the codes are L8,
+# LINE8, LIGNE8: a code with a space is no code, by most of the labels)
 CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.85, "nature": 0.85, "recall": 0.93}, "corpus8.jsonl": {"language": 0.97},
                "abroad-2026-12-05p.jsonl": {"language": 0.97}, "abroad-2026-12-05s.jsonl": {"language": 0.97},
-               "fresh-2026-12-05w.jsonl": {"site": 0.99}}
+               "fresh-2026-12-05w.jsonl": {"site": 0.99}, "train-2026-12-05tc21.jsonl": {"site": 0.99}}
 
 
 @pytest.fixture(scope="module")

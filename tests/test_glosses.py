@@ -102,10 +102,17 @@ def test_a_complaint_naming_the_staff_in_another_language_is_not_sent_to_them(co
 
 def test_a_sentence_in_another_language_is_never_unclear(config):
     # six words or more in a language nothing reads (Georgian): something to act on, the model's likeliest nature
-    # other than unclear (here its likeliest is unclear, at 0.68)
-    result = Classifier(config).classify("ეს ავტობუსი ძალიან ცუდია და მძღოლი უხეში იყო დღეს", "+447700900008")
-    assert (result.language, result.nature) == ("other", "complaint"), result.rules
-    assert any(r.startswith("model:nature=complaint") for r in result.rules), result.rules
+    # other than unclear (its likeliest is unclear). "This bus is very bad and the driver was rude today" is a
+    # complaint; the model of the fourth session of 2026-12-05 gives question 0.14 just over complaint: with no word
+    # read, that choice is a guess, and the README says so
+    classifier = Classifier(config)
+    text = "ეს ავტობუსი ძალიან ცუდია და მძღოლი უხეში იყო დღეს"
+    said = classifier._opinions(classifier.model_words(text, "+447700900008"))["nature"]
+    assert said.label == "unclear"
+    likeliest = max((n for n in said.labels() if n != "unclear"), key=said.probability_of)
+    result = classifier.classify(text, "+447700900008")
+    assert (result.language, result.nature) == ("other", likeliest), result.rules
+    assert any(r.startswith(f"model:nature={likeliest}") for r in result.rules), result.rules
     assert Classifier(config).classify("Hallo, guten Tag", "+447700900008").nature == "unclear"
 
 
