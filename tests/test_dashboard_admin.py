@@ -258,29 +258,31 @@ def test_a_viewer_is_told_settings_need_the_operator_token_and_the_pages_fit_375
 
 
 def test_the_rules_studio_explains_backtests_and_publishes_a_suggested_phrase(page, stack):
-    """A phrase no rule knows ("wobbly": topic other; with a digit after it the learned model guesses a product
+    """A phrase no rule knows ("squeaky": topic other; with a digit after it the learned model guesses a product
     complaint, so the three end in a letter), in three line 8 messages, two of them corrected to comfort:
-    suggested, added to the draft in one click, explained live, backtested (the three change), published."""
+    suggested, added to the draft in one click, explained live, backtested (the three change), published.
+    ("wobbly" until the model of the fourth session of 2026-12-05, which learned it from wobbly racks and seats as
+    a hazard word: urgent live, and urgent or not with the draft depending on the message's last letter.)"""
     line8 = "+447700900008"
-    assert put(stack, "/api/config/rules/explain", {"text": "L8 the wobbly thing moved"}, "POST")["topic"] == "other"
+    assert put(stack, "/api/config/rules/explain", {"text": "L8 the squeaky thing moved"}, "POST")["topic"] == "other"
     # the draft makes the three comfort complaints; which of them the live rules (and the learned model, which
     # retraining moves) already read as a complaint decides what the nature's backtest must show
-    live = [put(stack, "/api/config/rules/explain", {"text": f"L8 the wobbly thing moved #{tail}"}, "POST")["nature"]
+    live = [put(stack, "/api/config/rules/explain", {"text": f"L8 the squeaky thing moved #{tail}"}, "POST")["nature"]
             for tail in "abc"]
     sids = [f"SM{n:032d}" for n in range(700, 703)]
     for n, (sid, tail) in enumerate(zip(sids, "abc", strict=True)):
-        assert send_twilio(stack, line8, f"L8 the wobbly thing moved #{tail}", f"+44770090017{n}", sid=sid)[0] == 200
-    wait_until(lambda: sum(i["processed"] and "wobbly" in (i.get("text") or "")
+        assert send_twilio(stack, line8, f"L8 the squeaky thing moved #{tail}", f"+44770090017{n}", sid=sid)[0] == 200
+    wait_until(lambda: sum(i["processed"] and "squeaky" in (i.get("text") or "")
                            for i in stack_api(stack, "/api/feedback?site=line-8")["items"]) == 3, seconds=30)
     for sid in sids[:2]:
         put(stack, f"/api/feedback/twilio-{sid}", {"topic": "comfort", "by": "Marie"}, "PATCH")
     before = stack_api(stack, "/api/config/rules")
     settings(page, stack, "rules")
-    suggestion = page.locator('#rules-suggestions li[data-phrase="wobbly"]')
+    suggestion = page.locator('#rules-suggestions li[data-phrase="squeaky"]')
     suggestion.wait_for()
     assert "topic comfort in 2 corrected messages, would join comfort" in suggestion.text_content()
     # explain, live, with the draft: nothing known yet
-    page.fill("#explain-text", "the wobbly thing moved")
+    page.fill("#explain-text", "the squeaky thing moved")
     page.select_option("#explain-to", line8)
     page.wait_for_function("() => /line-8/.test("
                            "document.querySelector('#explain-result [data-label=site]')?.textContent)")
@@ -303,17 +305,17 @@ def test_the_rules_studio_explains_backtests_and_publishes_a_suggested_phrase(pa
     # the suggestion, in one click: the explanation changes, the backtest shows what it would change
     suggestion.locator("button").click()
     assert suggestion.locator("button").is_disabled() and page.evaluate("document.activeElement.id") == "rules-backtest"
-    assert "+ “wobbly” (comfort)" in page.text_content("#rules-draft")
+    assert "+ “squeaky” (comfort)" in page.text_content("#rules-draft")
     page.wait_for_function("() => document.querySelector('#explain-result [data-label=topic] strong')?.textContent"
                            " === 'comfort'")
-    assert "comfort: “wobbly” → topic comfort" in page.text_content("#explain-result .fired")
+    assert "comfort: “squeaky” → topic comfort" in page.text_content("#explain-result .fired")
     page.keyboard.press("Enter")
     page.wait_for_selector("#rules-backtest-result[data-done]")
     topic = page.locator('#rules-backtest-result section[data-kind="topic"]')
     assert topic.locator("h4").text_content() == "Topic: 3 messages would change"
     assert topic.locator("tbody tr").all_inner_texts() == ["other\tcomfort\t3"]
     shown = topic.locator(".examples .text").all_text_contents()
-    assert sorted(shown) == [f"L8 the wobbly thing moved #{c}" for c in "abc"]
+    assert sorted(shown) == [f"L8 the squeaky thing moved #{c}" for c in "abc"]
     assert "Topic: other → comfort" in topic.locator(".examples li").first.text_content()
     # comfort is a problem: the nature moves too where it was not a complaint, against the two corrections that
     # kept the machine's nature
@@ -321,17 +323,18 @@ def test_the_rules_studio_explains_backtests_and_publishes_a_suggested_phrase(pa
     assert page.text_content('#rules-backtest-result section[data-kind="nature"] h4') == (
         "Nature: no change" if not moved else f"Nature: {moved} message{'s' * (moved > 1)} would change")
     quality = {kind: page.locator(f'#rules-quality tr[data-kind="{kind}"] td').all_text_contents()
-               for kind in ("topic", "nature")}
+               for kind in ("topic", "nature", "urgency")}
     assert quality == {"topic": ["0% (0 of 2)", "100% (2 of 2)"],
-                       "nature": ["100% (2 of 2)", f"{kept * 50}% ({kept} of 2)"]}
+                       "nature": ["100% (2 of 2)", f"{kept * 50}% ({kept} of 2)"],
+                       "urgency": ["100% (2 of 2)", "100% (2 of 2)"]}  # normal, live and with the draft
     # entirely right: none before (the topic), after the ones whose nature the draft keeps
     assert ("The draft gets as many corrected messages entirely right" if not kept else
             f"The draft gets {kept} more corrected message{'s' * (kept > 1)} entirely right") \
         in page.text_content("#rules-quality")
-    publish(page, "wobbly is comfort")
+    publish(page, "squeaky is comfort")
     assert "Published version" in page.text_content("#admin-status")
     after = stack_api(stack, "/api/config/rules")
     assert after["version"] == before["version"] + 1
     phrases = next(g for g in after["data"]["lexicon"] if g["name"] == "comfort")["phrases"]
-    assert "wobbly" in phrases and "rickety" not in phrases
-    assert put(stack, "/api/config/rules/explain", {"text": "L8 the wobbly thing moved"}, "POST")["topic"] == "comfort"
+    assert "squeaky" in phrases and "rickety" not in phrases
+    assert put(stack, "/api/config/rules/explain", {"text": "L8 the squeaky thing moved"}, "POST")["topic"] == "comfort"

@@ -103,7 +103,7 @@ def test_a_complaint_naming_the_staff_in_another_language_is_not_sent_to_them(co
 def test_a_sentence_in_another_language_is_never_unclear(config):
     # six words or more in a language nothing reads (Georgian): something to act on, the model's likeliest nature
     # other than unclear (its likeliest is unclear). "This bus is very bad and the driver was rude today" is a
-    # complaint; the model of the fourth session of 2026-12-05 gives question 0.14 just over complaint: with no word
+    # complaint; the model of the fourth session of 2026-12-05 gives question 0.14, complaint 0.11: with no word
     # read, that choice is a guess, and the README says so
     classifier = Classifier(config)
     text = "ეს ავტობუსი ძალიან ცუდია და მძღოლი უხეში იყო დღეს"
