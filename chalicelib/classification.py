@@ -575,6 +575,10 @@ class Classifier:
         elif nature == "complaint" and ev.conduct:
             about_staff = True
             rules.append(f"about: the staff on duty (conduct: {', '.join(ev.conduct)})")
+        elif nature == "complaint" and topic == "staff" and (named := [  # conduct no phrase lists ("nous a
+                p for p in ev.on_duty if any(f.endswith(f": {p}") for f in ev.fired)]):  # hurlé dessus") about the
+            about_staff = True  # staff the message names (not "jamais de vendeur"): not sent to them
+            rules.append(f"about: the staff on duty (a complaint about the staff naming them: {', '.join(named)})")
         elif nature == "complaint" and topic == "staff" and language == "other":  # conduct the rules cannot read:
             about_staff = True  # their behaviour may be the subject, so it is not sent to them
             rules.append("about: the staff on duty (topic staff, in another language)")

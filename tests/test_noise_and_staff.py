@@ -167,6 +167,21 @@ def test_a_complaint_about_the_driver_goes_to_the_manager_and_care_never_the_dri
 
 
 @pytest.mark.parametrize("text,to", [
+    ("Le chauffeur nous a hurlé dessus parce qu'on posait une question sur les bagages", "+33639980012"),
+    ("asked driver for help with the step and he rolled his eyes", LINE8),
+    ("vendeuse m'a ignorée 10 min pour finir sa conversation avec sa collègue", OPERA),
+])
+def test_a_staff_complaint_naming_the_staff_on_duty_is_not_sent_to_them_even_in_words_no_phrase_lists(text, to):
+    # found on `make run`: "the driver yelled at us" (no conduct phrase lists "hurlé") was texted to the driver's phone
+    c = classify(text, to)
+    assert (c.topic, c.nature, c.about_staff) == ("staff", "complaint", True), c.rules
+    assert any(r.startswith("about: the staff on duty (") for r in c.rules), c.rules
+    assert not any(r.role == "site_staff" for r in recipients_for(CONFIG, c))
+    reply = build_reply(CONFIG, c, "m", SECRET).text
+    assert not any(word in reply for word in ("driver", "conducteur", "chauffeur")), reply
+
+
+@pytest.mark.parametrize("text,to", [
     ("L8 the heating is broken, freezing", LINE8), ("L8 a man is smoking at the back", LINE8),
     ("L8 smoke coming from the engine", LINE8), ("je vais voir ailleurs, jamais de vendeur dispo", OPERA),
 ])
