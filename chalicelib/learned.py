@@ -44,13 +44,11 @@ def _key(word: str) -> str:
     return "0" if word.isdigit() else word
 
 
-def features(words: list[str]) -> list[str]:
-    """Every feature of a message (its normal words, in order, the glosses of its words of other languages:
-    ``=english``, then the rules' groups that fired: ``g:name``): words' own, then word pairs (of words)."""
-    out = [f for w in words for f in word_features(w)]
+def pair_features(words: list[str]) -> list[str]:
+    """A message's word pairs (its normal words, in order, the glosses ``=english`` and the rules' groups ``g:name``
+    left out): with each word's own (:func:`word_features`), every feature the model reads of the message."""
     keys = [_key(w) for w in words if not w.startswith(("g:", "="))]
-    out += [f"b:{a} {b}" for a, b in zip(keys, keys[1:], strict=False)]
-    return out
+    return [f"b:{a} {b}" for a, b in zip(keys, keys[1:], strict=False)]
 
 
 def dumps(document: dict) -> str:
@@ -144,13 +142,12 @@ class Model:
         vectors = [known(w) or self._vector(w) for w in words]
         names = [f"[{w[2:]}]" if w.startswith("g:") else f"({w[1:]})" if w.startswith("=") else w
                  for w in words]  # a rules' group: [name]; a gloss: (english)
-        keys = [_key(w) for w in words if not w.startswith(("g:", "="))]
         weights = self._weights
-        for pair in map(" ".join, zip(keys, keys[1:], strict=False)):
-            w = weights.get("b:" + pair)
+        for pair in pair_features(words):
+            w = weights.get(pair)
             if w is not None:
                 vectors.append(w)
-                names.append(pair)
+                names.append(pair[2:])
         shrink = 1.0 / math.sqrt(len(vectors) + 1)  # as trained: features scaled, the bias apart
         summed = map(sum, zip(self._zero, *vectors, strict=True))
         total = [p + shrink * v for p, v in zip(self._priors, summed, strict=True)]

@@ -1,9 +1,9 @@
 """Training the learned model: multinomial logistic regression per head (numpy arithmetic), deterministic.
 
-The features are :func:`chalicelib.learned.features` (a message's words, their character 3-5-grams,
-word pairs; numbers folded to ``0``), counted as ``Model.predict`` counts them and scaled by
-``1/sqrt(vectors + 1)`` (its words plus its known pairs), features seen in fewer than ``MIN_COUNT``
-messages pruned. One softmax per head (topic, nature, urgency, language), trained together by
+The features are :func:`chalicelib.learned.word_features` and :func:`chalicelib.learned.pair_features` (a
+message's words, their character 3-5-grams, word pairs; numbers folded to ``0``), counted as ``Model.predict``
+counts them and scaled by ``1/sqrt(vectors + 1)`` (its words plus its known pairs), features seen in fewer
+than ``MIN_COUNT`` messages pruned. One softmax per head (topic, nature, urgency, language), trained together by
 stochastic gradient descent with a per-feature AdaGrad step, ``EPOCHS`` passes over the messages in an
 order drawn from a fixed seed, weight decay ``L2`` after each pass (the topic ``other``'s bias is kept as
 learned: lowering it by 0.5, as until the label review, now costs topic on the cross-corpus table); a
@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from chalicelib.learned import HEADS, UNIT, _key, _spans, word_features
+from chalicelib.learned import HEADS, UNIT, _spans, pair_features, word_features
 
 MIN_COUNT = 2
 EPOCHS = 6
@@ -46,9 +46,8 @@ def _matrix(given: list, np) -> tuple[list[str], list]:
             if numbered is None:
                 numbered = of_word[w] = [ids.setdefault(f, len(ids)) for f in word_features(w)]
             flat += numbered
-        keys = [_key(w) for w in words if not w.startswith(("g:", "="))]
-        for a, b in zip(keys, keys[1:], strict=False):
-            i = ids.setdefault(f"b:{a} {b}", len(ids))
+        for pair in pair_features(words):
+            i = ids.setdefault(pair, len(ids))
             pairs_seen.add(i)
             flat.append(i)
         lengths.append(len(flat) - before)
