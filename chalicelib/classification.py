@@ -184,7 +184,7 @@ class _Evidence:
     en: int = 0
     fr: int = 0
     fired: list[str] = field(default_factory=list)
-    on_duty: list[str] = field(default_factory=list)  # phrases naming the staff on duty or what they do
+    on_duty: list[str] = field(default_factory=list)  # phrases naming the staff on duty or what they do, or negated
     conduct: list[str] = field(default_factory=list)  # problems with the staff's conduct ("rude", "not friendly")
     doubtful: list[str] = field(default_factory=list)  # safety words often meant otherwise, or negated
     doubtful_topics: dict[str, float] = field(default_factory=dict)  # what they added to their topics
@@ -576,8 +576,8 @@ class Classifier:
             about_staff = True
             rules.append(f"about: the staff on duty (conduct: {', '.join(ev.conduct)})")
         elif nature == "complaint" and topic == "staff" and (named := [  # conduct no phrase lists ("nous a
-                p for p in ev.on_duty if any(f.endswith(f": {p}") for f in ev.fired)]):  # hurlé dessus") about the
-            about_staff = True  # staff the message names (not "jamais de vendeur"): not sent to them
+                p for p in ev.on_duty if not p.endswith(_NEGATED)]):  # hurlé dessus") about the staff the message
+            about_staff = True  # names (not "jamais de vendeur"): not sent to them
             rules.append(f"about: the staff on duty (a complaint about the staff naming them: {', '.join(named)})")
         elif nature == "complaint" and topic == "staff" and language == "other":  # conduct the rules cannot read:
             about_staff = True  # their behaviour may be the subject, so it is not sent to them
@@ -738,7 +738,7 @@ class Classifier:
                         negative += rule.weight
                         counts = True
                     elif cue == "on_duty":
-                        on_duty.append(phrase)
+                        on_duty.append(phrase + _NEGATED if rule_negated else phrase)
                         counts = True
                     elif cue == "driving":
                         driving = True
