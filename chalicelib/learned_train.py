@@ -5,7 +5,9 @@ message's words, their character 3-5-grams, word pairs; numbers folded to ``0``)
 counts them and scaled by ``1/sqrt(vectors + 1)`` (its words plus its known pairs), features seen in fewer
 than ``MIN_COUNT`` messages pruned. One softmax per head (topic, nature, urgency, language), trained together by
 stochastic gradient descent with a per-feature AdaGrad step, ``EPOCHS`` passes over the messages in an
-order drawn from a fixed seed, weight decay ``L2`` after each pass (the topic ``other``'s bias is kept as
+order drawn from a fixed seed, weight decay ``L2`` after each pass; this is done once for each of ``SEEDS``
+(the same messages in other orders) and the weights averaged, one model of the same size and speed whose
+figures depend less on the order drawn (the topic ``other``'s bias is kept as
 learned: lowering it by 0.5, as until the label review, now costs topic on the cross-corpus table); a
 high-urgency message weighs ``HIGH_WEIGHT`` times in the urgency head (recall first). Six passes score as
 ten did on the cross-corpus table (README, "The learned model") in 60% of the time. The arithmetic is
@@ -27,7 +29,7 @@ EPOCHS = 6
 RATE = 0.2
 L2 = 1e-5
 HIGH_WEIGHT = 3.0
-SEED = 23
+SEEDS = (23, 24, 25)  # the average of three orders: +0.3 to +0.4 point of topic on the folds tried
 MIN_WEIGHT = 2  # hundredths
 
 
@@ -93,38 +95,43 @@ def train(examples: Iterable[tuple[list[str], dict[str, str]]]) -> dict:
     rows = [(*cells, [start + labels[h].index(label) for h, (start, _), label in zip(HEADS, spans, row_labels,
                                                                                      strict=True)])
             for cells, (_, row_labels) in zip(matrix, given, strict=True)]
-    weights = np.zeros((len(kept), width))
-    squares = np.full(len(kept), 1e-8)
-    bias = np.zeros(width)
     urgency = spans[HEADS.index("urgency")]
     high = urgency[0] + labels["urgency"].index("high") if "high" in labels["urgency"] else -1
-    order = list(range(len(rows)))
-    rng = random.Random(SEED)
     starts = np.array([start for start, _ in spans])
     head = np.repeat(np.arange(len(spans)), [end - start for start, end in spans])  # column -> its head
     boost = np.ones(width)
     boost[urgency[0]:urgency[1]] = HIGH_WEIGHT
     take, exp, sqrt, largest, summed = np.take, np.exp, np.sqrt, np.maximum.reduceat, np.add.reduceat
-    for _ in range(EPOCHS):
-        rng.shuffle(order)
-        for n in order:
-            index, counts, counts2, targets = rows[n]
-            rows_w = take(weights, index, axis=0)
-            total = bias + (counts[:, None] * rows_w).sum(axis=0)  # not BLAS: its result depends on alignment
-            e = exp(total - largest(total, starts)[head])  # one softmax per head
-            gradient = e / summed(e, starts)[head]
-            gradient[targets] -= 1.0
-            if high in targets:
-                gradient *= boost
-            bias -= RATE * gradient
-            accumulated = squares[index] + counts2 * float((gradient * gradient).sum())
-            squares[index] = accumulated
-            weights[index] = rows_w - (RATE * counts / sqrt(accumulated))[:, None] * gradient
-        weights *= 1.0 - L2 * len(rows) * RATE
+    weights_sum, bias_sum = np.zeros((len(kept), width)), np.zeros(width)
+    for seed in SEEDS:
+        weights = np.zeros((len(kept), width))
+        squares = np.full(len(kept), 1e-8)
+        bias = np.zeros(width)
+        order = list(range(len(rows)))
+        rng = random.Random(seed)
+        for _ in range(EPOCHS):
+            rng.shuffle(order)
+            for n in order:
+                index, counts, counts2, targets = rows[n]
+                rows_w = take(weights, index, axis=0)
+                total = bias + (counts[:, None] * rows_w).sum(axis=0)  # not BLAS: its result depends on alignment
+                e = exp(total - largest(total, starts)[head])  # one softmax per head
+                gradient = e / summed(e, starts)[head]
+                gradient[targets] -= 1.0
+                if high in targets:
+                    gradient *= boost
+                bias -= RATE * gradient
+                accumulated = squares[index] + counts2 * float((gradient * gradient).sum())
+                squares[index] = accumulated
+                weights[index] = rows_w - (RATE * counts / sqrt(accumulated))[:, None] * gradient
+            weights *= 1.0 - L2 * len(rows) * RATE
+        weights_sum += weights
+        bias_sum += bias
+    weights, bias = weights_sum / len(SEEDS), bias_sum / len(SEEDS)
     bias, weights = bias.tolist(), weights.tolist()
-    document: dict = {"version": 3, "kind": "logistic", "min_count": MIN_COUNT, "epochs": EPOCHS, "seed": SEED,
-                      "messages": len(rows), "labels": labels, "priors": [round(b * UNIT) for b in bias],
-                      "features": {}}
+    document: dict = {"version": 3, "kind": "logistic", "min_count": MIN_COUNT, "epochs": EPOCHS,
+                      "seeds": list(SEEDS), "messages": len(rows), "labels": labels,
+                      "priors": [round(b * UNIT) for b in bias], "features": {}}
     for f, vector in zip(kept, weights, strict=True):
         rounded = [round(w * UNIT) for w in vector]
         if any(abs(w) >= MIN_WEIGHT for w in rounded):

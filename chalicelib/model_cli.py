@@ -15,6 +15,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from chalicelib import learned, learned_train
@@ -142,27 +145,37 @@ def read_report(path: Path = REPORT) -> list[dict]:
 
 @functools.cache
 def _cross_corpus(folder: str, digest: str, only: tuple[str, ...] | None = None) -> list[dict]:
+    todo = [(fold, names) for fold, names in folds(Path(folder), corpora(Path(folder))).items()
+            if only is None or fold in only]
+    workers = min(len(todo), os.cpu_count() or 1)
+    if workers < 2:
+        return [row for fold, names in todo for row in _fold_results(folder, fold, tuple(names))]
+    # The folds are independent: one process each, as many at a time as there are cores (the same figures).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        parts = pool.map(_fold_results, [folder] * len(todo), [f for f, _ in todo], [tuple(n) for _, n in todo])
+        return [row for part in parts for row in part]
+
+
+def _fold_results(folder: str, fold: str, names: tuple[str, ...]) -> list[dict]:
+    """One fold: a model trained on every other fold, scored on each of its corpora."""
     config = load_config()
     rules = Classifier(config, model=None)
     data = corpora(Path(folder))
+    training = [row for other, corpus in data.items() if other not in names for row in corpus]
+    model = learned.Model(learned_train.train(examples(rules, training)))
+    hybrid = Classifier(config, model=model)
     results = []
-    for fold, names in folds(Path(folder), data).items():
-        if only is not None and fold not in only:
-            continue
-        training = [row for other, corpus in data.items() if other not in names for row in corpus]
-        model = learned.Model(learned_train.train(examples(rules, training)))
-        hybrid = Classifier(config, model=model)
-        for name in names:
-            rows = data[name]
-            words = dict(zip((r["text"] for r in rows), (w for w, _ in examples(rules, rows)), strict=True))
+    for name in names:
+        rows = data[name]
+        words = dict(zip((r["text"] for r in rows), (w for w, _ in examples(rules, rows)), strict=True))
 
-            def alone(row, model=model, words=words):
-                return {h: o.label for h, o in model.predict(words[row["text"]]).items()}
+        def alone(row, model=model, words=words):
+            return {h: o.label for h, o in model.predict(words[row["text"]]).items()}
 
-            results.append({"corpus": name, "fold": fold, "messages": len(rows),
-                            "rules": score(lambda r: rules.classify(r["text"], r["to"]).as_dict(), rows),
-                            "model": score(alone, rows),
-                            "hybrid": score(lambda r, c=hybrid: c.classify(r["text"], r["to"]).as_dict(), rows)})
+        results.append({"corpus": name, "fold": fold, "messages": len(rows),
+                        "rules": score(lambda r: rules.classify(r["text"], r["to"]).as_dict(), rows),
+                        "model": score(alone, rows),
+                        "hybrid": score(lambda r, c=hybrid: c.classify(r["text"], r["to"]).as_dict(), rows)})
     return results
 
 
