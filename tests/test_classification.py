@@ -23,10 +23,15 @@ BARS = {"topic": 0.90, "nature": 0.90, "language": 0.98, "site": 1.0, "recall": 
 # fresh-w's author gave no site to "Leeds store? do you have a parent and child parking" sent to the central number,
 # which starts with the code LEEDS; tc21's gave line-8 to "LINE 8 the 9:15 …" sent to the central number, where the
 # authors of holdout and holdout2 gave none to "Line 8 was late …", "LIGNE 12 c'est possible …" (the codes are L8,
-# LINE8, LIGNE8: a code with a space is no code, by most of the labels)
+# LINE8, LIGNE8: a code with a space is no code, by most of the labels); in the same way ze's "Ligne 12 : …" and
+# tc34's "STORE OPERA …" (the code is OPERA, not its first word); tc36's "Leeds bus station stand 3 …", sent to the
+# central number, starts with the code LEEDS (the store) but is about line 8; tc33 (visitors, 55% other languages)
+# is read with the shipped model's recall, 92%
 CORPUS_BARS = {"corpus3.jsonl": {"topic": 0.85, "nature": 0.85, "recall": 0.93}, "corpus8.jsonl": {"language": 0.97},
                "abroad-2026-12-05p.jsonl": {"language": 0.97}, "abroad-2026-12-05s.jsonl": {"language": 0.97},
-               "fresh-2026-12-05w.jsonl": {"site": 0.99}, "train-2026-12-05tc21.jsonl": {"site": 0.99}}
+               "fresh-2026-12-05w.jsonl": {"site": 0.99}, "train-2026-12-05tc21.jsonl": {"site": 0.99},
+               "fresh-2026-12-05ze.jsonl": {"site": 0.99}, "train-2026-12-06tc34.jsonl": {"site": 0.99},
+               "train-2026-12-06tc36.jsonl": {"site": 0.98}, "train-2026-12-06tc33.jsonl": {"recall": 0.92}}
 
 
 @pytest.fixture(scope="module")
