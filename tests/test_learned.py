@@ -408,10 +408,14 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 
 # tests/data/unseen/: the fresh corpora, never used for training, by authors who saw only the label definitions and
-# a brief. zn to zq (docs/briefs/WRITER-zn.md … -zq.md) were commissioned after the freeze at FREEZE and measured
+# a brief. zn to zq (docs/briefs/WRITER-zn.md … -zq.md) were commissioned after the freeze at fb50528 and measured
 # once against it (README, "The latest fresh corpora"); their figures are floors. (Earlier fresh corpora, each
 # measured once, are training data.)
 UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
+    "fresh-2026-12-06zn.jsonl": (300, {"topic": 0.90, "nature": 0.94, "language": 1.00, "recall": 0.97}, 0.02),
+    "fresh-2026-12-06zo.jsonl": (300, {"topic": 0.87, "nature": 0.95, "language": 1.00, "recall": 1.00}, 0.01),
+    "fresh-2026-12-06zp.jsonl": (300, {"topic": 0.89, "nature": 0.93, "language": 1.00, "recall": 0.94}, 0.03),
+    "fresh-2026-12-06zq.jsonl": (300, {"topic": 0.85, "nature": 0.90, "language": 1.00, "recall": 1.00}, 0.05),
 }
 
 
