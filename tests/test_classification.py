@@ -112,6 +112,9 @@ def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, ca
     # fresh corpus zj: "it reeks of gas. Is it safe to go in?? Im outside with my 2 kids" was read as cleanliness
     ("the food hall entrance reeks of gas, safe to go in?", "+447700900101", {"urgency": "high", "topic": "safety"}),
     ("Huele a gas en la entrada de la tienda", "+33639980101", {"urgency": "high", "topic": "safety"}),
+    # the make run walk of 2026-12-06: stuck in a lift with two small children was topic safety but normal
+    ("Wir stecken seit 20 Minuten im Aufzug fest, mit zwei kleinen Kindern", "+447700900101", {"urgency": "high"}),
+    ("un monsieur est coincé dans l'ascenseur au 3e, vite", "+33639980101", {"urgency": "high", "topic": "safety"}),
     ("Ein Mann mit einem Messer bedroht die Leute im Bus", "+447700900008", {"urgency": "high", "topic": "safety"}),
     ("what time is the last coach tonight?", "+447700900008", {"nature": "question", "urgency": "normal"}),
     ("it would be great to have wifi on board", "+447700900008", {"nature": "suggestion", "topic": "comfort"}),
