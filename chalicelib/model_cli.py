@@ -151,7 +151,8 @@ def _cross_corpus(folder: str, digest: str, only: tuple[str, ...] | None = None)
     if workers < 2:
         return [row for fold, names in todo for row in _fold_results(folder, fold, tuple(names))]
     # The folds are independent: one process each, as many at a time as there are cores (the same figures).
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # Fresh processes ("spawn"), not forks: a fork of a process with threads (a test worker's) may inherit a held lock.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = pool.map(_fold_results, [folder] * len(todo), [f for f, _ in todo], [tuple(n) for _, n in todo])
         return [row for part in parts for row in part]
 
