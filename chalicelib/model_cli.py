@@ -157,18 +157,25 @@ def _cross_corpus(folder: str, digest: str, only: tuple[str, ...] | None = None)
         return [row for part in parts for row in part]
 
 
+@functools.cache
+def _read(folder: str, digest: str) -> dict[str, list[tuple[list[str], dict]]]:
+    """Every corpus of ``folder`` as the rules read it (:func:`examples`): once per process, not once per fold."""
+    rules = Classifier(load_config(), model=None)
+    return {name: examples(rules, rows) for name, rows in corpora(Path(folder)).items()}
+
+
 def _fold_results(folder: str, fold: str, names: tuple[str, ...]) -> list[dict]:
     """One fold: a model trained on every other fold, scored on each of its corpora."""
     config = load_config()
     rules = Classifier(config, model=None)
-    data = corpora(Path(folder))
-    training = [row for other, corpus in data.items() if other not in names for row in corpus]
-    model = learned.Model(learned_train.train(examples(rules, training)))
+    read = _read(folder, _digest(folder))
+    training = [example for other, corpus in read.items() if other not in names for example in corpus]
+    model = learned.Model(learned_train.train(training))
     hybrid = Classifier(config, model=model)
     results = []
     for name in names:
-        rows = data[name]
-        words = dict(zip((r["text"] for r in rows), (w for w, _ in examples(rules, rows)), strict=True))
+        rows = [row for _, row in read[name]]
+        words = {row["text"]: w for w, row in read[name]}
 
         def alone(row, model=model, words=words):
             return {h: o.label for h, o in model.predict(words[row["text"]]).items()}

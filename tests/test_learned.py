@@ -20,57 +20,75 @@ from chalicelib.config_loader import load_config
 # frozen for the fresh evaluation (README, "The learned model"), held as floors (topic, nature, high-urgency
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
-    "abroad-2026-12-05p.jsonl": (0.89, 0.88, 0.97, 0.03), "abroad-2026-12-05s.jsonl": (0.85, 0.90, 0.91, 0.02),
-    "corpus.jsonl": (0.95, 0.98, 0.95, 0.00), "corpus3.jsonl": (0.93, 0.94, 0.96, 0.03),
-    "holdout.jsonl": (0.95, 0.97, 1.00, 0.02), "holdout2.jsonl": (0.93, 0.97, 1.00, 0.03),
-    "corpus4.jsonl": (0.88, 0.94, 0.93, 0.03), "corpus5.jsonl": (0.89, 0.92, 0.99, 0.05),
-    "corpus6.jsonl": (0.81, 0.76, 0.95, 0.09), "corpus7.jsonl": (0.83, 0.92, 0.95, 0.02),
-    "corpus8.jsonl": (0.88, 0.90, 0.98, 0.02), "corpus9.jsonl": (0.81, 0.88, 0.95, 0.03),
-    "francais-2026-12-04.jsonl": (0.96, 0.95, 0.97, 0.01), "month-2026-12-04.jsonl": (0.91, 0.93, 0.98, 0.03),
-    "visitors-2026-12-04.jsonl": (0.86, 0.89, 0.95, 0.02), "fresh-2026-12-04.jsonl": (0.94, 0.95, 0.95, 0.02),
-    "fresh-2026-12-04b.jsonl": (0.94, 0.94, 1.00, 0.04), "fresh-2026-12-04c.jsonl": (0.83, 0.95, 0.95, 0.05),
-    "fresh-2026-12-04d.jsonl": (0.89, 0.94, 0.96, 0.03), "fresh-2026-12-04e.jsonl": (0.93, 0.95, 0.98, 0.03),
-    "fresh-2026-12-04f.jsonl": (0.93, 0.95, 0.95, 0.01), "fresh-2026-12-04g.jsonl": (0.94, 0.94, 0.94, 0.02),
-    "fresh-2026-12-04h.jsonl": (0.89, 0.96, 0.98, 0.03), "fresh-2026-12-05j.jsonl": (0.92, 0.95, 1.00, 0.02),
-    "fresh-2026-12-05l.jsonl": (0.93, 0.95, 1.00, 0.02), "fresh-2026-12-05m.jsonl": (0.94, 0.97, 0.97, 0.04),
-    "fresh-2026-12-05n.jsonl": (0.91, 0.97, 1.00, 0.03), "fresh-2026-12-05o.jsonl": (0.87, 0.93, 0.97, 0.04),
-    "fresh-2026-12-05r.jsonl": (0.89, 0.94, 0.97, 0.02), "fresh-2026-12-05t.jsonl": (0.91, 0.95, 1.00, 0.02),
-    "fresh-2026-12-05u.jsonl": (0.87, 0.91, 1.00, 0.03), "fresh-2026-12-05v.jsonl": (0.93, 0.96, 0.97, 0.03),
-    "fresh-2026-12-05w.jsonl": (0.85, 0.93, 0.94, 0.05), "fresh-2026-12-05x.jsonl": (0.89, 0.94, 1.00, 0.05),
-    "fresh-2026-12-05y.jsonl": (0.91, 0.94, 0.97, 0.03), "fresh-2026-12-05z.jsonl": (0.86, 0.91, 1.00, 0.01),
-    "fresh-2026-12-05za.jsonl": (0.90, 0.92, 0.94, 0.04), "fresh-2026-12-05zb.jsonl": (0.88, 0.96, 0.94, 0.02),
-    "fresh-2026-12-05zc.jsonl": (0.92, 0.94, 1.00, 0.04), "fresh-2026-12-05zd.jsonl": (0.90, 0.92, 0.94, 0.03),
-    "fresh-2026-12-05ze.jsonl": (0.92, 0.94, 0.97, 0.03), "fresh-2026-12-05zf.jsonl": (0.93, 0.93, 0.94, 0.02),
-    "fresh-2026-12-05zg.jsonl": (0.88, 0.97, 0.94, 0.02), "fresh-2026-12-05zh.jsonl": (0.92, 0.95, 0.91, 0.02),
-    "fresh-2026-12-05zi.jsonl": (0.90, 0.92, 1.00, 0.04), "fresh-2026-12-06zj.jsonl": (0.90, 0.95, 1.00, 0.02),
-    "fresh-2026-12-06zk.jsonl": (0.92, 0.92, 0.94, 0.03), "fresh-2026-12-06zl.jsonl": (0.88, 0.90, 0.97, 0.04),
-    "fresh-2026-12-06zm.jsonl": (0.88, 0.93, 0.97, 0.03), "sms-2026-12-04.jsonl": (0.89, 0.93, 0.98, 0.02),
-    "sms-2026-12-04b.jsonl": (0.90, 0.92, 1.00, 0.03), "subjects-2026-12-04.jsonl": (0.89, 0.89, 1.00, 0.02),
-    "urgent-calls-2026-12-04.jsonl": (0.85, 0.89, 0.96, 0.09), "winter-2026-12-04.jsonl": (0.91, 0.95, 0.97, 0.02),
-    "topics-2026-12-04.jsonl": (0.88, 0.93, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.89, 0.88, 0.97, 0.03),
-    "train-2026-12-05tb1.jsonl": (0.89, 0.98, 0.84, 0.07), "train-2026-12-05tc1.jsonl": (0.89, 0.93, 0.96, 0.03),
-    "train-2026-12-05tc10.jsonl": (0.87, 0.93, 0.91, 0.04), "train-2026-12-05tc2.jsonl": (0.92, 0.96, 0.98, 0.04),
-    "train-2026-12-05tc3.jsonl": (0.91, 0.94, 0.89, 0.03), "train-2026-12-05tc4.jsonl": (0.89, 0.93, 1.00, 0.04),
-    "train-2026-12-05tc5.jsonl": (0.87, 0.94, 0.84, 0.04), "train-2026-12-05tc6.jsonl": (0.90, 0.94, 0.96, 0.03),
-    "train-2026-12-05tc7.jsonl": (0.87, 0.95, 0.97, 0.04), "train-2026-12-05tc8.jsonl": (0.90, 0.92, 0.92, 0.03),
-    "train-2026-12-05tc9.jsonl": (0.87, 0.93, 0.95, 0.03), "train-2026-12-05tc11.jsonl": (0.91, 0.93, 0.93, 0.04),
-    "train-2026-12-05tc12.jsonl": (0.92, 0.96, 0.98, 0.02), "train-2026-12-05tc13.jsonl": (0.93, 0.96, 0.96, 0.02),
-    "train-2026-12-05tc14.jsonl": (0.90, 0.93, 0.93, 0.07), "train-2026-12-05tc15.jsonl": (0.93, 0.95, 1.00, 0.02),
-    "train-2026-12-05tc16.jsonl": (0.84, 0.94, 0.96, 0.03), "train-2026-12-05tc17.jsonl": (0.88, 0.90, 0.98, 0.03),
-    "train-2026-12-05tc18.jsonl": (0.91, 0.94, 0.95, 0.05), "train-2026-12-05tc19.jsonl": (0.89, 0.93, 0.95, 0.02),
-    "train-2026-12-05tc20.jsonl": (0.82, 0.86, 0.95, 0.11), "train-2026-12-05tc21.jsonl": (0.89, 0.93, 1.00, 0.02),
-    "train-2026-12-05tc22.jsonl": (0.89, 0.93, 0.98, 0.01), "train-2026-12-05tc23.jsonl": (0.88, 0.95, 0.96, 0.02),
-    "train-2026-12-05tc24.jsonl": (0.91, 0.93, 0.92, 0.04), "train-2026-12-05tc25.jsonl": (0.88, 0.95, 0.96, 0.05),
-    "train-2026-12-05tc26.jsonl": (0.81, 0.85, 0.82, 0.04), "train-2026-12-05tc27.jsonl": (0.92, 0.95, 1.00, 0.03),
-    "train-2026-12-05tc28.jsonl": (0.96, 0.96, 1.00, 0.02), "train-2026-12-06tc29.jsonl": (0.92, 0.96, 0.98, 0.04),
-    "train-2026-12-06tc30.jsonl": (0.89, 0.95, 1.00, 0.05), "train-2026-12-06tc31.jsonl": (0.92, 0.92, 1.00, 0.02),
-    "train-2026-12-06tc32.jsonl": (0.91, 0.95, 0.96, 0.04), "train-2026-12-06tc33.jsonl": (0.84, 0.90, 0.84, 0.03),
-    "train-2026-12-06tc34.jsonl": (0.86, 0.95, 0.95, 0.04), "train-2026-12-06tc35.jsonl": (0.86, 0.91, 0.97, 0.03),
-    "train-2026-12-06tc36.jsonl": (0.89, 0.95, 1.00, 0.03), "urgency-2026-12-04.jsonl": (0.81, 0.91, 0.95, 0.10),
-    "urgency-2026-12-04b.jsonl": (0.85, 0.94, 0.94, 0.09),
+    "abroad-2026-12-05p.jsonl": (0.90, 0.88, 0.97, 0.03), "abroad-2026-12-05s.jsonl": (0.84, 0.91, 0.91, 0.03),
+    "corpus.jsonl": (0.94, 0.98, 0.93, 0.00), "corpus3.jsonl": (0.92, 0.95, 0.95, 0.03),
+    "holdout.jsonl": (0.97, 0.97, 1.00, 0.02), "holdout2.jsonl": (0.94, 0.97, 1.00, 0.02),
+    "corpus4.jsonl": (0.88, 0.94, 0.94, 0.04), "corpus5.jsonl": (0.88, 0.92, 0.99, 0.04),
+    "corpus6.jsonl": (0.81, 0.75, 0.96, 0.09), "corpus7.jsonl": (0.85, 0.93, 0.95, 0.01),
+    "corpus8.jsonl": (0.90, 0.92, 0.98, 0.02), "corpus9.jsonl": (0.83, 0.89, 0.95, 0.03),
+    "francais-2026-12-04.jsonl": (0.96, 0.95, 0.97, 0.01), "month-2026-12-04.jsonl": (0.92, 0.94, 0.98, 0.03),
+    "visitors-2026-12-04.jsonl": (0.86, 0.91, 0.97, 0.02), "fresh-2026-12-04.jsonl": (0.94, 0.95, 0.95, 0.02),
+    "fresh-2026-12-04b.jsonl": (0.95, 0.95, 1.00, 0.04), "fresh-2026-12-04c.jsonl": (0.84, 0.95, 0.95, 0.05),
+    "fresh-2026-12-04d.jsonl": (0.91, 0.94, 0.98, 0.03), "fresh-2026-12-04e.jsonl": (0.93, 0.96, 0.98, 0.03),
+    "fresh-2026-12-04f.jsonl": (0.94, 0.95, 0.95, 0.01), "fresh-2026-12-04g.jsonl": (0.95, 0.95, 0.96, 0.03),
+    "fresh-2026-12-04h.jsonl": (0.90, 0.96, 0.98, 0.03), "fresh-2026-12-05j.jsonl": (0.92, 0.95, 1.00, 0.02),
+    "fresh-2026-12-05l.jsonl": (0.94, 0.96, 1.00, 0.02), "fresh-2026-12-05m.jsonl": (0.94, 0.97, 0.97, 0.03),
+    "fresh-2026-12-05n.jsonl": (0.91, 0.97, 1.00, 0.03), "fresh-2026-12-05o.jsonl": (0.89, 0.94, 0.97, 0.02),
+    "fresh-2026-12-05r.jsonl": (0.90, 0.95, 0.97, 0.02), "fresh-2026-12-05t.jsonl": (0.91, 0.95, 1.00, 0.02),
+    "fresh-2026-12-05u.jsonl": (0.91, 0.93, 1.00, 0.03), "fresh-2026-12-05v.jsonl": (0.93, 0.97, 0.94, 0.04),
+    "fresh-2026-12-05w.jsonl": (0.88, 0.94, 0.97, 0.05), "fresh-2026-12-05x.jsonl": (0.89, 0.94, 1.00, 0.05),
+    "fresh-2026-12-05y.jsonl": (0.92, 0.95, 1.00, 0.04), "fresh-2026-12-05z.jsonl": (0.87, 0.92, 1.00, 0.00),
+    "fresh-2026-12-05za.jsonl": (0.91, 0.92, 0.97, 0.04), "fresh-2026-12-05zb.jsonl": (0.90, 0.96, 0.97, 0.02),
+    "fresh-2026-12-05zc.jsonl": (0.92, 0.95, 1.00, 0.04), "fresh-2026-12-05zd.jsonl": (0.91, 0.93, 0.94, 0.02),
+    "fresh-2026-12-05ze.jsonl": (0.93, 0.94, 0.97, 0.03), "fresh-2026-12-05zf.jsonl": (0.94, 0.95, 1.00, 0.03),
+    "fresh-2026-12-05zg.jsonl": (0.90, 0.98, 0.94, 0.02), "fresh-2026-12-05zh.jsonl": (0.92, 0.96, 0.91, 0.03),
+    "fresh-2026-12-05zi.jsonl": (0.91, 0.92, 1.00, 0.03), "fresh-2026-12-06zj.jsonl": (0.92, 0.95, 1.00, 0.02),
+    "fresh-2026-12-06zk.jsonl": (0.91, 0.93, 0.94, 0.02), "fresh-2026-12-06zl.jsonl": (0.90, 0.92, 0.97, 0.04),
+    "fresh-2026-12-06zm.jsonl": (0.91, 0.95, 0.97, 0.03), "fresh-2026-12-06zn.jsonl": (0.90, 0.93, 1.00, 0.02),
+    "fresh-2026-12-06zo.jsonl": (0.89, 0.96, 1.00, 0.01), "fresh-2026-12-06zp.jsonl": (0.90, 0.94, 1.00, 0.03),
+    "fresh-2026-12-06zq.jsonl": (0.86, 0.91, 1.00, 0.04), "sms-2026-12-04.jsonl": (0.89, 0.94, 0.98, 0.02),
+    "sms-2026-12-04b.jsonl": (0.91, 0.93, 0.98, 0.02), "subjects-2026-12-04.jsonl": (0.88, 0.89, 1.00, 0.03),
+    "urgent-calls-2026-12-04.jsonl": (0.85, 0.90, 0.98, 0.09), "winter-2026-12-04.jsonl": (0.92, 0.95, 1.00, 0.02),
+    "topics-2026-12-04.jsonl": (0.87, 0.92, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.88, 0.90, 0.97, 0.03),
+    "train-2026-12-05tb1.jsonl": (0.89, 0.98, 0.83, 0.06), "train-2026-12-05tc1.jsonl": (0.90, 0.94, 0.98, 0.03),
+    "train-2026-12-05tc10.jsonl": (0.89, 0.94, 0.93, 0.03), "train-2026-12-05tc2.jsonl": (0.92, 0.96, 0.98, 0.04),
+    "train-2026-12-05tc3.jsonl": (0.93, 0.94, 0.89, 0.03), "train-2026-12-05tc4.jsonl": (0.88, 0.94, 1.00, 0.04),
+    "train-2026-12-05tc5.jsonl": (0.89, 0.93, 0.84, 0.04), "train-2026-12-05tc6.jsonl": (0.92, 0.94, 1.00, 0.03),
+    "train-2026-12-05tc7.jsonl": (0.89, 0.95, 0.97, 0.03), "train-2026-12-05tc8.jsonl": (0.91, 0.94, 0.96, 0.02),
+    "train-2026-12-05tc9.jsonl": (0.88, 0.92, 0.97, 0.03), "train-2026-12-05tc11.jsonl": (0.92, 0.94, 0.98, 0.04),
+    "train-2026-12-05tc12.jsonl": (0.94, 0.97, 0.98, 0.01), "train-2026-12-05tc13.jsonl": (0.93, 0.96, 0.96, 0.02),
+    "train-2026-12-05tc14.jsonl": (0.90, 0.94, 0.95, 0.06), "train-2026-12-05tc15.jsonl": (0.94, 0.95, 1.00, 0.02),
+    "train-2026-12-05tc16.jsonl": (0.86, 0.94, 0.96, 0.03), "train-2026-12-05tc17.jsonl": (0.90, 0.91, 0.98, 0.03),
+    "train-2026-12-05tc18.jsonl": (0.92, 0.95, 1.00, 0.04), "train-2026-12-05tc19.jsonl": (0.91, 0.93, 0.97, 0.01),
+    "train-2026-12-05tc20.jsonl": (0.82, 0.86, 0.93, 0.10), "train-2026-12-05tc21.jsonl": (0.90, 0.93, 1.00, 0.02),
+    "train-2026-12-05tc22.jsonl": (0.91, 0.94, 0.98, 0.01), "train-2026-12-05tc23.jsonl": (0.88, 0.95, 1.00, 0.02),
+    "train-2026-12-05tc24.jsonl": (0.90, 0.94, 0.92, 0.04), "train-2026-12-05tc25.jsonl": (0.89, 0.94, 0.96, 0.05),
+    "train-2026-12-05tc26.jsonl": (0.82, 0.85, 0.82, 0.04), "train-2026-12-05tc27.jsonl": (0.93, 0.95, 1.00, 0.03),
+    "train-2026-12-05tc28.jsonl": (0.96, 0.96, 1.00, 0.02), "train-2026-12-06tc29.jsonl": (0.95, 0.96, 0.98, 0.05),
+    "train-2026-12-06tc30.jsonl": (0.89, 0.96, 0.98, 0.04), "train-2026-12-06tc31.jsonl": (0.91, 0.94, 0.98, 0.02),
+    "train-2026-12-06tc32.jsonl": (0.91, 0.96, 0.96, 0.03), "train-2026-12-06tc33.jsonl": (0.86, 0.89, 0.84, 0.03),
+    "train-2026-12-06tc34.jsonl": (0.87, 0.96, 0.95, 0.03), "train-2026-12-06tc35.jsonl": (0.85, 0.92, 0.97, 0.03),
+    "train-2026-12-06tc36.jsonl": (0.91, 0.95, 1.00, 0.02), "train-2026-12-06tc37.jsonl": (0.91, 0.96, 1.00, 0.04),
+    "train-2026-12-06tc38.jsonl": (0.92, 0.93, 1.00, 0.03), "train-2026-12-06tc39.jsonl": (0.91, 0.94, 1.00, 0.03),
+    "train-2026-12-06tc40.jsonl": (0.92, 0.92, 0.98, 0.03), "train-2026-12-06tc41.jsonl": (0.93, 0.97, 0.98, 0.03),
+    "train-2026-12-06tc42.jsonl": (0.88, 0.94, 0.94, 0.04), "train-2026-12-06tc43.jsonl": (0.91, 0.94, 0.92, 0.02),
+    "train-2026-12-06tc44.jsonl": (0.92, 0.94, 1.00, 0.04), "train-2026-12-06tc45.jsonl": (0.93, 0.96, 1.00, 0.04),
+    "train-2026-12-06tc46.jsonl": (0.89, 0.96, 0.94, 0.02), "train-2026-12-06tc47.jsonl": (0.79, 0.91, 0.94, 0.02),
+    "train-2026-12-06tc48.jsonl": (0.84, 0.89, 0.94, 0.06), "train-2026-12-06tc49.jsonl": (0.87, 0.96, 0.96, 0.02),
+    "train-2026-12-06tc50.jsonl": (0.82, 0.91, 0.93, 0.01), "train-2026-12-06tc51.jsonl": (0.90, 0.94, 1.00, 0.03),
+    "train-2026-12-06tc52.jsonl": (0.86, 0.94, 0.92, 0.03), "train-2026-12-06tc53.jsonl": (0.91, 0.94, 1.00, 0.03),
+    "train-2026-12-06tc54.jsonl": (0.89, 0.93, 1.00, 0.02), "train-2026-12-06tc55.jsonl": (0.93, 0.95, 1.00, 0.01),
+    "train-2026-12-06tc56.jsonl": (0.89, 0.95, 1.00, 0.02), "train-2026-12-06tc57.jsonl": (0.92, 0.94, 0.95, 0.04),
+    "train-2026-12-06tc58.jsonl": (0.84, 0.95, 0.95, 0.03), "train-2026-12-06tc59.jsonl": (0.94, 0.96, 1.00, 0.04),
+    "train-2026-12-06tc60.jsonl": (0.93, 0.98, 1.00, 0.03), "train-2026-12-06tc61.jsonl": (0.90, 0.95, 0.98, 0.02),
+    "train-2026-12-06tc62.jsonl": (0.91, 0.96, 0.98, 0.01), "train-2026-12-06tc63.jsonl": (0.88, 0.95, 0.98, 0.02),
+    "train-2026-12-06tc64.jsonl": (0.89, 0.92, 0.97, 0.03), "train-2026-12-06tc65.jsonl": (0.82, 0.95, 0.90, 0.03),
+    "train-2026-12-06tc66.jsonl": (0.81, 0.92, 0.94, 0.04), "train-2026-12-06tc67.jsonl": (0.86, 0.97, 0.94, 0.03),
+    "train-2026-12-06tc68.jsonl": (0.90, 0.94, 0.96, 0.03), "urgency-2026-12-04.jsonl": (0.82, 0.91, 0.96, 0.09),
+    "urgency-2026-12-04b.jsonl": (0.85, 0.93, 0.93, 0.09),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
-MEAN_BARS = {"topic": 0.88, "nature": 0.93, "recall": 0.96}
+MEAN_BARS = {"topic": 0.89, "nature": 0.94, "recall": 0.96}
 MAX_RAISED = 0.05
 # training the model and the cross-corpus folds takes about a minute of CPU once per process: on a loaded
 # 2-core machine the first test to ask for them may wait a few minutes
@@ -174,7 +192,7 @@ def test_cross_corpus_figures_are_printed_and_meet_the_bars(capsys):
     for field, bar in MEAN_BARS.items():
         assert mean["hybrid"][field] >= bar, (field, mean["hybrid"][field])
     assert mean["hybrid"]["raised"] <= MAX_RAISED
-    assert mean["hybrid"]["recall"] >= mean["model"]["recall"] + 0.04  # the rules catch what the model misses
+    assert mean["hybrid"]["recall"] >= mean["model"]["recall"] + 0.03  # the rules catch what the model misses
     assert mean["hybrid"]["recall"] >= mean["rules"]["recall"] + 0.15  # and the model what nobody listed
 
 
@@ -408,15 +426,10 @@ def test_one_line_says_why_the_nature_even_when_the_model_finds_it_unclear(confi
 
 
 # tests/data/unseen/: the fresh corpora, never used for training, by authors who saw only the label definitions and
-# a brief. zn to zq (docs/briefs/WRITER-zn.md … -zq.md) were commissioned after the freeze at fb50528 and measured
-# once against it (README, "The latest fresh corpora"); their figures are floors. (Earlier fresh corpora, each
-# measured once, are training data.)
-UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {
-    "fresh-2026-12-06zn.jsonl": (300, {"topic": 0.90, "nature": 0.94, "language": 1.00, "recall": 0.97}, 0.02),
-    "fresh-2026-12-06zo.jsonl": (300, {"topic": 0.87, "nature": 0.95, "language": 1.00, "recall": 1.00}, 0.01),
-    "fresh-2026-12-06zp.jsonl": (300, {"topic": 0.89, "nature": 0.93, "language": 1.00, "recall": 0.94}, 0.03),
-    "fresh-2026-12-06zq.jsonl": (300, {"topic": 0.85, "nature": 0.90, "language": 1.00, "recall": 1.00}, 0.05),
-}
+# a brief, each measured once against the classifier frozen before they were commissioned (README, "The latest
+# fresh corpora"); their figures are floors. Empty until the corpora commissioned after this freeze are measured:
+# zn to zq, measured once against fb50528, are now training data (the fold measured-once-j).
+UNSEEN: dict[str, tuple[int, dict[str, float], float]] = {}
 
 
 @pytest.mark.parametrize("name", sorted(UNSEEN))
