@@ -125,6 +125,10 @@ def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, ca
     ("the man in seat 12 is unresponsive, please tell the driver to stop", "+447700900008", {"urgency": "high"}),
     ("Ein Kind ist mit dem Schal in der Rolltreppe hängen geblieben!", "+33639980101", {"urgency": "high"}),
     ("my son's lace got caught in the escalator, the first floor one", "+447700900101", {"urgency": "high"}),
+    # fresh corpora zv and zy: customers leaving, read as plain complaints (Polish; a season card handed back; a shop)
+    ("Kasjerka była niemiła. Nie wrócę tu więcej.", "+33639980101", {"urgency": "high"}),
+    ("Service pire et plus cher. Je rends ma carte d'abonné.", "+33639980012", {"urgency": "high"}),
+    ("nothing was reduced at the till. Last time I shop here.", "+447700900101", {"urgency": "high"}),
     ("Ein Mann mit einem Messer bedroht die Leute im Bus", "+447700900008", {"urgency": "high", "topic": "safety"}),
     ("what time is the last coach tonight?", "+447700900008", {"nature": "question", "urgency": "normal"}),
     ("it would be great to have wifi on board", "+447700900008", {"nature": "suggestion", "topic": "comfort"}),
