@@ -88,9 +88,8 @@ def build(folder: Path | str = DATA) -> str:
 
 @functools.cache
 def _build(folder: str, digest: str) -> str:
-    rules = Classifier(load_config(), model=None)
-    rows = [row for corpus in corpora(Path(folder)).values() for row in corpus]
-    return learned.dumps(learned_train.train(examples(rules, rows)))
+    return learned.dumps(learned_train.train([example for corpus in _read(folder, digest).values()
+                                              for example in corpus]))
 
 
 def score(classify, rows: list[dict]) -> dict[str, float]:
@@ -149,26 +148,28 @@ def _cross_corpus(folder: str, digest: str, only: tuple[str, ...] | None = None)
             if only is None or fold in only]
     workers = min(len(todo), os.cpu_count() or 1)
     if workers < 2:
-        return [row for fold, names in todo for row in _fold_results(folder, fold, tuple(names))]
+        return [row for fold, names in todo for row in _fold_results(folder, digest, fold, tuple(names))]
     # The folds are independent: one process each, as many at a time as there are cores (the same figures).
     # Fresh processes ("spawn"), not forks: a fork of a process with threads (a test worker's) may inherit a held lock.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = pool.map(_fold_results, [folder] * len(todo), [f for f, _ in todo], [tuple(n) for _, n in todo])
+        parts = pool.map(_fold_results, [folder] * len(todo), [digest] * len(todo), [f for f, _ in todo],
+                         [tuple(n) for _, n in todo])
         return [row for part in parts for row in part]
 
 
 @functools.cache
 def _read(folder: str, digest: str) -> dict[str, list[tuple[list[str], dict]]]:
-    """Every corpus of ``folder`` as the rules read it (:func:`examples`): once per process, not once per fold."""
+    """Every corpus of ``folder`` as the rules read it (:func:`examples`): once per process, for the model and
+    every fold it trains."""
     rules = Classifier(load_config(), model=None)
     return {name: examples(rules, rows) for name, rows in corpora(Path(folder)).items()}
 
 
-def _fold_results(folder: str, fold: str, names: tuple[str, ...]) -> list[dict]:
+def _fold_results(folder: str, digest: str, fold: str, names: tuple[str, ...]) -> list[dict]:
     """One fold: a model trained on every other fold, scored on each of its corpora."""
     config = load_config()
     rules = Classifier(config, model=None)
-    read = _read(folder, _digest(folder))
+    read = _read(folder, digest)
     training = [example for other, corpus in read.items() if other not in names for example in corpus]
     model = learned.Model(learned_train.train(training))
     hybrid = Classifier(config, model=model)

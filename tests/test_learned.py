@@ -21,8 +21,8 @@ from chalicelib.config_loader import load_config
 # recall) and ceilings (normal raised)
 CORPUS_BARS = {
     "abroad-2026-12-05p.jsonl": (0.90, 0.88, 0.97, 0.03), "abroad-2026-12-05s.jsonl": (0.84, 0.91, 0.91, 0.03),
-    "corpus.jsonl": (0.94, 0.98, 0.93, 0.00), "corpus3.jsonl": (0.92, 0.95, 0.96, 0.03),
-    "holdout.jsonl": (0.97, 0.97, 1.00, 0.02), "holdout2.jsonl": (0.94, 0.97, 1.00, 0.02),
+    "corpus.jsonl": (0.94, 0.98, 0.95, 0.00), "corpus3.jsonl": (0.92, 0.95, 0.96, 0.03),
+    "holdout.jsonl": (0.97, 0.97, 1.00, 0.02), "holdout2.jsonl": (0.94, 0.98, 1.00, 0.02),
     "corpus4.jsonl": (0.88, 0.94, 0.94, 0.04), "corpus5.jsonl": (0.88, 0.92, 0.99, 0.04),
     "corpus6.jsonl": (0.81, 0.75, 0.95, 0.09), "corpus7.jsonl": (0.85, 0.93, 0.95, 0.01),
     "corpus8.jsonl": (0.90, 0.92, 0.98, 0.02), "corpus9.jsonl": (0.83, 0.89, 0.95, 0.03),
@@ -44,14 +44,14 @@ CORPUS_BARS = {
     "fresh-2026-12-05zg.jsonl": (0.90, 0.98, 0.94, 0.02), "fresh-2026-12-05zh.jsonl": (0.92, 0.96, 0.91, 0.03),
     "fresh-2026-12-05zi.jsonl": (0.91, 0.92, 1.00, 0.03), "fresh-2026-12-06zj.jsonl": (0.92, 0.95, 1.00, 0.02),
     "fresh-2026-12-06zk.jsonl": (0.91, 0.93, 0.94, 0.02), "fresh-2026-12-06zl.jsonl": (0.90, 0.92, 0.97, 0.04),
-    "fresh-2026-12-06zm.jsonl": (0.91, 0.95, 0.97, 0.03), "fresh-2026-12-06zn.jsonl": (0.90, 0.93, 1.00, 0.02),
+    "fresh-2026-12-06zm.jsonl": (0.91, 0.94, 0.97, 0.03), "fresh-2026-12-06zn.jsonl": (0.90, 0.93, 1.00, 0.02),
     "fresh-2026-12-06zo.jsonl": (0.89, 0.96, 1.00, 0.01), "fresh-2026-12-06zp.jsonl": (0.90, 0.94, 1.00, 0.03),
     "fresh-2026-12-06zq.jsonl": (0.86, 0.91, 1.00, 0.04), "sms-2026-12-04.jsonl": (0.89, 0.94, 0.98, 0.02),
-    "sms-2026-12-04b.jsonl": (0.91, 0.93, 0.98, 0.02), "subjects-2026-12-04.jsonl": (0.88, 0.89, 1.00, 0.03),
+    "sms-2026-12-04b.jsonl": (0.91, 0.93, 0.98, 0.03), "subjects-2026-12-04.jsonl": (0.88, 0.89, 1.00, 0.03),
     "urgent-calls-2026-12-04.jsonl": (0.85, 0.90, 0.98, 0.09), "winter-2026-12-04.jsonl": (0.92, 0.95, 1.00, 0.02),
-    "topics-2026-12-04.jsonl": (0.87, 0.92, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.88, 0.90, 0.97, 0.03),
+    "topics-2026-12-04.jsonl": (0.87, 0.93, 0.96, 0.03), "topics-2026-12-04b.jsonl": (0.88, 0.90, 0.97, 0.03),
     "train-2026-12-05tb1.jsonl": (0.89, 0.98, 0.84, 0.06), "train-2026-12-05tc1.jsonl": (0.90, 0.94, 0.98, 0.03),
-    "train-2026-12-05tc10.jsonl": (0.89, 0.94, 0.95, 0.03), "train-2026-12-05tc2.jsonl": (0.92, 0.96, 0.98, 0.04),
+    "train-2026-12-05tc10.jsonl": (0.89, 0.94, 0.93, 0.03), "train-2026-12-05tc2.jsonl": (0.92, 0.96, 0.98, 0.04),
     "train-2026-12-05tc3.jsonl": (0.93, 0.94, 0.89, 0.03), "train-2026-12-05tc4.jsonl": (0.88, 0.94, 1.00, 0.04),
     "train-2026-12-05tc5.jsonl": (0.89, 0.93, 0.84, 0.04), "train-2026-12-05tc6.jsonl": (0.92, 0.94, 1.00, 0.03),
     "train-2026-12-05tc7.jsonl": (0.89, 0.95, 0.97, 0.03), "train-2026-12-05tc8.jsonl": (0.91, 0.94, 0.96, 0.02),
@@ -72,20 +72,20 @@ CORPUS_BARS = {
     "train-2026-12-06tc38.jsonl": (0.92, 0.93, 1.00, 0.03), "train-2026-12-06tc39.jsonl": (0.91, 0.94, 1.00, 0.03),
     "train-2026-12-06tc40.jsonl": (0.92, 0.92, 0.98, 0.03), "train-2026-12-06tc41.jsonl": (0.93, 0.97, 0.98, 0.03),
     "train-2026-12-06tc42.jsonl": (0.88, 0.94, 0.96, 0.04), "train-2026-12-06tc43.jsonl": (0.91, 0.94, 0.92, 0.02),
-    "train-2026-12-06tc44.jsonl": (0.92, 0.94, 1.00, 0.04), "train-2026-12-06tc45.jsonl": (0.93, 0.95, 1.00, 0.04),
+    "train-2026-12-06tc44.jsonl": (0.92, 0.94, 1.00, 0.04), "train-2026-12-06tc45.jsonl": (0.93, 0.96, 1.00, 0.04),
     "train-2026-12-06tc46.jsonl": (0.89, 0.96, 0.94, 0.02), "train-2026-12-06tc47.jsonl": (0.79, 0.91, 0.94, 0.02),
     "train-2026-12-06tc48.jsonl": (0.84, 0.89, 0.94, 0.06), "train-2026-12-06tc49.jsonl": (0.87, 0.96, 0.96, 0.02),
     "train-2026-12-06tc50.jsonl": (0.82, 0.91, 0.93, 0.01), "train-2026-12-06tc51.jsonl": (0.90, 0.94, 1.00, 0.03),
     "train-2026-12-06tc52.jsonl": (0.86, 0.94, 0.92, 0.03), "train-2026-12-06tc53.jsonl": (0.91, 0.94, 1.00, 0.03),
     "train-2026-12-06tc54.jsonl": (0.89, 0.93, 1.00, 0.02), "train-2026-12-06tc55.jsonl": (0.93, 0.95, 1.00, 0.01),
     "train-2026-12-06tc56.jsonl": (0.89, 0.95, 1.00, 0.02), "train-2026-12-06tc57.jsonl": (0.92, 0.94, 0.95, 0.04),
-    "train-2026-12-06tc58.jsonl": (0.85, 0.95, 0.95, 0.03), "train-2026-12-06tc59.jsonl": (0.94, 0.96, 1.00, 0.04),
+    "train-2026-12-06tc58.jsonl": (0.84, 0.95, 0.95, 0.03), "train-2026-12-06tc59.jsonl": (0.94, 0.96, 1.00, 0.04),
     "train-2026-12-06tc60.jsonl": (0.93, 0.98, 1.00, 0.03), "train-2026-12-06tc61.jsonl": (0.90, 0.95, 0.98, 0.02),
     "train-2026-12-06tc62.jsonl": (0.91, 0.96, 0.98, 0.01), "train-2026-12-06tc63.jsonl": (0.88, 0.95, 0.98, 0.02),
     "train-2026-12-06tc64.jsonl": (0.89, 0.92, 0.97, 0.03), "train-2026-12-06tc65.jsonl": (0.82, 0.95, 0.90, 0.03),
     "train-2026-12-06tc66.jsonl": (0.81, 0.92, 0.94, 0.04), "train-2026-12-06tc67.jsonl": (0.86, 0.97, 0.94, 0.03),
     "train-2026-12-06tc68.jsonl": (0.90, 0.94, 0.96, 0.02), "urgency-2026-12-04.jsonl": (0.82, 0.91, 0.96, 0.09),
-    "urgency-2026-12-04b.jsonl": (0.85, 0.93, 0.94, 0.09),
+    "urgency-2026-12-04b.jsonl": (0.85, 0.93, 0.94, 0.08),
 }
 # over every corpus left out (weighed by size): what the model must add to the rules, and the raised budget
 MEAN_BARS = {"topic": 0.89, "nature": 0.94, "recall": 0.96}
@@ -445,11 +445,15 @@ GOAL = {"topic": 0.92, "nature": 0.92, "recall": 0.95}
 GOAL_RAISED = 0.05
 
 
+def unseen(name: str) -> list[dict]:
+    path = Path(__file__).parent / "data" / "unseen" / name
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 @pytest.mark.parametrize("name", sorted(UNSEEN))
 def test_the_fresh_corpora_written_after_the_work_hold_their_measured_figures(name, config, capsys):
     size, floors, raised = UNSEEN[name]
-    path = Path(__file__).parent / "data" / "unseen" / name
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = unseen(name)
     assert len(rows) == size
     classifier = Classifier(config)
     figures = model_cli.score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
@@ -461,9 +465,7 @@ def test_the_fresh_corpora_written_after_the_work_hold_their_measured_figures(na
 
 
 def test_the_fresh_corpora_together_meet_the_issues_goal(config):
-    rows = [json.loads(line) for name in sorted(UNSEEN)
-            for line in (Path(__file__).parent / "data" / "unseen" / name).read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = [row for name in sorted(UNSEEN) for row in unseen(name)]
     assert len(rows) == 2400
     classifier = Classifier(config)
     figures = model_cli.score(lambda r: classifier.classify(r["text"], r["to"]).as_dict(), rows)
