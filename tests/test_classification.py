@@ -124,7 +124,7 @@ def test_accuracy_per_field_meets_the_bars(classifier, path, record_property, ca
      {"urgency": "high", "topic": "safety"}),
     ("the man in seat 12 is unresponsive, please tell the driver to stop", "+447700900008", {"urgency": "high"}),
     # ... but an app, a till or customer service that does not respond is no emergency
-    ("your customer service is completely unresponsive, 3 emails and no answer", "+447700900101", {"urgency": "normal"}),
+    ("your customer service is completely unresponsive, 3 emails", "+447700900101", {"urgency": "normal"}),
     ("l'appli ne réagit plus quand je veux payer mon billet", "+33639980012", {"urgency": "normal"}),
     ("my phone won't wake up, can I charge it on the coach?", "+447700900008", {"urgency": "normal"}),
     ("Ein Kind ist mit dem Schal in der Rolltreppe hängen geblieben!", "+33639980101", {"urgency": "high"}),
